@@ -1,0 +1,276 @@
+//! Test-only helpers: the one way every test finds and runs the real `sf` CLI.
+//!
+//! [`SfHome`] gives each test a fresh `HOME`, because `sf` keeps all of its state there (auth
+//! files, aliases, config, logs), so tests never see each other's logins or the developer's
+//! own. It sets the environment that silences `sf`'s telemetry and update checks, which would
+//! otherwise leave detached `node` processes behind and try to reach the network. On drop it
+//! kills every process still running with that `HOME`, so no `sf` child outlives a test, even
+//! one that `sf` detached into its own session.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+/// How long one `sf` run may take before the harness kills it. `sf` needs about 1.5 s per
+/// command on an idle machine; a GET that hits a 5xx is retried for about 15 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The environment that keeps `sf` quiet and self-contained (see the protocol notes, §0).
+pub const SF_QUIET_ENV: &[(&str, &str)] = &[
+    ("SF_DISABLE_TELEMETRY", "true"),
+    ("SF_DISABLE_AUTOUPDATE", "true"),
+    ("SF_SKIP_NEW_VERSION_CHECK", "true"),
+    ("SF_DISABLE_LOG_FILE", "true"),
+    ("SF_USE_GENERIC_UNIX_KEYCHAIN", "true"),
+];
+
+/// The workspace root, for finding project-local tools.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testkit sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// The real `sf` executable that `scripts/install-sf` installs into `tools/sf`, or the one
+/// named by `UPSIGHT_TEST_SF`.
+pub fn sf_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("UPSIGHT_TEST_SF") {
+        return PathBuf::from(path);
+    }
+    let path = workspace_root().join("tools/sf/node_modules/.bin/sf");
+    assert!(
+        path.exists(),
+        "the Salesforce CLI is not installed at {}; run scripts/install-sf (scripts/test does it)",
+        path.display()
+    );
+    path
+}
+
+/// What one `sf` run printed.
+#[derive(Debug, Clone)]
+pub struct SfOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl SfOutput {
+    /// stdout parsed as JSON; panics with everything `sf` printed if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "sf stdout is not JSON ({e}); exit {}\nstdout:\n{}\nstderr:\n{}",
+                self.code, self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts exit 0 and returns stdout as JSON.
+    pub fn ok(&self) -> serde_json::Value {
+        assert_eq!(
+            self.code, 0,
+            "sf failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.json()
+    }
+}
+
+/// A fresh, isolated `HOME` for `sf`.
+pub struct SfHome {
+    dir: tempfile::TempDir,
+    pub timeout: Duration,
+}
+
+impl Default for SfHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SfHome {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("upsight-sf-home-")
+            .tempdir()
+            .expect("create a temp HOME for sf");
+        SfHome {
+            dir,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The variables any program that runs `sf` on this home needs (for example the
+    /// `upsight` binary under test): `HOME` plus the quiet settings.
+    pub fn envs(&self) -> Vec<(String, OsString)> {
+        let mut envs = vec![("HOME".to_string(), self.dir.path().as_os_str().to_owned())];
+        envs.extend(
+            SF_QUIET_ENV
+                .iter()
+                .map(|(k, v)| (k.to_string(), OsString::from(v))),
+        );
+        envs
+    }
+
+    /// A `Command` for `sf` with this home's environment, run from the home directory so
+    /// that no SFDX project's local config is picked up, and in its own process group.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(sf_bin());
+        cmd.args(args).current_dir(self.dir.path()).envs(self.envs());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd
+    }
+
+    /// Runs `sf` with `args` and waits for it, killing it at the timeout.
+    pub fn run(&self, args: &[&str]) -> SfOutput {
+        self.run_with_env(args, &[])
+    }
+
+    /// Runs `sf` with extra environment variables (for example `SF_ACCESS_TOKEN`).
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> SfOutput {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        run_to_end(cmd, self.timeout).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `sf org login access-token` against an org (the simulator), as the default org.
+    pub fn login(&self, instance_url: &str, token: &str, alias: &str) -> SfOutput {
+        self.run_with_env(
+            &[
+                "org",
+                "login",
+                "access-token",
+                "--instance-url",
+                instance_url,
+                "--no-prompt",
+                "--alias",
+                alias,
+                "--set-default",
+                "--json",
+            ],
+            &[("SF_ACCESS_TOKEN", token)],
+        )
+    }
+
+    /// Pids of every live process whose environment has this `HOME`.
+    fn processes_in_home(&self) -> Vec<i32> {
+        let mut needle = b"HOME=".to_vec();
+        needle.extend_from_slice(self.dir.path().as_os_str().as_encoded_bytes());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let me = std::process::id() as i32;
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| pid != me)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .map(|env| env.split(|&b| b == 0).any(|var| var == needle.as_slice()))
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+}
+
+impl Drop for SfHome {
+    fn drop(&mut self) {
+        for pid in self.processes_in_home() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Runs a prepared command (which must be in its own process group) to completion, reading
+/// both pipes on threads so a chatty child cannot deadlock. At the timeout it kills the whole
+/// group and returns an error.
+pub fn run_to_end(mut cmd: Command, timeout: Duration) -> Result<SfOutput, String> {
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("spawn sf");
+    let pgid = Pid::from_raw(child.id() as i32);
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for sf") {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = child.wait();
+            return Err(format!("did not finish within {timeout:?}: {cmd:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // Reap anything the command left in its group; the pipes close once they are gone.
+    let _ = killpg(pgid, Signal::SIGKILL);
+    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    Ok(SfOutput {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sf_runs_in_an_isolated_home_and_leaves_nothing_behind() {
+        let home = SfHome::new();
+        let out = home.run(&["--version"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.starts_with("@salesforce/cli/"),
+            "unexpected sf --version output: {}",
+            out.stdout
+        );
+        // A fresh HOME knows no org: sf must say so rather than find the developer's login.
+        let display = home.run(&["org", "display", "--json"]);
+        assert_eq!(display.code, 1, "{display:?}");
+        assert_eq!(display.json()["name"], "NoDefaultEnvError");
+        assert!(home.processes_in_home().is_empty());
+    }
+
+    #[test]
+    fn a_hung_process_is_killed_at_the_timeout() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30 & sleep 30"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let started = Instant::now();
+        let result = run_to_end(cmd, Duration::from_millis(300));
+        assert!(result.is_err(), "a hung command must be reported: {result:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}

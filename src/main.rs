@@ -1,0 +1,2 @@
+//! The `upsight` binary: clap commands wiring the crates together.
+fn main() {}
