@@ -1,4 +1,22 @@
 //! upsight's domain, with no I/O: the field map (which Salesforce fields upsight pulls, how
-//! they are labelled, typed and grouped, and which ones a CSM may write back), and the
-//! change-log state machine. The store, the sync and the push all speak these types.
+//! they are labelled, typed and grouped, and which ones a CSM may write back), the local
+//! records, the change-log state machine and the edit merge rules. The store, the sync and
+//! the push all speak these types.
 #![forbid(unsafe_code)]
+
+pub mod change;
+pub mod edit;
+pub mod fieldmap;
+pub mod record;
+pub mod value;
+
+pub use change::{ChangeEvent, ChangeStatus, IllegalTransition, RecordKind, UnknownName};
+pub use edit::{plan_edit, EditPlan, OpenEntry};
+pub use fieldmap::{
+    Category, FieldDef, FieldMap, FieldMapError, FieldType, Indicator, IndicatorMembership,
+    IndicatorRole, LookupError, SObject,
+};
+pub use record::{
+    Account, AccountId, ChangeEntry, ChangeId, Opportunity, OpportunityId, RecordRef, SyncRunId,
+};
+pub use value::{same_value, FieldValues};

@@ -1,0 +1,94 @@
+//! Errors of the field map. A user writes override files by hand, so every error names the
+//! file (its `origin`) and the entry at fault, in words a CSM's admin can act on.
+
+use super::types::{Category, SObject};
+use thiserror::Error;
+
+/// Why a field map (the built-in one, or the built-in one plus an override) was refused.
+#[derive(Debug, Error)]
+pub enum FieldMapError {
+    #[error("{origin}: not a valid field map file: {source}")]
+    Syntax {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+
+    #[error(
+        "{origin}: {entry}: {attribute} is required for a field the built-in map does not have"
+    )]
+    MissingAttribute {
+        origin: String,
+        entry: String,
+        attribute: &'static str,
+    },
+
+    #[error("{origin}: {entry}: `{api_name}` is not a valid Salesforce API name (letters, digits and underscores, starting with a letter, optionally one `.Field` parent path)")]
+    BadApiName {
+        origin: String,
+        entry: String,
+        api_name: String,
+    },
+
+    #[error("{origin}: {entry}: the label is empty")]
+    EmptyLabel { origin: String, entry: String },
+
+    #[error("{origin}: {sobject}.{api_name} is mapped twice (API names are case-insensitive)")]
+    DuplicateApiName {
+        origin: String,
+        sobject: SObject,
+        api_name: String,
+    },
+
+    #[error("{origin}: {sobject} fields {first} and {second} both have the label \"{label}\"; labels must be unique per object because the CLI and the UI address fields by label")]
+    DuplicateLabel {
+        origin: String,
+        sobject: SObject,
+        label: String,
+        first: String,
+        second: String,
+    },
+
+    #[error("{origin}: {entry}: category \"{category}\" belongs to {expected}, not to {sobject}")]
+    CategoryMismatch {
+        origin: String,
+        entry: String,
+        sobject: SObject,
+        category: Category,
+        expected: SObject,
+    },
+
+    #[error("{origin}: {entry}: a parent field path cannot be written back")]
+    WriteBackPath { origin: String, entry: String },
+
+    #[error("{origin}: {entry}: {problem}")]
+    BadIndicator {
+        origin: String,
+        entry: String,
+        problem: String,
+    },
+
+    #[error("{origin}: {entry}: there is no such field to {action}")]
+    UnknownField {
+        origin: String,
+        entry: String,
+        action: &'static str,
+    },
+
+    #[error("{origin}: remove entry \"{entry}\" must look like \"Account.Field__c\" or \"Opportunity.Field__c\"")]
+    BadRemoveEntry { origin: String, entry: String },
+}
+
+/// Why a name did not resolve to exactly one field.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum LookupError {
+    #[error("{sobject} has no mapped field called \"{name}\"")]
+    NotFound { sobject: SObject, name: String },
+
+    #[error("\"{name}\" is ambiguous on {sobject}: it could be {candidates:?}; use the API name")]
+    Ambiguous {
+        sobject: SObject,
+        name: String,
+        candidates: Vec<String>,
+    },
+}

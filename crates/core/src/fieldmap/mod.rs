@@ -1,0 +1,173 @@
+//! The field map: the Salesforce fields upsight pulls, with their labels, types, categories
+//! and write-back flags. It is data, not code: the default ships as `fieldmap.toml` compiled
+//! into the binary, and a user adapts it to their own org with an override file (the format
+//! is documented in `file.rs` and shown in `fieldmap.example.toml`). Everything that builds a query, a screen
+//! or an edit asks this map, so renaming a field never needs a code change.
+//!
+//! Reading the override file from disk is the caller's job: this crate does no I/O, so it
+//! takes the file's text and a name to put in error messages.
+
+mod error;
+mod file;
+mod types;
+mod validate;
+
+pub use error::{FieldMapError, LookupError};
+pub use types::{
+    Category, FieldDef, FieldType, Indicator, IndicatorMembership, IndicatorRole, SObject,
+};
+pub use validate::is_valid_api_name;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The built-in map's text.
+pub const DEFAULT_FIELD_MAP: &str = include_str!("../../fieldmap.toml");
+
+/// The name the built-in map goes by in error messages.
+pub const DEFAULT_ORIGIN: &str = "built-in fieldmap.toml";
+
+/// A validated field map. Immutable: an override produces a new map.
+#[derive(Debug, Clone)]
+pub struct FieldMap {
+    /// Sorted by category (the spec's order); within a category, in file order.
+    fields: Vec<FieldDef>,
+    /// (object, lower-cased API name) → index into `fields`.
+    by_api_name: HashMap<(SObject, String), usize>,
+    /// (object, normalised label) → index into `fields`.
+    by_label: HashMap<(SObject, String), usize>,
+    indicators: Vec<Indicator>,
+}
+
+impl FieldMap {
+    /// The built-in map, parsed once. Tests prove it is valid, so a failure here is a
+    /// build defect, not a user error.
+    pub fn builtin() -> &'static FieldMap {
+        static BUILTIN: OnceLock<FieldMap> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            FieldMap::parse_default().expect("the built-in fieldmap.toml is validated by tests")
+        })
+    }
+
+    /// Parses the built-in map, returning any error instead of panicking.
+    pub fn parse_default() -> Result<FieldMap, FieldMapError> {
+        FieldMap::from_toml(DEFAULT_ORIGIN, DEFAULT_FIELD_MAP)
+    }
+
+    /// Builds a complete map from one file, with no built-in fields underneath.
+    pub fn from_toml(origin: &str, text: &str) -> Result<FieldMap, FieldMapError> {
+        FieldMap::build(file::apply(Vec::new(), origin, text)?, origin)
+    }
+
+    /// Returns this map with the override file `text` laid over it. `origin` (usually the
+    /// file's path) names the file in errors.
+    pub fn with_override(&self, origin: &str, text: &str) -> Result<FieldMap, FieldMapError> {
+        FieldMap::build(file::apply(self.fields.clone(), origin, text)?, origin)
+    }
+
+    fn build(mut fields: Vec<FieldDef>, origin: &str) -> Result<FieldMap, FieldMapError> {
+        // Stable, so file order survives within a category.
+        fields.sort_by_key(|f| f.category);
+        let indicators = validate::validate(&fields, origin)?;
+        let index = |key: fn(&FieldDef) -> String| {
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| ((f.sobject, key(f)), i))
+                .collect::<HashMap<_, _>>()
+        };
+        let by_api_name = index(|f| f.api_name.to_ascii_lowercase());
+        let by_label = index(|f| validate::label_key(&f.label));
+        Ok(FieldMap {
+            fields,
+            by_api_name,
+            by_label,
+            indicators,
+        })
+    }
+
+    /// Every field, Account first, in category order.
+    pub fn fields(&self) -> &[FieldDef] {
+        &self.fields
+    }
+
+    /// The fields of one object, in category order.
+    pub fn fields_of(&self, sobject: SObject) -> impl Iterator<Item = &FieldDef> {
+        self.fields.iter().filter(move |f| f.sobject == sobject)
+    }
+
+    /// Looks a field up by API name, case-insensitively as Salesforce does.
+    pub fn get(&self, sobject: SObject, api_name: &str) -> Option<&FieldDef> {
+        self.by_api_name
+            .get(&(sobject, api_name.to_ascii_lowercase()))
+            .map(|&i| &self.fields[i])
+    }
+
+    /// Looks a field up by label (case-insensitive; labels are unique per object).
+    pub fn by_label(&self, sobject: SObject, label: &str) -> Option<&FieldDef> {
+        self.by_label
+            .get(&(sobject, validate::label_key(label)))
+            .map(|&i| &self.fields[i])
+    }
+
+    /// Resolves what a user typed (an API name or a label) to one field. A name that is one
+    /// field's API name and another field's label is refused as ambiguous rather than guessed.
+    pub fn resolve(&self, sobject: SObject, name: &str) -> Result<&FieldDef, LookupError> {
+        match (self.get(sobject, name), self.by_label(sobject, name)) {
+            (Some(a), Some(b)) if a.api_name != b.api_name => Err(LookupError::Ambiguous {
+                sobject,
+                name: name.to_owned(),
+                candidates: vec![a.api_name.clone(), b.api_name.clone()],
+            }),
+            (Some(field), _) | (None, Some(field)) => Ok(field),
+            (None, None) => Err(LookupError::NotFound {
+                sobject,
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// The object's fields grouped by category, in the spec's order; empty categories are
+    /// left out.
+    pub fn by_category(&self, sobject: SObject) -> Vec<(Category, Vec<&FieldDef>)> {
+        let mut groups: Vec<(Category, Vec<&FieldDef>)> = Vec::new();
+        for field in self.fields_of(sobject) {
+            match groups.last_mut() {
+                Some((category, members)) if *category == field.category => members.push(field),
+                _ => groups.push((field.category, vec![field])),
+            }
+        }
+        groups
+    }
+
+    /// The fields of one category, in order.
+    pub fn category(&self, category: Category) -> impl Iterator<Item = &FieldDef> {
+        self.fields.iter().filter(move |f| f.category == category)
+    }
+
+    /// The fields a CSM may edit and push back, in order.
+    pub fn write_back_fields(&self, sobject: SObject) -> impl Iterator<Item = &FieldDef> {
+        self.fields_of(sobject).filter(|f| f.write_back)
+    }
+
+    /// Whether `api_name` is a write-back field of `sobject`.
+    pub fn is_write_back(&self, sobject: SObject, api_name: &str) -> bool {
+        self.get(sobject, api_name).is_some_and(|f| f.write_back)
+    }
+
+    /// The API names to put in a SOQL field list for `sobject`, in map order. `Id` and the
+    /// query's own plumbing fields (AccountId, IsClosed, ...) are the query builder's to add.
+    pub fn soql_fields(&self, sobject: SObject) -> Vec<&str> {
+        self.fields_of(sobject)
+            .map(|f| f.api_name.as_str())
+            .collect()
+    }
+
+    /// The health indicators (status and comment pairs), in map order.
+    pub fn indicators(&self) -> &[Indicator] {
+        &self.indicators
+    }
+}
+
+#[cfg(test)]
+mod tests;

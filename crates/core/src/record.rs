@@ -1,0 +1,129 @@
+//! The records upsight keeps locally: accounts, their opportunities and change-log entries,
+//! with typed local ids. The store persists them and the planners reason about them, so they
+//! live here, free of SQL.
+
+use crate::change::{ChangeStatus, RecordKind};
+use crate::value::FieldValues;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+macro_rules! local_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+local_id!(
+    /// The local id of an account (not its Salesforce Id).
+    AccountId
+);
+local_id!(
+    /// The local id of an opportunity.
+    OpportunityId
+);
+local_id!(
+    /// The id of a change-log entry.
+    ChangeId
+);
+local_id!(
+    /// The id of a recorded sync run.
+    SyncRunId
+);
+
+/// A local record that an edit can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "lowercase")]
+pub enum RecordRef {
+    Account(AccountId),
+    Opportunity(OpportunityId),
+}
+
+impl RecordRef {
+    pub fn kind(self) -> RecordKind {
+        match self {
+            RecordRef::Account(_) => RecordKind::Account,
+            RecordRef::Opportunity(_) => RecordKind::Opportunity,
+        }
+    }
+}
+
+impl fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordRef::Account(id) => write!(f, "account {id}"),
+            RecordRef::Opportunity(id) => write!(f, "opportunity {id}"),
+        }
+    }
+}
+
+/// A locally known account. Timestamps are RFC 3339 UTC strings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub id: AccountId,
+    /// The Salesforce Id; `None` for an account created by hand and not linked yet.
+    pub sf_id: Option<String>,
+    pub name: String,
+    /// Mapped Salesforce field values, keyed by API name.
+    pub fields: FieldValues,
+    /// Derived links (cases, files, contracts, ...) keyed by link name.
+    pub quick_links: BTreeMap<String, String>,
+    /// When a sync last refreshed this account from Salesforce.
+    pub synced_at: Option<String>,
+    /// Set while Salesforce stops returning the account (deleted, merged, no access).
+    pub sf_missing_since: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A locally kept opportunity (open or Closed Won) of an account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Opportunity {
+    pub id: OpportunityId,
+    pub sf_id: String,
+    pub account_id: AccountId,
+    pub name: String,
+    pub fields: FieldValues,
+    pub synced_at: String,
+    pub created_at: String,
+}
+
+/// One edit of one field, as the change log holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeEntry {
+    pub id: ChangeId,
+    pub record: RecordRef,
+    /// The account of the record (the record itself, or the opportunity's account).
+    pub account_id: AccountId,
+    /// The record's Salesforce Id, if it has one yet.
+    pub sf_id: Option<String>,
+    /// The field's API name.
+    pub field: String,
+    /// The Salesforce value the edit was based on.
+    pub old_value: Value,
+    pub new_value: Value,
+    /// Salesforce's value when a conflict was detected (theirs).
+    pub remote_value: Option<Value>,
+    pub status: ChangeStatus,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub note: Option<String>,
+    /// How many pushes were started for this entry.
+    pub attempts: u32,
+    /// Bumped by every merge of a new value, so a push result can tell whether the value it
+    /// sent is still the entry's value.
+    pub revision: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub pushed_at: Option<String>,
+}
