@@ -8,10 +8,13 @@
 //! - [`org`]: the org's records, and validated writes that bump the modstamps.
 //! - [`soql`]: a SOQL parser and evaluator over [`org::Org`].
 //! - [`dataset`]: the deterministic dataset generator.
+//! - [`ids`], [`clock`]: Salesforce Ids (checksums, generation) and date/time formats.
 //! - [`server`]: the axum routes, pagination, faults and the `/__sim/` admin API.
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod dataset;
+pub mod ids;
 pub mod org;
 pub mod schema;
 pub mod server;
