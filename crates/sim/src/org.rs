@@ -1,7 +1,7 @@
-//! The simulated org's records. Every API write goes through [`Org::update`] (or
-//! [`Org::prepare_update`] + [`Org::apply`] when a batch must be all-or-nothing), which
+//! The simulated org's records. Every API write goes through [`Instance::update`] (or
+//! [`Instance::prepare_update`] + [`Instance::apply`] when a batch must be all-or-nothing), which
 //! validates against the [`Schema`] as Salesforce does and bumps `LastModifiedDate` and
-//! `SystemModstamp`. [`Org::insert`] is the unvalidated back door the dataset generator and the
+//! `SystemModstamp`. [`Instance::insert`] is the unvalidated back door the dataset generator and the
 //! admin API use to put records in place, including values the API would refuse (a legacy
 //! picklist value, say), because real orgs contain such data too.
 
@@ -169,7 +169,7 @@ impl SfFieldError {
     }
 }
 
-/// A validated update, ready for [`Org::apply`]: canonical field names and coerced values.
+/// A validated update, ready for [`Instance::apply`]: canonical field names and coerced values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedUpdate {
     pub sobject: String,
@@ -185,68 +185,23 @@ struct RemovedField {
     field: FieldSchema,
 }
 
-/// The whole org: metadata plus records, keyed by sObject then 18-character Id.
+/// The whole org's data: metadata plus records, keyed by sObject then 18-character Id. This
+/// is what SOQL reads; the machinery of writes lives in [`Instance`].
 #[derive(Debug, Clone)]
 pub struct Org {
     pub schema: Schema,
     pub records: BTreeMap<String, BTreeMap<String, Record>>,
-    /// The Id of the user the API acts as (the logged-in user): it becomes
-    /// `LastModifiedById` on API writes.
-    pub api_user_id: String,
-    removed: Vec<RemovedField>,
-    deleted: BTreeSet<String>,
-    clock: Clock,
-    ids: IdGen,
-    next_id: BTreeMap<String, u64>,
 }
 
 impl Org {
     /// An empty org over `schema`.
     pub fn new(schema: Schema) -> Org {
-        let mut records = BTreeMap::new();
-        for o in &schema.objects {
-            records.insert(o.name.clone(), BTreeMap::new());
-        }
-        Org {
-            schema,
-            records,
-            api_user_id: String::new(),
-            removed: Vec::new(),
-            deleted: BTreeSet::new(),
-            clock: Clock::default(),
-            ids: IdGen::new("5g"),
-            next_id: BTreeMap::new(),
-        }
-    }
-
-    /// The next modstamp from the org's monotonic clock, in milliseconds.
-    pub fn tick(&mut self) -> i64 {
-        self.clock.tick()
-    }
-
-    /// A fresh Id for `sobject` (canonical name), never issued before in this org.
-    pub fn new_id(&mut self, sobject: &str) -> Option<String> {
-        let prefix = self.schema.object(sobject)?.key_prefix.clone();
-        loop {
-            let n = self.next_id.entry(prefix.clone()).or_insert(0);
-            *n += 1;
-            let id = self.ids.id(&prefix, *n);
-            if !self.exists_anywhere(&id) {
-                return Some(id);
-            }
-        }
-    }
-
-    fn exists_anywhere(&self, id: &str) -> bool {
-        self.deleted.contains(id) || self.records.values().any(|m| m.contains_key(id))
-    }
-
-    /// Canonical sObject name, case-insensitively.
-    fn canonical_object(&self, sobject: &str) -> Result<String, SfFieldError> {
-        self.schema
-            .object(sobject)
-            .map(|o| o.name.clone())
-            .ok_or_else(SfFieldError::not_found)
+        let records = schema
+            .objects
+            .iter()
+            .map(|o| (o.name.clone(), BTreeMap::new()))
+            .collect();
+        Org { schema, records }
     }
 
     /// Checks that `id` is a well-formed Id of `sobject` and returns its 18-character form.
@@ -266,21 +221,11 @@ impl Org {
         }
     }
 
-    /// A stored record, with Salesforce's errors for a bad, unknown or deleted Id.
-    pub fn get(&self, sobject: &str, id: &str) -> Result<&Record, SfFieldError> {
-        let name = self.canonical_object(sobject)?;
-        let full = self.check_id(&name, id)?;
-        if self.deleted.contains(&full) {
-            return Err(SfFieldError::new(
-                ErrorCode::EntityIsDeleted,
-                "entity is deleted",
-                vec![],
-            ));
-        }
-        self.records
-            .get(&name)
-            .and_then(|m| m.get(&full))
-            .ok_or_else(SfFieldError::not_found)
+    /// A record by any well-formed form of its Id (15 or 18 characters, any case).
+    pub fn find(&self, sobject: &str, id: &str) -> Option<&Record> {
+        let object = self.schema.object(sobject)?;
+        let full = ids::normalize(id)?;
+        self.records.get(&object.name)?.get(&full)
     }
 
     /// Every record of `sobject`, in Id order.
@@ -294,6 +239,85 @@ impl Org {
     /// Number of records of `sobject`.
     pub fn count(&self, sobject: &str) -> usize {
         self.all(sobject).count()
+    }
+}
+
+/// A live org: its [`Org`] data plus what writes need (the clock, the Id sequence, deleted
+/// Ids, fields removed from the schema).
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub org: Org,
+    /// The Id of the user the API acts as (the logged-in user): it becomes
+    /// `LastModifiedById` on API writes.
+    pub api_user_id: String,
+    removed: Vec<RemovedField>,
+    deleted: BTreeSet<String>,
+    clock: Clock,
+    ids: IdGen,
+    next_id: BTreeMap<String, u64>,
+}
+
+impl Instance {
+    /// An empty org over `schema`.
+    pub fn new(schema: Schema) -> Instance {
+        Instance {
+            org: Org::new(schema),
+            api_user_id: String::new(),
+            removed: Vec::new(),
+            deleted: BTreeSet::new(),
+            clock: Clock::default(),
+            ids: IdGen::new("5g"),
+            next_id: BTreeMap::new(),
+        }
+    }
+
+    /// The next modstamp from the org's monotonic clock, in milliseconds.
+    pub fn tick(&mut self) -> i64 {
+        self.clock.tick()
+    }
+
+    /// A fresh Id for `sobject` (canonical name), never issued before in this org.
+    pub fn new_id(&mut self, sobject: &str) -> Option<String> {
+        let prefix = self.org.schema.object(sobject)?.key_prefix.clone();
+        loop {
+            let n = self.next_id.entry(prefix.clone()).or_insert(0);
+            *n += 1;
+            let id = self.ids.id(&prefix, *n);
+            if !self.exists_anywhere(&id) {
+                return Some(id);
+            }
+        }
+    }
+
+    fn exists_anywhere(&self, id: &str) -> bool {
+        self.deleted.contains(id) || self.org.records.values().any(|m| m.contains_key(id))
+    }
+
+    /// Canonical sObject name, case-insensitively.
+    fn canonical_object(&self, sobject: &str) -> Result<String, SfFieldError> {
+        self.org
+            .schema
+            .object(sobject)
+            .map(|o| o.name.clone())
+            .ok_or_else(SfFieldError::not_found)
+    }
+
+    /// A stored record, with Salesforce's errors for a bad, unknown or deleted Id.
+    pub fn get(&self, sobject: &str, id: &str) -> Result<&Record, SfFieldError> {
+        let name = self.canonical_object(sobject)?;
+        let full = self.org.check_id(&name, id)?;
+        if self.deleted.contains(&full) {
+            return Err(SfFieldError::new(
+                ErrorCode::EntityIsDeleted,
+                "entity is deleted",
+                vec![],
+            ));
+        }
+        self.org
+            .records
+            .get(&name)
+            .and_then(|m| m.get(&full))
+            .ok_or_else(SfFieldError::not_found)
     }
 
     /// Inserts or replaces a record as given, without API validation: names are
@@ -326,10 +350,10 @@ impl Org {
             stored.insert(field.name.clone(), value.clone());
         }
         let id = match given_id {
-            Some(id) => self.check_id(&name, &id)?,
+            Some(id) => self.org.check_id(&name, &id)?,
             None => self.new_id(&name).ok_or_else(SfFieldError::not_found)?,
         };
-        if let Some(object) = self.schema.object(&name) {
+        if let Some(object) = self.org.schema.object(&name) {
             for f in &object.fields {
                 stored.entry(f.name.clone()).or_insert(Value::Null);
             }
@@ -367,7 +391,7 @@ impl Org {
         }
         derive(&name, &mut stored);
         self.deleted.remove(&id);
-        self.records.entry(name.clone()).or_default().insert(
+        self.org.records.entry(name.clone()).or_default().insert(
             id.clone(),
             Record {
                 sobject: name,
@@ -380,8 +404,9 @@ impl Org {
     /// Deletes a record; later reads and writes get `ENTITY_IS_DELETED`.
     pub fn delete(&mut self, sobject: &str, id: &str) -> Result<Record, SfFieldError> {
         let name = self.canonical_object(sobject)?;
-        let full = self.check_id(&name, id)?;
+        let full = self.org.check_id(&name, id)?;
         let record = self
+            .org
             .records
             .get_mut(&name)
             .and_then(|m| m.remove(&full))
@@ -392,7 +417,7 @@ impl Org {
 
     /// Removes every record (the schema, including removed fields, is kept).
     pub fn clear(&mut self) {
-        for m in self.records.values_mut() {
+        for m in self.org.records.values_mut() {
             m.clear();
         }
         self.deleted.clear();
@@ -401,7 +426,7 @@ impl Org {
 
     /// Removes `field` from `sobject`'s schema, to simulate an org that lacks it: describe
     /// stops listing it, queries and writes naming it get INVALID_FIELD. Stored values are
-    /// kept and come back with [`Org::restore_field`].
+    /// kept and come back with [`Instance::restore_field`].
     pub fn remove_field(&mut self, sobject: &str, field: &str) -> Result<String, SfFieldError> {
         let name = self.canonical_object(sobject)?;
         let no_such = || {
@@ -411,7 +436,7 @@ impl Org {
                 vec![],
             )
         };
-        let object = self.schema.object_mut(&name).ok_or_else(no_such)?;
+        let object = self.org.schema.object_mut(&name).ok_or_else(no_such)?;
         let index = object.field_index(field).ok_or_else(no_such)?;
         if object.fields[index].kind == FieldKind::Id {
             return Err(SfFieldError::new(
@@ -430,7 +455,7 @@ impl Org {
         Ok(canonical)
     }
 
-    /// Puts a field removed by [`Org::remove_field`] back where it was.
+    /// Puts a field removed by [`Instance::remove_field`] back where it was.
     pub fn restore_field(&mut self, sobject: &str, field: &str) -> Result<String, SfFieldError> {
         let name = self.canonical_object(sobject)?;
         let pos = self
@@ -446,7 +471,7 @@ impl Org {
             })?;
         let r = self.removed.remove(pos);
         let canonical = r.field.name.clone();
-        if let Some(object) = self.schema.object_mut(&name) {
+        if let Some(object) = self.org.schema.object_mut(&name) {
             let at = r.index.min(object.fields.len());
             object.fields.insert(at, r.field);
         }
@@ -471,7 +496,8 @@ impl Org {
     }
 
     fn visible_or_removed_field(&self, sobject: &str, name: &str) -> Option<FieldSchema> {
-        self.schema
+        self.org
+            .schema
             .object(sobject)
             .and_then(|o| o.field(name))
             .or_else(|| {
@@ -500,6 +526,7 @@ impl Org {
         let record = self.get(&name, id).map_err(|e| vec![e])?;
         let full_id = record.id().to_string();
         let object = self
+            .org
             .schema
             .object(&name)
             .ok_or_else(|| vec![SfFieldError::not_found()])?;
@@ -653,7 +680,7 @@ impl Org {
             FieldKind::Reference => {
                 let id = value.as_str().unwrap_or_default();
                 let target = field.reference_to.as_deref().unwrap_or_default();
-                let full = self.check_id(target, id).map_err(|_| {
+                let full = self.org.check_id(target, id).map_err(|_| {
                     SfFieldError::new(
                         ErrorCode::MalformedId,
                         format!("{}: id value of incorrect type: {id}", field.label),
@@ -682,6 +709,7 @@ impl Org {
         let stamp = clock::format_datetime(self.clock.tick());
         let user = user_id.unwrap_or(&self.api_user_id).to_string();
         let record = self
+            .org
             .records
             .get_mut(&update.sobject)
             .and_then(|m| m.get_mut(&update.id))
@@ -835,8 +863,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn org_with_account() -> (Org, String, String) {
-        let mut org = Org::new(Schema::default_org());
+    fn org_with_account() -> (Instance, String, String) {
+        let mut org = Instance::new(Schema::default_org());
         let user = org
             .insert(
                 "User",
@@ -857,7 +885,7 @@ mod tests {
         (org, acct, user)
     }
 
-    fn upd(org: &mut Org, id: &str, body: Value) -> Result<(), Vec<SfFieldError>> {
+    fn upd(org: &mut Instance, id: &str, body: Value) -> Result<(), Vec<SfFieldError>> {
         org.update("Account", id, body.as_object().unwrap())
     }
 
