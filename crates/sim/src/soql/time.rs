@@ -1,0 +1,160 @@
+//! Date and datetime parsing for SOQL literals and stored values. Dates become days since
+//! 1970-01-01 and datetimes become UTC milliseconds, so that comparisons are plain integer
+//! comparisons whatever offset a literal or a stored value was written with.
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Reads exactly `n` ASCII digits at `*i`.
+fn digits(b: &[u8], i: &mut usize, n: usize) -> Option<i64> {
+    let chunk = b.get(*i..*i + n)?;
+    if !chunk.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    *i += n;
+    Some(
+        chunk
+            .iter()
+            .fold(0, |acc, d| acc * 10 + i64::from(d - b'0')),
+    )
+}
+
+fn expect(b: &[u8], i: &mut usize, c: u8) -> Option<()> {
+    (b.get(*i) == Some(&c)).then(|| *i += 1)
+}
+
+/// `YYYY-MM-DD` at the start of `b`, validated; returns (days, bytes read).
+fn date_prefix(b: &[u8]) -> Option<(i64, usize)> {
+    let mut i = 0;
+    let year = digits(b, &mut i, 4)?;
+    expect(b, &mut i, b'-')?;
+    let month = digits(b, &mut i, 2)?;
+    expect(b, &mut i, b'-')?;
+    let day = digits(b, &mut i, 2)?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some((days_from_civil(year, month, day), i))
+}
+
+/// A date literal or stored date: exactly `YYYY-MM-DD`.
+pub(crate) fn parse_date(s: &str) -> Option<i64> {
+    match date_prefix(s.as_bytes())? {
+        (days, n) if n == s.len() => Some(days),
+        _ => None,
+    }
+}
+
+/// A datetime: `YYYY-MM-DDThh:mm:ss[.fff]` followed by `Z`, `±hh:mm` or `±hhmm`. SOQL
+/// literals must carry the offset (`require_zone`); stored values without one are read as
+/// UTC so that hand-written datasets still compare sensibly.
+pub(crate) fn parse_datetime(s: &str, require_zone: bool) -> Option<i64> {
+    let b = s.as_bytes();
+    let (days, mut i) = date_prefix(b)?;
+    expect(b, &mut i, b'T')?;
+    let hour = digits(b, &mut i, 2)?;
+    expect(b, &mut i, b':')?;
+    let minute = digits(b, &mut i, 2)?;
+    expect(b, &mut i, b':')?;
+    let second = digits(b, &mut i, 2)?;
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut millis = 0;
+    if expect(b, &mut i, b'.').is_some() {
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let frac = &s[start..i];
+        if frac.is_empty() {
+            return None;
+        }
+        // Only milliseconds matter; extra precision is truncated.
+        let padded = format!("{frac:0<3}");
+        millis = padded[..3].parse::<i64>().ok()?;
+    }
+    let offset_minutes = match b.get(i) {
+        None if !require_zone => 0,
+        None => return None,
+        Some(b'Z') => {
+            i += 1;
+            0
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            i += 1;
+            let oh = digits(b, &mut i, 2)?;
+            let _ = expect(b, &mut i, b':');
+            let om = digits(b, &mut i, 2)?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let total = oh * 60 + om;
+            if sign == b'+' {
+                total
+            } else {
+                -total
+            }
+        }
+        Some(_) => return None,
+    };
+    if i != b.len() {
+        return None;
+    }
+    let local = ((days * 24 + hour) * 60 + minute) * 60 + second;
+    Some((local - offset_minutes * 60) * 1000 + millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2024-03-01"), Some(19_783));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2024-13-01"), None);
+        assert_eq!(parse_date("2024-1-01"), None);
+        assert_eq!(parse_date("2024-01-01x"), None);
+        assert_eq!(parse_date("1969-12-31"), Some(-1));
+    }
+
+    #[test]
+    fn datetimes() {
+        let z = parse_datetime("2024-01-15T10:00:00Z", true).unwrap();
+        assert_eq!(
+            parse_datetime("2024-01-15T10:00:00.000+0000", true),
+            Some(z)
+        );
+        assert_eq!(parse_datetime("2024-01-15T11:00:00+01:00", true), Some(z));
+        assert_eq!(parse_datetime("2024-01-15T05:00:00-0500", true), Some(z));
+        assert_eq!(
+            parse_datetime("2024-01-15T10:00:00.5Z", true),
+            Some(z + 500)
+        );
+        assert_eq!(parse_datetime("2024-01-15T10:00:00", true), None);
+        assert_eq!(parse_datetime("2024-01-15T10:00:00", false), Some(z));
+        assert_eq!(parse_datetime("2024-01-15T24:00:00Z", true), None);
+        assert_eq!(parse_datetime("2024-01-15T10:00:00.Z", true), None);
+        assert_eq!(z, 19_737 * 86_400_000 + 10 * 3_600_000);
+    }
+}
