@@ -1,3 +1,38 @@
 //! Everything upsight knows about talking to Salesforce. This is the only crate that spawns
 //! `sf` or speaks HTTP to Salesforce.
+//!
+//! Code map:
+//! - [`client`]: the [`SalesforceClient`] trait the sync and push call, and its JSON-level
+//!   types (records are `serde_json` maps; nothing here knows upsight's field map).
+//! - [`cli`] and [`rest`]: the two transports. [`connect()`] picks one from the settings.
+//! - [`sf`]: one `sf` install and target org: status, token, API version, org list, and
+//!   reading sf's output shapes. [`discover`] finds `sf`; [`process`] runs it safely.
+//! - [`soql`] and [`id`]: building queries without formatting user text, and validating
+//!   record Ids, before any call is made.
+//! - [`error`]: the typed errors, which say whether retrying helps and what to do next.
 #![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod client;
+pub mod connect;
+pub mod discover;
+pub mod error;
+pub mod id;
+pub mod process;
+pub mod rest;
+pub mod sf;
+pub mod soql;
+
+pub use cli::CliClient;
+pub use client::{
+    ApiUsage, CallStats, NotAuthenticatedReason, OrgInfo, QueryResult, Record, RecordError,
+    RecordOutcome, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
+    MAX_RECORDS_PER_UPDATE,
+};
+pub use connect::{connect, status, ClientConfig};
+pub use discover::{discover, Candidate, Discovery, SearchEnv};
+pub use error::{Error, Result};
+pub use id::{IdError, KeyPrefix, SfId};
+pub use rest::RestClient;
+pub use sf::{OrgSummary, Sf, SfConfig};
+pub use soql::{escape_like, escape_literal, Cond, Lit, Op, Order, Select, Soql};

@@ -1,0 +1,626 @@
+//! The one trait the sync and push call, and the JSON-level types it speaks.
+//!
+//! Both transports (the `sf` CLI and direct REST) implement [`SalesforceClient`] and pass the
+//! same tests, so callers never know or care which one runs. Records are plain JSON maps as
+//! Salesforce returns them: this crate knows nothing of upsight's field map.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::id::SfId;
+use crate::soql::{check_name, Lit, Select, Soql, SIZING_API_VERSION};
+
+/// A JSON record as Salesforce returns it (with its `attributes`).
+pub type Record = Map<String, Value>;
+
+/// The most records one sObject Collections request may carry.
+pub const MAX_RECORDS_PER_UPDATE: usize = 200;
+
+/// Every page of a query, merged.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryResult {
+    /// What Salesforce says the query matched. Equal to `records.len()`: a shorter answer
+    /// is an error ([`Error::Truncated`]), never returned.
+    pub total_size: usize,
+    pub records: Vec<Record>,
+}
+
+/// One record to update: its object, Id, and the fields to set (JSON `null` clears one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordUpdate {
+    pub sobject: String,
+    pub id: SfId,
+    pub fields: Map<String, Value>,
+}
+
+impl RecordUpdate {
+    pub fn new(sobject: &str, id: SfId) -> RecordUpdate {
+        RecordUpdate {
+            sobject: sobject.to_string(),
+            id,
+            fields: Map::new(),
+        }
+    }
+
+    pub fn set(mut self, field: &str, value: impl Into<Value>) -> RecordUpdate {
+        self.fields.insert(field.to_string(), value.into());
+        self
+    }
+
+    /// The element of an sObject Collections body, after checking every name.
+    pub(crate) fn to_json(&self) -> Result<Value> {
+        check_name(&self.sobject)?;
+        let mut obj = Map::new();
+        obj.insert(
+            "attributes".into(),
+            serde_json::json!({ "type": self.sobject }),
+        );
+        obj.insert("id".into(), Value::String(self.id.to_string()));
+        for (name, value) in &self.fields {
+            check_name(name)?;
+            if name.eq_ignore_ascii_case("id") || name == "attributes" {
+                return Err(Error::Invalid(format!(
+                    "`{name}` cannot be set in an update"
+                )));
+            }
+            obj.insert(name.clone(), value.clone());
+        }
+        Ok(Value::Object(obj))
+    }
+}
+
+/// One error Salesforce gave for one record (sObject Collections use `statusCode`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordError {
+    pub status_code: String,
+    pub message: String,
+    pub fields: Vec<String>,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    Saved,
+    /// Salesforce refused this record; the others in its request are unaffected.
+    Failed(Vec<RecordError>),
+    /// The request carrying this record failed as a whole after earlier requests had
+    /// succeeded. With [`Error::Timeout`] the write may or may not have been applied.
+    RequestFailed(Error),
+}
+
+/// The result for the record at the same position in the input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordResult {
+    /// The Id that was sent (results are matched by position, because Salesforce can omit
+    /// the Id on some failures).
+    pub id: SfId,
+    pub outcome: RecordOutcome,
+}
+
+impl RecordResult {
+    pub fn is_saved(&self) -> bool {
+        matches!(self.outcome, RecordOutcome::Saved)
+    }
+}
+
+/// `Sforce-Limit-Info: api-usage=N/M`: API calls used in the last 24 h, out of the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ApiUsage {
+    pub used: u64,
+    pub limit: u64,
+}
+
+impl ApiUsage {
+    /// Parses the header value (`api-usage=25/15000`, possibly among other `k=v` items).
+    pub fn parse(header: &str) -> Option<ApiUsage> {
+        header.split([',', ';']).find_map(|part| {
+            let value = part.trim().strip_prefix("api-usage=")?;
+            let (used, limit) = value.split_once('/')?;
+            Some(ApiUsage {
+                used: used.trim().parse().ok()?,
+                limit: limit.trim().parse().ok()?,
+            })
+        })
+    }
+}
+
+/// What a client has cost so far, for the sync and push reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CallStats {
+    /// `sf` processes started (including auth look-ups).
+    pub sf_processes: u64,
+    /// HTTP requests sent directly (REST transport only).
+    pub http_requests: u64,
+    /// The last `Sforce-Limit-Info` seen (REST transport only).
+    pub api_usage: Option<ApiUsage>,
+}
+
+/// The counters behind [`CallStats`], shared by a client and the `sf` handle it uses.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub sf_processes: AtomicU64,
+    pub http_requests: AtomicU64,
+    pub api_usage: Mutex<Option<ApiUsage>>,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CallStats {
+        CallStats {
+            sf_processes: self.sf_processes.load(Ordering::Relaxed),
+            http_requests: self.http_requests.load(Ordering::Relaxed),
+            api_usage: *self.api_usage.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+/// The org a client talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgInfo {
+    pub username: String,
+    pub org_id: String,
+    pub instance_url: String,
+    pub alias: Option<String>,
+    pub api_version: Option<String>,
+}
+
+/// Why `sf` has no usable org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotAuthenticatedReason {
+    /// No default org and none configured.
+    NoDefaultOrg,
+    /// The configured alias or username is unknown to `sf`.
+    UnknownTargetOrg,
+    /// The org rejected the stored token (`connectedStatus` is not `Connected`).
+    SessionExpired,
+    /// The org could not be reached to check the login.
+    Unreachable,
+}
+
+/// The three states of Settings > Salesforce CLI, with details.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Status {
+    NotFound {
+        searched: Vec<PathBuf>,
+        detail: Option<String>,
+    },
+    NotAuthenticated {
+        sf_path: Option<PathBuf>,
+        reason: NotAuthenticatedReason,
+        message: String,
+    },
+    Authenticated {
+        /// `None` for a REST client built with an explicit URL and token.
+        sf_path: Option<PathBuf>,
+        org: OrgInfo,
+    },
+}
+
+impl Status {
+    pub fn is_authenticated(&self) -> bool {
+        matches!(self, Status::Authenticated { .. })
+    }
+
+    /// The error a call would give in this state, if it is not authenticated.
+    pub fn to_error(&self, target_org: Option<&str>) -> Option<Error> {
+        match self {
+            Status::NotFound { searched, detail } => Some(Error::NotFound {
+                searched: searched.clone(),
+                detail: detail.clone(),
+            }),
+            Status::NotAuthenticated {
+                reason: NotAuthenticatedReason::SessionExpired,
+                message,
+                ..
+            } => Some(Error::SessionExpired {
+                message: message.clone(),
+            }),
+            Status::NotAuthenticated { message, .. } => Some(Error::NotAuthenticated {
+                reason: message.clone(),
+                target_org: target_org.map(str::to_string),
+            }),
+            Status::Authenticated { .. } => None,
+        }
+    }
+}
+
+/// Which transport a client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// Every call is one `sf` process.
+    Cli,
+    /// `sf` supplies the token; calls go straight to the REST API.
+    Rest,
+    /// `rest` when `sf` can supply a token, `cli` otherwise.
+    #[default]
+    Auto,
+}
+
+impl std::str::FromStr for TransportKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cli" => Ok(TransportKind::Cli),
+            "rest" => Ok(TransportKind::Rest),
+            "auto" => Ok(TransportKind::Auto),
+            other => Err(Error::Invalid(format!(
+                "unknown transport `{other}`: use cli, rest or auto"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportKind::Cli => "cli",
+            TransportKind::Rest => "rest",
+            TransportKind::Auto => "auto",
+        })
+    }
+}
+
+/// Everything the sync and push need from Salesforce. Blocking: the web app calls it from
+/// `spawn_blocking`.
+pub trait SalesforceClient: Send + Sync {
+    /// Runs a query and returns every page merged (child subqueries included), checking
+    /// that the number of records matches `totalSize`.
+    fn query(&self, soql: &Soql) -> Result<QueryResult>;
+
+    /// Runs `select` once per chunk of `values` (`field IN (...)`), chunks being as large as
+    /// the request limits allow, and merges the results in chunk order.
+    fn query_in(&self, select: &Select, field: &str, values: &[Lit]) -> Result<QueryResult> {
+        // Only the length of the version matters for sizing, so this needs no call.
+        let chunks = select.build_chunked(field, values, SIZING_API_VERSION)?;
+        let mut merged = QueryResult::default();
+        for chunk in &chunks {
+            let part = self.query(chunk)?;
+            merged.total_size += part.total_size;
+            merged.records.extend(part.records);
+        }
+        Ok(merged)
+    }
+
+    /// Updates records through sObject Collections, at most 200 per request, and returns
+    /// one result per input record, in input order. `Err` means nothing was sent or the
+    /// first request failed as a whole; a later request failing marks its records
+    /// [`RecordOutcome::RequestFailed`].
+    fn update(&self, records: &[RecordUpdate]) -> Result<Vec<RecordResult>>;
+
+    /// The object's describe, as Salesforce returns it.
+    fn describe(&self, sobject: &str) -> Result<Map<String, Value>>;
+
+    /// Whether the client can talk to an org, and which.
+    fn status(&self) -> Result<Status>;
+
+    /// The API version calls use (`62.0`).
+    fn api_version(&self) -> Result<String>;
+
+    /// What the client has cost so far.
+    fn stats(&self) -> CallStats;
+
+    fn transport(&self) -> TransportKind;
+}
+
+/// Splits updates into request-sized batches, sends each with `send`, and lays the results
+/// out by position, following the contract of [`SalesforceClient::update`].
+pub(crate) fn update_in_batches(
+    records: &[RecordUpdate],
+    mut send: impl FnMut(&[Value]) -> Result<Vec<RecordOutcome>>,
+) -> Result<Vec<RecordResult>> {
+    // Check every record before anything is sent.
+    let bodies: Vec<Value> = records
+        .iter()
+        .map(RecordUpdate::to_json)
+        .collect::<Result<_>>()?;
+    let mut results = Vec::with_capacity(records.len());
+    let mut failure: Option<Error> = None;
+    for (batch_no, (batch, bodies)) in records
+        .chunks(MAX_RECORDS_PER_UPDATE)
+        .zip(bodies.chunks(MAX_RECORDS_PER_UPDATE))
+        .enumerate()
+    {
+        let outcomes = match &failure {
+            // After a batch failed as a whole, later ones are not attempted: the cause
+            // (an expired session, a timeout) would very likely hit them too.
+            Some(e) => vec![RecordOutcome::RequestFailed(e.clone()); batch.len()],
+            None => match send(bodies) {
+                Ok(outcomes) if outcomes.len() == batch.len() => outcomes,
+                Ok(outcomes) => {
+                    let e = Error::protocol(
+                        "sObject Collections update",
+                        format!("{} results for {} records", outcomes.len(), batch.len()),
+                    );
+                    if batch_no == 0 {
+                        return Err(e);
+                    }
+                    failure = Some(e.clone());
+                    vec![RecordOutcome::RequestFailed(e); batch.len()]
+                }
+                Err(e) if batch_no == 0 => return Err(e),
+                Err(e) => {
+                    failure = Some(e.clone());
+                    vec![RecordOutcome::RequestFailed(e); batch.len()]
+                }
+            },
+        };
+        results.extend(batch.iter().zip(outcomes).map(|(r, outcome)| RecordResult {
+            id: r.id.clone(),
+            outcome,
+        }));
+    }
+    Ok(results)
+}
+
+/// `{"allOrNone": false, "records": [...]}`.
+pub(crate) fn collections_body(records: &[Value]) -> Value {
+    serde_json::json!({ "allOrNone": false, "records": records })
+}
+
+/// Reads the per-record results of an sObject Collections call, by position.
+pub(crate) fn parse_collection_results(body: &Value, raw: &str) -> Result<Vec<RecordOutcome>> {
+    let bad = || Error::protocol("sObject Collections update", raw.to_string());
+    let items = body.as_array().ok_or_else(bad)?;
+    items
+        .iter()
+        .map(|item| {
+            let success = item
+                .get("success")
+                .and_then(Value::as_bool)
+                .ok_or_else(bad)?;
+            if success {
+                return Ok(RecordOutcome::Saved);
+            }
+            let errors = item
+                .get("errors")
+                .and_then(Value::as_array)
+                .map(|errs| {
+                    errs.iter()
+                        .map(|e| RecordError {
+                            status_code: str_field(e, "statusCode")
+                                .or_else(|| str_field(e, "errorCode"))
+                                .unwrap_or_else(|| "UNKNOWN_ERROR".into()),
+                            message: str_field(e, "message").unwrap_or_default(),
+                            fields: string_list(e.get("fields")),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(RecordOutcome::Failed(errors))
+        })
+        .collect()
+}
+
+/// Turns a Salesforce error array (`[{"message","errorCode","fields"}]`) into an error.
+/// Several errors keep the first code and all the messages.
+pub(crate) fn error_from_array(body: &Value) -> Option<Error> {
+    let items = match body {
+        Value::Array(items) if !items.is_empty() => items.as_slice(),
+        Value::Object(_) => std::slice::from_ref(body),
+        _ => return None,
+    };
+    let code = str_field(&items[0], "errorCode")?;
+    let message = items
+        .iter()
+        .filter_map(|e| str_field(e, "message"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut fields: Vec<String> = Vec::new();
+    for e in items {
+        for f in string_list(e.get("fields")) {
+            if !fields.contains(&f) {
+                fields.push(f);
+            }
+        }
+    }
+    Some(Error::from_code(&code, &message, fields))
+}
+
+pub(crate) fn str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks a merged query result (`{"records": [...], "totalSize": N}`) and every child
+/// subquery in it: all pages present, none missing.
+pub(crate) fn finish_query(result: Value, raw: &str) -> Result<QueryResult> {
+    let bad = || Error::protocol("query", raw.to_string());
+    let mut obj = match result {
+        Value::Object(obj) => obj,
+        _ => return Err(bad()),
+    };
+    let total = obj
+        .get("totalSize")
+        .and_then(Value::as_u64)
+        .ok_or_else(bad)? as usize;
+    let records = match obj.remove("records") {
+        Some(Value::Array(records)) => records,
+        _ => return Err(bad()),
+    };
+    let records: Vec<Record> = records
+        .into_iter()
+        .map(|r| match r {
+            Value::Object(map) => Ok(map),
+            _ => Err(bad()),
+        })
+        .collect::<Result<_>>()?;
+    if records.len() != total {
+        return Err(Error::Truncated {
+            received: records.len(),
+            total,
+        });
+    }
+    for record in &records {
+        for value in record.values() {
+            if let Some(child) = child_result(value) {
+                let (received, total) = child;
+                if received != total {
+                    return Err(Error::Truncated { received, total });
+                }
+            }
+        }
+    }
+    Ok(QueryResult {
+        total_size: total,
+        records,
+    })
+}
+
+/// `(records.len(), totalSize)` when `value` is a nested query result.
+pub(crate) fn child_result(value: &Value) -> Option<(usize, usize)> {
+    let obj = value.as_object()?;
+    let records = obj.get("records")?.as_array()?;
+    let total = obj.get("totalSize")?.as_u64()? as usize;
+    obj.get("done")?;
+    Some((records.len(), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn api_usage_header() {
+        assert_eq!(
+            ApiUsage::parse("api-usage=25/15000"),
+            Some(ApiUsage {
+                used: 25,
+                limit: 15000
+            })
+        );
+        assert_eq!(
+            ApiUsage::parse("per-app-api-usage=1/2(appName=x), api-usage=7/100"),
+            Some(ApiUsage {
+                used: 7,
+                limit: 100
+            })
+        );
+        assert_eq!(ApiUsage::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn collection_results_by_position() {
+        let body = json!([
+            {"id": "001000000000001AAA", "success": true, "errors": []},
+            {"success": false, "errors": [{"statusCode": "MALFORMED_ID", "message": "bad id", "fields": ["Id"]}]},
+        ]);
+        let out = parse_collection_results(&body, "").unwrap();
+        assert_eq!(out[0], RecordOutcome::Saved);
+        assert_eq!(
+            out[1],
+            RecordOutcome::Failed(vec![RecordError {
+                status_code: "MALFORMED_ID".into(),
+                message: "bad id".into(),
+                fields: vec!["Id".into()],
+            }])
+        );
+        assert!(parse_collection_results(&json!({"x": 1}), "raw").is_err());
+    }
+
+    #[test]
+    fn error_arrays() {
+        let one = json!([{"message": "too long", "errorCode": "STRING_TOO_LONG", "fields": ["BillingCity"]}]);
+        assert_eq!(
+            error_from_array(&one),
+            Some(Error::Salesforce {
+                error_code: "STRING_TOO_LONG".into(),
+                message: "too long".into(),
+                fields: vec!["BillingCity".into()]
+            })
+        );
+        let expired =
+            json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]);
+        assert!(matches!(
+            error_from_array(&expired),
+            Some(Error::SessionExpired { .. })
+        ));
+        let two = json!([{"message": "a", "errorCode": "X"}, {"message": "b", "errorCode": "Y"}]);
+        assert!(
+            matches!(error_from_array(&two), Some(Error::Salesforce { error_code, message, .. }) if error_code == "X" && message == "a; b")
+        );
+        assert_eq!(error_from_array(&json!("nope")), None);
+    }
+
+    #[test]
+    fn truncated_results_are_errors() {
+        let short = json!({"records": [{"Id": "1"}], "totalSize": 2, "done": true});
+        assert_eq!(
+            finish_query(short, ""),
+            Err(Error::Truncated {
+                received: 1,
+                total: 2
+            })
+        );
+        let child_short = json!({"records": [{"Id": "1", "Opportunities": {"records": [], "totalSize": 3, "done": true}}], "totalSize": 1, "done": true});
+        assert!(matches!(
+            finish_query(child_short, ""),
+            Err(Error::Truncated { .. })
+        ));
+        let ok =
+            json!({"records": [{"Id": "1", "Opportunities": null}], "totalSize": 1, "done": true});
+        assert_eq!(finish_query(ok, "").unwrap().records.len(), 1);
+        assert!(matches!(
+            finish_query(json!([1]), "raw"),
+            Err(Error::Protocol { .. })
+        ));
+    }
+
+    #[test]
+    fn updates_are_checked_before_sending() {
+        let id = SfId::parse("001000000000001").unwrap();
+        let bad = RecordUpdate::new("Account", id.clone()).set("Name' OR", "x");
+        let mut sent = 0;
+        let err = update_in_batches(&[bad], |_| {
+            sent += 1;
+            Ok(vec![])
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        assert_eq!(sent, 0);
+        let id_field = RecordUpdate::new("Account", id).set("Id", "001000000000002AAA");
+        assert!(update_in_batches(&[id_field], |_| Ok(vec![])).is_err());
+    }
+
+    #[test]
+    fn batches_of_200_and_later_failures_are_per_record() {
+        let id = SfId::parse("001000000000001").unwrap();
+        let records: Vec<RecordUpdate> = (0..450)
+            .map(|_| RecordUpdate::new("Account", id.clone()).set("Rating", "Hot"))
+            .collect();
+        let mut sizes = Vec::new();
+        let results = update_in_batches(&records, |batch| {
+            sizes.push(batch.len());
+            if sizes.len() == 2 {
+                Err(Error::Network {
+                    message: "down".into(),
+                })
+            } else {
+                Ok(vec![RecordOutcome::Saved; batch.len()])
+            }
+        })
+        .unwrap();
+        assert_eq!(sizes, vec![200, 200]);
+        assert_eq!(results.len(), 450);
+        assert!(results[..200].iter().all(RecordResult::is_saved));
+        assert!(results[200..]
+            .iter()
+            .all(|r| matches!(r.outcome, RecordOutcome::RequestFailed(_))));
+    }
+}

@@ -1,0 +1,653 @@
+//! A handle on one `sf` install and target org: running commands, reading their output, and
+//! the auth questions (status, the access token, the API version, the list of orgs).
+//!
+//! `sf` reports errors in several shapes (see the protocol notes): a JSON envelope on stdout
+//! with `--json`, a raw response body for `sf api request rest`, or only a line on stderr.
+//! This module turns all of them into [`Error`], so the transports never look at sf's text.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::client::{
+    error_from_array, str_field, Counters, NotAuthenticatedReason, OrgInfo, Status,
+};
+use crate::discover::{self, Discovery, SearchEnv};
+use crate::error::{Error, Result};
+use crate::process::{Output, Runner};
+
+/// How long one `sf` command may run. A healthy one takes about 1.5 s; a GET that hits a
+/// 5xx or a dropped connection is retried by sf for about 15 s per request.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where `sf` comes from and which org it targets.
+#[derive(Debug, Clone, Default)]
+pub struct SfConfig {
+    /// A custom path (validated); `None` to auto-detect.
+    pub sf_path: Option<PathBuf>,
+    /// An alias or username; `None` for sf's default target org.
+    pub target_org: Option<String>,
+    /// Per-command deadline; `None` for [`DEFAULT_TIMEOUT`].
+    pub timeout: Option<Duration>,
+    /// Extra environment for every `sf` run (tests pass an isolated `HOME`).
+    pub extra_env: Vec<(OsString, OsString)>,
+}
+
+/// An org `sf org list` knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgSummary {
+    pub username: String,
+    pub org_id: Option<String>,
+    pub alias: Option<String>,
+    pub instance_url: Option<String>,
+    pub is_default: bool,
+    /// `Connected`, or why not (as sf reports it); `None` when sf did not check.
+    pub connected_status: Option<String>,
+    /// `org`, `sandbox`, `scratch` or `devhub`.
+    pub kind: String,
+}
+
+/// What `sf org display --json` says.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OrgDisplay {
+    pub info: OrgInfo,
+    pub connected_status: String,
+}
+
+/// One `sf` executable, its target org, and a private empty working directory (so that no
+/// SFDX project's local config is picked up, and for request body files).
+#[derive(Debug, Clone)]
+pub struct Sf {
+    runner: Runner,
+    target_org: Option<String>,
+    version: Option<String>,
+    workdir: Arc<tempfile::TempDir>,
+    pub(crate) counters: Arc<Counters>,
+    api_version: Arc<Mutex<Option<String>>>,
+}
+
+impl Sf {
+    /// Finds `sf` (the custom path, validated, or the best install found) for `config`.
+    pub fn locate(config: &SfConfig) -> Result<Sf> {
+        let (path, version) = match &config.sf_path {
+            Some(path) => {
+                let version = discover::validate(path, &config.extra_env)?;
+                (path.clone(), Some(version))
+            }
+            None => {
+                let mut env = SearchEnv::from_process();
+                env.extra_env = config.extra_env.clone();
+                let found: Discovery = discover::discover(&env);
+                match found.best() {
+                    Some(best) => (best.path.clone(), best.version.clone()),
+                    None => {
+                        return Err(Error::NotFound {
+                            searched: found.searched,
+                            detail: None,
+                        })
+                    }
+                }
+            }
+        };
+        Ok(Sf::at(path, version, config))
+    }
+
+    /// Uses `path` as is, without validating it (`sf` is validated lazily by the first
+    /// call, which fails with a clear error if it is not the Salesforce CLI).
+    pub fn unchecked(path: &Path, config: &SfConfig) -> Sf {
+        Sf::at(path.to_path_buf(), None, config)
+    }
+
+    fn at(path: PathBuf, version: Option<String>, config: &SfConfig) -> Sf {
+        let workdir = tempfile::Builder::new()
+            .prefix("upsight-sf-")
+            .tempdir()
+            .expect("create a private temporary directory for sf");
+        Sf {
+            runner: Runner {
+                program: path,
+                extra_env: config.extra_env.clone(),
+                cwd: workdir.path().to_path_buf(),
+                timeout: config.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            },
+            target_org: config.target_org.clone(),
+            version,
+            workdir: Arc::new(workdir),
+            counters: Arc::new(Counters::default()),
+            api_version: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.runner.program
+    }
+
+    /// The Salesforce CLI version, when it was validated.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    pub fn target_org(&self) -> Option<&str> {
+        self.target_org.as_deref()
+    }
+
+    pub(crate) fn workdir(&self) -> &Path {
+        self.workdir.path()
+    }
+
+    /// Runs `sf` with `args` (plus `--target-org` when one is configured and `targeted`).
+    pub(crate) fn run(&self, args: &[&str], targeted: bool) -> Result<Output> {
+        let mut all: Vec<&str> = args.to_vec();
+        if targeted {
+            if let Some(org) = &self.target_org {
+                all.push("--target-org");
+                all.push(org);
+            }
+        }
+        self.counters.sf_processes.fetch_add(1, Ordering::Relaxed);
+        self.runner.run(&all)
+    }
+
+    /// Runs a `--json` command and returns its `result`.
+    pub(crate) fn run_json(&self, args: &[&str], targeted: bool) -> Result<Value> {
+        let out = self.run(args, targeted)?;
+        parse_json_output(&out, &command_name(args))
+    }
+
+    /// `sf org display --json`, with the API version remembered for later calls.
+    pub(crate) fn org_display(&self) -> Result<OrgDisplay> {
+        let result = self.run_json(&["org", "display", "--json"], true)?;
+        let display = parse_org_display(&result)?;
+        if let Some(v) = &display.info.api_version {
+            *self.api_version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v.clone());
+        }
+        Ok(display)
+    }
+
+    /// The status of Settings > Salesforce CLI for this install and target org.
+    pub fn status(&self) -> Result<Status> {
+        match self.org_display() {
+            Ok(display) if display.connected_status == "Connected" => Ok(Status::Authenticated {
+                sf_path: Some(self.path().to_path_buf()),
+                org: display.info,
+            }),
+            Ok(display) => Ok(Status::NotAuthenticated {
+                sf_path: Some(self.path().to_path_buf()),
+                reason: connected_status_reason(&display.connected_status),
+                message: display.connected_status,
+            }),
+            Err(Error::NotAuthenticated { reason, .. }) => Ok(Status::NotAuthenticated {
+                sf_path: Some(self.path().to_path_buf()),
+                reason: if reason.contains("No authorization information found") {
+                    NotAuthenticatedReason::UnknownTargetOrg
+                } else {
+                    NotAuthenticatedReason::NoDefaultOrg
+                },
+                message: reason,
+            }),
+            Err(Error::SessionExpired { message }) => Ok(Status::NotAuthenticated {
+                sf_path: Some(self.path().to_path_buf()),
+                reason: NotAuthenticatedReason::SessionExpired,
+                message,
+            }),
+            Err(Error::NotFound { searched, detail }) => Ok(Status::NotFound { searched, detail }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The connected org, or the error a call would give (NotAuthenticated,
+    /// SessionExpired, ...).
+    pub(crate) fn connected_org(&self) -> Result<OrgInfo> {
+        let status = self.status()?;
+        if let Some(e) = status.to_error(self.target_org()) {
+            return Err(e);
+        }
+        match status {
+            Status::Authenticated { org, .. } => Ok(org),
+            _ => unreachable!("to_error covers every other state"),
+        }
+    }
+
+    /// `sf org auth show-access-token --no-prompt --json`. The token is returned to the
+    /// caller to keep in memory, never written anywhere.
+    pub(crate) fn access_token(&self) -> Result<String> {
+        let result = self.run_json(
+            &["org", "auth", "show-access-token", "--no-prompt", "--json"],
+            true,
+        )?;
+        str_field(&result, "accessToken")
+            .filter(|t| !t.is_empty() && !t.starts_with("[REDACTED]"))
+            .ok_or_else(|| {
+                Error::protocol(
+                    "sf org auth show-access-token",
+                    "no accessToken in the result",
+                )
+            })
+    }
+
+    /// The org's API version (`62.0`), from `sf org display`, asked once.
+    pub fn api_version(&self) -> Result<String> {
+        if let Some(v) = self
+            .api_version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(v);
+        }
+        let display = self.org_display()?;
+        if display.connected_status != "Connected" {
+            return Err(Status::NotAuthenticated {
+                sf_path: None,
+                reason: connected_status_reason(&display.connected_status),
+                message: display.connected_status,
+            }
+            .to_error(self.target_org())
+            .expect("not authenticated"));
+        }
+        display
+            .info
+            .api_version
+            .ok_or_else(|| Error::protocol("sf org display", "no apiVersion in the result"))
+    }
+
+    /// Every org `sf` knows (`sf org list --json`), each once, for the target-org picker.
+    pub fn list_orgs(&self) -> Result<Vec<OrgSummary>> {
+        let result = self.run_json(&["org", "list", "--json"], false)?;
+        Ok(parse_org_list(&result))
+    }
+}
+
+/// Maps sf's `connectedStatus` text (the server's 401 message, or a network error) to why
+/// the org is not usable.
+fn connected_status_reason(status: &str) -> NotAuthenticatedReason {
+    let lower = status.to_ascii_lowercase();
+    if lower.contains("fetch failed")
+        || lower.contains("econnrefused")
+        || lower.contains("enotfound")
+        || lower.contains("timed out")
+        || lower.contains("network")
+    {
+        NotAuthenticatedReason::Unreachable
+    } else {
+        NotAuthenticatedReason::SessionExpired
+    }
+}
+
+/// `sf data query` for the error messages (`sf data query`).
+fn command_name(args: &[&str]) -> String {
+    let words: Vec<&str> = args
+        .iter()
+        .copied()
+        .take_while(|a| !a.starts_with('-'))
+        .collect();
+    format!("sf {}", words.join(" "))
+}
+
+/// sf error names that mean "no usable org".
+const NOT_AUTHENTICATED_NAMES: &[&str] = &[
+    "NoDefaultEnvError",
+    "NamedOrgNotFoundError",
+    "NoAuthInfoFound",
+    "NoOrgFound",
+    "AuthInfoNotFoundError",
+    "NoUsernameFoundError",
+    "RefreshTokenAuthError",
+    "AuthDecryptError",
+];
+
+/// Reads the output of a `--json` command: its `result` on success, the error it describes
+/// otherwise. Only stdout is parsed; stderr is used when stdout is empty.
+pub(crate) fn parse_json_output(out: &Output, context: &str) -> Result<Value> {
+    let text = out.stdout.trim();
+    if text.is_empty() {
+        return Err(error_from_stderr(out, context));
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|_| Error::protocol(context, out.stdout.clone()))?;
+    let status = value.get("status").and_then(Value::as_i64);
+    if out.code == Some(0) && status == Some(0) {
+        return value
+            .get("result")
+            .cloned()
+            .ok_or_else(|| Error::protocol(context, out.stdout.clone()));
+    }
+    Err(envelope_error(&value, out, context))
+}
+
+/// The error an sf `--json` error envelope describes.
+fn envelope_error(value: &Value, out: &Output, context: &str) -> Error {
+    let name = str_field(value, "name").unwrap_or_default();
+    let message = str_field(value, "message").unwrap_or_default();
+    let data = value.get("data");
+    if name == "MULTIPLE_API_ERRORS" {
+        if let Some(e) = data.and_then(error_from_array) {
+            return e;
+        }
+    }
+    if let Some(e) = data.filter(|d| d.is_object()).and_then(error_from_array) {
+        return e;
+    }
+    if name == "INVALID_SESSION_ID" {
+        return Error::SessionExpired { message };
+    }
+    if NOT_AUTHENTICATED_NAMES.contains(&name.as_str())
+        || message.contains("No authorization information found")
+        || message.contains("No default environment found")
+    {
+        return Error::NotAuthenticated {
+            reason: message.trim().to_string(),
+            target_org: None,
+        };
+    }
+    if message.contains("fetch failed") || name == "DomainNotFoundError" {
+        return Error::Network { message };
+    }
+    let api_like = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if api_like {
+        return Error::from_code(&name, &message, Vec::new());
+    }
+    if value.get("status").is_none() && value.get("name").is_none() {
+        return Error::protocol(context, out.stdout.clone());
+    }
+    Error::protocol(format!("{context} ({name}: {message})"), out.stdout.clone())
+}
+
+/// The error when sf printed nothing on stdout: its `Error (N): message` line on stderr.
+fn error_from_stderr(out: &Output, context: &str) -> Error {
+    let line = out
+        .stderr
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("Error (")
+                .and_then(|rest| rest.split_once("): "))
+                .map(|(_, msg)| msg.to_string())
+        })
+        .unwrap_or_default();
+    if line.contains("Session expired or invalid") || line.contains("INVALID_SESSION_ID") {
+        return Error::SessionExpired { message: line };
+    }
+    if line.contains("No default environment found")
+        || line.contains("No authorization information found")
+    {
+        return Error::NotAuthenticated {
+            reason: line,
+            target_org: None,
+        };
+    }
+    if line.contains("fetch failed") {
+        return Error::Network { message: line };
+    }
+    let raw = if out.stderr.trim().is_empty() {
+        format!("(no output; exit code {:?})", out.code)
+    } else {
+        out.stderr.clone()
+    };
+    Error::protocol(context, raw)
+}
+
+/// Reads the output of `sf api request rest` (which has no `--json`): stdout is the raw
+/// response body, exit 1 for HTTP >= 400, and an empty stdout when sf failed before the
+/// request (an expired session in its pre-flight).
+pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Value> {
+    let text = out.stdout.trim();
+    if text.is_empty() {
+        return match out.code {
+            Some(0) => Ok(Value::Null),
+            _ => Err(error_from_stderr(out, context)),
+        };
+    }
+    let body: Value =
+        serde_json::from_str(text).map_err(|_| Error::protocol(context, out.stdout.clone()))?;
+    match out.code {
+        Some(0) => Ok(body),
+        _ => Err(error_from_array(&body).unwrap_or_else(|| {
+            // sf's own JSON error envelope can also appear here.
+            if body.get("name").is_some() {
+                envelope_error(&body, out, context)
+            } else {
+                Error::protocol(context, out.stdout.clone())
+            }
+        })),
+    }
+}
+
+pub(crate) fn parse_org_display(result: &Value) -> Result<OrgDisplay> {
+    let get = |k: &str| str_field(result, k);
+    let bad = || Error::protocol("sf org display", result.to_string());
+    Ok(OrgDisplay {
+        info: OrgInfo {
+            username: get("username").ok_or_else(bad)?,
+            org_id: get("id").unwrap_or_default(),
+            instance_url: get("instanceUrl").ok_or_else(bad)?,
+            alias: get("alias").filter(|a| !a.is_empty()),
+            api_version: get("apiVersion"),
+        },
+        connected_status: get("connectedStatus").unwrap_or_else(|| "Unknown".into()),
+    })
+}
+
+pub(crate) fn parse_org_list(result: &Value) -> Vec<OrgSummary> {
+    let mut orgs: Vec<OrgSummary> = Vec::new();
+    for (key, kind) in [
+        ("nonScratchOrgs", "org"),
+        ("other", "org"),
+        ("sandboxes", "sandbox"),
+        ("devHubs", "devhub"),
+        ("scratchOrgs", "scratch"),
+    ] {
+        let Some(items) = result.get(key).and_then(Value::as_array) else {
+            continue;
+        };
+        for item in items {
+            let Some(username) = str_field(item, "username") else {
+                continue;
+            };
+            if let Some(existing) = orgs.iter_mut().find(|o| o.username == username) {
+                // A sandbox or Dev Hub also appears under nonScratchOrgs; keep the most
+                // specific kind.
+                if kind != "org" {
+                    existing.kind = kind.to_string();
+                }
+                continue;
+            }
+            orgs.push(OrgSummary {
+                username,
+                org_id: str_field(item, "orgId"),
+                alias: str_field(item, "alias").filter(|a| !a.is_empty()),
+                instance_url: str_field(item, "instanceUrl"),
+                is_default: item
+                    .get("isDefaultUsername")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                connected_status: str_field(item, "connectedStatus")
+                    .or_else(|| str_field(item, "status")),
+                kind: kind.to_string(),
+            });
+        }
+    }
+    orgs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn out(code: i32, stdout: &str, stderr: &str) -> Output {
+        Output {
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
+    }
+
+    #[test]
+    fn json_envelopes() {
+        let ok = out(0, r#"{"status":0,"result":{"x":1},"warnings":[]}"#, "");
+        assert_eq!(parse_json_output(&ok, "sf x").unwrap(), json!({"x": 1}));
+
+        let invalid_field = out(
+            1,
+            r#"{"name":"INVALID_FIELD","message":"No such column 'Foo'","exitCode":1,"data":{"message":"No such column 'Foo'","errorCode":"INVALID_FIELD"},"status":1}"#,
+            "",
+        );
+        assert_eq!(
+            parse_json_output(&invalid_field, "sf data query").unwrap_err(),
+            Error::Salesforce {
+                error_code: "INVALID_FIELD".into(),
+                message: "No such column 'Foo'".into(),
+                fields: vec![]
+            }
+        );
+        let too_long = out(
+            1,
+            r#"{"name":"STRING_TOO_LONG","message":"m","data":{"message":"m","errorCode":"STRING_TOO_LONG","fields":["BillingCity"]},"status":1}"#,
+            "",
+        );
+        assert!(
+            matches!(parse_json_output(&too_long, "c").unwrap_err(), Error::Salesforce { fields, .. } if fields == ["BillingCity"])
+        );
+        let expired = out(
+            1,
+            r#"{"name":"INVALID_SESSION_ID","message":"Session expired or invalid","data":{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"},"status":1}"#,
+            "",
+        );
+        assert!(matches!(
+            parse_json_output(&expired, "c").unwrap_err(),
+            Error::SessionExpired { .. }
+        ));
+        let no_default = out(
+            1,
+            r#"{"name":"NoDefaultEnvError","message":"No default environment found. Use -o or --target-org to specify an environment.","status":1}"#,
+            "",
+        );
+        assert!(matches!(
+            parse_json_output(&no_default, "c").unwrap_err(),
+            Error::NotAuthenticated { .. }
+        ));
+        let unknown = out(
+            2,
+            r#"{"name":"NamedOrgNotFoundError","message":"Parsing --target-org \n\tNo authorization information found for nosuch.","status":2}"#,
+            "",
+        );
+        assert!(matches!(
+            parse_json_output(&unknown, "c").unwrap_err(),
+            Error::NotAuthenticated { .. }
+        ));
+        let multiple = out(
+            1,
+            r#"{"name":"MULTIPLE_API_ERRORS","message":"Multiple errors returned.","data":[{"message":"a","errorCode":"A"},{"message":"b","errorCode":"B"}],"status":1}"#,
+            "",
+        );
+        assert!(
+            matches!(parse_json_output(&multiple, "c").unwrap_err(), Error::Salesforce { error_code, .. } if error_code == "A")
+        );
+        let html = out(
+            1,
+            r#"{"name":"ERROR_HTTP_503","message":"HTTP response contains html content.","status":1}"#,
+            "",
+        );
+        let e = parse_json_output(&html, "c").unwrap_err();
+        assert!(e.is_retryable(), "{e:?}");
+        let down = out(
+            10,
+            r#"{"name":"TypeError","message":"fetch failed","status":10}"#,
+            "",
+        );
+        assert!(matches!(
+            parse_json_output(&down, "c").unwrap_err(),
+            Error::Network { .. }
+        ));
+    }
+
+    #[test]
+    fn garbage_is_a_protocol_error_with_the_text() {
+        let garbage = out(0, "Hello! I am not JSON\n", "");
+        match parse_json_output(&garbage, "sf data query").unwrap_err() {
+            Error::Protocol { raw, context } => {
+                assert_eq!(raw, "Hello! I am not JSON\n");
+                assert_eq!(context, "sf data query");
+            }
+            other => panic!("{other:?}"),
+        }
+        let nothing = out(1, "", "some crash\n");
+        assert!(
+            matches!(parse_json_output(&nothing, "c").unwrap_err(), Error::Protocol { raw, .. } if raw.contains("some crash"))
+        );
+    }
+
+    #[test]
+    fn api_request_outputs() {
+        let ok = out(
+            0,
+            "[\n  {\n    \"success\": true\n  }\n]\n",
+            "Warning: beta\n",
+        );
+        assert_eq!(
+            parse_api_request_output(&ok, "c").unwrap(),
+            json!([{"success": true}])
+        );
+        let preflight = out(
+            1,
+            "",
+            "Warning: This command is currently in beta.\nError (1): Session expired or invalid\n",
+        );
+        assert!(matches!(
+            parse_api_request_output(&preflight, "c").unwrap_err(),
+            Error::SessionExpired { .. }
+        ));
+        let patch_401 = out(
+            1,
+            "[\n  {\n    \"message\": \"Session expired or invalid\",\n    \"errorCode\": \"INVALID_SESSION_ID\"\n  }\n]\n",
+            "",
+        );
+        assert!(matches!(
+            parse_api_request_output(&patch_401, "c").unwrap_err(),
+            Error::SessionExpired { .. }
+        ));
+        let bad_field = out(1, r#"[{"message":"m","errorCode":"INVALID_FIELD"}]"#, "");
+        assert!(
+            matches!(parse_api_request_output(&bad_field, "c").unwrap_err(), Error::Salesforce { error_code, .. } if error_code == "INVALID_FIELD")
+        );
+        let html = out(0, "<html>hi</html>", "");
+        assert!(matches!(
+            parse_api_request_output(&html, "c").unwrap_err(),
+            Error::Protocol { .. }
+        ));
+    }
+
+    #[test]
+    fn org_display_and_list() {
+        let display = json!({"id":"00D000000000001AAA","apiVersion":"62.0","accessToken":"[REDACTED]","instanceUrl":"http://127.0.0.1:1/","username":"tester@upsight.example","connectedStatus":"Connected","alias":"fake"});
+        let d = parse_org_display(&display).unwrap();
+        assert_eq!(d.info.username, "tester@upsight.example");
+        assert_eq!(d.info.alias.as_deref(), Some("fake"));
+        assert_eq!(d.info.api_version.as_deref(), Some("62.0"));
+        assert_eq!(d.connected_status, "Connected");
+        assert_eq!(
+            connected_status_reason("Session expired or invalid"),
+            NotAuthenticatedReason::SessionExpired
+        );
+        assert_eq!(
+            connected_status_reason("fetch failed"),
+            NotAuthenticatedReason::Unreachable
+        );
+
+        let org = json!({"username":"a@x","orgId":"00D1","alias":"fake","instanceUrl":"http://h/","isDefaultUsername":true,"connectedStatus":"Connected"});
+        let list = json!({"other":[org.clone()],"sandboxes":[],"nonScratchOrgs":[org],"devHubs":[],"scratchOrgs":[{"username":"s@x","status":"Active"}]});
+        let orgs = parse_org_list(&list);
+        assert_eq!(orgs.len(), 2);
+        assert!(orgs[0].is_default);
+        assert_eq!(orgs[1].kind, "scratch");
+    }
+}
