@@ -1,4 +1,118 @@
 //! upsight's local SQLite store: a per-user cache of Salesforce accounts and opportunities
 //! plus the durable outbox of edits (the change log). WAL mode, foreign keys on, embedded
 //! append-only migrations, and one transaction per user action.
+//!
+//! Every public method that writes opens an IMMEDIATE transaction and commits it before
+//! returning, so a caller can never leave half an action behind; the helpers inside take the
+//! open `Transaction`. IMMEDIATE (not deferred) because `serve` and a CLI `sync` may share
+//! the file: a deferred transaction that reads and then writes can fail with SQLITE_BUSY at
+//! once, while an immediate one waits its turn under `busy_timeout`.
 #![forbid(unsafe_code)]
+
+mod accounts;
+mod changes;
+mod error;
+mod json;
+mod migrate;
+mod pull;
+mod settings;
+mod sync_runs;
+
+pub use accounts::{AccountRow, NewAccount};
+pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult};
+pub use error::{Result, StoreError};
+pub use migrate::SCHEMA_VERSION;
+pub use pull::{AccountPull, OpportunityPull, PreservedField, PullApply, PullOutcome};
+pub use sync_runs::{SyncKind, SyncRun, SyncRunEnd, SyncRunReport, SyncRunStatus};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a write waits for another process's write to finish before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The current time as SQLite writes it into every timestamp column: RFC 3339, UTC,
+/// millisecond precision, so text order is time order.
+pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// An open upsight database. Not `Sync`: share it behind a mutex, or open one per thread
+/// (SQLite serialises writers across connections).
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::setup(Connection::open(path)?)
+    }
+
+    /// A private in-memory database, for tests and `upsight demo`-style throwaway use.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Store> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // WAL lets the web app read while a sync writes. In-memory databases answer
+        // "memory", which is fine. `synchronous` stays at its FULL default: an edit must
+        // survive a power cut once it is reported saved.
+        let _mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        migrate::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        migrate::user_version(&self.conn)
+    }
+
+    /// The journal mode SQLite reports (`wal` for a file database).
+    pub fn journal_mode(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))?)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction, committing only if it succeeds.
+    fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` in one read transaction, so multi-query reads see one snapshot.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let tx = self.conn.unchecked_transaction()?;
+        let value = f(&tx)?;
+        tx.finish()?;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("upsight.db")).unwrap();
+        let pragma = |name: &str| -> i64 {
+            store
+                .conn
+                .pragma_query_value(None, name, |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma("foreign_keys"), 1);
+        assert_eq!(pragma("busy_timeout"), 5000);
+        assert_eq!(store.journal_mode().unwrap(), "wal");
+    }
+}

@@ -1,0 +1,259 @@
+//! Applying a pull sync: Salesforce values for accounts, their opportunities and quick links,
+//! all in one transaction. The caller (the sync executor) hands over plain data it planned;
+//! this module writes it.
+//!
+//! The store re-checks conflict protection itself, inside the transaction: the planner saw
+//! the change log before the Salesforce query, and an edit saved while the query ran must
+//! still win. So a field with a `pending`, `failed` or `conflict` entry is never
+//! overwritten here, and an opportunity with such an entry is never removed, whatever the
+//! plan says. Both are reported back.
+
+use crate::accounts::not_found_account;
+use crate::changes::{protected_fields, ProtectedFields};
+use crate::error::Result;
+use crate::json::{decode, encode, set_field};
+use crate::{Store, NOW};
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use upsight_core::{AccountId, FieldValues, OpportunityId, RecordRef};
+
+/// Everything one sync run writes.
+#[derive(Debug, Clone, Default)]
+pub struct PullApply {
+    pub accounts: Vec<AccountPull>,
+    /// Linked accounts Salesforce did not return (deleted, merged, no access). They are
+    /// kept and flagged, never deleted.
+    pub missing_accounts: Vec<AccountId>,
+}
+
+/// Salesforce's current state of one local account.
+#[derive(Debug, Clone)]
+pub struct AccountPull {
+    pub account_id: AccountId,
+    /// The account name, when the query returned it.
+    pub name: Option<String>,
+    /// Field values to set. Fields not named here keep their stored value (a field the org
+    /// lacks is simply not pulled).
+    pub fields: FieldValues,
+    /// When given, replaces the account's quick links.
+    pub quick_links: Option<BTreeMap<String, String>>,
+    /// When given, the complete set of the account's open and Closed Won opportunities:
+    /// they are upserted, and local ones not in the set are removed.
+    pub opportunities: Option<Vec<OpportunityPull>>,
+}
+
+impl AccountPull {
+    /// A pull of `account_id` that changes nothing yet; fill in what the query returned.
+    pub fn new(account_id: AccountId) -> AccountPull {
+        AccountPull {
+            account_id,
+            name: None,
+            fields: FieldValues::new(),
+            quick_links: None,
+            opportunities: None,
+        }
+    }
+}
+
+/// Salesforce's current state of one opportunity.
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityPull {
+    pub sf_id: String,
+    pub name: String,
+    pub fields: FieldValues,
+}
+
+/// A pulled value that was not applied because a local edit protects the field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreservedField {
+    pub record: RecordRef,
+    pub field: String,
+}
+
+/// What a pull changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PullOutcome {
+    pub accounts_updated: usize,
+    pub opportunities_upserted: usize,
+    pub opportunities_removed: usize,
+    pub preserved_fields: Vec<PreservedField>,
+    /// Salesforce Ids of opportunities Salesforce no longer returned but that were kept
+    /// because a local edit of theirs is not resolved yet.
+    pub kept_opportunities: Vec<String>,
+}
+
+impl Store {
+    /// Applies a pull in one transaction: all of it, or (on any error) none of it.
+    pub fn apply_pull(&mut self, pull: &PullApply) -> Result<PullOutcome> {
+        self.write(|tx| {
+            let protected = protected_fields(tx)?;
+            let mut outcome = PullOutcome::default();
+            for account in &pull.accounts {
+                apply_account(tx, account, &protected, &mut outcome)?;
+            }
+            for &id in &pull.missing_accounts {
+                let updated = tx.execute(
+                    &format!(
+                        "UPDATE account SET sf_missing_since = coalesce(sf_missing_since, {NOW})
+                         WHERE id = ?1"
+                    ),
+                    [id.0],
+                )?;
+                if updated == 0 {
+                    return Err(not_found_account(id));
+                }
+            }
+            Ok(outcome)
+        })
+    }
+}
+
+fn apply_account(
+    tx: &Transaction<'_>,
+    pull: &AccountPull,
+    protected: &ProtectedFields,
+    outcome: &mut PullOutcome,
+) -> Result<()> {
+    let id = pull.account_id;
+    let record = RecordRef::Account(id);
+    let (name, stored): (String, String) = tx
+        .query_row(
+            "SELECT name, fields FROM account WHERE id = ?1",
+            [id.0],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| not_found_account(id))?;
+    let before: FieldValues = decode(&stored, "account fields")?;
+    let after = merge(&before, &pull.fields, record, protected, outcome);
+    let name = match &pull.name {
+        Some(pulled) if !protected.contains(record, "Name") => pulled.clone(),
+        _ => name,
+    };
+    tx.execute(
+        &format!(
+            "UPDATE account SET name = ?2, fields = ?3,
+                 quick_links = coalesce(?4, quick_links),
+                 synced_at = {NOW}, sf_missing_since = NULL,
+                 updated_at = CASE WHEN name = ?2 AND fields = ?3 THEN updated_at ELSE {NOW} END
+             WHERE id = ?1"
+        ),
+        params![
+            id.0,
+            name,
+            encode(&after)?,
+            pull.quick_links.as_ref().map(encode).transpose()?
+        ],
+    )?;
+    outcome.accounts_updated += 1;
+    if let Some(opportunities) = &pull.opportunities {
+        apply_opportunities(tx, id, opportunities, protected, outcome)?;
+    }
+    Ok(())
+}
+
+/// `stored` with the `pulled` values laid over it, except for protected fields.
+fn merge(
+    stored: &FieldValues,
+    pulled: &FieldValues,
+    record: RecordRef,
+    protected: &ProtectedFields,
+    outcome: &mut PullOutcome,
+) -> FieldValues {
+    let mut merged = stored.clone();
+    for (field, value) in pulled {
+        if protected.contains(record, field) {
+            outcome.preserved_fields.push(PreservedField {
+                record,
+                field: field.clone(),
+            });
+        } else {
+            set_field(&mut merged, field, value.clone());
+        }
+    }
+    merged
+}
+
+fn apply_opportunities(
+    tx: &Transaction<'_>,
+    account: AccountId,
+    pulled: &[OpportunityPull],
+    protected: &ProtectedFields,
+    outcome: &mut PullOutcome,
+) -> Result<()> {
+    for opportunity in pulled {
+        upsert_opportunity(tx, account, opportunity, protected, outcome)?;
+    }
+    let returned: HashSet<&str> = pulled.iter().map(|o| o.sf_id.as_str()).collect();
+    let mut stmt = tx.prepare("SELECT id, sf_id FROM opportunity WHERE account_id = ?1")?;
+    let local: Vec<(i64, String)> = stmt
+        .query_map([account.0], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, sf_id) in local {
+        if returned.contains(sf_id.as_str()) {
+            continue;
+        }
+        if protected.has_record(RecordRef::Opportunity(OpportunityId(id))) {
+            outcome.kept_opportunities.push(sf_id);
+        } else {
+            tx.execute("DELETE FROM opportunity WHERE id = ?1", [id])?;
+            outcome.opportunities_removed += 1;
+        }
+    }
+    Ok(())
+}
+
+fn upsert_opportunity(
+    tx: &Transaction<'_>,
+    account: AccountId,
+    pull: &OpportunityPull,
+    protected: &ProtectedFields,
+    outcome: &mut PullOutcome,
+) -> Result<()> {
+    let existing: Option<(i64, i64, String, String)> = tx
+        .query_row(
+            "SELECT id, account_id, name, fields FROM opportunity WHERE sf_id = ?1",
+            [&pull.sf_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()?;
+    match existing {
+        None => {
+            tx.execute(
+                &format!(
+                    "INSERT INTO opportunity (sf_id, account_id, name, fields, synced_at, created_at)
+                     VALUES (?1, ?2, ?3, ?4, {NOW}, {NOW})"
+                ),
+                params![pull.sf_id, account.0, pull.name, encode(&pull.fields)?],
+            )?;
+        }
+        Some((id, previous_account, name, stored)) => {
+            let record = RecordRef::Opportunity(OpportunityId(id));
+            let before: FieldValues = decode(&stored, "opportunity fields")?;
+            let after = merge(&before, &pull.fields, record, protected, outcome);
+            let name = if protected.contains(record, "Name") {
+                name
+            } else {
+                pull.name.clone()
+            };
+            tx.execute(
+                &format!(
+                    "UPDATE opportunity SET account_id = ?2, name = ?3, fields = ?4,
+                         synced_at = {NOW}
+                     WHERE id = ?1"
+                ),
+                params![id, account.0, name, encode(&after)?],
+            )?;
+            if previous_account != account.0 {
+                // Reparented in Salesforce: its change log follows it to the new account.
+                tx.execute(
+                    "UPDATE change_log SET account_id = ?2 WHERE opportunity_id = ?1",
+                    params![id, account.0],
+                )?;
+            }
+        }
+    }
+    outcome.opportunities_upserted += 1;
+    Ok(())
+}
