@@ -75,6 +75,7 @@ fn add_path(out: &mut Vec<Value>, path: &ResolvedPath<'_>, depth: usize, top: bo
             out.push(entry(
                 name,
                 Shape {
+                    custom: lookup.custom,
                     foreign_key_name: Some(lookup.name.clone()),
                     ..Shape::default()
                 },

@@ -640,6 +640,11 @@ impl<'o> Runner<'o> {
                 negated,
             } => {
                 let key = Self::key(path.field.kind, self.value(record, path));
+                if *negated && key.is_none() {
+                    // Unlike `!=`, NOT IN runs as an anti-join on the platform and leaves out
+                    // null values (a documented SOQL gotcha).
+                    return false;
+                }
                 let found = values.iter().any(|v| Self::equals(key.as_ref(), v));
                 found != *negated
             }

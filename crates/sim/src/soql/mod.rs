@@ -24,7 +24,8 @@
 //! prefix Salesforce uses.
 //!
 //! Semantics follow Salesforce rather than SQL where they differ: there is no three-valued
-//! logic (`Name != 'x'` matches records whose Name is null, `NOT` simply negates), a boolean
+//! logic (`Name != 'x'` matches records whose Name is null, `NOT` simply negates; only
+//! `NOT IN` leaves nulls out, as the platform runs it as an anti-join), a boolean
 //! field is never null (null reads as `false`), text `=`/`LIKE`/ordering are case-insensitive,
 //! and an empty text value is the same as null (Salesforce never stores `''`).
 

@@ -606,7 +606,7 @@ fn where_table() {
         (r"Name <> 'acme corp'", vec![2, 3, 4, 5]),
         (r"Name < 'b'", vec![1, 3]),
         (r"Name >= 'O'", vec![2, 5]),
-        // picklist with nulls: != and NOT IN include nulls (SOQL has no three-valued logic)
+        // picklist with nulls: != includes nulls (SOQL has no three-valued logic), NOT IN does not
         (r"Industry = 'tech'", vec![1, 4]),
         (r"Industry != 'Tech'", vec![2, 3, 5]),
         (r"Industry = null", vec![3]),
@@ -616,7 +616,8 @@ fn where_table() {
         (r"Industry != ''", vec![1, 2, 4, 5]),
         (r"Industry IN ('Retail', 'ENERGY')", vec![2, 5]),
         (r"Industry IN ('Retail', null)", vec![2, 3]),
-        (r"Industry NOT IN ('Retail', 'Energy')", vec![1, 3, 4]),
+        (r"Industry NOT IN ('Retail', 'Energy')", vec![1, 4]),
+        (r"NOT Industry IN ('Retail', 'Energy')", vec![1, 3, 4]),
         (r"Industry NOT IN (null)", vec![1, 2, 4, 5]),
         (r"Industry < 'S'", vec![2, 5]),
         (r"Industry > null", vec![]),
@@ -633,7 +634,7 @@ fn where_table() {
         ("AnnualRevenue = null", vec![3]),
         ("AnnualRevenue != 0", vec![1, 2, 3, 4]),
         ("NumberOfEmployees IN (0, 5)", vec![2, 4]),
-        ("NumberOfEmployees NOT IN (0, 5)", vec![1, 3, 5]),
+        ("NumberOfEmployees NOT IN (0, 5)", vec![1, 5]),
         // booleans: null reads as false
         ("IsActive__c = true", vec![1, 4]),
         ("IsActive__c = FALSE", vec![2, 3, 5]),
