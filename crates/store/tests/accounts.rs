@@ -39,7 +39,10 @@ fn create_get_find_and_list() {
             .id,
         acme.id
     );
-    assert!(store.find_account_by_sf_id("001000000000002AAA").unwrap().is_none());
+    assert!(store
+        .find_account_by_sf_id("001000000000002AAA")
+        .unwrap()
+        .is_none());
     let names: Vec<_> = store
         .list_accounts()
         .unwrap()
@@ -53,7 +56,10 @@ fn create_get_find_and_list() {
     );
     assert!(matches!(
         store.get_account(AccountId(999)),
-        Err(StoreError::NotFound { what: "account", .. })
+        Err(StoreError::NotFound {
+            what: "account",
+            ..
+        })
     ));
 }
 

@@ -25,7 +25,13 @@ fn migrates_an_empty_file_and_reopens_idempotently() {
     drop(store);
     assert_eq!(
         tables(&path),
-        ["account", "change_log", "opportunity", "settings", "sync_run"]
+        [
+            "account",
+            "change_log",
+            "opportunity",
+            "settings",
+            "sync_run"
+        ]
     );
 
     let mut store = Store::open(&path).unwrap();
@@ -108,5 +114,8 @@ fn foreign_keys_and_checks_are_enforced() {
          VALUES ('opportunity', 1, 'F__c', 'null', '1', 'pending', 'n', 'n')",
         [],
     );
-    assert!(kind_mismatch.is_err(), "opportunity entry without opportunity accepted");
+    assert!(
+        kind_mismatch.is_err(),
+        "opportunity entry without opportunity accepted"
+    );
 }

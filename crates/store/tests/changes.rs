@@ -1,0 +1,547 @@
+//! The change log: edit merge rules (cases and a property), status transitions through the
+//! core state machine, push results racing with edits, revert and conflict resolution.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use upsight_core::{
+    same_value, AccountId, ChangeEntry, ChangeEvent, ChangeStatus, FieldValues, RecordRef,
+};
+use upsight_store::{ChangeFilter, Edit, EditOutcome, NewAccount, PushResult, Store, StoreError};
+
+const FIELD: &str = "CXM_Sentiment_Picklist__c";
+
+fn store_with_account(sentiment: Value) -> (Store, AccountId) {
+    let mut store = Store::open_in_memory().unwrap();
+    let fields: FieldValues = [(FIELD.to_owned(), sentiment)].into_iter().collect();
+    let id = store
+        .create_account(&NewAccount {
+            name: "Acme".into(),
+            sf_id: Some("001000000000001AAA".into()),
+            fields,
+        })
+        .unwrap()
+        .id;
+    (store, id)
+}
+
+fn edit(store: &mut Store, account: AccountId, field: &str, value: Value) -> EditOutcome {
+    store
+        .record_edit(&Edit {
+            record: RecordRef::Account(account),
+            field: field.into(),
+            value,
+        })
+        .unwrap()
+}
+
+fn local(store: &Store, account: AccountId, field: &str) -> Value {
+    store
+        .get_account(account)
+        .unwrap()
+        .fields
+        .get(field)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn only_entry(store: &Store) -> ChangeEntry {
+    let all = store.list_changes(&ChangeFilter::default()).unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.into_iter().next().unwrap()
+}
+
+#[test]
+fn rapid_edits_merge_and_an_edit_back_cancels() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(first) = edit(&mut store, acme, FIELD, json!("Yellow")) else {
+        panic!("expected a new entry");
+    };
+    assert_eq!(
+        (first.old_value.clone(), first.new_value.clone()),
+        (json!("Green"), json!("Yellow"))
+    );
+    assert_eq!(first.status, ChangeStatus::Pending);
+    assert_eq!(first.sf_id.as_deref(), Some("001000000000001AAA"));
+    assert_eq!(local(&store, acme, FIELD), json!("Yellow"));
+
+    let EditOutcome::Merged(merged) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!("expected a merge");
+    };
+    assert_eq!(merged.id, first.id);
+    assert_eq!(
+        (merged.old_value.clone(), merged.new_value.clone()),
+        (json!("Green"), json!("Red"))
+    );
+    assert_eq!(merged.revision, first.revision + 1);
+    assert_eq!(
+        edit(&mut store, acme, FIELD, json!("Red")),
+        EditOutcome::Unchanged
+    );
+
+    assert_eq!(
+        edit(&mut store, acme, FIELD, json!("Green")),
+        EditOutcome::Cancelled(first.id)
+    );
+    assert!(store
+        .list_changes(&ChangeFilter::default())
+        .unwrap()
+        .is_empty());
+    assert_eq!(local(&store, acme, FIELD), json!("Green"));
+    assert!(store.protected_fields().unwrap().is_empty());
+    assert_eq!(
+        edit(&mut store, acme, FIELD, json!("Green")),
+        EditOutcome::Unchanged
+    );
+}
+
+#[test]
+fn clearing_a_field_and_editing_an_absent_one() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    // A field the account has never had starts from null.
+    let EditOutcome::Opened(entry) = edit(&mut store, acme, "CX_Play__c", json!("Adopt")) else {
+        panic!()
+    };
+    assert_eq!(entry.old_value, Value::Null);
+    // Clearing it again ("" is null to Salesforce) cancels.
+    assert!(matches!(
+        edit(&mut store, acme, "CX_Play__c", json!("")),
+        EditOutcome::Cancelled(_)
+    ));
+    // Field names are case-insensitive, like Salesforce's.
+    edit(&mut store, acme, FIELD, json!("Red"));
+    let EditOutcome::Merged(merged) =
+        edit(&mut store, acme, &FIELD.to_lowercase(), json!("Yellow"))
+    else {
+        panic!()
+    };
+    assert_eq!(merged.field, FIELD);
+    let account = store.get_account(acme).unwrap();
+    assert_eq!(account.fields.len(), 2, "{:?}", account.fields);
+}
+
+#[test]
+fn push_success_failure_retry_and_illegal_transitions() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(entry) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!()
+    };
+    store.begin_push(&[entry.id]).unwrap();
+    let sent = store.get_change(entry.id).unwrap();
+    assert_eq!(sent.attempts, 1);
+
+    let PushResult::Applied(failed) = store
+        .record_push_failure(&sent, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "no")
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(failed.status, ChangeStatus::Failed);
+    assert_eq!(
+        failed.error_code.as_deref(),
+        Some("FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    );
+    // A failed entry still protects the local value.
+    assert!(store
+        .protected_fields()
+        .unwrap()
+        .contains(RecordRef::Account(acme), FIELD));
+
+    // Pushing a failed entry is illegal: a typed error naming the transition.
+    match store.record_push_success(&failed) {
+        Err(StoreError::IllegalTransition { id, source }) => {
+            assert_eq!(id, entry.id);
+            assert_eq!(
+                (source.from, source.event),
+                (ChangeStatus::Failed, ChangeEvent::PushSucceeded)
+            );
+        }
+        other => panic!("expected an illegal transition, got {other:?}"),
+    }
+    assert!(matches!(
+        store.keep_mine(entry.id),
+        Err(StoreError::IllegalTransition { .. })
+    ));
+
+    let retried = store.retry(entry.id).unwrap();
+    assert_eq!(retried.status, ChangeStatus::Pending);
+    assert_eq!(retried.error_code, None);
+    let PushResult::Applied(pushed) = store.record_push_success(&retried).unwrap() else {
+        panic!()
+    };
+    assert_eq!(pushed.status, ChangeStatus::Pushed);
+    assert!(pushed.pushed_at.is_some());
+    assert!(store.protected_fields().unwrap().is_empty());
+    assert!(matches!(
+        store.retry(entry.id),
+        Err(StoreError::IllegalTransition { .. })
+    ));
+
+    // After a push, the next edit is a new entry based on the pushed value.
+    let EditOutcome::Opened(next) = edit(&mut store, acme, FIELD, json!("Yellow")) else {
+        panic!()
+    };
+    assert_ne!(next.id, entry.id);
+    assert_eq!(next.old_value, json!("Red"));
+}
+
+#[test]
+fn editing_a_failed_entry_retries_it_with_the_new_value() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(entry) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!()
+    };
+    store
+        .record_push_failure(&entry, "STRING_TOO_LONG", "too long")
+        .unwrap();
+    let EditOutcome::Merged(merged) = edit(&mut store, acme, FIELD, json!("Yellow")) else {
+        panic!()
+    };
+    assert_eq!(merged.status, ChangeStatus::Pending);
+    assert_eq!(merged.error_code, None);
+    assert_eq!(merged.old_value, json!("Green"));
+}
+
+#[test]
+fn retry_all_failed_is_one_action() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    for field in ["CX_Play__c", "Consumption__c"] {
+        let EditOutcome::Opened(entry) = edit(&mut store, acme, field, json!("x")) else {
+            panic!()
+        };
+        store.record_push_failure(&entry, "E", "m").unwrap();
+    }
+    let retried = store.retry_all_failed().unwrap();
+    assert_eq!(retried.len(), 2);
+    assert_eq!(store.pending_changes().unwrap().len(), 2);
+    assert_eq!(store.change_counts().unwrap()[&ChangeStatus::Pending], 2);
+}
+
+#[test]
+fn a_push_result_for_an_older_revision_does_not_mark_the_newer_value_pushed() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(sent) = edit(&mut store, acme, FIELD, json!("Yellow")) else {
+        panic!()
+    };
+    // The user types again while the push of "Yellow" is in flight.
+    edit(&mut store, acme, FIELD, json!("Red"));
+    assert_eq!(
+        store.record_push_success(&sent).unwrap(),
+        PushResult::Superseded(sent.id)
+    );
+    let entry = only_entry(&store);
+    // Still pending with the latest value, now based on what Salesforce holds.
+    assert_eq!(entry.status, ChangeStatus::Pending);
+    assert_eq!(
+        (entry.old_value, entry.new_value),
+        (json!("Yellow"), json!("Red"))
+    );
+    // A failure of the older revision is ignored too.
+    assert_eq!(
+        store.record_push_failure(&sent, "E", "m").unwrap(),
+        PushResult::Superseded(sent.id)
+    );
+    assert_eq!(only_entry(&store).status, ChangeStatus::Pending);
+}
+
+#[test]
+fn a_push_of_a_cancelled_edit_reopens_the_way_back() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(sent) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!()
+    };
+    // Edited back (entry cancelled) while "Red" was already on its way to Salesforce.
+    edit(&mut store, acme, FIELD, json!("Green"));
+    assert_eq!(
+        store.record_push_success(&sent).unwrap(),
+        PushResult::Superseded(sent.id)
+    );
+    let entry = only_entry(&store);
+    assert_eq!(entry.status, ChangeStatus::Pending);
+    assert_eq!(
+        (entry.old_value, entry.new_value),
+        (json!("Red"), json!("Green"))
+    );
+}
+
+#[test]
+fn conflicts_resolve_both_ways() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(mine) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!()
+    };
+    let PushResult::Applied(conflict) = store.record_conflict(mine.id, &json!("Yellow")).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(conflict.status, ChangeStatus::Conflict);
+    assert_eq!(conflict.remote_value, Some(json!("Yellow")));
+    assert!(store
+        .protected_fields()
+        .unwrap()
+        .contains(RecordRef::Account(acme), FIELD));
+    // Editing a conflict only changes the value; it stays a conflict.
+    let EditOutcome::Merged(still) = edit(&mut store, acme, FIELD, json!("Green")) else {
+        panic!()
+    };
+    assert_eq!(still.status, ChangeStatus::Conflict);
+    edit(&mut store, acme, FIELD, json!("Red"));
+
+    // Keep mine: pending again, based on their value so the drift check passes.
+    let kept = store.keep_mine(mine.id).unwrap();
+    assert_eq!(kept.status, ChangeStatus::Pending);
+    assert_eq!(
+        (kept.old_value, kept.new_value),
+        (json!("Yellow"), json!("Red"))
+    );
+
+    // Take theirs: Salesforce's value locally, entry reverted with a note.
+    store.record_conflict(mine.id, &json!("Yellow")).unwrap();
+    let taken = store.take_theirs(mine.id, None).unwrap();
+    assert_eq!(taken.status, ChangeStatus::Reverted);
+    assert!(taken.note.is_some());
+    assert_eq!(local(&store, acme, FIELD), json!("Yellow"));
+    assert!(store.protected_fields().unwrap().is_empty());
+}
+
+#[test]
+fn revert_restores_the_old_value_unless_a_newer_edit_is_open() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(entry) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!()
+    };
+    assert!(matches!(
+        store.record_revert(entry.id),
+        Err(StoreError::IllegalTransition { .. })
+    ));
+    store.record_push_success(&entry).unwrap();
+    let EditOutcome::Opened(newer) = edit(&mut store, acme, FIELD, json!("Yellow")) else {
+        panic!()
+    };
+    assert!(matches!(
+        store.record_revert(entry.id),
+        Err(StoreError::NewerChangeOpen { newer: n, .. }) if n == newer.id
+    ));
+    edit(&mut store, acme, FIELD, json!("Red")); // cancels the newer edit
+    let reverted = store.record_revert(entry.id).unwrap();
+    assert_eq!(reverted.status, ChangeStatus::Reverted);
+    assert_eq!(local(&store, acme, FIELD), json!("Green"));
+}
+
+#[test]
+fn lists_newest_first_with_filters() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut accounts = vec![];
+    for name in ["A", "B"] {
+        accounts.push(
+            store
+                .create_account(&NewAccount {
+                    name: name.into(),
+                    ..NewAccount::default()
+                })
+                .unwrap()
+                .id,
+        );
+    }
+    for (i, account) in [accounts[0], accounts[1], accounts[0]]
+        .into_iter()
+        .enumerate()
+    {
+        edit(&mut store, account, &format!("F{i}__c"), json!(i));
+    }
+    let all = store.list_changes(&ChangeFilter::default()).unwrap();
+    let fields: Vec<_> = all.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["F2__c", "F1__c", "F0__c"]);
+    let of_a = store
+        .list_changes(&ChangeFilter {
+            account: Some(accounts[0]),
+            ..ChangeFilter::default()
+        })
+        .unwrap();
+    assert_eq!(of_a.len(), 2);
+    store.record_push_failure(&all[1], "E", "m").unwrap();
+    let failed = store
+        .list_changes(&ChangeFilter {
+            status: Some(ChangeStatus::Failed),
+            ..ChangeFilter::default()
+        })
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].field, "F1__c");
+    let limited = store
+        .list_changes(&ChangeFilter {
+            limit: Some(1),
+            ..ChangeFilter::default()
+        })
+        .unwrap();
+    assert_eq!(limited[0].field, "F2__c");
+}
+
+#[test]
+fn opportunity_edits_are_attributed_to_their_account() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    store
+        .apply_pull(&upsight_store::PullApply {
+            accounts: vec![upsight_store::AccountPull {
+                opportunities: Some(vec![upsight_store::OpportunityPull {
+                    sf_id: "006000000000001AAA".into(),
+                    name: "Renewal".into(),
+                    fields: FieldValues::new(),
+                }]),
+                ..upsight_store::AccountPull::new(acme)
+            }],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    let opportunity = store.opportunities_of(acme).unwrap().remove(0);
+    let outcome = store
+        .record_edit(&Edit {
+            record: RecordRef::Opportunity(opportunity.id),
+            field: "CX_Notes__c".into(),
+            value: json!("line one\nline \"two\" — ünïcode"),
+        })
+        .unwrap();
+    let EditOutcome::Opened(entry) = outcome else {
+        panic!()
+    };
+    assert_eq!(entry.account_id, acme);
+    assert_eq!(entry.sf_id.as_deref(), Some("006000000000001AAA"));
+    assert_eq!(entry.record, RecordRef::Opportunity(opportunity.id));
+    assert_eq!(
+        store.get_opportunity(opportunity.id).unwrap().fields["CX_Notes__c"],
+        json!("line one\nline \"two\" — ünïcode")
+    );
+}
+
+#[test]
+fn linking_an_account_gives_its_open_entries_the_salesforce_id() {
+    let mut store = Store::open_in_memory().unwrap();
+    let local_only = store
+        .create_account(&NewAccount {
+            name: "Hand made".into(),
+            ..NewAccount::default()
+        })
+        .unwrap()
+        .id;
+    let EditOutcome::Opened(entry) = edit(&mut store, local_only, FIELD, json!("Red")) else {
+        panic!()
+    };
+    assert_eq!(entry.sf_id, None);
+    store
+        .link_account(local_only, "001000000000009AAA")
+        .unwrap();
+    assert_eq!(
+        store.get_change(entry.id).unwrap().sf_id.as_deref(),
+        Some("001000000000009AAA")
+    );
+}
+
+/// One step of the property test: an edit of one of a few fields, or a push outcome for
+/// the field's open entry.
+#[derive(Debug, Clone)]
+enum Step {
+    Edit {
+        field: usize,
+        value: Value,
+    },
+    Push {
+        field: usize,
+        ok: bool,
+    },
+    /// A push of the field's entry succeeds while the user edits it to `value`.
+    PushRacingEdit {
+        field: usize,
+        value: Value,
+    },
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        Just(json!("")),
+        Just(json!("Green")),
+        Just(json!("Yellow")),
+        Just(json!("Red")),
+        Just(json!(5)),
+        Just(json!(5.0)),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0..3usize, value()).prop_map(|(field, value)| Step::Edit { field, value }),
+        1 => (0..3usize, any::<bool>()).prop_map(|(field, ok)| Step::Push { field, ok }),
+        1 => (0..3usize, value()).prop_map(|(field, value)| Step::PushRacingEdit { field, value }),
+    ]
+}
+
+const FIELDS: [&str; 3] = ["CX_Play__c", "Consumption__c", "Platform_Play__c"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// For any sequence of edits and push outcomes, per field:
+    /// - at most one entry protects the field;
+    /// - its old value is the value Salesforce had when the first unpushed edit was made
+    ///   (tracked by a model of Salesforce: initial value, then every pushed value);
+    /// - its new value is the local value;
+    /// - there is no open entry exactly when the local value equals Salesforce's.
+    #[test]
+    fn merge_rules_hold_for_any_edit_sequence(steps in proptest::collection::vec(step(), 1..30)) {
+        let (mut store, acme) = store_with_account(json!("Green"));
+        let record = RecordRef::Account(acme);
+        // What Salesforce holds for each field.
+        let mut salesforce: Vec<Value> = vec![Value::Null; FIELDS.len()];
+        for step in steps {
+            match step {
+                Step::Edit { field, value } => {
+                    store.record_edit(&Edit { record, field: FIELDS[field].into(), value }).unwrap();
+                }
+                Step::Push { field, ok } => {
+                    let open = store
+                        .pending_changes()
+                        .unwrap()
+                        .into_iter()
+                        .find(|e| e.field == FIELDS[field]);
+                    if let Some(entry) = open {
+                        if ok {
+                            store.record_push_success(&entry).unwrap();
+                            salesforce[field] = entry.new_value.clone();
+                        } else {
+                            store.record_push_failure(&entry, "E", "refused").unwrap();
+                        }
+                    }
+                }
+                Step::PushRacingEdit { field, value } => {
+                    let sent = store
+                        .pending_changes()
+                        .unwrap()
+                        .into_iter()
+                        .find(|e| e.field == FIELDS[field]);
+                    store.record_edit(&Edit { record, field: FIELDS[field].into(), value }).unwrap();
+                    if let Some(sent) = sent {
+                        store.record_push_success(&sent).unwrap();
+                        salesforce[field] = sent.new_value.clone();
+                    }
+                }
+            }
+            let account = store.get_account(acme).unwrap();
+            let entries = store.list_changes(&ChangeFilter::default()).unwrap();
+            for (i, field) in FIELDS.iter().enumerate() {
+                let open: Vec<_> = entries
+                    .iter()
+                    .filter(|e| e.field == *field && e.status.protects_local_value())
+                    .collect();
+                prop_assert!(open.len() <= 1, "{open:?}");
+                let local = account.fields.get(*field).cloned().unwrap_or(Value::Null);
+                match open.first() {
+                    Some(entry) => {
+                        prop_assert!(same_value(&entry.old_value, &salesforce[i]), "{entry:?} vs {:?}", salesforce[i]);
+                        prop_assert!(same_value(&entry.new_value, &local));
+                        prop_assert!(!same_value(&local, &salesforce[i]), "{entry:?}");
+                    }
+                    None => prop_assert!(same_value(&local, &salesforce[i]), "{field}: local {local} vs sf {}", salesforce[i]),
+                }
+            }
+        }
+    }
+}

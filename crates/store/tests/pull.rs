@@ -1,0 +1,306 @@
+//! Applying a pull: values, opportunities, quick links, conflict protection and atomicity.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use upsight_core::{AccountId, FieldValues, RecordRef};
+use upsight_store::{
+    AccountPull, Edit, NewAccount, OpportunityPull, PreservedField, PullApply, Store, StoreError,
+};
+
+fn values(pairs: &[(&str, Value)]) -> FieldValues {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+fn linked(store: &mut Store, name: &str, sf_id: &str) -> AccountId {
+    store
+        .create_account(&NewAccount {
+            name: name.into(),
+            sf_id: Some(sf_id.into()),
+            fields: FieldValues::new(),
+        })
+        .unwrap()
+        .id
+}
+
+fn opp(sf_id: &str, stage: &str) -> OpportunityPull {
+    OpportunityPull {
+        sf_id: sf_id.into(),
+        name: format!("Renewal {sf_id}"),
+        fields: values(&[
+            ("StageName", json!(stage)),
+            ("CloseDate", json!("2026-03-01")),
+        ]),
+    }
+}
+
+fn pull(
+    account: AccountId,
+    fields: FieldValues,
+    opportunities: Vec<OpportunityPull>,
+) -> AccountPull {
+    AccountPull {
+        name: Some("Acme Corp".into()),
+        fields,
+        quick_links: Some(BTreeMap::from([(
+            "cases".to_owned(),
+            "https://acme.lightning.force.com/lightning/r/Account/001/related/Cases/view"
+                .to_owned(),
+        )])),
+        opportunities: Some(opportunities),
+        ..AccountPull::new(account)
+    }
+}
+
+#[test]
+fn applies_fields_links_and_opportunities() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    let outcome = store
+        .apply_pull(&PullApply {
+            accounts: vec![pull(
+                acme,
+                values(&[
+                    ("Customer_Health__c", json!("Green")),
+                    ("ACV__c", json!(10.5)),
+                ]),
+                vec![
+                    opp("006000000000001AAA", "Prospecting"),
+                    opp("006000000000002AAA", "Closed Won"),
+                ],
+            )],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    assert_eq!(outcome.accounts_updated, 1);
+    assert_eq!(outcome.opportunities_upserted, 2);
+    let account = store.get_account(acme).unwrap();
+    assert_eq!(account.name, "Acme Corp");
+    assert_eq!(account.fields["ACV__c"], json!(10.5));
+    assert!(account.quick_links["cases"].ends_with("/related/Cases/view"));
+    assert!(account.synced_at.is_some());
+    assert_eq!(store.opportunities_of(acme).unwrap().len(), 2);
+
+    // Next sync: one opportunity closed lost (not returned), one stage change, one new.
+    let outcome = store
+        .apply_pull(&PullApply {
+            accounts: vec![pull(
+                acme,
+                values(&[("Customer_Health__c", json!("Red"))]),
+                vec![
+                    opp("006000000000002AAA", "Closed Won"),
+                    opp("006000000000003AAA", "Qualify"),
+                ],
+            )],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    assert_eq!(
+        (
+            outcome.opportunities_upserted,
+            outcome.opportunities_removed
+        ),
+        (2, 1)
+    );
+    let account = store.get_account(acme).unwrap();
+    assert_eq!(account.fields["Customer_Health__c"], json!("Red"));
+    // Fields the pull does not name keep their value.
+    assert_eq!(account.fields["ACV__c"], json!(10.5));
+    let sf_ids: Vec<_> = store
+        .opportunities_of(acme)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.sf_id)
+        .collect();
+    assert_eq!(sf_ids.len(), 2);
+    assert!(store
+        .find_opportunity_by_sf_id("006000000000001AAA")
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn protected_fields_and_opportunities_keep_their_local_state() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    store
+        .apply_pull(&PullApply {
+            accounts: vec![pull(
+                acme,
+                values(&[
+                    ("CX_Play__c", json!("Adopt")),
+                    ("Industry", json!("Retail")),
+                ]),
+                vec![opp("006000000000001AAA", "Prospecting")],
+            )],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    let opportunity = store
+        .find_opportunity_by_sf_id("006000000000001AAA")
+        .unwrap()
+        .unwrap();
+    store
+        .record_edit(&Edit {
+            record: RecordRef::Account(acme),
+            field: "CX_Play__c".into(),
+            value: json!("Expand"),
+        })
+        .unwrap();
+    store
+        .record_edit(&Edit {
+            record: RecordRef::Opportunity(opportunity.id),
+            field: "CX_Notes__c".into(),
+            value: json!("met the champion"),
+        })
+        .unwrap();
+
+    // Salesforce still has the old values, and no longer returns the opportunity.
+    let outcome = store
+        .apply_pull(&PullApply {
+            accounts: vec![pull(
+                acme,
+                // Salesforce's casing may differ from ours: protection is case-insensitive.
+                values(&[("cx_play__c", json!("Adopt")), ("Industry", json!("Tech"))]),
+                vec![],
+            )],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    assert_eq!(
+        outcome.preserved_fields,
+        [PreservedField {
+            record: RecordRef::Account(acme),
+            field: "cx_play__c".into()
+        }]
+    );
+    assert_eq!(outcome.kept_opportunities, ["006000000000001AAA"]);
+    assert_eq!(outcome.opportunities_removed, 0);
+    let account = store.get_account(acme).unwrap();
+    assert_eq!(account.fields["CX_Play__c"], json!("Expand"));
+    assert_eq!(account.fields["Industry"], json!("Tech"));
+    assert_eq!(
+        store.get_opportunity(opportunity.id).unwrap().fields["CX_Notes__c"],
+        json!("met the champion")
+    );
+}
+
+#[test]
+fn reapplying_the_same_pull_changes_nothing() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    let apply = PullApply {
+        accounts: vec![pull(
+            acme,
+            values(&[("Customer_Health__c", json!("Green"))]),
+            vec![opp("006000000000001AAA", "Prospecting")],
+        )],
+        missing_accounts: vec![],
+    };
+    store.apply_pull(&apply).unwrap();
+    let first = (
+        store.get_account(acme).unwrap(),
+        store.opportunities_of(acme).unwrap(),
+    );
+    store.apply_pull(&apply).unwrap();
+    let second = (
+        store.get_account(acme).unwrap(),
+        store.opportunities_of(acme).unwrap(),
+    );
+    assert_eq!(first.0.fields, second.0.fields);
+    assert_eq!(first.0.updated_at, second.0.updated_at);
+    assert_eq!(first.1.len(), second.1.len());
+    assert_eq!(first.1[0].fields, second.1[0].fields);
+}
+
+#[test]
+fn missing_accounts_are_flagged_not_deleted() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    store
+        .apply_pull(&PullApply {
+            accounts: vec![],
+            missing_accounts: vec![acme],
+        })
+        .unwrap();
+    let flagged = store.get_account(acme).unwrap();
+    assert!(flagged.sf_missing_since.is_some());
+    // Found again: the flag clears.
+    store
+        .apply_pull(&PullApply {
+            accounts: vec![AccountPull::new(acme)],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    assert_eq!(store.get_account(acme).unwrap().sf_missing_since, None);
+}
+
+#[test]
+fn a_failing_apply_leaves_nothing_behind() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    let before = store.get_account(acme).unwrap();
+    let result = store.apply_pull(&PullApply {
+        accounts: vec![
+            pull(
+                acme,
+                values(&[("Customer_Health__c", json!("Green"))]),
+                vec![opp("006000000000001AAA", "Prospecting")],
+            ),
+            // The second account does not exist: the whole apply must roll back.
+            pull(AccountId(999), FieldValues::new(), vec![]),
+        ],
+        missing_accounts: vec![],
+    });
+    assert!(
+        matches!(result, Err(StoreError::NotFound { .. })),
+        "{result:?}"
+    );
+    assert_eq!(store.get_account(acme).unwrap(), before);
+    assert!(store.opportunities_of(acme).unwrap().is_empty());
+}
+
+#[test]
+fn a_reparented_opportunity_moves_with_its_change_log() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    let beta = linked(&mut store, "Beta", "001000000000002AAA");
+    store
+        .apply_pull(&PullApply {
+            accounts: vec![pull(
+                acme,
+                FieldValues::new(),
+                vec![opp("006000000000001AAA", "Qualify")],
+            )],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    let opportunity = store
+        .find_opportunity_by_sf_id("006000000000001AAA")
+        .unwrap()
+        .unwrap();
+    store
+        .record_edit(&Edit {
+            record: RecordRef::Opportunity(opportunity.id),
+            field: "CS_Handoff_Notes__c".into(),
+            value: json!("handoff"),
+        })
+        .unwrap();
+    store
+        .apply_pull(&PullApply {
+            accounts: vec![pull(
+                beta,
+                FieldValues::new(),
+                vec![opp("006000000000001AAA", "Qualify")],
+            )],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    assert_eq!(
+        store.get_opportunity(opportunity.id).unwrap().account_id,
+        beta
+    );
+    assert_eq!(store.pending_changes().unwrap()[0].account_id, beta);
+}
