@@ -2,20 +2,50 @@
 //! Salesforce REST API that the real `sf` CLI uses (see `shared/sf-protocol.md` in the project
 //! notes), so that tests, benchmarks and the demo run with no Salesforce org reachable.
 //!
+//! ```no_run
+//! let sim = upsight_sim::server::spawn(upsight_sim::server::SimConfig::default()).unwrap();
+//! let info = sim.info(); // url, token ("00D…!…"), username, org_id, counts
+//! // SF_ACCESS_TOKEN=<info.token> sf org login access-token --instance-url <info.url> --no-prompt
+//! # drop(sim);
+//! ```
+//!
+//! Served: the login handshake (`/services/oauth2/userinfo`, `GET /services/data`, the
+//! resource map, `sobjects/User/<id>`, the ScratchOrgInfo probe answered with INVALID_TYPE, the
+//! Tooling SandboxProcess query), `query`/`queryAll` with `columns=true` and `nextRecordsUrl`
+//! pagination (parents and children, child rows counting toward the page), record
+//! `GET`/`PATCH`/`DELETE`, `describe`, and `PATCH /composite/sobjects`. Errors use
+//! Salesforce's shapes and codes; a request URI over 16,384 bytes gets HTTP 414; a wrong or
+//! expired token gets 401 INVALID_SESSION_ID.
+//!
+//! The admin API under `/__sim/` (load data, plant and edit records "as another user",
+//! remove fields, set the page size, inject faults, expire the session, read request counts
+//! and the decoded SOQL log) is documented in [`admin`].
+//!
 //! Layout:
 //! - [`schema`]: the org's metadata (objects, fields, types, lengths, picklists), used by
 //!   describe, by SOQL field resolution and by write validation.
 //! - [`org`]: the org's records, and validated writes that bump the modstamps.
 //! - [`soql`]: a SOQL parser and evaluator over [`org::Org`].
 //! - [`dataset`]: the deterministic dataset generator.
+//! - [`server`]: the axum routes and the gate (auth, faults, limits, counting);
+//!   [`paging`]: pages and cursors; [`describe`]: describe bodies; [`faults`]: fault rules
+//!   and the request log; [`admin`]: the `/__sim/` API.
 //! - [`ids`], [`clock`]: Salesforce Ids (checksums, generation) and date/time formats.
-//! - [`server`]: the axum routes, pagination, faults and the `/__sim/` admin API.
 #![forbid(unsafe_code)]
+// The describe field object is one large `json!` literal.
+#![recursion_limit = "256"]
 
+pub mod admin;
 pub mod clock;
 pub mod dataset;
+pub mod describe;
+pub mod faults;
 pub mod ids;
 pub mod org;
+pub mod paging;
 pub mod schema;
 pub mod server;
 pub mod soql;
+
+pub use dataset::DatasetSpec;
+pub use server::{router, serve, spawn, SimConfig, SimHandle, SimInfo, SimState};

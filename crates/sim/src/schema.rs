@@ -75,6 +75,9 @@ pub struct FieldSchema {
     /// A formula field: computed by the org, never writable.
     #[serde(default)]
     pub calculated: bool,
+    /// The formula of a calculated field, as describe reports it.
+    #[serde(default)]
+    pub calculated_formula: Option<String>,
     /// The object's name field (`Name`), which describe flags.
     #[serde(default)]
     pub name_field: bool,

@@ -1,1 +1,1248 @@
-//! The simulator's HTTP server.
+//! The simulator's HTTP server: the Salesforce REST subset `sf` uses, behind one gate that
+//! counts requests, refuses over-long URIs, fires injected faults and checks the session.
+//!
+//! Run it on its own thread with [`spawn`] (tests, `upsight sim`), or on an existing runtime
+//! with [`router`]/[`serve`] (`upsight demo`). The admin API under `/__sim/` is described in
+//! [`crate::admin`].
+//!
+//! Everything a client can provoke is answered with a 2xx, 3xx or 4xx: `sf` retries GETs on
+//! 5xx for about 15 seconds, so a 5xx only ever comes from an injected fault.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+
+use crate::dataset::{self, DatasetSpec};
+use crate::describe;
+use crate::faults::{self, FaultAction, Faults, Stats};
+use crate::org::{vpath, Instance, SfFieldError};
+use crate::paging::{Cursors, Pager};
+use crate::schema::Schema;
+use crate::soql::{self, SoqlError};
+
+/// The longest request URI Salesforce's REST API accepts, in bytes.
+pub const MAX_URI_BYTES: usize = 16_384;
+/// The largest page Salesforce returns (child rows included).
+pub const MAX_PAGE_SIZE: usize = 2000;
+/// The most records one sObject Collections call may carry.
+pub const MAX_COLLECTION_RECORDS: usize = 200;
+/// The newest API version the simulator advertises (`sf` picks the maximum).
+pub const LATEST_API_VERSION: u32 = 62;
+
+const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// How to start a simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// 0 picks any free port.
+    pub port: u16,
+    pub dataset: DatasetSpec,
+    /// Records per query page, children included; clamped to 1..=2000.
+    pub page_size: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            port: 0,
+            dataset: DatasetSpec::default(),
+            page_size: MAX_PAGE_SIZE,
+        }
+    }
+}
+
+/// What a client needs to log in to a running simulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SimInfo {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// `<org id>!<secret>`, the format `sf org login access-token` accepts.
+    pub token: String,
+    pub username: String,
+    pub org_id: String,
+    pub accounts: usize,
+    pub opportunities: usize,
+}
+
+/// The current session token. Expiring it mints a new one at once, as if the user had logged
+/// in again elsewhere; the old one then gets 401 INVALID_SESSION_ID.
+#[derive(Debug)]
+struct Session {
+    token: String,
+    rng: dataset::Rng,
+}
+
+impl Session {
+    fn mint(&mut self, org_id: &str) -> String {
+        const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let secret: String = (0..96)
+            .map(|_| *self.rng.pick(ALPHA) as char)
+            .collect::<String>();
+        self.token = format!("{org_id}!AQ{}.{}", &secret[..8], &secret[8..]);
+        self.token.clone()
+    }
+}
+
+struct Inner {
+    instance: Mutex<Instance>,
+    initial: DatasetSpec,
+    session: Mutex<Session>,
+    page_size: AtomicUsize,
+    faults: Mutex<Faults>,
+    stats: Mutex<Stats>,
+    cursors: Mutex<Cursors>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The shared state of one simulated org. Cheap to clone.
+#[derive(Clone)]
+pub struct SimState(Arc<Inner>);
+
+/// Locks a mutex, surviving a panic in another request: the simulator's data stays usable,
+/// which matters more here than poisoning.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn token_seed() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl SimState {
+    /// A new org with `config`'s dataset and a fresh session token.
+    pub fn new(config: &SimConfig) -> SimState {
+        let instance = dataset::generate(Schema::default_org(), &config.dataset);
+        let mut session = Session {
+            token: String::new(),
+            rng: dataset::Rng::new(token_seed()),
+        };
+        session.mint(&org_id(&instance));
+        SimState(Arc::new(Inner {
+            instance: Mutex::new(instance),
+            initial: config.dataset,
+            session: Mutex::new(session),
+            page_size: AtomicUsize::new(config.page_size.clamp(1, MAX_PAGE_SIZE)),
+            faults: Mutex::new(Faults::default()),
+            stats: Mutex::new(Stats::default()),
+            cursors: Mutex::new(Cursors::default()),
+            shutdown: watch::Sender::new(false),
+        }))
+    }
+
+    /// Login details for a simulator reachable at `url`.
+    pub fn info(&self, url: &str) -> SimInfo {
+        let instance = self.instance();
+        SimInfo {
+            url: url.trim_end_matches('/').to_string(),
+            token: self.token(),
+            username: api_username(&instance),
+            org_id: org_id(&instance),
+            accounts: instance.org.count("Account"),
+            opportunities: instance.org.count("Opportunity"),
+        }
+    }
+
+    /// The org, locked. Keep the guard short: every request needs it.
+    pub fn instance(&self) -> MutexGuard<'_, Instance> {
+        lock(&self.0.instance)
+    }
+
+    /// Replaces the org with a freshly generated one (default schema, so removed fields come
+    /// back) and forgets open query cursors. The session, faults and counters are kept.
+    pub fn reset(&self, spec: Option<DatasetSpec>) {
+        let spec = spec.unwrap_or(self.0.initial);
+        let fresh = dataset::generate(Schema::default_org(), &spec);
+        *self.instance() = fresh;
+        lock(&self.0.cursors).clear();
+    }
+
+    /// The current session token.
+    pub fn token(&self) -> String {
+        lock(&self.0.session).token.clone()
+    }
+
+    /// Invalidates the current token and returns a new valid one.
+    pub fn expire_session(&self) -> String {
+        let org = org_id(&self.instance());
+        lock(&self.0.session).mint(&org)
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.0.page_size.load(Ordering::Relaxed)
+    }
+
+    /// Sets the page size (records per page, children included); clamped to 1..=2000.
+    pub fn set_page_size(&self, n: usize) -> usize {
+        let n = n.clamp(1, MAX_PAGE_SIZE);
+        self.0.page_size.store(n, Ordering::Relaxed);
+        n
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.0.faults)
+    }
+
+    pub(crate) fn stats(&self) -> MutexGuard<'_, Stats> {
+        lock(&self.0.stats)
+    }
+
+    /// Releases hanging requests; called when the server stops.
+    pub fn begin_shutdown(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    async fn hang(&self) {
+        let mut rx = self.0.shutdown.subscribe();
+        // An error means the sender is gone, i.e. the state is being torn down: stop waiting.
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let Some((scheme, token)) = value.trim().split_once(' ') else {
+            return false;
+        };
+        let session = lock(&self.0.session);
+        (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
+            && token.trim() == session.token
+    }
+}
+
+fn org_id(instance: &Instance) -> String {
+    instance
+        .org
+        .all("Organization")
+        .next()
+        .map(|r| r.id().to_string())
+        .unwrap_or_default()
+}
+
+fn api_username(instance: &Instance) -> String {
+    instance
+        .org
+        .find("User", &instance.api_user_id)
+        .and_then(|u| u.get("Username"))
+        .and_then(Value::as_str)
+        .unwrap_or(dataset::API_USERNAME)
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// Responses
+
+/// A JSON response with Salesforce's content type (jsforce parses only `application/json`).
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    r
+}
+
+/// A REST error body: always an array of `{message, errorCode[, fields]}`.
+fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(status, &json!([{"message": message, "errorCode": code}]))
+}
+
+fn field_errors(errors: &[SfFieldError]) -> Response {
+    let status = errors.first().map_or(400, |e| e.code.http_status());
+    let body: Vec<Value> = errors.iter().map(SfFieldError::to_rest_json).collect();
+    json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        &Value::Array(body),
+    )
+}
+
+fn soql_error(e: &SoqlError) -> Response {
+    sf_error(StatusCode::BAD_REQUEST, e.error_code, &e.message)
+}
+
+fn not_found() -> Response {
+    sf_error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
+}
+
+fn html(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>\n"
+    );
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html;charset=UTF-8"),
+    );
+    r
+}
+
+/// A Salesforce REST error before any record is touched (bad version, unparseable body).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        sf_error(self.status, self.code, &self.message)
+    }
+}
+
+fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+/// `v62.0` style versions only; anything else is an unknown resource, as in Salesforce.
+fn check_version(v: &str) -> Result<&str, ApiError> {
+    let ok = v
+        .strip_prefix('v')
+        .and_then(|r| r.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.bytes().all(|b| b.is_ascii_digit())
+                && minor.bytes().all(|b| b.is_ascii_digit())
+        });
+    if ok {
+        Ok(v)
+    } else {
+        Err(api_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ))
+    }
+}
+
+/// Decodes an `application/x-www-form-urlencoded` query string. `sf` encodes with
+/// `encodeURIComponent`, so a literal `+` never appears; a `+` is decoded as a space, as a
+/// servlet container would.
+pub fn decode_query(raw: &str) -> HashMap<String, String> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    match hex {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The gate
+
+async fn gate(State(state): State<SimState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path == "/__sim" || path.starts_with("/__sim/") {
+        return next.run(req).await;
+    }
+    let method = req.method().as_str().to_string();
+    let params = decode_query(req.uri().query().unwrap_or(""));
+    let q = params.get("q").cloned();
+    let columns = params.get("columns").is_some_and(|v| v == "true");
+    let class = faults::classify(&method, &path, columns);
+    let seq = state
+        .stats()
+        .start(&method, &path, class, q.clone(), columns);
+    let response = gated(&state, req, next, &method, &path, q.as_deref()).await;
+    state.stats().finish(seq, response.status().as_u16());
+    response
+}
+
+async fn gated(
+    state: &SimState,
+    req: Request,
+    next: Next,
+    method: &str,
+    path: &str,
+    q: Option<&str>,
+) -> Response {
+    let uri_len = req
+        .uri()
+        .path_and_query()
+        .map_or(path.len(), |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        // Salesforce's edge refuses these before the API sees them, with an HTML page.
+        return html(
+            StatusCode::URI_TOO_LONG,
+            "414 Request-URI Too Large",
+            "The request URI is longer than 16384 bytes.",
+        );
+    }
+    let fault = state.faults().take(method, path, q);
+    match fault {
+        Some(FaultAction::Error {
+            status,
+            error_code,
+            message,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return sf_error(status, &error_code, &message);
+        }
+        Some(FaultAction::Html { status }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return html(
+                status,
+                status.canonical_reason().unwrap_or("Error"),
+                "The service is temporarily unavailable. Please try again later.",
+            );
+        }
+        Some(FaultAction::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultAction::Hang) => {
+            state.hang().await;
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Shutting down",
+                "The simulator is stopping.",
+            );
+        }
+        Some(FaultAction::ExpireSession) => {
+            state.expire_session();
+        }
+        None => {}
+    }
+    // The version list is public in Salesforce; everything else needs the session.
+    let public = path.trim_end_matches('/') == "/services/data";
+    if !public && !state.authorized(req.headers()) {
+        return sf_error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        );
+    }
+    next.run(req).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Routes
+
+/// The whole application: the REST subset, the admin API, and the gate in front.
+pub fn router(state: SimState) -> Router {
+    let data = Router::new()
+        .route("/services/oauth2/userinfo", get(userinfo))
+        .route("/services/data", get(versions))
+        .route("/services/data/", get(versions))
+        .route("/services/data/{version}", get(resources))
+        .route("/services/data/{version}/", get(resources))
+        .route("/services/data/{version}/query", get(query))
+        .route("/services/data/{version}/query/", get(query))
+        .route("/services/data/{version}/queryAll", get(query_all))
+        .route("/services/data/{version}/query/{locator}", get(query_more))
+        .route(
+            "/services/data/{version}/queryAll/{locator}",
+            get(query_more),
+        )
+        .route("/services/data/{version}/tooling/query", get(tooling_query))
+        .route("/services/data/{version}/sobjects", get(global_describe))
+        .route(
+            "/services/data/{version}/sobjects/{sobject}/describe",
+            get(describe_object),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{sobject}/{id}",
+            get(record_get).patch(record_patch).delete(record_delete),
+        )
+        .route(
+            "/services/data/{version}/composite/sobjects",
+            axum::routing::patch(composite_update),
+        );
+    let app = Router::new()
+        .merge(data)
+        .nest("/__sim", crate::admin::router())
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .with_state(state);
+    // Layers on a router run after its routing, so the path is normalized in an outer router
+    // whose only job is to hand every request to the real one.
+    Router::new()
+        .fallback_service(app)
+        .layer(middleware::from_fn(collapse_slashes))
+}
+
+/// `sf` joins its instance URL, which ends in `/`, with paths that start with `/`, so it
+/// requests `//services/data`. Salesforce accepts that; collapse repeated slashes so the
+/// routes match.
+async fn collapse_slashes(mut req: Request, next: Next) -> Response {
+    if req.uri().path().contains("//") {
+        let mut path = String::with_capacity(req.uri().path().len());
+        for c in req.uri().path().chars() {
+            if !(c == '/' && path.ends_with('/')) {
+                path.push(c);
+            }
+        }
+        let pq = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    next.run(req).await
+}
+
+async fn fallback() -> Response {
+    not_found()
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    sf_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        &format!("HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE,HEAD"),
+    )
+}
+
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+async fn userinfo(State(state): State<SimState>, headers: HeaderMap) -> Response {
+    let base = base_url(&headers);
+    let instance = state.instance();
+    let org = org_id(&instance);
+    let user_id = instance.api_user_id.clone();
+    let user = instance.org.find("User", &user_id);
+    let field = |k: &str| {
+        user.and_then(|u| u.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let username = field("Username");
+    let v = format!("{LATEST_API_VERSION}.0");
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "sub": format!("{base}/id/{org}/{user_id}"),
+            "user_id": user_id,
+            "organization_id": org,
+            "preferred_username": username,
+            "nickname": username.split('@').next().unwrap_or(""),
+            "name": field("Name"),
+            "email": field("Email"),
+            "email_verified": true,
+            "given_name": field("FirstName"),
+            "family_name": field("LastName"),
+            "zoneinfo": "America/Los_Angeles",
+            "photos": {
+                "picture": format!("{base}/profilephoto/005/F"),
+                "thumbnail": format!("{base}/profilephoto/005/T"),
+            },
+            "profile": format!("{base}/{user_id}"),
+            "picture": format!("{base}/profilephoto/005/F"),
+            "address": {},
+            "is_salesforce_integration_user": false,
+            "urls": {
+                "enterprise": format!("{base}/services/Soap/c/{{version}}/{org}"),
+                "partner": format!("{base}/services/Soap/u/{{version}}/{org}"),
+                "rest": format!("{base}/services/data/v{{version}}/"),
+                "sobjects": format!("{base}/services/data/v{{version}}/sobjects/"),
+                "search": format!("{base}/services/data/v{{version}}/search/"),
+                "query": format!("{base}/services/data/v{{version}}/query/"),
+                "recent": format!("{base}/services/data/v{{version}}/recent/"),
+                "tooling_rest": format!("{base}/services/data/v{{version}}/tooling/"),
+                "profile": format!("{base}/{user_id}"),
+                "custom_domain": base,
+            },
+            "active": true,
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": -28_800_000,
+            "updated_at": instance.org.find("User", &user_id).and_then(|u| u.get("LastModifiedDate")).cloned().unwrap_or(Value::Null),
+            "api_version": v,
+        }),
+    )
+}
+
+/// Release names of API versions: v62.0 is Winter '25, and there are three releases a year.
+fn release_label(major: u32) -> String {
+    let index = i64::from(major) - 62 + 75;
+    let season = ["Winter", "Spring", "Summer"][index.rem_euclid(3) as usize];
+    format!("{season} '{:02}", index.div_euclid(3))
+}
+
+async fn versions() -> Response {
+    let list: Vec<Value> = (20..=LATEST_API_VERSION)
+        .map(|v| {
+            json!({
+                "label": release_label(v),
+                "url": format!("/services/data/v{v}.0"),
+                "version": format!("{v}.0"),
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(list))
+}
+
+async fn resources(Path(version): Path<String>) -> Response {
+    let v = match check_version(&version) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let mut map = Map::new();
+    for name in [
+        "tooling",
+        "metadata",
+        "eclair",
+        "folders",
+        "prechatForms",
+        "contact-tracing",
+        "jsonxform",
+        "chatter",
+        "tabs",
+        "appMenu",
+        "quickActions",
+        "queryAll",
+        "commerce",
+        "wave",
+        "iot",
+        "analytics",
+        "search",
+        "smartdatadiscovery",
+        "identity",
+        "composite",
+        "parameterizedSearch",
+        "fingerprint",
+        "theme",
+        "nouns",
+        "event",
+        "serviceTemplates",
+        "recent",
+        "connect",
+        "licensing",
+        "limits",
+        "process",
+        "dedupe",
+        "async-queries",
+        "query",
+        "match",
+        "emailConnect",
+        "compactLayouts",
+        "knowledgeManagement",
+        "sobjects",
+        "actions",
+        "support",
+    ] {
+        let url = if name == "identity" {
+            "/id".to_string()
+        } else {
+            format!("/services/data/{v}/{name}")
+        };
+        map.insert(name.into(), Value::String(url));
+    }
+    json_response(StatusCode::OK, &Value::Object(map))
+}
+
+#[derive(Clone, Copy)]
+enum QueryKind {
+    Query,
+    QueryAll,
+}
+
+async fn query(
+    State(state): State<SimState>,
+    Path(version): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    run_query(&state, &version, raw.as_deref(), QueryKind::Query)
+}
+
+async fn query_all(
+    State(state): State<SimState>,
+    Path(version): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    run_query(&state, &version, raw.as_deref(), QueryKind::QueryAll)
+}
+
+fn run_query(state: &SimState, version: &str, raw: Option<&str>, kind: QueryKind) -> Response {
+    let v = match check_version(version) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let params = decode_query(raw.unwrap_or(""));
+    let Some(q) = params.get("q").filter(|q| !q.trim().is_empty()) else {
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string has to be specified",
+        );
+    };
+    let columns = params.get("columns").is_some_and(|c| c == "true");
+    let parsed = match soql::parse(q) {
+        Ok(p) => p,
+        Err(e) => return soql_error(&e),
+    };
+    // queryAll differs from query only in including deleted and archived rows; the simulator
+    // does not keep a recycle bin, so both read the same live records.
+    let _ = kind;
+    let rows = {
+        let instance = state.instance();
+        let rows = match soql::execute(&instance.org, &parsed, v) {
+            Ok(rows) => rows,
+            Err(e) => return soql_error(&e),
+        };
+        if columns {
+            return json_response(
+                StatusCode::OK,
+                &soql::column_metadata(&instance.org, &parsed),
+            );
+        }
+        rows
+    };
+    let page_size = state.page_size();
+    let mut cursors = lock(&state.0.cursors);
+    let mut pager = Pager {
+        cursors: &mut cursors,
+        version: v,
+        page_size,
+    };
+    json_response(StatusCode::OK, &pager.page(Arc::new(rows), None, 0))
+}
+
+async fn query_more(
+    State(state): State<SimState>,
+    Path((version, locator)): Path<(String, String)>,
+) -> Response {
+    let v = match check_version(&version) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let page_size = state.page_size();
+    let mut cursors = lock(&state.0.cursors);
+    let Some((cursor, rows, offset)) = cursors.resolve(&locator) else {
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        );
+    };
+    let mut pager = Pager {
+        cursors: &mut cursors,
+        version: v,
+        page_size,
+    };
+    json_response(StatusCode::OK, &pager.page(rows, Some(cursor), offset))
+}
+
+/// The Tooling API, only as far as login needs it: `sf` asks every possible production org
+/// whether the new org is one of its sandboxes (`SandboxProcess`), which this org never has.
+async fn tooling_query(Path(version): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    if let Err(e) = check_version(&version) {
+        return e.into_response();
+    }
+    let params = decode_query(raw.as_deref().unwrap_or(""));
+    let q = params.get("q").cloned().unwrap_or_default();
+    let object = from_object(&q).unwrap_or_default();
+    if object.eq_ignore_ascii_case("SandboxProcess") {
+        return json_response(
+            StatusCode::OK,
+            &json!({"size": 0, "totalSize": 0, "done": true, "queryLocator": null,
+                    "entityTypeName": "SandboxProcess", "records": []}),
+        );
+    }
+    sf_error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_TYPE",
+        &format!("sObject type '{object}' is not supported."),
+    )
+}
+
+/// The word after the first top-level `FROM` of a SOQL statement.
+fn from_object(q: &str) -> Option<String> {
+    let mut words = q.split_whitespace();
+    while let Some(w) = words.next() {
+        if w.eq_ignore_ascii_case("from") {
+            return words.next().map(|s| {
+                s.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_')
+                    .to_string()
+            });
+        }
+    }
+    None
+}
+
+async fn global_describe(State(state): State<SimState>, Path(version): Path<String>) -> Response {
+    let v = match check_version(&version) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let instance = state.instance();
+    json_response(StatusCode::OK, &describe::global(v, &instance.org.schema))
+}
+
+async fn describe_object(
+    State(state): State<SimState>,
+    Path((version, sobject)): Path<(String, String)>,
+) -> Response {
+    let v = match check_version(&version) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let instance = state.instance();
+    match instance.org.schema.object(&sobject) {
+        Some(object) => json_response(StatusCode::OK, &describe::object(v, object)),
+        None => not_found(),
+    }
+}
+
+async fn record_get(
+    State(state): State<SimState>,
+    Path((version, sobject, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let v = match check_version(&version) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let instance = state.instance();
+    let Some(object) = instance.org.schema.object(&sobject) else {
+        return not_found();
+    };
+    let record = match instance.get(&object.name, &id) {
+        Ok(r) => r,
+        Err(e) => return field_errors(&[e]),
+    };
+    let params = decode_query(raw.as_deref().unwrap_or(""));
+    let wanted: Vec<String> = match params.get("fields") {
+        Some(list) => {
+            let mut names = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match object.field(name) {
+                    Some(f) => names.push(f.name.clone()),
+                    None => {
+                        return sf_error(
+                            StatusCode::BAD_REQUEST,
+                            "INVALID_FIELD",
+                            &format!("No such column '{name}' on sobject of type {}", object.name),
+                        )
+                    }
+                }
+            }
+            names
+        }
+        None => object.fields.iter().map(|f| f.name.clone()).collect(),
+    };
+    let mut out = Map::new();
+    out.insert(
+        "attributes".into(),
+        json!({"type": object.name, "url": format!("/services/data/{}/sobjects/{}/{}", vpath(v), object.name, record.id())}),
+    );
+    for name in wanted {
+        let value = record.fields.get(&name).cloned().unwrap_or(Value::Null);
+        out.insert(name, value);
+    }
+    json_response(StatusCode::OK, &Value::Object(out))
+}
+
+/// Parses a request body as a JSON object, answering Salesforce's JSON_PARSER_ERROR if it
+/// is not one.
+fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "Cannot deserialize instance of SObject from a value that is not a JSON object",
+        )),
+        Err(e) => Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            format!(
+                "Unexpected character at [line:{}, column:{}]",
+                e.line(),
+                e.column()
+            ),
+        )),
+    }
+}
+
+async fn record_patch(
+    State(state): State<SimState>,
+    Path((version, sobject, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = check_version(&version) {
+        return e.into_response();
+    }
+    let fields = match body_object(&body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let mut instance = state.instance();
+    if instance.org.schema.object(&sobject).is_none() {
+        return not_found();
+    }
+    match instance.update(&sobject, &id, &fields) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(errors) => field_errors(&errors),
+    }
+}
+
+async fn record_delete(
+    State(state): State<SimState>,
+    Path((version, sobject, id)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = check_version(&version) {
+        return e.into_response();
+    }
+    let mut instance = state.instance();
+    if instance.org.schema.object(&sobject).is_none() {
+        return not_found();
+    }
+    // Check existence first so a missing record reports NOT_FOUND, not a delete of nothing.
+    if let Err(e) = instance.get(&sobject, &id) {
+        return field_errors(&[e]);
+    }
+    match instance.delete(&sobject, &id) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => field_errors(&[e]),
+    }
+}
+
+/// `PATCH /composite/sobjects`: update up to 200 records, each reported in input order.
+///
+/// Like Salesforce, the body is deserialized as a whole first, so an unknown field, an
+/// unknown type or an unparseable value fails the whole request with a 400. Then each record
+/// is validated; with `allOrNone` one failure rolls every record back.
+async fn composite_update(
+    State(state): State<SimState>,
+    Path(version): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = check_version(&version) {
+        return e.into_response();
+    }
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let all_or_none = match body.get("allOrNone") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "JSON_PARSER_ERROR",
+                "Cannot deserialize instance of boolean for allOrNone",
+            )
+        }
+    };
+    let Some(records) = body.get("records").and_then(Value::as_array) else {
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            "The request must contain a 'records' array",
+        );
+    };
+    if records.len() > MAX_COLLECTION_RECORDS {
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        );
+    }
+
+    let mut instance = state.instance();
+    // Phase 1: deserialize and validate every record without changing anything.
+    let mut prepared = Vec::with_capacity(records.len());
+    for record in records {
+        let Some(map) = record.as_object() else {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "JSON_PARSER_ERROR",
+                "Cannot deserialize instance of SObject from a value that is not a JSON object",
+            );
+        };
+        let Some(sobject) = map
+            .get("attributes")
+            .and_then(|a| a.get("type"))
+            .and_then(Value::as_str)
+        else {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "JSON_PARSER_ERROR",
+                "Can not deserialize SObject, no attributes.type provided",
+            );
+        };
+        if instance.org.schema.object(sobject).is_none() {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_TYPE",
+                &format!("sObject type '{sobject}' is not supported."),
+            );
+        }
+        let id = map
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("id"))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_string);
+        let fields: Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("id") && *k != "attributes")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let result = match &id {
+            None => Err(vec![SfFieldError::new(
+                crate::org::ErrorCode::MissingArgument,
+                "Id not specified in an update call",
+                vec![],
+            )]),
+            Some(id) => instance.prepare_update(sobject, id, &fields),
+        };
+        if let Err(errors) = &result {
+            if let Some(e) = errors.iter().find(|e| e.code.is_request_level()) {
+                return field_errors(std::slice::from_ref(e));
+            }
+        }
+        prepared.push((id, result));
+    }
+
+    // Phase 2: apply, unless allOrNone and something failed.
+    let any_failed = prepared.iter().any(|(_, r)| r.is_err());
+    let rollback = all_or_none && any_failed;
+    let mut results = Vec::with_capacity(prepared.len());
+    for (id, result) in prepared {
+        let shown_id = id.as_deref().and_then(crate::ids::normalize).or(id.clone());
+        let entry = match result {
+            Ok(update) if rollback => {
+                let e = SfFieldError::new(
+                    crate::org::ErrorCode::AllOrNoneOperationRolledBack,
+                    "Record rolled back because not all records were valid and the request was using AllOrNone header",
+                    vec![],
+                );
+                json!({"id": update.id, "success": false, "errors": [e.to_result_json()]})
+            }
+            Ok(update) => {
+                let id = update.id.clone();
+                match instance.apply(update, None) {
+                    Ok(()) => json!({"id": id, "success": true, "errors": []}),
+                    Err(e) => json!({"id": id, "success": false, "errors": [e.to_result_json()]}),
+                }
+            }
+            Err(errors) => {
+                let errs: Vec<Value> = errors.iter().map(SfFieldError::to_result_json).collect();
+                // Salesforce leaves out the id when it could not read one.
+                let malformed = errors.iter().any(|e| {
+                    matches!(
+                        e.code,
+                        crate::org::ErrorCode::MalformedId | crate::org::ErrorCode::MissingArgument
+                    ) && e.fields.iter().all(|f| f == "Id")
+                });
+                if malformed {
+                    json!({"success": false, "errors": errs})
+                } else {
+                    json!({"id": shown_id, "success": false, "errors": errs})
+                }
+            }
+        };
+        results.push(entry);
+    }
+    json_response(StatusCode::OK, &Value::Array(results))
+}
+
+// ---------------------------------------------------------------------------------------
+// Running
+
+/// Serves `state` on `listener` until `shutdown` resolves; then releases hanging requests
+/// and finishes the ones in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: SimState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            state.begin_shutdown();
+        })
+        .await
+}
+
+/// A simulator running on its own thread and runtime; dropping it stops the server.
+pub struct SimHandle {
+    info: SimInfo,
+    state: SimState,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn info(&self) -> &SimInfo {
+        &self.info
+    }
+
+    /// The simulator's state, for direct manipulation in tests (the admin API does the same
+    /// over HTTP).
+    pub fn state(&self) -> &SimState {
+        &self.state
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.info.url
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        if let Some(t) = self.thread.take() {
+            // The thread exits within its forced-stop deadline; a panic in it has already
+            // been reported on stderr, and there is nothing more to do about it in a drop.
+            let _ = t.join();
+        }
+    }
+}
+
+/// How long a stopping server waits for requests in flight before dropping them.
+const STOP_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Starts a simulator on 127.0.0.1 (`config.port`, or any free port for 0) on a dedicated
+/// thread with its own tokio runtime. It is listening when this returns.
+pub fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
+    listener.set_nonblocking(true)?;
+    let port = listener.local_addr()?.port();
+    let state = SimState::new(&config);
+    let info = state.info(&format!("http://127.0.0.1:{port}"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("upsight-sim")
+        .enable_all()
+        .build()?;
+    let (stop, stop_rx) = watch::channel(false);
+    let serve_state = state.clone();
+    let thread = std::thread::Builder::new()
+        .name("upsight-sim".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("upsight-sim: cannot use the listener: {e}");
+                        return;
+                    }
+                };
+                let mut graceful_rx = stop_rx.clone();
+                let mut forced_rx = stop_rx;
+                let server = serve(listener, serve_state, async move {
+                    let _ = graceful_rx.wait_for(|s| *s).await;
+                });
+                let forced = async move {
+                    let _ = forced_rx.wait_for(|s| *s).await;
+                    tokio::time::sleep(STOP_DEADLINE).await;
+                };
+                tokio::select! {
+                    r = server => if let Err(e) = r { eprintln!("upsight-sim: server error: {e}") },
+                    _ = forced => {}
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_millis(200));
+        })?;
+    Ok(SimHandle {
+        info,
+        state,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_like_encode_uri_component() {
+        let p = decode_query("q=SELECT%20Id%2C%20Name%20FROM%20Account%20WHERE%20Name%20%3D%20%27O%5C%27Brien%27&columns=true");
+        assert_eq!(
+            p["q"],
+            "SELECT Id, Name FROM Account WHERE Name = 'O\\'Brien'"
+        );
+        assert_eq!(p["columns"], "true");
+        assert_eq!(decode_query("q=a+b%2Bc%")["q"], "a b+c%");
+        assert_eq!(decode_query("q=%E6%A0%AA")["q"], "株");
+    }
+
+    #[test]
+    fn release_labels() {
+        assert_eq!(release_label(62), "Winter '25");
+        assert_eq!(release_label(61), "Summer '24");
+        assert_eq!(release_label(60), "Spring '24");
+        assert_eq!(release_label(20), "Winter '11");
+    }
+
+    #[test]
+    fn from_object_finds_the_sobject() {
+        assert_eq!(
+            from_object("SELECT Id FROM SandboxProcess WHERE x = 'y'").as_deref(),
+            Some("SandboxProcess")
+        );
+        assert_eq!(from_object("select id").as_deref(), None);
+    }
+}

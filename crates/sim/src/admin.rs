@@ -1,0 +1,330 @@
+//! The admin API under `/__sim/`, for tests, benchmarks and demos. It needs no token, is
+//! never counted in the request statistics and is never subject to injected faults. Bodies
+//! and answers are JSON; admin errors are `{"error": "..."}` with a 400 or 404, except record
+//! validation failures, which use Salesforce's error array.
+//!
+//! | Endpoint | What it does |
+//! |---|---|
+//! | `GET /__sim/info` | `{url, token, username, org_id, accounts, opportunities, page_size}` |
+//! | `POST /__sim/reset` | Regenerates the org from a `DatasetSpec` body `{"accounts", "opportunities_per_account", "seed"}` (missing keys take their defaults; an empty body reuses the spec the simulator started with). Restores removed fields and drops query cursors; keeps the session, faults and counters. Answers like `/info`. |
+//! | `GET /__sim/records/<Type>` | Every stored record of the type, as stored (all fields, including removed ones). |
+//! | `POST /__sim/records/<Type>` | Inserts or replaces one record (an object) or several (an array), unvalidated, so that data the API would refuse can be planted. A record with an `Id` replaces that record; without one it gets a new Id. Missing fields are null, audit fields are stamped. Answers 201 `{"ids": [...]}`. |
+//! | `GET /__sim/records/<Type>/<id>` | One record as stored (404 if absent). |
+//! | `PATCH /__sim/records/<Type>/<id>[?as=<user Id or username>]` | Edits a record "as another user": validated exactly like the REST API (errors come back as Salesforce's array), bumps `LastModifiedDate`/`SystemModstamp` and sets `LastModifiedById` to that user (default: the first user who is not the API user). 204 on success. |
+//! | `DELETE /__sim/records/<Type>/<id>` | Deletes a record; the API then answers `ENTITY_IS_DELETED` for it. 204. |
+//! | `GET /__sim/schema` | `{"removed": [{"sobject", "field"}]}` |
+//! | `DELETE /__sim/schema/<Type>/<Field>` | Removes a field from the schema, to simulate an org that lacks it: describe omits it, SOQL and writes naming it get INVALID_FIELD. Stored values are kept. 204. |
+//! | `POST /__sim/schema/<Type>/<Field>` | Restores a removed field. 204. |
+//! | `GET /__sim/page_size`, `PUT /__sim/page_size` | `{"page_size": N}`: records per query page, child rows included (1..=2000; larger values are clamped to 2000). |
+//! | `POST /__sim/faults` | Adds a fault rule `{"match": {"method"?, "path_contains"?}, "count": N, "action": A}` for the next N matching requests (see [`crate::faults::ActionSpec`] for A: `{"status", "errorCode", "message"}`, `{"html": 503}`, `{"delay_ms": 1500}`, `{"hang": true}`, `{"expire_session": true}`). `path_contains` matches the path or the decoded SOQL. Answers `{"id": n}`. |
+//! | `GET /__sim/faults` | The live rules, with their remaining counts. |
+//! | `DELETE /__sim/faults` | Removes every rule. |
+//! | `GET /__sim/session` | `{"token"}`: the token currently accepted. |
+//! | `POST /__sim/session/expire` | Expires the current token (every API call with it now gets 401 INVALID_SESSION_ID) and mints a new one: `{"token": "<new>"}`. |
+//! | `GET /__sim/requests` | `{"total", "counts": {class: n}, "log": [{seq, method, path, class, q, columns, status}]}`. Classes: `userinfo`, `versions`, `resources`, `query`, `query_columns`, `query_all`, `query_more`, `tooling_query`, `global_describe`, `describe`, `sobject_get`, `sobject_patch`, `sobject_delete`, `composite`, `search`, `other`. `q` is the SOQL exactly as decoded by the server. The log keeps the last 10,000 requests. |
+//! | `DELETE /__sim/requests` | Resets the counters and the log. |
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::HOST;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use crate::dataset::DatasetSpec;
+use crate::faults::FaultSpec;
+use crate::org::SfFieldError;
+use crate::server::{decode_query, json_response, SimState};
+
+pub(crate) fn router() -> Router<SimState> {
+    Router::new()
+        .route("/info", get(info))
+        .route("/reset", post(reset))
+        .route("/records/{sobject}", get(list_records).post(insert_records))
+        .route(
+            "/records/{sobject}/{id}",
+            get(read_record).patch(edit_record).delete(delete_record),
+        )
+        .route("/schema", get(schema))
+        .route(
+            "/schema/{sobject}/{field}",
+            post(restore_field).delete(remove_field),
+        )
+        .route("/page_size", get(page_size).put(set_page_size))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/session", get(session))
+        .route("/session/expire", post(expire_session))
+        .route("/requests", get(requests).delete(reset_requests))
+        .fallback(|| async { admin_error(StatusCode::NOT_FOUND, "no such admin endpoint") })
+}
+
+fn admin_error(status: StatusCode, message: &str) -> Response {
+    json_response(status, &json!({"error": message}))
+}
+
+fn sf_errors(errors: &[SfFieldError]) -> Response {
+    let status = errors.first().map_or(400, |e| e.code.http_status());
+    json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        &Value::Array(errors.iter().map(SfFieldError::to_rest_json).collect()),
+    )
+}
+
+/// An admin body that is not the JSON the endpoint expects.
+#[derive(Debug, thiserror::Error)]
+#[error("bad JSON body: {0}")]
+struct BadBody(#[from] serde_json::Error);
+
+impl IntoResponse for BadBody {
+    fn into_response(self) -> Response {
+        admin_error(StatusCode::BAD_REQUEST, &self.to_string())
+    }
+}
+
+/// The body parsed as `T`, or `None` when it is empty.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<Option<T>, BadBody> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    Ok(Some(serde_json::from_slice(body)?))
+}
+
+fn info_body(state: &SimState, headers: &HeaderMap) -> Value {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let mut v = serde_json::to_value(state.info(&format!("http://{host}"))).unwrap_or_default();
+    v["page_size"] = json!(state.page_size());
+    v
+}
+
+async fn info(State(state): State<SimState>, headers: HeaderMap) -> Response {
+    json_response(StatusCode::OK, &info_body(&state, &headers))
+}
+
+async fn reset(State(state): State<SimState>, headers: HeaderMap, body: Bytes) -> Response {
+    let spec: Option<DatasetSpec> = match parse_body(&body) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    state.reset(spec);
+    json_response(StatusCode::OK, &info_body(&state, &headers))
+}
+
+fn stored_json(record: &crate::org::Record) -> Value {
+    let mut out = Map::new();
+    out.insert("attributes".into(), json!({"type": record.sobject}));
+    for (k, v) in &record.fields {
+        out.insert(k.clone(), v.clone());
+    }
+    Value::Object(out)
+}
+
+async fn list_records(State(state): State<SimState>, Path(sobject): Path<String>) -> Response {
+    let instance = state.instance();
+    if instance.org.schema.object(&sobject).is_none() {
+        return admin_error(StatusCode::NOT_FOUND, "no such sObject");
+    }
+    let all: Vec<Value> = instance.org.all(&sobject).map(stored_json).collect();
+    json_response(StatusCode::OK, &Value::Array(all))
+}
+
+async fn insert_records(
+    State(state): State<SimState>,
+    Path(sobject): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: Value = match parse_body(&body) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                "a record or an array of records is required",
+            )
+        }
+        Err(e) => return e.into_response(),
+    };
+    let records: Vec<Value> = match body {
+        Value::Array(list) => list,
+        other => vec![other],
+    };
+    let mut instance = state.instance();
+    if instance.org.schema.object(&sobject).is_none() {
+        return admin_error(StatusCode::NOT_FOUND, "no such sObject");
+    }
+    // Check every record first so that a bad one leaves nothing half-inserted.
+    let mut trial = instance.clone();
+    let mut ids = Vec::new();
+    for r in &records {
+        let Some(map) = r.as_object() else {
+            return admin_error(StatusCode::BAD_REQUEST, "each record must be a JSON object");
+        };
+        match trial.insert(&sobject, map) {
+            Ok(id) => ids.push(id),
+            Err(e) => return sf_errors(&[e]),
+        }
+    }
+    *instance = trial;
+    json_response(StatusCode::CREATED, &json!({"ids": ids}))
+}
+
+async fn read_record(
+    State(state): State<SimState>,
+    Path((sobject, id)): Path<(String, String)>,
+) -> Response {
+    let instance = state.instance();
+    match instance.get(&sobject, &id) {
+        Ok(r) => json_response(StatusCode::OK, &stored_json(r)),
+        Err(e) => sf_errors(&[e]),
+    }
+}
+
+async fn edit_record(
+    State(state): State<SimState>,
+    Path((sobject, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let fields: Map<String, Value> = match parse_body(&body) {
+        Ok(Some(f)) => f,
+        Ok(None) => Map::new(),
+        Err(e) => return e.into_response(),
+    };
+    let params = decode_query(raw.as_deref().unwrap_or(""));
+    let mut instance = state.instance();
+    let api_user = instance.api_user_id.clone();
+    let user = match params.get("as") {
+        Some(who) => instance.org.all("User").find(|u| {
+            u.id() == crate::ids::normalize(who).unwrap_or_default()
+                || u.get("Username")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(who))
+        }),
+        None => instance.org.all("User").find(|u| u.id() != api_user),
+    };
+    let Some(user) = user.map(|u| u.id().to_string()) else {
+        return admin_error(StatusCode::BAD_REQUEST, "no such user");
+    };
+    match instance.update_as(&sobject, &id, &fields, Some(&user)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(errors) => sf_errors(&errors),
+    }
+}
+
+async fn delete_record(
+    State(state): State<SimState>,
+    Path((sobject, id)): Path<(String, String)>,
+) -> Response {
+    match state.instance().delete(&sobject, &id) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => sf_errors(&[e]),
+    }
+}
+
+async fn schema(State(state): State<SimState>) -> Response {
+    let removed: Vec<Value> = state
+        .instance()
+        .removed_fields()
+        .into_iter()
+        .map(|(s, f)| json!({"sobject": s, "field": f}))
+        .collect();
+    json_response(StatusCode::OK, &json!({"removed": removed}))
+}
+
+async fn remove_field(
+    State(state): State<SimState>,
+    Path((sobject, field)): Path<(String, String)>,
+) -> Response {
+    match state.instance().remove_field(&sobject, &field) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(StatusCode::NOT_FOUND, &e.message),
+    }
+}
+
+async fn restore_field(
+    State(state): State<SimState>,
+    Path((sobject, field)): Path<(String, String)>,
+) -> Response {
+    match state.instance().restore_field(&sobject, &field) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(StatusCode::NOT_FOUND, &e.message),
+    }
+}
+
+async fn page_size(State(state): State<SimState>) -> Response {
+    json_response(StatusCode::OK, &json!({"page_size": state.page_size()}))
+}
+
+async fn set_page_size(State(state): State<SimState>, body: Bytes) -> Response {
+    let v: Value = match parse_body(&body) {
+        Ok(Some(v)) => v,
+        Ok(None) => return admin_error(StatusCode::BAD_REQUEST, "{\"page_size\": N} is required"),
+        Err(e) => return e.into_response(),
+    };
+    match v.get("page_size").and_then(Value::as_u64) {
+        Some(n) if n >= 1 => {
+            let n = state.set_page_size(usize::try_from(n).unwrap_or(usize::MAX));
+            json_response(StatusCode::OK, &json!({"page_size": n}))
+        }
+        _ => admin_error(
+            StatusCode::BAD_REQUEST,
+            "page_size must be a positive integer",
+        ),
+    }
+}
+
+async fn list_faults(State(state): State<SimState>) -> Response {
+    let faults = serde_json::to_value(state.faults().list()).unwrap_or_default();
+    json_response(StatusCode::OK, &json!({"faults": faults}))
+}
+
+async fn add_fault(State(state): State<SimState>, body: Bytes) -> Response {
+    let spec: FaultSpec = match parse_body(&body) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return admin_error(StatusCode::BAD_REQUEST, "a fault specification is required")
+        }
+        Err(e) => return e.into_response(),
+    };
+    match state.faults().add(spec) {
+        Ok(id) => json_response(StatusCode::OK, &json!({"id": id})),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+async fn clear_faults(State(state): State<SimState>) -> Response {
+    state.faults().clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn session(State(state): State<SimState>) -> Response {
+    json_response(StatusCode::OK, &json!({"token": state.token()}))
+}
+
+async fn expire_session(State(state): State<SimState>) -> Response {
+    let token = state.expire_session();
+    json_response(StatusCode::OK, &json!({"token": token}))
+}
+
+async fn requests(State(state): State<SimState>) -> Response {
+    let stats = state.stats();
+    let log: Vec<Value> = stats
+        .log()
+        .map(|e| serde_json::to_value(e).unwrap_or_default())
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"total": stats.total(), "counts": stats.counts(), "log": log}),
+    )
+}
+
+async fn reset_requests(State(state): State<SimState>) -> Response {
+    state.stats().reset();
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,3 @@
+//! One module per `upsight` subcommand.
+
+pub mod sim;
