@@ -1,0 +1,599 @@
+//! The simulator over plain HTTP, without `sf`: the REST shapes, validation, pagination,
+//! limits, and every admin endpoint.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{encode_component, ids, sim, Client};
+use serde_json::{json, Value};
+
+#[test]
+fn login_endpoints_and_auth() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    let info = sim.info();
+    assert!(info.token.starts_with(&format!("{}!", info.org_id)));
+    assert!(info.org_id.starts_with("00D") && info.org_id.len() == 18);
+    assert_eq!((info.accounts, info.opportunities), (3, 3));
+
+    let me = c.get("/services/oauth2/userinfo");
+    assert_eq!(me.status, 200);
+    assert!(me.content_type.starts_with("application/json"));
+    let me = me.json();
+    assert_eq!(me["organization_id"], info.org_id);
+    assert_eq!(me["preferred_username"], info.username);
+    let user = c
+        .get(&format!(
+            "/services/data/v51.0/sobjects/User/{}",
+            me["user_id"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(user["Username"], info.username);
+
+    let versions = c.get_without_auth("/services/data").json();
+    assert_eq!(
+        versions.as_array().unwrap().last().unwrap()["version"],
+        "62.0"
+    );
+    assert_eq!(
+        c.get("/services/data/v62.0").json()["query"],
+        "/services/data/v62.0/query"
+    );
+    // sf joins "http://host/" and "/services/...".
+    assert_eq!(c.get("//services/data/v58.0").status, 200);
+
+    let probe = c.query("SELECT Id FROM ScratchOrgInfo limit 1");
+    probe.sf_error(400, "INVALID_TYPE");
+    let org = c
+        .query("SELECT Name, InstanceName, IsSandbox, TrialExpirationDate, NamespacePrefix, OrganizationType FROM Organization")
+        .json();
+    assert_eq!(org["records"][0]["OrganizationType"], "Enterprise Edition");
+    let sandbox = c.get(&format!(
+        "/services/data/v62.0/tooling/query?q={}",
+        encode_component("SELECT Id FROM SandboxProcess WHERE SandboxOrganization='00D' ORDER BY CreatedDate DESC")
+    ));
+    assert_eq!(sandbox.json()["totalSize"], 0);
+
+    // Wrong token, missing token, other scheme spelling.
+    let bad = c.with_token("00D000000000001AAA!nope");
+    let e = bad
+        .get("/services/data/v62.0")
+        .sf_error(401, "INVALID_SESSION_ID");
+    assert_eq!(e["message"], "Session expired or invalid");
+    c.get_without_auth("/services/data/v62.0/sobjects")
+        .sf_error(401, "INVALID_SESSION_ID");
+
+    c.get("/services/data/v62.0/nothing/here")
+        .sf_error(404, "NOT_FOUND");
+    c.get("/services/data/62/sobjects")
+        .sf_error(404, "NOT_FOUND");
+}
+
+#[test]
+fn pagination_counts_child_rows_and_merges_back() {
+    let sim = sim(7, 3, 2000);
+    let c = Client::new(&sim);
+    let soql = "SELECT Id, Name, (SELECT Id, Name FROM Opportunities ORDER BY Name) FROM Account ORDER BY Name";
+    let (full, requests) = c.query_all_pages(soql);
+    assert_eq!(requests, 1);
+    assert_eq!(full.len(), 7);
+
+    for page_size in [1, 2, 3, 5] {
+        c.admin_put("/page_size", &json!({"page_size": page_size}).to_string());
+        let first = c.query(soql).json();
+        assert_eq!(first["totalSize"], 7);
+        assert_eq!(first["done"], false);
+        assert!(first["nextRecordsUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("/services/data/v62.0/query/"));
+        let (merged, requests) = c.query_all_pages(soql);
+        assert!(requests > 1);
+        assert_eq!(merged, full, "page size {page_size}");
+    }
+    // Salesforce never pages above 2,000.
+    assert_eq!(
+        c.admin_put("/page_size", r#"{"page_size": 50000}"#).json()["page_size"],
+        2000
+    );
+    c.get("/services/data/v62.0/query/01gbogus-2")
+        .sf_error(400, "INVALID_QUERY_LOCATOR");
+
+    // Accounts without opportunities have a null relationship.
+    c.admin_post(
+        "/reset",
+        r#"{"accounts": 2, "opportunities_per_account": 0, "seed": 1}"#,
+    );
+    let r = c
+        .query("SELECT Id, (SELECT Id FROM Opportunities) FROM Account")
+        .json();
+    assert!(r["records"][0]["Opportunities"].is_null());
+
+    let cols = c
+        .get(&format!(
+            "/services/data/v62.0/query?q={}&columns=true",
+            encode_component("SELECT Id, (SELECT Name FROM Opportunities) FROM Account")
+        ))
+        .json();
+    assert!(cols["columnMetadata"].is_array());
+}
+
+#[test]
+fn query_errors_and_the_uri_limit() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    c.query("SELECT Id, Foo__c FROM Account")
+        .sf_error(400, "INVALID_FIELD");
+    c.query("SELECT Id FROM").sf_error(400, "MALFORMED_QUERY");
+    c.get("/services/data/v62.0/query")
+        .sf_error(400, "MALFORMED_QUERY");
+    c.query("SELECT Id FROM Nope__c")
+        .sf_error(400, "INVALID_TYPE");
+
+    // An IN list that pushes the URI over 16,384 bytes is refused before any SOQL runs.
+    let ids: Vec<String> = (0..800)
+        .map(|n| format!("'001000000000{n:03}AAA'"))
+        .collect();
+    let soql = format!("SELECT Id FROM Account WHERE Id IN ({})", ids.join(","));
+    let r = c.query(&soql);
+    assert_eq!(r.status, 414);
+    let short = format!(
+        "SELECT Id FROM Account WHERE Id IN ({})",
+        ids[..100].join(",")
+    );
+    assert_eq!(c.query(&short).status, 200);
+}
+
+#[test]
+fn single_record_patch_validates_like_salesforce() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let id = ids(&c, "Account")[0].clone();
+    let url = format!("/services/data/v62.0/sobjects/Account/{id}");
+    let before = c.stored("Account", &id);
+
+    // An unknown field fails the whole call, so the valid field next to it is not written.
+    c.patch(
+        &url,
+        r#"{"CXM_Sentiment_Picklist__c": "Red", "Customer_Health_Comments__c": null}"#,
+    )
+    .sf_error(400, "INVALID_FIELD");
+    assert_eq!(c.stored("Account", &id), before);
+    let ok = c.patch(&url, r#"{"CXM_Sentiment_Picklist__c": "Red", "Critical_Use_cases_Comments__c": "O'Brien \"q\"\nline2", "Kong_Version__c": ""}"#);
+    assert_eq!(ok.status, 204, "{}", ok.body);
+    assert!(ok.body.is_empty());
+    let after = c.stored("Account", &id);
+    assert_eq!(after["CXM_Sentiment_Picklist__c"], "Red");
+    assert_eq!(
+        after["Critical_Use_cases_Comments__c"],
+        "O'Brien \"q\"\nline2"
+    );
+    assert!(after["Kong_Version__c"].is_null());
+    assert!(after["SystemModstamp"].as_str() > before["SystemModstamp"].as_str());
+    assert_eq!(after["LastModifiedDate"], after["SystemModstamp"]);
+
+    let e = c
+        .patch(&url, r#"{"Foo__c": 1}"#)
+        .sf_error(400, "INVALID_FIELD");
+    assert_eq!(
+        e["message"],
+        "No such column 'Foo__c' on sobject of type Account"
+    );
+    let e = c
+        .patch(&url, r#"{"Days_Since_Last_CXM_Activity__c": 3}"#)
+        .sf_error(400, "INVALID_FIELD_FOR_INSERT_UPDATE");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Unable to create/update fields: Days_Since_Last_CXM_Activity__c."));
+    let long = "x".repeat(4001);
+    let e = c
+        .patch(&url, &json!({"Consumption_Comments__c": long}).to_string())
+        .sf_error(400, "STRING_TOO_LONG");
+    assert_eq!(
+        e["message"],
+        format!("Consumption Comments: data value too large: {long} (max length=4000)")
+    );
+    assert_eq!(e["fields"], json!(["Consumption_Comments__c"]));
+    let e = c
+        .patch(&url, r#"{"Relationship_Health__c": "Purple"}"#)
+        .sf_error(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+    assert_eq!(
+        e["message"],
+        "Relationship Health: bad value for restricted picklist field: Purple"
+    );
+    c.patch(&url, r#"{"Last_CX_Update__c": "yesterday"}"#)
+        .sf_error(400, "JSON_PARSER_ERROR");
+    c.patch(&url, "{not json")
+        .sf_error(400, "JSON_PARSER_ERROR");
+    c.patch("/services/data/v62.0/sobjects/Account/001xyz", "{}")
+        .sf_error(400, "MALFORMED_ID");
+    let e = c
+        .patch(
+            &format!(
+                "/services/data/v62.0/sobjects/Account/{}",
+                ids(&c, "Opportunity")[0]
+            ),
+            "{}",
+        )
+        .sf_error(400, "MALFORMED_ID");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Account ID: id value of incorrect type: 006"));
+    c.patch(
+        "/services/data/v62.0/sobjects/Account/001000000000000AAA",
+        "{}",
+    )
+    .sf_error(404, "NOT_FOUND");
+    c.patch(&format!("/services/data/v62.0/sobjects/Nope/{id}"), "{}")
+        .sf_error(404, "NOT_FOUND");
+    // Two value problems at once come back as two errors.
+    let two = c.patch(&url, r#"{"Relationship_Health__c": "Purple", "Kong_Version__c": "0123456789012345678901234567890123456789X"}"#);
+    assert_eq!(two.status, 400);
+    assert_eq!(two.json().as_array().unwrap().len(), 2);
+    // None of the failures changed the record.
+    assert_eq!(
+        c.stored("Account", &id)["SystemModstamp"],
+        after["SystemModstamp"]
+    );
+
+    // A 15-character Id works too; GET returns the record with attributes.
+    let got = c
+        .get(&format!(
+            "/services/data/v62.0/sobjects/Account/{}",
+            &id[..15]
+        ))
+        .json();
+    assert_eq!(got["Id"], id);
+    assert_eq!(got["attributes"]["type"], "Account");
+    let some = c
+        .get(&format!(
+            "/services/data/v62.0/sobjects/Account/{id}?fields=Name,CXM_Sentiment_Picklist__c"
+        ))
+        .json();
+    assert_eq!(some.as_object().unwrap().len(), 3);
+}
+
+#[test]
+fn composite_updates_report_per_record_in_input_order() {
+    let sim = sim(4, 2, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let o = ids(&c, "Opportunity");
+    let url = "/services/data/v62.0/composite/sobjects";
+    let body = json!({"allOrNone": false, "records": [
+        {"attributes": {"type": "Account"}, "id": a[0], "CXM_Sentiment_Picklist__c": "Green"},
+        {"attributes": {"type": "Account"}, "Id": a[1], "CXM_Sentiment_Picklist__c": "Lukewarm"},
+        {"attributes": {"type": "Opportunity"}, "id": o[0], "CX_Notes__c": "multi\nline"},
+        {"attributes": {"type": "Account"}, "id": "001bad", "Name": "x"},
+        {"attributes": {"type": "Account"}, "CXM_Sentiment_Picklist__c": "Red"},
+    ]});
+    let r = c.patch(url, &body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = r.json();
+    assert_eq!(r[0], json!({"id": a[0], "success": true, "errors": []}));
+    assert_eq!(r[1]["id"], a[1]);
+    assert_eq!(r[1]["success"], false);
+    assert_eq!(
+        r[1]["errors"][0]["statusCode"],
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    );
+    assert_eq!(
+        r[1]["errors"][0]["fields"],
+        json!(["CXM_Sentiment_Picklist__c"])
+    );
+    assert_eq!(r[2]["success"], true);
+    assert_eq!(r[3]["errors"][0]["statusCode"], "MALFORMED_ID");
+    assert!(r[3].get("id").is_none());
+    assert_eq!(r[4]["errors"][0]["statusCode"], "MISSING_ARGUMENT");
+    assert_eq!(
+        c.stored("Account", &a[0])["CXM_Sentiment_Picklist__c"],
+        "Green"
+    );
+    assert_eq!(c.stored("Opportunity", &o[0])["CX_Notes__c"], "multi\nline");
+
+    // allOrNone: one failure rolls back the others.
+    let before = c.stored("Account", &a[2]);
+    let body = json!({"allOrNone": true, "records": [
+        {"attributes": {"type": "Account"}, "id": a[2], "CXM_Sentiment_Picklist__c": "Red"},
+        {"attributes": {"type": "Account"}, "id": a[3], "Kong_Version__c": "x".repeat(41)},
+    ]});
+    let r = c.patch(url, &body.to_string()).json();
+    assert_eq!(
+        r[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
+    assert_eq!(r[1]["errors"][0]["statusCode"], "STRING_TOO_LONG");
+    assert_eq!(c.stored("Account", &a[2]), before);
+
+    // Whole-request failures: an unknown field, too many records.
+    let body = json!({"records": [{"attributes": {"type": "Account"}, "id": a[2], "Nope__c": 1}]});
+    c.patch(url, &body.to_string())
+        .sf_error(400, "INVALID_FIELD");
+    let many: Vec<Value> = (0..201)
+        .map(|_| json!({"attributes": {"type": "Account"}, "id": a[0], "Name": "n"}))
+        .collect();
+    c.patch(url, &json!({"records": many}).to_string())
+        .sf_error(400, "EXCEEDED_ID_LIMIT");
+    let max: Vec<Value> = (0..200)
+        .map(|n| json!({"attributes": {"type": "Account"}, "id": a[n % 4], "Kong_Version__c": format!("3.{n}")}))
+        .collect();
+    let r = c.patch(url, &json!({"records": max}).to_string()).json();
+    assert_eq!(r.as_array().unwrap().len(), 200);
+    assert!(r.as_array().unwrap().iter().all(|x| x["success"] == true));
+}
+
+#[test]
+fn describe_objects() {
+    let sim = sim(1, 1, 2000);
+    let c = Client::new(&sim);
+    let d = c
+        .get("/services/data/v62.0/sobjects/Account/describe")
+        .json();
+    assert_eq!(d["name"], "Account");
+    assert_eq!(d["labelPlural"], "Accounts");
+    let f = d["fields"].as_array().unwrap();
+    let comments = f
+        .iter()
+        .find(|x| x["name"] == "Critical_Use_cases_Comments__c")
+        .unwrap();
+    assert_eq!(comments["type"], "textarea");
+    let date = f.iter().find(|x| x["name"] == "Last_CX_Update__c").unwrap();
+    assert_eq!(date["type"], "date");
+    let o = c
+        .get("/services/data/v62.0/sobjects/opportunity/describe")
+        .json();
+    assert_eq!(o["name"], "Opportunity");
+    c.get("/services/data/v62.0/sobjects/Nope__c/describe")
+        .sf_error(404, "NOT_FOUND");
+    let g = c.get("/services/data/v62.0/sobjects").json();
+    assert_eq!(g["sobjects"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn admin_records_schema_and_reset() {
+    let sim = sim(3, 2, 2000);
+    let c = Client::new(&sim);
+    let info = c
+        .admin_post(
+            "/reset",
+            r#"{"accounts": 5, "opportunities_per_account": 4, "seed": 9}"#,
+        )
+        .json();
+    assert_eq!(
+        (info["accounts"].as_u64(), info["opportunities"].as_u64()),
+        (Some(5), Some(20))
+    );
+    assert_eq!(c.admin_get("/info").json()["token"], sim.info().token);
+
+    // Plant a record with a value the API would refuse, then read it as stored.
+    let planted = c.admin_post(
+        "/records/Account",
+        &json!({"Name": "Planted", "CXM_Sentiment_Picklist__c": "Neutral"}).to_string(),
+    );
+    assert_eq!(planted.status, 201, "{}", planted.body);
+    let id = planted.json()["ids"][0].as_str().unwrap().to_string();
+    assert_eq!(
+        c.stored("Account", &id)["CXM_Sentiment_Picklist__c"],
+        "Neutral"
+    );
+    assert_eq!(
+        c.admin_post("/records/Account", r#"{"Nope__c": 1}"#).status,
+        400
+    );
+
+    // Edit as another user: validated, bumps modstamps, changes LastModifiedById.
+    let users = ids(&c, "User");
+    let api_user = c.get("/services/oauth2/userinfo").json()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = c.stored("Account", &id);
+    let r = c.admin_patch(
+        &format!("/records/Account/{id}"),
+        r#"{"CXM_Sentiment_Picklist__c": "Yellow"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let after = c.stored("Account", &id);
+    assert_ne!(after["LastModifiedById"], json!(api_user));
+    assert!(after["SystemModstamp"].as_str() > before["SystemModstamp"].as_str());
+    let r = c.admin_patch(
+        &format!("/records/Account/{id}?as={}", users[2]),
+        r#"{"CXM_Sentiment_Picklist__c": "Nope"}"#,
+    );
+    assert_eq!(
+        r.json()[0]["errorCode"],
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    );
+    c.admin_patch(
+        &format!("/records/Account/{id}?as={}", users[2]),
+        r#"{"Name": "Renamed"}"#,
+    );
+    assert_eq!(
+        c.stored("Account", &id)["LastModifiedById"],
+        json!(users[2])
+    );
+
+    // Remove a field: describe drops it, SOQL and writes refuse it; restore brings it back.
+    assert_eq!(
+        c.admin_delete("/schema/Account/Kong_Version__c").status,
+        204
+    );
+    assert_eq!(
+        c.admin_get("/schema").json()["removed"][0]["field"],
+        "Kong_Version__c"
+    );
+    let d = c
+        .get("/services/data/v62.0/sobjects/Account/describe")
+        .json();
+    assert!(d["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["name"] != "Kong_Version__c"));
+    c.query("SELECT Kong_Version__c FROM Account")
+        .sf_error(400, "INVALID_FIELD");
+    c.patch(
+        &format!("/services/data/v62.0/sobjects/Account/{id}"),
+        r#"{"Kong_Version__c": "1"}"#,
+    )
+    .sf_error(400, "INVALID_FIELD");
+    assert_eq!(
+        c.admin_post("/schema/Account/Kong_Version__c", "").status,
+        204
+    );
+    assert_eq!(c.query("SELECT Kong_Version__c FROM Account").status, 200);
+    assert_eq!(
+        c.admin_post("/schema/Account/Kong_Version__c", "").status,
+        404
+    );
+
+    // Delete: the API then reports ENTITY_IS_DELETED.
+    assert_eq!(
+        c.admin_delete(&format!("/records/Account/{id}")).status,
+        204
+    );
+    c.get(&format!("/services/data/v62.0/sobjects/Account/{id}"))
+        .sf_error(404, "ENTITY_IS_DELETED");
+    assert_eq!(c.admin_get(&format!("/records/Account/{id}")).status, 404);
+    assert_eq!(c.admin_get("/nope").status, 404);
+}
+
+#[test]
+fn faults_sessions_and_request_counts() {
+    let sim = sim(2, 2, 2000);
+    let mut c = Client::new(&sim);
+    c.admin_delete("/requests");
+
+    // Status + Salesforce error body, for the next 2 matching requests only.
+    let f = c.admin_post("/faults", r#"{"match": {"method": "GET", "path_contains": "/query"}, "count": 2,
+        "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down for maintenance"}}"#);
+    assert_eq!(f.status, 200, "{}", f.body);
+    c.query("SELECT Id FROM Account")
+        .sf_error(503, "SERVER_UNAVAILABLE");
+    assert_eq!(c.admin_get("/faults").json()["faults"][0]["remaining"], 1);
+    c.query("SELECT Id FROM Account")
+        .sf_error(503, "SERVER_UNAVAILABLE");
+    assert_eq!(c.query("SELECT Id FROM Account").status, 200);
+
+    // HTML page.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "FROM Opportunity"}, "action": {"html": 503}}"#,
+    );
+    let r = c.query("SELECT Id FROM Opportunity");
+    assert_eq!(r.status, 503);
+    assert!(r.content_type.starts_with("text/html"));
+
+    // Delay.
+    c.admin_post("/faults", r#"{"action": {"delay_ms": 300}}"#);
+    let t = Instant::now();
+    assert_eq!(c.get("/services/data/v62.0").status, 200);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+
+    // Bad specs are refused.
+    assert_eq!(c.admin_post("/faults", r#"{"action": {}}"#).status, 400);
+    assert_eq!(
+        c.admin_post("/faults", r#"{"action": {"hang": true, "delay_ms": 1}}"#)
+            .status,
+        400
+    );
+
+    // Expire the session through a fault, then through the admin API.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "describe"}, "action": {"expire_session": true}}"#,
+    );
+    c.get("/services/data/v62.0/sobjects/Account/describe")
+        .sf_error(401, "INVALID_SESSION_ID");
+    c.get("/services/data/v62.0")
+        .sf_error(401, "INVALID_SESSION_ID");
+    c.token = c.admin_get("/session").json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.get("/services/data/v62.0").status, 200);
+    let fresh = c.admin_post("/session/expire", "").json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.get("/services/data/v62.0")
+        .sf_error(401, "INVALID_SESSION_ID");
+    c.token = fresh;
+    assert_eq!(c.get("/services/data/v62.0").status, 200);
+
+    // Counts per class, and the decoded SOQL as the server saw it: an injection attempt
+    // arrives as one escaped literal.
+    c.admin_delete("/requests");
+    let evil = r"SELECT Id FROM Account WHERE Name = 'x\' OR Name LIKE \'%'";
+    c.query(evil);
+    c.get("/services/data/v62.0/query/01gnope-1");
+    c.patch(
+        "/services/data/v62.0/composite/sobjects",
+        r#"{"records": []}"#,
+    );
+    let log = c.admin_get("/requests").json();
+    assert_eq!(log["counts"]["query"], 1);
+    assert_eq!(log["counts"]["query_more"], 1);
+    assert_eq!(log["counts"]["composite"], 1);
+    assert_eq!(log["total"], 3);
+    assert_eq!(log["log"][0]["q"], evil);
+    assert_eq!(log["log"][0]["status"], 200);
+    c.admin_delete("/requests");
+    assert_eq!(c.admin_get("/requests").json()["total"], 0);
+    assert_eq!(c.admin_get("/page_size").json()["page_size"], 2000);
+}
+
+#[test]
+fn a_hanging_request_does_not_block_others_or_shutdown() {
+    let sim = sim(1, 1, 2000);
+    let c = Client::new(&sim);
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "/query"}, "action": {"hang": true}}"#,
+    );
+    let quick = Client::with_timeout(&sim, Duration::from_millis(400));
+    assert!(quick
+        .try_get("/services/data/v62.0/query?q=SELECT%20Id%20FROM%20Account")
+        .is_err());
+    assert_eq!(c.get("/services/data/v62.0").status, 200);
+    let url = sim.info().url.clone();
+    let hung = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        c.admin_post(
+            "/faults",
+            r#"{"match": {"path_contains": "/query"}, "action": {"hang": true}}"#,
+        );
+        agent
+            .get(format!("{url}/services/data/v62.0/query?q=x"))
+            .call()
+            .map(|r| r.status().as_u16())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    drop(sim);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+    // The hung client is released (with a 503 or a closed connection), not left waiting.
+    let _ = hung.join().unwrap();
+}
+
+#[test]
+fn dropping_the_handle_stops_the_server() {
+    let sim = sim(1, 1, 2000);
+    let url = sim.info().url.clone();
+    drop(sim);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    assert!(agent.get(format!("{url}/services/data")).call().is_err());
+}
