@@ -1,0 +1,292 @@
+//! [`Engine`]: one open database with its resolved settings, field map and Salesforce
+//! client. The CLI builds one per command; `upsight serve` builds one per process and shares
+//! it (`Arc<Engine>`) between handlers, so the client (and its `sf` discovery, access token
+//! and API version) is paid for once per process, not once per request.
+//!
+//! Every method blocks (the client runs `sf` or HTTP synchronously); the web app calls
+//! them from `spawn_blocking`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use upsight_core::FieldMap;
+use upsight_salesforce::{connect, ClientConfig, SalesforceClient, SfConfig, Status};
+use upsight_store::Store;
+
+use crate::error::{EngineError, Result};
+use crate::meta::OrgMeta;
+use crate::settings::{self, Layers, SettingKey, Settings};
+
+/// How to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The SQLite file; created (with its directory) if missing.
+    pub db_path: PathBuf,
+    /// The config file to read; `None` for the default location
+    /// ([`settings::default_config_path`]). A missing file is not an error.
+    pub config_path: Option<PathBuf>,
+    /// The environment settings are read from (`UPSIGHT_*`, `HOME`, XDG directories).
+    pub env: BTreeMap<String, String>,
+    /// One-run overrides from command-line flags (`--target-org`).
+    pub flags: BTreeMap<SettingKey, String>,
+}
+
+impl EngineOptions {
+    /// Options for `db_path`, reading the process environment.
+    pub fn new(db_path: impl Into<PathBuf>) -> EngineOptions {
+        EngineOptions {
+            db_path: db_path.into(),
+            config_path: None,
+            env: settings::process_env(),
+            flags: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where the Salesforce client comes from.
+enum ClientSource {
+    /// Built from the settings on first use, and rebuilt when they change.
+    Settings,
+    /// Given by the caller (the demo, tests); settings never replace it.
+    Fixed,
+}
+
+/// The executor. `Send + Sync`; share it with `Arc`.
+pub struct Engine {
+    db_path: PathBuf,
+    options: EngineOptions,
+    store: Mutex<Store>,
+    settings: RwLock<Arc<Settings>>,
+    field_map: RwLock<Arc<FieldMap>>,
+    client_source: ClientSource,
+    client: Mutex<Option<Arc<dyn SalesforceClient>>>,
+    meta: Mutex<Option<(String, Arc<OrgMeta>)>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("db_path", &self.db_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the database and resolves the settings and the field map. Connecting to
+    /// Salesforce waits for the first call that needs it.
+    pub fn open(options: EngineOptions) -> Result<Engine> {
+        Engine::build(options, ClientSource::Settings, None)
+    }
+
+    /// Opens with a ready client (for `upsight demo`, which talks to the in-process
+    /// simulator over REST with no `sf`, and for tests). Settings never replace it.
+    pub fn with_client(
+        options: EngineOptions,
+        client: Arc<dyn SalesforceClient>,
+    ) -> Result<Engine> {
+        Engine::build(options, ClientSource::Fixed, Some(client))
+    }
+
+    fn build(
+        options: EngineOptions,
+        client_source: ClientSource,
+        client: Option<Arc<dyn SalesforceClient>>,
+    ) -> Result<Engine> {
+        let db_path = options.db_path.clone();
+        if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| EngineError::Io {
+                what: "cannot create the database directory",
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        let store = Store::open(&db_path)?;
+        let settings = resolve_settings(&options, &store)?;
+        let field_map = load_field_map(&settings)?;
+        Ok(Engine {
+            db_path,
+            options,
+            store: Mutex::new(store),
+            settings: RwLock::new(Arc::new(settings)),
+            field_map: RwLock::new(Arc::new(field_map)),
+            client_source,
+            client: Mutex::new(client),
+            meta: Mutex::new(None),
+        })
+    }
+
+    /// The in-memory slot of the org metadata cache (see `meta`), keyed by cache key.
+    pub(crate) fn meta_slot(&self) -> MutexGuard<'_, Option<(String, Arc<OrgMeta>)>> {
+        self.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// The store, locked for this thread. Hold the guard only for the store calls
+    /// themselves, never across a Salesforce call, so one slow `sf` cannot stall every
+    /// other request.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The settings in effect.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The field map in effect (built-in, with the override file laid over it).
+    pub fn field_map(&self) -> Arc<FieldMap> {
+        self.field_map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Saves a setting in the database (an empty value removes it), re-resolves every
+    /// setting, and drops the client if how to reach Salesforce changed. Returns the new
+    /// settings. The value is checked before anything is saved.
+    pub fn set_setting(&self, key: SettingKey, value: &str) -> Result<Arc<Settings>> {
+        let normalised = key
+            .normalise(value)
+            .map_err(|reason| EngineError::InvalidSetting {
+                key: key.as_str().to_owned(),
+                value: value.to_owned(),
+                source_name: "the new value".to_owned(),
+                reason,
+            })?;
+        let settings = {
+            let mut store = self.store();
+            // Check the result of the change before saving it, so that a value that makes
+            // the whole set invalid (a field map file that does not parse) is refused.
+            let mut database = store.settings()?;
+            if normalised.is_empty() {
+                database.remove(key.as_str());
+            } else {
+                database.insert(key.as_str().to_owned(), normalised.clone());
+            }
+            let settings = Settings::resolve(&self.layers(database)?)?;
+            let field_map = load_field_map(&settings)?;
+            if normalised.is_empty() {
+                store.delete_setting(key.as_str())?;
+            } else {
+                store.set_setting(key.as_str(), &normalised)?;
+            }
+            *self.field_map.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(field_map);
+            Arc::new(settings)
+        };
+        let previous = std::mem::replace(
+            &mut *self.settings.write().unwrap_or_else(|e| e.into_inner()),
+            settings.clone(),
+        );
+        let reconnect = previous.sf_path != settings.sf_path
+            || previous.target_org != settings.target_org
+            || previous.transport != settings.transport;
+        if reconnect && matches!(self.client_source, ClientSource::Settings) {
+            *self.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        Ok(settings)
+    }
+
+    fn layers(&self, database: BTreeMap<String, String>) -> Result<Layers> {
+        build_layers(&self.options, database)
+    }
+
+    /// The Salesforce client, connected on first use and then reused for the life of the
+    /// engine. Fails when `sf` cannot be found (with the places searched).
+    pub fn client(&self) -> Result<Arc<dyn SalesforceClient>> {
+        let mut slot = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let client: Arc<dyn SalesforceClient> = Arc::from(connect(&self.client_config())?);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// The client if one is connected already, without connecting.
+    pub fn connected_client(&self) -> Option<Arc<dyn SalesforceClient>> {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let settings = self.settings();
+        ClientConfig {
+            sf: self.sf_config(),
+            transport: settings.transport,
+        }
+    }
+
+    /// Where `sf` is and which org it targets, per the settings.
+    pub fn sf_config(&self) -> SfConfig {
+        let settings = self.settings();
+        SfConfig {
+            sf_path: settings.sf_path.clone(),
+            target_org: settings.target_org.clone(),
+            ..SfConfig::default()
+        }
+    }
+
+    /// The status of Settings > Salesforce CLI: `not_found`, `not_authenticated` or
+    /// `authenticated`, with details. With a fixed client, that client's status.
+    pub fn status(&self) -> Result<Status> {
+        match self.client_source {
+            ClientSource::Fixed => Ok(self.client()?.status()?),
+            ClientSource::Settings => Ok(upsight_salesforce::status(&self.sf_config())?),
+        }
+    }
+}
+
+fn build_layers(options: &EngineOptions, database: BTreeMap<String, String>) -> Result<Layers> {
+    let path = match &options.config_path {
+        Some(path) => Some(path.clone()),
+        None => settings::default_config_path(&options.env),
+    };
+    let file = match path {
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => Some((path, text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(EngineError::Config {
+                    path,
+                    message: e.to_string(),
+                })
+            }
+        },
+        None => None,
+    };
+    Ok(Layers {
+        file,
+        database,
+        env: options.env.clone(),
+        flags: options.flags.clone(),
+    })
+}
+
+fn resolve_settings(options: &EngineOptions, store: &Store) -> Result<Settings> {
+    Settings::resolve(&build_layers(options, store.settings()?)?)
+}
+
+/// The built-in field map, with the override file laid over it when one is set.
+fn load_field_map(settings: &Settings) -> Result<FieldMap> {
+    let builtin = FieldMap::builtin();
+    match &settings.field_map_path {
+        None => Ok(builtin.clone()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| EngineError::FieldMapFile {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(builtin.with_override(&path.display().to_string(), &text)?)
+        }
+    }
+}

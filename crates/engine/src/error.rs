@@ -1,0 +1,175 @@
+//! The engine's one error type. Callers need three things from an error without parsing
+//! text: a message that tells the user what to do next, whether the fault was the input
+//! (exit code 2, a 4xx in the web app) or something else (exit code 1, a 5xx or a retry
+//! button), and, for Salesforce errors, the original typed error underneath.
+
+use std::path::PathBuf;
+
+use upsight_core::{AccountId, FieldMapError};
+use upsight_salesforce::IdError;
+use upsight_store::StoreError;
+
+/// How a failure maps to an exit code (and, in the web app, to a status class).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitClass {
+    /// Something went wrong that the input did not cause: exit code 1.
+    Failure,
+    /// The request itself was bad (an Id, a setting value, an unknown account): exit code 2.
+    Usage,
+}
+
+impl ExitClass {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitClass::Failure => 1,
+            ExitClass::Usage => 2,
+        }
+    }
+}
+
+/// Everything an engine operation can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A pasted Id or record URL that is not an acceptable Account Id.
+    #[error("{source}")]
+    InvalidId {
+        input: String,
+        #[source]
+        source: IdError,
+    },
+
+    /// An unknown settings key.
+    #[error("unknown setting `{key}`; the settings are: {known}")]
+    UnknownSetting { key: String, known: String },
+
+    /// A settings value that does not parse.
+    #[error("invalid value `{value}` for {key} (from {source_name}): {reason}")]
+    InvalidSetting {
+        key: String,
+        value: String,
+        source_name: String,
+        reason: String,
+    },
+
+    /// The config file exists but cannot be read or parsed.
+    #[error("cannot use the config file {path}: {message}; fix it or remove it")]
+    Config { path: PathBuf, message: String },
+
+    /// The field map override file cannot be read, or is invalid.
+    #[error("cannot read the field map override {path}: {message}; fix the file or unset field_map_path")]
+    FieldMapFile { path: PathBuf, message: String },
+
+    #[error("{0}; fix the field map override file or unset field_map_path")]
+    FieldMap(#[from] FieldMapError),
+
+    /// A local account named by a local id or Salesforce Id that does not exist.
+    #[error("no local account `{0}`; `upsight accounts list` shows them, `upsight accounts add --sf-id ID` adds one")]
+    AccountNotFound(String),
+
+    /// Adding or linking an Id that a local account already has.
+    #[error("Salesforce Id {sf_id} is already local account {existing} ({name}); `upsight accounts show {existing}` shows it")]
+    AlreadyExists {
+        sf_id: String,
+        existing: AccountId,
+        name: String,
+    },
+
+    /// Linking an account that already has a different Salesforce Id.
+    #[error("local account {account} is already linked to {sf_id}; it cannot be linked again")]
+    AlreadyLinked { account: AccountId, sf_id: String },
+
+    /// Syncing an account that has no Salesforce Id yet.
+    #[error("local account {0} is not linked to Salesforce; link it first with `upsight accounts link {0} --sf-id ID`")]
+    NotLinked(AccountId),
+
+    /// Well-formed Ids that Salesforce does not return (deleted, merged, or no access).
+    #[error("Salesforce has no account {} that this user can see; check the Id{}", .ids.join(", "), if .ids.len() > 1 { "s" } else { "" })]
+    NotInSalesforce { ids: Vec<String> },
+
+    /// Any other bad input (an empty name, empty search text, ...).
+    #[error("{0}")]
+    Invalid(String),
+
+    /// A Salesforce call failed; the message already says what to do.
+    #[error("{0}")]
+    Salesforce(#[from] upsight_salesforce::Error),
+
+    /// The local database failed.
+    #[error("database: {0}")]
+    Store(StoreError),
+
+    /// A file the engine needs (the lock file, the database directory) failed.
+    #[error("{what} {path}: {message}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+}
+
+impl EngineError {
+    /// Whether the request was at fault (exit code 2) or something else (exit code 1).
+    pub fn exit_class(&self) -> ExitClass {
+        match self {
+            EngineError::InvalidId { .. }
+            | EngineError::UnknownSetting { .. }
+            | EngineError::InvalidSetting { .. }
+            | EngineError::Config { .. }
+            | EngineError::FieldMapFile { .. }
+            | EngineError::FieldMap(_)
+            | EngineError::AccountNotFound(_)
+            | EngineError::AlreadyExists { .. }
+            | EngineError::AlreadyLinked { .. }
+            | EngineError::NotLinked(_)
+            | EngineError::NotInSalesforce { .. }
+            | EngineError::Invalid(_) => ExitClass::Usage,
+            EngineError::Salesforce(upsight_salesforce::Error::Invalid(_)) => ExitClass::Usage,
+            EngineError::Salesforce(_) | EngineError::Store(_) | EngineError::Io { .. } => {
+                ExitClass::Failure
+            }
+        }
+    }
+
+    /// Whether the same request, unchanged, can succeed later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            EngineError::Salesforce(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// A short stable name for the kind of error, for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::InvalidId { .. } => "invalid_id",
+            EngineError::UnknownSetting { .. } => "unknown_setting",
+            EngineError::InvalidSetting { .. } => "invalid_setting",
+            EngineError::Config { .. } => "config",
+            EngineError::FieldMapFile { .. } | EngineError::FieldMap(_) => "field_map",
+            EngineError::AccountNotFound(_) => "account_not_found",
+            EngineError::AlreadyExists { .. } => "already_exists",
+            EngineError::AlreadyLinked { .. } => "already_linked",
+            EngineError::NotLinked(_) => "not_linked",
+            EngineError::NotInSalesforce { .. } => "not_in_salesforce",
+            EngineError::Invalid(_) => "invalid",
+            EngineError::Salesforce(e) if e.needs_user_action() => "salesforce_auth",
+            EngineError::Salesforce(_) => "salesforce",
+            EngineError::Store(_) => "database",
+            EngineError::Io { .. } => "io",
+        }
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> EngineError {
+        match e {
+            StoreError::NotFound {
+                what: "account",
+                key,
+            } => EngineError::AccountNotFound(key),
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

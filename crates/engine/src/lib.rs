@@ -1,0 +1,29 @@
+//! upsight's executor: the layer between the pure planners of `upsight-core` and the I/O of
+//! the store and the Salesforce client. The CLI commands and the web app's handlers both
+//! call an [`Engine`], so a sync started from a terminal and one started from the browser
+//! run the same code, share the same settings and never run at the same time.
+//!
+//! Code map:
+//! - [`engine`]: [`Engine`] itself: the database, the resolved settings, the field map and
+//!   the lazily connected Salesforce client.
+//! - [`settings`]: the setting keys and their layers (defaults, config file, database,
+//!   `UPSIGHT_*` environment).
+//! - [`error`]: [`EngineError`], with messages that say what to do next and an exit class.
+//! - [`meta`]: the org's metadata (describe and instance URL), cached in the database.
+//! - [`lock`]: one sync at a time, in this process and across processes.
+//! - [`progress`]: what a running sync reports.
+//! - [`sync`]: full and single-account pull sync.
+//! - [`accounts`]: search Salesforce, add accounts by Id or URL, create, link, show.
+//!
+//! Write-back (edit, push, the background pusher) lives in its own modules beside these.
+#![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod error;
+pub mod meta;
+pub mod settings;
+
+pub use engine::{Engine, EngineOptions};
+pub use error::{EngineError, ExitClass, Result};
+pub use meta::{FieldMeta, ObjectMeta, OrgMeta};
+pub use settings::{SettingKey, SettingSource, Settings};

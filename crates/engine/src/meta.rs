@@ -1,0 +1,307 @@
+//! The org's metadata: which fields Account and Opportunity have (with types, lengths and
+//! picklist values, from describe) and the instance URL (for quick links). A sync needs
+//! the fields to leave out what the org lacks, an edit needs them to validate a value, and
+//! quick links need the host.
+//!
+//! Asking costs three `sf` processes on the CLI transport (org display and two describes,
+//! run side by side), so the answer is cached twice: in memory for the life of the engine,
+//! and in the database (a reserved `cache.` key in the settings table) for
+//! `describe_ttl_s`, so that a warm full sync on the CLI transport spends its `sf`
+//! processes on data only. The cache is keyed by target org, so switching orgs never uses
+//! another org's metadata, and a query that names a field the org no longer has refreshes
+//! it (see `sync`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use upsight_core::SObject;
+use upsight_salesforce::{SalesforceClient, Status};
+
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+
+/// The format of the cached value; bump it when [`OrgMeta`] changes shape, and old caches
+/// are simply refetched.
+const CACHE_VERSION: u32 = 1;
+/// The prefix of cache keys in the settings table. Settings never use it.
+pub const CACHE_PREFIX: &str = "cache.";
+
+/// One field as the org describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldMeta {
+    pub name: String,
+    pub label: String,
+    /// Salesforce's describe type: `string`, `textarea`, `picklist`, `date`, ...
+    #[serde(rename = "type")]
+    pub field_type: String,
+    /// Maximum length in characters (0 when the type has none).
+    pub length: u64,
+    pub updateable: bool,
+    pub nillable: bool,
+    pub restricted_picklist: bool,
+    /// The active picklist values, in the org's order.
+    pub picklist_values: Vec<String>,
+    /// For a lookup (`OwnerId`), the name of the parent relationship (`Owner`).
+    pub relationship_name: Option<String>,
+    pub precision: Option<u64>,
+    pub scale: Option<u64>,
+}
+
+/// One object as the org describes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub fields: Vec<FieldMeta>,
+    /// Parent-to-child relationship names (`Opportunities` on Account).
+    pub child_relationships: Vec<String>,
+}
+
+impl ObjectMeta {
+    /// A field by API name, case-insensitively (as Salesforce resolves names).
+    pub fn field(&self, name: &str) -> Option<&FieldMeta> {
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether a field list entry can be queried: a plain field the object has, or a
+    /// dotted path (`Owner.Name`) whose first segment is one of its lookup relationships.
+    /// The parent object's own fields are not described (that would cost another call per
+    /// parent type); a missing one would still be reported by the query itself.
+    pub fn has_path(&self, path: &str) -> bool {
+        match path.split_once('.') {
+            None => self.field(path).is_some(),
+            Some((relationship, _)) => self.fields.iter().any(|f| {
+                f.relationship_name
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(relationship))
+            }),
+        }
+    }
+
+    /// Whether the object has the child relationship `name`.
+    pub fn has_child_relationship(&self, name: &str) -> bool {
+        self.child_relationships
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+    }
+
+    fn from_describe(describe: &Map<String, Value>) -> ObjectMeta {
+        let fields = describe
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|fields| fields.iter().filter_map(field_meta).collect())
+            .unwrap_or_default();
+        let child_relationships = describe
+            .get("childRelationships")
+            .and_then(Value::as_array)
+            .map(|children| {
+                children
+                    .iter()
+                    .filter_map(|c| c.get("relationshipName")?.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ObjectMeta {
+            fields,
+            child_relationships,
+        }
+    }
+}
+
+fn field_meta(field: &Value) -> Option<FieldMeta> {
+    let text = |key: &str| field.get(key).and_then(Value::as_str).map(str::to_owned);
+    let flag = |key: &str| field.get(key).and_then(Value::as_bool).unwrap_or(false);
+    let number = |key: &str| field.get(key).and_then(Value::as_u64);
+    let picklist_values = field
+        .get("picklistValues")
+        .and_then(Value::as_array)
+        .map(|values| {
+            values
+                .iter()
+                .filter(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
+                .filter_map(|v| v.get("value")?.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(FieldMeta {
+        name: text("name")?,
+        label: text("label").unwrap_or_default(),
+        field_type: text("type").unwrap_or_default(),
+        length: number("length").unwrap_or(0),
+        updateable: flag("updateable"),
+        nillable: flag("nillable"),
+        restricted_picklist: flag("restrictedPicklist"),
+        picklist_values,
+        relationship_name: text("relationshipName"),
+        precision: number("precision"),
+        scale: number("scale"),
+    })
+}
+
+/// What upsight knows about the org it talks to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgMeta {
+    /// The org's API base (`https://acme.my.salesforce.com`, or the simulator's
+    /// `http://127.0.0.1:PORT`).
+    pub instance_url: String,
+    pub org_id: String,
+    pub username: String,
+    /// When it was asked, in seconds since the Unix epoch.
+    pub fetched_at: u64,
+    /// Keyed by object API name.
+    pub objects: BTreeMap<String, ObjectMeta>,
+}
+
+impl OrgMeta {
+    /// The describe of `sobject` (empty when the org did not describe it).
+    pub fn object(&self, sobject: SObject) -> &ObjectMeta {
+        static EMPTY: ObjectMeta = ObjectMeta {
+            fields: Vec::new(),
+            child_relationships: Vec::new(),
+        };
+        self.objects.get(sobject.api_name()).unwrap_or(&EMPTY)
+    }
+
+    fn is_fresh(&self, ttl_s: u64) -> bool {
+        now_s().saturating_sub(self.fetched_at) < ttl_s
+    }
+
+    /// Asks the org: status (for the instance URL) and both describes, side by side.
+    pub fn fetch(client: &dyn SalesforceClient) -> Result<OrgMeta> {
+        let (status, account, opportunity) = std::thread::scope(|scope| {
+            let account = scope.spawn(|| client.describe(SObject::Account.api_name()));
+            let opportunity = scope.spawn(|| client.describe(SObject::Opportunity.api_name()));
+            let status = client.status();
+            (
+                status,
+                account.join().expect("describe thread panicked"),
+                opportunity.join().expect("describe thread panicked"),
+            )
+        });
+        let org = match status? {
+            Status::Authenticated { org, .. } => org,
+            other => {
+                return Err(other
+                    .to_error(None)
+                    .map(EngineError::Salesforce)
+                    .unwrap_or_else(|| EngineError::Invalid("no org".into())))
+            }
+        };
+        let mut objects = BTreeMap::new();
+        objects.insert(
+            SObject::Account.api_name().to_owned(),
+            ObjectMeta::from_describe(&account?),
+        );
+        objects.insert(
+            SObject::Opportunity.api_name().to_owned(),
+            ObjectMeta::from_describe(&opportunity?),
+        );
+        Ok(OrgMeta {
+            instance_url: org.instance_url.trim_end_matches('/').to_owned(),
+            org_id: org.org_id,
+            username: org.username,
+            fetched_at: now_s(),
+            objects,
+        })
+    }
+}
+
+/// The cached value as stored.
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    version: u32,
+    meta: OrgMeta,
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// The settings-table key of the cached metadata for the current target org.
+    fn meta_cache_key(&self) -> String {
+        let settings = self.settings();
+        format!(
+            "{CACHE_PREFIX}org_meta:{}",
+            settings.target_org.as_deref().unwrap_or("")
+        )
+    }
+
+    /// The org's metadata, from memory, the database cache (while fresh), or the org.
+    pub fn org_meta(&self) -> Result<Arc<OrgMeta>> {
+        let key = self.meta_cache_key();
+        let ttl = self.settings().describe_ttl_s;
+        if let Some((cached_key, meta)) = self.meta_slot().as_ref() {
+            if *cached_key == key && meta.is_fresh(ttl) {
+                return Ok(meta.clone());
+            }
+        }
+        let stored = self.store().setting(&key)?;
+        if let Some(cached) = stored.and_then(|text| serde_json::from_str::<Cached>(&text).ok()) {
+            if cached.version == CACHE_VERSION && cached.meta.is_fresh(ttl) {
+                let meta = Arc::new(cached.meta);
+                *self.meta_slot() = Some((key, meta.clone()));
+                return Ok(meta);
+            }
+        }
+        self.refresh_org_meta()
+    }
+
+    /// Asks the org for its metadata now, and caches it.
+    pub fn refresh_org_meta(&self) -> Result<Arc<OrgMeta>> {
+        let key = self.meta_cache_key();
+        let meta = OrgMeta::fetch(self.client()?.as_ref())?;
+        let text = serde_json::to_string(&Cached {
+            version: CACHE_VERSION,
+            meta: meta.clone(),
+        })
+        .map_err(|e| EngineError::Invalid(format!("cannot encode the org metadata: {e}")))?;
+        self.store().set_setting(&key, &text)?;
+        let meta = Arc::new(meta);
+        *self.meta_slot() = Some((key, meta.clone()));
+        Ok(meta)
+    }
+
+    /// Forgets the cached metadata (memory and database), so the next use asks the org.
+    pub fn forget_org_meta(&self) -> Result<()> {
+        let key = self.meta_cache_key();
+        *self.meta_slot() = None;
+        self.store().delete_setting(&key)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_describe_fields_it_needs() {
+        let describe = json!({
+            "fields": [
+                {"name": "CXM_Sentiment_Picklist__c", "label": "CXM Sentiment", "type": "picklist",
+                 "length": 255, "updateable": true, "nillable": true, "restrictedPicklist": true,
+                 "picklistValues": [{"value": "Green", "active": true}, {"value": "Old", "active": false}],
+                 "relationshipName": null},
+                {"name": "OwnerId", "label": "Owner ID", "type": "reference", "length": 18,
+                 "relationshipName": "Owner", "picklistValues": []},
+            ],
+            "childRelationships": [{"relationshipName": "Opportunities"}, {"relationshipName": null}],
+        });
+        let meta = ObjectMeta::from_describe(describe.as_object().unwrap());
+        let sentiment = meta.field("cxm_sentiment_picklist__c").unwrap();
+        assert_eq!(sentiment.picklist_values, vec!["Green"]);
+        assert!(sentiment.restricted_picklist);
+        assert!(meta.has_path("Owner.Name"));
+        assert!(!meta.has_path("Parent.Name"));
+        assert!(!meta.has_path("NPS_Score__c"));
+        assert!(meta.has_child_relationship("opportunities"));
+    }
+}
