@@ -1,0 +1,446 @@
+//! The push planners, as pure functions: which pending entries go to Salesforce and how
+//! ([`plan_push`]), what Salesforce's answers mean for each entry ([`classify_results`]),
+//! and whether a revert may push the old value back ([`plan_revert`]). The engine does the
+//! I/O around them (the drift query, the sObject Collections requests, the store writes);
+//! keeping the decisions here lets case tables and property tests cover every branch without
+//! a network or a database.
+//!
+//! The rules:
+//! - **Drift.** An entry is based on `old_value`, the Salesforce value the user saw. If
+//!   Salesforce now holds something else, someone else changed the field: the entry becomes a
+//!   `conflict` with both values kept, and nothing is sent for it. The one exception is
+//!   Salesforce already holding the entry's *new* value: that is our own earlier push whose
+//!   result was never recorded (the process died after Salesforce accepted it), so the entry
+//!   is simply `pushed`. That is what makes a push after a crash harmless.
+//! - **Merging.** All fields of one record go into one record update, and updates are grouped
+//!   into requests of at most [`MAX_RECORDS_PER_REQUEST`] records: 500 edits over 100
+//!   accounts is one request.
+//! - **Request-level failures** depend on the kind of failure. A transient one (timeout,
+//!   network, HTTP 5xx, a locked row) and one the user must fix in `sf` (expired session,
+//!   not logged in) leave the entry `pending`, with the error noted, because the edit itself
+//!   is fine and the next push will carry it. A permanent one (Salesforce refusing the whole
+//!   request, a malformed answer) marks the entry `failed` with the code and message, because
+//!   sending the same thing again cannot help until the user looks at it.
+//! - **Nothing is lost or duplicated.** Every entry given to [`plan_push`] comes out of
+//!   [`classify_results`] exactly once, with a verdict that is a legal transition from
+//!   `pending` (or no transition at all). The property tests below check exactly that.
+
+use crate::change::{ChangeEvent, ChangeStatus, RecordKind};
+use crate::record::{ChangeEntry, ChangeId};
+use crate::value::{is_blank, same_value, FieldValues};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The most records one sObject Collections request may carry (a Salesforce limit).
+pub const MAX_RECORDS_PER_REQUEST: usize = 200;
+
+/// The Salesforce error code recorded when an entry's field is not in the org any more.
+pub const CODE_FIELD_NOT_IN_ORG: &str = "INVALID_FIELD";
+/// The code recorded when an entry's record has no Salesforce Id to push to.
+pub const CODE_NO_SALESFORCE_ID: &str = "NO_SALESFORCE_ID";
+
+/// The key records are matched by: the first 15 characters of the Id, which are unique and
+/// case-sensitive, so a 15- and an 18-character spelling of one Id meet.
+pub fn id_key(sf_id: &str) -> &str {
+    sf_id.get(..15).unwrap_or(sf_id)
+}
+
+/// Salesforce's current values of the records a push touches, as the drift query read them.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteSnapshot {
+    /// (kind, Id key) → lower-cased field name → value.
+    records: HashMap<(RecordKind, String), HashMap<String, Value>>,
+    /// (kind, lower-cased field name) for every field the query selected.
+    queried: HashSet<(RecordKind, String)>,
+}
+
+impl RemoteSnapshot {
+    pub fn new() -> RemoteSnapshot {
+        RemoteSnapshot::default()
+    }
+
+    /// Notes that the drift query selected `field` for records of `kind`. An entry whose
+    /// field was not selected (the org does not have it) cannot be checked or pushed.
+    pub fn add_queried_field(&mut self, kind: RecordKind, field: &str) {
+        self.queried.insert((kind, field.to_ascii_lowercase()));
+    }
+
+    /// Adds one record the drift query returned.
+    pub fn insert_record(&mut self, kind: RecordKind, sf_id: &str, fields: &FieldValues) {
+        let values = fields
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+            .collect();
+        self.records
+            .insert((kind, id_key(sf_id).to_owned()), values);
+    }
+
+    /// Whether the query selected `field` for `kind`.
+    pub fn was_queried(&self, kind: RecordKind, field: &str) -> bool {
+        self.queried.contains(&(kind, field.to_ascii_lowercase()))
+    }
+
+    /// The record's values, if Salesforce returned it.
+    fn record(&self, kind: RecordKind, sf_id: &str) -> Option<&HashMap<String, Value>> {
+        self.records.get(&(kind, id_key(sf_id).to_owned()))
+    }
+
+    /// Salesforce's value of one field: `None` when the record was not returned (deleted,
+    /// merged, no access). A selected field the answer left out counts as null.
+    pub fn value(&self, kind: RecordKind, sf_id: &str, field: &str) -> Option<Value> {
+        self.record(kind, sf_id).map(|values| {
+            values
+                .get(&field.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+    }
+}
+
+/// One record update: every field of one record that this push sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedUpdate {
+    pub kind: RecordKind,
+    /// The Salesforce Id as the entries spell it.
+    pub sf_id: String,
+    /// Field API name → value to send (blank values are sent as JSON null, which clears).
+    pub fields: Map<String, Value>,
+    /// The entries this update carries, one per field, in field order.
+    pub entries: Vec<ChangeId>,
+}
+
+/// An entry that cannot be sent at all, with the code and message to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub entry: ChangeId,
+    pub code: String,
+    pub message: String,
+}
+
+/// What a push will do with each pending entry.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PushPlan {
+    /// Salesforce changed the field under the edit: (entry, Salesforce's value).
+    pub conflicts: Vec<(ChangeId, Value)>,
+    /// Salesforce already holds the new value (an earlier push whose result was lost).
+    pub already_applied: Vec<ChangeId>,
+    /// Entries that cannot be sent (no Salesforce Id, field not in the org).
+    pub refused: Vec<Refusal>,
+    /// A second entry for a field already in this push; it waits for the next push. The
+    /// store allows one open entry per field, so this only guards against a corrupt log.
+    pub held: Vec<ChangeId>,
+    /// The requests to send, each of at most [`MAX_RECORDS_PER_REQUEST`] updates.
+    pub batches: Vec<Vec<PlannedUpdate>>,
+}
+
+impl PushPlan {
+    /// How many record updates the plan sends.
+    pub fn update_count(&self) -> usize {
+        self.batches.iter().map(Vec::len).sum()
+    }
+
+    /// Every entry the plan sends, in request order.
+    pub fn sent_entries(&self) -> impl Iterator<Item = ChangeId> + '_ {
+        self.batches
+            .iter()
+            .flatten()
+            .flat_map(|u| u.entries.iter().copied())
+    }
+}
+
+/// The value to put in an update: Salesforce clears a field with null, and an empty text
+/// stored locally means "no value".
+pub fn wire_value(value: &Value) -> Value {
+    if is_blank(value) {
+        Value::Null
+    } else {
+        value.clone()
+    }
+}
+
+/// Plans a push of `pending` (the entries as read for this push) against `remote`, the drift
+/// query's answer. Entries that are not `pending` are ignored: only pending ones are pushed.
+pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
+    let mut plan = PushPlan::default();
+    // Updates in first-seen record order, so requests follow the order of the edits.
+    let mut updates: Vec<PlannedUpdate> = Vec::new();
+    let mut by_record: HashMap<(RecordKind, String), usize> = HashMap::new();
+    for entry in pending.iter().filter(|e| e.status == ChangeStatus::Pending) {
+        let kind = entry.record.kind();
+        let Some(sf_id) = entry.sf_id.as_deref().filter(|s| !s.trim().is_empty()) else {
+            plan.refused.push(Refusal {
+                entry: entry.id,
+                code: CODE_NO_SALESFORCE_ID.to_owned(),
+                message: format!(
+                    "the {kind} has no Salesforce Id, so there is nothing to push to; link it \
+                     to a Salesforce record (upsight accounts link), then retry"
+                ),
+            });
+            continue;
+        };
+        if !remote.was_queried(kind, &entry.field) {
+            plan.refused.push(Refusal {
+                entry: entry.id,
+                code: CODE_FIELD_NOT_IN_ORG.to_owned(),
+                message: format!(
+                    "the org has no {} field {} (or it is not visible to you); fix the field \
+                     map or the field's access in Salesforce, then retry",
+                    kind.sobject(),
+                    entry.field
+                ),
+            });
+            continue;
+        }
+        match remote.value(kind, sf_id, &entry.field) {
+            Some(current) if same_value(&current, &entry.old_value) => {}
+            Some(current) if same_value(&current, &entry.new_value) => {
+                plan.already_applied.push(entry.id);
+                continue;
+            }
+            Some(current) => {
+                plan.conflicts.push((entry.id, current));
+                continue;
+            }
+            // Not returned: the record is gone or hidden. Sending lets Salesforce say which
+            // (ENTITY_IS_DELETED, INSUFFICIENT_ACCESS...), and that answer is what the user
+            // needs to see on the failed entry.
+            None => {}
+        }
+        let key = (kind, id_key(sf_id).to_owned());
+        let index = *by_record.entry(key).or_insert_with(|| {
+            updates.push(PlannedUpdate {
+                kind,
+                sf_id: sf_id.to_owned(),
+                fields: Map::new(),
+                entries: Vec::new(),
+            });
+            updates.len() - 1
+        });
+        let update = &mut updates[index];
+        let taken = update
+            .fields
+            .keys()
+            .any(|f| f.eq_ignore_ascii_case(&entry.field));
+        if taken {
+            plan.held.push(entry.id);
+            continue;
+        }
+        update
+            .fields
+            .insert(entry.field.clone(), wire_value(&entry.new_value));
+        update.entries.push(entry.id);
+    }
+    let mut batches = Vec::new();
+    let mut iter = updates.into_iter().peekable();
+    while iter.peek().is_some() {
+        batches.push(iter.by_ref().take(MAX_RECORDS_PER_REQUEST).collect());
+    }
+    plan.batches = batches;
+    plan
+}
+
+/// How a whole-request failure is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Can clear up by itself (timeout, network, HTTP 5xx, row lock): stay pending.
+    Transient,
+    /// Needs the user to fix `sf` (log in again, install it): stay pending.
+    NeedsUser,
+    /// Sending the same again cannot help: the entries become `failed`.
+    Permanent,
+}
+
+/// A request that failed as a whole, with what to record on its entries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFailure {
+    pub kind: FailureKind,
+    pub code: String,
+    pub message: String,
+}
+
+/// Salesforce's answer for one planned record update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    Saved,
+    /// Salesforce refused the record: (statusCode, message) for each error it gave.
+    Refused(Vec<(String, String)>),
+    /// The request carrying the record failed as a whole (or was never sent).
+    RequestFailed(RequestFailure),
+}
+
+/// What happens to one entry after a push.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pushed,
+    Failed {
+        code: String,
+        message: String,
+    },
+    Conflict {
+        remote: Value,
+    },
+    /// Stays `pending`; `error` says why the push did not carry it, if it failed.
+    StillPending {
+        error: Option<RequestFailure>,
+    },
+}
+
+impl Verdict {
+    /// The state-machine event this verdict applies, if any.
+    pub fn event(&self) -> Option<ChangeEvent> {
+        match self {
+            Verdict::Pushed => Some(ChangeEvent::PushSucceeded),
+            Verdict::Failed { .. } => Some(ChangeEvent::PushFailed),
+            Verdict::Conflict { .. } => Some(ChangeEvent::DriftDetected),
+            Verdict::StillPending { .. } => None,
+        }
+    }
+}
+
+/// The verdict of every entry a plan covers, given Salesforce's answers: `outcomes[b][u]` is
+/// the answer for `plan.batches[b][u]`. A missing answer (a short or absent list) keeps the
+/// entry pending, never drops it.
+pub fn classify_results(
+    plan: &PushPlan,
+    outcomes: &[Vec<SendOutcome>],
+) -> Vec<(ChangeId, Verdict)> {
+    let mut verdicts = Vec::new();
+    for (id, remote) in &plan.conflicts {
+        verdicts.push((
+            *id,
+            Verdict::Conflict {
+                remote: remote.clone(),
+            },
+        ));
+    }
+    verdicts.extend(plan.already_applied.iter().map(|id| (*id, Verdict::Pushed)));
+    verdicts.extend(plan.refused.iter().map(|r| {
+        (
+            r.entry,
+            Verdict::Failed {
+                code: r.code.clone(),
+                message: r.message.clone(),
+            },
+        )
+    }));
+    verdicts.extend(
+        plan.held
+            .iter()
+            .map(|id| (*id, Verdict::StillPending { error: None })),
+    );
+    for (b, batch) in plan.batches.iter().enumerate() {
+        for (u, update) in batch.iter().enumerate() {
+            let outcome = outcomes.get(b).and_then(|batch| batch.get(u));
+            let verdict = match outcome {
+                Some(SendOutcome::Saved) => Verdict::Pushed,
+                Some(SendOutcome::Refused(errors)) => refused_verdict(errors),
+                Some(SendOutcome::RequestFailed(failure)) => match failure.kind {
+                    FailureKind::Permanent => Verdict::Failed {
+                        code: failure.code.clone(),
+                        message: failure.message.clone(),
+                    },
+                    FailureKind::Transient | FailureKind::NeedsUser => Verdict::StillPending {
+                        error: Some(failure.clone()),
+                    },
+                },
+                None => Verdict::StillPending { error: None },
+            };
+            verdicts.extend(update.entries.iter().map(|id| (*id, verdict.clone())));
+        }
+    }
+    verdicts
+}
+
+/// A record refusal as one code and message: Salesforce can list several errors, and the
+/// first code is the one to branch on, while every message helps the user.
+fn refused_verdict(errors: &[(String, String)]) -> Verdict {
+    let code = errors
+        .first()
+        .map_or_else(|| "UNKNOWN_EXCEPTION".to_owned(), |(code, _)| code.clone());
+    let message = if errors.is_empty() {
+        "Salesforce refused the record without saying why".to_owned()
+    } else {
+        errors
+            .iter()
+            .map(|(_, message)| message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Verdict::Failed { code, message }
+}
+
+/// Counts of a push's verdicts, for the CLI summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VerdictCounts {
+    pub pushed: usize,
+    pub failed: usize,
+    pub conflicts: usize,
+    pub still_pending: usize,
+}
+
+impl VerdictCounts {
+    pub fn of<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> VerdictCounts {
+        let mut counts = VerdictCounts::default();
+        for verdict in verdicts {
+            match verdict {
+                Verdict::Pushed => counts.pushed += 1,
+                Verdict::Failed { .. } => counts.failed += 1,
+                Verdict::Conflict { .. } => counts.conflicts += 1,
+                Verdict::StillPending { .. } => counts.still_pending += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// What a revert has to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RevertPlan {
+    /// Push `value` (the old value, as sent) back to Salesforce, then record the revert.
+    Push { value: Value },
+    /// Salesforce already holds the old value: only the local side changes.
+    LocalOnly,
+}
+
+/// Why a revert is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RevertRefusal {
+    /// Only `failed` and `pushed` entries can be reverted.
+    WrongStatus(ChangeStatus),
+    /// Salesforce no longer returns the record.
+    RecordMissing,
+    /// Salesforce holds neither the entry's new value nor its old one: someone changed the
+    /// field since, and pushing the old value would overwrite their change.
+    Drift { remote: Value },
+}
+
+/// Plans the revert of `entry`, given Salesforce's current value of its field (`None` when
+/// the record was not returned). The same drift rule as a push: never overwrite a value
+/// someone else set.
+pub fn plan_revert(
+    entry: &ChangeEntry,
+    remote: Option<&Value>,
+) -> Result<RevertPlan, RevertRefusal> {
+    if !matches!(entry.status, ChangeStatus::Failed | ChangeStatus::Pushed) {
+        return Err(RevertRefusal::WrongStatus(entry.status));
+    }
+    let remote = remote.ok_or(RevertRefusal::RecordMissing)?;
+    if same_value(remote, &entry.old_value) {
+        // A failed entry's old value never left Salesforce; a pushed one may have been put
+        // back by someone else already. Either way there is nothing to send.
+        Ok(RevertPlan::LocalOnly)
+    } else if same_value(remote, &entry.new_value) {
+        // A pushed entry, or a failed one whose "failure" was a lost answer to a push that
+        // did land: undo it.
+        Ok(RevertPlan::Push {
+            value: wire_value(&entry.old_value),
+        })
+    } else {
+        Err(RevertRefusal::Drift {
+            remote: remote.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,451 @@
+//! Case tables and property tests of the push planners.
+
+use super::*;
+use crate::record::{AccountId, OpportunityId, RecordRef};
+use proptest::prelude::*;
+use serde_json::json;
+
+const ID_A: &str = "001000000000001AAA";
+const ID_B: &str = "001000000000002AAA";
+
+fn entry(id: i64, sf_id: Option<&str>, field: &str, old: Value, new: Value) -> ChangeEntry {
+    ChangeEntry {
+        id: ChangeId(id),
+        record: RecordRef::Account(AccountId(1)),
+        account_id: AccountId(1),
+        sf_id: sf_id.map(str::to_owned),
+        field: field.to_owned(),
+        old_value: old,
+        new_value: new,
+        remote_value: None,
+        status: ChangeStatus::Pending,
+        error_code: None,
+        error_message: None,
+        note: None,
+        attempts: 0,
+        revision: 1,
+        created_at: "2024-01-01T00:00:00.000Z".into(),
+        updated_at: "2024-01-01T00:00:00.000Z".into(),
+        pushed_at: None,
+    }
+}
+
+fn snapshot(fields: &[&str], records: &[(&str, Value)]) -> RemoteSnapshot {
+    let mut remote = RemoteSnapshot::new();
+    for field in fields {
+        remote.add_queried_field(RecordKind::Account, field);
+    }
+    for (id, values) in records {
+        let values: FieldValues = serde_json::from_value(values.clone()).unwrap();
+        remote.insert_record(RecordKind::Account, id, &values);
+    }
+    remote
+}
+
+#[test]
+fn drift_cases() {
+    let remote = snapshot(
+        &["Rating__c"],
+        &[(ID_A, json!({"Id": ID_A, "rating__c": "Green"}))],
+    );
+    // (old, new, expected)
+    let cases: Vec<(Value, Value, &str)> = vec![
+        (json!("Green"), json!("Red"), "send"),
+        (json!("Yellow"), json!("Green"), "already"),
+        (json!("Yellow"), json!("Red"), "conflict"),
+        (json!("Green"), json!(""), "send"),
+    ];
+    for (old, new, expected) in cases {
+        let e = entry(1, Some(ID_A), "Rating__c", old.clone(), new.clone());
+        let plan = plan_push(&[e], &remote);
+        let got = if !plan.conflicts.is_empty() {
+            "conflict"
+        } else if !plan.already_applied.is_empty() {
+            "already"
+        } else if plan.update_count() == 1 {
+            "send"
+        } else {
+            "other"
+        };
+        assert_eq!(got, expected, "{old} -> {new}: {plan:?}");
+    }
+    // A blank new value is sent as null, which is how Salesforce clears a field.
+    let e = entry(1, Some(ID_A), "Rating__c", json!("Green"), json!(""));
+    let plan = plan_push(&[e], &remote);
+    assert_eq!(plan.batches[0][0].fields["Rating__c"], Value::Null);
+    // Null and "" are the same value: a field Salesforce holds as null matches an old "".
+    let remote = snapshot(&["Notes__c"], &[(ID_A, json!({"Notes__c": null}))]);
+    let plan = plan_push(
+        &[entry(1, Some(ID_A), "Notes__c", json!(""), json!("x"))],
+        &remote,
+    );
+    assert_eq!(plan.update_count(), 1);
+}
+
+#[test]
+fn merges_fields_of_one_record_and_batches_by_200() {
+    let mut entries = Vec::new();
+    let mut records = Vec::new();
+    let mut id = 0;
+    // 250 records with 5 fields each: 1,250 entries.
+    let ids: Vec<String> = (0..250).map(|n| format!("001{:012}AAA", n)).collect();
+    for sf_id in &ids {
+        let mut values = serde_json::Map::new();
+        for f in 0..5 {
+            id += 1;
+            let field = format!("F{f}__c");
+            values.insert(field.clone(), json!("old"));
+            entries.push(entry(id, Some(sf_id), &field, json!("old"), json!(id)));
+        }
+        records.push((sf_id.as_str(), Value::Object(values)));
+    }
+    let fields = ["F0__c", "F1__c", "F2__c", "F3__c", "F4__c"];
+    let remote = snapshot(&fields, &records);
+    let plan = plan_push(&entries, &remote);
+    assert_eq!(plan.batches.len(), 2);
+    assert_eq!(plan.batches[0].len(), 200);
+    assert_eq!(plan.batches[1].len(), 50);
+    assert!(plan.batches.iter().flatten().all(|u| u.fields.len() == 5));
+    assert_eq!(plan.sent_entries().count(), 1250);
+}
+
+#[test]
+fn refusals_and_missing_records() {
+    let remote = snapshot(&["Known__c"], &[(ID_A, json!({"Known__c": "a"}))]);
+    let entries = [
+        entry(1, None, "Known__c", json!("a"), json!("b")),
+        entry(2, Some(ID_A), "Gone__c", json!("a"), json!("b")),
+        // Not returned by the drift query: sent, so Salesforce can say why.
+        entry(3, Some(ID_B), "Known__c", json!("a"), json!("b")),
+    ];
+    let plan = plan_push(&entries, &remote);
+    let codes: Vec<_> = plan.refused.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, [CODE_NO_SALESFORCE_ID, CODE_FIELD_NOT_IN_ORG]);
+    assert_eq!(plan.sent_entries().collect::<Vec<_>>(), [ChangeId(3)]);
+}
+
+#[test]
+fn a_15_character_id_meets_its_18_character_spelling() {
+    let remote = snapshot(&["X__c"], &[(ID_A, json!({"X__c": "theirs"}))]);
+    let plan = plan_push(
+        &[entry(1, Some(&ID_A[..15]), "X__c", json!("a"), json!("b"))],
+        &remote,
+    );
+    assert_eq!(plan.conflicts, [(ChangeId(1), json!("theirs"))]);
+}
+
+#[test]
+fn classify_cases() {
+    let remote = snapshot(
+        &["X__c", "Y__c"],
+        &[
+            (ID_A, json!({"X__c": "a", "Y__c": "a"})),
+            (ID_B, json!({"X__c": "a", "Y__c": "theirs"})),
+        ],
+    );
+    let entries = [
+        entry(1, Some(ID_A), "X__c", json!("a"), json!("b")),
+        entry(2, Some(ID_A), "Y__c", json!("a"), json!("b")),
+        entry(3, Some(ID_B), "X__c", json!("a"), json!("b")),
+        entry(4, Some(ID_B), "Y__c", json!("a"), json!("b")),
+    ];
+    let plan = plan_push(&entries, &remote);
+    assert_eq!(plan.update_count(), 2);
+    let transient = RequestFailure {
+        kind: FailureKind::Transient,
+        code: "TIMEOUT".into(),
+        message: "slow".into(),
+    };
+    let permanent = RequestFailure {
+        kind: FailureKind::Permanent,
+        code: "INVALID_FIELD".into(),
+        message: "no such field".into(),
+    };
+    let refused = SendOutcome::Refused(vec![
+        ("STRING_TOO_LONG".into(), "too long".into()),
+        ("OTHER".into(), "and more".into()),
+    ]);
+    let table: Vec<(SendOutcome, Verdict)> = vec![
+        (SendOutcome::Saved, Verdict::Pushed),
+        (
+            refused,
+            Verdict::Failed {
+                code: "STRING_TOO_LONG".into(),
+                message: "too long; and more".into(),
+            },
+        ),
+        (
+            SendOutcome::RequestFailed(transient.clone()),
+            Verdict::StillPending {
+                error: Some(transient),
+            },
+        ),
+        (
+            SendOutcome::RequestFailed(permanent),
+            Verdict::Failed {
+                code: "INVALID_FIELD".into(),
+                message: "no such field".into(),
+            },
+        ),
+    ];
+    for (outcome, expected) in table {
+        let verdicts = classify_results(&plan, &[vec![outcome.clone(), SendOutcome::Saved]]);
+        let of = |id| {
+            verdicts
+                .iter()
+                .find(|(e, _)| *e == ChangeId(id))
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        // Entries 1 and 2 share record A's update, so they share its fate.
+        assert_eq!(of(1), expected, "{outcome:?}");
+        assert_eq!(of(2), expected, "{outcome:?}");
+        assert_eq!(of(3), Verdict::Pushed);
+        assert_eq!(
+            of(4),
+            Verdict::Conflict {
+                remote: json!("theirs")
+            }
+        );
+    }
+    // No answer at all keeps everything sent pending.
+    let verdicts = classify_results(&plan, &[]);
+    let pending = verdicts
+        .iter()
+        .filter(|(_, v)| *v == Verdict::StillPending { error: None })
+        .count();
+    assert_eq!(pending, 3);
+}
+
+#[test]
+fn revert_cases() {
+    let mut pushed = entry(1, Some(ID_A), "X__c", json!("old"), json!("new"));
+    pushed.status = ChangeStatus::Pushed;
+    let mut failed = pushed.clone();
+    failed.status = ChangeStatus::Failed;
+    let push_old = Ok(RevertPlan::Push {
+        value: json!("old"),
+    });
+    let cases = [
+        (&pushed, Some(json!("new")), push_old.clone()),
+        (&pushed, Some(json!("old")), Ok(RevertPlan::LocalOnly)),
+        (
+            &pushed,
+            Some(json!("theirs")),
+            Err(RevertRefusal::Drift {
+                remote: json!("theirs"),
+            }),
+        ),
+        (&pushed, None, Err(RevertRefusal::RecordMissing)),
+        (&failed, Some(json!("old")), Ok(RevertPlan::LocalOnly)),
+        (&failed, Some(json!("new")), push_old),
+        (
+            &failed,
+            Some(json!("x")),
+            Err(RevertRefusal::Drift { remote: json!("x") }),
+        ),
+    ];
+    for (e, remote, expected) in cases {
+        assert_eq!(plan_revert(e, remote.as_ref()), expected, "{:?}", e.status);
+    }
+    let mut pending = pushed.clone();
+    pending.status = ChangeStatus::Pending;
+    assert_eq!(
+        plan_revert(&pending, Some(&json!("new"))),
+        Err(RevertRefusal::WrongStatus(ChangeStatus::Pending))
+    );
+    // Reverting to a blank old value sends null.
+    let mut blank = pushed;
+    blank.old_value = json!("");
+    assert_eq!(
+        plan_revert(&blank, Some(&json!("new"))),
+        Ok(RevertPlan::Push { value: Value::Null })
+    );
+}
+
+#[test]
+fn opportunity_and_account_with_the_same_field_are_separate_updates() {
+    let mut remote = snapshot(&["Notes__c"], &[(ID_A, json!({"Notes__c": "a"}))]);
+    remote.add_queried_field(RecordKind::Opportunity, "Notes__c");
+    let opp_id = "006000000000001AAA";
+    let mut values = FieldValues::new();
+    values.insert("Notes__c".into(), json!("a"));
+    remote.insert_record(RecordKind::Opportunity, opp_id, &values);
+    let mut opp = entry(2, Some(opp_id), "Notes__c", json!("a"), json!("b"));
+    opp.record = RecordRef::Opportunity(OpportunityId(7));
+    let plan = plan_push(
+        &[
+            entry(1, Some(ID_A), "Notes__c", json!("a"), json!("b")),
+            opp,
+        ],
+        &remote,
+    );
+    let kinds: Vec<_> = plan.batches[0].iter().map(|u| u.kind).collect();
+    assert_eq!(kinds, [RecordKind::Account, RecordKind::Opportunity]);
+}
+
+// ------------------------------------------------------------------ properties
+
+fn any_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        Just(json!("")),
+        Just(json!("a")),
+        Just(json!("b")),
+        Just(json!("c")),
+        Just(json!(1)),
+    ]
+}
+
+fn any_outcome() -> impl Strategy<Value = SendOutcome> {
+    let failure = (
+        prop_oneof![
+            Just(FailureKind::Transient),
+            Just(FailureKind::NeedsUser),
+            Just(FailureKind::Permanent)
+        ],
+        "[A-Z_]{1,8}",
+    )
+        .prop_map(|(kind, code)| RequestFailure {
+            kind,
+            code,
+            message: "m".into(),
+        });
+    prop_oneof![
+        Just(SendOutcome::Saved),
+        proptest::collection::vec(("[A-Z_]{1,8}", "[a-z ]{0,8}"), 0..3)
+            .prop_map(SendOutcome::Refused),
+        failure.prop_map(SendOutcome::RequestFailed),
+    ]
+}
+
+/// (record index 0..12, field index 0..4, has Id, old, new, remote present, remote value)
+type EntrySpec = (usize, usize, bool, Value, Value, bool, Value);
+
+fn any_entries() -> impl Strategy<Value = Vec<EntrySpec>> {
+    proptest::collection::vec(
+        (
+            0..12usize,
+            0..4usize,
+            proptest::bool::weighted(0.95),
+            any_value(),
+            any_value(),
+            proptest::bool::weighted(0.9),
+            any_value(),
+        ),
+        0..80,
+    )
+}
+
+fn build(specs: &[EntrySpec]) -> (Vec<ChangeEntry>, RemoteSnapshot) {
+    let mut remote = RemoteSnapshot::new();
+    // Field 3 is not in the org.
+    for f in 0..3 {
+        remote.add_queried_field(RecordKind::Account, &format!("F{f}__c"));
+    }
+    let mut entries = Vec::new();
+    let mut records: BTreeMap<usize, FieldValues> = BTreeMap::new();
+    for (n, (record, field, has_id, old, new, present, theirs)) in specs.iter().enumerate() {
+        let sf_id = format!("001{:012}AAA", record);
+        let name = format!("F{field}__c");
+        entries.push(entry(
+            n as i64 + 1,
+            has_id.then_some(sf_id.as_str()),
+            &name,
+            old.clone(),
+            new.clone(),
+        ));
+        if *present {
+            records
+                .entry(*record)
+                .or_default()
+                .insert(name, theirs.clone());
+        }
+    }
+    for (record, values) in &records {
+        remote.insert_record(
+            RecordKind::Account,
+            &format!("001{:012}AAA", record),
+            values,
+        );
+    }
+    (entries, remote)
+}
+
+use std::collections::BTreeMap;
+
+proptest! {
+    /// Every pending entry comes out with exactly one verdict, the verdict is a legal
+    /// transition from `pending`, a batch never exceeds the limit, a record appears in one
+    /// update only, and a conflict is only ever declared when Salesforce holds a value that
+    /// is neither the entry's old nor its new value.
+    #[test]
+    fn no_entry_lost_or_duplicated(
+        specs in any_entries(),
+        outcomes in proptest::collection::vec(any_outcome(), 0..100),
+        answered in 0..3usize,
+    ) {
+        let (entries, remote) = build(&specs);
+        let plan = plan_push(&entries, &remote);
+        prop_assert!(plan.batches.iter().all(|b| !b.is_empty() && b.len() <= MAX_RECORDS_PER_REQUEST));
+        let mut records = HashSet::new();
+        for update in plan.batches.iter().flatten() {
+            prop_assert!(records.insert((update.kind, id_key(&update.sf_id).to_owned())));
+            prop_assert_eq!(update.fields.len(), update.entries.len());
+        }
+        // Answers for some prefix of the batches, the rest unanswered.
+        let mut pool = outcomes.into_iter().cycle();
+        let answers: Vec<Vec<SendOutcome>> = plan
+            .batches
+            .iter()
+            .take(answered)
+            .map(|b| b.iter().map(|_| pool.next().unwrap_or(SendOutcome::Saved)).collect())
+            .collect();
+        let verdicts = classify_results(&plan, &answers);
+        let mut seen: Vec<ChangeId> = verdicts.iter().map(|(id, _)| *id).collect();
+        seen.sort();
+        let mut expected: Vec<ChangeId> = entries.iter().map(|e| e.id).collect();
+        expected.sort();
+        prop_assert_eq!(seen, expected);
+        for (id, verdict) in &verdicts {
+            if let Some(event) = verdict.event() {
+                prop_assert!(ChangeStatus::Pending.apply(event).is_ok());
+            }
+            let e = entries.iter().find(|e| e.id == *id).unwrap();
+            if let Verdict::Conflict { remote: theirs } = verdict {
+                prop_assert!(!same_value(theirs, &e.old_value));
+                prop_assert!(!same_value(theirs, &e.new_value));
+            }
+        }
+        // Every sent value is the entry's new value, as sent on the wire.
+        for update in plan.batches.iter().flatten() {
+            for id in &update.entries {
+                let e = entries.iter().find(|e| e.id == *id).unwrap();
+                prop_assert_eq!(&update.fields[&e.field], &wire_value(&e.new_value));
+            }
+        }
+    }
+
+    /// A revert never pushes over a value someone else set, and only pushes the old value.
+    #[test]
+    fn revert_never_overwrites_a_third_value(
+        old in any_value(), new in any_value(), remote in proptest::option::of(any_value()),
+        pushed in any::<bool>(),
+    ) {
+        let mut e = entry(1, Some(ID_A), "X__c", old.clone(), new.clone());
+        e.status = if pushed { ChangeStatus::Pushed } else { ChangeStatus::Failed };
+        match plan_revert(&e, remote.as_ref()) {
+            Ok(RevertPlan::Push { value }) => {
+                let remote = remote.unwrap();
+                prop_assert!(same_value(&remote, &new));
+                prop_assert_eq!(value, wire_value(&old));
+            }
+            Ok(RevertPlan::LocalOnly) => prop_assert!(same_value(remote.as_ref().unwrap(), &old)),
+            Err(RevertRefusal::Drift { remote: theirs }) => {
+                prop_assert!(!same_value(&theirs, &old) && !same_value(&theirs, &new));
+            }
+            Err(RevertRefusal::RecordMissing) => prop_assert!(remote.is_none()),
+            Err(RevertRefusal::WrongStatus(_)) => prop_assert!(false),
+        }
+    }
+}
