@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -40,6 +40,9 @@ pub const MAX_URI_BYTES: usize = 16_384;
 pub const MAX_PAGE_SIZE: usize = 2000;
 /// The most records one sObject Collections call may carry.
 pub const MAX_COLLECTION_RECORDS: usize = 200;
+/// The largest request body accepted. axum's default (2 MB) is smaller than a legitimate
+/// sObject Collections call: 200 records with long text areas of 32,768 characters each.
+pub const MAX_BODY_BYTES: usize = 50 * 1024 * 1024;
 /// The newest API version the simulator advertises (`sf` picks the maximum).
 pub const LATEST_API_VERSION: u32 = 62;
 
@@ -504,6 +507,7 @@ pub fn router(state: SimState) -> Router {
         .nest("/__sim", crate::admin::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state);
     // Layers on a router run after its routing, so the path is normalized in an outer router

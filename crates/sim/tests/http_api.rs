@@ -323,6 +323,18 @@ fn composite_updates_report_per_record_in_input_order() {
     let r = c.patch(url, &json!({"records": max}).to_string()).json();
     assert_eq!(r.as_array().unwrap().len(), 200);
     assert!(r.as_array().unwrap().iter().all(|x| x["success"] == true));
+
+    // A full batch of maximal long text areas (about 6.5 MB) is a legitimate request.
+    let long = "é".repeat(32_768);
+    let big: Vec<Value> = (0..200)
+        .map(|n| json!({"attributes": {"type": "Account"}, "id": a[n % 4], "Relationship_Health_Comments__c": long}))
+        .collect();
+    let r = c.patch(url, &json!({"records": big}).to_string());
+    assert_eq!(r.status, 200, "{}", &r.body[..r.body.len().min(300)]);
+    assert_eq!(
+        c.stored("Account", &a[0])["Relationship_Health_Comments__c"],
+        long
+    );
 }
 
 #[test]
