@@ -1,7 +1,7 @@
 //! upsight's domain, with no I/O: the field map (which Salesforce fields upsight pulls, how
 //! they are labelled, typed and grouped, and which ones a CSM may write back), the local
 //! records, the change-log state machine, the edit merge rules, value checks against the
-//! org's metadata and the push planners. The store, the sync and
+//! org's metadata, the push planners, quick links and the pull planner. The store, the sync and
 //! the push all speak these types.
 #![forbid(unsafe_code)]
 
@@ -9,6 +9,8 @@ pub mod change;
 pub mod edit;
 pub mod fieldmap;
 pub mod input;
+pub mod links;
+pub mod pull;
 pub mod push;
 pub mod record;
 pub mod value;

@@ -1,0 +1,421 @@
+//! The pull planner: given the local accounts (with their opportunities), what Salesforce
+//! returned for them, and which fields local edits protect, decide what a sync writes. Pure,
+//! so the rules are tested with case tables and properties instead of a database and an org.
+//!
+//! The rules (spec "Syncing Accounts", issue 4):
+//! - only mapped fields the org has (`PullInput::queried`) are read; others keep their
+//!   stored value;
+//! - a field with a `pending`, `failed` or `conflict` entry keeps its local value, and is
+//!   reported when Salesforce's value differs;
+//! - quick links are rebuilt from the Salesforce Id and the org's Lightning host, plus the
+//!   link fields whose values are safe URLs (`links`);
+//! - an account's opportunities become exactly its open and Closed Won ones; a local one no
+//!   longer among them is removed, unless an entry protects it;
+//! - a linked account Salesforce did not return is reported as missing, never deleted;
+//! - only changed values are planned, so planning against the state a plan produced plans
+//!   nothing (idempotence).
+//!
+//! The plan is plain data; the engine maps it to the store's `PullApply`, and the store
+//! re-checks protection inside its transaction (an edit saved while the query ran must still
+//! win), so the planner's predictions of preserved fields and removals are a report, while
+//! the store's check is the guarantee.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::fieldmap::{FieldMap, SObject};
+use crate::links::OrgLinks;
+use crate::record::{AccountId, OpportunityId, RecordRef};
+use crate::value::{same_value, FieldValues};
+
+/// The child relationship the sync's subquery reads opportunities from.
+pub const OPPORTUNITIES_RELATIONSHIP: &str = "Opportunities";
+
+/// A local opportunity, as far as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalOpportunity {
+    pub id: OpportunityId,
+    pub sf_id: String,
+    pub name: String,
+    pub fields: FieldValues,
+}
+
+/// A local linked account and its opportunities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalAccount {
+    pub id: AccountId,
+    /// The 18-character Salesforce Id.
+    pub sf_id: String,
+    pub name: String,
+    pub fields: FieldValues,
+    pub quick_links: BTreeMap<String, String>,
+    pub opportunities: Vec<LocalOpportunity>,
+}
+
+/// The (record, field) pairs whose local value a sync must keep, and the records that have
+/// any. Field names compare case-insensitively, as Salesforce's do.
+#[derive(Debug, Clone, Default)]
+pub struct Protected {
+    fields: HashSet<(RecordRef, String)>,
+    records: HashSet<RecordRef>,
+}
+
+impl Protected {
+    pub fn new() -> Protected {
+        Protected::default()
+    }
+
+    pub fn insert(&mut self, record: RecordRef, field: &str) {
+        self.fields.insert((record, field.to_ascii_lowercase()));
+        self.records.insert(record);
+    }
+
+    pub fn contains(&self, record: RecordRef, field: &str) -> bool {
+        self.fields.contains(&(record, field.to_ascii_lowercase()))
+    }
+
+    pub fn has_record(&self, record: RecordRef) -> bool {
+        self.records.contains(&record)
+    }
+}
+
+impl FromIterator<(RecordRef, String)> for Protected {
+    fn from_iter<I: IntoIterator<Item = (RecordRef, String)>>(iter: I) -> Protected {
+        let mut p = Protected::new();
+        for (record, field) in iter {
+            p.insert(record, &field);
+        }
+        p
+    }
+}
+
+/// Which mapped fields the sync queried (the org has them), per object, by the field
+/// map's API name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Queried {
+    pub account: Vec<String>,
+    pub opportunity: Vec<String>,
+}
+
+impl Queried {
+    /// Every mapped field, as if the org had them all.
+    pub fn all(field_map: &FieldMap) -> Queried {
+        let names = |s| -> Vec<String> {
+            field_map
+                .soql_fields(s)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        Queried {
+            account: names(SObject::Account),
+            opportunity: names(SObject::Opportunity),
+        }
+    }
+}
+
+/// Everything the planner reads.
+#[derive(Debug, Clone, Copy)]
+pub struct PullInput<'a> {
+    pub field_map: &'a FieldMap,
+    pub queried: &'a Queried,
+    /// The linked accounts this sync covers (all of them, or the one being synced).
+    pub local: &'a [LocalAccount],
+    /// The Account records Salesforce returned, each with its `Opportunities` subquery.
+    pub remote: &'a [Map<String, Value>],
+    pub protected: &'a Protected,
+    /// The org's hosts; `None` when unknown, and then quick links are left as they are.
+    pub links: Option<&'a OrgLinks>,
+}
+
+/// What to write for one opportunity Salesforce returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpportunityPlan {
+    pub sf_id: String,
+    pub name: String,
+    /// Every queried field's value (the store upserts the record and merges protection).
+    pub fields: FieldValues,
+    /// Whether this differs from the local record (new, or a value other than a protected
+    /// one changed).
+    pub changed: bool,
+}
+
+/// What to write for one account Salesforce returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountPlan {
+    pub account_id: AccountId,
+    /// The new name, when it changed and is not protected.
+    pub name: Option<String>,
+    /// The queried fields whose value changed and is not protected.
+    pub fields: FieldValues,
+    /// The complete new quick links, when they changed.
+    pub quick_links: Option<BTreeMap<String, String>>,
+    /// The complete set of the account's open and Closed Won opportunities.
+    pub opportunities: Vec<OpportunityPlan>,
+}
+
+impl AccountPlan {
+    /// Whether applying this plan changes anything stored on the account or its returned
+    /// opportunities (besides sync times).
+    pub fn changes_anything(&self) -> bool {
+        self.name.is_some()
+            || !self.fields.is_empty()
+            || self.quick_links.is_some()
+            || self.opportunities.iter().any(|o| o.changed)
+    }
+}
+
+/// A value Salesforce has that was not applied, because a local edit protects the field.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PreservedValue {
+    pub record: RecordRef,
+    pub field: String,
+}
+
+/// The whole plan of one sync.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PullPlan {
+    pub accounts: Vec<AccountPlan>,
+    /// Linked accounts Salesforce did not return: keep them, flag them, report them.
+    pub missing_accounts: Vec<AccountId>,
+    /// Protected fields whose Salesforce value differs from the local one.
+    pub preserved: Vec<PreservedValue>,
+    /// Local opportunities that are no longer open or Closed Won in Salesforce (or gone).
+    pub opportunities_removed: Vec<OpportunityId>,
+    /// Local opportunities gone from Salesforce's answer but kept for a pending edit.
+    pub opportunities_kept: Vec<OpportunityId>,
+    /// Salesforce Ids of returned records that match no local account (ignored).
+    pub unexpected: Vec<String>,
+}
+
+impl PullPlan {
+    /// Whether applying the plan would change no stored value (sync times and the
+    /// missing-account flag, which is set once and kept, aside).
+    pub fn is_noop(&self) -> bool {
+        self.opportunities_removed.is_empty() && self.accounts.iter().all(|a| !a.changes_anything())
+    }
+}
+
+/// Whether an opportunity record is one a sync keeps: open, or Closed Won. The query asks
+/// for exactly these; checking again means a query without the filter (or an org whose
+/// stages changed meaning) cannot plant Closed Lost ones. Records without the flags are
+/// kept, as the query's own filter vouched for them.
+pub fn is_kept_opportunity(record: &Map<String, Value>) -> bool {
+    let flag = |name: &str| get_ci(record, name).and_then(Value::as_bool);
+    // Closed and not won (or closed with the won flag not returned) is Closed Lost.
+    !matches!(
+        (flag("IsClosed"), flag("IsWon")),
+        (Some(true), Some(false) | None)
+    )
+}
+
+/// A field of a query record by API name, case-insensitively; a dotted path reads the
+/// parent record (`Owner.Name` → `record.Owner.Name`, null when the parent is null).
+pub fn record_value(record: &Map<String, Value>, path: &str) -> Option<Value> {
+    let mut segments = path.split('.');
+    let first = segments.next()?;
+    let mut current = get_ci(record, first)?.clone();
+    for segment in segments {
+        current = match current {
+            Value::Null => return Some(Value::Null),
+            Value::Object(map) => get_ci(&map, segment)?.clone(),
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+fn get_ci<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+fn local_value<'f>(fields: &'f FieldValues, name: &str) -> Option<&'f Value> {
+    fields.get(name).or_else(|| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The child records of a parent's subquery (`{"records": [...]}`, or null for none).
+fn children<'r>(record: &'r Map<String, Value>, relationship: &str) -> Vec<&'r Map<String, Value>> {
+    get_ci(record, relationship)
+        .and_then(|v| v.get("records"))
+        .and_then(Value::as_array)
+        .map(|rows| rows.iter().filter_map(Value::as_object).collect())
+        .unwrap_or_default()
+}
+
+fn id_of(record: &Map<String, Value>) -> Option<&str> {
+    get_ci(record, "Id").and_then(Value::as_str)
+}
+
+/// Plans one sync. See the module docs for the rules.
+pub fn plan_pull(input: PullInput<'_>) -> PullPlan {
+    let mut plan = PullPlan::default();
+    // 18-character Ids are case-insensitively unique, so match them that way: an org may
+    // return a different casing than the one stored.
+    let remote_by_id: BTreeMap<String, &Map<String, Value>> = input
+        .remote
+        .iter()
+        .filter_map(|r| Some((id_of(r)?.to_ascii_lowercase(), r)))
+        .collect();
+    let local_ids: BTreeSet<String> = input
+        .local
+        .iter()
+        .map(|a| a.sf_id.to_ascii_lowercase())
+        .collect();
+    plan.unexpected = remote_by_id
+        .keys()
+        .filter(|id| !local_ids.contains(*id))
+        .map(|id| id_of(remote_by_id[id]).unwrap_or_default().to_owned())
+        .collect();
+
+    for local in input.local {
+        match remote_by_id.get(&local.sf_id.to_ascii_lowercase()) {
+            None => plan.missing_accounts.push(local.id),
+            Some(remote) => {
+                let account = plan_account(&input, local, remote, &mut plan);
+                plan.accounts.push(account);
+            }
+        }
+    }
+    plan.preserved.sort();
+    plan
+}
+
+fn plan_account(
+    input: &PullInput<'_>,
+    local: &LocalAccount,
+    remote: &Map<String, Value>,
+    plan: &mut PullPlan,
+) -> AccountPlan {
+    let record = RecordRef::Account(local.id);
+    let mut fields = FieldValues::new();
+    // The values the account will have after the plan, for the link fields.
+    let mut merged = local.fields.clone();
+    for name in &input.queried.account {
+        let Some(value) = record_value(remote, name) else {
+            continue;
+        };
+        let current = local_value(&local.fields, name);
+        // A value never stored counts as different, even a null: storing it marks the
+        // field as pulled.
+        if current.is_some_and(|c| same_value(c, &value)) {
+            continue;
+        }
+        if input.protected.contains(record, name) {
+            plan.preserved.push(PreservedValue {
+                record,
+                field: name.clone(),
+            });
+            continue;
+        }
+        merged.insert(name.clone(), value.clone());
+        fields.insert(name.clone(), value);
+    }
+
+    let name = get_ci(remote, "Name")
+        .and_then(Value::as_str)
+        .filter(|n| *n != local.name && !input.protected.contains(record, "Name"))
+        .map(str::to_owned);
+
+    let quick_links = input.links.and_then(|org| {
+        let links = org.account_links(&local.sf_id, &merged, input.field_map);
+        (links != local.quick_links).then_some(links)
+    });
+
+    let opportunities = plan_opportunities(input, local, remote, plan);
+    AccountPlan {
+        account_id: local.id,
+        name,
+        fields,
+        quick_links,
+        opportunities,
+    }
+}
+
+fn plan_opportunities(
+    input: &PullInput<'_>,
+    local: &LocalAccount,
+    remote: &Map<String, Value>,
+    plan: &mut PullPlan,
+) -> Vec<OpportunityPlan> {
+    let local_by_id: BTreeMap<String, &LocalOpportunity> = local
+        .opportunities
+        .iter()
+        .map(|o| (o.sf_id.to_ascii_lowercase(), o))
+        .collect();
+    let mut planned = Vec::new();
+    let mut returned = HashSet::new();
+    for row in children(remote, OPPORTUNITIES_RELATIONSHIP) {
+        let Some(sf_id) = id_of(row) else { continue };
+        if !is_kept_opportunity(row) {
+            continue;
+        }
+        let key = sf_id.to_ascii_lowercase();
+        if !returned.insert(key.clone()) {
+            continue;
+        }
+        let name = get_ci(row, "Name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let fields: FieldValues = input
+            .queried
+            .opportunity
+            .iter()
+            .filter_map(|f| Some((f.clone(), record_value(row, f)?)))
+            .collect();
+        let changed = match local_by_id.get(&key) {
+            None => true,
+            Some(existing) => {
+                let record = RecordRef::Opportunity(existing.id);
+                let name_changed =
+                    existing.name != name && !input.protected.contains(record, "Name");
+                let field_changed = fields.iter().any(|(f, v)| {
+                    let current = local_value(&existing.fields, f);
+                    let differs = !current.is_some_and(|c| same_value(c, v));
+                    if differs && input.protected.contains(record, f) {
+                        plan.preserved.push(PreservedValue {
+                            record,
+                            field: f.clone(),
+                        });
+                        return false;
+                    }
+                    differs
+                });
+                name_changed || field_changed
+            }
+        };
+        planned.push(OpportunityPlan {
+            sf_id: sf_id.to_owned(),
+            name,
+            fields,
+            changed,
+        });
+    }
+    for opportunity in &local.opportunities {
+        if returned.contains(&opportunity.sf_id.to_ascii_lowercase()) {
+            continue;
+        }
+        if input
+            .protected
+            .has_record(RecordRef::Opportunity(opportunity.id))
+        {
+            plan.opportunities_kept.push(opportunity.id);
+        } else {
+            plan.opportunities_removed.push(opportunity.id);
+        }
+    }
+    planned
+}
+
+#[cfg(test)]
+mod tests;
