@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use crate::dataset::{self, DatasetSpec};
 use crate::describe;
 use crate::faults::{self, FaultAction, Faults, Stats};
-use crate::org::{vpath, Instance, SfFieldError};
+use crate::org::{vpath, ErrorCode, Instance, SfFieldError};
 use crate::paging::{Cursors, Pager};
 use crate::schema::Schema;
 use crate::soql::{self, SoqlError};
@@ -701,18 +701,12 @@ async fn resources(Path(version): Path<String>) -> Response {
     json_response(StatusCode::OK, &Value::Object(map))
 }
 
-#[derive(Clone, Copy)]
-enum QueryKind {
-    Query,
-    QueryAll,
-}
-
 async fn query(
     State(state): State<SimState>,
     Path(version): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    run_query(&state, &version, raw.as_deref(), QueryKind::Query)
+    run_query(&state, &version, raw.as_deref())
 }
 
 async fn query_all(
@@ -720,10 +714,12 @@ async fn query_all(
     Path(version): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    run_query(&state, &version, raw.as_deref(), QueryKind::QueryAll)
+    // queryAll differs from query only in including deleted and archived rows; the simulator
+    // keeps no recycle bin, so both read the same live records.
+    run_query(&state, &version, raw.as_deref())
 }
 
-fn run_query(state: &SimState, version: &str, raw: Option<&str>, kind: QueryKind) -> Response {
+fn run_query(state: &SimState, version: &str, raw: Option<&str>) -> Response {
     let v = match check_version(version) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
@@ -741,9 +737,6 @@ fn run_query(state: &SimState, version: &str, raw: Option<&str>, kind: QueryKind
         Ok(p) => p,
         Err(e) => return soql_error(&e),
     };
-    // queryAll differs from query only in including deleted and archived rows; the simulator
-    // does not keep a recycle bin, so both read the same live records.
-    let _ = kind;
     let rows = {
         let instance = state.instance();
         let rows = match soql::execute(&instance.org, &parsed, v) {
@@ -1052,7 +1045,7 @@ async fn composite_update(
             .collect();
         let result = match &id {
             None => Err(vec![SfFieldError::new(
-                crate::org::ErrorCode::MissingArgument,
+                ErrorCode::MissingArgument,
                 "Id not specified in an update call",
                 vec![],
             )]),
@@ -1075,7 +1068,7 @@ async fn composite_update(
         let entry = match result {
             Ok(update) if rollback => {
                 let e = SfFieldError::new(
-                    crate::org::ErrorCode::AllOrNoneOperationRolledBack,
+                    ErrorCode::AllOrNoneOperationRolledBack,
                     "Record rolled back because not all records were valid and the request was using AllOrNone header",
                     vec![],
                 );
@@ -1092,10 +1085,8 @@ async fn composite_update(
                 let errs: Vec<Value> = errors.iter().map(SfFieldError::to_result_json).collect();
                 // Salesforce leaves out the id when it could not read one.
                 let malformed = errors.iter().any(|e| {
-                    matches!(
-                        e.code,
-                        crate::org::ErrorCode::MalformedId | crate::org::ErrorCode::MissingArgument
-                    ) && e.fields.iter().all(|f| f == "Id")
+                    matches!(e.code, ErrorCode::MalformedId | ErrorCode::MissingArgument)
+                        && e.fields.iter().all(|f| f == "Id")
                 });
                 if malformed {
                     json!({"success": false, "errors": errs})
