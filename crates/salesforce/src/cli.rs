@@ -47,13 +47,32 @@ impl CliClient {
         file.flush()
             .map_err(|e| Error::protocol("writing the request body", e.to_string()))?;
         let body_arg = format!("@{}", file.path().display());
+        // `--include` puts the status line and headers first: the status names errors whose
+        // body is not JSON, and the headers carry the API usage.
         let out = self.sf.run(
             &[
-                "api", "request", "rest", path, "--method", method, "--body", &body_arg,
+                "api",
+                "request",
+                "rest",
+                path,
+                "--method",
+                method,
+                "--body",
+                &body_arg,
+                "--include",
             ],
             true,
         )?;
-        parse_api_request_output(&out, &format!("sf api request rest {path}"))
+        let response = parse_api_request_output(&out, &format!("sf api request rest {path}"))?;
+        if let Some(usage) = response.api_usage {
+            *self
+                .sf
+                .counters
+                .api_usage
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(usage);
+        }
+        Ok(response.body)
     }
 }
 

@@ -423,6 +423,21 @@ pub(crate) fn error_from_array(body: &Value) -> Option<Error> {
     Some(Error::from_code(&code, &message, fields))
 }
 
+/// An HTTP error status whose body is not a Salesforce error array (an HTML error page),
+/// named the way sf names it (`ERROR_HTTP_503`).
+pub(crate) fn http_status_error(status: u16, text: &str) -> Error {
+    if status == 401 {
+        return Error::SessionExpired {
+            message: format!("HTTP 401: {}", text.trim()),
+        };
+    }
+    Error::Salesforce {
+        error_code: format!("ERROR_HTTP_{status}"),
+        message: text.trim().chars().take(500).collect(),
+        fields: Vec::new(),
+    }
+}
+
 pub(crate) fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }

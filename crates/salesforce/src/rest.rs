@@ -15,9 +15,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::client::{
-    child_result, collections_body, error_from_array, finish_query, parse_collection_results,
-    str_field, update_in_batches, ApiUsage, CallStats, Counters, NotAuthenticatedReason, OrgInfo,
-    QueryResult, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
+    child_result, collections_body, error_from_array, finish_query, http_status_error,
+    parse_collection_results, str_field, update_in_batches, ApiUsage, CallStats, Counters,
+    NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult, RecordUpdate, SalesforceClient,
+    Status, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::sf::Sf;
@@ -254,9 +255,9 @@ impl RestClient {
             (200..=299, Some(body)) => Ok(body),
             (200..=299, None) => Err(Error::protocol(format!("GET {path}"), text)),
             (_, Some(body)) => {
-                Err(error_from_array(&body).unwrap_or_else(|| status_error(status, &text)))
+                Err(error_from_array(&body).unwrap_or_else(|| http_status_error(status, &text)))
             }
-            (_, None) => Err(status_error(status, &text)),
+            (_, None) => Err(http_status_error(status, &text)),
         }
     }
 
@@ -308,20 +309,6 @@ fn next_url(page: &Value) -> Result<Option<String>> {
             "a query page",
             "done is false but there is no nextRecordsUrl",
         )),
-    }
-}
-
-/// An HTTP error status whose body is not a Salesforce error array (an HTML error page).
-fn status_error(status: u16, text: &str) -> Error {
-    if status == 401 {
-        return Error::SessionExpired {
-            message: format!("HTTP 401: {}", text.trim()),
-        };
-    }
-    Error::Salesforce {
-        error_code: format!("ERROR_HTTP_{status}"),
-        message: text.trim().chars().take(500).collect(),
-        fields: Vec::new(),
     }
 }
 

@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::{
-    error_from_array, str_field, Counters, NotAuthenticatedReason, OrgInfo, Status,
+    error_from_array, http_status_error, str_field, ApiUsage, Counters, NotAuthenticatedReason,
+    OrgInfo, Status,
 };
 use crate::discover::{self, Discovery, SearchEnv};
 use crate::error::{Error, Result};
@@ -299,6 +300,8 @@ const NOT_AUTHENTICATED_NAMES: &[&str] = &[
     "NoUsernameFoundError",
     "RefreshTokenAuthError",
     "AuthDecryptError",
+    "MissingAuthInfoError",
+    "TargetOrgNotSetError",
 ];
 
 /// Reads the output of a `--json` command: its `result` on success, the error it describes
@@ -395,30 +398,67 @@ fn error_from_stderr(out: &Output, context: &str) -> Error {
     Error::protocol(context, raw)
 }
 
-/// Reads the output of `sf api request rest` (which has no `--json`): stdout is the raw
-/// response body, exit 1 for HTTP >= 400, and an empty stdout when sf failed before the
-/// request (an expired session in its pre-flight).
-pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Value> {
-    let text = out.stdout.trim();
-    if text.is_empty() {
-        return match out.code {
-            Some(0) => Ok(Value::Null),
-            _ => Err(error_from_stderr(out, context)),
-        };
+/// Reads the output of `sf api request rest --include` (it has no `--json`): the status
+/// line, the lower-cased response headers, then the raw body, with exit 1 for HTTP >= 400.
+/// An empty stdout means sf failed before the request (an expired session in its pre-flight),
+/// and its reason is on stderr.
+pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<ApiResponse> {
+    if out.stdout.trim().is_empty() {
+        return Err(error_from_stderr(out, context));
     }
-    let body: Value =
-        serde_json::from_str(text).map_err(|_| Error::protocol(context, out.stdout.clone()))?;
-    match out.code {
-        Some(0) => Ok(body),
-        _ => Err(error_from_array(&body).unwrap_or_else(|| {
-            // sf's own JSON error envelope can also appear here.
-            if body.get("name").is_some() {
-                envelope_error(&body, out, context)
-            } else {
-                Error::protocol(context, out.stdout.clone())
+    let mut lines = out.stdout.split_inclusive('\n');
+    let status = lines
+        .next()
+        .and_then(|l| l.trim().strip_prefix("HTTP/"))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| Error::protocol(context, out.stdout.clone()))?;
+    let mut api_usage = None;
+    let mut body = String::new();
+    let mut in_headers = true;
+    for line in lines {
+        if in_headers {
+            if let Some((name, value)) = header_line(line) {
+                if name == "sforce-limit-info" {
+                    api_usage = ApiUsage::parse(value);
+                }
+                continue;
             }
-        })),
+            in_headers = false;
+        }
+        body.push_str(line);
     }
+    let parsed: Option<Value> = if body.trim().is_empty() {
+        Some(Value::Null)
+    } else {
+        serde_json::from_str(body.trim()).ok()
+    };
+    match (status, parsed) {
+        (200..=299, Some(body)) => Ok(ApiResponse { body, api_usage }),
+        (200..=299, None) => Err(Error::protocol(context, out.stdout.clone())),
+        (_, Some(json)) => {
+            Err(error_from_array(&json).unwrap_or_else(|| http_status_error(status, &body)))
+        }
+        (_, None) => Err(http_status_error(status, &body)),
+    }
+}
+
+/// What `sf api request rest` brought back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ApiResponse {
+    pub body: Value,
+    pub api_usage: Option<ApiUsage>,
+}
+
+/// `content-type: application/json` → `("content-type", "application/json")`. The body
+/// (JSON, HTML or text) never starts with such a line.
+fn header_line(line: &str) -> Option<(&str, &str)> {
+    let (name, value) = line.trim_end().split_once(": ")?;
+    let is_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    is_name.then_some((name, value))
 }
 
 pub(crate) fn parse_org_display(result: &Value) -> Result<OrgDisplay> {
@@ -590,12 +630,22 @@ mod tests {
     fn api_request_outputs() {
         let ok = out(
             0,
-            "[\n  {\n    \"success\": true\n  }\n]\n",
+            "HTTP/1.1 200\ncontent-type: application/json;charset=UTF-8\nsforce-limit-info: api-usage=3/100\n[\n  {\n    \"success\": true\n  }\n]\n",
             "Warning: beta\n",
         );
+        let response = parse_api_request_output(&ok, "c").unwrap();
+        assert_eq!(response.body, json!([{"success": true}]));
         assert_eq!(
-            parse_api_request_output(&ok, "c").unwrap(),
-            json!([{"success": true}])
+            response.api_usage,
+            Some(ApiUsage {
+                used: 3,
+                limit: 100
+            })
+        );
+        let no_content = out(0, "HTTP/1.1 204\ndate: x\n", "");
+        assert_eq!(
+            parse_api_request_output(&no_content, "c").unwrap().body,
+            Value::Null
         );
         let preflight = out(
             1,
@@ -608,20 +658,40 @@ mod tests {
         ));
         let patch_401 = out(
             1,
-            "[\n  {\n    \"message\": \"Session expired or invalid\",\n    \"errorCode\": \"INVALID_SESSION_ID\"\n  }\n]\n",
+            "HTTP/1.1 401\ncontent-type: application/json\n[\n  {\n    \"message\": \"Session expired or invalid\",\n    \"errorCode\": \"INVALID_SESSION_ID\"\n  }\n]\n",
             "",
         );
         assert!(matches!(
             parse_api_request_output(&patch_401, "c").unwrap_err(),
             Error::SessionExpired { .. }
         ));
-        let bad_field = out(1, r#"[{"message":"m","errorCode":"INVALID_FIELD"}]"#, "");
+        let bad_field = out(
+            1,
+            "HTTP/1.1 400\n[{\"message\":\"m\",\"errorCode\":\"INVALID_FIELD\"}]",
+            "",
+        );
         assert!(
             matches!(parse_api_request_output(&bad_field, "c").unwrap_err(), Error::Salesforce { error_code, .. } if error_code == "INVALID_FIELD")
         );
-        let html = out(0, "<html>hi</html>", "");
+        let html = out(
+            1,
+            "HTTP/1.1 503\ncontent-type: text/html\n<html>down</html>\n",
+            "",
+        );
+        let err = parse_api_request_output(&html, "c").unwrap_err();
+        assert!(
+            matches!(&err, Error::Salesforce { error_code, message, .. } if error_code == "ERROR_HTTP_503" && message.contains("down")),
+            "{err:?}"
+        );
+        assert!(err.is_retryable());
+        let garbage = out(0, "not a status line\n{}", "");
         assert!(matches!(
-            parse_api_request_output(&html, "c").unwrap_err(),
+            parse_api_request_output(&garbage, "c").unwrap_err(),
+            Error::Protocol { .. }
+        ));
+        let html_ok = out(0, "HTTP/1.1 200\n<html>hi</html>", "");
+        assert!(matches!(
+            parse_api_request_output(&html_ok, "c").unwrap_err(),
             Error::Protocol { .. }
         ));
     }

@@ -1,0 +1,850 @@
+//! Both transports against the org simulator, with the real `sf` CLI (for every call on the
+//! CLI transport, and for the token on the REST transport).
+//!
+//! Every case is a function over `&dyn SalesforceClient`, run once per transport, so both
+//! pass the same suite. Each `sf` process costs about 1.5 s, so each test shares one
+//! simulator and one logged-in `HOME` across its cases, and the suite keeps its `sf` runs
+//! few.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use upsight_salesforce::{
+    connect, CliClient, ClientConfig, Cond, Error, Lit, NotAuthenticatedReason, Order,
+    RecordOutcome, RecordUpdate, RestClient, SalesforceClient, SearchEnv, Select, Sf, SfConfig,
+    SfId, Status, TransportKind,
+};
+use upsight_sim::dataset::DatasetSpec;
+use upsight_sim::server::{spawn, SimConfig, SimHandle};
+use upsight_testkit::{sf_bin, SfHome};
+
+/// A simulator and an `sf` logged in to it.
+struct Live {
+    sim: SimHandle,
+    home: SfHome,
+    admin: ureq::Agent,
+}
+
+impl Live {
+    fn new(accounts: usize, opportunities_per_account: usize, page_size: usize) -> Live {
+        let sim = spawn(SimConfig {
+            port: 0,
+            dataset: DatasetSpec {
+                accounts,
+                opportunities_per_account,
+                seed: 7,
+            },
+            page_size,
+        })
+        .expect("start the simulator");
+        let home = SfHome::new();
+        home.login(sim.url(), &sim.info().token, "sim").ok();
+        let admin = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Live { sim, home, admin }
+    }
+
+    fn sf_config(&self) -> SfConfig {
+        SfConfig {
+            sf_path: Some(sf_bin()),
+            target_org: None,
+            timeout: None,
+            extra_env: envs(&self.home),
+        }
+    }
+
+    fn sf(&self) -> Sf {
+        Sf::unchecked(&sf_bin(), &self.sf_config())
+    }
+
+    fn cli(&self) -> CliClient {
+        CliClient::new(self.sf())
+    }
+
+    fn rest(&self) -> RestClient {
+        RestClient::from_sf(self.sf())
+    }
+
+    fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/__sim{path}", self.sim.url());
+        let mut response = match (method, body) {
+            ("GET", _) => self.admin.get(&url).call(),
+            ("DELETE", _) => self.admin.delete(&url).call(),
+            ("POST", body) => self
+                .admin
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_else(|| json!({})).to_string()),
+            ("PUT", body) => self
+                .admin
+                .put(&url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_else(|| json!({})).to_string()),
+            (other, _) => panic!("no admin method {other}"),
+        }
+        .expect("admin request");
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        assert!(
+            response.status().as_u16() < 300,
+            "admin {method} {path}: {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    fn fault(&self, spec: Value) {
+        self.admin("POST", "/faults", Some(spec));
+    }
+
+    fn reset_requests(&self) {
+        self.admin("DELETE", "/requests", None);
+    }
+
+    fn requests(&self) -> Value {
+        self.admin("GET", "/requests", None)
+    }
+
+    fn count(&self, class: &str) -> u64 {
+        self.requests()["counts"][class].as_u64().unwrap_or(0)
+    }
+
+    fn records(&self, sobject: &str) -> Vec<Value> {
+        self.admin("GET", &format!("/records/{sobject}"), None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn account_ids(&self) -> Vec<SfId> {
+        let mut ids: Vec<SfId> = self
+            .records("Account")
+            .iter()
+            .map(|r| SfId::parse(r["Id"].as_str().unwrap()).unwrap())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Expires the session and logs `sf` in again with the new token, as a user who ran
+    /// `sf org login web` again would.
+    fn expire_and_relogin(&self) {
+        let fresh = self.admin("POST", "/session/expire", None)["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = self.home.login(self.sim.url(), &fresh, "sim");
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+}
+
+fn envs(home: &SfHome) -> Vec<(OsString, OsString)> {
+    home.envs()
+        .into_iter()
+        .map(|(k, v)| (OsString::from(k), v))
+        .collect()
+}
+
+fn opportunities_of(record: &serde_json::Map<String, Value>) -> Vec<Value> {
+    match &record["Opportunities"] {
+        Value::Null => Vec::new(),
+        child => child["records"].as_array().cloned().unwrap(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The cases, shared by both transports.
+
+/// Several pages of parents, and child subqueries that page too, come back merged.
+fn case_multi_page_query_with_subqueries(live: &Live, client: &dyn SalesforceClient) {
+    let ids = live.account_ids();
+    let wanted = &ids[..20];
+    let soql = Select::from("Account")
+        .fields(["Id", "Name"])
+        .subquery(Select::from("Opportunities").fields(["Id", "Name", "StageName", "AccountId"]))
+        .filter(Cond::is_in("Id", wanted.iter()))
+        .order_by("Name", Order::Asc)
+        .build()
+        .unwrap();
+    live.reset_requests();
+    let result = client.query(&soql).unwrap();
+    assert_eq!(result.total_size, 20);
+    assert_eq!(result.records.len(), 20);
+    let mut got: Vec<String> = result
+        .records
+        .iter()
+        .map(|r| r["Id"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let want: Vec<String> = wanted.iter().map(|id| id.to_string()).collect();
+    assert_eq!(got, want);
+    // Every opportunity of those accounts, each under its own account.
+    let opps = live.records("Opportunity");
+    for record in &result.records {
+        let id = record["Id"].as_str().unwrap();
+        let expected = opps.iter().filter(|o| o["AccountId"] == id).count();
+        let children = opportunities_of(record);
+        assert_eq!(children.len(), expected, "children of {id}");
+        assert!(children.iter().all(|c| c["AccountId"] == id));
+    }
+    assert!(
+        live.count("query_more") > 0,
+        "the page size should have forced more pages: {}",
+        live.requests()["counts"]
+    );
+}
+
+/// A long IN list is split into as few requests as the URI limit allows, and none is
+/// refused by the simulator's 16,384-byte check.
+fn case_chunked_in_list(live: &Live, client: &dyn SalesforceClient) {
+    let real = live.account_ids();
+    // Valid Ids that match nothing pad the list to need several chunks.
+    let mut values: Vec<Lit> = real.iter().map(Lit::from).collect();
+    values.extend((1..=1400).map(|i| Lit::Id(SfId::parse(&format!("001ZZ{i:010}")).unwrap())));
+    let select = Select::from("Account").fields(["Id", "Name"]);
+    live.reset_requests();
+    let result = client.query_in(&select, "Id", &values).unwrap();
+    assert_eq!(result.records.len(), real.len());
+    let queries = live.count("query");
+    let chunks = select.build_chunked("Id", &values, "62.0").unwrap().len() as u64;
+    assert!(chunks >= 3, "{} values in {chunks} chunks", values.len());
+    assert_eq!(queries, chunks, "{}", live.requests()["counts"]);
+    let log = live.requests()["log"].as_array().cloned().unwrap();
+    assert!(log.iter().all(|e| e["status"].as_u64().unwrap_or(0) < 400));
+}
+
+fn case_describe(_live: &Live, client: &dyn SalesforceClient) {
+    let describe = client.describe("Account").unwrap();
+    assert_eq!(describe["name"], "Account");
+    let fields = describe["fields"].as_array().unwrap();
+    let sentiment = fields
+        .iter()
+        .find(|f| f["name"] == "CXM_Sentiment_Picklist__c")
+        .expect("the picklist is described");
+    assert_eq!(sentiment["type"], "picklist");
+    match client.describe("NoSuchThing__c").unwrap_err() {
+        Error::Salesforce { error_code, .. } => assert_eq!(error_code, "NOT_FOUND"),
+        other => panic!("{other:?}"),
+    }
+    // A name that is not a name is refused before any call.
+    assert!(matches!(
+        client.describe("Account/../x"),
+        Err(Error::Invalid(_))
+    ));
+}
+
+/// 450 updates take 3 sObject Collections requests, and every value lands byte for byte.
+fn case_450_updates(live: &Live, client: &dyn SalesforceClient, marker: &str) {
+    let ids = live.account_ids();
+    assert!(ids.len() >= 450);
+    let note = format!("{marker}: O'Brien \"quoted\"\nline 2\\ {{\"a\": 1}} true");
+    let updates: Vec<RecordUpdate> = ids[..450]
+        .iter()
+        .map(|id| {
+            RecordUpdate::new("Account", id.clone())
+                .set("CS_Account_Notes__c", note.as_str())
+                .set("CX_Play__c", "Adoption")
+        })
+        .collect();
+    live.reset_requests();
+    let results = client.update(&updates).unwrap();
+    assert_eq!(live.count("composite"), 3, "{}", live.requests()["counts"]);
+    assert_eq!(results.len(), 450);
+    for (result, update) in results.iter().zip(&updates) {
+        assert_eq!(result.id, update.id);
+        assert_eq!(result.outcome, RecordOutcome::Saved, "{:?}", result.id);
+    }
+    let stored = live.records("Account");
+    let landed = stored
+        .iter()
+        .filter(|r| r["CS_Account_Notes__c"] == note.as_str())
+        .count();
+    assert_eq!(landed, 450);
+}
+
+/// One request with good and bad records: each bad one fails alone, by position.
+fn case_mixed_record_failures(live: &Live, client: &dyn SalesforceClient) {
+    let ids = live.account_ids();
+    let deleted = ids[3].clone();
+    live.admin("DELETE", &format!("/records/Account/{deleted}"), None);
+    let updates = vec![
+        RecordUpdate::new("Account", ids[0].clone()).set("CX_Play__c", "Expansion"),
+        RecordUpdate::new("Account", ids[1].clone()).set("CXM_Sentiment_Picklist__c", "Purple"),
+        RecordUpdate::new("Account", ids[2].clone()).set("CXM_Name__c", "x".repeat(81)),
+        RecordUpdate::new("Account", deleted).set("CX_Play__c", "Expansion"),
+        RecordUpdate::new("Account", ids[4].clone()).set("CXM_Sentiment_Picklist__c", Value::Null),
+    ];
+    let results = client.update(&updates).unwrap();
+    let codes: Vec<Option<String>> = results
+        .iter()
+        .map(|r| match &r.outcome {
+            RecordOutcome::Saved => None,
+            RecordOutcome::Failed(errors) => Some(errors[0].status_code.clone()),
+            RecordOutcome::RequestFailed(e) => panic!("{e}"),
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            None,
+            Some("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST".to_string()),
+            Some("STRING_TOO_LONG".to_string()),
+            Some("ENTITY_IS_DELETED".to_string()),
+            None,
+        ]
+    );
+    if let RecordOutcome::Failed(errors) = &results[2].outcome {
+        assert_eq!(errors[0].fields, vec!["CXM_Name__c".to_string()]);
+    }
+    // Bad input is refused before any call.
+    let before = live.requests()["total"].as_u64().unwrap();
+    let bad = RecordUpdate::new("Account", ids[0].clone()).set("Name' , x", "y");
+    assert!(matches!(client.update(&[bad]), Err(Error::Invalid(_))));
+    assert_eq!(live.requests()["total"].as_u64().unwrap(), before);
+}
+
+/// Whole-request errors keep Salesforce's code and message, and know if a retry can help.
+fn case_error_codes(live: &Live, client: &dyn SalesforceClient) {
+    let bad_field = Select::from("Account")
+        .fields(["Id", "NoSuchField__c"])
+        .build()
+        .unwrap();
+    match client.query(&bad_field).unwrap_err() {
+        Error::Salesforce {
+            error_code,
+            message,
+            ..
+        } => {
+            assert_eq!(error_code, "INVALID_FIELD");
+            assert!(message.contains("NoSuchField__c"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad_type = Select::from("NoSuchObject__c").field("Id").build().unwrap();
+    assert_eq!(
+        client.query(&bad_type).unwrap_err().error_code(),
+        Some("INVALID_TYPE")
+    );
+
+    let probe = Soql_probe();
+    for (status, code, retryable) in [
+        (400, "MALFORMED_QUERY", false),
+        (403, "REQUEST_LIMIT_EXCEEDED", false),
+        (400, "QUERY_TIMEOUT", true),
+    ] {
+        live.fault(json!({
+            "match": {"method": "GET", "path_contains": "FROM Organization"},
+            "action": {"status": status, "errorCode": code, "message": format!("injected {code}")}
+        }));
+        let err = client.query(&probe).unwrap_err();
+        assert_eq!(err.error_code(), Some(code), "{err:?}");
+        assert_eq!(err.is_retryable(), retryable, "{err:?}");
+        assert!(
+            err.to_string().contains(&format!("injected {code}")),
+            "{err}"
+        );
+    }
+
+    // A whole collections request refused: nothing was written, so it is an Err.
+    let id = live.account_ids()[10].clone();
+    let update = [RecordUpdate::new("Account", id).set("CX_Play__c", "Renewal Save")];
+    live.fault(json!({
+        "match": {"method": "PATCH", "path_contains": "composite"},
+        "action": {"status": 400, "errorCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access to this record"}
+    }));
+    let err = client.update(&update).unwrap_err();
+    assert_eq!(err.error_code(), Some("UNABLE_TO_LOCK_ROW"));
+    assert!(err.is_retryable());
+    // A maintenance page (HTML, not JSON) is a retryable HTTP error.
+    live.fault(json!({
+        "match": {"method": "PATCH", "path_contains": "composite"},
+        "action": {"html": 503}
+    }));
+    let err = client.update(&update).unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+}
+
+#[allow(non_snake_case)]
+fn Soql_probe() -> upsight_salesforce::Soql {
+    upsight_salesforce::Soql::from_static("SELECT Id, Name FROM Organization")
+}
+
+/// User text full of quotes, backslashes, wildcards, newlines and SOQL keywords arrives as
+/// one literal each: the server decodes exactly the statement we built, and it matches only
+/// the records named so.
+fn case_injection(live: &Live, client: &dyn SalesforceClient) {
+    let hostile = [
+        "O'Brien's \"Bar\"",
+        r"back\slash\\ and \' and \n",
+        "50%_off",
+        "line one\nline two\r\n\ttabbed",
+        "' OR Name != '",
+        r"x\' OR Id != null OR Name = \'",
+        "Acme') OR (Name LIKE '%",
+        "SELECT Id FROM User WHERE Name = 'x' LIMIT 1",
+        "\u{8}bell\u{c}feed 株式会社 🚀",
+    ];
+    let decoys = ["500 offers", "O", "x", "Acme", "line one"];
+    let planted: Vec<Value> = hostile
+        .iter()
+        .chain(decoys.iter())
+        .map(|name| json!({"Name": name}))
+        .collect();
+    live.admin("POST", "/records/Account", Some(Value::Array(planted)));
+
+    let exact = Select::from("Account")
+        .fields(["Id", "Name"])
+        .filter(Cond::or(hostile.iter().map(|h| Cond::eq("Name", *h))))
+        .build()
+        .unwrap();
+    let like = Select::from("Account")
+        .fields(["Id", "Name"])
+        .filter(Cond::or([
+            Cond::contains("Name", "50%_off"),
+            Cond::starts_with("Name", "O'Brien's \"B"),
+            Cond::contains("Name", r"\' and \n"),
+        ]))
+        .build()
+        .unwrap();
+    live.reset_requests();
+    let got = client.query(&exact).unwrap();
+    let mut names: Vec<&str> = got
+        .records
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    let mut want: Vec<&str> = hostile.to_vec();
+    want.sort();
+    assert_eq!(names, want);
+
+    let got = client.query(&like).unwrap();
+    let mut names: Vec<&str> = got
+        .records
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "50%_off",
+            "O'Brien's \"Bar\"",
+            r"back\slash\\ and \' and \n"
+        ]
+    );
+
+    let log = live.requests()["log"].as_array().cloned().unwrap();
+    for soql in [&exact, &like] {
+        let arrived = log
+            .iter()
+            .filter(|e| e["class"] == "query" && e["q"] == soql.as_str())
+            .count();
+        assert!(arrived >= 1, "{} never arrived as built:\n{log:#?}", soql);
+    }
+    for h in hostile {
+        let escaped = format!("'{}'", upsight_salesforce::escape_literal(h));
+        assert!(
+            exact.as_str().contains(&escaped),
+            "{h:?} is not one escaped literal in {exact}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn cli_transport_against_the_simulator() {
+    let live = Live::new(460, 3, 7);
+    let client = live.cli();
+    let started = Instant::now();
+
+    let status = client.status().unwrap();
+    match &status {
+        Status::Authenticated { org, sf_path } => {
+            assert_eq!(org.username, live.sim.info().username);
+            assert_eq!(org.org_id, live.sim.info().org_id);
+            assert_eq!(org.alias.as_deref(), Some("sim"));
+            assert!(org.instance_url.starts_with(live.sim.url()));
+            assert_eq!(sf_path.as_deref(), Some(sf_bin().as_path()));
+        }
+        other => panic!("{other:?}"),
+    }
+    case_multi_page_query_with_subqueries(&live, &client);
+    case_chunked_in_list(&live, &client);
+    case_describe(&live, &client);
+    case_450_updates(&live, &client, "cli");
+    case_mixed_record_failures(&live, &client);
+    case_error_codes(&live, &client);
+    case_injection(&live, &client);
+
+    // An expired session: a clear SessionExpired from every call, and the status says so.
+    live.admin("POST", "/session/expire", None);
+    let probe = Soql_probe();
+    assert!(matches!(
+        client.query(&probe),
+        Err(Error::SessionExpired { .. })
+    ));
+    let id = live.account_ids()[0].clone();
+    let err = client
+        .update(&[RecordUpdate::new("Account", id).set("CX_Play__c", "Adoption")])
+        .unwrap_err();
+    assert!(matches!(err, Error::SessionExpired { .. }), "{err:?}");
+    assert!(err.to_string().contains("sf org login web"), "{err}");
+    match client.status().unwrap() {
+        Status::NotAuthenticated { reason, .. } => {
+            assert_eq!(reason, NotAuthenticatedReason::SessionExpired)
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let stats = client.stats();
+    assert_eq!(stats.http_requests, 0);
+    eprintln!(
+        "cli suite: {} sf processes in {:?}",
+        stats.sf_processes,
+        started.elapsed()
+    );
+    assert!(stats.sf_processes <= 30, "{stats:?}");
+}
+
+#[test]
+fn rest_transport_against_the_simulator() {
+    let live = Live::new(460, 3, 7);
+    let client = live.rest();
+    client.authenticate().unwrap();
+    assert_eq!(client.stats().sf_processes, 2, "display and token, once");
+
+    match client.status().unwrap() {
+        Status::Authenticated { org, .. } => assert_eq!(org.username, live.sim.info().username),
+        other => panic!("{other:?}"),
+    }
+    case_multi_page_query_with_subqueries(&live, &client);
+    case_chunked_in_list(&live, &client);
+    case_describe(&live, &client);
+    case_450_updates(&live, &client, "rest");
+    case_mixed_record_failures(&live, &client);
+    case_error_codes(&live, &client);
+    case_injection(&live, &client);
+    let before = client.stats().sf_processes;
+    assert_eq!(before, 3, "after auth, only status ran sf");
+
+    // The user logs in again after the session expired: one token refresh, and it works.
+    live.expire_and_relogin();
+    let probe = Soql_probe();
+    assert_eq!(client.query(&probe).unwrap().records.len(), 1);
+    assert_eq!(client.stats().sf_processes, before + 1);
+    // Still expired after a refresh: a clear SessionExpired, after exactly one retry.
+    live.admin("POST", "/session/expire", None);
+    live.reset_requests();
+    let err = client.query(&probe).unwrap_err();
+    assert!(matches!(err, Error::SessionExpired { .. }), "{err:?}");
+    assert_eq!(live.count("query"), 2, "one try and one retry");
+
+    let stats = client.stats();
+    assert!(stats.http_requests > 20, "{stats:?}");
+}
+
+#[test]
+fn rest_with_an_explicit_token_needs_no_sf() {
+    let sim = spawn(SimConfig {
+        page_size: 3,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let client = RestClient::with_token(sim.url(), &sim.info().token);
+    assert_eq!(client.api_version().unwrap(), "62.0");
+    match client.status().unwrap() {
+        Status::Authenticated { org, sf_path } => {
+            assert_eq!(org.username, sim.info().username);
+            assert_eq!(org.org_id, sim.info().org_id);
+            assert_eq!(sf_path, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    let all = client
+        .query(
+            &Select::from("Account")
+                .field("Id")
+                .subquery(Select::from("Opportunities").field("Id"))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(all.records.len(), sim.info().accounts);
+    let children: usize = all.records.iter().map(|r| opportunities_of(r).len()).sum();
+    assert_eq!(children, sim.info().opportunities);
+    let id = SfId::parse(all.records[0]["Id"].as_str().unwrap()).unwrap();
+    let results = client
+        .update(&[RecordUpdate::new("Account", id).set("CX_Play__c", "Adoption")])
+        .unwrap();
+    assert!(results[0].is_saved());
+    assert!(client.describe("Opportunity").is_ok());
+    assert_eq!(client.stats().sf_processes, 0);
+
+    // With no sf to ask, an expired token is reported, not retried.
+    sim.state().expire_session();
+    assert!(matches!(
+        client.describe("Account"),
+        Err(Error::SessionExpired { .. })
+    ));
+    match client.status().unwrap() {
+        Status::NotAuthenticated { reason, .. } => {
+            assert_eq!(reason, NotAuthenticatedReason::SessionExpired)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn status_states_org_list_and_the_auto_transport() {
+    // No org at all: sf is there but not logged in.
+    let empty = SfHome::new();
+    let config = SfConfig {
+        sf_path: Some(sf_bin()),
+        extra_env: envs(&empty),
+        ..SfConfig::default()
+    };
+    match upsight_salesforce::status(&config).unwrap() {
+        Status::NotAuthenticated {
+            reason, message, ..
+        } => {
+            assert_eq!(reason, NotAuthenticatedReason::NoDefaultOrg, "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let live = Live::new(5, 1, 2000);
+    let unknown = Sf::unchecked(
+        &sf_bin(),
+        &SfConfig {
+            target_org: Some("nosuch".into()),
+            ..live.sf_config()
+        },
+    );
+    match unknown.status().unwrap() {
+        Status::NotAuthenticated { reason, .. } => {
+            assert_eq!(reason, NotAuthenticatedReason::UnknownTargetOrg)
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = CliClient::new(unknown).describe("Account").unwrap_err();
+    assert!(matches!(err, Error::NotAuthenticated { .. }), "{err:?}");
+
+    let orgs = live.sf().list_orgs().unwrap();
+    assert_eq!(orgs.len(), 1, "{orgs:?}");
+    assert_eq!(orgs[0].username, live.sim.info().username);
+    assert_eq!(orgs[0].alias.as_deref(), Some("sim"));
+    assert!(orgs[0].is_default);
+    assert_eq!(orgs[0].connected_status.as_deref(), Some("Connected"));
+
+    // The alias picks the org explicitly.
+    let auto = connect(&ClientConfig {
+        sf: SfConfig {
+            target_org: Some("sim".into()),
+            ..live.sf_config()
+        },
+        transport: TransportKind::Auto,
+    })
+    .unwrap();
+    assert_eq!(auto.transport(), TransportKind::Rest);
+    assert_eq!(
+        auto.query(&Soql_probe()).unwrap().records.len(),
+        1,
+        "the auto client works"
+    );
+
+    // Auto falls back to the CLI when sf cannot supply a token.
+    let fallback = connect(&ClientConfig {
+        sf: config,
+        transport: TransportKind::Auto,
+    })
+    .unwrap();
+    assert_eq!(fallback.transport(), TransportKind::Cli);
+}
+
+// ---------------------------------------------------------------------------------------
+// Fake `sf` executables: hung, garbage, missing.
+
+fn fake_sf(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("sf");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = \"--version\" ]; then echo '@salesforce/cli/2.146.3 linux-x64 node-v20'; exit 0; fi\n{body}\n"
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn process_gone(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    match stat {
+        Err(_) => true,
+        Ok(s) => s.contains(") Z "),
+    }
+}
+
+#[test]
+fn a_hung_sf_is_killed_at_the_timeout_with_nothing_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let sf = fake_sf(
+        dir.path(),
+        &format!(
+            "echo $$ >> {p}\nsleep 300 &\necho $! >> {p}\nwait",
+            p = pids.display()
+        ),
+    );
+    let config = SfConfig {
+        sf_path: Some(sf.clone()),
+        timeout: Some(Duration::from_millis(1500)),
+        ..SfConfig::default()
+    };
+    let client = connect(&ClientConfig {
+        sf: config,
+        transport: TransportKind::Cli,
+    })
+    .unwrap();
+    let started = Instant::now();
+    let err = client.query(&Soql_probe()).unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(elapsed >= Duration::from_millis(1500), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    let pids: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pids.iter().all(|&p| process_gone(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in pids {
+        assert!(process_gone(pid), "process {pid} outlived the timeout");
+    }
+}
+
+#[test]
+fn sf_printing_garbage_is_a_protocol_error_with_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let sf = fake_sf(
+        dir.path(),
+        "echo 'Segmentation fault? <html>not json</html>'",
+    );
+    let client = CliClient::new(Sf::unchecked(&sf, &SfConfig::default()));
+    match client.query(&Soql_probe()).unwrap_err() {
+        Error::Protocol { raw, .. } => assert!(raw.contains("<html>not json</html>"), "{raw}"),
+        other => panic!("{other:?}"),
+    }
+    match client.describe("Account").unwrap_err() {
+        Error::Protocol { raw, .. } => assert!(raw.contains("not json")),
+        other => panic!("{other:?}"),
+    }
+    // A JSON answer of the wrong shape is kept as text too.
+    let sf = fake_sf(
+        dir.path(),
+        "echo '{\"status\":0,\"result\":{\"records\":\"nope\"}}'",
+    );
+    let client = CliClient::new(Sf::unchecked(&sf, &SfConfig::default()));
+    assert!(matches!(
+        client.query(&Soql_probe()),
+        Err(Error::Protocol { .. })
+    ));
+}
+
+#[test]
+fn sf_missing_is_not_found_with_the_places_searched() {
+    let missing = SfConfig {
+        sf_path: Some(PathBuf::from("/nonexistent/bin/sf")),
+        ..SfConfig::default()
+    };
+    for transport in [TransportKind::Cli, TransportKind::Rest, TransportKind::Auto] {
+        let err = connect(&ClientConfig {
+            sf: missing.clone(),
+            transport,
+        })
+        .err()
+        .expect("no client without sf");
+        assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+        assert!(err.to_string().contains("/nonexistent/bin/sf"), "{err}");
+        assert!(err.needs_user_action());
+    }
+    match upsight_salesforce::status(&missing).unwrap() {
+        Status::NotFound { searched, detail } => {
+            assert_eq!(searched, vec![PathBuf::from("/nonexistent/bin/sf")]);
+            assert!(detail.unwrap().contains("does not exist"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Auto-detection with nothing installed anywhere it looks.
+    let dir = tempfile::tempdir().unwrap();
+    let found = upsight_salesforce::discover(&SearchEnv {
+        path: Some(dir.path().as_os_str().to_owned()),
+        home: Some(dir.path().to_path_buf()),
+        npm_prefix: None,
+        extra_env: vec![],
+    });
+    assert!(found.searched.contains(&dir.path().join("sf")));
+    assert!(found
+        .candidates
+        .iter()
+        .all(|c| !c.path.starts_with(dir.path())));
+}
+
+#[test]
+fn discovery_reports_the_real_sf_with_its_version() {
+    let bin_dir = sf_bin().parent().unwrap().to_path_buf();
+    let home = SfHome::new();
+    let found = upsight_salesforce::discover(&SearchEnv {
+        path: Some(bin_dir.as_os_str().to_owned()),
+        home: Some(home.path().to_path_buf()),
+        npm_prefix: None,
+        extra_env: envs(&home),
+    });
+    let first = &found.candidates[0];
+    assert_eq!(first.path, bin_dir.join("sf"));
+    assert_eq!(first.version.as_deref(), Some("2.146.3"), "{first:?}");
+}
+
+/// The REST transport reads `Sforce-Limit-Info`. The simulator does not send it, so a
+/// one-shot HTTP server does.
+#[test]
+fn rest_exposes_api_usage_from_the_limit_header() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let body = r#"{"name":"Account","fields":[]}"#;
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSforce-Limit-Info: api-usage=42/15000\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        request_line
+    });
+    let client = RestClient::with_token(&url, "00Dx!token").with_api_version("62.0");
+    assert_eq!(client.describe("Account").unwrap()["name"], "Account");
+    let usage = client.stats().api_usage.unwrap();
+    assert_eq!((usage.used, usage.limit), (42, 15000));
+    assert_eq!(
+        server.join().unwrap().trim(),
+        "GET /services/data/v62.0/sobjects/Account/describe HTTP/1.1"
+    );
+}
