@@ -8,11 +8,12 @@
 //! an emoji outside the Basic Multilingual Plane is two.
 
 use crate::fieldmap::{FieldDef, SObject};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
 use thiserror::Error;
 
-/// What the org says about one field (from `describe`).
+/// What the org enforces on one field, as its describe says (the engine reads the describe;
+/// this crate only applies the rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldRules {
     pub name: String,
@@ -30,55 +31,6 @@ pub struct FieldRules {
     pub scale: u32,
     pub updateable: bool,
     pub nillable: bool,
-}
-
-impl FieldRules {
-    /// Reads one element of a describe's `fields` array.
-    pub fn from_describe(field: &Map<String, Value>) -> Option<FieldRules> {
-        let text = |key: &str| field.get(key).and_then(Value::as_str).map(str::to_owned);
-        let number = |key: &str| field.get(key).and_then(Value::as_u64).unwrap_or(0);
-        let flag =
-            |key: &str, default: bool| field.get(key).and_then(Value::as_bool).unwrap_or(default);
-        let picklist_values = field
-            .get("picklistValues")
-            .and_then(Value::as_array)
-            .map(|values| {
-                values
-                    .iter()
-                    .filter(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
-                    .filter_map(|v| v.get("value").and_then(Value::as_str).map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let name = text("name")?;
-        Some(FieldRules {
-            label: text("label").unwrap_or_else(|| name.clone()),
-            name,
-            sf_type: text("type")?,
-            length: usize::try_from(number("length")).unwrap_or(usize::MAX),
-            restricted_picklist: flag("restrictedPicklist", false),
-            picklist_values,
-            precision: u32::try_from(number("precision")).unwrap_or(0),
-            scale: u32::try_from(number("scale")).unwrap_or(0),
-            updateable: flag("updateable", true),
-            nillable: flag("nillable", true),
-        })
-    }
-
-    /// Every field of a whole describe body (`{"fields": [...]}`).
-    pub fn all_from_describe(describe: &Map<String, Value>) -> Vec<FieldRules> {
-        describe
-            .get("fields")
-            .and_then(Value::as_array)
-            .map(|fields| {
-                fields
-                    .iter()
-                    .filter_map(Value::as_object)
-                    .filter_map(FieldRules::from_describe)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
 }
 
 /// Why a value is refused. The messages name the field and say what would be accepted.
@@ -371,23 +323,5 @@ mod tests {
         let mut open = meta("picklist");
         open.restricted_picklist = false;
         assert_eq!(parse_value(&def(true), &open, "Blue"), Ok(json!("Blue")));
-    }
-
-    #[test]
-    fn reads_a_describe_field() {
-        let field = json!({
-            "name": "CXM_Sentiment_Picklist__c", "label": "CXM Sentiment", "type": "picklist",
-            "length": 255, "restrictedPicklist": true, "updateable": true, "nillable": true,
-            "precision": 0, "scale": 0,
-            "picklistValues": [
-                {"value": "Green", "active": true}, {"value": "Old", "active": false}
-            ]
-        });
-        let meta = FieldRules::from_describe(field.as_object().unwrap()).unwrap();
-        assert_eq!(meta.picklist_values, ["Green"]);
-        assert!(meta.restricted_picklist);
-        assert_eq!(meta.length, 255);
-        let all = FieldRules::all_from_describe(json!({"fields": [field]}).as_object().unwrap());
-        assert_eq!(all.len(), 1);
     }
 }

@@ -30,6 +30,10 @@ impl ExitClass {
 /// Everything an engine operation can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// A write-back action (edit, retry, revert, resolve) was refused.
+    #[error("{0}")]
+    WriteBack(#[from] crate::writeback::WriteBackError),
+
     /// A pasted Id or record URL that is not an acceptable Account Id.
     #[error("{source}")]
     InvalidId {
@@ -111,6 +115,7 @@ impl EngineError {
     /// Whether the request was at fault (exit code 2) or something else (exit code 1).
     pub fn exit_class(&self) -> ExitClass {
         match self {
+            EngineError::WriteBack(e) => e.exit_class(),
             EngineError::InvalidId { .. }
             | EngineError::UnknownSetting { .. }
             | EngineError::InvalidSetting { .. }
@@ -141,6 +146,7 @@ impl EngineError {
     /// A short stable name for the kind of error, for JSON output.
     pub fn kind(&self) -> &'static str {
         match self {
+            EngineError::WriteBack(e) => e.kind(),
             EngineError::InvalidId { .. } => "invalid_id",
             EngineError::UnknownSetting { .. } => "unknown_setting",
             EngineError::InvalidSetting { .. } => "invalid_setting",

@@ -18,10 +18,14 @@
 //! Write-back (edit, push, the background pusher) lives in its own modules beside these.
 #![forbid(unsafe_code)]
 
+pub mod edit;
 pub mod engine;
 pub mod error;
 pub mod meta;
+pub mod push;
+pub mod pusher;
 pub mod settings;
+pub mod writeback;
 
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ExitClass, Result};

@@ -228,6 +228,32 @@ impl Store {
         })
     }
 
+    /// A push could not carry `sent` for a reason that is not the value's fault (a timeout,
+    /// an expired session): the entry stays `pending` for the next push, with the error
+    /// noted so the user can see why it is still waiting. A newer revision is left alone.
+    pub fn record_push_deferred(
+        &mut self,
+        sent: &ChangeEntry,
+        error_code: &str,
+        error_message: &str,
+    ) -> Result<PushResult> {
+        self.write(|tx| {
+            let Some(entry) = find_entry(tx, sent.id)?
+                .filter(|e| e.revision == sent.revision && e.status == ChangeStatus::Pending)
+            else {
+                return Ok(PushResult::Superseded(sent.id));
+            };
+            tx.execute(
+                &format!(
+                    "UPDATE change_log SET error_code = ?2, error_message = ?3, updated_at = {NOW}
+                     WHERE id = ?1"
+                ),
+                params![entry.id.0, error_code, error_message],
+            )?;
+            Ok(PushResult::Applied(Box::new(get_entry(tx, entry.id)?)))
+        })
+    }
+
     /// The drift check found Salesforce holding `remote` instead of the entry's old value.
     /// Any revision conflicts (merges keep the old value), unless the entry is gone.
     pub fn record_conflict(&mut self, id: ChangeId, remote: &Value) -> Result<PushResult> {

@@ -1,0 +1,141 @@
+//! Local edits of write-back fields: resolve the field (API name or unique label), refuse
+//! anything that is not a write-back field, validate the value against the org's own
+//! metadata (the cached describe), and only then save the value and its change-log entry
+//! in one store transaction. Nothing is sent to Salesforce here; the pusher (or an explicit
+//! `push`) does that, so an edit is as fast as a local write and survives any crash once
+//! this returns.
+
+use serde_json::Value;
+use upsight_core::input::{parse_value, FieldRules, ValueError};
+use upsight_core::{ChangeEntry, ChangeId, FieldDef};
+use upsight_store::{Edit, EditOutcome};
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::meta::FieldMeta;
+use crate::writeback::{RecordSpec, WriteBackError};
+
+/// What an edit did, with the entry it opened or merged into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edited {
+    pub field: FieldDef,
+    /// The value as saved (typed, and canonical for picklists).
+    pub value: Value,
+    pub outcome: EditOutcomeKind,
+    /// The field's open entry after the edit (`None` when unchanged or cancelled).
+    pub entry: Option<ChangeEntry>,
+}
+
+/// The kind of [`EditOutcome`], without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditOutcomeKind {
+    /// The field already had the value.
+    Unchanged,
+    /// A new pending entry.
+    Opened,
+    /// Merged into the field's open entry.
+    Merged,
+    /// Back to Salesforce's value: the entry was deleted.
+    Cancelled(ChangeId),
+}
+
+impl EditOutcomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EditOutcomeKind::Unchanged => "unchanged",
+            EditOutcomeKind::Opened => "opened",
+            EditOutcomeKind::Merged => "merged",
+            EditOutcomeKind::Cancelled(_) => "cancelled",
+        }
+    }
+}
+
+/// The org's rules for a field, in the form the pure validator takes.
+fn rules(meta: &FieldMeta) -> FieldRules {
+    FieldRules {
+        name: meta.name.clone(),
+        label: meta.label.clone(),
+        sf_type: meta.field_type.clone(),
+        length: usize::try_from(meta.length).unwrap_or(usize::MAX),
+        restricted_picklist: meta.restricted_picklist,
+        picklist_values: meta.picklist_values.clone(),
+        precision: meta
+            .precision
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(0),
+        scale: meta.scale.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
+        updateable: meta.updateable,
+        nillable: meta.nillable,
+    }
+}
+
+impl Engine {
+    /// Resolves `field` (an API name or a unique label) to a write-back field of the record
+    /// kind, refusing every other field with a message that says so.
+    pub fn write_back_field(&self, spec: &RecordSpec, field: &str) -> Result<FieldDef> {
+        let sobject = spec.sobject();
+        let def = self
+            .field_map()
+            .resolve(sobject, field)
+            .map_err(WriteBackError::from)?
+            .clone();
+        if !def.write_back || def.is_relationship_path() {
+            return Err(WriteBackError::Value(ValueError::NotWriteBack {
+                sobject,
+                field: def.api_name,
+            })
+            .into());
+        }
+        Ok(def)
+    }
+
+    /// Checks `input` for `field` of the record against the org's metadata and returns the
+    /// value that would be saved, without saving anything.
+    pub fn validate_edit(
+        &self,
+        spec: &RecordSpec,
+        field: &str,
+        input: &str,
+    ) -> Result<(FieldDef, Value)> {
+        let def = self.write_back_field(spec, field)?;
+        let meta = self.org_meta()?;
+        let Some(org_field) = meta.object(def.sobject).field(&def.api_name) else {
+            return Err(WriteBackError::Value(ValueError::NotInOrg {
+                sobject: def.sobject,
+                field: def.api_name,
+            })
+            .into());
+        };
+        let value = parse_value(&def, &rules(org_field), input).map_err(WriteBackError::from)?;
+        Ok((def, value))
+    }
+
+    /// Validates and saves one edit: the local value and its change-log entry, in one
+    /// transaction. Only after this returns is the edit saved; a pusher should be nudged
+    /// afterwards.
+    pub fn edit(&self, spec: &RecordSpec, field: &str, input: &str) -> Result<Edited> {
+        // Resolve the record first: a typo in the account should not cost a describe.
+        let (record, sf_id) = self.find_record(spec)?;
+        if sf_id.is_none() {
+            return Err(WriteBackError::NotLinked(record).into());
+        }
+        let (def, value) = self.validate_edit(spec, field, input)?;
+        let outcome = self.store().record_edit(&Edit {
+            record,
+            field: def.api_name.clone(),
+            value: value.clone(),
+        })?;
+        let (outcome, entry) = match outcome {
+            EditOutcome::Unchanged => (EditOutcomeKind::Unchanged, None),
+            EditOutcome::Opened(entry) => (EditOutcomeKind::Opened, Some(entry)),
+            EditOutcome::Merged(entry) => (EditOutcomeKind::Merged, Some(entry)),
+            EditOutcome::Cancelled(id) => (EditOutcomeKind::Cancelled(id), None),
+        };
+        Ok(Edited {
+            field: def,
+            value,
+            outcome,
+            entry,
+        })
+    }
+}

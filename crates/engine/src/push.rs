@@ -1,0 +1,555 @@
+//! The push executor: runs the pure planners of `upsight_core::push` against the store and
+//! Salesforce. One push is
+//! 1. gather the pending entries (the store's durable outbox);
+//! 2. read Salesforce's current values of exactly those fields, one query per object and Id
+//!    chunk (`query_in`), for the drift check;
+//! 3. count an attempt on each entry to send, then send the merged record updates, at most
+//!    200 records per sObject Collections request (500 edits over 100 accounts is one
+//!    request, so one `sf` process on the CLI transport);
+//! 4. record each entry's verdict in the store, naming the revision that was sent, so an
+//!    edit made meanwhile is never marked pushed by an older value's result.
+//!
+//! Crash safety follows from the order: an entry is durable before step 1, and its status
+//! changes only in step 4. A process killed anywhere in between leaves it `pending`; the
+//! next push sees Salesforce already holding the new value (drift check) and marks it
+//! pushed, or sends the same value again, which is harmless.
+//!
+//! Retry, revert and conflict resolution live here too, because each of them ends in (or
+//! is) a push with the same drift rule.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+use upsight_core::push::{
+    classify_results, plan_push, plan_revert, FailureKind, PushPlan, RemoteSnapshot,
+    RequestFailure, RevertPlan, RevertRefusal, SendOutcome, Verdict, VerdictCounts,
+};
+use upsight_core::{ChangeEntry, ChangeId, ChangeStatus, FieldValues, RecordKind};
+use upsight_salesforce::{
+    CallStats, Error as SfError, Lit, RecordOutcome, RecordUpdate, SalesforceClient, Select, SfId,
+};
+use upsight_store::{ChangeFilter, PushResult};
+
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::writeback::{change_error, WriteBackError};
+
+/// One push at a time per process: the pusher thread and a request handler pushing the same
+/// entries at once would not corrupt anything (the store checks revisions), but would spend
+/// `sf` processes twice.
+static PUSH_LOCK: Mutex<()> = Mutex::new(());
+
+/// What one push did, for `upsight push` and the web app.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PushReport {
+    /// Entries Salesforce now holds (sent, or found already there).
+    pub pushed: usize,
+    /// Entries Salesforce refused (each keeps the code and message).
+    pub failed: usize,
+    /// Entries whose field changed in Salesforce since the edit.
+    pub conflicts: usize,
+    /// Entries still pending after the push (a request failed, or a newer edit arrived).
+    pub pending: usize,
+    /// `sf` processes this push started (auth look-ups included).
+    pub sf_calls: u64,
+    /// Direct HTTP requests (REST transport).
+    pub http_requests: u64,
+    pub duration_ms: u64,
+    /// Why entries are still pending, if a request failed as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<PushError>,
+}
+
+/// A whole-request failure of a push, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushError {
+    pub code: String,
+    pub message: String,
+    /// Whether the user must act (log in to `sf` again) before a push can work.
+    pub needs_user_action: bool,
+    /// Whether a later push can succeed without anyone acting.
+    pub retryable: bool,
+}
+
+impl PushReport {
+    /// Whether the push reached Salesforce for everything it tried to send.
+    pub fn is_complete(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// How a Salesforce error that failed a whole request is treated (see
+/// `upsight_core::push` for why).
+pub fn request_failure(error: &SfError) -> RequestFailure {
+    let kind = if error.needs_user_action() {
+        FailureKind::NeedsUser
+    } else if error.is_retryable() {
+        FailureKind::Transient
+    } else {
+        FailureKind::Permanent
+    };
+    let code = match error {
+        SfError::Timeout { .. } => "TIMEOUT".to_owned(),
+        SfError::Network { .. } => "NETWORK".to_owned(),
+        SfError::Protocol { .. } => "UNEXPECTED_RESPONSE".to_owned(),
+        SfError::NotFound { .. } => "SF_NOT_FOUND".to_owned(),
+        SfError::NotAuthenticated { .. } => "NOT_AUTHENTICATED".to_owned(),
+        SfError::Invalid(_) => "INVALID_REQUEST".to_owned(),
+        other => other.error_code().unwrap_or("REQUEST_FAILED").to_owned(),
+    };
+    RequestFailure {
+        kind,
+        code,
+        message: error.to_string(),
+    }
+}
+
+fn push_error(failure: &RequestFailure) -> PushError {
+    PushError {
+        code: failure.code.clone(),
+        message: failure.message.clone(),
+        needs_user_action: failure.kind == FailureKind::NeedsUser,
+        retryable: failure.kind == FailureKind::Transient,
+    }
+}
+
+fn sobject_of(kind: RecordKind) -> &'static str {
+    kind.sobject().api_name()
+}
+
+/// Salesforce's current values of `fields` of the records in `ids` (by object), one query
+/// per object and Id chunk. A field the org lacks fails a whole query, so on INVALID_FIELD
+/// the org's metadata is refreshed and the query repeated without the missing fields; an
+/// entry for such a field is then refused by the planner instead of blocking every other.
+fn read_remote(
+    engine: &Engine,
+    client: &dyn SalesforceClient,
+    wanted: &BTreeMap<RecordKind, (BTreeSet<SfId>, BTreeSet<String>)>,
+) -> std::result::Result<RemoteSnapshot, EngineError> {
+    let mut snapshot = RemoteSnapshot::new();
+    for (kind, (ids, fields)) in wanted {
+        let sobject = sobject_of(*kind);
+        let mut fields: Vec<String> = fields.iter().cloned().collect();
+        let ids: Vec<Lit> = ids.iter().map(Lit::from).collect();
+        let mut refreshed = false;
+        let result = loop {
+            let select = Select::from(sobject).field("Id").fields(&fields);
+            match client.query_in(&select, "Id", &ids) {
+                Err(SfError::Salesforce { error_code, .. })
+                    if error_code == "INVALID_FIELD" && !refreshed =>
+                {
+                    refreshed = true;
+                    let meta = engine.refresh_org_meta()?;
+                    let object = meta.object(kind.sobject());
+                    fields.retain(|f| object.field(f).is_some());
+                }
+                other => break other?,
+            }
+        };
+        for field in &fields {
+            snapshot.add_queried_field(*kind, field);
+        }
+        for record in &result.records {
+            let Some(id) = record.get("Id").and_then(Value::as_str) else {
+                continue;
+            };
+            let values: FieldValues = record
+                .iter()
+                .filter(|(k, _)| k.as_str() != "attributes")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            snapshot.insert_record(*kind, id, &values);
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Which records and fields the drift query must read for `entries`. Entries with a
+/// malformed Id are left out, and the planner treats their records as not returned.
+fn wanted(entries: &[ChangeEntry]) -> BTreeMap<RecordKind, (BTreeSet<SfId>, BTreeSet<String>)> {
+    let mut wanted: BTreeMap<RecordKind, (BTreeSet<SfId>, BTreeSet<String>)> = BTreeMap::new();
+    for entry in entries {
+        let Some(id) = entry.sf_id.as_deref().and_then(|s| SfId::parse(s).ok()) else {
+            continue;
+        };
+        let slot = wanted.entry(entry.record.kind()).or_default();
+        slot.0.insert(id);
+        if !slot.1.iter().any(|f| f.eq_ignore_ascii_case(&entry.field)) {
+            slot.1.insert(entry.field.clone());
+        }
+    }
+    wanted
+}
+
+/// Sends the plan's requests in order. After a whole-request failure the later requests are
+/// not sent (an expired session or an unreachable org would fail them too) and their
+/// records get the same failure.
+fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>> {
+    let mut answers = Vec::with_capacity(plan.batches.len());
+    let mut stop: Option<RequestFailure> = None;
+    for batch in &plan.batches {
+        if let Some(failure) = &stop {
+            answers.push(vec![
+                SendOutcome::RequestFailed(failure.clone());
+                batch.len()
+            ]);
+            continue;
+        }
+        let updates = batch
+            .iter()
+            .map(|u| {
+                let id = SfId::parse(&u.sf_id).map_err(|source| EngineError::InvalidId {
+                    input: u.sf_id.clone(),
+                    source,
+                })?;
+                Ok(RecordUpdate {
+                    sobject: sobject_of(u.kind).to_owned(),
+                    id,
+                    fields: u.fields.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>();
+        let updates = match updates {
+            Ok(updates) => updates,
+            Err(e) => {
+                let failure = RequestFailure {
+                    kind: FailureKind::Permanent,
+                    code: "MALFORMED_ID".into(),
+                    message: e.to_string(),
+                };
+                answers.push(vec![SendOutcome::RequestFailed(failure); batch.len()]);
+                continue;
+            }
+        };
+        match client.update(&updates) {
+            Ok(results) => answers.push(
+                results
+                    .into_iter()
+                    .map(|r| match r.outcome {
+                        RecordOutcome::Saved => SendOutcome::Saved,
+                        RecordOutcome::Failed(errors) => SendOutcome::Refused(
+                            errors
+                                .into_iter()
+                                .map(|e| (e.status_code, e.message))
+                                .collect(),
+                        ),
+                        RecordOutcome::RequestFailed(e) => {
+                            SendOutcome::RequestFailed(request_failure(&e))
+                        }
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                let failure = request_failure(&e);
+                if failure.kind != FailureKind::Permanent {
+                    stop = Some(failure.clone());
+                }
+                answers.push(vec![SendOutcome::RequestFailed(failure); batch.len()]);
+            }
+        }
+    }
+    answers
+}
+
+fn stats_delta(before: CallStats, after: CallStats) -> (u64, u64) {
+    (
+        after.sf_processes.saturating_sub(before.sf_processes),
+        after.http_requests.saturating_sub(before.http_requests),
+    )
+}
+
+impl Engine {
+    /// Pushes every pending entry now.
+    pub fn push(&self) -> Result<PushReport> {
+        self.push_selected(None)
+    }
+
+    /// Pushes the pending entries among `ids` now (retry and keep-mine push only what the
+    /// user acted on; the pusher takes care of the rest).
+    pub fn push_only(&self, ids: &[ChangeId]) -> Result<PushReport> {
+        self.push_selected(Some(ids))
+    }
+
+    fn push_selected(&self, only: Option<&[ChangeId]>) -> Result<PushReport> {
+        let _one_at_a_time = PUSH_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let mut pending = self.store().pending_changes()?;
+        if let Some(only) = only {
+            pending.retain(|e| only.contains(&e.id));
+        }
+        if pending.is_empty() {
+            return Ok(PushReport {
+                duration_ms: elapsed_ms(started),
+                ..PushReport::default()
+            });
+        }
+        // Count from the client's birth if this push is what connects it, so the report
+        // includes the auth look-up the push caused.
+        let before = self
+            .connected_client()
+            .map(|c| c.stats())
+            .unwrap_or_default();
+        let client = self.client()?;
+        let report = self.push_entries(client.as_ref(), &pending);
+        let (sf_calls, http_requests) = stats_delta(before, client.stats());
+        let mut report = report?;
+        report.sf_calls = sf_calls;
+        report.http_requests = http_requests;
+        report.duration_ms = elapsed_ms(started);
+        Ok(report)
+    }
+
+    fn push_entries(
+        &self,
+        client: &dyn SalesforceClient,
+        pending: &[ChangeEntry],
+    ) -> Result<PushReport> {
+        let remote = match read_remote(self, client, &wanted(pending)) {
+            Ok(remote) => remote,
+            Err(EngineError::Salesforce(e)) => {
+                // Nothing was sent: every entry stays pending, with the reason noted.
+                let failure = request_failure(&e);
+                let mut store = self.store();
+                for entry in pending {
+                    store.record_push_deferred(entry, &failure.code, &failure.message)?;
+                }
+                return Ok(PushReport {
+                    pending: pending.len(),
+                    error: Some(push_error(&failure)),
+                    ..PushReport::default()
+                });
+            }
+            Err(other) => return Err(other),
+        };
+        let plan = plan_push(pending, &remote);
+        let sent: Vec<ChangeId> = plan.sent_entries().collect();
+        if !sent.is_empty() {
+            self.store().begin_push(&sent)?;
+        }
+        let answers = send(client, &plan);
+        let verdicts = classify_results(&plan, &answers);
+        self.record_verdicts(pending, &verdicts)
+    }
+
+    /// Writes each verdict to the store, against the entry as it was sent.
+    fn record_verdicts(
+        &self,
+        pending: &[ChangeEntry],
+        verdicts: &[(ChangeId, Verdict)],
+    ) -> Result<PushReport> {
+        let by_id: HashMap<ChangeId, &ChangeEntry> = pending.iter().map(|e| (e.id, e)).collect();
+        let mut report = PushReport::default();
+        let mut counted = Vec::new();
+        let mut store = self.store();
+        for (id, verdict) in verdicts {
+            let Some(sent) = by_id.get(id) else { continue };
+            let result = match verdict {
+                Verdict::Pushed => store.record_push_success(sent)?,
+                Verdict::Failed { code, message } => {
+                    store.record_push_failure(sent, code, message)?
+                }
+                Verdict::Conflict { remote } => store.record_conflict(*id, remote)?,
+                Verdict::StillPending {
+                    error: Some(failure),
+                } => {
+                    if report.error.is_none() {
+                        report.error = Some(push_error(failure));
+                    }
+                    store.record_push_deferred(sent, &failure.code, &failure.message)?
+                }
+                Verdict::StillPending { error: None } => PushResult::Superseded(*id),
+            };
+            // A superseded result means the user edited the field meanwhile: whatever the
+            // verdict, a newer value is still waiting.
+            counted.push(match result {
+                PushResult::Applied(_) => verdict.clone(),
+                PushResult::Superseded(_) => Verdict::StillPending { error: None },
+            });
+        }
+        let counts = VerdictCounts::of(&counted);
+        report.pushed = counts.pushed;
+        report.failed = counts.failed;
+        report.conflicts = counts.conflicts;
+        report.pending = counts.still_pending;
+        Ok(report)
+    }
+
+    /// Puts a failed entry back to pending and pushes it.
+    pub fn retry(&self, id: ChangeId) -> Result<(ChangeEntry, PushReport)> {
+        self.store()
+            .retry(id)
+            .map_err(change_error(id, "retry", "failed"))?;
+        let report = self.push_only(&[id])?;
+        Ok((self.store().get_change(id)?, report))
+    }
+
+    /// Puts every failed entry back to pending (one transaction) and pushes them.
+    pub fn retry_all_failed(&self) -> Result<(Vec<ChangeEntry>, PushReport)> {
+        let retried = self.store().retry_all_failed()?;
+        let ids: Vec<ChangeId> = retried.iter().map(|e| e.id).collect();
+        let report = self.push_only(&ids)?;
+        let store = self.store();
+        let entries = ids
+            .iter()
+            .map(|id| store.get_change(*id))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok((entries, report))
+    }
+
+    /// Resolves a conflict by pushing the local value over Salesforce's (with a fresh drift
+    /// check: if Salesforce changed again, it is a conflict again).
+    pub fn keep_mine(&self, id: ChangeId) -> Result<(ChangeEntry, PushReport)> {
+        self.store()
+            .keep_mine(id)
+            .map_err(change_error(id, "keep-mine", "conflict"))?;
+        let report = self.push_only(&[id])?;
+        Ok((self.store().get_change(id)?, report))
+    }
+
+    /// Resolves a conflict by taking Salesforce's value locally; no call is made.
+    pub fn take_theirs(&self, id: ChangeId) -> Result<ChangeEntry> {
+        let entry =
+            self.store()
+                .get_change(id)
+                .map_err(change_error(id, "take-theirs", "conflict"))?;
+        let note = format!(
+            "took the Salesforce value {} over the local edit {}",
+            show(entry.remote_value.as_ref().unwrap_or(&Value::Null)),
+            show(&entry.new_value)
+        );
+        self.store()
+            .take_theirs(id, Some(&note))
+            .map_err(change_error(id, "take-theirs", "conflict"))
+    }
+
+    /// Reverts a failed or pushed entry: pushes its old value back when Salesforce holds the
+    /// new one, refuses when Salesforce holds a third value, then restores the old value
+    /// locally and marks the entry `reverted`.
+    pub fn revert(&self, id: ChangeId) -> Result<(ChangeEntry, PushReport)> {
+        let _one_at_a_time = PUSH_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let entry =
+            self.store()
+                .get_change(id)
+                .map_err(change_error(id, "revert", "failed or pushed"))?;
+        if !matches!(entry.status, ChangeStatus::Failed | ChangeStatus::Pushed) {
+            return Err(WriteBackError::WrongStatus {
+                id,
+                status: entry.status,
+                action: "revert",
+                allowed: "failed or pushed",
+            }
+            .into());
+        }
+        // Restoring the old value would silently discard a newer unpushed edit; check before
+        // anything is sent, not after.
+        let newer = self
+            .store()
+            .list_changes(&ChangeFilter {
+                account: Some(entry.account_id),
+                ..ChangeFilter::default()
+            })?
+            .into_iter()
+            .find(|e| {
+                e.id != id
+                    && e.record == entry.record
+                    && e.field.eq_ignore_ascii_case(&entry.field)
+                    && e.status.protects_local_value()
+            });
+        if let Some(newer) = newer {
+            return Err(WriteBackError::NewerChangeOpen {
+                id,
+                newer: newer.id,
+            }
+            .into());
+        }
+        let sf_id = entry.sf_id.clone().unwrap_or_default();
+        let before = self
+            .connected_client()
+            .map(|c| c.stats())
+            .unwrap_or_default();
+        let client = self.client()?;
+        let remote = read_remote(self, client.as_ref(), &wanted(std::slice::from_ref(&entry)))?;
+        let kind = entry.record.kind();
+        let current = if remote.was_queried(kind, &entry.field) {
+            remote.value(kind, &sf_id, &entry.field)
+        } else {
+            None
+        };
+        let plan = plan_revert(&entry, current.as_ref()).map_err(|refusal| match refusal {
+            RevertRefusal::WrongStatus(status) => WriteBackError::WrongStatus {
+                id,
+                status,
+                action: "revert",
+                allowed: "failed or pushed",
+            },
+            RevertRefusal::RecordMissing => WriteBackError::RecordMissing {
+                id,
+                sf_id: sf_id.clone(),
+            },
+            RevertRefusal::Drift { remote } => WriteBackError::RevertDrift {
+                id,
+                field: entry.field.clone(),
+                remote: show(&remote),
+            },
+        })?;
+        if let RevertPlan::Push { value } = plan {
+            let sf = SfId::parse(&sf_id).map_err(|source| EngineError::InvalidId {
+                input: sf_id.clone(),
+                source,
+            })?;
+            let update = RecordUpdate::new(sobject_of(kind), sf).set(&entry.field, value);
+            let result = client.update(&[update])?;
+            match result.into_iter().next().map(|r| r.outcome) {
+                Some(RecordOutcome::Saved) => {}
+                Some(RecordOutcome::Failed(errors)) => {
+                    let (code, message) = errors
+                        .first()
+                        .map(|e| (e.status_code.clone(), e.message.clone()))
+                        .unwrap_or_else(|| ("UNKNOWN_EXCEPTION".into(), String::new()));
+                    return Err(WriteBackError::RevertRefused { id, code, message }.into());
+                }
+                Some(RecordOutcome::RequestFailed(e)) => return Err(e.into()),
+                None => {
+                    return Err(SfError::Protocol {
+                        context: "sObject Collections update".into(),
+                        raw: "no result for the reverted record".into(),
+                    }
+                    .into())
+                }
+            }
+        }
+        let reverted = self.store().record_revert(id).map_err(change_error(
+            id,
+            "revert",
+            "failed or pushed",
+        ))?;
+        let (sf_calls, http_requests) = stats_delta(before, client.stats());
+        Ok((
+            reverted,
+            PushReport {
+                sf_calls,
+                http_requests,
+                duration_ms: elapsed_ms(started),
+                ..PushReport::default()
+            },
+        ))
+    }
+}
+
+/// A value as the user would write it, for messages and notes.
+fn show(value: &Value) -> String {
+    match value {
+        Value::Null => "(empty)".to_owned(),
+        Value::String(s) if s.is_empty() => "(empty)".to_owned(),
+        Value::String(s) => format!("\"{s}\""),
+        other => other.to_string(),
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

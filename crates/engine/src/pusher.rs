@@ -1,0 +1,331 @@
+//! The debounced background pusher that `upsight serve` runs: edits are batched, and a push
+//! starts about `push_delay_ms` (2 s) after the last edit, and at the latest
+//! `push_max_delay_ms` (10 s) after the first edit still waiting, so someone typing steadily
+//! still sees their edits reach Salesforce. Both delays are read from the settings at each
+//! edit, so the Settings screen takes effect at once.
+//!
+//! It is a plain thread fed by a channel: the web app calls [`Pusher::nudge`] after each
+//! saved edit, [`Pusher::flush`] to push at once (and wait), and [`Pusher::shutdown`] on the
+//! way out, which pushes what is pending first. On start it pushes whatever a previous
+//! process left pending (crash recovery). When a push leaves entries pending because
+//! Salesforce could not be reached, it tries again with a growing back-off rather than
+//! hammering `sf`.
+//!
+//! The timing decisions are the pure [`Schedule`], tested with made-up instants.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::push::PushReport;
+
+/// The first wait after a push that could not reach Salesforce.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest wait between attempts while Salesforce stays unreachable.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// When the next push is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    delay: Duration,
+    max_delay: Duration,
+    /// The first edit not pushed yet.
+    first_edit: Option<Instant>,
+    last_edit: Option<Instant>,
+    /// A retry after a push that left entries pending because of an error.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Schedule {
+    pub fn new(delay: Duration, max_delay: Duration) -> Schedule {
+        Schedule {
+            delay,
+            max_delay: max_delay.max(delay),
+            first_edit: None,
+            last_edit: None,
+            retry_at: None,
+            backoff: FIRST_BACKOFF,
+        }
+    }
+
+    /// Changes the delays (the settings changed); pending deadlines follow them.
+    pub fn set_delays(&mut self, delay: Duration, max_delay: Duration) {
+        self.delay = delay;
+        self.max_delay = max_delay.max(delay);
+    }
+
+    /// An edit was saved at `now`.
+    pub fn on_edit(&mut self, now: Instant) {
+        self.first_edit.get_or_insert(now);
+        self.last_edit = Some(now);
+    }
+
+    /// Asks for a push as soon as possible (start-up recovery, an explicit request).
+    pub fn push_now(&mut self, now: Instant) {
+        self.retry_at = Some(now);
+    }
+
+    /// When the next push should start, if one is wanted.
+    pub fn due(&self) -> Option<Instant> {
+        let debounced = match (self.first_edit, self.last_edit) {
+            (Some(first), Some(last)) => Some((last + self.delay).min(first + self.max_delay)),
+            _ => None,
+        };
+        match (debounced, self.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A push finished at `now`. `left_pending_by_error` says whether it could not carry
+    /// some entries because a request failed (then it is retried after a back-off that
+    /// doubles up to [`MAX_BACKOFF`]); edits saved during the push arrive afterwards and
+    /// schedule their own push.
+    pub fn on_push(&mut self, now: Instant, left_pending_by_error: bool) {
+        self.first_edit = None;
+        self.last_edit = None;
+        if left_pending_by_error {
+            self.retry_at = Some(now + self.backoff);
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        } else {
+            self.retry_at = None;
+            self.backoff = FIRST_BACKOFF;
+        }
+    }
+}
+
+/// What the pusher is doing, for the web app's debounce indicator.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PusherStatus {
+    pub pushing: bool,
+    /// Milliseconds until the next push, when one is scheduled.
+    pub due_in_ms: Option<u64>,
+    pub last_report: Option<PushReport>,
+    /// The last push's error, when it failed before reaching Salesforce at all.
+    pub last_error: Option<String>,
+}
+
+enum Message {
+    Nudge,
+    Flush(Sender<Result<PushReport, String>>),
+    Shutdown(Sender<Result<PushReport, String>>),
+}
+
+/// A running background pusher. Dropping it stops the thread after a final push.
+pub struct Pusher {
+    tx: Sender<Message>,
+    thread: Option<JoinHandle<()>>,
+    status: Arc<Mutex<PusherStatus>>,
+}
+
+impl Pusher {
+    /// Starts the pusher thread. If the database holds pending entries (a previous process
+    /// died before pushing them), the first push starts at once.
+    pub fn start(engine: Arc<Engine>) -> Pusher {
+        let (tx, rx) = mpsc::channel();
+        let status = Arc::new(Mutex::new(PusherStatus::default()));
+        let thread_status = status.clone();
+        let thread = std::thread::Builder::new()
+            .name("upsight-pusher".into())
+            .spawn(move || run(engine, rx, thread_status))
+            .expect("spawn the pusher thread");
+        Pusher {
+            tx,
+            thread: Some(thread),
+            status,
+        }
+    }
+
+    /// Tells the pusher an edit was saved.
+    pub fn nudge(&self) {
+        let _ = self.tx.send(Message::Nudge);
+    }
+
+    /// Pushes now and waits for the report.
+    pub fn flush(&self) -> Result<PushReport, String> {
+        let (reply, answer) = mpsc::channel();
+        self.tx
+            .send(Message::Flush(reply))
+            .map_err(|_| "the pusher has stopped".to_owned())?;
+        answer
+            .recv()
+            .map_err(|_| "the pusher has stopped".to_owned())?
+    }
+
+    /// Pushes what is pending, then stops the thread.
+    pub fn shutdown(mut self) -> Result<PushReport, String> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<PushReport, String> {
+        let (reply, answer) = mpsc::channel();
+        let result = match self.tx.send(Message::Shutdown(reply)) {
+            Ok(()) => answer
+                .recv()
+                .unwrap_or_else(|_| Err("the pusher has stopped".to_owned())),
+            Err(_) => Err("the pusher has stopped".to_owned()),
+        };
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        result
+    }
+
+    /// What the pusher is doing now.
+    pub fn status(&self) -> PusherStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Pusher {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+fn run(engine: Arc<Engine>, rx: Receiver<Message>, status: Arc<Mutex<PusherStatus>>) {
+    let settings = engine.settings();
+    let mut schedule = Schedule::new(settings.push_delay(), settings.push_max_delay());
+    let has_pending = engine
+        .store()
+        .change_counts()
+        .map(|c| {
+            c.get(&upsight_core::ChangeStatus::Pending)
+                .copied()
+                .unwrap_or(0)
+                > 0
+        })
+        .unwrap_or(false);
+    if has_pending {
+        schedule.push_now(Instant::now());
+    }
+    loop {
+        let due = schedule.due();
+        {
+            let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+            s.due_in_ms = due.map(|d| {
+                u64::try_from(d.saturating_duration_since(Instant::now()).as_millis())
+                    .unwrap_or(u64::MAX)
+            });
+        }
+        let message = match due {
+            Some(due) => match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                Ok(message) => Some(message),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+            None => match rx.recv() {
+                Ok(message) => Some(message),
+                Err(_) => return,
+            },
+        };
+        match message {
+            Some(Message::Nudge) => {
+                let settings = engine.settings();
+                schedule.set_delays(settings.push_delay(), settings.push_max_delay());
+                schedule.on_edit(Instant::now());
+            }
+            Some(Message::Flush(reply)) => {
+                let _ = reply.send(push_once(&engine, &mut schedule, &status));
+            }
+            Some(Message::Shutdown(reply)) => {
+                let _ = reply.send(push_once(&engine, &mut schedule, &status));
+                return;
+            }
+            None => {
+                push_once(&engine, &mut schedule, &status).ok();
+            }
+        }
+    }
+}
+
+fn push_once(
+    engine: &Engine,
+    schedule: &mut Schedule,
+    status: &Mutex<PusherStatus>,
+) -> Result<PushReport, String> {
+    status.lock().unwrap_or_else(|e| e.into_inner()).pushing = true;
+    let result = engine.push();
+    let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+    s.pushing = false;
+    match &result {
+        Ok(report) => {
+            schedule.on_push(Instant::now(), report.error.is_some() && report.pending > 0);
+            s.last_report = Some(report.clone());
+            s.last_error = None;
+        }
+        Err(e) => {
+            // Could not even start (sf missing, database busy): the entries are still
+            // pending in the database, so try again after the back-off.
+            schedule.on_push(Instant::now(), true);
+            s.last_error = Some(e.to_string());
+        }
+    }
+    result.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn debounce_and_cap() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(2 * S, 10 * S);
+        assert_eq!(s.due(), None);
+        s.on_edit(t0);
+        assert_eq!(s.due(), Some(t0 + 2 * S));
+        // Steady typing: every edit pushes the deadline out, up to the cap.
+        for n in 1..=9 {
+            s.on_edit(t0 + n * S);
+        }
+        assert_eq!(s.due(), Some(t0 + 10 * S));
+        s.on_push(t0 + 10 * S, false);
+        assert_eq!(s.due(), None);
+    }
+
+    #[test]
+    fn back_off_after_errors_and_reset_after_success() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(2 * S, 10 * S);
+        s.on_edit(t0);
+        s.on_push(t0 + 2 * S, true);
+        assert_eq!(s.due(), Some(t0 + 2 * S + FIRST_BACKOFF));
+        s.on_push(t0 + 10 * S, true);
+        assert_eq!(s.due(), Some(t0 + 10 * S + 2 * FIRST_BACKOFF));
+        for _ in 0..20 {
+            s.on_push(t0, true);
+        }
+        assert_eq!(s.due(), Some(t0 + MAX_BACKOFF));
+        // An edit during the back-off is pushed on its own schedule if that is sooner.
+        s.on_edit(t0 + S);
+        assert_eq!(s.due(), Some(t0 + 3 * S));
+        s.on_push(t0 + 3 * S, false);
+        assert_eq!(s.due(), None);
+        s.on_edit(t0 + 4 * S);
+        s.on_push(t0 + 6 * S, true);
+        assert_eq!(s.due(), Some(t0 + 6 * S + FIRST_BACKOFF));
+    }
+
+    #[test]
+    fn max_delay_is_never_shorter_than_the_delay() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(5 * S, S);
+        s.on_edit(t0);
+        assert_eq!(s.due(), Some(t0 + 5 * S));
+        s.push_now(t0);
+        assert_eq!(s.due(), Some(t0));
+    }
+}
