@@ -1,0 +1,415 @@
+// upsight's only script, served from /assets (the Content-Security-Policy forbids inline
+// script). It adds what server-rendered pages cannot do alone: autosave with per-field push
+// state, live sync progress, live Pending Changes, the dialogs, and local times.
+//
+// Every state-changing request sends the page's CSRF token in X-CSRF-Token; the browser adds
+// the Origin header the server also checks. Salesforce data only ever arrives as JSON text
+// (set with textContent) or as HTML fragments the server rendered with escaping.
+"use strict";
+
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  // ------------------------------------------------------------------ helpers
+
+  async function api(method, url, body) {
+    const options = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (e) {
+      return { ok: false, status: 0, data: { error: "upsight is not answering. Is it still running?" } };
+    }
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = { error: "Unexpected answer (" + response.status + ")." }; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  async function fragment(url) {
+    try {
+      const response = await fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" });
+      return response.ok ? await response.text() : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function debounce(fn, ms) {
+    let timer = null;
+    const wrapped = (...args) => { clearTimeout(timer); timer = setTimeout(() => { timer = null; fn(...args); }, ms); };
+    wrapped.flush = (...args) => { if (timer) { clearTimeout(timer); timer = null; fn(...args); } };
+    return wrapped;
+  }
+
+  let toastTimer = null;
+  function toast(message, bad) {
+    const el = document.getElementById("toast");
+    if (!el) return;
+    el.textContent = message;
+    el.className = "toast show" + (bad ? " bad" : "");
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { el.className = "toast"; }, bad ? 8000 : 3500);
+  }
+
+  function localTime(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return null;
+    const seconds = (Date.now() - d.getTime()) / 1000;
+    if (seconds < 45) return "just now";
+    if (seconds < 3600) return Math.round(seconds / 60) + " min ago";
+    const sameDay = new Date().toDateString() === d.toDateString();
+    const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (sameDay) return "today " + time;
+    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time;
+  }
+
+  function renderTimes(root) {
+    (root || document).querySelectorAll("[data-time]").forEach((el) => {
+      const text = localTime(el.dataset.time);
+      if (text) { el.textContent = text; el.title = new Date(el.dataset.time).toLocaleString(); }
+    });
+  }
+
+  function isEditing() {
+    const a = document.activeElement;
+    return a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT" || a.tagName === "SELECT") &&
+      a.closest("[data-edit], dialog");
+  }
+
+  // ------------------------------------------------------------------ dialogs
+
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-open]");
+    if (opener) {
+      const dialog = document.getElementById(opener.dataset.open);
+      if (dialog) { dialog.showModal(); dialog.querySelector("[autofocus]")?.focus(); }
+    }
+    if (event.target.closest("[data-close]")) event.target.closest("dialog")?.close();
+  });
+
+  function showFormError(el, message) {
+    const slot = el.querySelector(".form-error") || el.closest("section,form,dialog")?.querySelector(".form-error");
+    if (slot) slot.textContent = message || "";
+  }
+
+  // ------------------------------------------------------------------ sidebar: sync and counts
+
+  const syncButton = document.getElementById("sync-button");
+  const syncState = document.getElementById("sync-state");
+  const syncBar = document.getElementById("sync-progress");
+  let syncWasRunning = false;
+  let statusTimer = null;
+
+  function setCount(id, n) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = String(n);
+  }
+
+  function applyStatus(s) {
+    setCount("pending-count", s.pending);
+    setCount("failed-count", s.failed);
+    setCount("conflict-count", s.conflicts);
+    const open = document.getElementById("nav-open-count");
+    if (open) {
+      const total = s.pending + s.failed + s.conflicts;
+      open.textContent = String(total);
+      open.classList.toggle("zero", total === 0);
+      open.classList.toggle("failed", s.failed + s.conflicts > 0);
+    }
+    const sync = s.sync || {};
+    if (sync.running) {
+      syncWasRunning = true;
+      if (syncButton) { syncButton.disabled = true; syncButton.textContent = "Syncing…"; }
+      if (syncState) {
+        let text = sync.phase || "Starting";
+        if (sync.total) text += " " + sync.done + " of " + sync.total;
+        syncState.textContent = text;
+      }
+      if (syncBar) {
+        syncBar.hidden = false;
+        const pct = sync.total ? Math.round((100 * sync.done) / sync.total) : 5;
+        syncBar.firstElementChild.style.width = Math.max(5, pct) + "%";
+      }
+    } else {
+      if (syncButton) { syncButton.disabled = false; syncButton.textContent = "Sync"; }
+      if (syncBar) syncBar.hidden = true;
+      if (syncState && s.last_sync_html !== undefined) {
+        syncState.innerHTML = s.last_sync_html; // rendered and escaped by the server
+        renderTimes(syncState);
+      }
+      if (syncWasRunning) {
+        syncWasRunning = false;
+        if (sync.error) toast(sync.error, true);
+        else if (document.body.dataset.refreshOnSync !== undefined && !isEditing()) location.reload();
+      }
+    }
+    document.dispatchEvent(new CustomEvent("upsight:status", { detail: s }));
+  }
+
+  async function pollStatus() {
+    clearTimeout(statusTimer);
+    const r = await api("GET", "/api/status");
+    if (r.ok) applyStatus(r.data);
+    const fast = syncWasRunning || (r.ok && r.data.pending > 0);
+    statusTimer = setTimeout(pollStatus, fast ? 600 : 3000);
+  }
+
+  if (syncButton) {
+    syncButton.addEventListener("click", async () => {
+      syncButton.disabled = true;
+      const r = await api("POST", "/api/sync", {});
+      if (!r.ok) { toast(r.data.error || "Sync could not start.", true); syncButton.disabled = false; return; }
+      syncWasRunning = true;
+      applyStatus(r.data);
+      pollStatus();
+    });
+    pollStatus();
+  }
+
+  // ------------------------------------------------------------------ accounts list
+
+  const listSearch = document.querySelector("form[data-autosubmit]");
+  if (listSearch) {
+    const submit = debounce(() => listSearch.requestSubmit(), 350);
+    listSearch.querySelectorAll("input[type=search]").forEach((input) => {
+      input.addEventListener("input", submit);
+      if (input.value) { input.focus(); input.setSelectionRange(input.value.length, input.value.length); }
+    });
+    listSearch.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => listSearch.requestSubmit()));
+  }
+
+  // ------------------------------------------------------------------ new account dialog
+
+  const sfSearch = document.getElementById("sf-search");
+  const sfResults = document.getElementById("sf-results");
+  if (sfSearch && sfResults) {
+    let generation = 0;
+    const run = debounce(async () => {
+      const q = sfSearch.value.trim();
+      const mine = ++generation;
+      if (q.length < 2) { sfResults.innerHTML = ""; return; }
+      sfResults.textContent = "Searching Salesforce…";
+      const html = await fragment("/accounts/search?q=" + encodeURIComponent(q));
+      if (mine !== generation) return;
+      sfResults.innerHTML = html === null ? "" : html; // server-rendered, escaped
+      if (html === null) sfResults.textContent = "The search failed. Check Settings > Salesforce CLI.";
+    }, 400);
+    sfSearch.addEventListener("input", run);
+  }
+
+  async function addAccount(sfId, from) {
+    showFormError(from, "");
+    from.disabled = true;
+    const label = from.textContent;
+    from.textContent = "Adding…";
+    const r = await api("POST", "/api/accounts/add", { sf_id: sfId });
+    if (r.ok) { location.href = r.data.url; return; }
+    from.disabled = false;
+    from.textContent = label;
+    showFormError(from, r.data.error);
+  }
+
+  document.addEventListener("click", (event) => {
+    const add = event.target.closest("[data-add-sf-id]");
+    if (add) addAccount(add.dataset.addSfId, add);
+  });
+
+  const byId = document.getElementById("add-by-id");
+  if (byId) {
+    byId.addEventListener("submit", (event) => {
+      event.preventDefault();
+      addAccount(byId.elements.sf_id.value.trim(), byId.querySelector("button"));
+    });
+  }
+
+  const newLocal = document.getElementById("new-local");
+  if (newLocal) {
+    newLocal.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showFormError(newLocal, "");
+      const r = await api("POST", "/api/accounts", { name: newLocal.elements.name.value });
+      if (r.ok) location.href = r.data.url;
+      else showFormError(newLocal, r.data.error);
+    });
+  }
+
+  // ------------------------------------------------------------------ account detail: autosave
+
+  const stateLabels = {
+    saving: "Saving…",
+    saved: "Saved locally",
+    pending: "Pending push",
+    pushed: "Pushed to Salesforce",
+  };
+
+  function setFieldState(key, st) {
+    const el = document.querySelector('.field-state[data-for="' + CSS.escape(key) + '"]');
+    if (!el) return;
+    el.className = "field-state " + (st ? st.status : "");
+    el.textContent = "";
+    if (!st) return;
+    if (st.status === "failed") {
+      el.textContent = "Push failed: " + (st.message || "Salesforce refused the value") + " ";
+      const a = document.createElement("a");
+      a.href = "/changes?status=failed";
+      a.textContent = "Retry or revert";
+      el.appendChild(a);
+    } else if (st.status === "conflict") {
+      el.textContent = "Conflict: Salesforce now has “" + (st.theirs || "") + "”, yours is “" + (st.mine || "") + "”. ";
+      const a = document.createElement("a");
+      a.href = "/changes?status=conflict";
+      a.textContent = "Resolve";
+      el.appendChild(a);
+    } else if (st.status === "invalid") {
+      el.textContent = st.message;
+    } else {
+      el.textContent = stateLabels[st.status] || "";
+    }
+  }
+
+  function colour(el) {
+    if (!el.classList.contains("health")) return;
+    el.classList.remove("green", "yellow", "red");
+    const tone = el.selectedOptions[0]?.dataset.tone;
+    if (tone) el.classList.add(tone);
+    const card = el.closest(".indicator");
+    if (card) { card.classList.remove("green", "yellow", "red"); if (tone) card.classList.add(tone); }
+  }
+
+  let fieldsWatched = false;
+  async function save(el) {
+    const key = el.dataset.edit;
+    if (el.dataset.sent === el.value) return;
+    el.dataset.sent = el.value;
+    setFieldState(key, { status: "saving" });
+    const r = await api("POST", "/api/edit", {
+      record: el.dataset.record,
+      field: el.dataset.field,
+      value: el.value,
+    });
+    if (r.ok) {
+      setFieldState(key, r.data.state || null);
+      watchFields();
+    } else {
+      delete el.dataset.sent;
+      setFieldState(key, { status: "invalid", message: r.data.error || "Not saved." });
+    }
+  }
+
+  document.querySelectorAll("[data-edit]").forEach((el) => {
+    el.dataset.sent = el.value;
+    const later = debounce(() => save(el), 600);
+    if (el.tagName === "SELECT" || el.type === "date") {
+      el.addEventListener("change", () => { colour(el); save(el); });
+    } else {
+      el.addEventListener("input", later);
+      el.addEventListener("blur", () => later.flush());
+    }
+  });
+
+  const detail = document.querySelector("[data-states-url]");
+  let fieldTimer = null;
+  async function pollFields() {
+    clearTimeout(fieldTimer);
+    const r = await api("GET", detail.dataset.statesUrl);
+    let busy = false;
+    if (r.ok) {
+      document.querySelectorAll(".field-state[data-for]").forEach((el) => {
+        const st = r.data.fields[el.dataset.for];
+        if (el.classList.contains("saving") || el.classList.contains("invalid")) return;
+        setFieldState(el.dataset.for, st || null);
+        if (st && (st.status === "saved" || st.status === "pending")) busy = true;
+      });
+    }
+    fieldTimer = setTimeout(pollFields, busy ? 800 : 4000);
+  }
+  function watchFields() {
+    if (!detail) return;
+    fieldsWatched = true;
+    clearTimeout(fieldTimer);
+    fieldTimer = setTimeout(pollFields, 300);
+  }
+  if (detail) watchFields();
+
+  // Account Setup: link and single-account sync.
+  const linkForm = document.getElementById("link-form");
+  if (linkForm) {
+    linkForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showFormError(linkForm, "");
+      const button = linkForm.querySelector("button[type=submit]");
+      button.disabled = true;
+      const r = await api("POST", linkForm.dataset.url, { sf_id: linkForm.elements.sf_id.value.trim() });
+      button.disabled = false;
+      if (r.ok) location.reload();
+      else showFormError(linkForm, r.data.error);
+    });
+  }
+  document.querySelectorAll("[data-sync-account]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const label = button.textContent;
+      button.textContent = "Syncing…";
+      const r = await api("POST", button.dataset.syncAccount, {});
+      button.disabled = false;
+      button.textContent = label;
+      if (r.ok) { toast(r.data.message || "Synced."); setTimeout(() => location.reload(), 400); }
+      else { showFormError(button, r.data.error); toast(r.data.error, true); }
+    });
+  });
+
+  // ------------------------------------------------------------------ pending changes
+
+  const changes = document.getElementById("changes-body");
+  if (changes) {
+    let changeTimer = null;
+    const refresh = async () => {
+      clearTimeout(changeTimer);
+      const html = await fragment("/changes/rows" + location.search);
+      if (html !== null && !changes.contains(document.activeElement)) {
+        changes.innerHTML = html; // server-rendered, escaped
+        renderTimes(changes);
+      }
+      changeTimer = setTimeout(refresh, 1500);
+    };
+    changeTimer = setTimeout(refresh, 1500);
+    document.addEventListener("click", async (event) => {
+      const button = event.target.closest("[data-action]");
+      if (!button) return;
+      button.disabled = true;
+      const r = await api("POST", button.dataset.action, {});
+      if (!r.ok) toast(r.data.error || "That did not work.", true);
+      else if (r.data.message) toast(r.data.message, r.data.bad);
+      await refresh();
+      pollStatus();
+    });
+  }
+
+  // ------------------------------------------------------------------ settings
+
+  const sfStatus = document.getElementById("sf-status");
+  if (sfStatus && sfStatus.dataset.url) {
+    fragment(sfStatus.dataset.url).then((html) => {
+      sfStatus.innerHTML = html === null ? "Could not read the status." : html; // escaped by the server
+      // The org picker needs `sf org list`, so it arrives with the status; move it into the form.
+      const picker = document.getElementById("org-picker");
+      const select = sfStatus.querySelector("#org-picker-source select");
+      if (picker && select) { picker.replaceChildren(select); }
+      else if (picker) { picker.textContent = "sf's default org (no org list available)"; }
+    });
+  }
+  const sfPathChoice = document.getElementById("sf_path_choice");
+  const customPath = document.getElementById("custom-path-row");
+  if (sfPathChoice && customPath) {
+    const sync = () => { customPath.hidden = sfPathChoice.value !== "custom"; };
+    sfPathChoice.addEventListener("change", sync);
+    sync();
+  }
+
+  renderTimes(document);
+})();

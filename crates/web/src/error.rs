@@ -1,0 +1,191 @@
+//! The app's one error type. Handlers return it, and it decides what the user sees:
+//!
+//! - bad input (a wrong Id, an invalid value, an unknown account) is a 4xx with the engine's
+//!   own message, which already says what to do next; JSON callers also get the field it
+//!   belongs to, so the page can show it next to that field;
+//! - Salesforce problems (`sf` not found, not logged in, a refusal) are shown as they are,
+//!   because they are the user's to fix and the message names the fix;
+//! - anything else (the database, a crashed task) is logged on stderr with its details and
+//!   shown as a plain message with no internals. Never a stack trace, never a blank page.
+//!
+//! Page handlers return [`AppError`] (an HTML page); JSON endpoints return [`ApiError`],
+//! the same error rendered as `{"error", "field"}`.
+
+use crate::layout;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use maud::html;
+use upsight_engine::{EngineError, ExitClass};
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A page or record that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// Bad input, with the form field it belongs to when there is one.
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
+
+    /// An engine operation failed; its message is written for the user.
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+
+    /// Something that should not happen (a worker task died). Logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
+        AppError::Invalid {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// The status code and the message the user may see.
+    fn public(&self) -> (StatusCode, String) {
+        match self {
+            AppError::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
+            AppError::Invalid { message, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, message.clone())
+            }
+            AppError::Engine(e) => engine_public(e),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, OPAQUE.to_owned()),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Invalid { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Logs the details of server-side failures; input errors are the user's and not logged.
+    fn log(&self) {
+        let (status, _) = self.public();
+        if status.is_server_error() {
+            eprintln!("upsight web: {self}");
+        }
+    }
+
+    /// As a JSON error, for the fetch endpoints.
+    pub fn into_api(self) -> ApiError {
+        ApiError(self)
+    }
+}
+
+const OPAQUE: &str = "Something went wrong inside upsight. The details are in the terminal \
+     where upsight runs; try again, and report it if it keeps happening.";
+
+fn engine_public(e: &EngineError) -> (StatusCode, String) {
+    match e {
+        EngineError::AccountNotFound(_) => (StatusCode::NOT_FOUND, e.to_string()),
+        EngineError::AlreadyExists { .. } | EngineError::AlreadyLinked { .. } => {
+            (StatusCode::CONFLICT, e.to_string())
+        }
+        // Salesforce's own answer (or sf's state): the user can act on it, so it is shown.
+        EngineError::Salesforce(sf) if sf.needs_user_action() => {
+            (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        EngineError::Salesforce(_) => (StatusCode::BAD_GATEWAY, e.to_string()),
+        _ if e.exit_class() == ExitClass::Usage => {
+            (StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, OPAQUE.to_owned()),
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let (status, message) = self.public();
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            s if s.is_client_error() => "That did not work",
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY => "Salesforce problem",
+            _ => "Something went wrong",
+        };
+        let body = layout::bare_page(
+            title,
+            html! {
+                div.error-card {
+                    h1 { (title) }
+                    p.error-message { (message) }
+                    p { a.button href="/accounts" { "Back to accounts" } }
+                }
+            },
+        );
+        (status, body).into_response()
+    }
+}
+
+/// An [`AppError`] answered as `{"error": message, "field": name|null}`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        ApiError(AppError::Engine(e))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let (status, message) = self.0.public();
+        let body = serde_json::json!({"error": message, "field": self.0.field()});
+        (status, Json(body)).into_response()
+    }
+}
+
+/// What handlers return.
+pub type PageResult<T> = Result<T, AppError>;
+/// What JSON endpoints return.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let (status, message) = AppError::Internal("secret path /x".into()).public();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!message.contains("/x"));
+    }
+
+    #[test]
+    fn salesforce_errors_are_shown() {
+        let e = AppError::Engine(EngineError::Salesforce(
+            upsight_salesforce::Error::Salesforce {
+                error_code: "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+                message: "Comment required".into(),
+                fields: vec![],
+            },
+        ));
+        let (status, message) = e.public();
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(message.contains("Comment required"));
+    }
+
+    #[test]
+    fn input_errors_carry_their_field() {
+        let e = AppError::invalid("sf_path", "not the Salesforce CLI");
+        assert_eq!(e.field(), Some("sf_path"));
+        assert_eq!(e.public().0, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

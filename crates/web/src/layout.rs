@@ -1,0 +1,153 @@
+//! The page shell every screen shares: the document head (embedded stylesheet and script,
+//! the CSRF token for the script to send), the sidebar (navigation, the Sync button with its
+//! live state, the pending and failed counts), and the bare page used for errors.
+//!
+//! maud escapes every `(value)` it splices in, so Salesforce data can only ever appear here
+//! as text. Nothing in this crate uses `PreEscaped` on data.
+
+use crate::format;
+use maud::{html, Markup, DOCTYPE};
+use upsight_store::{SyncRun, SyncRunStatus};
+
+/// Which navigation entry is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Accounts,
+    Changes,
+    Settings,
+}
+
+/// What the sidebar shows, read fresh for every page.
+#[derive(Debug, Clone, Default)]
+pub struct Sidebar {
+    pub pending: usize,
+    pub failed: usize,
+    pub conflicts: usize,
+    pub last_sync: Option<SyncRun>,
+    /// Set in `upsight demo`: the badge text.
+    pub demo: Option<String>,
+}
+
+/// Everything a full page needs besides its own content.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub csrf_token: String,
+    pub sidebar: Sidebar,
+}
+
+/// A full page with the sidebar.
+pub fn page(chrome: &Chrome, nav: Nav, title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title, Some(&chrome.csrf_token)))
+            body {
+                div.shell {
+                    (sidebar(&chrome.sidebar, nav))
+                    main.main { (content) }
+                }
+                div #toast .toast role="status" aria-live="polite" {}
+            }
+        }
+    }
+}
+
+/// A page with no sidebar, for errors: it must render even when the database does not.
+pub fn bare_page(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title, None))
+            body { div.bare { (content) } }
+        }
+    }
+}
+
+fn head(title: &str, csrf_token: Option<&str>) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            @if let Some(token) = csrf_token {
+                meta name="csrf-token" content=(token);
+            }
+            title { (title) " · upsight" }
+            link rel="icon" href="/assets/logo.svg" type="image/svg+xml";
+            link rel="stylesheet" href=(crate::assets::CSS_PATH);
+            script src=(crate::assets::JS_PATH) defer {}
+        }
+    }
+}
+
+fn sidebar(s: &Sidebar, nav: Nav) -> Markup {
+    let item = |target: Nav, href: &str, label: &str| {
+        html! {
+            a href=(href) class=[(target == nav).then_some("active")] { span { (label) } }
+        }
+    };
+    html! {
+        aside.sidebar {
+            a.brand href="/accounts" {
+                img src="/assets/logo.svg" alt="";
+                span { "upsight" }
+            }
+            @if let Some(badge) = &s.demo {
+                span.demo-badge #demo-badge title="A simulated Salesforce org with generated data" { (badge) }
+            }
+            nav.nav {
+                (item(Nav::Accounts, "/accounts", "Accounts"))
+                a href="/changes" class=[(nav == Nav::Changes).then_some("active")] {
+                    span { "Pending Changes" }
+                    span #nav-open-count .count.zero[s.pending + s.failed + s.conflicts == 0]
+                        .failed[s.failed + s.conflicts > 0] {
+                        (s.pending + s.failed + s.conflicts)
+                    }
+                }
+                (item(Nav::Settings, "/settings", "Settings"))
+            }
+            div.sync-box #sync-box {
+                button.primary #sync-button type="button" { "Sync" }
+                div.sync-progress #sync-progress hidden { div {} }
+                div.sync-state #sync-state { (last_sync_line(s.last_sync.as_ref())) }
+                div.sync-links {
+                    a href="/changes?status=pending" #pending-link {
+                        span { "Pending" } span #pending-count { (s.pending) }
+                    }
+                    a href="/changes?status=failed" #failed-link {
+                        span { "Failed" } span #failed-count { (s.failed) }
+                    }
+                    @if s.conflicts > 0 {
+                        a href="/changes?status=conflict" {
+                            span { "Conflicts" } span #conflict-count { (s.conflicts) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "Last sync: 2 min ago · 12 accounts", or the failure. The script replaces it while a
+/// sync runs, from `/api/sync`.
+pub fn last_sync_line(run: Option<&SyncRun>) -> Markup {
+    match run {
+        None => html! { span.muted { "Not synced yet" } },
+        Some(run) => {
+            let when = run
+                .finished_at
+                .as_deref()
+                .unwrap_or(run.started_at.as_str());
+            let updated = run.counts.get("accounts_updated").copied().unwrap_or(0);
+            let plural = if updated == 1 { "" } else { "s" };
+            html! {
+                div { "Last sync " span data-time=(when) { (format::relative_time(when)) } }
+                @match run.status {
+                    SyncRunStatus::Succeeded => div.ok { "✓ " (updated) " account" (plural) " updated" },
+                    SyncRunStatus::Partial => div.bad { "⚠ " (updated) " updated, with warnings" },
+                    SyncRunStatus::Failed => div.bad { "✕ Sync failed" },
+                    SyncRunStatus::Running => div { "Running…" },
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,700 @@
+//! The Account detail screen: the fields grouped by the spec's categories, the 10 health
+//! indicators as a grid (coloured status picklist and comment), the write-back fields
+//! editable in place with autosave and a per-field push state, the quick links, the
+//! opportunities (CX Notes and CS Handoff Notes editable), and the Account Setup dialog
+//! (view or link the Salesforce Id, Sync from Salesforce).
+//!
+//! Also the JSON endpoints the page's script calls: `POST /api/edit` (save one field through
+//! the engine, which validates it and writes the change log), `GET /api/accounts/{id}/states`
+//! (every field's push state, polled while the pusher works), link and single sync.
+
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::format;
+use crate::layout::{self, Nav};
+use crate::links::OrgHosts;
+use crate::routes::accounts::as_field_error;
+use crate::state::AppState;
+use crate::sync_job::SyncJob;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use maud::{html, Markup};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use upsight_core::{
+    Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, FieldType,
+    Opportunity, RecordRef, SObject,
+};
+use upsight_engine::writeback::RecordSpec;
+use upsight_engine::{Engine, EngineError, OrgMeta, Progress};
+use upsight_store::ChangeFilter;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/accounts/{id}", get(page))
+        .route("/api/accounts/{id}/states", get(states))
+        .route("/api/accounts/{id}/link", post(link))
+        .route("/api/accounts/{id}/sync", post(sync_one))
+        .route("/api/edit", post(edit))
+}
+
+// ---------------------------------------------------------------------------------------
+// Field states
+
+/// What the page shows under an editable field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldState {
+    /// `saved` (committed locally, waiting for the push), `pending` (being pushed),
+    /// `pushed`, `failed` or `conflict`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Salesforce's value, in a conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theirs: Option<String>,
+    /// The local value, in a conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mine: Option<String>,
+}
+
+impl FieldState {
+    /// The state an entry gives its field; `None` when there is nothing to say (reverted).
+    pub fn of(entry: &ChangeEntry) -> Option<FieldState> {
+        let plain = |status| FieldState {
+            status,
+            message: None,
+            theirs: None,
+            mine: None,
+        };
+        Some(match entry.status {
+            ChangeStatus::Pending if entry.attempts == 0 => plain("saved"),
+            ChangeStatus::Pending => plain("pending"),
+            ChangeStatus::Pushed => plain("pushed"),
+            ChangeStatus::Failed => FieldState {
+                message: Some(match (&entry.error_code, &entry.error_message) {
+                    (Some(code), Some(message)) => format!("{message} ({code})"),
+                    (None, Some(message)) => message.clone(),
+                    (Some(code), None) => code.clone(),
+                    (None, None) => "Salesforce refused the value".to_owned(),
+                }),
+                ..plain("failed")
+            },
+            ChangeStatus::Conflict => FieldState {
+                theirs: Some(format::raw(entry.remote_value.as_ref())),
+                mine: Some(format::raw(Some(&entry.new_value))),
+                ..plain("conflict")
+            },
+            ChangeStatus::Reverted => return None,
+        })
+    }
+}
+
+/// The key a field goes by in the page: `a12:CX_Play__c` or `o7:CX_Notes__c`.
+pub fn field_key(record: RecordRef, field: &str) -> String {
+    match record {
+        RecordRef::Account(id) => format!("a{id}:{field}"),
+        RecordRef::Opportunity(id) => format!("o{id}:{field}"),
+    }
+}
+
+/// The latest entry's state of every field of the account and its opportunities.
+fn field_states(engine: &Engine, id: AccountId) -> Result<BTreeMap<String, FieldState>, AppError> {
+    let entries = engine
+        .store()
+        .list_changes(&ChangeFilter {
+            account: Some(id),
+            ..ChangeFilter::default()
+        })
+        .map_err(EngineError::from)?;
+    let mut states = BTreeMap::new();
+    // Newest first: the first entry seen for a field is its current one.
+    let mut seen = std::collections::HashSet::new();
+    for entry in &entries {
+        let key = field_key(entry.record, &entry.field);
+        if seen.insert(key.clone()) {
+            if let Some(state) = FieldState::of(entry) {
+                states.insert(key, state);
+            }
+        }
+    }
+    Ok(states)
+}
+
+// ---------------------------------------------------------------------------------------
+// The page
+
+struct Detail {
+    account: Account,
+    opportunities: Vec<Opportunity>,
+    states: BTreeMap<String, FieldState>,
+    map: Arc<FieldMap>,
+    meta: Option<Arc<OrgMeta>>,
+}
+
+fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppError> {
+    let (account, opportunities) = {
+        let store = engine.store();
+        let account = store.get_account(id).map_err(|e| match e {
+            upsight_store::StoreError::NotFound { .. } => {
+                AppError::NotFound(format!("There is no local account {id}."))
+            }
+            other => EngineError::from(other).into(),
+        })?;
+        let opportunities = store.opportunities_of(id).map_err(EngineError::from)?;
+        (account, opportunities)
+    };
+    Ok(Detail {
+        states: field_states(engine, id)?,
+        map: engine.field_map(),
+        meta: state.org_meta(engine),
+        account,
+        opportunities,
+    })
+}
+
+async fn page(State(state): State<AppState>, Path(id): Path<String>) -> PageResult<Markup> {
+    let id = parse_account_id(&id)?;
+    let st = state.clone();
+    let (chrome, detail) = state
+        .run(move |engine| Ok((st.chrome(engine)?, load(&st, engine, id)?)))
+        .await?;
+    let title = detail.account.name.clone();
+    Ok(layout::page(
+        &chrome,
+        Nav::Accounts,
+        &title,
+        render(&detail),
+    ))
+}
+
+fn parse_account_id(text: &str) -> Result<AccountId, AppError> {
+    text.parse::<i64>()
+        .map(AccountId)
+        .map_err(|_| AppError::NotFound(format!("There is no local account {text:?}.")))
+}
+
+/// An editor's context: which record, whether it can be edited at all, the org's rules.
+struct Ctx<'a> {
+    record: RecordRef,
+    linked: bool,
+    states: &'a BTreeMap<String, FieldState>,
+    meta: Option<&'a OrgMeta>,
+}
+
+fn render(d: &Detail) -> Markup {
+    let a = &d.account;
+    let ctx = Ctx {
+        record: RecordRef::Account(a.id),
+        linked: a.sf_id.is_some(),
+        states: &d.states,
+        meta: d.meta.as_deref(),
+    };
+    let by_label = |label: &str| d.map.by_label(SObject::Account, label);
+    let summary_item = |label: &str| {
+        let Some(def) = by_label(label) else {
+            return html! {};
+        };
+        let value = a.fields.get(&def.api_name);
+        let text = format::display(value, def.field_type);
+        let tone = (def.field_type == FieldType::Picklist)
+            .then(|| format::tone(value))
+            .flatten();
+        html! {
+            div.item {
+                div.k { (label) }
+                div.v {
+                    @match (text, tone) {
+                        (Some(t), Some(tone)) => span class={ "pill " (tone) } { (t) },
+                        (Some(t), None) => (t),
+                        (None, _) => span.muted { "—" },
+                    }
+                }
+            }
+        }
+    };
+    let groups = d.map.by_category(SObject::Account);
+    let group = |category: Category| {
+        groups
+            .iter()
+            .find(|(c, _)| *c == category)
+            .map(|(_, fields)| fields.as_slice())
+            .unwrap_or(&[])
+    };
+    let hosts = OrgHosts::new(d.meta.as_ref().map(|m| m.instance_url.as_str()));
+    html! {
+        div #account-detail data-states-url={ "/api/accounts/" (a.id) "/states" } {}
+        div.page-head {
+            div {
+                h1 #account-name { (a.name) }
+                div.sub {
+                    @match &a.sf_id {
+                        Some(id) => { "Salesforce Id " code #account-sf-id { (id) } }
+                        None => span #account-local-only { "Local only: not linked to Salesforce" },
+                    }
+                    @if let Some(at) = &a.synced_at {
+                        " · synced " span data-time=(at) { (format::timestamp(at)) }
+                    }
+                }
+            }
+            div.actions {
+                a.button href="/accounts" { "← Accounts" }
+                button.primary #account-setup-button type="button" data-open="account-setup" { "Account Setup" }
+            }
+        }
+        @if a.sf_missing_since.is_some() {
+            div.banner.warn {
+                "Salesforce no longer returns this account (deleted, merged, or no access). "
+                "upsight keeps it; check it in Salesforce."
+            }
+        }
+        @if a.sf_id.is_none() {
+            div.banner.info {
+                "This account exists only in upsight. Link it to its Salesforce record in "
+                strong { "Account Setup" } " to sync it and to write its CX fields back."
+            }
+        }
+        div.panel {
+            div.summary {
+                (summary_item("Customer Health"))
+                (summary_item("CXM Sentiment"))
+                (summary_item("Renewal Risk Level"))
+                (summary_item("ACV"))
+                (summary_item("Renewal Date"))
+                (summary_item("Segment"))
+            }
+        }
+        div.grid.two {
+            div {
+                (category_panel(Category::CxData, group(Category::CxData), a, &ctx))
+            }
+            div {
+                (links_panel(a, group(Category::Links), &hosts))
+            }
+        }
+        (indicators_panel(d, &ctx))
+        (opportunities_panel(d))
+        div.grid.cats {
+            @for category in [Category::Identity, Category::Financial, Category::Health,
+                              Category::Engagement, Category::Consumption, Category::Products] {
+                (category_panel(category, group(category), a, &ctx))
+            }
+        }
+        (setup_dialog(a))
+    }
+}
+
+fn category_panel(category: Category, fields: &[&FieldDef], a: &Account, ctx: &Ctx<'_>) -> Markup {
+    if fields.is_empty() {
+        return html! {};
+    }
+    html! {
+        section.panel.panel-pad #{ "cat-" (category.label().to_lowercase().replace(' ', "-")) } {
+            h3 { (category.label()) }
+            @let (editable, readonly): (Vec<&&FieldDef>, Vec<&&FieldDef>) =
+                fields.iter().partition(|f| f.write_back && !f.is_relationship_path());
+            @if !readonly.is_empty() {
+                dl.fields {
+                    @for f in &readonly {
+                        dt { (f.label) }
+                        dd {
+                            @match format::display(a.fields.get(&f.api_name), f.field_type) {
+                                Some(t) => (t),
+                                None => span.muted { "—" },
+                            }
+                        }
+                    }
+                }
+            }
+            @if !editable.is_empty() {
+                @if !readonly.is_empty() { div.gap {} }
+                @for f in &editable {
+                    div.editable {
+                        label for=(dom_id(ctx.record, &f.api_name)) { (f.label) }
+                        (editor(f, a.fields.get(&f.api_name), ctx))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A DOM id for an editor (API names are `[A-Za-z0-9_]`, so this is a valid id).
+fn dom_id(record: RecordRef, field: &str) -> String {
+    match record {
+        RecordRef::Account(id) => format!("f-a{id}-{field}"),
+        RecordRef::Opportunity(id) => format!("f-o{id}-{field}"),
+    }
+}
+
+/// The in-place editor of one write-back field, with its state line.
+fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
+    let key = field_key(ctx.record, &f.api_name);
+    let record = match ctx.record {
+        RecordRef::Account(id) => format!("account:{id}"),
+        RecordRef::Opportunity(id) => format!("opportunity:{id}"),
+    };
+    let raw = format::raw(value);
+    let id = dom_id(ctx.record, &f.api_name);
+    let state = ctx.states.get(&key);
+    let disabled = !ctx.linked;
+    let widget = match f.field_type {
+        FieldType::Picklist => {
+            let mut options: Vec<String> = ctx
+                .meta
+                .and_then(|m| m.object(f.sobject).field(&f.api_name))
+                .map(|m| m.picklist_values.clone())
+                .unwrap_or_default();
+            if !raw.is_empty() && !options.contains(&raw) {
+                options.push(raw.clone());
+            }
+            let is_health = f.indicator.is_some()
+                || format::tone(value).is_some()
+                || options
+                    .iter()
+                    .any(|o| format::tone(Some(&json!(o))).is_some());
+            let tone = format::tone(value);
+            html! {
+                select #(id) class={ @if is_health { "health " } (tone.unwrap_or("")) }
+                    data-edit=(key) data-record=(record) data-field=(f.api_name) disabled[disabled] {
+                    option value="" selected[raw.is_empty()] { "—" }
+                    @for o in &options {
+                        option value=(o) selected[*o == raw] data-tone=[format::tone(Some(&json!(o)))] { (o) }
+                    }
+                }
+            }
+        }
+        FieldType::LongText => html! {
+            textarea #(id) data-edit=(key) data-record=(record) data-field=(f.api_name)
+                rows="3" disabled[disabled] { (raw) }
+        },
+        FieldType::Date => html! {
+            input #(id) type="date" value=(raw) data-edit=(key) data-record=(record)
+                data-field=(f.api_name) disabled[disabled];
+        },
+        FieldType::Number | FieldType::Currency | FieldType::Percent => html! {
+            input #(id) type="number" step="any" value=(raw) data-edit=(key) data-record=(record)
+                data-field=(f.api_name) disabled[disabled];
+        },
+        FieldType::Boolean => html! {
+            select #(id) data-edit=(key) data-record=(record) data-field=(f.api_name) disabled[disabled] {
+                option value="" selected[raw.is_empty()] { "—" }
+                option value="true" selected[raw == "true"] { "Yes" }
+                option value="false" selected[raw == "false"] { "No" }
+            }
+        },
+        FieldType::Text | FieldType::Url => html! {
+            input #(id) type="text" value=(raw) data-edit=(key) data-record=(record)
+                data-field=(f.api_name) disabled[disabled];
+        },
+    };
+    html! {
+        (widget)
+        div class={ "field-state " (state.map_or("", |s| s.status)) } data-for=(key) {
+            @if let Some(s) = state { (state_text(s)) }
+        }
+    }
+}
+
+/// The state line as the server renders it first (the script keeps it current).
+fn state_text(s: &FieldState) -> Markup {
+    html! {
+        @match s.status {
+            "saved" => "Saved locally",
+            "pending" => "Pending push",
+            "pushed" => "Pushed to Salesforce",
+            "failed" => {
+                "Push failed: " (s.message.as_deref().unwrap_or("")) " "
+                a href="/changes?status=failed" { "Retry or revert" }
+            }
+            "conflict" => {
+                "Conflict: Salesforce now has “" (s.theirs.as_deref().unwrap_or("")) "”, yours is “"
+                (s.mine.as_deref().unwrap_or("")) "”. "
+                a href="/changes?status=conflict" { "Resolve" }
+            }
+            _ => "",
+        }
+    }
+}
+
+fn indicators_panel(d: &Detail, ctx: &Ctx<'_>) -> Markup {
+    let a = &d.account;
+    html! {
+        section.panel #health-indicators {
+            div.panel-head { h2 { "Health Indicators" } span.muted { (d.map.indicators().len()) " indicators" } }
+            div.panel-pad {
+                div.indicators {
+                    @for ind in d.map.indicators() {
+                        @let status_def = d.map.get(SObject::Account, &ind.status);
+                        @let comment_def = ind.comment.as_deref().and_then(|c| d.map.get(SObject::Account, c));
+                        @let status_value = a.fields.get(&ind.status);
+                        div class={ "indicator " (format::tone(status_value).unwrap_or("")) } {
+                            div.head {
+                                span.title { (ind.label) }
+                                @if let Some(def) = status_def {
+                                    @if def.write_back {
+                                        div { (editor(def, status_value, ctx)) }
+                                    } @else {
+                                        span class={ "pill " (format::tone(status_value).unwrap_or("none")) } {
+                                            (format::display(status_value, def.field_type).unwrap_or_else(|| "—".into()))
+                                        }
+                                    }
+                                }
+                            }
+                            @if let Some(def) = comment_def {
+                                @if def.write_back {
+                                    (editor(def, a.fields.get(&def.api_name), ctx))
+                                } @else {
+                                    p { (format::display(a.fields.get(&def.api_name), def.field_type).unwrap_or_default()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn links_panel(a: &Account, link_fields: &[&FieldDef], hosts: &OrgHosts) -> Markup {
+    const ORG_LINKS: [(&str, &str); 4] = [
+        ("salesforce", "Account in Salesforce"),
+        ("cases", "Cases"),
+        ("files", "Files"),
+        ("contracts", "Contracts"),
+    ];
+    html! {
+        section.panel.panel-pad #quick-links {
+            h3 { "Quick Links" }
+            div.links-list {
+                @for (key, label) in ORG_LINKS {
+                    @match a.quick_links.get(key).filter(|u| hosts.allows_org_link(u)) {
+                        Some(url) => a href=(url) target="_blank" rel="noopener noreferrer" data-link=(key) {
+                            span { (label) } span.where { "Salesforce ↗" }
+                        },
+                        None => span.muted { span { (label) } span.where { "not synced yet" } },
+                    }
+                }
+            }
+            @if !link_fields.is_empty() {
+                h3.spaced { "Links" }
+                div.links-list {
+                    @for f in link_fields {
+                        @let raw = format::raw(a.fields.get(&f.api_name));
+                        @match hosts.field_link(&raw) {
+                            Some(url) => a href=(url) target="_blank" rel="noopener noreferrer" data-link=(f.api_name) {
+                                span { (f.label) } span.where { (host_of(url)) " ↗" }
+                            },
+                            None => span data-link-text=(f.api_name) {
+                                span { (f.label) }
+                                span.where {
+                                    @if raw.is_empty() { "—" } @else { (raw) " (not a safe link)" }
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn host_of(url: &str) -> String {
+    crate::links::parse(url).map_or_else(String::new, |p| p.host)
+}
+
+fn opportunities_panel(d: &Detail) -> Markup {
+    let opp_fields: Vec<&FieldDef> = d.map.fields_of(SObject::Opportunity).collect();
+    let shown: Vec<&&FieldDef> = opp_fields
+        .iter()
+        .filter(|f| !f.write_back && f.api_name != "Name")
+        .take(7)
+        .collect();
+    let editable: Vec<&&FieldDef> = opp_fields.iter().filter(|f| f.write_back).collect();
+    html! {
+        section.panel #opportunities {
+            div.panel-head {
+                h2 { "Opportunities" }
+                span.muted { (d.opportunities.len()) " open or Closed Won" }
+            }
+            @if d.opportunities.is_empty() {
+                div.empty { "No open or Closed Won opportunities." }
+            } @else {
+                table {
+                    thead { tr {
+                        th { "Name" }
+                        @for f in &shown { th class=[f.field_type.is_numeric().then_some("num")] { (f.label) } }
+                        @for f in &editable { th { (f.label) } }
+                    } }
+                    tbody {
+                        @for o in &d.opportunities {
+                            @let ctx = Ctx {
+                                record: RecordRef::Opportunity(o.id),
+                                linked: true,
+                                states: &d.states,
+                                meta: d.meta.as_deref(),
+                            };
+                            tr data-opportunity=(o.sf_id) {
+                                td.name { (o.name) }
+                                @for f in &shown {
+                                    td class=[f.field_type.is_numeric().then_some("num")] {
+                                        @match format::display(o.fields.get(&f.api_name), f.field_type) {
+                                            Some(t) => (t),
+                                            None => span.muted { "—" },
+                                        }
+                                    }
+                                }
+                                @for f in &editable {
+                                    td.opp-note { (editor(f, o.fields.get(&f.api_name), &ctx)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn setup_dialog(a: &Account) -> Markup {
+    html! {
+        dialog #account-setup aria-labelledby="account-setup-title" {
+            div.dialog-head {
+                h2 #account-setup-title { "Account Setup" }
+                button.close type="button" data-close aria-label="Close" { "×" }
+            }
+            div.dialog-body {
+                section {
+                    label { "Salesforce Id" }
+                    @match &a.sf_id {
+                        Some(id) => {
+                            p { code #setup-sf-id { (id) } }
+                            @if let Some(at) = &a.synced_at {
+                                p.hint { "Last synced " span data-time=(at) { (format::timestamp(at)) } }
+                            }
+                        }
+                        None => {
+                            form #link-form data-url={ "/api/accounts/" (a.id) "/link" } {
+                                div.row {
+                                    div.grow { input #link-sf-id type="text" name="sf_id" placeholder="Paste an Account Id or its Salesforce URL"; }
+                                    button.primary type="submit" { "Link" }
+                                }
+                                div.hint { "The Id is checked, and the account is synced at once." }
+                                div.form-error {}
+                            }
+                        }
+                    }
+                }
+                section {
+                    label { "Sync from Salesforce" }
+                    p.hint { "Refresh this account and its opportunities now. Fields with unpushed edits keep your values." }
+                    button #sync-account-button type="button" data-sync-account={ "/api/accounts/" (a.id) "/sync" }
+                        disabled[a.sf_id.is_none()] { "Sync from Salesforce" }
+                    div.form-error {}
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON endpoints
+
+async fn states(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = parse_account_id(&id)?;
+    let states = state.run(move |engine| field_states(engine, id)).await?;
+    Ok(Json(json!({ "fields": states })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditBody {
+    /// `account:ID` or `opportunity:ID` (local ids).
+    pub record: String,
+    pub field: String,
+    pub value: String,
+}
+
+async fn edit(State(state): State<AppState>, Json(body): Json<EditBody>) -> ApiResult<Json<Value>> {
+    let spec = match body.record.split_once(':') {
+        Some(("account", id)) => RecordSpec::Account(id.to_owned()),
+        Some(("opportunity", id)) => RecordSpec::Opportunity(id.to_owned()),
+        _ => return Err(AppError::invalid("record", "Unknown record.").into()),
+    };
+    let edited = state
+        .run(move |engine| Ok(engine.edit(&spec, &body.field, &body.value)?))
+        .await
+        .map_err(as_field_error("value"))?;
+    // Saved: start the pusher's debounce clock.
+    state.nudge_pusher();
+    let field_state = edited.entry.as_ref().and_then(FieldState::of);
+    Ok(Json(json!({
+        "outcome": edited.outcome.as_str(),
+        "value": edited.value,
+        "state": field_state,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkBody {
+    pub sf_id: String,
+}
+
+async fn link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<LinkBody>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_account_id(&id)?;
+    let job = state.sync().clone();
+    let (account, _summary) = state
+        .run(move |engine| {
+            let report = |p: Progress| job.progress(phase_label(p), p.done as u64, p.total as u64);
+            Ok(engine.link_account(&id.to_string(), &body.sf_id, &report)?)
+        })
+        .await
+        .map_err(as_field_error("sf_id"))?;
+    state.retry_org_meta();
+    Ok(Json(json!({ "id": account.id, "sf_id": account.sf_id })))
+}
+
+async fn sync_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = parse_account_id(&id)?;
+    let job = state.sync().clone();
+    let started = job.begin("account");
+    let progress_job = job.clone();
+    let result = state
+        .run(move |engine| {
+            let report =
+                |p: Progress| progress_job.progress(phase_label(p), p.done as u64, p.total as u64);
+            Ok(engine.sync_account(id, &report)?)
+        })
+        .await;
+    if started {
+        job.finish(result.as_ref().err().map(|e| e.to_string()));
+    }
+    let summary = result?;
+    Ok(Json(json!({
+        "message": format!("Synced from Salesforce in {} ms.", summary.duration_ms),
+    })))
+}
+
+/// Runs a full sync, forwarding progress to the sidebar.
+pub fn full_sync(engine: &Engine, job: &SyncJob) -> Result<(), EngineError> {
+    let report = |p: Progress| job.progress(phase_label(p), p.done as u64, p.total as u64);
+    engine.sync_all(&report)?;
+    Ok(())
+}
+
+/// The sidebar's words for a phase.
+pub fn phase_label(p: Progress) -> &'static str {
+    use upsight_engine::Phase;
+    match p.phase {
+        Phase::Waiting => "Waiting for another sync",
+        Phase::Connecting => "Connecting",
+        Phase::Describing => "Reading the org",
+        Phase::Querying => "Fetching accounts",
+        Phase::Applying => "Saving",
+        Phase::Done => "Done",
+    }
+}

@@ -1,0 +1,356 @@
+//! Pending Changes: the change log (account, field, old and new value, status, time),
+//! filtered by status and account, with Retry and Revert on failed entries, Retry all
+//! failed, Revert (undo) on pushed entries, and Keep mine / Take theirs on conflicts.
+//!
+//! The table body is also served alone (`/changes/rows`), which the page polls so it
+//! follows the pusher without a reload. Every action is one engine call.
+
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::format;
+use crate::layout::{self, Nav};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use upsight_core::{AccountId, ChangeEntry, ChangeId, ChangeStatus, RecordRef};
+use upsight_engine::push::PushReport;
+use upsight_engine::{Engine, EngineError};
+use upsight_store::ChangeFilter;
+
+/// The most entries the page lists; the log keeps everything, the page shows the newest.
+const MAX_ROWS: usize = 500;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/changes", get(page))
+        .route("/changes/rows", get(rows))
+        .route("/api/changes/retry-failed", post(retry_all))
+        .route("/api/changes/{id}/{action}", post(act))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Filter {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub account: String,
+}
+
+/// One row, with the names it shows.
+struct Row {
+    entry: ChangeEntry,
+    account_name: String,
+    /// The opportunity's name, for an opportunity's field.
+    record_name: Option<String>,
+    label: String,
+}
+
+struct View {
+    rows: Vec<Row>,
+    /// Accounts that have entries, for the filter.
+    accounts: Vec<(AccountId, String)>,
+    counts: BTreeMap<ChangeStatus, usize>,
+}
+
+fn load(engine: &Engine, filter: &Filter) -> Result<View, AppError> {
+    let status = match filter.status.as_str() {
+        "" | "all" => None,
+        s => Some(
+            s.parse::<ChangeStatus>()
+                .map_err(|e| AppError::invalid("status", e.to_string()))?,
+        ),
+    };
+    let account = match filter.account.as_str() {
+        "" => None,
+        s => Some(AccountId(s.parse().map_err(|_| {
+            AppError::invalid("account", format!("unknown account {s:?}"))
+        })?)),
+    };
+    let map = engine.field_map();
+    let store = engine.store();
+    let err = |e| AppError::from(EngineError::from(e));
+    let entries = store
+        .list_changes(&ChangeFilter {
+            status,
+            account,
+            limit: Some(MAX_ROWS),
+        })
+        .map_err(err)?;
+    let all = store
+        .list_changes(&ChangeFilter {
+            limit: Some(5000),
+            ..ChangeFilter::default()
+        })
+        .map_err(err)?;
+    let mut names: BTreeMap<AccountId, String> = BTreeMap::new();
+    for e in all.iter().chain(entries.iter()) {
+        names.entry(e.account_id).or_insert_with(|| {
+            store
+                .get_account(e.account_id)
+                .map(|a| a.name)
+                .unwrap_or_else(|_| format!("Account {}", e.account_id))
+        });
+    }
+    let rows = entries
+        .into_iter()
+        .map(|entry| {
+            let record_name = match entry.record {
+                RecordRef::Opportunity(id) => Some(
+                    store
+                        .get_opportunity(id)
+                        .map(|o| o.name)
+                        .unwrap_or_else(|_| format!("Opportunity {id}")),
+                ),
+                RecordRef::Account(_) => None,
+            };
+            let label = map
+                .get(entry.record.kind().sobject(), &entry.field)
+                .map_or_else(|| entry.field.clone(), |f| f.label.clone());
+            Row {
+                account_name: names.get(&entry.account_id).cloned().unwrap_or_default(),
+                record_name,
+                label,
+                entry,
+            }
+        })
+        .collect();
+    let mut accounts: Vec<(AccountId, String)> = names.into_iter().collect();
+    accounts.sort_by_key(|a| a.1.to_lowercase());
+    Ok(View {
+        rows,
+        accounts,
+        counts: store.change_counts().map_err(err)?,
+    })
+}
+
+async fn page(State(state): State<AppState>, Query(filter): Query<Filter>) -> PageResult<Markup> {
+    let st = state.clone();
+    let f = filter.clone();
+    let (chrome, view) = state
+        .run(move |engine| Ok((st.chrome(engine)?, load(engine, &f)?)))
+        .await?;
+    Ok(layout::page(
+        &chrome,
+        Nav::Changes,
+        "Pending Changes",
+        render(&view, &filter),
+    ))
+}
+
+async fn rows(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> PageResult<Html<String>> {
+    let view = state.run(move |engine| load(engine, &filter)).await?;
+    Ok(Html(render_rows(&view.rows).into_string()))
+}
+
+fn href(filter: &Filter, status: Option<&str>, account: Option<&str>) -> String {
+    let status = status.unwrap_or(filter.status.as_str());
+    let account = account.unwrap_or(filter.account.as_str());
+    let mut pairs = Vec::new();
+    if !status.is_empty() && status != "all" {
+        pairs.push(("status", status));
+    }
+    if !account.is_empty() {
+        pairs.push(("account", account));
+    }
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    if query.is_empty() {
+        "/changes".to_owned()
+    } else {
+        format!("/changes?{query}")
+    }
+}
+
+fn render(view: &View, filter: &Filter) -> Markup {
+    let count = |s: ChangeStatus| view.counts.get(&s).copied().unwrap_or(0);
+    let total: usize = view.counts.values().sum();
+    let chip = |value: &str, label: &str, n: usize| {
+        let on = filter.status == value || (value.is_empty() && filter.status.is_empty());
+        html! { a.chip.on[on] href=(href(filter, Some(value), None)) data-status=(value) { (label) " " span.muted { (n) } } }
+    };
+    html! {
+        div.page-head {
+            div {
+                h1 { "Pending Changes" }
+                div.sub { "Every edit you made, and what Salesforce did with it." }
+            }
+            div.actions {
+                @if count(ChangeStatus::Failed) > 0 {
+                    button.primary #retry-all type="button" data-action="/api/changes/retry-failed" {
+                        "Retry all failed (" (count(ChangeStatus::Failed)) ")"
+                    }
+                }
+            }
+        }
+        div.toolbar {
+            div.chips #status-filter {
+                (chip("", "All", total))
+                (chip("pending", "Pending", count(ChangeStatus::Pending)))
+                (chip("failed", "Failed", count(ChangeStatus::Failed)))
+                (chip("conflict", "Conflicts", count(ChangeStatus::Conflict)))
+                (chip("pushed", "Pushed", count(ChangeStatus::Pushed)))
+                (chip("reverted", "Reverted", count(ChangeStatus::Reverted)))
+            }
+            div.spacer {}
+            form method="get" action="/changes" data-autosubmit {
+                @if !filter.status.is_empty() { input type="hidden" name="status" value=(filter.status); }
+                select #account-filter name="account" aria-label="Account" {
+                    option value="" selected[filter.account.is_empty()] { "All accounts" }
+                    @for (id, name) in &view.accounts {
+                        option value=(id) selected[filter.account == id.to_string()] { (name) }
+                    }
+                }
+            }
+        }
+        div.panel {
+            table #changes-table {
+                thead { tr {
+                    th { "Account" } th { "Field" } th { "Old value" } th { "New value" }
+                    th { "Status" } th { "When" } th {}
+                } }
+                tbody #changes-body { (render_rows(&view.rows)) }
+            }
+        }
+    }
+}
+
+fn render_rows(rows: &[Row]) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            tr { td.empty colspan="7" { "No changes here. Edits you make on an account show up here until Salesforce has them." } }
+        }
+        @for row in rows {
+            @let e = &row.entry;
+            tr data-change=(e.id) data-status=(e.status.as_str()) {
+                td.name {
+                    a href={ "/accounts/" (e.account_id) } { (row.account_name) }
+                    @if let Some(name) = &row.record_name { div.sub { "Opportunity: " (name) } }
+                }
+                td { (row.label) }
+                td.wrap { (value_text(&e.old_value)) }
+                td.wrap {
+                    (value_text(&e.new_value))
+                    @if e.status == ChangeStatus::Conflict {
+                        div.sub.conflict-theirs {
+                            "Salesforce now: " strong { (e.remote_value.as_ref().map(value_text).unwrap_or_else(|| "—".into())) }
+                        }
+                    }
+                }
+                td {
+                    span class={ "status " (e.status.as_str()) } { (e.status.as_str()) }
+                    @if e.status == ChangeStatus::Failed {
+                        div.error-text.change-error {
+                            (e.error_message.as_deref().unwrap_or("Salesforce refused the value"))
+                            @if let Some(code) = &e.error_code { " (" (code) ")" }
+                        }
+                    }
+                    @if let Some(note) = e.note.as_ref().filter(|_| e.status == ChangeStatus::Reverted) {
+                        div.sub.muted { (note) }
+                    }
+                }
+                td.muted { span data-time=(e.updated_at) { (format::timestamp(&e.updated_at)) } }
+                td {
+                    div.row {
+                        @match e.status {
+                            ChangeStatus::Failed => {
+                                button.small data-action={ "/api/changes/" (e.id) "/retry" } { "Retry" }
+                                button.small.danger data-action={ "/api/changes/" (e.id) "/revert" } { "Revert" }
+                            }
+                            ChangeStatus::Pushed => {
+                                button.small data-action={ "/api/changes/" (e.id) "/revert" } title="Push the old value back" { "Revert" }
+                            }
+                            ChangeStatus::Conflict => {
+                                button.small.primary data-action={ "/api/changes/" (e.id) "/keep-mine" } { "Keep mine" }
+                                button.small data-action={ "/api/changes/" (e.id) "/take-theirs" } { "Take theirs" }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => "—".to_owned(),
+        Value::String(s) if s.is_empty() => "—".to_owned(),
+        other => format::raw(Some(other)),
+    }
+}
+
+/// What an action did, for the page's toast.
+fn outcome(entry: &ChangeEntry, report: Option<&PushReport>) -> Json<Value> {
+    let (message, bad) = match entry.status {
+        ChangeStatus::Pushed => ("Pushed to Salesforce.".to_owned(), false),
+        ChangeStatus::Reverted => ("Reverted.".to_owned(), false),
+        ChangeStatus::Failed => (
+            format!(
+                "Salesforce refused it again: {}",
+                entry.error_message.as_deref().unwrap_or("no message")
+            ),
+            true,
+        ),
+        ChangeStatus::Conflict => (
+            "Salesforce changed the field again; it is still a conflict.".to_owned(),
+            true,
+        ),
+        ChangeStatus::Pending => match report.and_then(|r| r.error.as_ref()) {
+            Some(e) => (format!("Not pushed yet: {}", e.message), true),
+            None => ("Queued for the next push.".to_owned(), false),
+        },
+    };
+    Json(json!({ "status": entry.status.as_str(), "message": message, "bad": bad }))
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let id = ChangeId(
+        id.parse()
+            .map_err(|_| AppError::NotFound(format!("There is no change {id:?}.")))?,
+    );
+    let result = state
+        .run(move |engine| {
+            Ok(match action.as_str() {
+                "retry" => engine.retry(id).map(|(e, r)| (e, Some(r))),
+                "revert" => engine.revert(id).map(|(e, r)| (e, Some(r))),
+                "keep-mine" => engine.keep_mine(id).map(|(e, r)| (e, Some(r))),
+                "take-theirs" => engine.take_theirs(id).map(|e| (e, None)),
+                other => return Err(AppError::NotFound(format!("There is no action {other:?}."))),
+            }?)
+        })
+        .await?;
+    Ok(outcome(&result.0, result.1.as_ref()))
+}
+
+async fn retry_all(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let (entries, report) = state.run(|engine| Ok(engine.retry_all_failed()?)).await?;
+    let pushed = entries
+        .iter()
+        .filter(|e| e.status == ChangeStatus::Pushed)
+        .count();
+    let failed = entries
+        .iter()
+        .filter(|e| e.status == ChangeStatus::Failed)
+        .count();
+    let mut message = format!("{pushed} of {} pushed.", entries.len());
+    if failed > 0 {
+        message.push_str(&format!(" {failed} refused again."));
+    }
+    if let Some(e) = &report.error {
+        message.push_str(&format!(" {}", e.message));
+    }
+    Ok(Json(
+        json!({ "message": message, "bad": failed > 0 || report.error.is_some() }),
+    ))
+}

@@ -1,0 +1,90 @@
+//! The sidebar's live data: `GET /api/status` (pending and failed counts, the running
+//! sync's phase and n of total, the last sync line) and `POST /api/sync`, the Sync button.
+//! Every page polls the first; the second starts a full sync in the background and answers
+//! at once.
+
+use crate::error::{ApiResult, AppError};
+use crate::layout;
+use crate::routes::account::phase_label;
+use crate::state::{self, AppState};
+use crate::sync_job::SyncView;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use upsight_engine::SyncScope;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/status", get(status))
+        .route("/api/sync", post(start_sync))
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusBody {
+    pub pending: usize,
+    pub failed: usize,
+    pub conflicts: usize,
+    pub sync: SyncView,
+    /// Whether the background pusher is pushing now.
+    pub pushing: bool,
+    /// When the next push is due, if one is scheduled.
+    pub push_due_in_ms: Option<u64>,
+    /// The "Last sync" line, rendered (and escaped) by the server.
+    pub last_sync_html: String,
+}
+
+async fn status(State(state): State<AppState>) -> ApiResult<Json<StatusBody>> {
+    Ok(Json(read_status(&state).await?))
+}
+
+async fn read_status(state: &AppState) -> Result<StatusBody, AppError> {
+    let (sidebar, running) = state
+        .run(|engine| Ok((state::sidebar(engine, None)?, engine.running_sync())))
+        .await?;
+    // The engine knows every sync running in this process (also one an add or a link
+    // started); the job knows how a browser-started one ended.
+    let mut sync = state.sync().snapshot();
+    if let Some((scope, progress)) = running {
+        sync.running = true;
+        sync.kind = Some(
+            match scope {
+                SyncScope::Full => "full",
+                SyncScope::Account(_) => "account",
+                SyncScope::Add => "add",
+            }
+            .to_owned(),
+        );
+        sync.phase = Some(phase_label(progress).to_owned());
+        sync.done = progress.done as u64;
+        sync.total = progress.total as u64;
+    }
+    let pusher = state.pusher_status();
+    Ok(StatusBody {
+        pending: sidebar.pending,
+        failed: sidebar.failed,
+        conflicts: sidebar.conflicts,
+        sync,
+        pushing: pusher.as_ref().is_some_and(|p| p.pushing),
+        push_due_in_ms: pusher.and_then(|p| p.due_in_ms),
+        last_sync_html: layout::last_sync_line(sidebar.last_sync.as_ref()).into_string(),
+    })
+}
+
+/// Starts a full sync unless one is running (then this joins it), and answers at once.
+async fn start_sync(State(state): State<AppState>) -> ApiResult<Json<StatusBody>> {
+    if state.sync().begin("full") {
+        let job = state.sync().clone();
+        let runner = state.clone();
+        tokio::spawn(async move {
+            let progress_job = job.clone();
+            let result = runner
+                .run(move |engine| {
+                    crate::routes::account::full_sync(engine, &progress_job).map_err(AppError::from)
+                })
+                .await;
+            job.finish(result.err().map(|e| e.to_string()));
+        });
+    }
+    Ok(Json(read_status(&state).await?))
+}

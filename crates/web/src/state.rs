@@ -1,0 +1,164 @@
+//! The one state every handler shares: the engine, the security gate's token, the demo
+//! badge, and the view of the sync the sidebar is showing.
+//!
+//! The engine blocks (SQLite, `sf` processes, HTTP to Salesforce), so handlers reach it only
+//! through [`AppState::run`], which moves the work to tokio's blocking pool and turns a
+//! panicked worker into an opaque error instead of a dropped connection.
+
+use crate::error::AppError;
+use crate::layout::{Chrome, Sidebar};
+use crate::sync_job::SyncJob;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use upsight_core::ChangeStatus;
+use upsight_engine::pusher::{Pusher, PusherStatus};
+use upsight_engine::{Engine, EngineError, OrgMeta};
+
+/// How the app is run.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// The port the listener is bound to on 127.0.0.1 (the gate checks Host and Origin
+    /// against it).
+    pub port: u16,
+    /// `Some("Demo org")` in `upsight demo`: shown as a badge on every page.
+    pub demo_badge: Option<String>,
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    engine: Arc<Engine>,
+    csrf_token: String,
+    demo_badge: Option<String>,
+    sync: SyncJob,
+    /// The background pusher `upsight serve` runs; `None` when pushes are explicit only.
+    pusher: Option<Arc<Pusher>>,
+    /// When reading the org's metadata last failed: pages then skip it for a while instead
+    /// of starting `sf` on every load while the user is logged out.
+    meta_failed_at: Mutex<Option<Instant>>,
+}
+
+/// How long a failure to read the org's metadata is remembered.
+const META_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+impl AppState {
+    pub fn new(
+        engine: Arc<Engine>,
+        csrf_token: String,
+        config: &WebConfig,
+        pusher: Option<Arc<Pusher>>,
+    ) -> AppState {
+        AppState(Arc::new(Inner {
+            engine,
+            pusher,
+            csrf_token,
+            demo_badge: config.demo_badge.clone(),
+            sync: SyncJob::default(),
+            meta_failed_at: Mutex::new(None),
+        }))
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.0.engine
+    }
+
+    pub fn sync(&self) -> &SyncJob {
+        &self.0.sync
+    }
+
+    /// Tells the pusher an edit was saved, so its debounce clock starts.
+    pub fn nudge_pusher(&self) {
+        if let Some(pusher) = &self.0.pusher {
+            pusher.nudge();
+        }
+    }
+
+    /// What the pusher is doing, for the sidebar.
+    pub fn pusher_status(&self) -> Option<PusherStatus> {
+        self.0.pusher.as_ref().map(|p| p.status())
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        &self.0.csrf_token
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.0.demo_badge.is_some()
+    }
+
+    /// Runs blocking engine work on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&Engine) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let engine = self.0.engine.clone();
+        match tokio::task::spawn_blocking(move || f(&engine)).await {
+            Ok(result) => result,
+            Err(e) => Err(AppError::Internal(format!("a worker task failed: {e}"))),
+        }
+    }
+
+    /// The org's metadata (instance URL for quick links, picklist values for editors), or
+    /// `None` while it cannot be had. Pages render without it rather than fail.
+    pub fn org_meta(&self, engine: &Engine) -> Option<Arc<OrgMeta>> {
+        let mut failed = self
+            .0
+            .meta_failed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if failed.is_some_and(|at| at.elapsed() < META_RETRY_AFTER) {
+            return None;
+        }
+        match engine.org_meta() {
+            Ok(meta) => {
+                *failed = None;
+                Some(meta)
+            }
+            Err(e) => {
+                eprintln!("upsight web: cannot read the org's metadata: {e}");
+                *failed = Some(Instant::now());
+                None
+            }
+        }
+    }
+
+    /// Forgets a remembered metadata failure (after a sync or a settings change).
+    pub fn retry_org_meta(&self) {
+        *self
+            .0
+            .meta_failed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The sidebar and token for a full page, read in the same blocking call as the page's
+    /// own data (`engine` is the caller's).
+    pub fn chrome(&self, engine: &Engine) -> Result<Chrome, AppError> {
+        Ok(Chrome {
+            csrf_token: self.0.csrf_token.clone(),
+            sidebar: sidebar(engine, self.0.demo_badge.clone())?,
+        })
+    }
+}
+
+/// The counts and last run the sidebar shows.
+pub fn sidebar(engine: &Engine, demo: Option<String>) -> Result<Sidebar, AppError> {
+    let store = engine.store();
+    let counts = store.change_counts().map_err(EngineError::from)?;
+    let count = |s| counts.get(&s).copied().unwrap_or(0);
+    let last_sync = store
+        .recent_sync_runs(1)
+        .map_err(EngineError::from)?
+        .into_iter()
+        .next();
+    Ok(Sidebar {
+        pending: count(ChangeStatus::Pending),
+        failed: count(ChangeStatus::Failed),
+        conflicts: count(ChangeStatus::Conflict),
+        last_sync,
+        demo,
+    })
+}

@@ -1,0 +1,92 @@
+//! The sync the sidebar shows. A sync started from the browser runs on the blocking pool
+//! while the page polls `/api/status`; this holds what it reports (phase, n of total) and
+//! how it ended, so every open page shows the same progress.
+//!
+//! It also keeps the browser from starting a second full sync while one runs: the request
+//! joins the running one instead. (The engine enforces one sync per database across
+//! processes; this only saves a queued duplicate.)
+
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+
+/// What the sidebar shows about the current or last browser-started sync.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncView {
+    pub running: bool,
+    /// "full" or "account".
+    pub kind: Option<String>,
+    /// The phase the engine reports ("Querying Salesforce", "Saving", ...).
+    pub phase: Option<String>,
+    pub done: u64,
+    pub total: u64,
+    /// How the last run failed, in the engine's words.
+    pub error: Option<String>,
+}
+
+/// Shared by every handler through the app state.
+#[derive(Debug, Clone, Default)]
+pub struct SyncJob {
+    view: Arc<Mutex<SyncView>>,
+}
+
+impl SyncJob {
+    pub fn snapshot(&self) -> SyncView {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncView> {
+        self.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a sync of `kind` as running. `false` when one is running already: the caller
+    /// then joins it rather than starting another.
+    pub fn begin(&self, kind: &str) -> bool {
+        let mut view = self.lock();
+        if view.running {
+            return false;
+        }
+        *view = SyncView {
+            running: true,
+            kind: Some(kind.to_owned()),
+            phase: Some("Starting".to_owned()),
+            ..SyncView::default()
+        };
+        true
+    }
+
+    /// Progress from the engine's callback.
+    pub fn progress(&self, phase: &str, done: u64, total: u64) {
+        let mut view = self.lock();
+        view.phase = Some(phase.to_owned());
+        view.done = done;
+        view.total = total;
+    }
+
+    /// The run ended; `error` is the engine's message if it failed.
+    pub fn finish(&self, error: Option<String>) {
+        let mut view = self.lock();
+        view.running = false;
+        view.phase = None;
+        view.error = error;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_at_a_time() {
+        let job = SyncJob::default();
+        assert!(job.begin("full"));
+        assert!(!job.begin("full"));
+        job.progress("Querying Salesforce", 1, 3);
+        assert_eq!(job.snapshot().done, 1);
+        job.finish(Some("boom".into()));
+        let view = job.snapshot();
+        assert!(!view.running);
+        assert_eq!(view.error.as_deref(), Some("boom"));
+        assert!(job.begin("account"));
+        assert_eq!(job.snapshot().error, None);
+    }
+}
