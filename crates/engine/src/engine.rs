@@ -15,6 +15,7 @@ use upsight_salesforce::{connect, ClientConfig, SalesforceClient, SfConfig, Stat
 use upsight_store::Store;
 
 use crate::error::{EngineError, Result};
+use crate::lock::SyncGate;
 use crate::meta::OrgMeta;
 use crate::settings::{self, Layers, SettingKey, Settings};
 
@@ -62,6 +63,7 @@ pub struct Engine {
     client_source: ClientSource,
     client: Mutex<Option<Arc<dyn SalesforceClient>>>,
     meta: Mutex<Option<(String, Arc<OrgMeta>)>>,
+    pub(crate) sync_gate: SyncGate,
 }
 
 impl std::fmt::Debug for Engine {
@@ -103,6 +105,7 @@ impl Engine {
         }
         let store = Store::open(&db_path)?;
         let settings = resolve_settings(&options, &store)?;
+        let sync_gate = SyncGate::new(&db_path);
         let field_map = load_field_map(&settings)?;
         Ok(Engine {
             db_path,
@@ -113,6 +116,7 @@ impl Engine {
             client_source,
             client: Mutex::new(client),
             meta: Mutex::new(None),
+            sync_gate,
         })
     }
 

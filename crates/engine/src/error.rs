@@ -90,6 +90,10 @@ pub enum EngineError {
     #[error("Salesforce has no account {} that this user can see; check the Id{}", .ids.join(", "), if .ids.len() > 1 { "s" } else { "" })]
     NotInSalesforce { ids: Vec<String> },
 
+    /// A sync this request joined (rather than starting a second one) failed.
+    #[error("the running sync this request joined failed: {0}")]
+    JoinedSyncFailed(String),
+
     /// Any other bad input (an empty name, empty search text, ...).
     #[error("{0}")]
     Invalid(String),
@@ -129,9 +133,10 @@ impl EngineError {
             | EngineError::NotInSalesforce { .. }
             | EngineError::Invalid(_) => ExitClass::Usage,
             EngineError::Salesforce(upsight_salesforce::Error::Invalid(_)) => ExitClass::Usage,
-            EngineError::Salesforce(_) | EngineError::Store(_) | EngineError::Io { .. } => {
-                ExitClass::Failure
-            }
+            EngineError::Salesforce(_)
+            | EngineError::Store(_)
+            | EngineError::Io { .. }
+            | EngineError::JoinedSyncFailed(_) => ExitClass::Failure,
         }
     }
 
@@ -162,6 +167,7 @@ impl EngineError {
             EngineError::Salesforce(_) => "salesforce",
             EngineError::Store(_) => "database",
             EngineError::Io { .. } => "io",
+            EngineError::JoinedSyncFailed(_) => "sync_failed",
         }
     }
 }

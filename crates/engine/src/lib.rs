@@ -18,16 +18,23 @@
 //! Write-back (edit, push, the background pusher) lives in its own modules beside these.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod edit;
 pub mod engine;
 pub mod error;
+pub mod lock;
 pub mod meta;
+pub mod progress;
 pub mod push;
 pub mod pusher;
 pub mod settings;
+pub mod sync;
 pub mod writeback;
 
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ExitClass, Result};
+pub use accounts::{AccountView, AddOutcome, SearchHit};
 pub use meta::{FieldMeta, ObjectMeta, OrgMeta};
+pub use progress::{Phase, Progress, ProgressFn};
 pub use settings::{SettingKey, SettingSource, Settings};
+pub use sync::{SyncScope, SyncSummary};

@@ -1,0 +1,692 @@
+//! Pull sync: full (every linked account) and single-account, and the shared path that
+//! adding and linking accounts take after fetching their records.
+//!
+//! One sync is: take the gate (`lock`), connect, read the org's metadata (cached), build
+//! one SOQL statement of the mapped Account fields the org has plus a subquery of open and
+//! Closed Won Opportunities, run it once per chunk of Ids (as large as the URI limit
+//! allows: one `sf` process for a book of ~500 accounts on the CLI transport), plan with
+//! `upsight_core::pull`, apply in one store transaction, and record the run.
+//!
+//! A mapped field the org lacks is left out of the query and reported as a skipped field;
+//! it never fails the sync. If the org lost a field since the metadata was cached, the
+//! query fails with `INVALID_FIELD`; the metadata is then refreshed once and the query
+//! retried.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use upsight_core::links::OrgLinks;
+use upsight_core::pull::{
+    plan_pull, LocalAccount, LocalOpportunity, Protected, PullInput, PullPlan, Queried,
+    OPPORTUNITIES_RELATIONSHIP,
+};
+use upsight_core::{Account, AccountId, FieldMap, RecordRef, SObject, SyncRunId};
+use upsight_salesforce::soql::SIZING_API_VERSION;
+use upsight_salesforce::{CallStats, Cond, Lit, SalesforceClient, Select, SfId};
+use upsight_store::{
+    AccountPull, OpportunityPull, PullApply, PullOutcome, SyncKind, SyncRunEnd, SyncRunReport,
+    SyncRunStatus,
+};
+
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::lock::{Entry, Pass};
+use crate::meta::OrgMeta;
+use crate::progress::{Phase, Progress, ProgressFn};
+
+/// What a sync covers; two syncs of the same full scope can share one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "account", rename_all = "snake_case")]
+pub enum SyncScope {
+    /// Every linked account.
+    Full,
+    /// One account (Account Setup > Sync from Salesforce, or linking it).
+    Account(AccountId),
+    /// Accounts being added from Salesforce.
+    Add,
+}
+
+impl SyncScope {
+    fn kind(self) -> SyncKind {
+        match self {
+            SyncScope::Full => SyncKind::Full,
+            SyncScope::Account(_) => SyncKind::Account,
+            SyncScope::Add => SyncKind::Add,
+        }
+    }
+}
+
+/// A linked account Salesforce did not return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingAccount {
+    pub id: AccountId,
+    pub sf_id: String,
+    pub name: String,
+}
+
+/// A mapped field the org does not have.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SkippedField {
+    pub sobject: String,
+    pub field: String,
+}
+
+/// A field whose local value was kept over Salesforce's because of an unresolved edit.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PreservedField {
+    /// `account` or `opportunity`.
+    pub record_kind: String,
+    pub record_id: i64,
+    pub field: String,
+}
+
+/// The summary of one sync run: what `upsight sync --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncSummary {
+    pub run_id: SyncRunId,
+    pub kind: SyncKind,
+    pub status: SyncRunStatus,
+    /// Accounts refreshed from Salesforce.
+    pub accounts_updated: usize,
+    /// Of those, the ones where a value actually changed.
+    pub accounts_changed: usize,
+    pub opportunities_upserted: usize,
+    pub opportunities_removed: usize,
+    pub missing_accounts: Vec<MissingAccount>,
+    pub skipped_fields: Vec<SkippedField>,
+    pub preserved_fields: Vec<PreservedField>,
+    /// `sf` processes this sync started (including connecting and describing).
+    pub sf_calls: u64,
+    /// Direct HTTP requests (REST transport).
+    pub http_requests: u64,
+    pub duration_ms: u64,
+    /// Whether this request joined a sync that was already running instead of starting one.
+    pub joined: bool,
+}
+
+impl SyncSummary {
+    fn empty(run_id: SyncRunId, kind: SyncKind) -> SyncSummary {
+        SyncSummary {
+            run_id,
+            kind,
+            status: SyncRunStatus::Succeeded,
+            accounts_updated: 0,
+            accounts_changed: 0,
+            opportunities_upserted: 0,
+            opportunities_removed: 0,
+            missing_accounts: Vec::new(),
+            skipped_fields: Vec::new(),
+            preserved_fields: Vec::new(),
+            sf_calls: 0,
+            http_requests: 0,
+            duration_ms: 0,
+            joined: false,
+        }
+    }
+
+    /// The counts and warnings to record, and the end status they imply.
+    fn report(&self) -> SyncRunReport {
+        let mut counts = BTreeMap::new();
+        let mut count = |key: &str, n: u64| {
+            counts.insert(key.to_owned(), i64::try_from(n).unwrap_or(i64::MAX));
+        };
+        count("accounts_updated", self.accounts_updated as u64);
+        count("accounts_changed", self.accounts_changed as u64);
+        count("opportunities_upserted", self.opportunities_upserted as u64);
+        count("opportunities_removed", self.opportunities_removed as u64);
+        count("sf_calls", self.sf_calls);
+        count("http_requests", self.http_requests);
+        count("duration_ms", self.duration_ms);
+        let mut warnings = Vec::new();
+        for f in &self.skipped_fields {
+            warnings.push(json!({"kind": "skipped_field", "sobject": f.sobject, "field": f.field,
+                "message": format!("{}.{} is not in this org; it was not synced", f.sobject, f.field)}));
+        }
+        for a in &self.missing_accounts {
+            warnings.push(json!({"kind": "missing_account", "id": a.id, "sf_id": a.sf_id, "name": a.name,
+                "message": format!("Salesforce did not return {} ({}): deleted, merged, or no access", a.name, a.sf_id)}));
+        }
+        for p in &self.preserved_fields {
+            warnings.push(
+                json!({"kind": "preserved_field", "record_kind": p.record_kind,
+                "record_id": p.record_id, "field": p.field}),
+            );
+        }
+        let end = if self.skipped_fields.is_empty() && self.missing_accounts.is_empty() {
+            SyncRunEnd::Succeeded
+        } else {
+            SyncRunEnd::Partial
+        };
+        SyncRunReport {
+            end,
+            counts,
+            warnings,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Rebuilds a summary from a recorded run (to join another process's run).
+    fn from_run(run: &upsight_store::SyncRun) -> SyncSummary {
+        let count = |key: &str| run.counts.get(key).copied().unwrap_or(0).max(0) as u64;
+        let mut summary = SyncSummary::empty(run.id, run.kind);
+        summary.status = run.status;
+        summary.accounts_updated = count("accounts_updated") as usize;
+        summary.accounts_changed = count("accounts_changed") as usize;
+        summary.opportunities_upserted = count("opportunities_upserted") as usize;
+        summary.opportunities_removed = count("opportunities_removed") as usize;
+        summary.sf_calls = count("sf_calls");
+        summary.http_requests = count("http_requests");
+        summary.duration_ms = count("duration_ms");
+        for w in &run.warnings {
+            let text = |k: &str| {
+                w.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            match w.get("kind").and_then(Value::as_str) {
+                Some("skipped_field") => summary.skipped_fields.push(SkippedField {
+                    sobject: text("sobject"),
+                    field: text("field"),
+                }),
+                Some("missing_account") => summary.missing_accounts.push(MissingAccount {
+                    id: AccountId(w.get("id").and_then(Value::as_i64).unwrap_or(0)),
+                    sf_id: text("sf_id"),
+                    name: text("name"),
+                }),
+                Some("preserved_field") => summary.preserved_fields.push(PreservedField {
+                    record_kind: text("record_kind"),
+                    record_id: w.get("record_id").and_then(Value::as_i64).unwrap_or(0),
+                    field: text("field"),
+                }),
+                _ => {}
+            }
+        }
+        summary
+    }
+}
+
+/// The query of one sync, and what it left out.
+pub(crate) struct PullQuery {
+    pub select: Select,
+    pub queried: Queried,
+    pub skipped: Vec<SkippedField>,
+    /// Whether the opportunity subquery is part of it (the org has the relationship).
+    pub with_opportunities: bool,
+}
+
+/// The Account select with the opportunity subquery, limited to what the org has.
+pub(crate) fn pull_query(field_map: &FieldMap, meta: &OrgMeta) -> PullQuery {
+    let mut skipped = Vec::new();
+    let mut keep = |sobject: SObject, names: Vec<&str>| -> Vec<String> {
+        let object = meta.object(sobject);
+        let mut seen = BTreeSet::new();
+        let mut kept = Vec::new();
+        for name in names {
+            if !seen.insert(name.to_ascii_lowercase()) {
+                continue;
+            }
+            if object.has_path(name) {
+                kept.push(name.to_owned());
+            } else {
+                skipped.push(SkippedField {
+                    sobject: sobject.api_name().to_owned(),
+                    field: name.to_owned(),
+                });
+            }
+        }
+        kept
+    };
+    let account = keep(SObject::Account, field_map.soql_fields(SObject::Account));
+    let opportunity = keep(
+        SObject::Opportunity,
+        field_map.soql_fields(SObject::Opportunity),
+    );
+    let with_opportunities = meta
+        .object(SObject::Account)
+        .has_child_relationship(OPPORTUNITIES_RELATIONSHIP);
+    let plumbing = |names: &[String], extra: &[&'static str]| -> Vec<String> {
+        extra
+            .iter()
+            .filter(|e| !names.iter().any(|n| n.eq_ignore_ascii_case(e)))
+            .map(|e| (*e).to_owned())
+            .collect()
+    };
+    let mut select = Select::from("Account")
+        .fields(plumbing(&account, &["Id", "Name"]))
+        .fields(&account);
+    if with_opportunities {
+        let child = Select::from(OPPORTUNITIES_RELATIONSHIP)
+            .fields(plumbing(&opportunity, &["Id", "Name", "IsClosed", "IsWon"]))
+            .fields(&opportunity)
+            .filter(Cond::or([
+                Cond::eq("IsClosed", false),
+                Cond::eq("IsWon", true),
+            ]));
+        select = select.subquery(child);
+    }
+    skipped.sort();
+    PullQuery {
+        select,
+        queried: Queried {
+            account,
+            opportunity,
+        },
+        skipped,
+        with_opportunities,
+    }
+}
+
+/// The records a sync fetched, with the query that fetched them and the metadata it
+/// was built from.
+pub(crate) struct Fetched {
+    pub records: Vec<Map<String, Value>>,
+    pub query: PullQuery,
+    pub meta: std::sync::Arc<OrgMeta>,
+}
+
+/// Call counters at the start of an operation, to report what it cost.
+pub(crate) struct CallBaseline(CallStats);
+
+impl CallBaseline {
+    /// The client's counters now, or zero if it is not connected yet (so connecting, which
+    /// may start `sf` twice, is counted too).
+    pub(crate) fn take(engine: &Engine) -> CallBaseline {
+        CallBaseline(
+            engine
+                .connected_client()
+                .map(|c| c.stats())
+                .unwrap_or_default(),
+        )
+    }
+
+    pub(crate) fn since(&self, client: &dyn SalesforceClient) -> (u64, u64) {
+        let now = client.stats();
+        (
+            now.sf_processes.saturating_sub(self.0.sf_processes),
+            now.http_requests.saturating_sub(self.0.http_requests),
+        )
+    }
+}
+
+fn is_invalid_field(e: &upsight_salesforce::Error) -> bool {
+    matches!(e, upsight_salesforce::Error::Salesforce { error_code, .. } if error_code == "INVALID_FIELD")
+}
+
+impl Engine {
+    /// The sync running in this process, if any, with its scope and progress.
+    pub fn running_sync(&self) -> Option<(SyncScope, Progress)> {
+        self.sync_gate.current().map(|r| (r.scope, r.progress()))
+    }
+
+    /// Syncs every linked account. Never discovers new accounts.
+    pub fn sync_all(&self, progress: ProgressFn<'_>) -> Result<SyncSummary> {
+        self.gated(SyncScope::Full, progress, |pass| {
+            let targets = self.load_locals(None)?;
+            self.pull(pass, SyncScope::Full, targets, None, progress)
+        })
+    }
+
+    /// Syncs one account and its opportunities: one query.
+    pub fn sync_account(
+        &self,
+        account: AccountId,
+        progress: ProgressFn<'_>,
+    ) -> Result<SyncSummary> {
+        let sf_id = self.store().get_account(account)?.sf_id;
+        if sf_id.is_none() {
+            return Err(EngineError::NotLinked(account));
+        }
+        self.gated(SyncScope::Account(account), progress, |pass| {
+            let targets = self.load_locals(Some(&[account]))?;
+            self.pull(pass, SyncScope::Account(account), targets, None, progress)
+        })
+    }
+
+    /// Runs `f` as the one sync of this database, or joins the running full sync.
+    pub(crate) fn gated(
+        &self,
+        scope: SyncScope,
+        progress: ProgressFn<'_>,
+        f: impl FnOnce(&Pass<'_>) -> Result<SyncSummary>,
+    ) -> Result<SyncSummary> {
+        // The run that another process had going when we asked, for joining it.
+        let other_run = self.running_run_of(scope.kind())?;
+        let pass = match self.sync_gate.enter(scope, &|p| progress(p))? {
+            Entry::Joined(result) => return result,
+            Entry::Run(pass) => pass,
+        };
+        if pass.waited_for_other_process && scope == SyncScope::Full {
+            if let Some(run) = other_run.and_then(|id| self.store().get_sync_run(id).ok().flatten())
+            {
+                if matches!(
+                    run.status,
+                    SyncRunStatus::Succeeded | SyncRunStatus::Partial
+                ) {
+                    let mut summary = SyncSummary::from_run(&run);
+                    summary.joined = true;
+                    pass.finish(&Ok(summary.clone()));
+                    return Ok(summary);
+                }
+            }
+        }
+        self.fail_orphaned_runs()?;
+        let result = f(&pass);
+        pass.finish(&result);
+        result
+    }
+
+    /// The latest run of `kind` recorded as running (another process's, if it holds the
+    /// lock).
+    fn running_run_of(&self, kind: SyncKind) -> Result<Option<SyncRunId>> {
+        Ok(self
+            .store()
+            .recent_sync_runs(20)?
+            .into_iter()
+            .find(|r| r.kind == kind && r.status == SyncRunStatus::Running)
+            .map(|r| r.id))
+    }
+
+    /// Runs still marked running while we hold the lock belong to a process that died.
+    fn fail_orphaned_runs(&self) -> Result<()> {
+        let mut store = self.store();
+        let orphans: Vec<SyncRunId> = store
+            .recent_sync_runs(100)?
+            .into_iter()
+            .filter(|r| r.status == SyncRunStatus::Running)
+            .map(|r| r.id)
+            .collect();
+        for id in orphans {
+            store.finish_sync_run(
+                id,
+                &SyncRunReport {
+                    end: SyncRunEnd::Failed,
+                    counts: BTreeMap::new(),
+                    warnings: Vec::new(),
+                    errors: vec![json!({"message": "the process running this sync stopped before it finished"})],
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The linked accounts (all, or those in `only`) with their opportunities, as the
+    /// planner wants them.
+    pub(crate) fn load_locals(&self, only: Option<&[AccountId]>) -> Result<Vec<LocalAccount>> {
+        let store = self.store();
+        let accounts: Vec<Account> = match only {
+            None => store.list_accounts()?,
+            Some(ids) => ids
+                .iter()
+                .map(|id| store.get_account(*id))
+                .collect::<std::result::Result<_, _>>()?,
+        };
+        let mut locals = Vec::new();
+        for account in accounts {
+            let Some(sf_id) = account.sf_id.clone() else {
+                continue;
+            };
+            let opportunities = store
+                .opportunities_of(account.id)?
+                .into_iter()
+                .map(|o| LocalOpportunity {
+                    id: o.id,
+                    sf_id: o.sf_id,
+                    name: o.name,
+                    fields: o.fields,
+                })
+                .collect();
+            locals.push(LocalAccount {
+                id: account.id,
+                sf_id,
+                name: account.name,
+                fields: account.fields,
+                quick_links: account.quick_links,
+                opportunities,
+            });
+        }
+        Ok(locals)
+    }
+
+    /// Fetches the records of `ids` with the sync's query, one query per chunk, reporting
+    /// progress. Refreshes the metadata and retries once if the org lost a field.
+    pub(crate) fn fetch_accounts(&self, ids: &[SfId], progress: ProgressFn<'_>) -> Result<Fetched> {
+        let client = self.client()?;
+        progress(Progress::new(Phase::Describing, 0, ids.len()));
+        let mut meta = self.org_meta()?;
+        let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
+        let mut refreshed = false;
+        loop {
+            let query = pull_query(&self.field_map(), &meta);
+            match self.run_chunks(client.as_ref(), &query.select, &values, progress) {
+                Ok(records) => {
+                    return Ok(Fetched {
+                        records,
+                        query,
+                        meta,
+                    })
+                }
+                Err(EngineError::Salesforce(e)) if is_invalid_field(&e) && !refreshed => {
+                    refreshed = true;
+                    meta = self.refresh_org_meta()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn run_chunks(
+        &self,
+        client: &dyn SalesforceClient,
+        select: &Select,
+        values: &[Lit],
+        progress: ProgressFn<'_>,
+    ) -> Result<Vec<Map<String, Value>>> {
+        let total = values.len();
+        progress(Progress::new(Phase::Querying, 0, total));
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chunks = select.build_chunked("Id", values, SIZING_API_VERSION)?;
+        let mut records = Vec::with_capacity(total);
+        for chunk in &chunks {
+            records.extend(client.query(chunk)?.records);
+            progress(Progress::new(
+                Phase::Querying,
+                records.len().min(total),
+                total,
+            ));
+        }
+        Ok(records)
+    }
+
+    /// The whole pull for `targets`: fetch (unless `fetched` is given), plan, apply, and
+    /// record the run.
+    pub(crate) fn pull(
+        &self,
+        pass: &Pass<'_>,
+        scope: SyncScope,
+        targets: Vec<LocalAccount>,
+        fetched: Option<Fetched>,
+        progress: ProgressFn<'_>,
+    ) -> Result<SyncSummary> {
+        let started = Instant::now();
+        let baseline = CallBaseline::take(self);
+        let report = |p: Progress| {
+            pass.running.report(p);
+            progress(p);
+        };
+        let run_id = self.store().start_sync_run(scope.kind())?;
+        let result = self.pull_inner(run_id, scope, &targets, fetched, &report);
+        let (sf_calls, http_requests) = self
+            .connected_client()
+            .map(|c| baseline.since(c.as_ref()))
+            .unwrap_or((0, 0));
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(mut summary) => {
+                summary.sf_calls = sf_calls;
+                summary.http_requests = http_requests;
+                summary.duration_ms = duration_ms;
+                let run = self.store().finish_sync_run(run_id, &summary.report())?;
+                summary.status = run.status;
+                report(Progress::new(Phase::Done, targets.len(), targets.len()));
+                Ok(summary)
+            }
+            Err(e) => {
+                let mut counts = BTreeMap::new();
+                counts.insert("sf_calls".to_owned(), sf_calls as i64);
+                counts.insert("duration_ms".to_owned(), duration_ms as i64);
+                // Recording the failure must not hide the error itself.
+                let _ = self.store().finish_sync_run(
+                    run_id,
+                    &SyncRunReport {
+                        end: SyncRunEnd::Failed,
+                        counts,
+                        warnings: Vec::new(),
+                        errors: vec![json!({"kind": e.kind(), "message": e.to_string()})],
+                    },
+                );
+                Err(e)
+            }
+        }
+    }
+
+    fn pull_inner(
+        &self,
+        run_id: SyncRunId,
+        scope: SyncScope,
+        targets: &[LocalAccount],
+        fetched: Option<Fetched>,
+        progress: ProgressFn<'_>,
+    ) -> Result<SyncSummary> {
+        let mut summary = SyncSummary::empty(run_id, scope.kind());
+        if targets.is_empty() {
+            return Ok(summary);
+        }
+        let Fetched {
+            records,
+            query,
+            meta,
+        } = match fetched {
+            Some(fetched) => fetched,
+            None => {
+                progress(Progress::new(Phase::Connecting, 0, targets.len()));
+                let ids = targets
+                    .iter()
+                    .map(|t| SfId::parse(&t.sf_id))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        EngineError::Invalid(format!("a stored Salesforce Id is not valid: {e}"))
+                    })?;
+                self.fetch_accounts(&ids, progress)?
+            }
+        };
+        progress(Progress::new(Phase::Applying, records.len(), targets.len()));
+        let field_map = self.field_map();
+        let links = OrgLinks::new(&meta.instance_url);
+        // Read the protection right before planning; the store re-checks it at apply time.
+        let protected: Protected = self
+            .store()
+            .protected_fields()?
+            .iter()
+            .map(|(r, f)| (r, f.to_owned()))
+            .collect();
+        let plan = plan_pull(PullInput {
+            field_map: &field_map,
+            queried: &query.queried,
+            local: targets,
+            remote: &records,
+            protected: &protected,
+            links: links.as_ref(),
+        });
+        let apply = to_apply(&plan, query.with_opportunities);
+        let outcome = self.store().apply_pull(&apply)?;
+        fill_summary(&mut summary, &plan, &outcome, targets, query.skipped);
+        Ok(summary)
+    }
+}
+
+/// The store's form of a plan.
+fn to_apply(plan: &PullPlan, with_opportunities: bool) -> PullApply {
+    PullApply {
+        accounts: plan
+            .accounts
+            .iter()
+            .map(|a| AccountPull {
+                account_id: a.account_id,
+                name: a.name.clone(),
+                fields: a.fields.clone(),
+                quick_links: a.quick_links.clone(),
+                // Without the subquery nothing is known about opportunities, so none may be
+                // removed: `None` leaves them as they are.
+                opportunities: with_opportunities.then(|| {
+                    a.opportunities
+                        .iter()
+                        .map(|o| OpportunityPull {
+                            sf_id: o.sf_id.clone(),
+                            name: o.name.clone(),
+                            fields: o.fields.clone(),
+                        })
+                        .collect()
+                }),
+            })
+            .collect(),
+        missing_accounts: plan.missing_accounts.clone(),
+    }
+}
+
+fn fill_summary(
+    summary: &mut SyncSummary,
+    plan: &PullPlan,
+    outcome: &PullOutcome,
+    targets: &[LocalAccount],
+    skipped: Vec<SkippedField>,
+) {
+    summary.accounts_updated = outcome.accounts_updated;
+    summary.accounts_changed = plan
+        .accounts
+        .iter()
+        .filter(|a| a.changes_anything())
+        .count();
+    summary.opportunities_upserted = outcome.opportunities_upserted;
+    summary.opportunities_removed = outcome.opportunities_removed;
+    summary.skipped_fields = skipped;
+    summary.missing_accounts = plan
+        .missing_accounts
+        .iter()
+        .filter_map(|id| targets.iter().find(|t| t.id == *id))
+        .map(|t| MissingAccount {
+            id: t.id,
+            sf_id: t.sf_id.clone(),
+            name: t.name.clone(),
+        })
+        .collect();
+    let mut preserved = BTreeSet::new();
+    let describe = |record: RecordRef, field: &str| match record {
+        RecordRef::Account(id) => PreservedField {
+            record_kind: "account".into(),
+            record_id: id.0,
+            field: field.to_owned(),
+        },
+        RecordRef::Opportunity(id) => PreservedField {
+            record_kind: "opportunity".into(),
+            record_id: id.0,
+            field: field.to_owned(),
+        },
+    };
+    for p in &plan.preserved {
+        preserved.insert(describe(p.record, &p.field));
+    }
+    // The store's own check also catches edits saved while the query ran. Opportunity
+    // fields are handed to it whole, so it names protected ones even when Salesforce
+    // agrees; only the planner's differing ones (above) and account fields count.
+    for p in &outcome.preserved_fields {
+        if matches!(p.record, RecordRef::Account(_)) {
+            preserved.insert(describe(p.record, &p.field));
+        }
+    }
+    summary.preserved_fields = preserved.into_iter().collect();
+}

@@ -1,0 +1,309 @@
+//! `upsight accounts list|show|search|add|new|link`: the Accounts screen, the New Account
+//! dialog and the Account Setup dialog, from the command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+use upsight_core::{Account, Opportunity};
+use upsight_engine::progress::no_progress;
+use upsight_engine::{Engine, EngineError};
+
+use super::output::print_json;
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// List local accounts with their key fields.
+    List,
+    /// Show one account: fields, quick links, opportunities and unpushed edits.
+    Show {
+        /// A local id or a Salesforce Id (or record URL).
+        account: String,
+    },
+    /// Search Salesforce accounts by name, without adding anything.
+    Search {
+        /// Part of the name; quotes, % and _ match literally.
+        text: String,
+    },
+    /// Add accounts from Salesforce by Id or record URL (and sync them), or create one by
+    /// hand with --name.
+    Add(AddArgs),
+    /// Create a local account by hand, with no Salesforce Id (link it later).
+    New {
+        #[arg(long)]
+        name: String,
+    },
+    /// Link a local account to a Salesforce Id or record URL, and sync it.
+    Link {
+        /// A local id.
+        account: String,
+        #[arg(long = "sf-id", value_name = "ID_OR_URL")]
+        sf_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(true))]
+pub struct AddArgs {
+    /// An Account Id or record URL; repeat for several.
+    #[arg(long = "sf-id", value_name = "ID_OR_URL", group = "source")]
+    pub sf_ids: Vec<String>,
+    /// A file of Ids or record URLs, one per line (blank lines and # comments ignored).
+    #[arg(long = "sf-id-file", value_name = "PATH", group = "source")]
+    pub sf_id_file: Option<PathBuf>,
+    /// Create a local account with this name and no Salesforce Id.
+    #[arg(long, group = "source", conflicts_with_all = ["sf_ids", "sf_id_file"])]
+    pub name: Option<String>,
+}
+
+pub fn run(engine: &Engine, json: bool, command: AccountsCommand) -> Result<u8, EngineError> {
+    match command {
+        AccountsCommand::List => list(engine, json),
+        AccountsCommand::Show { account } => show(engine, json, &account),
+        AccountsCommand::Search { text } => search(engine, json, &text),
+        AccountsCommand::Add(args) => add(engine, json, args),
+        AccountsCommand::New { name } => new(engine, json, &name),
+        AccountsCommand::Link { account, sf_id } => link(engine, json, &account, &sf_id),
+    }
+}
+
+fn list(engine: &Engine, json: bool) -> Result<u8, EngineError> {
+    let rows = engine.list_accounts()?;
+    if json {
+        let out: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let mut o = Map::new();
+                o.insert("id".into(), json!(r.id));
+                o.insert("sf_id".into(), json!(r.sf_id));
+                o.insert("name".into(), json!(r.name));
+                o.insert("synced_at".into(), json!(r.synced_at));
+                o.insert(
+                    "missing_in_salesforce_since".into(),
+                    json!(r.sf_missing_since),
+                );
+                for (k, v) in &r.fields {
+                    o.insert(k.clone(), v.clone());
+                }
+                Value::Object(o)
+            })
+            .collect();
+        print_json(&out);
+    } else {
+        for r in &rows {
+            println!(
+                "{:>5}  {:<18}  {}{}",
+                r.id,
+                r.sf_id.as_deref().unwrap_or("(not linked)"),
+                r.name,
+                if r.sf_missing_since.is_some() {
+                    "  [missing in Salesforce]"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// The JSON of one account as `show`, `add` and `link` print it.
+pub fn account_json(account: &Account) -> Value {
+    json!({
+        "id": account.id,
+        "sf_id": account.sf_id,
+        "name": account.name,
+        "fields": account.fields,
+        "quick_links": account.quick_links,
+        "synced_at": account.synced_at,
+        "missing_in_salesforce_since": account.sf_missing_since,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    })
+}
+
+fn opportunity_json(o: &Opportunity) -> Value {
+    json!({"id": o.id, "sf_id": o.sf_id, "name": o.name, "fields": o.fields, "synced_at": o.synced_at})
+}
+
+fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError> {
+    let view = engine.show_account(reference)?;
+    if json {
+        let mut out = account_json(&view.account);
+        out["opportunities"] = view.opportunities.iter().map(opportunity_json).collect();
+        out["pending_fields"] = view
+            .pending
+            .iter()
+            .map(|e| {
+                json!({
+                    "change_id": e.id, "record": e.record, "field": e.field,
+                    "status": e.status, "old_value": e.old_value, "new_value": e.new_value,
+                })
+            })
+            .collect();
+        print_json(&out);
+        return Ok(0);
+    }
+    let a = &view.account;
+    println!(
+        "{} (local {}, {})",
+        a.name,
+        a.id,
+        a.sf_id.as_deref().unwrap_or("not linked")
+    );
+    let field_map = engine.field_map();
+    for (category, fields) in field_map.by_category(upsight_core::SObject::Account) {
+        println!("\n{category}");
+        for f in fields {
+            let value = a
+                .fields
+                .get(&f.api_name)
+                .map(display_value)
+                .unwrap_or_default();
+            let pending = view.pending.iter().any(|e| {
+                matches!(e.record, upsight_core::RecordRef::Account(_))
+                    && e.field.eq_ignore_ascii_case(&f.api_name)
+            });
+            println!(
+                "  {:<36} {}{}",
+                f.label,
+                value,
+                if pending { "  (unpushed)" } else { "" }
+            );
+        }
+    }
+    if !a.quick_links.is_empty() {
+        println!("\nQuick links");
+        for (k, v) in &a.quick_links {
+            println!("  {k:<24} {v}");
+        }
+    }
+    if !view.opportunities.is_empty() {
+        println!("\nOpportunities");
+        for o in &view.opportunities {
+            let stage = o
+                .fields
+                .get("StageName")
+                .map(display_value)
+                .unwrap_or_default();
+            println!("  {:>5}  {:<40} {}", o.id, o.name, stage);
+        }
+    }
+    Ok(0)
+}
+
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn search(engine: &Engine, json: bool, text: &str) -> Result<u8, EngineError> {
+    let hits = engine.search_salesforce(text)?;
+    if json {
+        print_json(&hits);
+    } else {
+        for h in &hits {
+            println!(
+                "{}  {:<40} {:<24} {}{}",
+                h.sf_id,
+                h.name,
+                h.owner.as_deref().unwrap_or(""),
+                h.industry.as_deref().unwrap_or(""),
+                h.local_id
+                    .map(|id| format!("  (local {id})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Reads an Id file: one Id or URL per line; blank lines and `#` comments are skipped.
+fn read_id_file(path: &PathBuf) -> Result<Vec<String>, EngineError> {
+    let text = std::fs::read_to_string(path).map_err(|e| EngineError::Io {
+        what: "cannot read the Id file",
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+fn add(engine: &Engine, json: bool, args: AddArgs) -> Result<u8, EngineError> {
+    if let Some(name) = args.name {
+        return new(engine, json, &name);
+    }
+    let mut inputs = args.sf_ids;
+    if let Some(path) = &args.sf_id_file {
+        inputs.extend(read_id_file(path)?);
+    }
+    let outcome = engine.add_accounts(&inputs, &no_progress)?;
+    if json {
+        print_json(&json!({
+            "created": outcome.created.iter().map(account_json).collect::<Vec<_>>(),
+            "existing": outcome.existing.iter().map(account_json).collect::<Vec<_>>(),
+            "not_found": outcome.not_found,
+            "sync": outcome.sync,
+        }));
+    } else {
+        for a in &outcome.created {
+            println!(
+                "added {} (local {}, {})",
+                a.name,
+                a.id,
+                a.sf_id.as_deref().unwrap_or("")
+            );
+        }
+        for a in &outcome.existing {
+            println!(
+                "already local: {} (local {}, {})",
+                a.name,
+                a.id,
+                a.sf_id.as_deref().unwrap_or("")
+            );
+        }
+        for id in &outcome.not_found {
+            println!("not found in Salesforce: {id}");
+        }
+    }
+    Ok(0)
+}
+
+fn new(engine: &Engine, json: bool, name: &str) -> Result<u8, EngineError> {
+    let account = engine.create_local_account(name)?;
+    if json {
+        print_json(
+            &json!({"created": [account_json(&account)], "existing": [], "not_found": [], "sync": null}),
+        );
+    } else {
+        println!(
+            "created {} (local {}); link it with `upsight accounts link {} --sf-id ID`",
+            account.name, account.id, account.id
+        );
+    }
+    Ok(0)
+}
+
+fn link(engine: &Engine, json: bool, reference: &str, sf_id: &str) -> Result<u8, EngineError> {
+    let (account, summary) = engine.link_account(reference, sf_id, &no_progress)?;
+    if json {
+        let mut out = account_json(&account);
+        out["sync"] = json!(summary);
+        print_json(&out);
+    } else {
+        println!(
+            "linked {} (local {}) to {}",
+            account.name,
+            account.id,
+            account.sf_id.as_deref().unwrap_or("")
+        );
+    }
+    Ok(0)
+}

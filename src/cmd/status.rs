@@ -1,0 +1,69 @@
+//! `upsight status`: whether `sf` is found and logged in, and to which org, as the Settings
+//! > Salesforce CLI panel shows it. Reporting any of the three states is a success (exit 0);
+//! scripts branch on `state`.
+
+use serde_json::{json, Value};
+use upsight_engine::{Engine, EngineError};
+use upsight_salesforce::{Sf, Status};
+
+use super::output::print_json;
+
+pub fn run(engine: &Engine, json: bool) -> Result<u8, EngineError> {
+    let config = engine.sf_config();
+    // Locating sf validates it (`sf --version`), which also gives the version to show.
+    let (status, version) = match Sf::locate(&config) {
+        Ok(sf) => (sf.status()?, sf.version().map(str::to_owned)),
+        Err(upsight_salesforce::Error::NotFound { searched, detail }) => {
+            (Status::NotFound { searched, detail }, None)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let view = status_json(&status, version, config.target_org.as_deref());
+    if json {
+        print_json(&view);
+    } else {
+        match &status {
+            Status::Authenticated { org, .. } => println!(
+                "Authenticated as {} on {} ({})\nsf: {} {}",
+                org.username,
+                org.instance_url,
+                org.org_id,
+                view["path"].as_str().unwrap_or("?"),
+                view["version"].as_str().unwrap_or("")
+            ),
+            Status::NotAuthenticated { message, .. } => println!(
+                "Not authenticated: {message}\nRun `sf org login web`, or set the target org with `upsight settings set target_org ALIAS`."
+            ),
+            Status::NotFound { .. } => println!(
+                "Salesforce CLI not found. Install it from https://developer.salesforce.com/tools/salesforcecli or `upsight settings set sf_path PATH`."
+            ),
+        }
+    }
+    Ok(0)
+}
+
+/// The flat status object: `state`, `path`, `version`, `username`, `org_id`,
+/// `instance_url`, plus the state's details.
+fn status_json(status: &Status, version: Option<String>, target_org: Option<&str>) -> Value {
+    match status {
+        Status::NotFound { searched, detail } => json!({
+            "state": "not_found", "path": null, "version": null, "username": null,
+            "org_id": null, "instance_url": null, "target_org": target_org,
+            "searched": searched, "detail": detail,
+        }),
+        Status::NotAuthenticated {
+            sf_path,
+            reason,
+            message,
+        } => json!({
+            "state": "not_authenticated", "path": sf_path, "version": version,
+            "username": null, "org_id": null, "instance_url": null, "target_org": target_org,
+            "reason": reason, "message": message,
+        }),
+        Status::Authenticated { sf_path, org } => json!({
+            "state": "authenticated", "path": sf_path, "version": version,
+            "username": org.username, "org_id": org.org_id, "instance_url": org.instance_url,
+            "alias": org.alias, "api_version": org.api_version, "target_org": target_org,
+        }),
+    }
+}

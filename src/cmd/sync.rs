@@ -1,0 +1,114 @@
+//! `upsight sync [--account ACCOUNT]`: pull every linked account (or one) from Salesforce
+//! and print the run summary. On a terminal without `--json` it draws a progress bar on
+//! stderr; otherwise it prints nothing until the summary.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use clap::Args;
+use upsight_engine::{Engine, EngineError, Phase, Progress, SyncSummary};
+
+use super::output::print_json;
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Sync only this account (local id or Salesforce Id).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
+}
+
+pub fn run(engine: &Engine, json: bool, args: SyncArgs) -> Result<u8, EngineError> {
+    let bar = ProgressBar::new(!json && std::io::stderr().is_terminal());
+    let report = |p: Progress| bar.draw(p);
+    let summary = match &args.account {
+        Some(reference) => {
+            let account = engine.resolve_account(reference)?;
+            engine.sync_account(account.id, &report)
+        }
+        None => engine.sync_all(&report),
+    };
+    bar.clear();
+    let summary = summary?;
+    if json {
+        print_json(&summary);
+    } else {
+        print_human(&summary);
+    }
+    Ok(0)
+}
+
+pub fn print_human(s: &SyncSummary) {
+    println!(
+        "{} {} account(s) ({} changed), {} opportunit(y/ies) upserted, {} removed, {} sf call(s), {} ms{}",
+        if s.joined { "Joined a running sync:" } else { "Synced" },
+        s.accounts_updated,
+        s.accounts_changed,
+        s.opportunities_upserted,
+        s.opportunities_removed,
+        s.sf_calls,
+        s.duration_ms,
+        if s.http_requests > 0 { format!(", {} HTTP request(s)", s.http_requests) } else { String::new() },
+    );
+    for a in &s.missing_accounts {
+        println!("warning: Salesforce did not return {} ({}, local {}): deleted, merged, or no access; kept locally", a.name, a.sf_id, a.id);
+    }
+    for f in &s.skipped_fields {
+        println!(
+            "warning: {}.{} is not in this org; not synced",
+            f.sobject, f.field
+        );
+    }
+    for p in &s.preserved_fields {
+        println!(
+            "kept local value of {} {} {} (unpushed edit)",
+            p.record_kind, p.record_id, p.field
+        );
+    }
+}
+
+/// A one-line progress bar on stderr, redrawn in place.
+struct ProgressBar {
+    enabled: bool,
+    drawn: Mutex<bool>,
+}
+
+impl ProgressBar {
+    fn new(enabled: bool) -> ProgressBar {
+        ProgressBar {
+            enabled,
+            drawn: Mutex::new(false),
+        }
+    }
+
+    fn draw(&self, p: Progress) {
+        if !self.enabled || p.phase == Phase::Done {
+            return;
+        }
+        const WIDTH: usize = 30;
+        let filled = if p.total == 0 {
+            0
+        } else {
+            (p.done * WIDTH / p.total).min(WIDTH)
+        };
+        let line = format!(
+            "\r{:<11} [{}{}] {}/{}",
+            p.phase.as_str(),
+            "#".repeat(filled),
+            " ".repeat(WIDTH - filled),
+            p.done,
+            p.total
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+        *self.drawn.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+
+    fn clear(&self) {
+        if *self.drawn.lock().unwrap_or_else(|e| e.into_inner()) {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r{}\r", " ".repeat(60));
+            let _ = err.flush();
+        }
+    }
+}
