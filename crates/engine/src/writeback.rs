@@ -144,7 +144,7 @@ impl RecordSpec {
 
 impl Engine {
     /// The local record `spec` names, with its Salesforce Id.
-    pub(crate) fn find_record(&self, spec: &RecordSpec) -> Result<(RecordRef, Option<String>)> {
+    pub fn find_record(&self, spec: &RecordSpec) -> Result<(RecordRef, Option<String>)> {
         let store = self.store();
         match spec {
             RecordSpec::Account(text) => {

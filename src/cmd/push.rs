@@ -1,0 +1,70 @@
+//! `upsight push`: push every pending edit now, and print
+//! `{pushed, failed, conflicts, pending, sf_calls, duration_ms}`. Exit 1 when Salesforce
+//! could not be reached for everything (the entries stay pending, nothing is lost); entries
+//! Salesforce refused are recorded as `failed` and are not a failure of the command.
+
+use clap::Args;
+use serde_json::{json, Value};
+use upsight_engine::push::PushReport;
+use upsight_engine::{Engine, EngineError};
+
+use super::output::print_json;
+
+#[derive(Debug, Args)]
+pub struct PushArgs {}
+
+/// The report as JSON (`error` only when a request failed as a whole).
+pub fn report_json(report: &PushReport) -> Value {
+    let mut out = json!({
+        "pushed": report.pushed,
+        "failed": report.failed,
+        "conflicts": report.conflicts,
+        "pending": report.pending,
+        "sf_calls": report.sf_calls,
+        "http_requests": report.http_requests,
+        "duration_ms": report.duration_ms,
+    });
+    if let Some(error) = &report.error {
+        out["error"] = serde_json::to_value(error).unwrap_or(Value::Null);
+    }
+    out
+}
+
+/// The report as one line for a terminal.
+pub fn report_line(report: &PushReport) -> String {
+    let mut line = format!(
+        "pushed {}, failed {}, conflicts {}, still pending {} ({} sf calls, {} ms)",
+        report.pushed,
+        report.failed,
+        report.conflicts,
+        report.pending,
+        report.sf_calls,
+        report.duration_ms
+    );
+    if let Some(error) = &report.error {
+        line.push_str(&format!(
+            "\nnot everything reached Salesforce: {}",
+            error.message
+        ));
+    }
+    line
+}
+
+/// Prints a report and returns the exit code it deserves.
+pub fn print_report(json_out: bool, report: &PushReport) -> u8 {
+    if json_out {
+        print_json(&report_json(report));
+    } else {
+        println!("{}", report_line(report));
+    }
+    if report.is_complete() {
+        0
+    } else {
+        1
+    }
+}
+
+pub fn run(engine: &Engine, json_out: bool, _args: PushArgs) -> Result<u8, EngineError> {
+    let report = engine.push()?;
+    Ok(print_report(json_out, &report))
+}

@@ -1,0 +1,302 @@
+//! Shared by the write-back end-to-end tests: one simulator and one logged-in `sf` home per
+//! test binary (every `sf` process costs over a second), a fresh database per test seeded
+//! from the simulator's own records, the real `upsight` binary, and a tiny HTTP client for
+//! the simulator's admin API.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+use upsight_core::{AccountId, FieldMap, FieldValues, SObject};
+use upsight_sim::server::{spawn, SimConfig, SimHandle};
+use upsight_sim::DatasetSpec;
+use upsight_store::{AccountPull, NewAccount, OpportunityPull, PullApply, Store};
+use upsight_testkit::{sf_bin, SfHome};
+
+pub const ALIAS: &str = "writeback-sim";
+
+pub struct Org {
+    pub sim: SimHandle,
+    pub home: SfHome,
+}
+
+/// The file's simulator, started and logged in on first use.
+pub fn org() -> &'static Org {
+    static ORG: OnceLock<Org> = OnceLock::new();
+    ORG.get_or_init(|| {
+        let sim = spawn(SimConfig {
+            dataset: DatasetSpec {
+                accounts: 400,
+                opportunities_per_account: 1,
+                seed: 7,
+            },
+            ..SimConfig::default()
+        })
+        .expect("start the simulator");
+        let home = SfHome::new();
+        let login = home.login(sim.url(), &sim.info().token, ALIAS);
+        assert_eq!(login.code, 0, "sf login failed: {login:?}");
+        Org { sim, home }
+    })
+}
+
+/// A test's own database, seeded with some of the simulator's accounts.
+pub struct Db {
+    pub dir: tempfile::TempDir,
+    pub transport: &'static str,
+}
+
+/// Every Account Id in the simulator, in a stable order.
+pub fn account_ids() -> Vec<String> {
+    let state = org().sim.state();
+    let instance = state.instance();
+    let mut ids: Vec<String> = instance
+        .org
+        .all("Account")
+        .map(|r| r.id().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The simulator's current value of a field.
+pub fn sf_value(sobject: &str, id: &str, field: &str) -> Value {
+    let state = org().sim.state();
+    let instance = state.instance();
+    instance
+        .org
+        .find(sobject, id)
+        .and_then(|r| r.get(field).cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// The opportunity Ids of an account in the simulator.
+pub fn opportunity_ids(account: &str) -> Vec<String> {
+    let state = org().sim.state();
+    let instance = state.instance();
+    instance
+        .org
+        .all("Opportunity")
+        .filter(|r| r.get("AccountId").and_then(Value::as_str) == Some(account))
+        .map(|r| r.id().to_owned())
+        .collect()
+}
+
+impl Db {
+    /// A database holding the accounts `ids` (and their opportunities) as a sync would
+    /// leave them: the simulator's current values of every mapped field it has.
+    pub fn new(transport: &'static str, ids: &[String]) -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db { dir, transport };
+        let mut store = db.store();
+        let map = FieldMap::builtin();
+        let state = org().sim.state();
+        let instance = state.instance();
+        let values_of = |sobject: SObject, record: &upsight_sim::org::Record| -> FieldValues {
+            map.fields_of(sobject)
+                .filter(|f| !f.is_relationship_path())
+                .filter_map(|f| Some((f.api_name.clone(), record.get(&f.api_name)?.clone())))
+                .collect()
+        };
+        let mut pull = PullApply::default();
+        for id in ids {
+            let record = instance
+                .org
+                .find("Account", id)
+                .expect("a simulator account");
+            let account = store
+                .create_account(&NewAccount {
+                    name: record
+                        .get("Name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .into(),
+                    sf_id: Some(id.clone()),
+                    fields: values_of(SObject::Account, record),
+                })
+                .unwrap();
+            let opportunities = instance
+                .org
+                .all("Opportunity")
+                .filter(|r| r.get("AccountId").and_then(Value::as_str) == Some(id.as_str()))
+                .map(|r| OpportunityPull {
+                    sf_id: r.id().to_owned(),
+                    name: r.get("Name").and_then(Value::as_str).unwrap_or("?").into(),
+                    fields: values_of(SObject::Opportunity, r),
+                })
+                .collect();
+            let mut account_pull = AccountPull::new(account.id);
+            account_pull.opportunities = Some(opportunities);
+            pull.accounts.push(account_pull);
+        }
+        store.apply_pull(&pull).unwrap();
+        drop(store);
+        db
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("upsight.db")
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(self.path()).unwrap()
+    }
+
+    /// The local id of the account with this Salesforce Id.
+    pub fn account(&self, sf_id: &str) -> AccountId {
+        self.store()
+            .find_account_by_sf_id(sf_id)
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
+    /// `upsight ARGS`, prepared with this database, the transport and the logged-in home.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
+        cmd.args(args)
+            .envs(org().home.envs())
+            .env("UPSIGHT_DB", self.path())
+            .env("UPSIGHT_TRANSPORT", self.transport)
+            .env("UPSIGHT_SF_PATH", sf_bin())
+            .env("UPSIGHT_TARGET_ORG", ALIAS)
+            .env("UPSIGHT_CONFIG", self.dir.path().join("no-config.toml"))
+            .current_dir(org().home.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `upsight ARGS --json` to the end.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        let output = self.command(&all).output().expect("run upsight");
+        Run::from(output)
+    }
+
+    /// Runs it and asserts exit 0, returning the JSON.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "upsight {args:?} failed: {run:?}");
+        run.json()
+    }
+
+    /// Starts `upsight ARGS --json` without waiting.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        self.command(&all)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn upsight")
+    }
+
+    /// The change log as `upsight changes --json` prints it.
+    pub fn changes(&self, extra: &[&str]) -> Vec<Value> {
+        let mut args = vec!["changes"];
+        args.extend_from_slice(extra);
+        self.ok(&args).as_array().cloned().unwrap_or_default()
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
+    }
+}
+
+/// One admin request to the simulator: `(status, JSON body)`.
+pub fn admin(method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = org().sim.url().trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&url).expect("connect to the simulator");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} /__sim{path} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // The admin API answers with a length-delimited body; chunked answers are not used.
+    let body = serde_json::from_str(rest.trim()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Injects a fault for the next `count` requests matching `method` and `path_contains`.
+pub fn fault(method: &str, path_contains: &str, count: u32, action: Value) {
+    let (status, body) = admin(
+        "POST",
+        "/faults",
+        Some(json!({
+            "match": {"method": method, "path_contains": path_contains},
+            "count": count,
+            "action": action,
+        })),
+    );
+    assert_eq!(status, 200, "fault refused: {body}");
+}
+
+/// Edits a record as a colleague would, through the admin API.
+pub fn colleague_edit(sobject: &str, id: &str, fields: Value) {
+    let (status, body) = admin("PATCH", &format!("/records/{sobject}/{id}"), Some(fields));
+    assert_eq!(status, 204, "colleague edit refused: {body}");
+}
+
+/// The simulator's request counts by class.
+pub fn request_counts() -> BTreeMap<String, u64> {
+    let (_, body) = admin("GET", "/requests", None);
+    serde_json::from_value(body["counts"].clone()).unwrap_or_default()
+}
+
+/// A deterministic pseudo-random sequence (no extra crates for tests).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+pub fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
