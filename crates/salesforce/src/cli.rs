@@ -9,15 +9,21 @@
 
 use std::io::Write as _;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::client::{
-    collections_body, finish_query, parse_collection_results, update_in_batches, CallStats,
-    QueryResult, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
+    child_result, collections_body, error_from_array, finish_query, http_status_error,
+    parse_collection_results, str_field, update_in_batches, CallStats, QueryResult, RecordResult,
+    RecordUpdate, SalesforceClient, Status, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::sf::{parse_api_request_output, Sf};
-use crate::soql::{check_name, Soql};
+use crate::soql::{
+    check_name, encode_uri_component, query_path_prefix, Lit, Select, Soql, SIZING_API_VERSION,
+};
+
+/// The most query subrequests one Composite request may carry (of its 25 subrequests).
+const MAX_QUERIES_PER_COMPOSITE: usize = 5;
 
 /// Talks to Salesforce by running `sf` once per call.
 #[derive(Debug, Clone)]
@@ -76,7 +82,197 @@ impl CliClient {
     }
 }
 
+/// Which result a page fetched through the Composite resource belongs to.
+#[derive(Debug, Clone)]
+enum PageOf {
+    /// A page of the top-level records of chunk `.0`.
+    Chunk(usize),
+    /// A page of the child subquery `field` of record `record` of chunk `chunk`.
+    Child {
+        chunk: usize,
+        record: usize,
+        field: String,
+    },
+}
+
+/// A chunk's records as its pages arrive.
+#[derive(Debug, Default)]
+struct ChunkResult {
+    total: Option<Value>,
+    records: Vec<Value>,
+}
+
+impl CliClient {
+    /// Runs several query chunks through the Composite resource, up to five queries (or
+    /// next pages) per `sf` process, instead of one `sf data query` process per chunk.
+    /// Pages are followed like `sf data query` does: every `nextRecordsUrl`, parent and
+    /// child, until each result is complete.
+    fn query_composite(&self, chunks: &[Soql]) -> Result<QueryResult> {
+        let version = self.sf.api_version()?;
+        let composite_path = format!("/services/data/v{version}/composite");
+        let mut results: Vec<ChunkResult> = chunks.iter().map(|_| ChunkResult::default()).collect();
+        let mut pending: Vec<(PageOf, String)> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, soql)| {
+                let url = format!(
+                    "{}{}",
+                    query_path_prefix(&version),
+                    encode_uri_component(soql.as_str())
+                );
+                (PageOf::Chunk(i), url)
+            })
+            .collect();
+        while !pending.is_empty() {
+            let round: Vec<(PageOf, String)> = pending
+                .drain(..pending.len().min(MAX_QUERIES_PER_COMPOSITE))
+                .collect();
+            let subrequests: Vec<Value> = round
+                .iter()
+                .enumerate()
+                .map(|(i, (_, url))| json!({"method": "GET", "url": url, "referenceId": format!("p{i}")}))
+                .collect();
+            let body = json!({"allOrNone": false, "compositeRequest": subrequests});
+            let response = self.api_request("POST", &composite_path, &body)?;
+            let raw = || response.to_string();
+            let answers = response
+                .get("compositeResponse")
+                .and_then(Value::as_array)
+                .filter(|a| a.len() == round.len())
+                .ok_or_else(|| Error::protocol("sf api request rest /composite", raw()))?;
+            for (i, (target, _)) in round.into_iter().enumerate() {
+                let reference = format!("p{i}");
+                let answer = answers
+                    .iter()
+                    .find(|a| a.get("referenceId").and_then(Value::as_str) == Some(&reference))
+                    .ok_or_else(|| Error::protocol("sf api request rest /composite", raw()))?;
+                let status = answer
+                    .get("httpStatusCode")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as u16;
+                let page = answer.get("body").cloned().unwrap_or(Value::Null);
+                if !(200..300).contains(&status) {
+                    return Err(error_from_array(&page)
+                        .unwrap_or_else(|| http_status_error(status, &page.to_string())));
+                }
+                absorb_page(&mut results, &mut pending, target, page)?;
+            }
+        }
+        let mut merged = QueryResult::default();
+        for result in results {
+            let chunk = json!({"records": result.records, "totalSize": result.total, "done": true});
+            let raw = chunk.to_string();
+            let part = finish_query(chunk, &raw)?;
+            merged.total_size += part.total_size;
+            merged.records.extend(part.records);
+        }
+        Ok(merged)
+    }
+}
+
+/// Files one page under its chunk (or its parent record's child result) and queues the
+/// pages still to fetch.
+fn absorb_page(
+    results: &mut [ChunkResult],
+    pending: &mut Vec<(PageOf, String)>,
+    target: PageOf,
+    mut page: Value,
+) -> Result<()> {
+    let next = match page.get("done").and_then(Value::as_bool) {
+        Some(false) => Some(checked_next_url(&page)?),
+        _ => None,
+    };
+    let records = match page.get_mut("records").map(Value::take) {
+        Some(Value::Array(records)) => records,
+        _ => return Err(Error::protocol("a query page", page.to_string())),
+    };
+    match target {
+        PageOf::Chunk(chunk) => {
+            let result = &mut results[chunk];
+            if result.total.is_none() {
+                result.total = page.get("totalSize").cloned();
+            }
+            for record in &records {
+                let index = result.records.len();
+                if let Some(obj) = record.as_object() {
+                    for (field, value) in obj {
+                        if child_result(value).is_some()
+                            && value.get("done").and_then(Value::as_bool) == Some(false)
+                        {
+                            let target = PageOf::Child {
+                                chunk,
+                                record: index,
+                                field: field.clone(),
+                            };
+                            pending.push((target, checked_next_url(value)?));
+                        }
+                    }
+                }
+                result.records.push(record.clone());
+            }
+            if let Some(url) = next {
+                pending.push((PageOf::Chunk(chunk), url));
+            }
+        }
+        PageOf::Child {
+            chunk,
+            record,
+            field,
+        } => {
+            let child = results[chunk]
+                .records
+                .get_mut(record)
+                .and_then(|r| r.get_mut(&field))
+                .and_then(Value::as_object_mut)
+                .ok_or_else(|| Error::protocol("a child query page", field.clone()))?;
+            if let Some(Value::Array(existing)) = child.get_mut("records") {
+                existing.extend(records);
+            }
+            match next {
+                Some(url) => pending.push((
+                    PageOf::Child {
+                        chunk,
+                        record,
+                        field,
+                    },
+                    url,
+                )),
+                None => {
+                    child.insert("done".into(), Value::Bool(true));
+                    child.remove("nextRecordsUrl");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A page's `nextRecordsUrl`, which must stay on this org's REST API.
+fn checked_next_url(page: &Value) -> Result<String> {
+    str_field(page, "nextRecordsUrl")
+        .filter(|url| url.starts_with("/services/data/"))
+        .ok_or_else(|| {
+            Error::protocol(
+                "a query page",
+                "done is false without a usable nextRecordsUrl",
+            )
+        })
+}
+
 impl SalesforceClient for CliClient {
+    /// One chunk is one `sf data query`. Several chunks go through the Composite resource,
+    /// five per `sf` process: measured against the simulator, one `sf api request rest`
+    /// call costs about what one `sf data query` does (2 to 3 s on 2 busy cores), so a
+    /// 2,000-Id list (4 chunks) takes one process instead of four.
+    fn query_in(&self, select: &Select, field: &str, values: &[Lit]) -> Result<QueryResult> {
+        let chunks = select.build_chunked(field, values, SIZING_API_VERSION)?;
+        match chunks.as_slice() {
+            [] => Ok(QueryResult::default()),
+            [one] => self.query(one),
+            many => self.query_composite(many),
+        }
+    }
+
     fn query(&self, soql: &Soql) -> Result<QueryResult> {
         let result = self
             .sf

@@ -21,15 +21,29 @@ use upsight_sim::dataset::DatasetSpec;
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_testkit::{sf_bin, SfHome};
 
-/// A simulator and an `sf` logged in to it.
+#[path = "support/composite_proxy.rs"]
+mod composite_proxy;
+use composite_proxy::CompositeProxy;
+
+/// A simulator and an `sf` logged in to it (through a [`CompositeProxy`] when asked).
 struct Live {
     sim: SimHandle,
     home: SfHome,
     admin: ureq::Agent,
+    _proxy: Option<CompositeProxy>,
 }
 
 impl Live {
     fn new(accounts: usize, opportunities_per_account: usize, page_size: usize) -> Live {
+        Live::start(accounts, opportunities_per_account, page_size, false)
+    }
+
+    fn start(
+        accounts: usize,
+        opportunities_per_account: usize,
+        page_size: usize,
+        composite_proxy: bool,
+    ) -> Live {
         let sim = spawn(SimConfig {
             port: 0,
             dataset: DatasetSpec {
@@ -40,13 +54,21 @@ impl Live {
             page_size,
         })
         .expect("start the simulator");
+        let proxy = composite_proxy.then(|| CompositeProxy::start(sim.url()));
+        let org_url = proxy.as_ref().map_or(sim.url(), |p| p.url.as_str());
         let home = SfHome::new();
-        home.login(sim.url(), &sim.info().token, "sim").ok();
+        let login = home.login(org_url, &sim.info().token, "sim");
+        assert_eq!(login.code, 0, "{login:?}");
         let admin = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        Live { sim, home, admin }
+        Live {
+            sim,
+            home,
+            admin,
+            _proxy: proxy,
+        }
     }
 
     fn sf_config(&self) -> SfConfig {
@@ -136,7 +158,11 @@ impl Live {
             .as_str()
             .unwrap()
             .to_string();
-        let out = self.home.login(self.sim.url(), &fresh, "sim");
+        let url = self
+            ._proxy
+            .as_ref()
+            .map_or(self.sim.url(), |p| p.url.as_str());
+        let out = self.home.login(url, &fresh, "sim");
         assert_eq!(out.code, 0, "{out:?}");
     }
 }
@@ -197,21 +223,46 @@ fn case_multi_page_query_with_subqueries(live: &Live, client: &dyn SalesforceCli
     );
 }
 
-/// A long IN list is split into as few requests as the URI limit allows, and none is
-/// refused by the simulator's 16,384-byte check.
+/// A long IN list is split into as few requests as the URI limit allows, none is refused
+/// by the simulator's 16,384-byte check, and every chunk's pages (parents and children) are
+/// followed.
 fn case_chunked_in_list(live: &Live, client: &dyn SalesforceClient) {
-    let real = live.account_ids();
-    // Valid Ids that match nothing pad the list to need several chunks.
-    let mut values: Vec<Lit> = real.iter().map(Lit::from).collect();
-    values.extend((1..=1400).map(|i| Lit::Id(SfId::parse(&format!("001ZZ{i:010}")).unwrap())));
-    let select = Select::from("Account").fields(["Id", "Name"]);
+    let real = &live.account_ids()[..8];
+    // Valid Ids that match nothing pad the list to need several chunks, with two real
+    // accounts in each.
+    let mut values: Vec<Lit> = (1..=1800)
+        .map(|i| Lit::Id(SfId::parse(&format!("001ZZ{i:010}")).unwrap()))
+        .collect();
+    for (k, id) in real.iter().enumerate() {
+        values.insert(k * 225 + 100, Lit::from(id));
+    }
+    let select = Select::from("Account")
+        .fields(["Id", "Name"])
+        .subquery(Select::from("Opportunities").fields(["Id", "AccountId"]));
     live.reset_requests();
     let result = client.query_in(&select, "Id", &values).unwrap();
-    assert_eq!(result.records.len(), real.len());
-    let queries = live.count("query");
-    let chunks = select.build_chunked("Id", &values, "62.0").unwrap().len() as u64;
-    assert!(chunks >= 3, "{} values in {chunks} chunks", values.len());
-    assert_eq!(queries, chunks, "{}", live.requests()["counts"]);
+    let mut got: Vec<&str> = result
+        .records
+        .iter()
+        .map(|r| r["Id"].as_str().unwrap())
+        .collect();
+    got.sort();
+    let want: Vec<String> = real.iter().map(SfId::to_string).collect();
+    assert_eq!(got, want);
+    let opps = live.records("Opportunity");
+    for record in &result.records {
+        let id = record["Id"].as_str().unwrap();
+        let expected = opps.iter().filter(|o| o["AccountId"] == id).count();
+        assert_eq!(opportunities_of(record).len(), expected, "children of {id}");
+    }
+    let chunks = select.build_chunked("Id", &values, "62.0").unwrap();
+    assert_eq!(chunks.len(), 4, "{} values", values.len());
+    assert_eq!(live.count("query"), 4, "{}", live.requests()["counts"]);
+    assert!(
+        live.count("query_more") > 0,
+        "{}",
+        live.requests()["counts"]
+    );
     let log = live.requests()["log"].as_array().cloned().unwrap();
     assert!(log.iter().all(|e| e["status"].as_u64().unwrap_or(0) < 400));
 }
@@ -459,7 +510,7 @@ fn case_injection(live: &Live, client: &dyn SalesforceClient) {
 
 #[test]
 fn cli_transport_against_the_simulator() {
-    let live = Live::new(460, 3, 7);
+    let live = Live::start(460, 3, 7, true);
     let client = live.cli();
     let started = Instant::now();
 
@@ -469,13 +520,19 @@ fn cli_transport_against_the_simulator() {
             assert_eq!(org.username, live.sim.info().username);
             assert_eq!(org.org_id, live.sim.info().org_id);
             assert_eq!(org.alias.as_deref(), Some("sim"));
-            assert!(org.instance_url.starts_with(live.sim.url()));
+            assert!(org.instance_url.starts_with("http://127.0.0.1:"));
             assert_eq!(sf_path.as_deref(), Some(sf_bin().as_path()));
         }
         other => panic!("{other:?}"),
     }
     case_multi_page_query_with_subqueries(&live, &client);
+    let before = client.stats().sf_processes;
     case_chunked_in_list(&live, &client);
+    let used = client.stats().sf_processes - before;
+    assert!(
+        (1..=3).contains(&used),
+        "4 chunks and their next pages take a few Composite calls, not {used}"
+    );
     case_describe(&live, &client);
     case_450_updates(&live, &client, "cli");
     case_mixed_record_failures(&live, &client);
