@@ -410,9 +410,12 @@ impl Cond {
                 }
             }
             Cond::Not(c) => {
-                out.push_str("(NOT ");
+                // NOT binds tighter than AND/OR in SOQL, so `NOT a AND b` means
+                // `(NOT a) AND b`: a group under NOT needs its own parentheses.
+                let group = matches!(**c, Cond::And(_) | Cond::Or(_));
+                out.push_str(if group { "(NOT (" } else { "(NOT " });
                 c.render(out)?;
-                out.push(')');
+                out.push_str(if group { "))" } else { ")" });
             }
         }
         Ok(())
@@ -743,6 +746,37 @@ mod tests {
             "SELECT Id, Name, Owner.Name, (SELECT Id, StageName FROM Opportunities WHERE IsClosed = false OR IsWon = true) \
              FROM Account WHERE Id IN ('001000000000001AAA','001000000000002AAA') ORDER BY Name"
         );
+    }
+
+    #[test]
+    fn not_keeps_its_group_together() {
+        let render = |c: Cond| {
+            Select::from("Account")
+                .fields(["Id"])
+                .filter(c)
+                .build()
+                .unwrap()
+        };
+        // Without the inner parentheses SOQL would read `(NOT a) AND b`.
+        let q = render(Cond::not(Cond::and([
+            Cond::eq("IsClosed", false),
+            Cond::eq("IsWon", true),
+        ])));
+        assert_eq!(
+            q.as_str(),
+            "SELECT Id FROM Account WHERE (NOT (IsClosed = false AND IsWon = true))"
+        );
+        let q = render(Cond::and([
+            Cond::not(Cond::or([Cond::eq("Name", "a"), Cond::eq("Name", "b")])),
+            Cond::eq("IsWon", true),
+        ]));
+        assert_eq!(
+            q.as_str(),
+            "SELECT Id FROM Account WHERE (NOT (Name = 'a' OR Name = 'b')) AND IsWon = true"
+        );
+        // A single condition needs no extra group.
+        let q = render(Cond::not(Cond::eq("IsWon", true)));
+        assert_eq!(q.as_str(), "SELECT Id FROM Account WHERE (NOT IsWon = true)");
     }
 
     #[test]
