@@ -776,7 +776,10 @@ mod tests {
         );
         // A single condition needs no extra group.
         let q = render(Cond::not(Cond::eq("IsWon", true)));
-        assert_eq!(q.as_str(), "SELECT Id FROM Account WHERE (NOT IsWon = true)");
+        assert_eq!(
+            q.as_str(),
+            "SELECT Id FROM Account WHERE (NOT IsWon = true)"
+        );
     }
 
     #[test]
