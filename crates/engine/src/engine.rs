@@ -8,10 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use upsight_core::FieldMap;
-use upsight_salesforce::{connect, ClientConfig, SalesforceClient, SfConfig, Status};
+use upsight_salesforce::discover::{self as sf_discover, SearchEnv};
+use upsight_salesforce::{
+    CliClient, Error as SfError, RestClient, SalesforceClient, Sf, SfConfig, Status, TransportKind,
+};
 use upsight_store::Store;
 
 use crate::error::{EngineError, Result};
@@ -64,6 +68,8 @@ pub struct Engine {
     client: Mutex<Option<Arc<dyn SalesforceClient>>>,
     meta: Mutex<Option<(String, Arc<OrgMeta>)>>,
     pub(crate) sync_gate: SyncGate,
+    /// `sf --version` probes run to find or validate `sf` (not counted by the client).
+    probes: AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -117,6 +123,7 @@ impl Engine {
             client: Mutex::new(client),
             meta: Mutex::new(None),
             sync_gate,
+            probes: AtomicU64::new(0),
         })
     }
 
@@ -157,14 +164,18 @@ impl Engine {
     /// setting, and drops the client if how to reach Salesforce changed. Returns the new
     /// settings. The value is checked before anything is saved.
     pub fn set_setting(&self, key: SettingKey, value: &str) -> Result<Arc<Settings>> {
-        let normalised = key
-            .normalise(value)
-            .map_err(|reason| EngineError::InvalidSetting {
-                key: key.as_str().to_owned(),
-                value: value.to_owned(),
-                source_name: "the new value".to_owned(),
-                reason,
-            })?;
+        // An empty value removes the saved one (back to the lower layers), for every key.
+        let normalised = if value.trim().is_empty() {
+            String::new()
+        } else {
+            key.normalise(value)
+                .map_err(|reason| EngineError::InvalidSetting {
+                    key: key.as_str().to_owned(),
+                    value: value.to_owned(),
+                    source_name: "the new value".to_owned(),
+                    reason,
+                })?
+        };
         let settings = {
             let mut store = self.store();
             // Check the result of the change before saving it, so that a value that makes
@@ -209,7 +220,7 @@ impl Engine {
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let client: Arc<dyn SalesforceClient> = Arc::from(connect(&self.client_config())?);
+        let client = self.connect()?;
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -222,12 +233,81 @@ impl Engine {
             .clone()
     }
 
-    fn client_config(&self) -> ClientConfig {
+    /// `sf --version` probes run so far to find `sf`. The client's own counters start
+    /// after them, so reports that count every `sf` process add these.
+    pub fn sf_probes(&self) -> u64 {
+        self.probes.load(Ordering::Relaxed)
+    }
+
+    /// Builds the client the settings ask for, as `upsight_salesforce::connect` does, but
+    /// with `sf`'s location remembered in the database: validating it costs an
+    /// `sf --version` process (over a second), which every CLI command would otherwise pay
+    /// again. The remembered path is used while the file is unchanged (same size and
+    /// modification time); `sf` still refuses clearly on first use if it is not the CLI.
+    fn connect(&self) -> Result<Arc<dyn SalesforceClient>> {
         let settings = self.settings();
-        ClientConfig {
-            sf: self.sf_config(),
-            transport: settings.transport,
+        let config = self.sf_config();
+        let sf = self.locate_sf(&config)?;
+        Ok(match settings.transport {
+            TransportKind::Cli => Arc::new(CliClient::new(sf)),
+            TransportKind::Rest => Arc::new(RestClient::from_sf(sf)),
+            TransportKind::Auto => {
+                let rest = RestClient::from_sf(sf.clone());
+                match rest.authenticate() {
+                    Ok(()) => Arc::new(rest),
+                    // Not logged in, or no token to be had: the CLI transport reports the
+                    // same problem on its first call, in sf's own words.
+                    Err(e) if !matches!(e, SfError::NotFound { .. }) => {
+                        Arc::new(CliClient::new(sf))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        })
+    }
+
+    fn locate_sf(&self, config: &SfConfig) -> Result<Sf> {
+        let key = format!(
+            "{}sf_location:{}",
+            crate::meta::CACHE_PREFIX,
+            config
+                .sf_path
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        let cached = self.store().setting(&key)?;
+        if let Some(path) = cached.and_then(|text| still_valid(&text)) {
+            return Ok(Sf::unchecked(&path, config));
         }
+        let path = match &config.sf_path {
+            Some(path) => {
+                self.probes.fetch_add(1, Ordering::Relaxed);
+                sf_discover::validate(path, &config.extra_env)?;
+                path.clone()
+            }
+            None => {
+                let mut env = SearchEnv::from_process();
+                env.extra_env = config.extra_env.clone();
+                let found = sf_discover::discover(&env);
+                self.probes
+                    .fetch_add(found.candidates.len() as u64, Ordering::Relaxed);
+                match found.best() {
+                    Some(best) => best.path.clone(),
+                    None => {
+                        return Err(SfError::NotFound {
+                            searched: found.searched,
+                            detail: None,
+                        }
+                        .into())
+                    }
+                }
+            }
+        };
+        if let Some(stamp) = file_stamp(&path) {
+            self.store().set_setting(&key, &stamp)?;
+        }
+        Ok(Sf::unchecked(&path, config))
     }
 
     /// Where `sf` is and which org it targets, per the settings.
@@ -293,4 +373,26 @@ fn load_field_map(settings: &Settings) -> Result<FieldMap> {
             Ok(builtin.with_override(&path.display().to_string(), &text)?)
         }
     }
+}
+
+/// `path`, size and modification time of an `sf` executable, as remembered.
+fn file_stamp(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(
+        serde_json::json!({"path": path, "size": meta.len(), "modified": modified.to_string()})
+            .to_string(),
+    )
+}
+
+/// The remembered path, if the file there is still the one that was validated.
+fn still_valid(stamp: &str) -> Option<PathBuf> {
+    let value: serde_json::Value = serde_json::from_str(stamp).ok()?;
+    let path = PathBuf::from(value.get("path")?.as_str()?);
+    (file_stamp(&path)? == stamp).then_some(path)
 }

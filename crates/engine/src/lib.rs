@@ -31,9 +31,9 @@ pub mod settings;
 pub mod sync;
 pub mod writeback;
 
+pub use accounts::{AccountView, AddOutcome, SearchHit};
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ExitClass, Result};
-pub use accounts::{AccountView, AddOutcome, SearchHit};
 pub use meta::{FieldMeta, ObjectMeta, OrgMeta};
 pub use progress::{Phase, Progress, ProgressFn};
 pub use settings::{SettingKey, SettingSource, Settings};

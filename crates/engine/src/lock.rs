@@ -85,6 +85,10 @@ pub(crate) struct Pass<'g> {
     file_lock: Option<Flock<File>>,
     /// Whether another process held the file lock when this sync asked for it.
     pub(crate) waited_for_other_process: bool,
+    /// When the request was made, and the call counters then: what the run reports as its
+    /// duration and `sf` calls (so a fetch before the apply, as adding does, counts).
+    pub(crate) started: std::time::Instant,
+    pub(crate) baseline: Option<crate::sync::CallBaseline>,
 }
 
 impl Pass<'_> {
@@ -189,6 +193,8 @@ impl SyncGate {
             running,
             file_lock: None,
             waited_for_other_process: false,
+            started: std::time::Instant::now(),
+            baseline: None,
         };
         let file = OpenOptions::new()
             .create(true)

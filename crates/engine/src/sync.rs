@@ -287,8 +287,9 @@ pub(crate) struct Fetched {
     pub meta: std::sync::Arc<OrgMeta>,
 }
 
-/// Call counters at the start of an operation, to report what it cost.
-pub(crate) struct CallBaseline(CallStats);
+/// Call counters at the start of an operation, to report what it cost: the client's, and
+/// the engine's `sf --version` probes.
+pub(crate) struct CallBaseline(CallStats, u64);
 
 impl CallBaseline {
     /// The client's counters now, or zero if it is not connected yet (so connecting, which
@@ -299,16 +300,46 @@ impl CallBaseline {
                 .connected_client()
                 .map(|c| c.stats())
                 .unwrap_or_default(),
+            engine.sf_probes(),
         )
     }
 
-    pub(crate) fn since(&self, client: &dyn SalesforceClient) -> (u64, u64) {
+    /// (`sf` processes, HTTP requests) since the baseline.
+    pub(crate) fn since(&self, engine: &Engine, client: &dyn SalesforceClient) -> (u64, u64) {
         let now = client.stats();
         (
-            now.sf_processes.saturating_sub(self.0.sf_processes),
+            now.sf_processes.saturating_sub(self.0.sf_processes)
+                + engine.sf_probes().saturating_sub(self.1),
             now.http_requests.saturating_sub(self.0.http_requests),
         )
     }
+}
+
+/// The current time as the store writes timestamps (RFC 3339, UTC, milliseconds), so the
+/// two compare as text.
+fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
 }
 
 fn is_invalid_field(e: &upsight_salesforce::Error) -> bool {
@@ -352,41 +383,33 @@ impl Engine {
         progress: ProgressFn<'_>,
         f: impl FnOnce(&Pass<'_>) -> Result<SyncSummary>,
     ) -> Result<SyncSummary> {
-        // The run that another process had going when we asked, for joining it.
-        let other_run = self.running_run_of(scope.kind())?;
-        let pass = match self.sync_gate.enter(scope, &|p| progress(p))? {
+        // A full sync that had to wait for another process's full sync joins it: that run
+        // finished after this request was made, so it is as fresh as this one would be.
+        let requested_at = rfc3339_now();
+        let started = Instant::now();
+        let baseline = CallBaseline::take(self);
+        let mut pass = match self.sync_gate.enter(scope, &|p| progress(p))? {
             Entry::Joined(result) => return result,
             Entry::Run(pass) => pass,
         };
+        pass.started = started;
+        pass.baseline = Some(baseline);
         if pass.waited_for_other_process && scope == SyncScope::Full {
-            if let Some(run) = other_run.and_then(|id| self.store().get_sync_run(id).ok().flatten())
-            {
-                if matches!(
-                    run.status,
-                    SyncRunStatus::Succeeded | SyncRunStatus::Partial
-                ) {
-                    let mut summary = SyncSummary::from_run(&run);
-                    summary.joined = true;
-                    pass.finish(&Ok(summary.clone()));
-                    return Ok(summary);
-                }
+            let last = self.store().last_finished_sync_run(SyncKind::Full)?;
+            if let Some(run) = last.filter(|r| {
+                r.finished_at.as_deref() >= Some(requested_at.as_str())
+                    && matches!(r.status, SyncRunStatus::Succeeded | SyncRunStatus::Partial)
+            }) {
+                let mut summary = SyncSummary::from_run(&run);
+                summary.joined = true;
+                pass.finish(&Ok(summary.clone()));
+                return Ok(summary);
             }
         }
         self.fail_orphaned_runs()?;
         let result = f(&pass);
         pass.finish(&result);
         result
-    }
-
-    /// The latest run of `kind` recorded as running (another process's, if it holds the
-    /// lock).
-    fn running_run_of(&self, kind: SyncKind) -> Result<Option<SyncRunId>> {
-        Ok(self
-            .store()
-            .recent_sync_runs(20)?
-            .into_iter()
-            .find(|r| r.kind == kind && r.status == SyncRunStatus::Running)
-            .map(|r| r.id))
     }
 
     /// Runs still marked running while we hold the lock belong to a process that died.
@@ -512,8 +535,14 @@ impl Engine {
         fetched: Option<Fetched>,
         progress: ProgressFn<'_>,
     ) -> Result<SyncSummary> {
-        let started = Instant::now();
-        let baseline = CallBaseline::take(self);
+        let fresh;
+        let (started, baseline) = match &pass.baseline {
+            Some(baseline) => (pass.started, baseline),
+            None => {
+                fresh = CallBaseline::take(self);
+                (Instant::now(), &fresh)
+            }
+        };
         let report = |p: Progress| {
             pass.running.report(p);
             progress(p);
@@ -522,7 +551,7 @@ impl Engine {
         let result = self.pull_inner(run_id, scope, &targets, fetched, &report);
         let (sf_calls, http_requests) = self
             .connected_client()
-            .map(|c| baseline.since(c.as_ref()))
+            .map(|c| baseline.since(self, c.as_ref()))
             .unwrap_or((0, 0));
         let duration_ms = started.elapsed().as_millis() as u64;
         match result {
@@ -689,4 +718,18 @@ fn fill_summary(
         }
     }
     summary.preserved_fields = preserved.into_iter().collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_look_like_the_stores() {
+        let now = rfc3339_now();
+        assert_eq!(now.len(), "2026-01-01T00:00:00.000Z".len(), "{now}");
+        assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
+        assert_eq!(&now[4..5], "-");
+        assert_eq!(&now[10..11], "T");
+    }
 }

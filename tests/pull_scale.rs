@@ -1,0 +1,47 @@
+//! The 2,000-account sync, end to end: the real binary and the real `sf` against a simulator
+//! with 2,000 accounts of 5 opportunities. It checks the number of `sf` processes and
+//! queries (the design target: one per chunk of Ids), never the time; the timing
+//! comparison is `examples/sync_bench.rs`.
+
+mod pull_support;
+
+use pull_support::{Db, Org};
+
+#[test]
+fn sync_of_2000_accounts_is_one_query_per_id_chunk_on_both_transports() {
+    let org = Org::start("pull-scale", 2000, 5);
+    let ids = org.account_ids();
+    assert_eq!(ids.len(), 2000);
+    let db = Db::new(&org, "cli");
+
+    let q0 = org.queries();
+    let added = db.add(&ids);
+    assert_eq!(added["created"].as_array().unwrap().len(), 2000);
+    let chunks = org.queries() - q0;
+    // Each chunk's URI stays under 16,384 bytes with ~500 Ids: four or five of them, never
+    // one per Id.
+    assert!((2..=6).contains(&chunks), "{chunks} queries for 2,000 Ids");
+    let kept: u64 = added["sync"]["opportunities_upserted"].as_u64().unwrap();
+    assert!(kept > 2000, "open and Closed Won opportunities: {kept}");
+
+    let q1 = org.queries();
+    let cli = db.ok(&["sync"]);
+    assert_eq!(cli["accounts_updated"], 2000, "{cli}");
+    assert_eq!(org.queries() - q1, chunks, "the same chunks as adding");
+    assert_eq!(cli["sf_calls"], chunks, "one sf process per chunk: {cli}");
+    assert_eq!(cli["opportunities_upserted"], kept);
+    assert_eq!(cli["opportunities_removed"], 0);
+    assert_eq!(cli["accounts_changed"], 0);
+
+    let rest_db = Db {
+        transport: "rest",
+        ..Db::new(&org, "rest")
+    };
+    std::fs::copy(db.path(), rest_db.path()).unwrap();
+    let q2 = org.queries();
+    let rest = rest_db.ok(&["sync"]);
+    assert_eq!(rest["accounts_updated"], 2000, "{rest}");
+    assert_eq!(rest["sf_calls"], 2, "sf only for the URL and token: {rest}");
+    assert_eq!(org.queries() - q2, chunks);
+    assert_eq!(rest["opportunities_upserted"], kept);
+}
