@@ -4,26 +4,114 @@
 
 mod cmd;
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+use upsight_engine::{Engine, EngineError, EngineOptions, SettingKey};
 
 /// A fast local workspace over Salesforce for customer success managers.
 #[derive(Debug, Parser)]
 #[command(name = "upsight", version, about)]
 struct Cli {
+    /// The database file (default: upsight.db in the user data directory).
+    #[arg(long, global = true, env = "UPSIGHT_DB")]
+    db: Option<PathBuf>,
+    /// Machine output: JSON on stdout and nothing else there.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The sf org alias or username to use for this run.
+    #[arg(long, global = true)]
+    target_org: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Show whether sf is found and logged in, and to which org.
+    Status,
+    /// List, show, search, add and link accounts.
+    #[command(subcommand)]
+    Accounts(cmd::accounts::AccountsCommand),
+    /// Show or change settings.
+    #[command(subcommand)]
+    Settings(cmd::settings::SettingsCommand),
+    /// Pull every linked account (or one) from Salesforce.
+    Sync(cmd::sync::SyncArgs),
     /// Run the Salesforce org simulator until killed; prints one JSON line with its URL and
     /// an access token as soon as it listens.
     Sim(cmd::sim::SimArgs),
+    /// Edit a write-back field (validated against the org, saved with a change-log entry).
+    Set(cmd::set::SetArgs),
+    /// The change log, newest first.
+    Changes(cmd::changes::ChangesArgs),
+    /// Push every pending edit to Salesforce now.
+    Push(cmd::push::PushArgs),
+    /// Put failed changes back to pending and push them.
+    Retry(cmd::retry::RetryArgs),
+    /// Undo a failed or pushed change (pushes the old value back).
+    Revert(cmd::revert::RevertArgs),
+    /// Resolve a conflict: keep mine or take theirs.
+    Resolve(cmd::resolve::ResolveArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn open_engine(cli: &Cli) -> Result<Engine, EngineError> {
+    let mut options = match &cli.db {
+        Some(path) => EngineOptions::new(path),
+        None => {
+            let env = upsight_engine::settings::process_env();
+            let path = upsight_engine::settings::default_db_path(&env).ok_or_else(|| {
+                EngineError::Invalid(
+                    "no user data directory to keep the database in; pass --db PATH".into(),
+                )
+            })?;
+            EngineOptions::new(path)
+        }
+    };
+    if let Some(org) = &cli.target_org {
+        options.flags.insert(SettingKey::TargetOrg, org.clone());
+    }
+    Engine::open(options)
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Sim(args) => cmd::sim::run(args),
+    if let Command::Sim(args) = cli.command {
+        return match cmd::sim::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let json = cli.json;
+    let result = open_engine(&cli).and_then(|engine| match cli.command {
+        Command::Sim(_) => Ok(0),
+        Command::Status => cmd::status::run(&engine, json),
+        Command::Accounts(c) => cmd::accounts::run(&engine, json, c),
+        Command::Settings(c) => cmd::settings::run(&engine, json, c),
+        Command::Sync(args) => cmd::sync::run(&engine, json, args),
+        Command::Set(args) => cmd::set::run(&engine, json, args),
+        Command::Changes(args) => cmd::changes::run(&engine, json, args),
+        Command::Push(args) => cmd::push::run(&engine, json, args),
+        Command::Retry(args) => cmd::retry::run(&engine, json, args),
+        Command::Revert(args) => cmd::revert::run(&engine, json, args),
+        Command::Resolve(args) => cmd::resolve::run(&engine, json, args),
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if json {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"error": {"kind": e.kind(), "message": e.to_string()}})
+                );
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(e.exit_class().code())
+        }
     }
 }

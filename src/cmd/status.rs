@@ -1,6 +1,6 @@
-//! `upsight status`: whether `sf` is found and logged in, and to which org, as the Settings
-//! > Salesforce CLI panel shows it. Reporting any of the three states is a success (exit 0);
-//! scripts branch on `state`.
+//! `upsight status`: whether `sf` is found and logged in, and to which org, as the
+//! "Settings > Salesforce CLI" panel shows it. Reporting any of the three states is a
+//! success (exit 0); scripts branch on `state`.
 
 use serde_json::{json, Value};
 use upsight_engine::{Engine, EngineError};

@@ -85,11 +85,9 @@ impl ProgressBar {
             return;
         }
         const WIDTH: usize = 30;
-        let filled = if p.total == 0 {
-            0
-        } else {
-            (p.done * WIDTH / p.total).min(WIDTH)
-        };
+        let filled = (p.done * WIDTH)
+            .checked_div(p.total)
+            .map_or(0, |n| n.min(WIDTH));
         let line = format!(
             "\r{:<11} [{}{}] {}/{}",
             p.phase.as_str(),
