@@ -132,7 +132,9 @@ impl SfHome {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut cmd = Command::new(sf_bin());
-        cmd.args(args).current_dir(self.dir.path()).envs(self.envs());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .envs(self.envs());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd
     }
@@ -270,7 +272,10 @@ mod tests {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let started = Instant::now();
         let result = run_to_end(cmd, Duration::from_millis(300));
-        assert!(result.is_err(), "a hung command must be reported: {result:?}");
+        assert!(
+            result.is_err(),
+            "a hung command must be reported: {result:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
