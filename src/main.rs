@@ -54,6 +54,10 @@ enum Command {
     Revert(cmd::revert::RevertArgs),
     /// Resolve a conflict: keep mine or take theirs.
     Resolve(cmd::resolve::ResolveArgs),
+    /// Run the web app on 127.0.0.1 (and the background pusher) until Ctrl-C.
+    Serve(cmd::serve::ServeArgs),
+    /// Run the web app on a simulated org with sample data: no Salesforce or sf needed.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn open_engine(cli: &Cli) -> Result<Engine, EngineError> {
@@ -86,9 +90,19 @@ fn main() -> ExitCode {
             }
         };
     }
+    match &cli.command {
+        Command::Serve(args) => {
+            let served = open_engine(&cli)
+                .map_err(anyhow::Error::from)
+                .and_then(|engine| cmd::serve::run(engine, args, cli.json));
+            return exit_on(served);
+        }
+        Command::Demo(args) => return exit_on(cmd::demo::run(args, cli.json)),
+        _ => {}
+    }
     let json = cli.json;
     let result = open_engine(&cli).and_then(|engine| match cli.command {
-        Command::Sim(_) => Ok(0),
+        Command::Sim(_) | Command::Serve(_) | Command::Demo(_) => Ok(0),
         Command::Status => cmd::status::run(&engine, json),
         Command::Accounts(c) => cmd::accounts::run(&engine, json, c),
         Command::Settings(c) => cmd::settings::run(&engine, json, c),
@@ -112,6 +126,17 @@ fn main() -> ExitCode {
                 eprintln!("error: {e}");
             }
             ExitCode::from(e.exit_class().code())
+        }
+    }
+}
+
+/// The exit code of a command that reports with `anyhow` (`serve`, `demo`).
+fn exit_on(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

@@ -3,11 +3,13 @@
 
 pub mod accounts;
 pub mod changes;
+pub mod demo;
 pub mod output;
 pub mod push;
 pub mod resolve;
 pub mod retry;
 pub mod revert;
+pub mod serve;
 pub mod set;
 pub mod settings;
 pub mod sim;
