@@ -1,0 +1,331 @@
+//! The harness of the browser tests: Debian's chromium driven through chromedriver (started
+//! on a free port, killed on drop) with the fantoccini WebDriver client, the real `upsight`
+//! binary (`serve` or `demo`) on port 0, the simulator's admin API over plain HTTP, and
+//! screenshots under `target/screenshots/`.
+//!
+//! Browser tests share one lock: each one starts a browser, and the machines have 2 cores.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// One browser test at a time.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long the flows wait for something to appear (a push is debounced ~2 s, and each
+/// `sf` call costs 1.5 s or more on a busy 2-core machine).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A child process killed (and reaped) on drop.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        // SIGTERM first, so `upsight serve` takes its clean path; then make sure.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver and one headless chromium session.
+pub struct Browser {
+    pub client: Client,
+    _driver: Killed,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a fresh headless chromium. `rebind_host` is resolved to
+    /// 127.0.0.1 by the browser, as a DNS-rebinding attacker's name would be.
+    pub async fn start(rebind_host: &str) -> Browser {
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver (scripts/install-chromium installs it)");
+        let driver = Killed(driver);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--no-first-run".to_owned(),
+            "--hide-scrollbars".to_owned(),
+            "--window-size=1440,1000".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+            format!("--host-resolver-rules=MAP {rebind_host} 127.0.0.1"),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": CHROMIUM, "args": args }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("start a chromium session");
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    pub async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+        self.wait_for(selector).await
+    }
+
+    /// Waits for an element to exist.
+    pub async fn wait_for(&self, selector: &str) -> fantoccini::elements::Element {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(selector)).await {
+                return el;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element {selector} on {}",
+                self.client.current_url().await.unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn count(&self, selector: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(selector))
+            .await
+            .map_or(0, |v| v.len())
+    }
+
+    /// The text of the first match, or "" when there is none.
+    pub async fn text(&self, selector: &str) -> String {
+        match self.client.find(Locator::Css(selector)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the text of `selector` contains `needle`.
+    pub async fn wait_text(&self, selector: &str, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.text(selector).await;
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{selector} never said {needle:?}; it says {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Runs `script` in the page and returns its value.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client.execute(script, args).await.unwrap()
+    }
+
+    /// Sets a select's value as a user picking an option does (`change` fires).
+    pub async fn pick(&self, selector: &str, value: &str) {
+        self.css(selector)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+
+    /// Replaces a text field's content by typing, as a user does.
+    pub async fn type_into(&self, selector: &str, text: &str) {
+        let el = self.css(selector).await;
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Saves a screenshot of the page as `target/screenshots/NAME.png`.
+    pub async fn screenshot(&self, name: &str) {
+        // Let fonts, times and polled fragments settle.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = self.client.screenshot().await.unwrap();
+        let dir = screenshots_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+pub fn screenshots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| upsight_testkit::workspace_root().join("target"));
+    target.join("screenshots")
+}
+
+/// A running `upsight serve` or `upsight demo`.
+pub struct App {
+    pub url: String,
+    pub port: u16,
+    pub stderr_path: PathBuf,
+    _process: Killed,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    /// `upsight serve --port 0 --no-open` on a temp database, with exactly `env` added.
+    pub fn serve(env: &[(String, std::ffi::OsString)]) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("upsight.db");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
+        cmd.args(["serve", "--port", "0", "--no-open", "--db"])
+            .arg(&db)
+            .env("UPSIGHT_CONFIG", dir.path().join("no-config.toml"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        App::start(cmd, dir)
+    }
+
+    /// `upsight demo --port 0 --no-open`.
+    pub fn demo() -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
+        cmd.args(["demo", "--port", "0", "--no-open"]);
+        App::start(cmd, dir)
+    }
+
+    fn start(mut cmd: Command, dir: tempfile::TempDir) -> App {
+        let stderr_path = dir.path().join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start upsight");
+        let stdout = child.stdout.take().unwrap();
+        let process = Killed(child);
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "upsight printed no URL: {line:?}; stderr: {}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                )
+            })
+            .trim_end_matches('/')
+            .to_owned();
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        App {
+            url,
+            port,
+            stderr_path,
+            _process: process,
+            _dir: dir,
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+/// One request to the simulator's admin API: `(status, JSON body)`.
+pub fn sim_admin(sim_url: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let host = sim_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host).expect("connect to the simulator");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} /__sim{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        serde_json::from_str(rest.trim()).unwrap_or(Value::Null),
+    )
+}
+
+/// A record as the simulator stores it.
+pub fn sim_record(sim_url: &str, sobject: &str, id: &str) -> Value {
+    let (status, body) = sim_admin(sim_url, "GET", &format!("/records/{sobject}/{id}"), None);
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Composite (sObject Collections) requests the simulator has served.
+pub fn composite_count(sim_url: &str) -> u64 {
+    let (_, body) = sim_admin(sim_url, "GET", "/requests", None);
+    body["counts"]["composite"].as_u64().unwrap_or(0)
+}
+
+/// Polls `check` until it holds.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
