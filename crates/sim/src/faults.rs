@@ -5,7 +5,7 @@
 //! were added; the first live match fires and the request is not checked against later rules.
 //!
 //! Every non-admin request is counted under an endpoint class (`query`, `query_more`,
-//! `composite`, ...) and logged with its decoded `q`, so tests can assert how many calls a
+//! `composite` for sObject Collections, `composite_batch` for the Composite resource, ...) and logged with its decoded `q`, so tests can assert how many calls a
 //! client made and exactly what SOQL reached the server.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -302,6 +302,8 @@ pub fn classify(method: &str, path: &str, columns: bool) -> &'static str {
         ["services", "data", _, "query", _] => "query_more",
         ["services", "data", _, "tooling", "query"] => "tooling_query",
         ["services", "data", _, "composite", "sobjects"] => "composite",
+        // The Composite resource itself; its subrequests are counted under their own classes.
+        ["services", "data", _, "composite"] => "composite_batch",
         ["services", "data", _, "sobjects"] => "global_describe",
         ["services", "data", _, "sobjects", _, "describe"] => "describe",
         ["services", "data", _, "sobjects", _, _] => match method {
@@ -400,5 +402,13 @@ mod tests {
             "describe"
         );
         assert_eq!(classify("GET", "/services/data", false), "versions");
+        assert_eq!(
+            classify("POST", "/services/data/v62.0/composite", false),
+            "composite_batch"
+        );
+        assert_eq!(
+            classify("PATCH", "/services/data/v62.0/composite/sobjects", false),
+            "composite"
+        );
     }
 }

@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
+use crate::composite::Subrequest;
 use crate::dataset::{self, DatasetSpec};
 use crate::describe;
 use crate::faults::{self, FaultAction, Faults, Stats};
@@ -264,7 +265,7 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 /// A REST error body: always an array of `{message, errorCode[, fields]}`.
-fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
     json_response(status, &json!([{"message": message, "errorCode": code}]))
 }
 
@@ -325,7 +326,7 @@ fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>)
 }
 
 /// `v62.0` style versions only; anything else is an unknown resource, as in Salesforce.
-fn check_version(v: &str) -> Result<&str, ApiError> {
+pub(crate) fn check_version(v: &str) -> Result<&str, ApiError> {
     let ok = v
         .strip_prefix('v')
         .and_then(|r| r.split_once('.'))
@@ -418,6 +419,15 @@ async fn gated(
         .path_and_query()
         .map_or(path.len(), |pq| pq.as_str().len());
     if uri_len > MAX_URI_BYTES {
+        // A subrequest's URL travels in a JSON body the edge never reads, so the API itself
+        // refuses it, in its own error shape.
+        if req.extensions().get::<Subrequest>().is_some() {
+            return sf_error(
+                StatusCode::URI_TOO_LONG,
+                "URI_TOO_LONG",
+                "The request URI is longer than 16384 bytes.",
+            );
+        }
         // Salesforce's edge refuses these before the API sees them, with an HTML page.
         return html(
             StatusCode::URI_TOO_LONG,
@@ -497,6 +507,14 @@ pub fn router(state: SimState) -> Router {
         .route(
             "/services/data/{version}/sobjects/{sobject}/{id}",
             get(record_get).patch(record_patch).delete(record_delete),
+        )
+        .route(
+            "/services/data/{version}/composite",
+            axum::routing::post(crate::composite::composite),
+        )
+        .route(
+            "/services/data/{version}/composite/",
+            axum::routing::post(crate::composite::composite),
         )
         .route(
             "/services/data/{version}/composite/sobjects",

@@ -609,3 +609,261 @@ fn dropping_the_handle_stops_the_server() {
         .into();
     assert!(agent.get(format!("{url}/services/data")).call().is_err());
 }
+
+/// A query subrequest's URL, as `sf`/upsight build it.
+fn query_url(soql: &str) -> String {
+    format!("/services/data/v62.0/query?q={}", encode_component(soql))
+}
+
+fn composite(c: &Client, all_or_none: bool, subs: Value) -> common::Resp {
+    let body = json!({"allOrNone": all_or_none, "compositeRequest": subs});
+    c.post("/services/data/v62.0/composite", &body.to_string())
+}
+
+#[test]
+fn composite_runs_each_subrequest_as_a_request_of_its_own() {
+    let sim = sim(5, 2, 2);
+    let c = Client::new(&sim);
+    let accounts = ids(&c, "Account");
+    c.admin_delete("/requests");
+
+    // A paged query, a failing query, a record and a describe: answered in order, each with
+    // its own status; the failure does not fail the request.
+    let r = composite(
+        &c,
+        false,
+        json!([
+            {"method": "GET", "url": query_url("SELECT Id, Name FROM Account ORDER BY Name"), "referenceId": "q0"},
+            {"method": "GET", "url": query_url("SELECT Id, Foo__c FROM Account"), "referenceId": "bad"},
+            {"method": "GET", "url": format!("/services/data/v62.0/sobjects/Account/{}?fields=Name", accounts[0]), "referenceId": "rec"},
+            {"method": "GET", "url": "/services/data/v62.0/sobjects/Account/describe", "referenceId": "desc"},
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.content_type.starts_with("application/json"));
+    let answers = r.json()["compositeResponse"].as_array().cloned().unwrap();
+    let refs: Vec<&str> = answers
+        .iter()
+        .map(|a| a["referenceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["q0", "bad", "rec", "desc"]);
+    let page = &answers[0]["body"];
+    assert_eq!(answers[0]["httpStatusCode"], 200);
+    assert_eq!(answers[0]["httpHeaders"], json!({}));
+    assert_eq!(page["totalSize"], 5);
+    assert_eq!(page["done"], false);
+    assert_eq!(page["records"].as_array().unwrap().len(), 2);
+    assert_eq!(answers[1]["httpStatusCode"], 400);
+    assert_eq!(answers[1]["body"][0]["errorCode"], "INVALID_FIELD");
+    assert_eq!(
+        answers[2]["body"]["Name"],
+        c.stored("Account", &accounts[0])["Name"]
+    );
+    assert_eq!(answers[3]["body"]["name"], "Account");
+
+    // The next page through the Composite resource too: the same cursor, the same rows as a
+    // direct query.
+    let next = page["nextRecordsUrl"].as_str().unwrap().to_string();
+    let more = composite(
+        &c,
+        false,
+        json!([{"method": "GET", "url": next, "referenceId": "more"}]),
+    );
+    let more = more.json()["compositeResponse"][0]["body"].clone();
+    let direct = c.get(&next).json();
+    assert_eq!(more, direct);
+
+    // Each subrequest counted and logged under its own class, the POST as composite_batch.
+    let log = c.admin_get("/requests").json();
+    let counts = &log["counts"];
+    assert_eq!(counts["composite_batch"], 2, "{counts}");
+    assert_eq!(counts["query"], 2, "{counts}");
+    assert_eq!(counts["query_more"], 2, "{counts}");
+    assert_eq!(counts["sobject_get"], 1, "{counts}");
+    assert_eq!(counts["describe"], 1, "{counts}");
+    let bad = log["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["q"] == "SELECT Id, Foo__c FROM Account")
+        .unwrap();
+    assert_eq!(bad["status"], 400);
+
+    // Over-limit requests are refused whole, before any subrequest runs.
+    c.admin_delete("/requests");
+    let describe = json!({"method": "GET", "url": "/services/data/v62.0/sobjects/Account/describe", "referenceId": "x"});
+    let many: Vec<Value> = (0..26)
+        .map(|i| {
+            let mut d = describe.clone();
+            d["referenceId"] = json!(format!("d{i}"));
+            d
+        })
+        .collect();
+    let r = composite(&c, false, Value::Array(many));
+    assert_eq!(r.status, 400);
+    let answer = &r.json()["compositeResponse"][0];
+    assert_eq!(answer["body"][0]["errorCode"], "LIMIT_EXCEEDED");
+    assert!(answer["referenceId"].is_null());
+    let queries: Vec<Value> = (0..6)
+        .map(|i| json!({"method": "GET", "url": query_url("SELECT Id FROM Account"), "referenceId": format!("q{i}")}))
+        .collect();
+    let r = composite(&c, false, Value::Array(queries));
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["compositeResponse"][0]["body"][0]["errorCode"],
+        "LIMIT_EXCEEDED"
+    );
+    assert_eq!(
+        c.admin_get("/requests").json()["counts"],
+        json!({"composite_batch": 2})
+    );
+
+    // Malformed bodies, duplicate references and admin URLs are refused whole.
+    for body in [
+        json!({"compositeRequest": []}),
+        json!({"allOrNone": "yes", "compositeRequest": [describe]}),
+        json!({"compositeRequest": [describe, describe]}),
+        json!({"compositeRequest": [{"method": "GET", "url": "/__sim/info", "referenceId": "a"}]}),
+        json!({"compositeRequest": [{"method": "GET", "referenceId": "a"}]}),
+    ] {
+        let r = c.post("/services/data/v62.0/composite", &body.to_string());
+        r.sf_error(400, "JSON_PARSER_ERROR");
+    }
+    c.post("/services/data/v62.0/composite", "{nope")
+        .sf_error(400, "JSON_PARSER_ERROR");
+
+    // The session is checked on the composite request itself.
+    let r = c.with_token("00D000000000001AAA!nope").post(
+        "/services/data/v62.0/composite",
+        &json!({"compositeRequest": [describe]}).to_string(),
+    );
+    r.sf_error(401, "INVALID_SESSION_ID");
+
+    // A subrequest URL over 16,384 bytes is refused in its own entry.
+    let long = format!(
+        "SELECT Id FROM Account WHERE Name IN ('{}')",
+        "x".repeat(17_000)
+    );
+    let r = composite(
+        &c,
+        false,
+        json!([{"method": "GET", "url": query_url(&long), "referenceId": "long"}, describe]),
+    );
+    assert_eq!(r.status, 200);
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 414);
+    assert_eq!(answers[0]["body"][0]["errorCode"], "URI_TOO_LONG");
+    assert_eq!(answers[1]["httpStatusCode"], 200);
+
+    // References between subrequests are not simulated, and say so.
+    let r = composite(
+        &c,
+        false,
+        json!([describe, {"method": "GET", "url": "/services/data/v62.0/sobjects/Account/@{x.name}", "referenceId": "y"}]),
+    );
+    assert_eq!(
+        r.json()["compositeResponse"][1]["body"][0]["errorCode"],
+        "INVALID_REFERENCE"
+    );
+}
+
+#[test]
+fn composite_all_or_none_rolls_back_and_halts() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    let accounts = ids(&c, "Account");
+    let patch = |id: &str, play: &str, reference: &str| {
+        json!({"method": "PATCH", "url": format!("/services/data/v62.0/sobjects/Account/{id}"),
+               "referenceId": reference, "body": {"CX_Play__c": play}})
+    };
+    let failing = json!({"method": "GET", "url": query_url("SELECT Nope__c FROM Account"), "referenceId": "bad"});
+    let describe = json!({"method": "GET", "url": "/services/data/v62.0/sobjects/Account/describe", "referenceId": "desc"});
+
+    // Without allOrNone a write lands (204, null body) even though a later subrequest fails.
+    let r = composite(
+        &c,
+        false,
+        json!([patch(&accounts[0], "Adoption", "w"), failing]),
+    );
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 204);
+    assert!(answers[0]["body"].is_null());
+    assert_eq!(answers[1]["httpStatusCode"], 400);
+    assert_eq!(c.stored("Account", &accounts[0])["CX_Play__c"], "Adoption");
+
+    // With allOrNone the write is undone, the failure keeps its error, and the others
+    // (run or not) are PROCESSING_HALTED.
+    let before = c.stored("Account", &accounts[1]);
+    c.admin_delete("/requests");
+    let r = composite(
+        &c,
+        true,
+        json!([patch(&accounts[1], "Expansion", "w"), failing, describe]),
+    );
+    assert_eq!(r.status, 200);
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 400);
+    assert_eq!(answers[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(answers[1]["body"][0]["errorCode"], "INVALID_FIELD");
+    assert_eq!(answers[2]["referenceId"], "desc");
+    assert_eq!(answers[2]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(c.stored("Account", &accounts[1]), before);
+    // Processing stopped at the failure: the describe never ran.
+    assert!(c.admin_get("/requests").json()["counts"]["describe"].is_null());
+}
+
+#[test]
+fn composite_faults_on_subrequests_and_on_the_request() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let describe = json!({"method": "GET", "url": "/services/data/v62.0/sobjects/Account/describe", "referenceId": "desc"});
+    let query = json!({"method": "GET", "url": query_url("SELECT Id FROM Opportunity"), "referenceId": "opps"});
+
+    // An error fault on a subrequest is that subrequest's entry.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "FROM Opportunity"}, "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down"}}"#,
+    );
+    let r = composite(&c, false, json!([describe, query]));
+    assert_eq!(r.status, 200);
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 200);
+    assert_eq!(answers[1]["httpStatusCode"], 503);
+    assert_eq!(answers[1]["body"][0]["errorCode"], "SERVER_UNAVAILABLE");
+
+    // An HTML page cannot be an entry: it answers the whole request.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "FROM Opportunity"}, "action": {"html": 502}}"#,
+    );
+    let r = composite(&c, false, json!([describe, query]));
+    assert_eq!(r.status, 502);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+
+    // A fault on the composite POST itself fails the whole request, and runs nothing.
+    c.admin_delete("/requests");
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "POST", "path_contains": "/composite"}, "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down"}}"#,
+    );
+    composite(&c, false, json!([describe, query])).sf_error(503, "SERVER_UNAVAILABLE");
+    assert_eq!(
+        c.admin_get("/requests").json()["counts"],
+        json!({"composite_batch": 1})
+    );
+
+    // An expired session mid-way: that subrequest and the later ones answer 401.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "describe"}, "action": {"expire_session": true}}"#,
+    );
+    let r = composite(&c, false, json!([describe, query]));
+    assert_eq!(r.status, 200);
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 401);
+    assert_eq!(answers[1]["body"][0]["errorCode"], "INVALID_SESSION_ID");
+}

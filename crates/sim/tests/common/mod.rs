@@ -185,6 +185,16 @@ impl Client {
         )
     }
 
+    pub fn post(&self, path: &str, body: &str) -> Resp {
+        Self::finish(
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .header("Authorization", self.auth())
+                .header("Content-Type", "application/json")
+                .send(body),
+        )
+    }
+
     pub fn admin_get(&self, path: &str) -> Resp {
         Self::finish(self.agent.get(format!("{}/__sim{path}", self.base)).call())
     }
