@@ -221,6 +221,47 @@ fn queries_subqueries_pagination_and_query_errors() {
         "MALFORMED_QUERY",
     );
 
+    // Two queries in one `sf` process through the Composite resource: both answers come
+    // back in order, the failing one in its own entry, and the process exits 0.
+    let good = "SELECT Id, Name FROM Account ORDER BY Name";
+    let body = json!({"allOrNone": false, "compositeRequest": [
+        {"method": "GET", "url": format!("/services/data/v62.0/query?q={}", common::encode_component(good)), "referenceId": "good"},
+        {"method": "GET", "url": format!("/services/data/v62.0/query?q={}", common::encode_component("SELECT Id, Foo__c FROM Account")), "referenceId": "bad"},
+    ]});
+    let file = home.path().join("composite.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    c.admin_delete("/requests");
+    let answer = home
+        .run(&[
+            "api",
+            "request",
+            "rest",
+            "/services/data/v62.0/composite",
+            "--method",
+            "POST",
+            "--body",
+            &format!("@{}", file.display()),
+        ])
+        .ok();
+    let answers = answer["compositeResponse"].as_array().unwrap();
+    assert_eq!(answers.len(), 2, "{answer}");
+    assert_eq!(answers[0]["referenceId"], "good");
+    assert_eq!(answers[0]["httpStatusCode"], 200);
+    assert_eq!(answers[0]["body"]["totalSize"], 7);
+    assert_eq!(
+        answers[0]["body"]["records"],
+        c.query(good).json()["records"]
+    );
+    assert_eq!(answers[1]["referenceId"], "bad");
+    assert_eq!(answers[1]["httpStatusCode"], 400);
+    assert_eq!(answers[1]["body"][0]["errorCode"], "INVALID_FIELD");
+    let counts = c.admin_get("/requests").json()["counts"].clone();
+    assert_eq!(counts["composite_batch"], 1, "{counts}");
+    assert_eq!(
+        counts["query"], 3,
+        "two subrequests and the direct check: {counts}"
+    );
+
     // A query whose URI exceeds 16,384 bytes is refused with 414 (and not retried).
     let long_in: Vec<String> = (0..900)
         .map(|n| format!("'0015g0000000{n:03}AAA'"))
