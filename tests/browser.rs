@@ -36,7 +36,7 @@ fn state_of(selector_field: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_has_a_full_book_and_writes_back_in_one_batch() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let app = App::demo();
     let stderr = app.stderr();
     let sim_url = stderr
@@ -263,7 +263,7 @@ fn sf_env(home: &SfHome, with_sf: bool) -> Vec<(String, OsString)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_on_sf_adds_syncs_pushes_retries_reverts_and_resolves() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let org = Org::new();
     let (name, account_id) = {
         let instance = org.sim.state().instance();
@@ -603,7 +603,7 @@ async fn serve_on_sf_adds_syncs_pushes_retries_reverts_and_resolves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_shows_not_found_and_not_authenticated() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let home = SfHome::new();
     let b = Browser::start("rebind.test").await;
 

@@ -145,7 +145,7 @@
       if (syncWasRunning) {
         syncWasRunning = false;
         if (sync.error) toast(sync.error, true);
-        else if (document.body.dataset.refreshOnSync !== undefined && !isEditing()) location.reload();
+        else if (document.querySelector("[data-refresh-on-sync]") && !isEditing()) location.reload();
       }
     }
     document.dispatchEvent(new CustomEvent("upsight:status", { detail: s }));

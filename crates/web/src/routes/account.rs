@@ -224,7 +224,7 @@ fn render(d: &Detail) -> Markup {
     };
     let hosts = OrgHosts::new(d.meta.as_ref().map(|m| m.instance_url.as_str()));
     html! {
-        div #account-detail data-states-url={ "/api/accounts/" (a.id) "/states" } {}
+        div #account-detail data-states-url={ "/api/accounts/" (a.id) "/states" } data-refresh-on-sync {}
         div.page-head {
             div {
                 h1 #account-name { (a.name) }

@@ -309,7 +309,8 @@ pub fn render_list(page: &ListPage, query: &ListQuery) -> Markup {
                 (health_chip("none", "No health"))
             }
         }
-        div.panel {
+        // A sync started here reloads the list when it ends, to show the new values.
+        div.panel data-refresh-on-sync {
             @if page.rows.is_empty() {
                 div.empty {
                     @if page.total == 0 {
