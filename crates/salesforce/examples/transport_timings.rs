@@ -15,10 +15,6 @@ use upsight_sim::dataset::DatasetSpec;
 use upsight_sim::server::{spawn, SimConfig};
 use upsight_testkit::{sf_bin, SfHome};
 
-#[path = "../tests/support/composite_proxy.rs"]
-mod composite_proxy;
-use composite_proxy::CompositeProxy;
-
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let started = Instant::now();
     let out = f();
@@ -110,22 +106,8 @@ fn main() {
     );
 
     // One `sf data query` per chunk, against the Composite resource (several chunks per
-    // process). The simulator has no Composite resource, so this `sf` logs in through the
-    // test proxy that serves it.
-    let proxy = CompositeProxy::start(sim.url());
-    let proxied_home = SfHome::new();
-    proxied_home
-        .login(&proxy.url, &sim.info().token, "sim")
-        .ok();
-    let proxied = SfConfig {
-        extra_env: proxied_home
-            .envs()
-            .into_iter()
-            .map(|(k, v)| (OsString::from(k), v))
-            .collect(),
-        ..config.clone()
-    };
-    let cli = CliClient::new(Sf::unchecked(&sf_bin(), &proxied));
+    // process), which the simulator serves itself.
+    let cli = CliClient::new(Sf::unchecked(&sf_bin(), &config));
     cli.status().unwrap();
     let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
     let select = Select::from("Account").fields(["Id", "Name", "Industry"]);

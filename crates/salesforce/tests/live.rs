@@ -21,29 +21,15 @@ use upsight_sim::dataset::DatasetSpec;
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_testkit::{sf_bin, SfHome};
 
-#[path = "support/composite_proxy.rs"]
-mod composite_proxy;
-use composite_proxy::CompositeProxy;
-
-/// A simulator and an `sf` logged in to it (through a [`CompositeProxy`] when asked).
+/// A simulator and an `sf` logged in to it.
 struct Live {
     sim: SimHandle,
     home: SfHome,
     admin: ureq::Agent,
-    _proxy: Option<CompositeProxy>,
 }
 
 impl Live {
     fn new(accounts: usize, opportunities_per_account: usize, page_size: usize) -> Live {
-        Live::start(accounts, opportunities_per_account, page_size, false)
-    }
-
-    fn start(
-        accounts: usize,
-        opportunities_per_account: usize,
-        page_size: usize,
-        composite_proxy: bool,
-    ) -> Live {
         let sim = spawn(SimConfig {
             port: 0,
             dataset: DatasetSpec {
@@ -54,21 +40,14 @@ impl Live {
             page_size,
         })
         .expect("start the simulator");
-        let proxy = composite_proxy.then(|| CompositeProxy::start(sim.url()));
-        let org_url = proxy.as_ref().map_or(sim.url(), |p| p.url.as_str());
         let home = SfHome::new();
-        let login = home.login(org_url, &sim.info().token, "sim");
+        let login = home.login(sim.url(), &sim.info().token, "sim");
         assert_eq!(login.code, 0, "{login:?}");
         let admin = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        Live {
-            sim,
-            home,
-            admin,
-            _proxy: proxy,
-        }
+        Live { sim, home, admin }
     }
 
     fn sf_config(&self) -> SfConfig {
@@ -158,11 +137,7 @@ impl Live {
             .as_str()
             .unwrap()
             .to_string();
-        let url = self
-            ._proxy
-            .as_ref()
-            .map_or(self.sim.url(), |p| p.url.as_str());
-        let out = self.home.login(url, &fresh, "sim");
+        let out = self.home.login(self.sim.url(), &fresh, "sim");
         assert_eq!(out.code, 0, "{out:?}");
     }
 }
@@ -510,7 +485,7 @@ fn case_injection(live: &Live, client: &dyn SalesforceClient) {
 
 #[test]
 fn cli_transport_against_the_simulator() {
-    let live = Live::start(460, 3, 7, true);
+    let live = Live::new(460, 3, 7);
     let client = live.cli();
     let started = Instant::now();
 
@@ -532,6 +507,13 @@ fn cli_transport_against_the_simulator() {
     assert!(
         (1..=3).contains(&used),
         "4 chunks and their next pages take a few Composite calls, not {used}"
+    );
+    // Each of those processes made one Composite request to the simulator itself.
+    assert_eq!(
+        live.count("composite_batch"),
+        used,
+        "{}",
+        live.requests()["counts"]
     );
     case_describe(&live, &client);
     case_450_updates(&live, &client, "cli");
