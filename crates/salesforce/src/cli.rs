@@ -319,6 +319,10 @@ impl SalesforceClient for CliClient {
         self.sf.api_version()
     }
 
+    fn known_api_version(&self) -> Option<String> {
+        self.sf.known_api_version()
+    }
+
     fn stats(&self) -> CallStats {
         self.sf.counters.snapshot()
     }

@@ -303,6 +303,12 @@ pub trait SalesforceClient: Send + Sync {
     /// The API version calls use (`62.0`).
     fn api_version(&self) -> Result<String>;
 
+    /// The API version if the client knows it without a call (given, or learned by an
+    /// earlier one), so a caller can remember it for the next process.
+    fn known_api_version(&self) -> Option<String> {
+        None
+    }
+
     /// What the client has cost so far.
     fn stats(&self) -> CallStats;
 

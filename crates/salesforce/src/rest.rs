@@ -404,6 +404,10 @@ impl SalesforceClient for RestClient {
         self.version()
     }
 
+    fn known_api_version(&self) -> Option<String> {
+        self.lock_session().as_ref()?.api_version.clone()
+    }
+
     fn stats(&self) -> CallStats {
         self.counters.snapshot()
     }

@@ -231,6 +231,26 @@ impl Sf {
             })
     }
 
+    /// Starts this handle with the org's API version already known (remembered from an
+    /// earlier run), so the first call that needs it (the CLI transport's
+    /// `sf api request rest` paths) does not spend an `sf org display` process on it.
+    /// Clones of the handle share the version. Refuses anything but `NN.N` (a leading `v`
+    /// is accepted), since the version goes into request paths.
+    pub fn with_api_version(self, version: &str) -> Result<Sf> {
+        let version = check_api_version(version)?;
+        *self.api_version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version);
+        Ok(self)
+    }
+
+    /// The API version if it is known already (given, or learned from an `sf org display`
+    /// this handle ran), without running anything.
+    pub fn known_api_version(&self) -> Option<String> {
+        self.api_version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The org's API version (`62.0`), from `sf org display`, asked once.
     pub fn api_version(&self) -> Result<String> {
         if let Some(v) = self
@@ -261,6 +281,26 @@ impl Sf {
     pub fn list_orgs(&self) -> Result<Vec<OrgSummary>> {
         let result = self.run_json(&["org", "list", "--json"], false)?;
         Ok(parse_org_list(&result))
+    }
+}
+
+/// `62.0` from `62.0` or `v62.0`; anything else is refused.
+fn check_api_version(version: &str) -> Result<String> {
+    let bare = version.trim().trim_start_matches('v');
+    let valid = bare.split_once('.').is_some_and(|(major, minor)| {
+        (1..=3).contains(&major.len())
+            && (1..=2).contains(&minor.len())
+            && major
+                .bytes()
+                .chain(minor.bytes())
+                .all(|b| b.is_ascii_digit())
+    });
+    if valid {
+        Ok(bare.to_owned())
+    } else {
+        Err(Error::Invalid(format!(
+            "`{version}` is not a Salesforce API version (like 62.0)"
+        )))
     }
 }
 
@@ -719,5 +759,24 @@ mod tests {
         assert_eq!(orgs.len(), 2);
         assert!(orgs[0].is_default);
         assert_eq!(orgs[1].kind, "scratch");
+    }
+
+    #[test]
+    fn a_known_api_version_needs_no_org_display() {
+        // A path that is not sf: any run would fail, so a version served without one proves
+        // no process was started.
+        let sf = Sf::unchecked(Path::new("/nonexistent/sf"), &SfConfig::default());
+        assert_eq!(sf.known_api_version(), None);
+        let sf = sf.with_api_version("v62.0").unwrap();
+        assert_eq!(sf.api_version().unwrap(), "62.0");
+        assert_eq!(sf.clone().known_api_version().as_deref(), Some("62.0"));
+        assert_eq!(sf.counters.snapshot().sf_processes, 0);
+        for bad in ["", "62", "v62.0/../x", "62.0.1", "sixty.two", "1234.0"] {
+            let sf = Sf::unchecked(Path::new("/nonexistent/sf"), &SfConfig::default());
+            assert!(
+                matches!(sf.with_api_version(bad), Err(Error::Invalid(_))),
+                "{bad:?} accepted"
+            );
+        }
     }
 }
