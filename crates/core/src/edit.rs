@@ -7,7 +7,10 @@
 //!   (Salesforce) value;
 //! - rapid edits merge into that one entry: the first old value stays, the new value is the
 //!   latest;
-//! - an edit back to the old value cancels the entry, and the field is clean again;
+//! - an edit back to the old value cancels the entry, and the field is clean again, unless
+//!   a push sent another value for it whose answer was never recorded (the process died):
+//!   Salesforce may hold that value, so the entry stays pending with the old value as its
+//!   new value, and the next push puts it back (or finds it there);
 //! - a `failed` entry that is edited again goes back to `pending` with the new value (the
 //!   edit is the user's retry), or is cancelled when edited back;
 //! - a `conflict` entry only takes the new value: it stays a conflict until the user chooses,
@@ -24,6 +27,8 @@ pub struct OpenEntry<'a> {
     pub status: ChangeStatus,
     pub old_value: &'a Value,
     pub new_value: &'a Value,
+    /// The value a push sent whose answer was never recorded, if any.
+    pub in_flight_value: Option<&'a Value>,
 }
 
 /// What the store must do for one edit.
@@ -55,9 +60,14 @@ pub fn plan_edit(open: Option<OpenEntry<'_>>, local: &Value, new: &Value) -> Edi
     if same_value(open.new_value, new) {
         return EditPlan::Unchanged;
     }
+    // Salesforce may hold a value we sent whose answer was lost; then "back to the old
+    // value" is a change to push, not a clean field.
+    let maybe_sent = open
+        .in_flight_value
+        .is_some_and(|sent| !same_value(sent, open.old_value));
     match open.status {
         ChangeStatus::Conflict => EditPlan::Merge { event: None },
-        _ if same_value(open.old_value, new) => EditPlan::Cancel,
+        _ if same_value(open.old_value, new) && !maybe_sent => EditPlan::Cancel,
         ChangeStatus::Failed => EditPlan::Merge {
             event: Some(ChangeEvent::Retry),
         },
@@ -75,6 +85,19 @@ mod tests {
             status,
             old_value: old,
             new_value: new,
+            in_flight_value: None,
+        })
+    }
+
+    fn sent<'a>(
+        status: ChangeStatus,
+        old: &'a Value,
+        new: &'a Value,
+        in_flight: &'a Value,
+    ) -> Option<OpenEntry<'a>> {
+        Some(OpenEntry {
+            in_flight_value: Some(in_flight),
+            ..entry(status, old, new).unwrap()
         })
     }
 
@@ -142,6 +165,33 @@ mod tests {
                 &red,
                 &red,
                 EditPlan::Unchanged,
+            ),
+            // A push sent Red and died before recording the answer: Salesforce may hold
+            // Red, so going back to Green is a change to push, not a cancel.
+            (
+                sent(S::Pending, &green, &red, &red),
+                &red,
+                &green,
+                EditPlan::Merge { event: None },
+            ),
+            (
+                sent(S::Pending, &green, &yellow, &red),
+                &yellow,
+                &green,
+                EditPlan::Merge { event: None },
+            ),
+            // What was in flight is the old value itself: nothing of ours can differ.
+            (
+                sent(S::Pending, &green, &red, &green),
+                &red,
+                &green,
+                EditPlan::Cancel,
+            ),
+            (
+                sent(S::Pending, &green, &red, &red),
+                &red,
+                &yellow,
+                EditPlan::Merge { event: None },
             ),
             // History does not merge: a pushed entry means the field is clean.
             (

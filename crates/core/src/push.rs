@@ -12,6 +12,13 @@
 //!   Salesforce already holding the entry's *new* value: that is our own earlier push whose
 //!   result was never recorded (the process died after Salesforce accepted it), so the entry
 //!   is simply `pushed`. That is what makes a push after a crash harmless.
+//! - **Our own write in flight.** Before an update is sent, the entry durably records the
+//!   value it carries ([`InFlight`]). If the process dies after Salesforce accepted it and
+//!   the user then edits the field again (the edit merges: old value = the original base,
+//!   new value = the latest edit), Salesforce holds the value sent earlier, which is neither
+//!   the old nor the new value. That is not drift: it is our own write. The entry is sent
+//!   with its latest value, and its base becomes the value Salesforce was found holding
+//!   (as if the earlier push's answer had arrived). Any other value is still a conflict.
 //! - **Merging.** All fields of one record go into one record update, and updates are grouped
 //!   into requests of at most [`MAX_RECORDS_PER_REQUEST`] records: 500 edits over 100
 //!   accounts is one request.
@@ -131,6 +138,21 @@ pub struct PushPlan {
     pub held: Vec<ChangeId>,
     /// The requests to send, each of at most [`MAX_RECORDS_PER_REQUEST`] updates.
     pub batches: Vec<Vec<PlannedUpdate>>,
+    /// What to record on each sent entry, durably, before the first request goes out.
+    pub in_flight: Vec<InFlight>,
+}
+
+/// What the store records on one entry before its update is sent, so that a later push can
+/// recognise the value as ours even if this process dies before Salesforce's answer is
+/// recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    pub entry: ChangeId,
+    /// The value sent (the entry's new value as read for this push).
+    pub value: Value,
+    /// Set when the drift check found Salesforce holding the entry's previous in-flight
+    /// value: our earlier push landed, so the entry is now based on that value.
+    pub rebase_on: Option<Value>,
 }
 
 impl PushPlan {
@@ -191,11 +213,20 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
             });
             continue;
         }
-        match remote.value(kind, sf_id, &entry.field) {
-            Some(current) if same_value(&current, &entry.old_value) => {}
+        let rebase_on = match remote.value(kind, sf_id, &entry.field) {
+            Some(current) if same_value(&current, &entry.old_value) => None,
             Some(current) if same_value(&current, &entry.new_value) => {
                 plan.already_applied.push(entry.id);
                 continue;
+            }
+            // Our own earlier write, whose answer was lost, under a newer edit.
+            Some(current)
+                if entry
+                    .in_flight_value
+                    .as_ref()
+                    .is_some_and(|sent| same_value(&current, sent)) =>
+            {
+                Some(current)
             }
             Some(current) => {
                 plan.conflicts.push((entry.id, current));
@@ -204,8 +235,8 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
             // Not returned: the record is gone or hidden. Sending lets Salesforce say which
             // (ENTITY_IS_DELETED, INSUFFICIENT_ACCESS...), and that answer is what the user
             // needs to see on the failed entry.
-            None => {}
-        }
+            None => None,
+        };
         let key = (kind, id_key(sf_id).to_owned());
         let index = *by_record.entry(key).or_insert_with(|| {
             updates.push(PlannedUpdate {
@@ -229,6 +260,11 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
             .fields
             .insert(entry.field.clone(), wire_value(&entry.new_value));
         update.entries.push(entry.id);
+        plan.in_flight.push(InFlight {
+            entry: entry.id,
+            value: entry.new_value.clone(),
+            rebase_on,
+        });
     }
     let mut batches = Vec::new();
     let mut iter = updates.into_iter().peekable();

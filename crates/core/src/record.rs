@@ -114,6 +114,11 @@ pub struct ChangeEntry {
     pub new_value: Value,
     /// Salesforce's value when a conflict was detected (theirs).
     pub remote_value: Option<Value>,
+    /// The value a push sent for this entry whose answer was never recorded (written
+    /// durably before the update goes out; cleared once Salesforce's answer is recorded).
+    /// Salesforce holding it is our own earlier write, not a colleague's change: the process
+    /// may have died after Salesforce accepted it, and the user may have edited since.
+    pub in_flight_value: Option<Value>,
     pub status: ChangeStatus,
     pub error_code: Option<String>,
     pub error_message: Option<String>,

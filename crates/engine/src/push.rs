@@ -3,16 +3,20 @@
 //! 1. gather the pending entries (the store's durable outbox);
 //! 2. read Salesforce's current values of exactly those fields, one query per object and Id
 //!    chunk (`query_in`), for the drift check;
-//! 3. count an attempt on each entry to send, then send the merged record updates, at most
-//!    200 records per sObject Collections request (500 edits over 100 accounts is one
-//!    request, so one `sf` process on the CLI transport);
+//! 3. record on each entry to send, in one committed transaction, an attempt and the value
+//!    going out (`in_flight_value`), then send the merged record updates, at most 200
+//!    records per sObject Collections request (500 edits over 100 accounts is one request,
+//!    so one `sf` process on the CLI transport);
 //! 4. record each entry's verdict in the store, naming the revision that was sent, so an
 //!    edit made meanwhile is never marked pushed by an older value's result.
 //!
-//! Crash safety follows from the order: an entry is durable before step 1, and its status
-//! changes only in step 4. A process killed anywhere in between leaves it `pending`; the
-//! next push sees Salesforce already holding the new value (drift check) and marks it
-//! pushed, or sends the same value again, which is harmless.
+//! Crash safety follows from the order: an entry is durable before step 1, its in-flight
+//! value is durable before anything is sent, and its status changes only in step 4. A
+//! process killed anywhere in between leaves it `pending`; the next push sees Salesforce
+//! already holding the new value (drift check) and marks it pushed, or sends the same value
+//! again, which is harmless. If the user edited the field again in between, Salesforce
+//! holds the in-flight value rather than the new one, and the planner knows it for our own
+//! write instead of reporting a conflict.
 //!
 //! Retry, revert and conflict resolution live here too, because each of them ends in (or
 //! is) a push with the same drift rule.
@@ -325,9 +329,10 @@ impl Engine {
             Err(other) => return Err(other),
         };
         let plan = plan_push(pending, &remote);
-        let sent: Vec<ChangeId> = plan.sent_entries().collect();
-        if !sent.is_empty() {
-            self.store().begin_push(&sent)?;
+        if !plan.in_flight.is_empty() {
+            // Committed before the first request: from here on, a crash leaves every value
+            // that may reach Salesforce on record as ours.
+            self.store().begin_push(&plan.in_flight)?;
         }
         let answers = send(client, &plan);
         let verdicts = classify_results(&plan, &answers);

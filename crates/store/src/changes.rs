@@ -6,6 +6,11 @@
 //! Push results name the entry *as it was read for the push* (its revision), because the
 //! user can keep editing while a push is in flight. A result for an older revision must not
 //! mark the newer value pushed; see [`Store::record_push_success`].
+//!
+//! Before a push sends anything, [`Store::begin_push`] commits the value each entry carries
+//! (`in_flight_value`). It stays until Salesforce's answer for that value is recorded, so a
+//! push killed after Salesforce accepted the update leaves a trace the next drift check can
+//! recognise as our own write, even after the user edited the field again.
 
 use crate::accounts::{get_account, get_opportunity};
 use crate::error::{Result, StoreError};
@@ -14,6 +19,7 @@ use crate::{Store, NOW};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use upsight_core::push::InFlight;
 use upsight_core::{
     plan_edit, same_value, AccountId, ChangeEntry, ChangeEvent, ChangeId, ChangeStatus, EditPlan,
     FieldValues, OpenEntry, OpportunityId, RecordKind, RecordRef,
@@ -97,7 +103,7 @@ impl ProtectedFields {
 const PROTECTING: &str = "('pending', 'failed', 'conflict')";
 const ENTRY_COLUMNS: &str = "id, record_kind, account_id, opportunity_id, sf_id, field, \
      old_value, new_value, remote_value, status, error_code, error_message, note, attempts, \
-     revision, created_at, updated_at, pushed_at";
+     revision, created_at, updated_at, pushed_at, in_flight_value";
 
 impl Store {
     /// Saves an edit: the local value and its change-log entry, in one transaction.
@@ -164,15 +170,21 @@ impl Store {
         protected_fields(&self.conn)
     }
 
-    /// Counts a push attempt for each pending entry in `ids`, before sending them.
-    pub fn begin_push(&mut self, ids: &[ChangeId]) -> Result<()> {
+    /// Before a push sends anything: for each pending entry in `sent`, counts an attempt,
+    /// records the value going out as in flight, and, where the drift check found our
+    /// earlier in-flight value in Salesforce, rebases the entry on it. One transaction,
+    /// committed before the first request, so a process killed at any later point leaves
+    /// every sent value on record.
+    pub fn begin_push(&mut self, sent: &[InFlight]) -> Result<()> {
         self.write(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "UPDATE change_log SET attempts = attempts + 1, updated_at = {NOW}
+                "UPDATE change_log SET attempts = attempts + 1, in_flight_value = ?2,
+                     old_value = coalesce(?3, old_value), updated_at = {NOW}
                  WHERE id = ?1 AND status = 'pending'"
             ))?;
-            for id in ids {
-                stmt.execute([id.0])?;
+            for item in sent {
+                let rebase = item.rebase_on.as_ref().map(encode).transpose()?;
+                stmt.execute(params![item.entry.0, encode(&item.value)?, rebase])?;
             }
             Ok(())
         })
@@ -190,7 +202,8 @@ impl Store {
                 tx.execute(
                     &format!(
                         "UPDATE change_log SET status = ?2, error_code = NULL,
-                             error_message = NULL, pushed_at = {NOW}, updated_at = {NOW}
+                             error_message = NULL, in_flight_value = NULL,
+                             pushed_at = {NOW}, updated_at = {NOW}
                          WHERE id = ?1"
                     ),
                     params![entry.id.0, status.as_str()],
@@ -211,6 +224,9 @@ impl Store {
         error_message: &str,
     ) -> Result<PushResult> {
         self.write(|tx| {
+            // Salesforce refused the value, so it is not in Salesforce, whatever became of
+            // the entry meanwhile.
+            clear_in_flight(tx, sent.id, &sent.new_value)?;
             let Some(entry) = find_entry(tx, sent.id)?.filter(|e| e.revision == sent.revision)
             else {
                 return Ok(PushResult::Superseded(sent.id));
@@ -231,6 +247,7 @@ impl Store {
     /// A push could not carry `sent` for a reason that is not the value's fault (a timeout,
     /// an expired session): the entry stays `pending` for the next push, with the error
     /// noted so the user can see why it is still waiting. A newer revision is left alone.
+    /// The in-flight value stays: after a timeout Salesforce may well have applied it.
     pub fn record_push_deferred(
         &mut self,
         sent: &ChangeEntry,
@@ -254,8 +271,10 @@ impl Store {
         })
     }
 
-    /// The drift check found Salesforce holding `remote` instead of the entry's old value.
-    /// Any revision conflicts (merges keep the old value), unless the entry is gone.
+    /// The drift check found Salesforce holding `remote` instead of the entry's old value
+    /// (or its in-flight value). Any revision conflicts (merges keep the old value), unless
+    /// the entry is gone. Nothing of ours is in flight any more: Salesforce holds a third
+    /// value, and resolving the conflict starts from it.
     pub fn record_conflict(&mut self, id: ChangeId, remote: &Value) -> Result<PushResult> {
         self.write(|tx| {
             let Some(entry) = find_entry(tx, id)? else {
@@ -264,7 +283,8 @@ impl Store {
             let status = transition(&entry, ChangeEvent::DriftDetected)?;
             tx.execute(
                 &format!(
-                    "UPDATE change_log SET status = ?2, remote_value = ?3, updated_at = {NOW}
+                    "UPDATE change_log SET status = ?2, remote_value = ?3,
+                         in_flight_value = NULL, updated_at = {NOW}
                      WHERE id = ?1"
                 ),
                 params![id.0, status.as_str(), encode(remote)?],
@@ -359,6 +379,7 @@ fn record_edit(tx: &Transaction<'_>, edit: &Edit) -> Result<EditOutcome> {
         status: e.status,
         old_value: &e.old_value,
         new_value: &e.new_value,
+        in_flight_value: e.in_flight_value.as_ref(),
     });
     let outcome = match plan_edit(view, &local, &edit.value) {
         EditPlan::Unchanged => return Ok(EditOutcome::Unchanged),
@@ -428,6 +449,9 @@ fn rebase_open_entry(
                 &format!("UPDATE change_log SET old_value = ?2, updated_at = {NOW} WHERE id = ?1"),
                 params![entry.id.0, encode(pushed)?],
             )?;
+            // The pushed value's answer is recorded now; a different in-flight value (another
+            // process's later send) is still unanswered and stays.
+            clear_in_flight(tx, entry.id, pushed)?;
         }
         None => {
             let local = field_value(&fields, field);
@@ -443,6 +467,25 @@ fn rebase_open_entry(
                 )?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Forgets the in-flight value of entry `id` if it is `answered`, whose answer from
+/// Salesforce has just been recorded.
+fn clear_in_flight(tx: &Transaction<'_>, id: ChangeId, answered: &Value) -> Result<()> {
+    let Some(entry) = find_entry(tx, id)? else {
+        return Ok(());
+    };
+    if entry
+        .in_flight_value
+        .as_ref()
+        .is_some_and(|v| same_value(v, answered))
+    {
+        tx.execute(
+            "UPDATE change_log SET in_flight_value = NULL WHERE id = ?1",
+            [id.0],
+        )?;
     }
     Ok(())
 }
@@ -632,6 +675,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ChangeEntry>> {
 
 fn read_entry(row: &Row<'_>) -> Result<ChangeEntry> {
     let remote: Option<String> = row.get(8)?;
+    let in_flight: Option<String> = row.get(18)?;
     Ok(ChangeEntry {
         id: ChangeId(row.get(0)?),
         record: record_ref(&row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)?,
@@ -642,6 +686,9 @@ fn read_entry(row: &Row<'_>) -> Result<ChangeEntry> {
         new_value: decode(&row.get::<_, String>(7)?, "change new value")?,
         remote_value: remote
             .map(|text| decode(&text, "change remote value"))
+            .transpose()?,
+        in_flight_value: in_flight
+            .map(|text| decode(&text, "change in-flight value"))
             .transpose()?,
         status: parse_status(&row.get::<_, String>(9)?)?,
         error_code: row.get(10)?,

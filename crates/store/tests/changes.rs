@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use upsight_core::push::InFlight;
 use upsight_core::{
     same_value, AccountId, ChangeEntry, ChangeEvent, ChangeStatus, FieldValues, RecordRef,
 };
@@ -125,9 +126,10 @@ fn push_success_failure_retry_and_illegal_transitions() {
     let EditOutcome::Opened(entry) = edit(&mut store, acme, FIELD, json!("Red")) else {
         panic!()
     };
-    store.begin_push(&[entry.id]).unwrap();
+    store.begin_push(&[in_flight(&entry)]).unwrap();
     let sent = store.get_change(entry.id).unwrap();
     assert_eq!(sent.attempts, 1);
+    assert_eq!(sent.in_flight_value, Some(json!("Red")));
 
     let PushResult::Applied(failed) = store
         .record_push_failure(&sent, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "no")
@@ -140,6 +142,8 @@ fn push_success_failure_retry_and_illegal_transitions() {
         failed.error_code.as_deref(),
         Some("FIELD_CUSTOM_VALIDATION_EXCEPTION")
     );
+    // Salesforce refused the value, so it is not in flight any more.
+    assert_eq!(failed.in_flight_value, None);
     // A failed entry still protects the local value.
     assert!(store
         .protected_fields()
@@ -241,6 +245,115 @@ fn a_push_result_for_an_older_revision_does_not_mark_the_newer_value_pushed() {
         PushResult::Superseded(sent.id)
     );
     assert_eq!(only_entry(&store).status, ChangeStatus::Pending);
+}
+
+/// What a push records before sending `entry` as read (no rebase).
+fn in_flight(entry: &ChangeEntry) -> InFlight {
+    InFlight {
+        entry: entry.id,
+        value: entry.new_value.clone(),
+        rebase_on: None,
+    }
+}
+
+/// The phantom-conflict regression, at the store: a push sent "Yellow" and the process
+/// died after Salesforce accepted it, before the status was written; the user then edited
+/// again. The sent value must survive the merge (it is what tells the next drift check the
+/// "Yellow" in Salesforce is ours), the next push rebases on it, and the answer clears it.
+#[test]
+fn the_in_flight_value_survives_a_crash_and_a_later_edit_until_answered() {
+    let path = tempfile::tempdir().unwrap();
+    let db = path.path().join("upsight.db");
+    let (acme, id) = {
+        let mut store = Store::open(&db).unwrap();
+        let fields: FieldValues = [(FIELD.to_owned(), json!("Green"))].into_iter().collect();
+        let acme = store
+            .create_account(&NewAccount {
+                name: "Acme".into(),
+                sf_id: Some("001000000000001AAA".into()),
+                fields,
+            })
+            .unwrap()
+            .id;
+        let EditOutcome::Opened(sent) = edit(&mut store, acme, FIELD, json!("Yellow")) else {
+            panic!()
+        };
+        store.begin_push(&[in_flight(&sent)]).unwrap();
+        // The process dies here: no result is recorded, and the store is dropped.
+        (acme, sent.id)
+    };
+    let mut store = Store::open(&db).unwrap();
+    let EditOutcome::Merged(merged) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!()
+    };
+    assert_eq!(merged.id, id);
+    assert_eq!(
+        (
+            &merged.old_value,
+            &merged.new_value,
+            &merged.in_flight_value
+        ),
+        (&json!("Green"), &json!("Red"), &Some(json!("Yellow"))),
+        "the merge keeps the original base and what was in flight"
+    );
+    assert_eq!(merged.status, ChangeStatus::Pending);
+
+    // The next push found "Yellow" in Salesforce: rebased on it, "Red" in flight.
+    store
+        .begin_push(&[InFlight {
+            entry: id,
+            value: json!("Red"),
+            rebase_on: Some(json!("Yellow")),
+        }])
+        .unwrap();
+    let sent = store.get_change(id).unwrap();
+    assert_eq!(
+        (&sent.old_value, &sent.in_flight_value, sent.attempts),
+        (&json!("Yellow"), &Some(json!("Red")), 2)
+    );
+    let PushResult::Applied(pushed) = store.record_push_success(&sent).unwrap() else {
+        panic!()
+    };
+    assert_eq!(pushed.status, ChangeStatus::Pushed);
+    assert_eq!(pushed.in_flight_value, None);
+    assert_eq!(local(&store, acme, FIELD), json!("Red"));
+}
+
+/// After a crash with "Red" possibly in Salesforce, editing back to the original value is a
+/// change to push, not a cancel: cancelling would leave "Red" in Salesforce and a clean
+/// "Green" locally, the user's last word silently lost.
+#[test]
+fn an_edit_back_does_not_cancel_while_a_sent_value_is_unanswered() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let EditOutcome::Opened(sent) = edit(&mut store, acme, FIELD, json!("Red")) else {
+        panic!()
+    };
+    store.begin_push(&[in_flight(&sent)]).unwrap();
+    let EditOutcome::Merged(back) = edit(&mut store, acme, FIELD, json!("Green")) else {
+        panic!("an edit back with a value in flight must stay open")
+    };
+    assert_eq!(back.status, ChangeStatus::Pending);
+    assert_eq!(back.new_value, json!("Green"));
+    assert!(store
+        .protected_fields()
+        .unwrap()
+        .contains(RecordRef::Account(acme), FIELD));
+
+    // A deferred push (a timeout: it may have landed) keeps the value in flight...
+    let read = store.get_change(sent.id).unwrap();
+    store
+        .record_push_deferred(&read, "TIMEOUT", "slow")
+        .unwrap();
+    assert_eq!(
+        store.get_change(sent.id).unwrap().in_flight_value,
+        Some(json!("Red"))
+    );
+    // ...and a conflict (Salesforce holds a third value) clears it.
+    let PushResult::Applied(conflict) = store.record_conflict(sent.id, &json!("Blue")).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(conflict.in_flight_value, None);
 }
 
 #[test]

@@ -48,6 +48,34 @@ fn migrates_an_empty_file_and_reopens_idempotently() {
     assert_eq!(store.list_accounts().unwrap().len(), 1);
 }
 
+/// A database written by the first release (schema 1) with a pending edit upgrades in
+/// place: the edit is kept, with nothing in flight.
+#[test]
+fn upgrades_a_version_1_file_with_a_pending_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upsight.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_init.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO account (id, sf_id, name, fields, created_at, updated_at)
+             VALUES (1, '001000000000001AAA', 'Acme', '{\"X__c\":\"b\"}', 'now', 'now');
+             INSERT INTO change_log (record_kind, account_id, field, old_value, new_value,
+                                     status, created_at, updated_at)
+             VALUES ('account', 1, 'X__c', '\"a\"', '\"b\"', 'pending', 'now', 'now');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let pending = store.pending_changes().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].new_value, serde_json::json!("b"));
+    assert_eq!(pending[0].in_flight_value, None);
+}
+
 #[test]
 fn refuses_a_database_from_a_newer_upsight() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,7 @@ fn entry(id: i64, sf_id: Option<&str>, field: &str, old: Value, new: Value) -> C
         old_value: old,
         new_value: new,
         remote_value: None,
+        in_flight_value: None,
         status: ChangeStatus::Pending,
         error_code: None,
         error_message: None,
@@ -80,6 +81,74 @@ fn drift_cases() {
         &remote,
     );
     assert_eq!(plan.update_count(), 1);
+}
+
+/// The crash-then-edit case: a push sent `sent` and died after Salesforce accepted it,
+/// before the status was written; the user then edited again, so the entry is
+/// (old = the original base, new = the latest edit, in flight = what was sent).
+#[test]
+fn in_flight_cases() {
+    // A value by name; "null" is Salesforce's empty.
+    let v = |text: &str| {
+        if text == "null" {
+            Value::Null
+        } else {
+            json!(text)
+        }
+    };
+    // (old, new, in flight, Salesforce now, expected, base the entry is sent on)
+    let cases = [
+        // Salesforce holds our earlier write: not drift. Send the latest edit, rebased.
+        ("A", "C", Some("B"), "B", "send", Some("B")),
+        // The earlier write never landed: the base is still right.
+        ("A", "C", Some("B"), "A", "send", None),
+        // Salesforce already holds the latest edit.
+        ("A", "C", Some("B"), "C", "already", None),
+        // A colleague's value is still a conflict, whatever was in flight.
+        ("A", "C", Some("B"), "X", "conflict", None),
+        ("A", "C", None, "B", "conflict", None),
+        // Blank spellings meet: an in-flight clear matches a null in Salesforce.
+        ("A", "C", Some(""), "null", "send", Some("null")),
+        // Edited back to the original after the crash: put it back.
+        ("A", "A", Some("B"), "B", "send", Some("B")),
+    ];
+    for (old, new, in_flight, current, expected, rebase_on) in cases {
+        let (old, new, current) = (v(old), v(new), v(current));
+        let (in_flight, rebase_on) = (in_flight.map(v), rebase_on.map(v));
+        let remote = snapshot(&["X__c"], &[(ID_A, json!({ "X__c": current.clone() }))]);
+        let mut e = entry(1, Some(ID_A), "X__c", old.clone(), new.clone());
+        e.in_flight_value = in_flight.clone();
+        let plan = plan_push(&[e], &remote);
+        let got = if !plan.conflicts.is_empty() {
+            "conflict"
+        } else if !plan.already_applied.is_empty() {
+            "already"
+        } else if plan.update_count() == 1 {
+            "send"
+        } else {
+            "other"
+        };
+        let case = format!("{old} -> {new}, in flight {in_flight:?}, Salesforce {current}");
+        assert_eq!(got, expected, "{case}: {plan:?}");
+        if got == "send" {
+            assert_eq!(
+                plan.batches[0][0].fields["X__c"],
+                wire_value(&new),
+                "{case}"
+            );
+            assert_eq!(
+                plan.in_flight,
+                [InFlight {
+                    entry: ChangeId(1),
+                    value: new.clone(),
+                    rebase_on
+                }],
+                "{case}"
+            );
+        } else {
+            assert!(plan.in_flight.is_empty(), "{case}: {plan:?}");
+        }
+    }
 }
 
 #[test]
@@ -319,8 +388,9 @@ fn any_outcome() -> impl Strategy<Value = SendOutcome> {
     ]
 }
 
-/// (record index 0..12, field index 0..4, has Id, old, new, remote present, remote value)
-type EntrySpec = (usize, usize, bool, Value, Value, bool, Value);
+/// (record index 0..12, field index 0..4, has Id, old, new, remote present, remote value,
+/// in-flight value)
+type EntrySpec = (usize, usize, bool, Value, Value, bool, Value, Option<Value>);
 
 fn any_entries() -> impl Strategy<Value = Vec<EntrySpec>> {
     proptest::collection::vec(
@@ -332,6 +402,7 @@ fn any_entries() -> impl Strategy<Value = Vec<EntrySpec>> {
             any_value(),
             proptest::bool::weighted(0.9),
             any_value(),
+            proptest::option::weighted(0.3, any_value()),
         ),
         0..80,
     )
@@ -345,16 +416,20 @@ fn build(specs: &[EntrySpec]) -> (Vec<ChangeEntry>, RemoteSnapshot) {
     }
     let mut entries = Vec::new();
     let mut records: BTreeMap<usize, FieldValues> = BTreeMap::new();
-    for (n, (record, field, has_id, old, new, present, theirs)) in specs.iter().enumerate() {
+    for (n, (record, field, has_id, old, new, present, theirs, in_flight)) in
+        specs.iter().enumerate()
+    {
         let sf_id = format!("001{:012}AAA", record);
         let name = format!("F{field}__c");
-        entries.push(entry(
+        let mut e = entry(
             n as i64 + 1,
             has_id.then_some(sf_id.as_str()),
             &name,
             old.clone(),
             new.clone(),
-        ));
+        );
+        e.in_flight_value = in_flight.clone();
+        entries.push(e);
         if *present {
             records
                 .entry(*record)
@@ -415,6 +490,29 @@ proptest! {
             if let Verdict::Conflict { remote: theirs } = verdict {
                 prop_assert!(!same_value(theirs, &e.old_value));
                 prop_assert!(!same_value(theirs, &e.new_value));
+                // Our own earlier write is never taken for a colleague's change.
+                prop_assert!(!e.in_flight_value.as_ref().is_some_and(|v| same_value(theirs, v)));
+            }
+        }
+        // Exactly the sent entries are recorded in flight, each with the value it carries,
+        // and rebased only onto a value Salesforce holds that was ours in flight.
+        let mut in_flight: Vec<ChangeId> = plan.in_flight.iter().map(|f| f.entry).collect();
+        let mut sent: Vec<ChangeId> = plan.sent_entries().collect();
+        in_flight.sort();
+        sent.sort();
+        prop_assert_eq!(in_flight, sent);
+        for f in &plan.in_flight {
+            let e = entries.iter().find(|e| e.id == f.entry).unwrap();
+            prop_assert_eq!(&f.value, &e.new_value);
+            let current = remote.value(RecordKind::Account, e.sf_id.as_deref().unwrap(), &e.field);
+            match &f.rebase_on {
+                Some(base) => {
+                    let current = current.unwrap();
+                    prop_assert!(same_value(base, &current));
+                    prop_assert!(same_value(base, e.in_flight_value.as_ref().unwrap()));
+                    prop_assert!(!same_value(base, &e.old_value));
+                }
+                None => prop_assert!(current.is_none_or(|c| same_value(&c, &e.old_value))),
             }
         }
         // Every sent value is the entry's new value, as sent on the wire.
