@@ -244,10 +244,23 @@ impl Engine {
     /// `sf --version` process (over a second), which every CLI command would otherwise pay
     /// again. The remembered path is used while the file is unchanged (same size and
     /// modification time); `sf` still refuses clearly on first use if it is not the CLI.
+    ///
+    /// The org's API version, remembered by an earlier command (`meta::OrgFacts`), is given
+    /// to `sf` up front for the same reason: on the CLI transport, learning it costs an
+    /// `sf org display` before the first update or composite query.
     fn connect(&self) -> Result<Arc<dyn SalesforceClient>> {
         let settings = self.settings();
         let config = self.sf_config();
         let sf = self.locate_sf(&config)?;
+        let sf = match self.org_facts()? {
+            // A malformed remembered version is ignored: `sf` is asked, and the answer
+            // replaces it.
+            Some(facts) => sf
+                .clone()
+                .with_api_version(&facts.api_version)
+                .unwrap_or(sf),
+            None => sf,
+        };
         Ok(match settings.transport {
             TransportKind::Cli => Arc::new(CliClient::new(sf)),
             TransportKind::Rest => Arc::new(RestClient::from_sf(sf)),

@@ -10,6 +10,13 @@
 //! processes on data only. The cache is keyed by target org, so switching orgs never uses
 //! another org's metadata, and a query that names a field the org no longer has refreshes
 //! it (see `sync`).
+//!
+//! Beside it sit the org's *facts* ([`OrgFacts`]): what a client learns as a side effect
+//! and would otherwise ask again in every process, today the API version. The CLI
+//! transport puts it in every `sf api request rest` path (the push's update, composite
+//! queries), and asking costs an `sf org display`. Any command that learned it remembers it
+//! (same key scheme, same `describe_ttl_s`), and the next client starts with it, so a warm
+//! `upsight push` on the CLI transport is the drift query and the update: two processes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -216,6 +223,26 @@ struct Cached {
     meta: OrgMeta,
 }
 
+/// The format of the cached [`OrgFacts`]; bump it when they change shape.
+const FACTS_VERSION: u32 = 1;
+
+/// What upsight remembers about an org between processes besides its metadata: values that
+/// are stable for an org and cost an `sf` process to ask.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgFacts {
+    version: u32,
+    /// The REST API version (`62.0`) the org's `sf` reported.
+    pub api_version: String,
+    /// When it was learned, in seconds since the Unix epoch.
+    pub fetched_at: u64,
+}
+
+impl OrgFacts {
+    fn is_fresh(&self, ttl_s: u64) -> bool {
+        self.version == FACTS_VERSION && now_s().saturating_sub(self.fetched_at) < ttl_s
+    }
+}
+
 fn now_s() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -231,6 +258,48 @@ impl Engine {
             "{CACHE_PREFIX}org_meta:{}",
             settings.target_org.as_deref().unwrap_or("")
         )
+    }
+
+    /// The settings-table key of the remembered [`OrgFacts`] for the current target org.
+    fn facts_cache_key(&self) -> String {
+        let settings = self.settings();
+        format!(
+            "{CACHE_PREFIX}org_facts:{}",
+            settings.target_org.as_deref().unwrap_or("")
+        )
+    }
+
+    /// The remembered facts of the current target org, while fresh (`describe_ttl_s`, like
+    /// the metadata: a stale API version heals within a day by asking the org again).
+    pub fn org_facts(&self) -> Result<Option<OrgFacts>> {
+        let ttl = self.settings().describe_ttl_s;
+        let stored = self.store().setting(&self.facts_cache_key())?;
+        Ok(stored
+            .and_then(|text| serde_json::from_str::<OrgFacts>(&text).ok())
+            .filter(|facts| facts.is_fresh(ttl)))
+    }
+
+    /// Remembers what `client` has learned about the org (its API version), if that is
+    /// news: a database write only when the value changed or went stale.
+    pub fn remember_org_facts(&self, client: &dyn SalesforceClient) -> Result<()> {
+        let Some(api_version) = client.known_api_version() else {
+            return Ok(());
+        };
+        if self
+            .org_facts()?
+            .is_some_and(|facts| facts.api_version == api_version)
+        {
+            return Ok(());
+        }
+        let facts = OrgFacts {
+            version: FACTS_VERSION,
+            api_version,
+            fetched_at: now_s(),
+        };
+        let text = serde_json::to_string(&facts)
+            .map_err(|e| EngineError::Invalid(format!("cannot encode the org facts: {e}")))?;
+        self.store().set_setting(&self.facts_cache_key(), &text)?;
+        Ok(())
     }
 
     /// The org's metadata, from memory, the database cache (while fresh), or the org.
@@ -256,7 +325,10 @@ impl Engine {
     /// Asks the org for its metadata now, and caches it.
     pub fn refresh_org_meta(&self) -> Result<Arc<OrgMeta>> {
         let key = self.meta_cache_key();
-        let meta = OrgMeta::fetch(self.client()?.as_ref())?;
+        let client = self.client()?;
+        let meta = OrgMeta::fetch(client.as_ref())?;
+        // The status look-up taught the client the API version: keep it for later runs.
+        self.remember_org_facts(client.as_ref())?;
         let text = serde_json::to_string(&Cached {
             version: CACHE_VERSION,
             meta: meta.clone(),
@@ -268,11 +340,14 @@ impl Engine {
         Ok(meta)
     }
 
-    /// Forgets the cached metadata (memory and database), so the next use asks the org.
+    /// Forgets the cached metadata and facts (memory and database), so the next use asks
+    /// the org.
     pub fn forget_org_meta(&self) -> Result<()> {
         let key = self.meta_cache_key();
         *self.meta_slot() = None;
-        self.store().delete_setting(&key)?;
+        let mut store = self.store();
+        store.delete_setting(&key)?;
+        store.delete_setting(&self.facts_cache_key())?;
         Ok(())
     }
 }

@@ -33,12 +33,13 @@ use upsight_core::push::{
 };
 use upsight_core::{ChangeEntry, ChangeId, ChangeStatus, FieldValues, RecordKind};
 use upsight_salesforce::{
-    CallStats, Error as SfError, Lit, RecordOutcome, RecordUpdate, SalesforceClient, Select, SfId,
+    Error as SfError, Lit, RecordOutcome, RecordUpdate, SalesforceClient, Select, SfId,
 };
 use upsight_store::{ChangeFilter, PushResult};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::sync::CallBaseline;
 use crate::writeback::{change_error, WriteBackError};
 
 /// One push at a time per process: the pusher thread and a request handler pushing the same
@@ -57,7 +58,7 @@ pub struct PushReport {
     pub conflicts: usize,
     /// Entries still pending after the push (a request failed, or a newer edit arrived).
     pub pending: usize,
-    /// `sf` processes this push started (auth look-ups included).
+    /// `sf` processes this push started (auth look-ups and `sf --version` probes included).
     pub sf_calls: u64,
     /// Direct HTTP requests (REST transport).
     pub http_requests: u64,
@@ -258,13 +259,6 @@ fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>>
     answers
 }
 
-fn stats_delta(before: CallStats, after: CallStats) -> (u64, u64) {
-    (
-        after.sf_processes.saturating_sub(before.sf_processes),
-        after.http_requests.saturating_sub(before.http_requests),
-    )
-}
-
 impl Engine {
     /// Pushes every pending entry now.
     pub fn push(&self) -> Result<PushReport> {
@@ -291,15 +285,17 @@ impl Engine {
             });
         }
         // Count from the client's birth if this push is what connects it, so the report
-        // includes the auth look-up the push caused.
-        let before = self
-            .connected_client()
-            .map(|c| c.stats())
-            .unwrap_or_default();
+        // includes the auth look-up and the `sf` probe the push caused.
+        let baseline = CallBaseline::take(self);
         let client = self.client()?;
         let report = self.push_entries(client.as_ref(), &pending);
-        let (sf_calls, http_requests) = stats_delta(before, client.stats());
+        let (sf_calls, http_requests) = baseline.since(self, client.as_ref());
+        // Whatever the outcome, keep what the client learned about the org (its API
+        // version), so the next command does not pay an `sf org display` for it.
+        let remembered = self.remember_org_facts(client.as_ref());
+        // The push's own error, if any, is the one to report.
         let mut report = report?;
+        remembered?;
         report.sf_calls = sf_calls;
         report.http_requests = http_requests;
         report.duration_ms = elapsed_ms(started);
@@ -472,10 +468,7 @@ impl Engine {
             .into());
         }
         let sf_id = entry.sf_id.clone().unwrap_or_default();
-        let before = self
-            .connected_client()
-            .map(|c| c.stats())
-            .unwrap_or_default();
+        let baseline = CallBaseline::take(self);
         let client = self.client()?;
         let remote = read_remote(self, client.as_ref(), &wanted(std::slice::from_ref(&entry)))?;
         let kind = entry.record.kind();
@@ -532,7 +525,8 @@ impl Engine {
             "revert",
             "failed or pushed",
         ))?;
-        let (sf_calls, http_requests) = stats_delta(before, client.stats());
+        let (sf_calls, http_requests) = baseline.since(self, client.as_ref());
+        self.remember_org_facts(client.as_ref())?;
         Ok((
             reverted,
             PushReport {
