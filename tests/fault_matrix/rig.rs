@@ -1,0 +1,484 @@
+//! The fault matrix's rig: one simulated org per case (faults are org-wide, so cases never
+//! share one), a database with some of its accounts, the real `upsight` binary, and fake
+//! `sf` executables.
+//!
+//! Every `sf` process costs ~1.5 s on these machines, so where the transport is not the
+//! point the rig's default `sf` is a *token* script: it answers `--version`, `org display`
+//! and `org auth show-access-token` the way the Salesforce CLI does, with the simulator's
+//! URL and a token read from a file, in milliseconds. upsight's REST transport then talks
+//! to the simulator directly, exactly as it would after the real `sf` handed it a token.
+//! Rewriting the token file is "the user logged in again". Cases about `sf` itself use the
+//! real one (logged out) or scripts that hang, print garbage or fail.
+//!
+//! [`Ledger`] is the other half of every case: the edits the user made, and the check that
+//! none was lost or duplicated.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{json, Value};
+use upsight_sim::server::{spawn, SimConfig, SimHandle};
+use upsight_sim::DatasetSpec;
+use upsight_store::Store;
+
+/// The version line the Salesforce CLI prints; fake `sf` scripts print it too so that
+/// upsight's check of a custom path accepts them.
+pub const SF_VERSION_LINE: &str = "@salesforce/cli/2.146.3 linux-x64 node-v20.20.2";
+
+/// What one `upsight` run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// stdout as one JSON document.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
+    }
+
+    /// The `--json` error's message on stderr (`{"error": {"kind", "message"}}`).
+    pub fn error_message(&self) -> String {
+        let line = self.stderr.lines().rev().find(|l| l.starts_with('{'));
+        line.and_then(|l| serde_json::from_str::<Value>(l).ok())
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no JSON error on stderr: {self:?}"))
+    }
+}
+
+/// One case's org, database and fake `sf`.
+pub struct Rig {
+    pub sim: SimHandle,
+    pub dir: tempfile::TempDir,
+    /// The token script (the default `sf`).
+    pub token_sf: PathBuf,
+    /// Salesforce Ids of the accounts in the database, in order.
+    pub accounts: Vec<String>,
+}
+
+impl Rig {
+    /// An org of `org_accounts` accounts (two opportunities each), with the first `local`
+    /// of them added to a fresh database through `upsight accounts add`.
+    pub fn new(org_accounts: usize, local: usize) -> Rig {
+        let sim = spawn(SimConfig {
+            dataset: DatasetSpec {
+                accounts: org_accounts,
+                opportunities_per_account: 2,
+                seed: 77,
+            },
+            ..SimConfig::default()
+        })
+        .expect("start the simulator");
+        let dir = tempfile::Builder::new()
+            .prefix("upsight-fault-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, &sim.info().token).unwrap();
+        let info = sim.info();
+        let token_sf = write_script(
+            dir.path(),
+            "sf",
+            &format!(
+                r#"case "$*" in
+  --version*) echo '{SF_VERSION_LINE}' ;;
+  *"org display"*) echo '{{"status":0,"result":{{"id":"{org}","apiVersion":"62.0","instanceUrl":"{url}/","username":"{user}","connectedStatus":"Connected","alias":"fault"}}}}' ;;
+  *show-access-token*) printf '{{"status":0,"result":{{"accessToken":"%s"}}}}\n' "$(cat '{token}')" ;;
+  *) echo '{{"status":1,"name":"FakeSf","message":"this fake sf only hands out tokens"}}'; exit 1 ;;
+esac"#,
+                org = info.org_id,
+                url = info.url,
+                user = info.username,
+                token = token_file.display(),
+            ),
+        );
+        let mut ids: Vec<String> = {
+            let state = sim.state();
+            let instance = state.instance();
+            instance
+                .org
+                .all("Account")
+                .map(|r| r.id().to_owned())
+                .collect()
+        };
+        ids.sort();
+        ids.truncate(local);
+        let rig = Rig {
+            sim,
+            dir,
+            token_sf,
+            accounts: ids,
+        };
+        if local > 0 {
+            let mut args = vec!["accounts", "add"];
+            for id in &rig.accounts {
+                args.extend(["--sf-id", id.as_str()]);
+            }
+            let added = rig.ok(&args);
+            assert_eq!(
+                added["created"].as_array().map(Vec::len),
+                Some(local),
+                "{added}"
+            );
+        }
+        rig
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("upsight.db")
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(self.db()).expect("open the case's database")
+    }
+
+    /// The base environment of every run: the token `sf` over REST, an empty HOME, no
+    /// config file.
+    pub fn env(&self) -> Vec<(String, OsString)> {
+        let home = self.dir.path().join("home");
+        vec![
+            ("HOME".into(), home.into()),
+            ("UPSIGHT_DB".into(), self.db().into()),
+            ("UPSIGHT_SF_PATH".into(), self.token_sf.clone().into()),
+            ("UPSIGHT_TRANSPORT".into(), "rest".into()),
+            (
+                "UPSIGHT_CONFIG".into(),
+                self.dir.path().join("no-config.toml").into(),
+            ),
+            ("SF_DISABLE_TELEMETRY".into(), "true".into()),
+            ("SF_DISABLE_AUTOUPDATE".into(), "true".into()),
+            ("SF_SKIP_NEW_VERSION_CHECK".into(), "true".into()),
+        ]
+    }
+
+    /// `upsight ARGS --json` with the base environment, `set` laid over it and the
+    /// variables in `unset` removed.
+    pub fn command(&self, args: &[&str], set: &[(&str, OsString)], unset: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
+        cmd.args(args)
+            .arg("--json")
+            .env_remove("UPSIGHT_SF_PATH")
+            .env_remove("UPSIGHT_TRANSPORT")
+            .env_remove("UPSIGHT_TARGET_ORG")
+            .envs(self.env())
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        for (k, v) in set {
+            cmd.env(k, v);
+        }
+        for k in unset {
+            cmd.env_remove(k);
+        }
+        cmd
+    }
+
+    /// Runs `upsight ARGS --json` to the end.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[], &[])
+    }
+
+    pub fn run_with(&self, args: &[&str], set: &[(&str, OsString)], unset: &[&str]) -> Run {
+        Run::from(
+            self.command(args, set, unset)
+                .output()
+                .expect("run upsight"),
+        )
+    }
+
+    /// Runs it and asserts exit 0, returning the JSON.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "upsight {args:?} failed: {run:?}");
+        run.json()
+    }
+
+    /// Starts `upsight ARGS --json` without waiting (stdout piped, stderr dropped).
+    pub fn spawn(&self, args: &[&str], set: &[(&str, OsString)]) -> Child {
+        self.command(args, set, &[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn upsight")
+    }
+
+    /// An executable script in the case's directory.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        write_script(self.dir.path(), name, body)
+    }
+
+    /// Makes the token `sf` hand out the org's current token ("logged in again").
+    pub fn log_in_again(&self) {
+        std::fs::write(self.dir.path().join("token"), self.sim.state().token()).unwrap();
+    }
+
+    /// The simulator's current value of a field.
+    pub fn sf_value(&self, sobject: &str, id: &str, field: &str) -> Value {
+        let state = self.sim.state();
+        let instance = state.instance();
+        instance
+            .org
+            .find(sobject, id)
+            .and_then(|r| r.get(field).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    /// One admin request: `(status, JSON body)`.
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, text) = http(
+            self.sim.url(),
+            method,
+            &format!("/__sim{path}"),
+            &[("Content-Type", "application/json")],
+            body.map(|b| b.to_string()).unwrap_or_default().as_bytes(),
+        );
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Injects a fault for the next `count` requests matching `method` and
+    /// `path_contains` (which also matches the decoded SOQL).
+    pub fn fault(&self, method: &str, path_contains: &str, count: u32, action: Value) {
+        let (status, body) = self.admin(
+            "POST",
+            "/faults",
+            Some(json!({
+                "match": {"method": method, "path_contains": path_contains},
+                "count": count,
+                "action": action,
+            })),
+        );
+        assert_eq!(status, 200, "fault refused: {body}");
+    }
+
+    pub fn clear_faults(&self) {
+        let (status, body) = self.admin("DELETE", "/faults", None);
+        assert!(
+            (200..300).contains(&status),
+            "clearing faults: {status} {body}"
+        );
+    }
+
+    /// Every decoded SOQL statement the org has received.
+    pub fn logged_soql(&self) -> Vec<String> {
+        let (_, body) = self.admin("GET", "/requests", None);
+        body["log"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["q"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The change log as `upsight changes` prints it.
+    pub fn changes(&self) -> Vec<Value> {
+        self.ok(&["changes"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let sub = dir.join(format!("bin-{name}"));
+    std::fs::create_dir_all(&sub).unwrap();
+    let path = sub.join("sf");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// One plain HTTP/1.1 request with `Connection: close`; `(status, body)`. Headers are sent
+/// exactly as given (the forged-Host case needs that); `Host` defaults to the address.
+pub fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"))
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The edits a case made, by record and field, with the value last entered: the record of
+/// what must never be lost or duplicated.
+#[derive(Debug, Default, Clone)]
+pub struct Ledger {
+    /// (record kind, Salesforce Id, field) → the last value entered.
+    pub last: BTreeMap<(String, String, String), String>,
+}
+
+impl Ledger {
+    /// `upsight set ACCOUNT FIELD VALUE`, asserted saved, and noted.
+    pub fn set(&mut self, rig: &Rig, sf_id: &str, field: &str, value: &str) {
+        let out = rig.ok(&["set", sf_id, field, value]);
+        assert!(out.is_object(), "{out}");
+        self.note("account", sf_id, field, value);
+    }
+
+    pub fn note(&mut self, kind: &str, sf_id: &str, field: &str, value: &str) {
+        self.last.insert(
+            (kind.to_owned(), sf_id.to_owned(), field.to_owned()),
+            value.to_owned(),
+        );
+    }
+
+    /// No edit lost or duplicated: for every field edited, exactly one change-log entry is
+    /// open (pending, failed or conflict) or the latest pushed one carries the last value,
+    /// never two open entries, and the local value is the last value. Returns the entries
+    /// by key.
+    pub fn assert_intact(&self, rig: &Rig) -> BTreeMap<(String, String, String), Vec<Value>> {
+        let changes = rig.changes();
+        let mut by_key: BTreeMap<(String, String, String), Vec<Value>> = BTreeMap::new();
+        for c in &changes {
+            let key = (
+                c["record_kind"].as_str().unwrap_or_default().to_owned(),
+                c["sf_id"].as_str().unwrap_or_default().to_owned(),
+                c["field"].as_str().unwrap_or_default().to_owned(),
+            );
+            by_key.entry(key).or_default().push(c.clone());
+        }
+        let store = rig.store();
+        for (key, value) in &self.last {
+            let entries = by_key
+                .get(key)
+                .unwrap_or_else(|| panic!("edit {key:?} = {value:?} is lost: {changes:#?}"));
+            let open: Vec<&Value> = entries
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e["status"].as_str(),
+                        Some("pending" | "failed" | "conflict")
+                    )
+                })
+                .collect();
+            assert!(open.len() <= 1, "edit {key:?} is duplicated: {open:#?}");
+            // Newest first: the first entry is the latest edit of this field.
+            let latest = &entries[0];
+            assert_eq!(
+                latest["new_value"].as_str().unwrap_or_default(),
+                value,
+                "the latest entry of {key:?} does not carry the last value: {entries:#?}"
+            );
+            if key.0 == "account" {
+                let account = store
+                    .find_account_by_sf_id(&key.1)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("account {} is gone locally", key.1));
+                let local = account.fields.get(&key.2).cloned().unwrap_or(Value::Null);
+                assert_eq!(
+                    local.as_str().unwrap_or_default(),
+                    value,
+                    "the local value of {key:?} is not the last edit"
+                );
+            }
+        }
+        by_key
+    }
+
+    /// Asserts the status of every edited field's latest entry.
+    pub fn assert_status(&self, rig: &Rig, status: &str) {
+        for (key, entries) in self.assert_intact(rig) {
+            if self.last.contains_key(&key) {
+                assert_eq!(
+                    entries[0]["status"], status,
+                    "{key:?} is not {status}: {entries:#?}"
+                );
+            }
+        }
+    }
+
+    /// The end of every case: with faults gone and `sf` working, retry what failed and
+    /// push what is pending; then every edit is `pushed` and Salesforce holds exactly the
+    /// last value entered.
+    pub fn settle(&self, rig: &Rig) {
+        rig.clear_faults();
+        rig.log_in_again();
+        let failed = rig.changes().iter().any(|c| c["status"] == "failed");
+        if failed {
+            let out = rig.run(&["retry", "--all-failed"]);
+            assert_eq!(out.code, 0, "retry --all-failed: {out:?}");
+        }
+        let out = rig.ok(&["push"]);
+        assert!(out.get("error").is_none(), "push after the fault: {out}");
+        self.assert_status(rig, "pushed");
+        for ((kind, sf_id, field), value) in &self.last {
+            let sobject = if kind == "account" {
+                "Account"
+            } else {
+                "Opportunity"
+            };
+            assert_eq!(
+                rig.sf_value(sobject, sf_id, field)
+                    .as_str()
+                    .unwrap_or_default(),
+                value,
+                "Salesforce does not hold the last edit of {sf_id}.{field}"
+            );
+        }
+    }
+}
