@@ -150,9 +150,9 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 /// colleague changed after the crash is still a conflict.
 ///
 /// Deterministic, not a timing lottery: the simulator holds the update for 1.5 s; the test
-/// waits until the push has committed its in-flight values (it is sending), freezes the
-/// process with SIGSTOP, waits until the simulator has applied the update, then SIGKILLs
-/// it. A frozen process cannot write the status, and the preconditions are checked.
+/// freezes the process with SIGSTOP once the update has reached the simulator, waits until
+/// the simulator has applied it, then SIGKILLs the process. A frozen process cannot write
+/// the status, and the preconditions are checked.
 #[test]
 fn an_edit_after_a_push_killed_past_salesforce_accepting_is_pushed_not_a_conflict() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -168,21 +168,10 @@ fn an_edit_after_a_push_killed_past_salesforce_accepting_is_pushed_not_a_conflic
     assert_eq!(base.len(), 2, "{base:?}");
 
     fault("PATCH", "composite/sobjects", 1, json!({"delay_ms": 1500}));
+    let before = updates_received();
     let mut push = db.spawn(&["push"]);
     let store = db.store();
-    wait_for(
-        "the push to record its in-flight values",
-        Duration::from_secs(60),
-        || {
-            let pending = store.pending_changes().unwrap();
-            pending.len() == 2 && pending.iter().all(|e| e.in_flight_value.is_some())
-        },
-    );
-    let frozen = std::process::Command::new("kill")
-        .args(["-STOP", &push.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(frozen.success());
+    freeze_when_update_arrives(&push, before);
     wait_for(
         "Salesforce to accept the update",
         Duration::from_secs(30),

@@ -49,6 +49,9 @@ pub fn org() -> &'static Org {
 pub struct Db {
     pub dir: tempfile::TempDir,
     pub transport: &'static str,
+    /// The `sf` upsight runs; the real one unless a test replaces it (see
+    /// `writeback_crash.rs`).
+    pub sf_path: PathBuf,
 }
 
 /// Every Account Id in the simulator, in a stable order.
@@ -92,7 +95,11 @@ impl Db {
     /// leave them: the simulator's current values of every mapped field it has.
     pub fn new(transport: &'static str, ids: &[String]) -> Db {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db { dir, transport };
+        let db = Db {
+            dir,
+            transport,
+            sf_path: sf_bin(),
+        };
         let mut store = db.store();
         let map = FieldMap::builtin();
         let state = org().sim.state();
@@ -163,7 +170,7 @@ impl Db {
             .envs(org().home.envs())
             .env("UPSIGHT_DB", self.path())
             .env("UPSIGHT_TRANSPORT", self.transport)
-            .env("UPSIGHT_SF_PATH", sf_bin())
+            .env("UPSIGHT_SF_PATH", &self.sf_path)
             .env("UPSIGHT_TARGET_ORG", ALIAS)
             .env("UPSIGHT_CONFIG", self.dir.path().join("no-config.toml"))
             .current_dir(org().home.path())
@@ -278,6 +285,34 @@ pub fn colleague_edit(sobject: &str, id: &str, fields: Value) {
 pub fn request_counts() -> BTreeMap<String, u64> {
     let (_, body) = admin("GET", "/requests", None);
     serde_json::from_value(body["counts"].clone()).unwrap_or_default()
+}
+
+/// How many sObject Collections updates the simulator has received so far.
+pub fn updates_received() -> u64 {
+    request_counts().get("composite").copied().unwrap_or(0)
+}
+
+/// Freezes `child` (SIGSTOP) once the simulator has received an update past `before`
+/// ([`updates_received`] taken before the child started), so that, with the update held by
+/// a delay fault, Salesforce applies it while the process cannot record the answer. The
+/// simulator counts a request when its headers arrive and reads the body only after the
+/// delay; the short grace lets the body, which the client writes right after the headers,
+/// leave the frozen process. Fails the test after a minute.
+pub fn freeze_when_update_arrives(child: &Child, before: u64) {
+    let started = std::time::Instant::now();
+    while updates_received() <= before {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the update never reached the simulator"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let stopped = Command::new("kill")
+        .args(["-STOP", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(stopped.success(), "SIGSTOP {}", child.id());
 }
 
 /// A deterministic pseudo-random sequence (no extra crates for tests).
