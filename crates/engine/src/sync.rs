@@ -39,8 +39,7 @@ use crate::progress::{Phase, Progress, ProgressFn};
 /// Query records as Salesforce returns them.
 type Records = Vec<Map<String, Value>>;
 
-/// How many chunk queries of one sync run at once. Each is an `sf` process on the CLI
-/// transport; more than a few would only queue on a laptop's cores.
+/// How many chunk queries of one REST sync run at once.
 const MAX_PARALLEL_QUERIES: usize = 4;
 
 /// What a sync covers; two syncs of the same full scope can share one run.
@@ -519,26 +518,30 @@ impl Engine {
         if values.is_empty() {
             return Ok(Vec::new());
         }
+        // On the CLI transport every call is an `sf` process costing over a second of node
+        // start-up, and the client batches several chunks into one process through the
+        // Composite resource: one call beats chunks side by side, which would each pay the
+        // start-up and fight over the cores.
+        if client.transport() == upsight_salesforce::TransportKind::Cli {
+            let records = client.query_in(select, "Id", values)?.records;
+            progress(Progress::new(Phase::Querying, total, total));
+            return Ok(records);
+        }
         let chunks = select.build_chunked("Id", values, SIZING_API_VERSION)?;
-        // Chunks are independent, so they run side by side: on the CLI transport each is an
-        // `sf` process that spends most of its ~1.5 s starting node, and a few of them
-        // overlap well even on two cores. Results are merged in chunk order. On the REST
-        // transport the first chunk goes alone, because it is the one that fetches the
-        // access token from `sf`, and parallel first calls would each fetch one.
+        // Over REST a chunk is one HTTP request of milliseconds, so chunks run side by side
+        // and are merged in chunk order. The first goes alone, because it is the one that
+        // fetches the access token from `sf`, and parallel first calls would each fetch one.
         let done = std::sync::atomic::AtomicUsize::new(0);
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut first: Option<Records> = None;
-        if client.transport() != upsight_salesforce::TransportKind::Cli {
-            let records = client.query(&chunks[0])?.records;
-            done.store(records.len(), std::sync::atomic::Ordering::Relaxed);
-            progress(Progress::new(
-                Phase::Querying,
-                records.len().min(total),
-                total,
-            ));
-            next.store(1, std::sync::atomic::Ordering::Relaxed);
-            first = Some(records);
-        }
+        let records = client.query(&chunks[0])?.records;
+        done.store(records.len(), std::sync::atomic::Ordering::Relaxed);
+        progress(Progress::new(
+            Phase::Querying,
+            records.len().min(total),
+            total,
+        ));
+        next.store(1, std::sync::atomic::Ordering::Relaxed);
+        let first = Some(records);
         let workers = chunks.len().min(MAX_PARALLEL_QUERIES);
         let mut parts: Vec<Option<Records>> = vec![None; chunks.len()];
         parts[0] = first;
