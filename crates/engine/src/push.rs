@@ -7,8 +7,9 @@
 //!    going out (`in_flight_value`), then send the merged record updates, at most 200
 //!    records per sObject Collections request (500 edits over 100 accounts is one request,
 //!    so one `sf` process on the CLI transport);
-//! 4. record each entry's verdict in the store, naming the revision that was sent, so an
-//!    edit made meanwhile is never marked pushed by an older value's result.
+//! 4. record every entry's verdict in the store in one transaction (one commit per push,
+//!    not one per entry), each naming the revision that was sent, so an edit made
+//!    meanwhile is never marked pushed by an older value's result.
 //!
 //! Crash safety follows from the order: an entry is durable before step 1, its in-flight
 //! value is durable before anything is sent, and its status changes only in step 4. A
@@ -35,7 +36,7 @@ use upsight_core::{ChangeEntry, ChangeId, ChangeStatus, FieldValues, RecordKind}
 use upsight_salesforce::{
     Error as SfError, Lit, RecordOutcome, RecordUpdate, SalesforceClient, Select, SfId,
 };
-use upsight_store::{ChangeFilter, PushResult};
+use upsight_store::{ChangeFilter, PushResult, PushVerdict};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
@@ -312,10 +313,17 @@ impl Engine {
             Err(EngineError::Salesforce(e)) => {
                 // Nothing was sent: every entry stays pending, with the reason noted.
                 let failure = request_failure(&e);
-                let mut store = self.store();
-                for entry in pending {
-                    store.record_push_deferred(entry, &failure.code, &failure.message)?;
-                }
+                let deferred: Vec<_> = pending
+                    .iter()
+                    .map(|entry| {
+                        let verdict = PushVerdict::Deferred {
+                            code: &failure.code,
+                            message: &failure.message,
+                        };
+                        (entry, verdict)
+                    })
+                    .collect();
+                self.store().record_push_results(&deferred)?;
                 return Ok(PushReport {
                     pending: pending.len(),
                     error: Some(push_error(&failure)),
@@ -335,7 +343,8 @@ impl Engine {
         self.record_verdicts(pending, &verdicts)
     }
 
-    /// Writes each verdict to the store, against the entry as it was sent.
+    /// Writes every verdict to the store, against the entry as it was sent, in one
+    /// transaction.
     fn record_verdicts(
         &self,
         pending: &[ChangeEntry],
@@ -343,33 +352,45 @@ impl Engine {
     ) -> Result<PushReport> {
         let by_id: HashMap<ChangeId, &ChangeEntry> = pending.iter().map(|e| (e.id, e)).collect();
         let mut report = PushReport::default();
-        let mut counted = Vec::new();
-        let mut store = self.store();
+        // What to record, and where each verdict's answer lands in `recorded`; a verdict
+        // that records nothing (still pending, no error) has none.
+        let mut to_record: Vec<(&ChangeEntry, PushVerdict<'_>)> = Vec::new();
+        let mut slots: Vec<(&Verdict, Option<usize>)> = Vec::new();
         for (id, verdict) in verdicts {
             let Some(sent) = by_id.get(id) else { continue };
-            let result = match verdict {
-                Verdict::Pushed => store.record_push_success(sent)?,
-                Verdict::Failed { code, message } => {
-                    store.record_push_failure(sent, code, message)?
-                }
-                Verdict::Conflict { remote } => store.record_conflict(*id, remote)?,
+            let record = match verdict {
+                Verdict::Pushed => Some(PushVerdict::Pushed),
+                Verdict::Failed { code, message } => Some(PushVerdict::Failed { code, message }),
+                Verdict::Conflict { remote } => Some(PushVerdict::Conflict { remote }),
                 Verdict::StillPending {
                     error: Some(failure),
                 } => {
                     if report.error.is_none() {
                         report.error = Some(push_error(failure));
                     }
-                    store.record_push_deferred(sent, &failure.code, &failure.message)?
+                    Some(PushVerdict::Deferred {
+                        code: &failure.code,
+                        message: &failure.message,
+                    })
                 }
-                Verdict::StillPending { error: None } => PushResult::Superseded(*id),
+                Verdict::StillPending { error: None } => None,
             };
-            // A superseded result means the user edited the field meanwhile: whatever the
-            // verdict, a newer value is still waiting.
-            counted.push(match result {
-                PushResult::Applied(_) => verdict.clone(),
-                PushResult::Superseded(_) => Verdict::StillPending { error: None },
+            let slot = record.map(|record| {
+                to_record.push((sent, record));
+                to_record.len() - 1
             });
+            slots.push((verdict, slot));
         }
+        let recorded = self.store().record_push_results(&to_record)?;
+        // A superseded result means the user edited the field meanwhile: whatever the
+        // verdict, a newer value is still waiting.
+        let counted: Vec<Verdict> = slots
+            .into_iter()
+            .map(|(verdict, slot)| match slot.map(|i| &recorded[i]) {
+                Some(PushResult::Applied(_)) => verdict.clone(),
+                Some(PushResult::Superseded(_)) | None => Verdict::StillPending { error: None },
+            })
+            .collect();
         let counts = VerdictCounts::of(&counted);
         report.pushed = counts.pushed;
         report.failed = counts.failed;

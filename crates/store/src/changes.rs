@@ -5,7 +5,9 @@
 //!
 //! Push results name the entry *as it was read for the push* (its revision), because the
 //! user can keep editing while a push is in flight. A result for an older revision must not
-//! mark the newer value pushed; see [`Store::record_push_success`].
+//! mark the newer value pushed; see [`Store::record_push_success`]. A push records all its
+//! results with [`Store::record_push_results`]: the same per-entry rules, one transaction
+//! (one disk flush) for the whole push instead of one per entry.
 //!
 //! Before a push sends anything, [`Store::begin_push`] commits the value each entry carries
 //! (`in_flight_value`). It stays until Salesforce's answer for that value is recorded, so a
@@ -65,6 +67,21 @@ pub enum PushResult {
     /// described an older value; the entry was reconciled and stays open if there is still
     /// something to push.
     Superseded(ChangeId),
+}
+
+/// What became of one sent entry, for [`Store::record_push_results`]. Each variant applies
+/// the rule of its single-entry method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PushVerdict<'a> {
+    /// Salesforce accepted the value ([`Store::record_push_success`]).
+    Pushed,
+    /// Salesforce refused the value ([`Store::record_push_failure`]).
+    Failed { code: &'a str, message: &'a str },
+    /// Salesforce holds a third value ([`Store::record_conflict`]).
+    Conflict { remote: &'a Value },
+    /// The request could not carry the value, through no fault of the value
+    /// ([`Store::record_push_deferred`]): the entry stays pending with the error noted.
+    Deferred { code: &'a str, message: &'a str },
 }
 
 /// The (record, field) pairs whose local value a sync must keep.
@@ -195,24 +212,7 @@ impl Store {
     /// Salesforce now holds `sent.new_value`, so the field's open entry is rebased on that
     /// value: it keeps pushing the user's latest value and the drift check stays right.
     pub fn record_push_success(&mut self, sent: &ChangeEntry) -> Result<PushResult> {
-        self.write(|tx| {
-            let current = find_entry(tx, sent.id)?;
-            if let Some(entry) = current.filter(|e| e.revision == sent.revision) {
-                let status = transition(&entry, ChangeEvent::PushSucceeded)?;
-                tx.execute(
-                    &format!(
-                        "UPDATE change_log SET status = ?2, error_code = NULL,
-                             error_message = NULL, in_flight_value = NULL,
-                             pushed_at = {NOW}, updated_at = {NOW}
-                         WHERE id = ?1"
-                    ),
-                    params![entry.id.0, status.as_str()],
-                )?;
-                return Ok(PushResult::Applied(Box::new(get_entry(tx, entry.id)?)));
-            }
-            rebase_open_entry(tx, sent.record, &sent.field, &sent.new_value)?;
-            Ok(PushResult::Superseded(sent.id))
-        })
+        self.write(|tx| push_success(tx, sent))
     }
 
     /// Salesforce refused `sent`. Only the revision that was sent can fail: a newer value
@@ -223,25 +223,7 @@ impl Store {
         error_code: &str,
         error_message: &str,
     ) -> Result<PushResult> {
-        self.write(|tx| {
-            // Salesforce refused the value, so it is not in Salesforce, whatever became of
-            // the entry meanwhile.
-            clear_in_flight(tx, sent.id, &sent.new_value)?;
-            let Some(entry) = find_entry(tx, sent.id)?.filter(|e| e.revision == sent.revision)
-            else {
-                return Ok(PushResult::Superseded(sent.id));
-            };
-            let status = transition(&entry, ChangeEvent::PushFailed)?;
-            tx.execute(
-                &format!(
-                    "UPDATE change_log SET status = ?2, error_code = ?3, error_message = ?4,
-                         updated_at = {NOW}
-                     WHERE id = ?1"
-                ),
-                params![entry.id.0, status.as_str(), error_code, error_message],
-            )?;
-            Ok(PushResult::Applied(Box::new(get_entry(tx, entry.id)?)))
-        })
+        self.write(|tx| push_failure(tx, sent, error_code, error_message))
     }
 
     /// A push could not carry `sent` for a reason that is not the value's fault (a timeout,
@@ -254,21 +236,7 @@ impl Store {
         error_code: &str,
         error_message: &str,
     ) -> Result<PushResult> {
-        self.write(|tx| {
-            let Some(entry) = find_entry(tx, sent.id)?
-                .filter(|e| e.revision == sent.revision && e.status == ChangeStatus::Pending)
-            else {
-                return Ok(PushResult::Superseded(sent.id));
-            };
-            tx.execute(
-                &format!(
-                    "UPDATE change_log SET error_code = ?2, error_message = ?3, updated_at = {NOW}
-                     WHERE id = ?1"
-                ),
-                params![entry.id.0, error_code, error_message],
-            )?;
-            Ok(PushResult::Applied(Box::new(get_entry(tx, entry.id)?)))
-        })
+        self.write(|tx| push_deferred(tx, sent, error_code, error_message))
     }
 
     /// The drift check found Salesforce holding `remote` instead of the entry's old value
@@ -276,20 +244,34 @@ impl Store {
     /// the entry is gone. Nothing of ours is in flight any more: Salesforce holds a third
     /// value, and resolving the conflict starts from it.
     pub fn record_conflict(&mut self, id: ChangeId, remote: &Value) -> Result<PushResult> {
+        self.write(|tx| conflict(tx, id, remote))
+    }
+
+    /// Records every result of one push, each against the entry as it was sent, in one
+    /// transaction: a push of 500 edits is one commit (one disk flush), not 500. Each
+    /// result follows the rule of its single-entry method (the revision check, the
+    /// in-flight value, the state machine), and the answers come back in `results`' order.
+    ///
+    /// All or nothing: if one result cannot be recorded (an illegal transition), none is.
+    /// That is the state a crash before the commit leaves too, and it is safe: the entries
+    /// stay pending with their in-flight values, so the next push finds Salesforce holding
+    /// them and marks them pushed, or sends the same values again.
+    pub fn record_push_results(
+        &mut self,
+        results: &[(&ChangeEntry, PushVerdict<'_>)],
+    ) -> Result<Vec<PushResult>> {
         self.write(|tx| {
-            let Some(entry) = find_entry(tx, id)? else {
-                return Ok(PushResult::Superseded(id));
-            };
-            let status = transition(&entry, ChangeEvent::DriftDetected)?;
-            tx.execute(
-                &format!(
-                    "UPDATE change_log SET status = ?2, remote_value = ?3,
-                         in_flight_value = NULL, updated_at = {NOW}
-                     WHERE id = ?1"
-                ),
-                params![id.0, status.as_str(), encode(remote)?],
-            )?;
-            Ok(PushResult::Applied(Box::new(get_entry(tx, id)?)))
+            results
+                .iter()
+                .map(|(sent, verdict)| match *verdict {
+                    PushVerdict::Pushed => push_success(tx, sent),
+                    PushVerdict::Failed { code, message } => push_failure(tx, sent, code, message),
+                    PushVerdict::Conflict { remote } => conflict(tx, sent.id, remote),
+                    PushVerdict::Deferred { code, message } => {
+                        push_deferred(tx, sent, code, message)
+                    }
+                })
+                .collect()
         })
     }
 
@@ -369,6 +351,90 @@ impl Store {
             get_entry(tx, id)
         })
     }
+}
+
+/// [`Store::record_push_success`] inside a transaction.
+fn push_success(tx: &Transaction<'_>, sent: &ChangeEntry) -> Result<PushResult> {
+    let current = find_entry(tx, sent.id)?;
+    if let Some(entry) = current.filter(|e| e.revision == sent.revision) {
+        let status = transition(&entry, ChangeEvent::PushSucceeded)?;
+        tx.execute(
+            &format!(
+                "UPDATE change_log SET status = ?2, error_code = NULL,
+                     error_message = NULL, in_flight_value = NULL,
+                     pushed_at = {NOW}, updated_at = {NOW}
+                 WHERE id = ?1"
+            ),
+            params![entry.id.0, status.as_str()],
+        )?;
+        return Ok(PushResult::Applied(Box::new(get_entry(tx, entry.id)?)));
+    }
+    rebase_open_entry(tx, sent.record, &sent.field, &sent.new_value)?;
+    Ok(PushResult::Superseded(sent.id))
+}
+
+/// [`Store::record_push_failure`] inside a transaction.
+fn push_failure(
+    tx: &Transaction<'_>,
+    sent: &ChangeEntry,
+    error_code: &str,
+    error_message: &str,
+) -> Result<PushResult> {
+    // Salesforce refused the value, so it is not in Salesforce, whatever became of the
+    // entry meanwhile.
+    clear_in_flight(tx, sent.id, &sent.new_value)?;
+    let Some(entry) = find_entry(tx, sent.id)?.filter(|e| e.revision == sent.revision) else {
+        return Ok(PushResult::Superseded(sent.id));
+    };
+    let status = transition(&entry, ChangeEvent::PushFailed)?;
+    tx.execute(
+        &format!(
+            "UPDATE change_log SET status = ?2, error_code = ?3, error_message = ?4,
+                 updated_at = {NOW}
+             WHERE id = ?1"
+        ),
+        params![entry.id.0, status.as_str(), error_code, error_message],
+    )?;
+    Ok(PushResult::Applied(Box::new(get_entry(tx, entry.id)?)))
+}
+
+/// [`Store::record_push_deferred`] inside a transaction.
+fn push_deferred(
+    tx: &Transaction<'_>,
+    sent: &ChangeEntry,
+    error_code: &str,
+    error_message: &str,
+) -> Result<PushResult> {
+    let Some(entry) = find_entry(tx, sent.id)?
+        .filter(|e| e.revision == sent.revision && e.status == ChangeStatus::Pending)
+    else {
+        return Ok(PushResult::Superseded(sent.id));
+    };
+    tx.execute(
+        &format!(
+            "UPDATE change_log SET error_code = ?2, error_message = ?3, updated_at = {NOW}
+             WHERE id = ?1"
+        ),
+        params![entry.id.0, error_code, error_message],
+    )?;
+    Ok(PushResult::Applied(Box::new(get_entry(tx, entry.id)?)))
+}
+
+/// [`Store::record_conflict`] inside a transaction.
+fn conflict(tx: &Transaction<'_>, id: ChangeId, remote: &Value) -> Result<PushResult> {
+    let Some(entry) = find_entry(tx, id)? else {
+        return Ok(PushResult::Superseded(id));
+    };
+    let status = transition(&entry, ChangeEvent::DriftDetected)?;
+    tx.execute(
+        &format!(
+            "UPDATE change_log SET status = ?2, remote_value = ?3,
+                 in_flight_value = NULL, updated_at = {NOW}
+             WHERE id = ?1"
+        ),
+        params![id.0, status.as_str(), encode(remote)?],
+    )?;
+    Ok(PushResult::Applied(Box::new(get_entry(tx, id)?)))
 }
 
 fn record_edit(tx: &Transaction<'_>, edit: &Edit) -> Result<EditOutcome> {

@@ -19,7 +19,7 @@ mod settings;
 mod sync_runs;
 
 pub use accounts::{AccountRow, NewAccount};
-pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult};
+pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult, PushVerdict};
 pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use pull::{AccountPull, OpportunityPull, PreservedField, PullApply, PullOutcome};

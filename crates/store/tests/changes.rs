@@ -7,7 +7,9 @@ use upsight_core::push::InFlight;
 use upsight_core::{
     same_value, AccountId, ChangeEntry, ChangeEvent, ChangeStatus, FieldValues, RecordRef,
 };
-use upsight_store::{ChangeFilter, Edit, EditOutcome, NewAccount, PushResult, Store, StoreError};
+use upsight_store::{
+    ChangeFilter, Edit, EditOutcome, NewAccount, PushResult, PushVerdict, Store, StoreError,
+};
 
 const FIELD: &str = "CXM_Sentiment_Picklist__c";
 
@@ -546,6 +548,147 @@ fn linking_an_account_gives_its_open_entries_the_salesforce_id() {
         store.get_change(entry.id).unwrap().sf_id.as_deref(),
         Some("001000000000009AAA")
     );
+}
+
+/// A whole push's results in one call: each entry gets its own rule (pushed, failed with
+/// the code, conflict with the remote value, deferred with the request's error), and an
+/// entry the user edited while the push was in flight is not marked pushed by the older
+/// value's answer.
+#[test]
+fn a_mixed_batch_of_push_results_follows_each_entry_rule() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let fields = [
+        "CX_Play__c",
+        "Consumption__c",
+        "Platform_Play__c",
+        "CS_Account_Notes__c",
+        FIELD,
+    ];
+    for field in fields {
+        edit(&mut store, acme, field, json!("sent"));
+    }
+    let read = store.pending_changes().unwrap();
+    let in_flight: Vec<InFlight> = read.iter().map(in_flight).collect();
+    store.begin_push(&in_flight).unwrap();
+    let sent: Vec<ChangeEntry> = read
+        .iter()
+        .map(|e| store.get_change(e.id).unwrap())
+        .collect();
+    // The user types again in the last field while the push is in flight.
+    edit(&mut store, acme, FIELD, json!("typed meanwhile"));
+
+    let remote = json!("a colleague's value");
+    let results = store
+        .record_push_results(&[
+            (&sent[0], PushVerdict::Pushed),
+            (
+                &sent[1],
+                PushVerdict::Failed {
+                    code: "STRING_TOO_LONG",
+                    message: "too long",
+                },
+            ),
+            (&sent[2], PushVerdict::Conflict { remote: &remote }),
+            (
+                &sent[3],
+                PushVerdict::Deferred {
+                    code: "ERROR_HTTP_503",
+                    message: "down for maintenance",
+                },
+            ),
+            (&sent[4], PushVerdict::Pushed),
+        ])
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    let applied = |i: usize| match &results[i] {
+        PushResult::Applied(entry) => (**entry).clone(),
+        other => panic!("result {i}: {other:?}"),
+    };
+
+    let pushed = applied(0);
+    assert_eq!(pushed.status, ChangeStatus::Pushed);
+    assert!(pushed.pushed_at.is_some());
+    assert_eq!(pushed.in_flight_value, None);
+
+    let failed = applied(1);
+    assert_eq!(failed.status, ChangeStatus::Failed);
+    assert_eq!(
+        (
+            failed.error_code.as_deref(),
+            failed.error_message.as_deref()
+        ),
+        (Some("STRING_TOO_LONG"), Some("too long"))
+    );
+    assert_eq!(
+        failed.in_flight_value, None,
+        "a refused value is not in Salesforce"
+    );
+
+    let conflict = applied(2);
+    assert_eq!(conflict.status, ChangeStatus::Conflict);
+    assert_eq!(conflict.remote_value, Some(remote.clone()));
+    assert_eq!(conflict.in_flight_value, None);
+
+    let deferred = applied(3);
+    assert_eq!(deferred.status, ChangeStatus::Pending);
+    assert_eq!(deferred.error_code.as_deref(), Some("ERROR_HTTP_503"));
+    assert_eq!(
+        deferred.in_flight_value,
+        Some(json!("sent")),
+        "after a failed request the value may have landed"
+    );
+
+    // Superseded: still pending with the latest value, rebased on what Salesforce holds.
+    assert_eq!(results[4], PushResult::Superseded(sent[4].id));
+    let newer = store.get_change(sent[4].id).unwrap();
+    assert_eq!(newer.status, ChangeStatus::Pending);
+    assert_eq!(
+        (newer.old_value, newer.new_value),
+        (json!("sent"), json!("typed meanwhile"))
+    );
+    assert_eq!(local(&store, acme, FIELD), json!("typed meanwhile"));
+}
+
+/// The batch is one transaction: when one result cannot be recorded (an illegal
+/// transition), none is, which leaves every entry pending with its in-flight value, the
+/// state the next push knows how to finish. Recorded one commit at a time, the first
+/// result would have stuck.
+#[test]
+fn a_batch_of_push_results_is_one_transaction() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    edit(&mut store, acme, "CX_Play__c", json!("a"));
+    edit(&mut store, acme, "Consumption__c", json!("b"));
+    let read = store.pending_changes().unwrap();
+    let in_flight: Vec<InFlight> = read.iter().map(in_flight).collect();
+    store.begin_push(&in_flight).unwrap();
+    let sent: Vec<ChangeEntry> = read
+        .iter()
+        .map(|e| store.get_change(e.id).unwrap())
+        .collect();
+    // Another process recorded the second entry's result meanwhile (same revision).
+    store.record_push_failure(&sent[1], "E", "m").unwrap();
+
+    let err = store
+        .record_push_results(&[
+            (&sent[0], PushVerdict::Pushed),
+            (&sent[1], PushVerdict::Pushed),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::IllegalTransition { id, .. } if id == sent[1].id),
+        "{err:?}"
+    );
+    let first = store.get_change(sent[0].id).unwrap();
+    assert_eq!(
+        first.status,
+        ChangeStatus::Pending,
+        "rolled back: {first:?}"
+    );
+    assert_eq!(first.in_flight_value, Some(json!("a")));
+    assert_eq!(first.pushed_at, None);
+
+    // An empty batch records nothing and succeeds.
+    assert_eq!(store.record_push_results(&[]).unwrap(), vec![]);
 }
 
 /// One step of the property test: an edit of one of a few fields, or a push outcome for
