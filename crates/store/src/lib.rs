@@ -18,7 +18,7 @@ mod pull;
 mod settings;
 mod sync_runs;
 
-pub use accounts::{AccountRow, NewAccount};
+pub use accounts::{AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort, NewAccount};
 pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult, PushVerdict};
 pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;

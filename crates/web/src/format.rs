@@ -108,16 +108,31 @@ pub fn relative_time(iso: &str) -> String {
     timestamp(iso)
 }
 
+/// The words of health-like picklists by the colour they stand for (the CSS class), worst
+/// first: the Accounts list filters and ranks by these in SQL, and [`tone`] reads them.
+pub const TONES: [(&str, &[&str]); 3] = [
+    (
+        "red",
+        &["red", "bad", "poor", "negative", "high", "critical", "no"],
+    ),
+    (
+        "yellow",
+        &["yellow", "amber", "neutral", "medium", "at risk", "unknown"],
+    ),
+    (
+        "green",
+        &["green", "good", "healthy", "positive", "low", "yes"],
+    ),
+];
+
 /// The colour a health-like picklist value stands for, if any: the CSS class `green`,
 /// `yellow` or `red`.
 pub fn tone(value: Option<&Value>) -> Option<&'static str> {
     let text = value?.as_str()?.trim().to_ascii_lowercase();
-    match text.as_str() {
-        "green" | "good" | "healthy" | "positive" | "low" | "yes" => Some("green"),
-        "yellow" | "amber" | "neutral" | "medium" | "at risk" | "unknown" => Some("yellow"),
-        "red" | "bad" | "poor" | "negative" | "high" | "critical" | "no" => Some("red"),
-        _ => None,
-    }
+    TONES
+        .iter()
+        .find(|(_, words)| words.contains(&text.as_str()))
+        .map(|(tone, _)| *tone)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! health filter and pagination (so 5,000 accounts render as fast as 50), and the New
 //! Account dialog (search Salesforce, paste an Id or URL, or create a local-only account).
 //!
-//! The list reads only the six key fields from SQLite (`list_account_rows`), then filters,
-//! sorts and slices one page in memory.
+//! The list is one `Store::account_page` call: SQLite searches, filters, sorts and slices,
+//! and only the page's 50 rows are read with their key fields.
 
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::format;
@@ -16,10 +16,9 @@ use axum::{Json, Router};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::cmp::Ordering;
 use upsight_core::{FieldMap, FieldType, SObject};
 use upsight_engine::{Engine, EngineError};
-use upsight_store::AccountRow;
+use upsight_store::{AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort};
 
 /// Rows per page: enough to scan, few enough to render in a blink.
 pub const PAGE_SIZE: usize = 50;
@@ -113,61 +112,80 @@ pub struct ListPage {
     pub columns: Vec<(Column, Option<(String, FieldType)>)>,
 }
 
-/// Filters, sorts and slices the accounts for `query`.
+/// Searches, filters, sorts and slices the accounts for `query`, in SQL.
 pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineError> {
     let map = engine.field_map();
     let columns: Vec<_> = Column::ALL.iter().map(|&c| (c, c.field(&map))).collect();
-    let names: Vec<&str> = columns
-        .iter()
-        .filter_map(|(_, f)| f.as_ref().map(|(n, _)| n.as_str()))
-        .collect();
-    let all = engine.store().list_account_rows(&names)?;
-    let total = all.len();
-    let health_field = columns[1].1.as_ref().map(|(n, _)| n.clone());
-    let needle = query.q.trim().to_lowercase();
-    let mut rows: Vec<AccountRow> = all
-        .into_iter()
-        .filter(|row| {
-            needle.is_empty()
-                || row.name.to_lowercase().contains(&needle)
-                || row
-                    .sf_id
-                    .as_deref()
-                    .is_some_and(|id| id.to_lowercase().starts_with(&needle))
-        })
-        .filter(|row| {
-            let tone = health_field
-                .as_deref()
-                .and_then(|f| format::tone(row.fields.get(f)));
-            match query.health.as_str() {
-                "green" | "yellow" | "red" => tone == Some(query.health.as_str()),
-                "none" => tone.is_none(),
-                _ => true,
-            }
-        })
-        .collect();
-    if let Some(column) = Column::from_key(&query.sort) {
-        if let Some((api, _)) = columns
+    let field_of = |column: Column| {
+        columns
             .iter()
             .find(|(c, _)| *c == column)
-            .and_then(|(_, f)| f.as_ref())
-        {
-            let api = api.clone();
-            // Stable, so rows with equal values stay in name order.
-            rows.sort_by(|a, b| compare(column, a.fields.get(&api), b.fields.get(&api)));
-        }
+            .and_then(|(_, f)| f.clone())
+    };
+    let words = |tone: &str| -> Vec<String> {
+        format::TONES
+            .iter()
+            .filter(|(t, _)| *t == tone || tone == "none")
+            .flat_map(|(_, words)| words.iter().map(|w| (*w).to_owned()))
+            .collect()
+    };
+    let filter = match (query.health.as_str(), field_of(Column::Health)) {
+        (tone @ ("green" | "yellow" | "red" | "none"), Some((field, _))) => Some(AccountFilter {
+            field,
+            values: words(tone),
+            negate: tone == "none",
+        }),
+        _ => None,
+    };
+    // Without a health field in the map no account has a colour: nothing to read.
+    if matches!(query.health.as_str(), "green" | "yellow" | "red")
+        && field_of(Column::Health).is_none()
+    {
+        return Ok(ListPage {
+            rows: Vec::new(),
+            matching: 0,
+            total: engine.store().account_count()?,
+            page: 1,
+            pages: 1,
+            columns,
+        });
     }
-    if query.dir == "desc" {
-        rows.reverse();
-    }
-    let matching = rows.len();
-    let pages = matching.div_ceil(PAGE_SIZE).max(1);
-    let page = query.page.unwrap_or(1).clamp(1, pages);
-    let rows = rows
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let sort = match Column::from_key(&query.sort).and_then(|c| Some((c, field_of(c)?))) {
+        None => AccountSort::Name,
+        Some((Column::Health | Column::Sentiment, (field, _))) => AccountSort::Ranked {
+            field,
+            groups: format::TONES
+                .iter()
+                .map(|(_, words)| words.iter().map(|w| (*w).to_owned()).collect())
+                .collect(),
+        },
+        Some((_, (field, ty))) => match ty {
+            FieldType::Currency | FieldType::Number | FieldType::Percent => {
+                AccountSort::Number(field)
+            }
+            FieldType::Date => AccountSort::Date(field),
+            _ => AccountSort::Text(field),
+        },
+    };
+    let store_query = AccountQuery {
+        search: query.q.clone(),
+        filter,
+        sort,
+        descending: query.dir == "desc",
+        fields: columns
+            .iter()
+            .filter_map(|(_, f)| f.as_ref().map(|(n, _)| n.clone()))
+            .collect(),
+        page: query.page.unwrap_or(1),
+        page_size: PAGE_SIZE,
+    };
+    let AccountPage {
+        rows,
+        matching,
+        total,
+        page,
+        pages,
+    } = engine.store().account_page(&store_query)?;
     Ok(ListPage {
         rows,
         matching,
@@ -176,36 +194,6 @@ pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineE
         pages,
         columns,
     })
-}
-
-/// Empty values sort last; health sorts worst first (red, yellow, green), since that is
-/// what a CSM looks for; everything else by value.
-fn compare(column: Column, a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    let blank = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v.as_str() == Some(""));
-    match (blank(a), blank(b)) {
-        (true, true) => return Ordering::Equal,
-        (true, false) => return Ordering::Greater,
-        (false, true) => return Ordering::Less,
-        _ => {}
-    }
-    let (a, b) = (a.unwrap_or(&Value::Null), b.unwrap_or(&Value::Null));
-    if matches!(column, Column::Health | Column::Sentiment) {
-        let rank = |v: &Value| match format::tone(Some(v)) {
-            Some("red") => 0,
-            Some("yellow") => 1,
-            Some("green") => 2,
-            _ => 3,
-        };
-        return rank(a).cmp(&rank(b));
-    }
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-        _ => a
-            .as_str()
-            .unwrap_or("")
-            .to_lowercase()
-            .cmp(&b.as_str().unwrap_or("").to_lowercase()),
-    }
 }
 
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> PageResult<Markup> {
