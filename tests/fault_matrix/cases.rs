@@ -88,27 +88,22 @@ fn assert_push_kept_pending(rig: &Rig, run: &Run, needles: &[&str]) -> Value {
     report
 }
 
-/// Asserts a push that hit a whole-request refusal (`needles` in its code or message)
-/// sent nothing and lost nothing. upsight keeps the edits `pending` when retrying later can
-/// help (a 503 page, a timeout) and marks them `failed` with Salesforce's code and message
-/// when it cannot by itself (REQUEST_LIMIT_EXCEEDED, an error body with an errorCode);
-/// either way the user sees why, and `retry` sends them later.
-fn assert_push_refused(rig: &Rig, run: &Run, needles: &[&str]) {
-    let report = run.json();
-    assert_eq!(report["pushed"], 0, "{report}");
-    if run.code == 1 {
-        assert_push_kept_pending(rig, run, needles);
-        return;
-    }
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(report["failed"].as_u64() > Some(0), "{report}");
+/// Asserts a push met a server fault or a request limit (`needles` in its code or message)
+/// on the drift check or on the update, and that both places are treated alike: nothing
+/// pushed, every edit kept `pending` (a later push can succeed with nobody acting, so none
+/// is marked `failed` as if Salesforce had refused its value), and each entry notes the
+/// error, so the user sees why it is still waiting.
+fn assert_push_deferred(rig: &Rig, run: &Run, needles: &[&str]) {
+    let report = assert_push_kept_pending(rig, run, needles);
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["error"]["retryable"], true, "{report}");
+    assert_eq!(report["error"]["needs_user_action"], false, "{report}");
     for c in rig.changes().iter().filter(|c| c["status"] != "pushed") {
-        assert_eq!(c["status"], "failed", "{c}");
         let said = format!("{} {}", c["error_code"], c["error_message"]);
         for needle in needles {
             assert!(
                 said.contains(needle),
-                "the entry does not say {needle:?}: {c}"
+                "the entry does not note {needle:?}: {c}"
             );
         }
     }
@@ -334,7 +329,7 @@ pub fn server_errors_on_query_and_update() {
     let sync = rig.run(&["sync"]);
     assert_fails(&sync, 1, &["UNKNOWN_EXCEPTION"]);
     let push = rig.run(&["push"]);
-    assert_push_refused(&rig, &push, &["UNKNOWN_EXCEPTION"]);
+    assert_push_deferred(&rig, &push, &["UNKNOWN_EXCEPTION"]);
     ledger.assert_intact(&rig);
     rig.clear_faults();
     // A 503 maintenance page (HTML, not JSON) on the query.
@@ -358,9 +353,11 @@ pub fn server_errors_on_query_and_update() {
     let push = rig.run(&["push"]);
     assert_push_kept_pending(&rig, &push, &["503"]);
     rig.clear_faults();
+    // A 500 with Salesforce's error body on the update is the same server fault as on the
+    // drift check: the edits stay pending with the error noted, not `failed`.
     rig.fault("PATCH", "composite/sobjects", 50, unknown);
     let push = rig.run(&["push"]);
-    assert_push_refused(&rig, &push, &["UNKNOWN_EXCEPTION"]);
+    assert_push_deferred(&rig, &push, &["UNKNOWN_EXCEPTION"]);
     let after = rig.store().list_accounts().unwrap();
     assert_eq!(
         before
@@ -388,10 +385,13 @@ pub fn request_limit_exceeded() {
         &["REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded"],
     );
     let push = rig.run(&["push"]);
-    assert_push_refused(&rig, &push, &["REQUEST_LIMIT_EXCEEDED"]);
+    assert_push_deferred(&rig, &push, &["REQUEST_LIMIT_EXCEEDED"]);
     ledger.assert_intact(&rig);
     rig.clear_faults();
-    rig.run(&["retry", "--all-failed"]);
+    // Nothing failed, so there is nothing to retry: the next push sends everything.
+    let push = rig.run(&["push"]);
+    assert_eq!(push.code, 0, "{push:?}");
+    assert_eq!(push.json()["failed"], 0, "{}", push.stdout);
     ledger.set(
         &rig,
         &rig.accounts[0].clone(),
@@ -399,8 +399,9 @@ pub fn request_limit_exceeded() {
         "after the limit cleared once",
     );
     rig.fault("PATCH", "composite/sobjects", 50, limit);
+    // The limit on the update keeps the edit pending as it did on the drift check.
     let push = rig.run(&["push"]);
-    assert_push_refused(
+    assert_push_deferred(
         &rig,
         &push,
         &["REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded"],
@@ -1421,7 +1422,6 @@ pub fn custom_sf_path_that_is_not_sf() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Soak
 
 pub fn soak_1000_push_cycles_with_faults() {
     let rig = Rig::new(24, 20);

@@ -12,12 +12,13 @@ use std::io::Write as _;
 use serde_json::{json, Map, Value};
 
 use crate::client::{
-    child_result, collections_body, error_from_array, finish_query, http_status_error,
-    parse_collection_results, str_field, update_in_batches, CallStats, QueryResult, RecordResult,
-    RecordUpdate, SalesforceClient, Status, TransportKind,
+    child_result, collections_body, finish_query, parse_collection_results, response_error,
+    str_field, update_in_batches, CallStats, QueryResult, RecordResult, RecordUpdate,
+    SalesforceClient, Status, TransportKind,
 };
 use crate::error::{Error, Result};
-use crate::sf::{parse_api_request_output, Sf};
+use crate::process::Output;
+use crate::sf::{parse_api_request_output, ApiResponse, Sf};
 use crate::soql::{
     check_name, encode_uri_component, query_path_prefix, Lit, Select, Soql, SIZING_API_VERSION,
 };
@@ -69,7 +70,7 @@ impl CliClient {
             ],
             true,
         )?;
-        let response = parse_api_request_output(&out, &format!("sf api request rest {path}"))?;
+        let response = read_api_response(&out, &format!("sf api request rest {path}"))?;
         if let Some(usage) = response.api_usage {
             *self
                 .sf
@@ -80,6 +81,22 @@ impl CliClient {
         }
         Ok(response.body)
     }
+}
+
+/// Reads `sf api request rest --include` output, keeping the status line's HTTP status on
+/// a Salesforce error whose body carried an errorCode: a 500 with such a body is a server
+/// fault, and without the status it would look like a refusal of the data.
+fn read_api_response(out: &Output, context: &str) -> Result<ApiResponse> {
+    parse_api_request_output(out, context).map_err(|e| match included_status(&out.stdout) {
+        Some(status) => e.with_http_status(status),
+        None => e,
+    })
+}
+
+/// The status of `HTTP/1.1 500 Internal Server Error`, the first line `--include` prints.
+fn included_status(stdout: &str) -> Option<u16> {
+    let line = stdout.lines().next()?.trim().strip_prefix("HTTP/")?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Which result a page fetched through the Composite resource belongs to.
@@ -152,8 +169,7 @@ impl CliClient {
                     .unwrap_or(0) as u16;
                 let page = answer.get("body").cloned().unwrap_or(Value::Null);
                 if !(200..300).contains(&status) {
-                    return Err(error_from_array(&page)
-                        .unwrap_or_else(|| http_status_error(status, &page.to_string())));
+                    return Err(response_error(status, &page, &page.to_string()));
                 }
                 absorb_page(&mut results, &mut pending, target, page)?;
             }
@@ -329,5 +345,79 @@ impl SalesforceClient for CliClient {
 
     fn transport(&self) -> TransportKind {
         TransportKind::Cli
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(code: i32, stdout: &str) -> Output {
+        Output {
+            code: Some(code),
+            stdout: stdout.to_owned(),
+            stderr: String::new(),
+        }
+    }
+
+    /// On the CLI transport the update goes through `sf api request rest --include`: the
+    /// status line is what tells a 500 with Salesforce's error body (retry later) from a
+    /// 400 refusal of the data.
+    #[test]
+    fn api_request_errors_keep_the_status_line() {
+        let server = out(
+            1,
+            "HTTP/1.1 500 Internal Server Error\ncontent-type: application/json\n\n\
+             [{\"errorCode\":\"UNKNOWN_EXCEPTION\",\"message\":\"An unexpected error occurred.\"}]\n",
+        );
+        let e = read_api_response(&server, "c").unwrap_err();
+        assert!(
+            matches!(&e, Error::Salesforce { error_code, http_status: Some(500), .. } if error_code == "UNKNOWN_EXCEPTION"),
+            "{e:?}"
+        );
+        assert!(e.is_retryable());
+
+        let limit = out(
+            1,
+            "HTTP/2 403\ncontent-type: application/json\n\n\
+             [{\"errorCode\":\"REQUEST_LIMIT_EXCEEDED\",\"message\":\"TotalRequests Limit exceeded.\"}]\n",
+        );
+        let e = read_api_response(&limit, "c").unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Salesforce {
+                    http_status: Some(403),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.is_retryable());
+
+        let refused = out(
+            1,
+            "HTTP/1.1 400 Bad Request\ncontent-type: application/json\n\n\
+             [{\"errorCode\":\"INVALID_FIELD\",\"message\":\"No such column\"}]\n",
+        );
+        let e = read_api_response(&refused, "c").unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Salesforce {
+                    http_status: Some(400),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(!e.is_retryable());
+
+        let ok = out(
+            0,
+            "HTTP/1.1 200 OK\ncontent-type: application/json\n\n{\"a\":1}\n",
+        );
+        assert_eq!(read_api_response(&ok, "c").unwrap().body, json!({"a": 1}));
+        assert_eq!(included_status("garbage"), None);
     }
 }

@@ -45,6 +45,11 @@ pub enum Error {
         error_code: String,
         message: String,
         fields: Vec<String>,
+        /// The HTTP status of the response that carried the error, where the transport saw
+        /// it. A 500 with an `errorCode` body is still a server fault, and only the status
+        /// says so. `None` when it is not known (`sf data query --json` error envelopes do
+        /// not carry it).
+        http_status: Option<u16>,
     },
 
     /// The call took longer than allowed and was abandoned (the `sf` process group was
@@ -81,7 +86,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Timeout { .. } | Error::Network { .. } => true,
-            Error::Salesforce { error_code, .. } => is_transient_code(error_code),
+            Error::Salesforce {
+                error_code,
+                http_status,
+                ..
+            } => is_transient_code(error_code) || http_status.is_some_and(|s| s >= 500),
             Error::NotFound { .. }
             | Error::NotAuthenticated { .. }
             | Error::SessionExpired { .. }
@@ -120,7 +129,27 @@ impl Error {
                 error_code: code.to_string(),
                 message: message.to_string(),
                 fields,
+                http_status: None,
             }
+        }
+    }
+
+    /// Notes the HTTP status of the response this error came from, on a Salesforce error
+    /// that does not know it yet; any other error is returned as it is.
+    pub(crate) fn with_http_status(self, status: u16) -> Error {
+        match self {
+            Error::Salesforce {
+                error_code,
+                message,
+                fields,
+                http_status: None,
+            } => Error::Salesforce {
+                error_code,
+                message,
+                fields,
+                http_status: Some(status),
+            },
+            other => other,
         }
     }
 
@@ -133,11 +162,18 @@ impl Error {
 }
 
 /// Codes Salesforce uses for conditions that clear up by themselves: row locks, server
-/// load, and the HTTP 5xx statuses sf reports as `ERROR_HTTP_5xx`.
+/// load, the HTTP 5xx statuses sf reports as `ERROR_HTTP_5xx`, and the org's API request
+/// limits. REQUEST_LIMIT_EXCEEDED comes with a 403, but the limits are a rolling 24-hour
+/// count or a number of concurrent requests: the same request succeeds later, and nothing
+/// is wrong with the data it carries.
 fn is_transient_code(code: &str) -> bool {
     matches!(
         code,
-        "UNABLE_TO_LOCK_ROW" | "SERVER_UNAVAILABLE" | "REQUEST_RUNNING_TOO_LONG" | "QUERY_TIMEOUT"
+        "UNABLE_TO_LOCK_ROW"
+            | "SERVER_UNAVAILABLE"
+            | "REQUEST_RUNNING_TOO_LONG"
+            | "QUERY_TIMEOUT"
+            | "REQUEST_LIMIT_EXCEEDED"
     ) || code.starts_with("ERROR_HTTP_5")
 }
 
@@ -222,6 +258,54 @@ mod tests {
         assert!(!expired.is_retryable());
         assert!(expired.needs_user_action());
         assert!(!Error::protocol("sf", "garbage").is_retryable());
+    }
+
+    /// A server fault is retryable whatever the body said: a 500 whose body carries
+    /// Salesforce's `errorCode` is as transient as a 503 maintenance page. A 4xx with a
+    /// data error is not.
+    #[test]
+    fn every_5xx_is_retryable_and_a_data_error_is_not() {
+        let unknown = || Error::from_code("UNKNOWN_EXCEPTION", "An unexpected error", vec![]);
+        for status in [500, 502, 503, 504] {
+            let e = unknown().with_http_status(status);
+            assert!(
+                matches!(&e, Error::Salesforce { http_status: Some(s), error_code, .. } if *s == status && error_code == "UNKNOWN_EXCEPTION"),
+                "{e:?}"
+            );
+            assert!(e.is_retryable(), "{status}: {e:?}");
+            assert!(!e.needs_user_action());
+            assert_eq!(e.error_code(), Some("UNKNOWN_EXCEPTION"));
+        }
+        assert!(!unknown().is_retryable(), "no status: the code decides");
+        let refused = Error::from_code("STRING_TOO_LONG", "too long", vec![]).with_http_status(400);
+        assert!(!refused.is_retryable());
+        // The first status noted is the response's; a later one does not replace it.
+        let e = unknown().with_http_status(500).with_http_status(400);
+        assert!(matches!(
+            e,
+            Error::Salesforce {
+                http_status: Some(500),
+                ..
+            }
+        ));
+        // Other errors are left as they are.
+        let expired = Error::from_code("INVALID_SESSION_ID", "expired", vec![]);
+        assert_eq!(expired.clone().with_http_status(500), expired);
+    }
+
+    /// The API request limits clear with time (a rolling count, or concurrency), so a
+    /// request refused for them is retried later rather than blamed on its data.
+    #[test]
+    fn request_limit_exceeded_is_retryable() {
+        let limit = Error::from_code(
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+            vec![],
+        )
+        .with_http_status(403);
+        assert!(limit.is_retryable());
+        assert!(!limit.needs_user_action());
+        assert!(Error::from_code("REQUEST_LIMIT_EXCEEDED", "m", vec![]).is_retryable());
     }
 
     #[test]

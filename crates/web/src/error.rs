@@ -175,6 +175,7 @@ mod tests {
                 error_code: "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
                 message: "Comment required".into(),
                 fields: vec![],
+                http_status: None,
             },
         ));
         let (status, message) = e.public();
