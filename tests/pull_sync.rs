@@ -533,3 +533,59 @@ fn settings_layers_and_validation() {
         .keys()
         .all(|k| !k.starts_with("cache")));
 }
+
+/// `upsight settings set sf_path` refuses, with exit 2 and the reason, a path that is not
+/// the Salesforce CLI (the web app's Settings screen refuses it through the same engine
+/// check), and saves nothing; the real `sf` is accepted.
+#[test]
+fn settings_refuse_an_sf_path_that_is_not_the_salesforce_cli() {
+    let org = main_org();
+    let db = Db::new(org, "cli");
+    let missing = db.dir.path().join("no-such-sf");
+    // It would answer like sf if it could run: only its missing execute bit refuses it.
+    let not_executable = db.dir.path().join("not-executable-sf");
+    std::fs::write(
+        &not_executable,
+        "#!/bin/sh\necho '@salesforce/cli/2.0.0 linux-x64 node-v20.0.0'\n",
+    )
+    .unwrap();
+    let set = |path: &str| {
+        let out = db
+            .command(&["settings", "set", "sf_path", path])
+            .env_remove("UPSIGHT_SF_PATH")
+            .output()
+            .expect("run upsight");
+        pull_support::Run::from(out)
+    };
+    for (path, reason) in [
+        ("/bin/echo", "does not answer like the Salesforce CLI"),
+        (missing.to_str().unwrap(), "does not exist"),
+        (not_executable.to_str().unwrap(), "is not executable"),
+    ] {
+        let run = set(path);
+        assert_eq!(run.code, 2, "{path} must be refused as bad input: {run:#?}");
+        let said = format!("{}{}", run.stdout, run.stderr);
+        for needle in [path, reason, "sf_path", "full path of the Salesforce CLI"] {
+            assert!(said.contains(needle), "{path}: no {needle:?} in {said}");
+        }
+        assert_eq!(
+            db.store().settings().unwrap().get("sf_path"),
+            None,
+            "{path} was saved"
+        );
+    }
+    let sf = upsight_testkit::sf_bin();
+    let sf = sf.to_str().unwrap();
+    let run = set(sf);
+    assert_eq!(run.code, 0, "the real sf is refused: {run:#?}");
+    assert_eq!(run.json()["sf_path"]["value"], sf);
+    assert_eq!(run.json()["sf_path"]["source"]["kind"], "database");
+    assert_eq!(
+        db.store()
+            .settings()
+            .unwrap()
+            .get("sf_path")
+            .map(String::as_str),
+        Some(sf)
+    );
+}

@@ -1369,38 +1369,34 @@ pub fn custom_sf_path_that_is_not_sf() {
         os(rig.dir.path().join("does-not-exist")),
     ];
     for path in &candidates {
-        // Saved as the custom path (the environment's path out of the way), or given
-        // through UPSIGHT_SF_PATH: either way Settings says Not found with the reason, and
-        // a push keeps everything pending and says sf was not found.
+        // Refused as the custom path (exit 2, the reason named, nothing saved), the same
+        // check the Settings screen gets from the engine. Given through UPSIGHT_SF_PATH,
+        // which nothing validates up front: Settings says Not found with the reason, and a
+        // push keeps everything pending and says sf was not found.
         let unset = ["UPSIGHT_SF_PATH"];
         let save = rig.run_with(
             &["settings", "set", "sf_path", &path.to_string_lossy()],
             &[],
             &unset,
         );
-        let saved = save.code == 0;
-        for (set, unset) in [
-            (vec![("UPSIGHT_SF_PATH", path.clone())], vec![]),
-            (vec![], vec!["UPSIGHT_SF_PATH"]),
-        ] {
-            if !saved && set.is_empty() {
-                continue;
-            }
-            let status = rig.run_with(&["status"], &set, &unset);
-            assert_eq!(status.code, 0, "{status:?}");
-            let json = status.json();
-            assert_eq!(json["state"], "not_found", "{path:?}: {json}");
-            let push = rig.run_with(&["push"], &set, &unset);
-            if push.stdout.trim_start().starts_with('{') {
-                assert_push_kept_pending(&rig, &push, &["not found"]);
-            } else {
-                assert_fails(&push, 1, &["not found"]);
-            }
-            ledger.assert_status(&rig, "pending");
+        assert_fails(&save, 2, &[&path.to_string_lossy(), "sf_path"]);
+        assert_eq!(
+            rig.store().settings().unwrap().get("sf_path"),
+            None,
+            "{path:?} was saved"
+        );
+        let set = [("UPSIGHT_SF_PATH", path.clone())];
+        let status = rig.run_with(&["status"], &set, &[]);
+        assert_eq!(status.code, 0, "{status:?}");
+        let json = status.json();
+        assert_eq!(json["state"], "not_found", "{path:?}: {json}");
+        let push = rig.run_with(&["push"], &set, &[]);
+        if push.stdout.trim_start().starts_with('{') {
+            assert_push_kept_pending(&rig, &push, &["not found"]);
+        } else {
+            assert_fails(&push, 1, &["not found"]);
         }
-        if saved {
-            rig.run_with(&["settings", "set", "sf_path", ""], &[], &unset);
-        }
+        ledger.assert_status(&rig, "pending");
     }
     // A relative path is never accepted: it would run whatever `sf` the working
     // directory holds.
@@ -1409,19 +1405,12 @@ pub fn custom_sf_path_that_is_not_sf() {
         &[],
         &["UPSIGHT_SF_PATH"],
     );
-    if relative.code == 0 {
-        let status = rig.run_with(&["status"], &[], &["UPSIGHT_SF_PATH"]);
-        assert_eq!(status.json()["state"], "not_found", "{status:?}");
-        rig.run_with(
-            &["settings", "set", "sf_path", ""],
-            &[],
-            &["UPSIGHT_SF_PATH"],
-        );
-    }
+    assert_fails(&relative, 2, &["bin/sf", "not an absolute path"]);
     ledger.settle(&rig);
 }
 
 // ---------------------------------------------------------------------------------------
+// Soak
 
 pub fn soak_1000_push_cycles_with_faults() {
     let rig = Rig::new(24, 20);

@@ -162,20 +162,26 @@ impl Engine {
 
     /// Saves a setting in the database (an empty value removes it), re-resolves every
     /// setting, and drops the client if how to reach Salesforce changed. Returns the new
-    /// settings. The value is checked before anything is saved.
+    /// settings. The value is checked before anything is saved; a custom `sf_path` must be
+    /// the Salesforce CLI (`validate_sf_path`), whoever sets it (the CLI or the web app).
     pub fn set_setting(&self, key: SettingKey, value: &str) -> Result<Arc<Settings>> {
+        let invalid = |reason: String| EngineError::InvalidSetting {
+            key: key.as_str().to_owned(),
+            value: value.to_owned(),
+            source_name: "the new value".to_owned(),
+            reason,
+        };
         // An empty value removes the saved one (back to the lower layers), for every key.
         let normalised = if value.trim().is_empty() {
             String::new()
         } else {
-            key.normalise(value)
-                .map_err(|reason| EngineError::InvalidSetting {
-                    key: key.as_str().to_owned(),
-                    value: value.to_owned(),
-                    source_name: "the new value".to_owned(),
-                    reason,
-                })?
+            key.normalise(value).map_err(invalid)?
         };
+        if key == SettingKey::SfPath && !normalised.is_empty() {
+            // Checked before the store is locked: it runs `<path> --version`.
+            validate_sf_path(Path::new(&normalised), &self.sf_config().extra_env)
+                .map_err(invalid)?;
+        }
         let settings = {
             let mut store = self.store();
             // Check the result of the change before saving it, so that a value that makes
@@ -339,6 +345,31 @@ impl Engine {
         match self.client_source {
             ClientSource::Fixed => Ok(self.client()?.status()?),
             ClientSource::Settings => Ok(upsight_salesforce::status(&self.sf_config())?),
+        }
+    }
+}
+
+/// Refuses a custom `sf_path` that is not the Salesforce CLI (missing, not a file, not
+/// executable, relative, or not answering `--version` like `sf`), with the reason and what to
+/// do instead. Saving such a path would turn every later command into "sf not found".
+fn validate_sf_path(
+    path: &Path,
+    extra_env: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> std::result::Result<(), String> {
+    match sf_discover::validate(path, extra_env) {
+        Ok(_version) => Ok(()),
+        Err(e) => {
+            let why = match e {
+                SfError::NotFound {
+                    detail: Some(detail),
+                    ..
+                } => detail,
+                other => other.to_string(),
+            };
+            Err(format!(
+                "{why}. Give the full path of the Salesforce CLI's `sf` executable \
+                 (`command -v sf` prints it), or set an empty value to find sf automatically"
+            ))
         }
     }
 }

@@ -18,7 +18,6 @@ use axum::routing::get;
 use axum::{Form, Router};
 use maud::{html, Markup};
 use serde::Deserialize;
-use std::path::Path;
 use upsight_engine::{Engine, SettingKey, SettingSource, Settings};
 use upsight_salesforce::{discover, Discovery, OrgSummary, SearchEnv, Sf, Status};
 
@@ -122,15 +121,6 @@ fn apply(engine: &Engine, form: &SettingsForm) -> Result<(), FieldError> {
         }
         chosen => chosen.to_owned(),
     };
-    if !sf_path.is_empty() {
-        // Validated on save: a path that is not the Salesforce CLI is never stored.
-        if let Err(e) = discover::validate(Path::new(&sf_path), &[]) {
-            return Err(FieldError {
-                field: "sf_path_custom",
-                message: e.to_string(),
-            });
-        }
-    }
     let mut changes: Vec<(SettingKey, &'static str, String)> = vec![
         (SettingKey::SfPath, "sf_path_custom", sf_path),
         (
@@ -160,6 +150,8 @@ fn apply(engine: &Engine, form: &SettingsForm) -> Result<(), FieldError> {
             });
         }
     }
+    // The engine refuses a path that is not the Salesforce CLI (as for `upsight settings
+    // set`); `sf_path` is saved first, so such a refusal leaves every setting as it was.
     let current = engine.settings();
     for (key, field, value) in changes {
         if current.get(key).0 == value {
