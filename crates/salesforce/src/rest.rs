@@ -7,16 +7,27 @@
 //! retried, which covers a user who logged in again while upsight was running. A client can
 //! also be built from an explicit URL and token, which is how the demo talks to the simulator
 //! with no `sf` at all.
+//!
+//! The engine runs a sync's chunks side by side on one client, so the first calls and the
+//! calls that meet an expired token arrive together. Both fetches from `sf` are single
+//! flight: one caller runs `sf`, the others wait for it and share its result (a success or
+//! the failure). Every token installed gets a new generation, and a caller whose request
+//! was refused re-fetches only if the token it used is still the current one; otherwise
+//! another caller already refreshed it and the request is simply retried.
+//!
+//! [`SalesforceClient::status`] answers from the session when `sf` supplied it in this
+//! process (no `sf org display`), until a request sees the session refused;
+//! [`SalesforceClient::live_status`] always asks.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::client::{
-    child_result, collections_body, finish_query, http_status_error, parse_collection_results,
-    response_error, str_field, update_in_batches, ApiUsage, CallStats, Counters,
+    child_result, collections_body, error_from_array, finish_query, http_status_error,
+    parse_collection_results, str_field, update_in_batches, ApiUsage, CallStats, Counters,
     NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult, RecordUpdate, SalesforceClient,
     Status, TransportKind,
 };
@@ -41,7 +52,12 @@ enum Source {
 struct Session {
     instance_url: String,
     token: String,
+    /// Bumped each time a token is installed, so a caller that got a 401 can tell whether
+    /// the token it used has been replaced since.
+    generation: u64,
     api_version: Option<String>,
+    /// The org as `sf org display` described it while authenticating (`None` for a fixed
+    /// token).
     org: Option<OrgInfo>,
 }
 
@@ -50,9 +66,45 @@ impl std::fmt::Debug for Session {
         // Never print the token.
         f.debug_struct("Session")
             .field("instance_url", &self.instance_url)
+            .field("generation", &self.generation)
             .field("api_version", &self.api_version)
             .finish_non_exhaustive()
     }
+}
+
+/// Why `sf` could not supply a session, kept whole so that [`SalesforceClient::status`]
+/// can report sf's own state without asking again.
+#[derive(Debug, Clone)]
+enum AuthFailure {
+    /// `sf` answered with a state other than authenticated (no org, unknown alias, expired).
+    /// (Boxed: a status is large, and this travels in every `Result` of the flight.)
+    Status(Box<Status>),
+    /// Running `sf` failed (timeout, unreadable output, no token in the answer).
+    Error(Error),
+}
+
+impl AuthFailure {
+    fn into_error(self, target_org: Option<&str>) -> Error {
+        match self {
+            AuthFailure::Status(status) => status.to_error(target_org).unwrap_or_else(|| {
+                Error::protocol("sf org display", "authenticated but no session")
+            }),
+            AuthFailure::Error(e) => e,
+        }
+    }
+}
+
+/// The session and the single flight that fetches it from `sf`.
+#[derive(Debug, Default)]
+struct Auth {
+    session: Option<Session>,
+    /// A fetch from `sf` (the whole session, or the token after a 401) is running; other
+    /// callers wait on [`RestClient::landed`] instead of starting their own.
+    fetching: bool,
+    /// Fetches finished so far, so a waiter can tell the one it waited for has landed.
+    landings: u64,
+    /// How the last fetch failed, for the callers that waited for it.
+    failure: Option<AuthFailure>,
 }
 
 /// Talks to the REST API directly.
@@ -60,13 +112,61 @@ impl std::fmt::Debug for Session {
 pub struct RestClient {
     agent: ureq::Agent,
     source: Source,
-    session: Mutex<Option<Session>>,
+    auth: Mutex<Auth>,
+    /// Signalled when a fetch from `sf` lands.
+    landed: Condvar,
+    /// The last request ended in a refused session (even after a refresh), so the session's
+    /// org is no longer evidence of a working login and `status()` asks `sf` instead.
+    rejected: AtomicBool,
     counters: Arc<Counters>,
 }
 
 enum Method {
     Get,
     Patch(Value),
+}
+
+/// A fetch from `sf` in progress. Landing it (or dropping it, should the fetch panic)
+/// clears `fetching` and wakes the waiters, so none of them can wait forever.
+struct Flight<'a> {
+    client: &'a RestClient,
+    landed: bool,
+}
+
+impl<'a> Flight<'a> {
+    /// Takes off: marks a fetch as running. `auth` must show none running.
+    fn start(client: &'a RestClient, mut auth: MutexGuard<'_, Auth>) -> Flight<'a> {
+        debug_assert!(!auth.fetching);
+        auth.fetching = true;
+        Flight {
+            client,
+            landed: false,
+        }
+    }
+
+    /// Lands: returns the locked state for the caller to install the result in, with the
+    /// waiters woken once the lock is released.
+    fn land(mut self) -> MutexGuard<'a, Auth> {
+        self.landed = true;
+        let mut auth = self.client.lock_auth();
+        auth.fetching = false;
+        auth.landings += 1;
+        self.client.landed.notify_all();
+        auth
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if !self.landed {
+            let mut auth = self.client.lock_auth();
+            auth.fetching = false;
+            auth.landings += 1;
+            // Nothing to share: the next caller fetches again.
+            auth.failure = None;
+            self.client.landed.notify_all();
+        }
+    }
 }
 
 impl RestClient {
@@ -78,6 +178,7 @@ impl RestClient {
             Some(Session {
                 instance_url: instance_url.trim_end_matches('/').to_string(),
                 token: token.to_string(),
+                generation: 1,
                 api_version: None,
                 org: None,
             }),
@@ -87,7 +188,7 @@ impl RestClient {
 
     /// Uses a known API version instead of asking the org for it.
     pub fn with_api_version(self, version: &str) -> RestClient {
-        if let Some(session) = self.lock_session().as_mut() {
+        if let Some(session) = self.lock_auth().session.as_mut() {
             session.api_version = Some(version.trim_start_matches('v').to_string());
         }
         self
@@ -111,13 +212,32 @@ impl RestClient {
         RestClient {
             agent,
             source,
-            session: Mutex::new(session),
+            auth: Mutex::new(Auth {
+                session,
+                ..Auth::default()
+            }),
+            landed: Condvar::new(),
+            rejected: AtomicBool::new(false),
             counters,
         }
     }
 
-    fn lock_session(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
-        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_auth(&self) -> MutexGuard<'_, Auth> {
+        self.auth.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits while a fetch from `sf` runs. Returns the state with no fetch running, and
+    /// whether one landed meanwhile.
+    fn wait_for_flight<'a>(
+        &'a self,
+        mut auth: MutexGuard<'a, Auth>,
+    ) -> (MutexGuard<'a, Auth>, bool) {
+        let before = auth.landings;
+        while auth.fetching {
+            auth = self.landed.wait(auth).unwrap_or_else(|e| e.into_inner());
+        }
+        let landed = auth.landings != before;
+        (auth, landed)
     }
 
     /// Makes sure a URL and token are at hand, asking `sf` for them if needed. Fails with
@@ -126,44 +246,100 @@ impl RestClient {
         self.session().map(|_| ())
     }
 
+    fn target_org(&self) -> Option<&str> {
+        match &self.source {
+            Source::Sf(sf) => sf.target_org(),
+            Source::Fixed => None,
+        }
+    }
+
     fn session(&self) -> Result<Session> {
-        if let Some(s) = self.lock_session().clone() {
-            return Ok(s);
+        self.session_or_failure()
+            .map_err(|f| f.into_error(self.target_org()))
+    }
+
+    /// The session, fetched from `sf` if there is none yet: by this caller, or by the one
+    /// already fetching it, whose result (success or failure) this caller then shares.
+    fn session_or_failure(&self) -> std::result::Result<Session, AuthFailure> {
+        let mut auth = self.lock_auth();
+        loop {
+            if let Some(session) = &auth.session {
+                return Ok(session.clone());
+            }
+            if !auth.fetching {
+                break;
+            }
+            let (after, landed) = self.wait_for_flight(auth);
+            auth = after;
+            if landed && auth.session.is_none() {
+                if let Some(failure) = &auth.failure {
+                    return Err(failure.clone());
+                }
+            }
         }
         let Source::Sf(sf) = &self.source else {
             unreachable!("a fixed-token client always has a session");
         };
-        // The two look-ups are independent; running them side by side halves the wait.
-        let (org, token) = std::thread::scope(|scope| {
-            let token = scope.spawn(|| sf.access_token());
-            let org = sf.connected_org();
-            (
-                org,
-                token.join().expect("the token look-up thread panicked"),
-            )
-        });
-        let org = org?;
-        let session = Session {
-            instance_url: org.instance_url.trim_end_matches('/').to_string(),
-            token: token?,
-            api_version: org.api_version.clone(),
-            org: Some(org),
-        };
-        *self.lock_session() = Some(session.clone());
-        Ok(session)
+        let flight = Flight::start(self, auth);
+        let fetched = fetch_session(sf);
+        let mut auth = flight.land();
+        match fetched {
+            Ok(session) => {
+                auth.failure = None;
+                auth.session = Some(session.clone());
+                Ok(session)
+            }
+            Err(failure) => {
+                // Shared with this flight's waiters only: a caller that comes later asks
+                // `sf` again, since the user may have logged in meanwhile.
+                auth.failure = Some(failure.clone());
+                Err(failure)
+            }
+        }
     }
 
-    /// Asks `sf` for the token again after a 401. Returns `false` when the token cannot
-    /// be refreshed (a fixed token).
-    fn refresh_token(&self) -> Result<bool> {
+    /// Asks `sf` for the token again after the token of generation `refused` got a 401.
+    /// Returns `false` when the token cannot be refreshed (a fixed token). If another
+    /// caller has already replaced that token, nothing is fetched: the caller retries with
+    /// the newer one. If another caller is fetching, this one waits and shares its result.
+    fn refresh_token(&self, refused: u64) -> Result<bool> {
         let Source::Sf(sf) = &self.source else {
             return Ok(false);
         };
-        let token = sf.access_token()?;
-        if let Some(session) = self.lock_session().as_mut() {
-            session.token = token;
+        let current = |auth: &Auth| auth.session.as_ref().map_or(0, |s| s.generation);
+        let mut auth = self.lock_auth();
+        loop {
+            if current(&auth) > refused {
+                return Ok(true);
+            }
+            if !auth.fetching {
+                break;
+            }
+            let (after, landed) = self.wait_for_flight(auth);
+            auth = after;
+            if landed && current(&auth) <= refused {
+                if let Some(failure) = auth.failure.clone() {
+                    return Err(failure.into_error(sf.target_org()));
+                }
+            }
         }
-        Ok(true)
+        let flight = Flight::start(self, auth);
+        let token = sf.access_token();
+        let mut auth = flight.land();
+        match token {
+            Ok(token) => {
+                auth.failure = None;
+                if let Some(session) = auth.session.as_mut() {
+                    session.token = token;
+                    session.generation += 1;
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                auth.failure = Some(AuthFailure::Error(e.clone()));
+                Err(e)
+            }
+        }
     }
 
     fn version(&self) -> Result<String> {
@@ -184,7 +360,7 @@ impl RestClient {
             .max()
             .map(|(_, v)| v)
             .ok_or_else(|| Error::protocol("GET /services/data", versions.to_string()))?;
-        if let Some(session) = self.lock_session().as_mut() {
+        if let Some(session) = self.lock_auth().session.as_mut() {
             session.api_version = Some(best.clone());
         }
         Ok(best)
@@ -197,16 +373,22 @@ impl RestClient {
             // A nextRecordsUrl pointing elsewhere must never receive the token.
             return Err(Error::protocol("a Salesforce URL", path.to_string()));
         }
-        match self.request_once(&method, path) {
-            Err(Error::SessionExpired { .. }) if self.refresh_token()? => {
-                self.request_once(&method, path)
+        let session = self.session()?;
+        let result = match self.request_once(&session, &method, path) {
+            Err(Error::SessionExpired { .. }) if self.refresh_token(session.generation)? => {
+                self.request_once(&self.session()?, &method, path)
             }
             other => other,
+        };
+        match &result {
+            Ok(_) => self.rejected.store(false, Ordering::Relaxed),
+            Err(Error::SessionExpired { .. }) => self.rejected.store(true, Ordering::Relaxed),
+            Err(_) => {}
         }
+        result
     }
 
-    fn request_once(&self, method: &Method, path: &str) -> Result<Value> {
-        let session = self.session()?;
+    fn request_once(&self, session: &Session, method: &Method, path: &str) -> Result<Value> {
         let url = format!("{}{}", session.instance_url, path);
         let auth = format!("Bearer {}", session.token);
         self.counters.http_requests.fetch_add(1, Ordering::Relaxed);
@@ -254,7 +436,9 @@ impl RestClient {
         match (status, parsed) {
             (200..=299, Some(body)) => Ok(body),
             (200..=299, None) => Err(Error::protocol(format!("GET {path}"), text)),
-            (_, Some(body)) => Err(response_error(status, &body, &text)),
+            (_, Some(body)) => {
+                Err(error_from_array(&body).unwrap_or_else(|| http_status_error(status, &text)))
+            }
             (_, None) => Err(http_status_error(status, &text)),
         }
     }
@@ -293,6 +477,31 @@ impl RestClient {
         }
         Ok(())
     }
+}
+
+/// Asks `sf` for the org and the token, side by side (the two look-ups are independent, so
+/// this halves the wait), as one session of generation 1.
+fn fetch_session(sf: &Sf) -> std::result::Result<Session, AuthFailure> {
+    let (status, token) = std::thread::scope(|scope| {
+        let token = scope.spawn(|| sf.access_token());
+        let status = sf.status();
+        (
+            status,
+            token.join().expect("the token look-up thread panicked"),
+        )
+    });
+    let org = match status {
+        Ok(Status::Authenticated { org, .. }) => org,
+        Ok(other) => return Err(AuthFailure::Status(Box::new(other))),
+        Err(e) => return Err(AuthFailure::Error(e)),
+    };
+    Ok(Session {
+        instance_url: org.instance_url.trim_end_matches('/').to_string(),
+        token: token.map_err(AuthFailure::Error)?,
+        generation: 1,
+        api_version: org.api_version.clone(),
+        org: Some(org),
+    })
 }
 
 /// The `nextRecordsUrl` of a page that is not `done`.
@@ -366,7 +575,34 @@ impl SalesforceClient for RestClient {
         }
     }
 
+    /// With `sf` as the source, the org `sf` described while authenticating this client (in
+    /// this process), so no `sf org display` runs; authenticating first if no call has yet,
+    /// together with any call already doing so. Once a request has seen the session refused
+    /// (a 401 even after asking `sf` for the token again), this asks `sf` live, like
+    /// [`SalesforceClient::live_status`], until a request succeeds again. With a fixed
+    /// token there is no such knowledge, and this is always live.
     fn status(&self) -> Result<Status> {
+        let Source::Sf(sf) = &self.source else {
+            return self.live_status();
+        };
+        if self.rejected.load(Ordering::Relaxed) {
+            return sf.status();
+        }
+        match self.session_or_failure() {
+            Ok(Session { org: Some(org), .. }) => Ok(Status::Authenticated {
+                sf_path: Some(sf.path().to_path_buf()),
+                org,
+            }),
+            Ok(Session { org: None, .. }) => sf.status(),
+            // sf's own answer from the fetch, whatever state it describes.
+            Err(AuthFailure::Status(status)) => Ok(*status),
+            Err(AuthFailure::Error(e)) => Err(e),
+        }
+    }
+
+    /// `sf org display` with `sf` as the source (it checks the stored login against the
+    /// org); with a fixed token, `GET /services/oauth2/userinfo` with that token.
+    fn live_status(&self) -> Result<Status> {
         if let Source::Sf(sf) = &self.source {
             return sf.status();
         }
@@ -403,7 +639,7 @@ impl SalesforceClient for RestClient {
     }
 
     fn known_api_version(&self) -> Option<String> {
-        self.lock_session().as_ref()?.api_version.clone()
+        self.lock_auth().session.as_ref()?.api_version.clone()
     }
 
     fn stats(&self) -> CallStats {
@@ -416,8 +652,12 @@ impl SalesforceClient for RestClient {
 }
 
 impl RestClient {
-    /// The org this client talks to, when known without a call.
+    /// The org this client talks to, when known without a call (`sf` described it while
+    /// authenticating; `None` for a fixed token or before the first call).
     pub fn org(&self) -> Option<OrgInfo> {
-        self.lock_session().as_ref().and_then(|s| s.org.clone())
+        self.lock_auth()
+            .session
+            .as_ref()
+            .and_then(|s| s.org.clone())
     }
 }

@@ -201,19 +201,6 @@ impl Sf {
         }
     }
 
-    /// The connected org, or the error a call would give (NotAuthenticated,
-    /// SessionExpired, ...).
-    pub(crate) fn connected_org(&self) -> Result<OrgInfo> {
-        let status = self.status()?;
-        if let Some(e) = status.to_error(self.target_org()) {
-            return Err(e);
-        }
-        match status {
-            Status::Authenticated { org, .. } => Ok(org),
-            _ => unreachable!("to_error covers every other state"),
-        }
-    }
-
     /// `sf org auth show-access-token --no-prompt --json`. The token is returned to the
     /// caller to keep in memory, never written anywhere.
     pub(crate) fn access_token(&self) -> Result<String> {
@@ -586,8 +573,7 @@ mod tests {
             Error::Salesforce {
                 error_code: "INVALID_FIELD".into(),
                 message: "No such column 'Foo'".into(),
-                fields: vec![],
-                http_status: None,
+                fields: vec![]
             }
         );
         let too_long = out(

@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -558,9 +559,24 @@ fn rest_transport_against_the_simulator() {
     client.authenticate().unwrap();
     assert_eq!(client.stats().sf_processes, 2, "display and token, once");
 
-    match client.status().unwrap() {
-        Status::Authenticated { org, .. } => assert_eq!(org.username, live.sim.info().username),
-        other => panic!("{other:?}"),
+    // The session knows its org from authenticating: status needs no sf process, while a
+    // live status (what Settings shows) asks sf.
+    for live_check in [false, true] {
+        let status = if live_check {
+            client.live_status()
+        } else {
+            client.status()
+        };
+        match status.unwrap() {
+            Status::Authenticated { org, sf_path } => {
+                assert_eq!(org.username, live.sim.info().username);
+                assert_eq!(org.org_id, live.sim.info().org_id);
+                assert_eq!(org.alias.as_deref(), Some("sim"));
+                assert_eq!(sf_path.as_deref(), Some(sf_bin().as_path()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(client.stats().sf_processes, 2 + u64::from(live_check));
     }
     case_multi_page_query_with_subqueries(&live, &client);
     case_chunked_in_list(&live, &client);
@@ -570,7 +586,7 @@ fn rest_transport_against_the_simulator() {
     case_error_codes(&live, &client);
     case_injection(&live, &client);
     let before = client.stats().sf_processes;
-    assert_eq!(before, 3, "after auth, only status ran sf");
+    assert_eq!(before, 3, "after auth, only the live status ran sf");
 
     // The user logs in again after the session expired: one token refresh, and it works.
     live.expire_and_relogin();
@@ -583,9 +599,70 @@ fn rest_transport_against_the_simulator() {
     let err = client.query(&probe).unwrap_err();
     assert!(matches!(err, Error::SessionExpired { .. }), "{err:?}");
     assert_eq!(live.count("query"), 2, "one try and one retry");
+    // The session is refused now, so status no longer answers from it: sf is asked.
+    let before = client.stats().sf_processes;
+    match client.status().unwrap() {
+        Status::NotAuthenticated { reason, .. } => {
+            assert_eq!(reason, NotAuthenticatedReason::SessionExpired)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(client.stats().sf_processes, before + 1);
 
     let stats = client.stats();
     assert!(stats.http_requests > 20, "{stats:?}");
+}
+
+/// The engine runs a sync's chunks side by side on one client, so its first calls, and
+/// the calls that meet a replaced token, arrive together: `sf` must be asked once for all
+/// of them, not once per caller.
+#[test]
+fn rest_asks_sf_once_for_concurrent_callers() {
+    const CALLERS: usize = 6;
+    let live = Live::new(5, 1, 2000);
+    let client = live.rest();
+    let probe = Soql_probe();
+    let query_together = || {
+        let barrier = Barrier::new(CALLERS);
+        std::thread::scope(|scope| {
+            let callers: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        client.query(&probe)
+                    })
+                })
+                .collect();
+            for caller in callers {
+                assert_eq!(caller.join().unwrap().unwrap().records.len(), 1);
+            }
+        });
+    };
+
+    // A fresh client: one `sf org display` and one token look-up between all the callers.
+    query_together();
+    assert_eq!(
+        client.stats().sf_processes,
+        2,
+        "{CALLERS} first calls at once share one authentication"
+    );
+
+    // The user logs in again; every caller's token is refused at about the same time (the
+    // re-fetch takes an sf process, far longer than the callers take to send). One fetches
+    // the new token; the others wait for it, or see it already replaced, and just retry.
+    live.expire_and_relogin();
+    live.reset_requests();
+    query_together();
+    assert_eq!(
+        client.stats().sf_processes,
+        3,
+        "{CALLERS} refused calls share one token re-fetch"
+    );
+    let queries = live.count("query");
+    assert!(
+        (CALLERS as u64 + 1..=2 * CALLERS as u64).contains(&queries),
+        "at least one 401 and at most one retry per caller: {queries}"
+    );
 }
 
 #[test]
