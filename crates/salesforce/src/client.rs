@@ -312,7 +312,6 @@ pub trait SalesforceClient: Send + Sync {
         self.status()
     }
 
-
     /// The API version calls use (`62.0`).
     fn api_version(&self) -> Result<String>;
 
@@ -454,7 +453,18 @@ pub(crate) fn http_status_error(status: u16, text: &str) -> Error {
         error_code: format!("ERROR_HTTP_{status}"),
         message: text.trim().chars().take(500).collect(),
         fields: Vec::new(),
+        http_status: Some(status),
     }
+}
+
+/// The error for a response with a non-2xx `status` whose body parsed as `json` (`text` is
+/// the body as received): Salesforce's own error when the body is an error array, with the
+/// status kept on it (a 500 with an errorCode is still a server fault), or else the status
+/// itself.
+pub(crate) fn response_error(status: u16, json: &Value, text: &str) -> Error {
+    error_from_array(json)
+        .map(|e| e.with_http_status(status))
+        .unwrap_or_else(|| http_status_error(status, text))
 }
 
 pub(crate) fn str_field(v: &Value, key: &str) -> Option<String> {
@@ -576,7 +586,8 @@ mod tests {
             Some(Error::Salesforce {
                 error_code: "STRING_TOO_LONG".into(),
                 message: "too long".into(),
-                fields: vec!["BillingCity".into()]
+                fields: vec!["BillingCity".into()],
+                http_status: None,
             })
         );
         let expired =
@@ -590,6 +601,44 @@ mod tests {
             matches!(error_from_array(&two), Some(Error::Salesforce { error_code, message, .. }) if error_code == "X" && message == "a; b")
         );
         assert_eq!(error_from_array(&json!("nope")), None);
+    }
+
+    /// A non-2xx response keeps its status beside Salesforce's code, so a 500 with an
+    /// errorCode body is retryable like a 503 page, and a 400 data error is not.
+    #[test]
+    fn response_errors_keep_the_http_status() {
+        let unknown =
+            json!([{"errorCode": "UNKNOWN_EXCEPTION", "message": "An unexpected error occurred."}]);
+        let e = response_error(500, &unknown, &unknown.to_string());
+        assert!(
+            matches!(&e, Error::Salesforce { error_code, http_status: Some(500), .. } if error_code == "UNKNOWN_EXCEPTION"),
+            "{e:?}"
+        );
+        assert!(e.is_retryable());
+        let page = response_error(503, &Value::Null, "<html>down</html>");
+        assert!(
+            matches!(&page, Error::Salesforce { error_code, http_status: Some(503), .. } if error_code == "ERROR_HTTP_503"),
+            "{page:?}"
+        );
+        assert!(page.is_retryable());
+        let bad = json!([{"errorCode": "INVALID_FIELD", "message": "No such column"}]);
+        let e = response_error(400, &bad, &bad.to_string());
+        assert!(
+            matches!(
+                &e,
+                Error::Salesforce {
+                    http_status: Some(400),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(!e.is_retryable());
+        let expired = json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired"}]);
+        assert!(matches!(
+            response_error(401, &expired, ""),
+            Error::SessionExpired { .. }
+        ));
     }
 
     #[test]

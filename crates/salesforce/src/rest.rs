@@ -26,8 +26,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::client::{
-    child_result, collections_body, error_from_array, finish_query, http_status_error,
-    parse_collection_results, str_field, update_in_batches, ApiUsage, CallStats, Counters,
+    child_result, collections_body, finish_query, http_status_error, parse_collection_results,
+    response_error, str_field, update_in_batches, ApiUsage, CallStats, Counters,
     NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult, RecordUpdate, SalesforceClient,
     Status, TransportKind,
 };
@@ -436,9 +436,7 @@ impl RestClient {
         match (status, parsed) {
             (200..=299, Some(body)) => Ok(body),
             (200..=299, None) => Err(Error::protocol(format!("GET {path}"), text)),
-            (_, Some(body)) => {
-                Err(error_from_array(&body).unwrap_or_else(|| http_status_error(status, &text)))
-            }
+            (_, Some(body)) => Err(response_error(status, &body, &text)),
             (_, None) => Err(http_status_error(status, &text)),
         }
     }

@@ -573,7 +573,8 @@ mod tests {
             Error::Salesforce {
                 error_code: "INVALID_FIELD".into(),
                 message: "No such column 'Foo'".into(),
-                fields: vec![]
+                fields: vec![],
+                http_status: None,
             }
         );
         let too_long = out(
