@@ -529,22 +529,12 @@ impl Engine {
         }
         let chunks = select.build_chunked("Id", values, SIZING_API_VERSION)?;
         // Over REST a chunk is one HTTP request of milliseconds, so chunks run side by side
-        // and are merged in chunk order. The first goes alone, because it is the one that
-        // fetches the access token from `sf`, and parallel first calls would each fetch one.
+        // and are merged in chunk order. On a fresh client the first calls all need the
+        // access token; the client fetches it from `sf` once for all of them.
         let done = std::sync::atomic::AtomicUsize::new(0);
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let records = client.query(&chunks[0])?.records;
-        done.store(records.len(), std::sync::atomic::Ordering::Relaxed);
-        progress(Progress::new(
-            Phase::Querying,
-            records.len().min(total),
-            total,
-        ));
-        next.store(1, std::sync::atomic::Ordering::Relaxed);
-        let first = Some(records);
         let workers = chunks.len().min(MAX_PARALLEL_QUERIES);
         let mut parts: Vec<Option<Records>> = vec![None; chunks.len()];
-        parts[0] = first;
         let results: Vec<Result<Vec<(usize, Records)>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
