@@ -208,7 +208,12 @@ fn push_of_500_edits_on_100_accounts_is_one_request_on_the_cli() {
             .unwrap();
     }
     let cold = db.ok(&["push"]);
-    assert_eq!(cold["pushed"], 1, "{cold}");
+    assert_eq!(
+        cold["pushed"],
+        1,
+        "{cold}\nchange log: {:?}",
+        db.changes(&[])
+    );
     assert_eq!(
         cold["sf_calls"], 4,
         "sf --version, drift query, org display, update: {cold}"
