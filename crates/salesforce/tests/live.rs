@@ -359,7 +359,7 @@ fn case_error_codes(live: &Live, client: &dyn SalesforceClient) {
     let probe = Soql_probe();
     for (status, code, retryable) in [
         (400, "MALFORMED_QUERY", false),
-        (403, "REQUEST_LIMIT_EXCEEDED", false),
+        (403, "REQUEST_LIMIT_EXCEEDED", true),
         (400, "QUERY_TIMEOUT", true),
     ] {
         live.fault(json!({
