@@ -1,4 +1,6 @@
-//! Test-only helpers: the one way every test finds and runs the real `sf` CLI.
+//! Test-only helpers: the one way every test finds and runs the real `sf` CLI, runs any
+//! other program it drives (such as the `upsight` binary) and talks to the org simulator's
+//! admin API.
 //!
 //! [`SfHome`] gives each test a fresh `HOME`, because `sf` keeps all of its state there (auth
 //! files, aliases, config, logs), so tests never see each other's logins or the developer's
@@ -6,7 +8,16 @@
 //! otherwise leave detached `node` processes behind and try to reach the network. On drop it
 //! kills every process still running with that `HOME`, so no `sf` child outlives a test, even
 //! one that `sf` detached into its own session.
+//!
+//! [`Output`] is what any run printed; [`run_command`] runs a prepared `Command` with the
+//! same pipe reading, timeout and process-group kill as `sf` gets. [`SimAdmin`] is the
+//! simulator's `/__sim` API; it takes the simulator's URL as a string because this crate
+//! must not depend on `upsight-sim` (the simulator's own tests use this crate).
 #![forbid(unsafe_code)]
+
+mod sim_admin;
+
+pub use sim_admin::SimAdmin;
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -54,20 +65,39 @@ pub fn sf_bin() -> PathBuf {
     path
 }
 
-/// What one `sf` run printed.
+/// How long [`run_command`] lets a program run before it kills it. Generous, because a sync
+/// of thousands of accounts through `sf` is slow on a loaded machine; it is there so that a
+/// hang fails its test instead of stalling the whole run.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What one run of a program (`sf`, `upsight`, ...) printed.
 #[derive(Debug, Clone)]
-pub struct SfOutput {
+pub struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
-impl SfOutput {
-    /// stdout parsed as JSON; panics with everything `sf` printed if it is not JSON.
+/// The name the `sf` helpers have always used.
+pub type SfOutput = Output;
+
+impl From<std::process::Output> for Output {
+    /// For the odd test that runs a command with `Command::output` itself.
+    fn from(o: std::process::Output) -> Output {
+        Output {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Output {
+    /// stdout parsed as one JSON document; panics with everything printed if it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
-                "sf stdout is not JSON ({e}); exit {}\nstdout:\n{}\nstderr:\n{}",
+                "stdout is not one JSON document ({e}); exit {}\nstdout:\n{}\nstderr:\n{}",
                 self.code, self.stdout, self.stderr
             )
         })
@@ -77,10 +107,19 @@ impl SfOutput {
     pub fn ok(&self) -> serde_json::Value {
         assert_eq!(
             self.code, 0,
-            "sf failed\nstdout:\n{}\nstderr:\n{}",
+            "the command failed\nstdout:\n{}\nstderr:\n{}",
             self.stdout, self.stderr
         );
         self.json()
+    }
+
+    /// The message of the error that `upsight --json` prints on stderr as its last JSON line
+    /// (`{"error": {"kind", "message"}}`); panics with everything printed if there is none.
+    pub fn error_message(&self) -> String {
+        let line = self.stderr.lines().rev().find(|l| l.starts_with('{'));
+        line.and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no JSON error on stderr: {self:?}"))
     }
 }
 
@@ -154,6 +193,15 @@ impl SfHome {
         run_to_end(cmd, self.timeout).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A fresh home whose `sf` is logged in to the org at `instance_url` (the simulator) as
+    /// `alias`, the default org; panics with what `sf` printed if the login fails.
+    pub fn logged_in(instance_url: &str, token: &str, alias: &str) -> SfHome {
+        let home = SfHome::new();
+        let login = home.login(instance_url, token, alias);
+        assert_eq!(login.code, 0, "sf login failed: {login:?}");
+        home
+    }
+
     /// `sf org login access-token` against an org (the simulator), as the default org.
     pub fn login(&self, instance_url: &str, token: &str, alias: &str) -> SfOutput {
         self.run_with_env(
@@ -201,12 +249,46 @@ impl Drop for SfHome {
     }
 }
 
+/// `program` (the `upsight` binary under test) set up to run `sf` with `sf_env` (an
+/// [`SfHome::envs`]): the database `db`, `transport` (`cli` or `rest`), the real `sf`, the
+/// config file `config` (tests name one that does not exist, so that no developer's settings
+/// apply) and stdin closed. Callers add the target org, as a flag or a variable, and whatever
+/// else their test needs; a later `env` replaces one set here.
+pub fn upsight_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    sf_env: &[(String, OsString)],
+    db: &Path,
+    transport: &str,
+    config: &Path,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.envs(sf_env.iter().map(|(k, v)| (k, v)))
+        .env("UPSIGHT_DB", db)
+        .env("UPSIGHT_TRANSPORT", transport)
+        .env("UPSIGHT_SF_PATH", sf_bin())
+        .env("UPSIGHT_CONFIG", config)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a prepared command (for example the `upsight` binary with a test's environment) to
+/// completion with [`run_to_end`]: in its own process group, stdout and stderr captured, and
+/// killed with its whole group after [`COMMAND_TIMEOUT`]. stdin is left as the command set
+/// it. Panics if it does not finish in time.
+pub fn run_command(mut cmd: Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    run_to_end(cmd, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Runs a prepared command (which must be in its own process group) to completion, reading
 /// both pipes on threads so a chatty child cannot deadlock. At the timeout it kills the whole
 /// group and returns an error.
-pub fn run_to_end(mut cmd: Command, timeout: Duration) -> Result<SfOutput, String> {
+pub fn run_to_end(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
     let started = Instant::now();
-    let mut child = cmd.spawn().expect("spawn sf");
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
     let pgid = Pid::from_raw(child.id() as i32);
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
@@ -221,7 +303,7 @@ pub fn run_to_end(mut cmd: Command, timeout: Duration) -> Result<SfOutput, Strin
         buf
     });
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for sf") {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
             break status;
         }
         if started.elapsed() > timeout {
@@ -235,7 +317,7 @@ pub fn run_to_end(mut cmd: Command, timeout: Duration) -> Result<SfOutput, Strin
     let _ = killpg(pgid, Signal::SIGKILL);
     let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
-    Ok(SfOutput {
+    Ok(Output {
         code: status.code().unwrap_or(-1),
         stdout,
         stderr,
