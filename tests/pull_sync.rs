@@ -22,7 +22,7 @@ fn main_org() -> &'static Org {
 /// The open and Closed Won opportunities of `accounts` in the org.
 fn kept_opportunities(org: &Org, accounts: &[String]) -> usize {
     let wanted: BTreeSet<&String> = accounts.iter().collect();
-    let (_, all) = org.admin("GET", "/__sim/records/Opportunity", None);
+    let (_, all) = org.admin("GET", "/records/Opportunity", None);
     all.as_array()
         .unwrap()
         .iter()
@@ -142,7 +142,7 @@ fn main_flows_on_the_rest_transport() {
 #[test]
 fn opportunity_open_then_closed_won_is_kept_then_closed_lost_is_removed() {
     let org = Org::start("pull-opps", 5, 3);
-    let (_, opps) = org.admin("GET", "/__sim/records/Opportunity", None);
+    let (_, opps) = org.admin("GET", "/records/Opportunity", None);
     let open = opps
         .as_array()
         .unwrap()
@@ -186,11 +186,7 @@ fn accounts_deleted_in_salesforce_are_reported_and_kept() {
     let ids = org.account_ids();
     let db = Db::new(&org, "cli");
     db.add(&ids[..3]);
-    let (status, _) = org.admin(
-        "DELETE",
-        &format!("/__sim/records/Account/{}", ids[1]),
-        None,
-    );
+    let (status, _) = org.admin("DELETE", &format!("/records/Account/{}", ids[1]), None);
     assert_eq!(status, 204);
 
     let synced = db.ok(&["sync"]);
@@ -222,7 +218,7 @@ fn accounts_deleted_in_salesforce_are_reported_and_kept() {
 fn a_field_missing_from_the_org_is_skipped_and_reported() {
     let org = Org::start("pull-fields", 3, 1);
     let ids = org.account_ids();
-    let (status, _) = org.admin("DELETE", "/__sim/schema/Account/Kong_Version__c", None);
+    let (status, _) = org.admin("DELETE", "/schema/Account/Kong_Version__c", None);
     assert_eq!(status, 204);
     let db = Db::new(&org, "cli");
     let added = db.add(&ids[..2]);
@@ -241,11 +237,7 @@ fn a_field_missing_from_the_org_is_skipped_and_reported() {
 
     // A field the org loses after its describe was cached: the query fails once with
     // INVALID_FIELD, the describe is refreshed, and the sync still succeeds.
-    let (status, _) = org.admin(
-        "DELETE",
-        "/__sim/schema/Opportunity/ARR_Churn_Forecast__c",
-        None,
-    );
+    let (status, _) = org.admin("DELETE", "/schema/Opportunity/ARR_Churn_Forecast__c", None);
     assert_eq!(status, 204);
     let synced = db.ok(&["sync"]);
     assert_eq!(synced["accounts_updated"], 2, "{synced}");
@@ -365,7 +357,7 @@ fn search_text_with_quotes_percent_and_underscore_matches_literally() {
         "Zq AxB Labs",
     ];
     let records: Vec<Value> = names.iter().map(|n| json!({"Name": n})).collect();
-    let (status, body) = org.admin("POST", "/__sim/records/Account", Some(json!(records)));
+    let (status, body) = org.admin("POST", "/records/Account", Some(json!(records)));
     assert_eq!(status, 201, "{body}");
     let db = Db::new(org, "cli");
     let hits = |text: &str| -> Vec<String> {

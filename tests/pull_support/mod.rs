@@ -1,27 +1,30 @@
 //! Shared by the pull-sync end-to-end tests: simulators, each with its own logged-in `sf`
 //! home (every simulator has the same username, and `sf` keys its auth files by username,
 //! so two simulators cannot share a home), a fresh database per test, the real `upsight`
-//! binary, and a tiny HTTP client for the simulator's admin API. Tests that only read share
-//! one org; a test that changes the org or counts its requests starts its own.
+//! binary (run through testkit), and testkit's client for the simulator's admin API. Tests
+//! that only read share one org; a test that changes the org or counts its requests starts
+//! its own.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_sim::DatasetSpec;
 use upsight_store::Store;
-use upsight_testkit::SfHome;
+use upsight_testkit::{run_command, upsight_command, SfHome, SimAdmin};
+
+/// What one run of the binary printed.
+pub use upsight_testkit::Output as Run;
 
 /// A simulated org, and an `sf` home logged in to it as `alias`.
 pub struct Org {
     pub sim: SimHandle,
     pub home: SfHome,
     pub alias: String,
+    pub api: SimAdmin,
 }
 
 impl Org {
@@ -37,13 +40,13 @@ impl Org {
             ..SimConfig::default()
         })
         .expect("start the simulator");
-        let home = SfHome::new();
-        let login = home.login(sim.url(), &sim.info().token, alias);
-        assert_eq!(login.code, 0, "sf login failed: {login:?}");
+        let home = SfHome::logged_in(sim.url(), &sim.info().token, alias);
+        let api = SimAdmin::new(sim.url());
         Org {
             sim,
             home,
             alias: alias.to_owned(),
+            api,
         }
     }
 
@@ -62,48 +65,21 @@ impl Org {
 
     /// The stored records of an object type whose `field` equals `value`.
     pub fn records_where(&self, sobject: &str, field: &str, value: &Value) -> Vec<Value> {
-        let (status, body) = self.admin("GET", &format!("/__sim/records/{sobject}"), None);
-        assert_eq!(status, 200, "{body}");
-        body.as_array()
-            .unwrap()
-            .iter()
+        self.api
+            .records(sobject)
+            .into_iter()
             .filter(|r| r.get(field) == Some(value))
-            .cloned()
             .collect()
     }
 
-    /// One request to the admin API: (status, JSON body or null).
+    /// One request to the admin API at `/__sim{path}`: (status, JSON body or null).
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let addr = self.sim.url().trim_start_matches("http://").to_owned();
-        let mut stream = TcpStream::connect(&addr).expect("connect to the simulator");
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status: u16 = response[9..12].parse().unwrap();
-        let (head, text) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        // Small bodies only: the admin API answers without chunked encoding for these.
-        let text = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(text)
-        } else {
-            text.to_owned()
-        };
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.api.request(method, path, body)
     }
 
     /// The simulator's request counts by class (`query`, `describe`, ...).
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
-        let (_, body) = self.admin("GET", "/__sim/requests", None);
-        serde_json::from_value(body["counts"].clone()).unwrap_or_default()
+        self.api.request_counts()
     }
 
     /// How many API queries (first pages) the org answered so far.
@@ -113,27 +89,8 @@ impl Org {
 
     /// Edits a record "as a colleague" through the admin API.
     pub fn edit(&self, sobject: &str, id: &str, fields: Value) {
-        let (status, body) = self.admin(
-            "PATCH",
-            &format!("/__sim/records/{sobject}/{id}"),
-            Some(fields),
-        );
-        assert_eq!(status, 204, "{body}");
+        self.api.edit(sobject, id, fields);
     }
-}
-
-fn dechunk(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
 }
 
 /// A test's own database, driven through the real binary against one org.
@@ -142,36 +99,6 @@ pub struct Db {
     pub alias: String,
     pub envs: Vec<(String, std::ffi::OsString)>,
     pub transport: &'static str,
-}
-
-/// What one run of the binary printed.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-impl Run {
-    /// stdout as JSON, failing with everything printed if it is not.
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}); exit {}\nstdout:\n{}\nstderr:\n{}",
-                self.code, self.stdout, self.stderr
-            )
-        })
-    }
 }
 
 impl Db {
@@ -194,22 +121,22 @@ impl Db {
 
     /// The binary with this database, org and transport; `--json` is added.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
+        let mut cmd = upsight_command(
+            env!("CARGO_BIN_EXE_upsight"),
+            &self.envs,
+            &self.path(),
+            self.transport,
+            &self.dir.path().join("no-config.toml"),
+        );
         cmd.args(args)
             .arg("--json")
             .arg("--target-org")
-            .arg(&self.alias)
-            .envs(self.envs.clone())
-            .env("UPSIGHT_DB", self.path())
-            .env("UPSIGHT_TRANSPORT", self.transport)
-            .env("UPSIGHT_CONFIG", self.dir.path().join("no-config.toml"))
-            .env("UPSIGHT_SF_PATH", upsight_testkit::sf_bin())
-            .stdin(Stdio::null());
+            .arg(&self.alias);
         cmd
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        self.command(args).output().expect("run upsight").into()
+        run_command(self.command(args))
     }
 
     /// Runs and asserts exit 0, returning stdout as JSON.
