@@ -1,28 +1,30 @@
 //! Shared by the write-back end-to-end tests: one simulator and one logged-in `sf` home per
 //! test binary (every `sf` process costs over a second), a fresh database per test seeded
-//! from the simulator's own records, the real `upsight` binary, and a tiny HTTP client for
-//! the simulator's admin API.
+//! from the simulator's own records, the real `upsight` binary (run through testkit), and
+//! testkit's client for the simulator's admin API.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use upsight_core::{AccountId, FieldMap, FieldValues, SObject};
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_sim::DatasetSpec;
 use upsight_store::{AccountPull, NewAccount, OpportunityPull, PullApply, Store};
-use upsight_testkit::{sf_bin, SfHome};
+use upsight_testkit::{run_command, sf_bin, upsight_command, SfHome, SimAdmin};
+
+/// What one run of the binary printed.
+pub use upsight_testkit::Output as Run;
 
 pub const ALIAS: &str = "writeback-sim";
 
 pub struct Org {
     pub sim: SimHandle,
     pub home: SfHome,
+    pub api: SimAdmin,
 }
 
 /// The file's simulator, started and logged in on first use.
@@ -38,10 +40,9 @@ pub fn org() -> &'static Org {
             ..SimConfig::default()
         })
         .expect("start the simulator");
-        let home = SfHome::new();
-        let login = home.login(sim.url(), &sim.info().token, ALIAS);
-        assert_eq!(login.code, 0, "sf login failed: {login:?}");
-        Org { sim, home }
+        let home = SfHome::logged_in(sim.url(), &sim.info().token, ALIAS);
+        let api = SimAdmin::new(sim.url());
+        Org { sim, home, api }
     })
 }
 
@@ -165,16 +166,17 @@ impl Db {
 
     /// `upsight ARGS`, prepared with this database, the transport and the logged-in home.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
+        let mut cmd = upsight_command(
+            env!("CARGO_BIN_EXE_upsight"),
+            &org().home.envs(),
+            &self.path(),
+            self.transport,
+            &self.dir.path().join("no-config.toml"),
+        );
         cmd.args(args)
-            .envs(org().home.envs())
-            .env("UPSIGHT_DB", self.path())
-            .env("UPSIGHT_TRANSPORT", self.transport)
             .env("UPSIGHT_SF_PATH", &self.sf_path)
             .env("UPSIGHT_TARGET_ORG", ALIAS)
-            .env("UPSIGHT_CONFIG", self.dir.path().join("no-config.toml"))
-            .current_dir(org().home.path())
-            .stdin(Stdio::null());
+            .current_dir(org().home.path());
         cmd
     }
 
@@ -182,8 +184,7 @@ impl Db {
     pub fn run(&self, args: &[&str]) -> Run {
         let mut all: Vec<&str> = args.to_vec();
         all.push("--json");
-        let output = self.command(&all).output().expect("run upsight");
-        Run::from(output)
+        run_command(self.command(&all))
     }
 
     /// Runs it and asserts exit 0, returning the JSON.
@@ -212,79 +213,24 @@ impl Db {
     }
 }
 
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-impl Run {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
-    }
-}
-
-/// One admin request to the simulator: `(status, JSON body)`.
+/// One admin request to the simulator (`/__sim{path}`): `(status, JSON body)`.
 pub fn admin(method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = org().sim.url().trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&url).expect("connect to the simulator");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = format!(
-        "{method} /__sim{path} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    // The admin API answers with a length-delimited body; chunked answers are not used.
-    let body = serde_json::from_str(rest.trim()).unwrap_or(Value::Null);
-    (status, body)
+    org().api.request(method, path, body)
 }
 
 /// Injects a fault for the next `count` requests matching `method` and `path_contains`.
 pub fn fault(method: &str, path_contains: &str, count: u32, action: Value) {
-    let (status, body) = admin(
-        "POST",
-        "/faults",
-        Some(json!({
-            "match": {"method": method, "path_contains": path_contains},
-            "count": count,
-            "action": action,
-        })),
-    );
-    assert_eq!(status, 200, "fault refused: {body}");
+    org().api.fault(method, path_contains, count, action);
 }
 
 /// Edits a record as a colleague would, through the admin API.
 pub fn colleague_edit(sobject: &str, id: &str, fields: Value) {
-    let (status, body) = admin("PATCH", &format!("/records/{sobject}/{id}"), Some(fields));
-    assert_eq!(status, 204, "colleague edit refused: {body}");
+    org().api.edit(sobject, id, fields);
 }
 
 /// The simulator's request counts by class.
 pub fn request_counts() -> BTreeMap<String, u64> {
-    let (_, body) = admin("GET", "/requests", None);
-    serde_json::from_value(body["counts"].clone()).unwrap_or_default()
+    org().api.request_counts()
 }
 
 /// How many sObject Collections updates the simulator has received so far.
