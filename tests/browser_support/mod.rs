@@ -1,13 +1,13 @@
 //! The harness of the browser tests: Debian's chromium driven through chromedriver (started
 //! on a free port, killed on drop) with the fantoccini WebDriver client, the real `upsight`
-//! binary (`serve` or `demo`) on port 0, the simulator's admin API over plain HTTP, and
+//! binary (`serve` or `demo`) on port 0, the simulator's admin API (testkit's client), and
 //! screenshots under `target/screenshots/`.
 //!
 //! Browser tests share one lock: each one starts a browser, and the machines have 2 cores.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use upsight_testkit::SimAdmin;
 
 /// One browser test at a time.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -281,43 +282,19 @@ impl App {
     }
 }
 
-/// One request to the simulator's admin API: `(status, JSON body)`.
+/// One request to the simulator's admin API (`/__sim{path}`): `(status, JSON body)`.
 pub fn sim_admin(sim_url: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let host = sim_url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(host).expect("connect to the simulator");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = format!(
-        "{method} /__sim{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        serde_json::from_str(rest.trim()).unwrap_or(Value::Null),
-    )
+    SimAdmin::new(sim_url).request(method, path, body)
 }
 
 /// A record as the simulator stores it.
 pub fn sim_record(sim_url: &str, sobject: &str, id: &str) -> Value {
-    let (status, body) = sim_admin(sim_url, "GET", &format!("/records/{sobject}/{id}"), None);
-    assert_eq!(status, 200, "{body}");
-    body
+    SimAdmin::new(sim_url).record(sobject, id)
 }
 
 /// Composite (sObject Collections) requests the simulator has served.
 pub fn composite_count(sim_url: &str) -> u64 {
-    let (_, body) = sim_admin(sim_url, "GET", "/requests", None);
-    body["counts"]["composite"].as_u64().unwrap_or(0)
+    SimAdmin::new(sim_url).count("composite")
 }
 
 /// Polls `check` until it holds.
