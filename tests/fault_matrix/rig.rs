@@ -19,54 +19,26 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_sim::DatasetSpec;
 use upsight_store::Store;
+use upsight_testkit::{run_command, SimAdmin};
+
+/// What one `upsight` run printed (with `error_message()` for its `--json` error).
+pub use upsight_testkit::Output as Run;
 
 /// The version line the Salesforce CLI prints; fake `sf` scripts print it too so that
 /// upsight's check of a custom path accepts them.
 pub const SF_VERSION_LINE: &str = "@salesforce/cli/2.146.3 linux-x64 node-v20.20.2";
 
-/// What one `upsight` run printed.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-impl Run {
-    /// stdout as one JSON document.
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
-    }
-
-    /// The `--json` error's message on stderr (`{"error": {"kind", "message"}}`).
-    pub fn error_message(&self) -> String {
-        let line = self.stderr.lines().rev().find(|l| l.starts_with('{'));
-        line.and_then(|l| serde_json::from_str::<Value>(l).ok())
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| panic!("no JSON error on stderr: {self:?}"))
-    }
-}
-
 /// One case's org, database and fake `sf`.
 pub struct Rig {
     pub sim: SimHandle,
+    /// The simulator's admin API.
+    pub api: SimAdmin,
     pub dir: tempfile::TempDir,
     /// The token script (the default `sf`).
     pub token_sf: PathBuf,
@@ -123,6 +95,7 @@ esac"#,
         ids.sort();
         ids.truncate(local);
         let rig = Rig {
+            api: SimAdmin::new(sim.url()),
             sim,
             dir,
             token_sf,
@@ -197,11 +170,7 @@ esac"#,
     }
 
     pub fn run_with(&self, args: &[&str], set: &[(&str, OsString)], unset: &[&str]) -> Run {
-        Run::from(
-            self.command(args, set, unset)
-                .output()
-                .expect("run upsight"),
-        )
+        run_command(self.command(args, set, unset))
     }
 
     /// Runs it and asserts exit 0, returning the JSON.
@@ -241,45 +210,24 @@ esac"#,
             .unwrap_or(Value::Null)
     }
 
-    /// One admin request: `(status, JSON body)`.
+    /// One admin request (`/__sim{path}`): `(status, JSON body)`.
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let (status, text) = http(
-            self.sim.url(),
-            method,
-            &format!("/__sim{path}"),
-            &[("Content-Type", "application/json")],
-            body.map(|b| b.to_string()).unwrap_or_default().as_bytes(),
-        );
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.api.request(method, path, body)
     }
 
     /// Injects a fault for the next `count` requests matching `method` and
     /// `path_contains` (which also matches the decoded SOQL).
     pub fn fault(&self, method: &str, path_contains: &str, count: u32, action: Value) {
-        let (status, body) = self.admin(
-            "POST",
-            "/faults",
-            Some(json!({
-                "match": {"method": method, "path_contains": path_contains},
-                "count": count,
-                "action": action,
-            })),
-        );
-        assert_eq!(status, 200, "fault refused: {body}");
+        self.api.fault(method, path_contains, count, action);
     }
 
     pub fn clear_faults(&self) {
-        let (status, body) = self.admin("DELETE", "/faults", None);
-        assert!(
-            (200..300).contains(&status),
-            "clearing faults: {status} {body}"
-        );
+        self.api.clear_faults();
     }
 
     /// Every decoded SOQL statement the org has received.
     pub fn logged_soql(&self) -> Vec<String> {
-        let (_, body) = self.admin("GET", "/requests", None);
-        body["log"]
+        self.api.requests()["log"]
             .as_array()
             .into_iter()
             .flatten()
