@@ -245,7 +245,7 @@ impl Engine {
                     ids: outcome.not_found.clone(),
                 });
             }
-            let locals = self.load_locals(Some(&targets))?;
+            let locals = self.targets(Some(&targets))?;
             self.pull(pass, SyncScope::Add, locals, Some(fetched), progress)
         })?;
         let store = self.store();
@@ -306,7 +306,7 @@ impl Engine {
                     },
                     other => other.into(),
                 })?;
-            let locals = self.load_locals(Some(&[account.id]))?;
+            let locals = self.targets(Some(&[account.id]))?;
             self.pull(
                 pass,
                 SyncScope::Account(account.id),

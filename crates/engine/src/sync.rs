@@ -7,22 +7,29 @@
 //! allows: one `sf` process for a book of ~500 accounts on the CLI transport), plan with
 //! `upsight_core::pull`, apply in one store transaction, and record the run.
 //!
+//! Memory: each chunk is planned the moment it arrives, against the local state of just
+//! the accounts it returned (read from the store then), and only the store's compact apply
+//! data is kept; the chunk's JSON records and local values are dropped right after. So a
+//! full sync of 5,000 accounts holds one chunk of records at a time, not the whole book
+//! three times over (records, plan, apply data), and still applies in one transaction.
+//!
 //! A mapped field the org lacks is left out of the query and reported as a skipped field;
 //! it never fails the sync. If the org lost a field since the metadata was cached, the
 //! query fails with `INVALID_FIELD`; the metadata is then refreshed once and the query
 //! retried.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use upsight_core::links::OrgLinks;
 use upsight_core::pull::{
-    plan_pull, LocalAccount, LocalOpportunity, Protected, PullInput, PullPlan, Queried,
-    OPPORTUNITIES_RELATIONSHIP,
+    plan_pull, AccountPlan, LocalAccount, LocalOpportunity, PreservedValue, Protected, PullInput,
+    Queried, OPPORTUNITIES_RELATIONSHIP,
 };
-use upsight_core::{Account, AccountId, FieldMap, RecordRef, SObject, SyncRunId};
+use upsight_core::{Account, AccountId, FieldMap, FieldValues, RecordRef, SObject, SyncRunId};
 use upsight_salesforce::soql::SIZING_API_VERSION;
 use upsight_salesforce::{CallStats, Cond, Lit, SalesforceClient, Select, SfId};
 use upsight_store::{
@@ -39,8 +46,29 @@ use crate::progress::{Phase, Progress, ProgressFn};
 /// Query records as Salesforce returns them.
 type Records = Vec<Map<String, Value>>;
 
+/// Where `run_chunks` hands each chunk's records, with the chunk's index, as it arrives
+/// (from the query threads on the REST transport).
+type ChunkSink<'s> = &'s (dyn Fn(usize, Records) -> Result<()> + Sync);
+
+/// A linked account a sync covers: enough to match Salesforce's records to it and to name
+/// it in the report. Its fields and opportunities are read while its chunk is planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub id: AccountId,
+    pub sf_id: String,
+    pub name: String,
+}
+
 /// How many chunk queries of one REST sync run at once.
 const MAX_PARALLEL_QUERIES: usize = 4;
+
+/// The most Ids in one REST chunk. The URI limit alone allows about 750, whose answer
+/// (an account with its open opportunities is ~5 rows) spans three 2,000-row pages fetched
+/// one after another; four such chunks in flight, each held by the client as JSON twice
+/// over, put `upsight serve`'s peak at 184 MiB for a 5,000-account sync. 250 Ids answer in
+/// about one page each: about as many requests in all (20 instead of 19), more of them
+/// side by side, and a peak of 105 MiB.
+const MAX_CHUNK_IDS: usize = 250;
 
 /// What a sync covers; two syncs of the same full scope can share one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -361,7 +389,7 @@ impl Engine {
     /// Syncs every linked account. Never discovers new accounts.
     pub fn sync_all(&self, progress: ProgressFn<'_>) -> Result<SyncSummary> {
         self.gated(SyncScope::Full, progress, |pass| {
-            let targets = self.load_locals(None)?;
+            let targets = self.targets(None)?;
             self.pull(pass, SyncScope::Full, targets, None, progress)
         })
     }
@@ -377,7 +405,7 @@ impl Engine {
             return Err(EngineError::NotLinked(account));
         }
         self.gated(SyncScope::Account(account), progress, |pass| {
-            let targets = self.load_locals(Some(&[account]))?;
+            let targets = self.targets(Some(&[account]))?;
             self.pull(pass, SyncScope::Account(account), targets, None, progress)
         })
     }
@@ -441,17 +469,41 @@ impl Engine {
         Ok(())
     }
 
-    /// The linked accounts (all, or those in `only`) with their opportunities, as the
-    /// planner wants them.
-    pub(crate) fn load_locals(&self, only: Option<&[AccountId]>) -> Result<Vec<LocalAccount>> {
+    /// The linked accounts a sync covers (all, or those in `only`), without their values:
+    /// listing 5,000 of them reads no field JSON.
+    pub(crate) fn targets(&self, only: Option<&[AccountId]>) -> Result<Vec<Target>> {
         let store = self.store();
-        let accounts: Vec<Account> = match only {
-            None => store.list_accounts()?,
+        let rows: Vec<(AccountId, Option<String>, String)> = match only {
+            None => store
+                .list_account_rows(&[])?
+                .into_iter()
+                .map(|r| (r.id, r.sf_id, r.name))
+                .collect(),
             Some(ids) => ids
                 .iter()
-                .map(|id| store.get_account(*id))
+                .map(|id| store.get_account(*id).map(|a| (a.id, a.sf_id, a.name)))
                 .collect::<std::result::Result<_, _>>()?,
         };
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, sf_id, name)| {
+                Some(Target {
+                    id,
+                    sf_id: sf_id?,
+                    name,
+                })
+            })
+            .collect())
+    }
+
+    /// The accounts `ids` (those linked) with their values and opportunities, as the
+    /// planner wants them.
+    pub(crate) fn load_locals(&self, ids: &[AccountId]) -> Result<Vec<LocalAccount>> {
+        let store = self.store();
+        let accounts: Vec<Account> = ids
+            .iter()
+            .map(|id| store.get_account(*id))
+            .collect::<std::result::Result<_, _>>()?;
         let mut locals = Vec::new();
         for account in accounts {
             let Some(sf_id) = account.sf_id.clone() else {
@@ -489,13 +541,21 @@ impl Engine {
         let mut refreshed = false;
         loop {
             let query = pull_query(&self.field_map(), &meta);
-            match self.run_chunks(client.as_ref(), &query.select, &values, progress) {
-                Ok(records) => {
+            let parts: Mutex<Vec<(usize, Records)>> = Mutex::new(Vec::new());
+            let collect = |i: usize, records: Records| {
+                lock(&parts).push((i, records));
+                Ok(())
+            };
+            match self.run_chunks(client.as_ref(), &query.select, &values, progress, &collect) {
+                Ok(()) => {
+                    let mut parts = parts.into_inner().unwrap_or_else(|e| e.into_inner());
+                    // In chunk order, as the Ids were asked for.
+                    parts.sort_by_key(|(i, _)| *i);
                     return Ok(Fetched {
-                        records,
+                        records: parts.into_iter().flat_map(|(_, r)| r).collect(),
                         query,
                         meta,
-                    })
+                    });
                 }
                 Err(EngineError::Salesforce(e)) if is_invalid_field(&e) && !refreshed => {
                     refreshed = true;
@@ -506,17 +566,59 @@ impl Engine {
         }
     }
 
+    /// Fetches the records of `targets` with the sync's query and plans each chunk as it
+    /// arrives (see the module docs), with the same refresh-and-retry-once as
+    /// [`Engine::fetch_accounts`]; a retry starts the plan over.
+    fn fetch_planned(
+        &self,
+        targets: &[Target],
+        protected: &Protected,
+        progress: ProgressFn<'_>,
+    ) -> Result<(Planned, PullQuery)> {
+        let ids = targets
+            .iter()
+            .map(|t| SfId::parse(&t.sf_id))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| {
+                EngineError::Invalid(format!("a stored Salesforce Id is not valid: {e}"))
+            })?;
+        let client = self.client()?;
+        progress(Progress::new(Phase::Describing, 0, ids.len()));
+        let mut meta = self.org_meta()?;
+        let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
+        let field_map = self.field_map();
+        let mut refreshed = false;
+        loop {
+            let query = pull_query(&field_map, &meta);
+            let links = OrgLinks::new(&meta.instance_url);
+            let planner =
+                ChunkPlanner::new(self, &field_map, &query, protected, links.as_ref(), targets);
+            let sink = |_: usize, records: Records| planner.add(records);
+            match self.run_chunks(client.as_ref(), &query.select, &values, progress, &sink) {
+                Ok(()) => return Ok((planner.finish(), query)),
+                Err(EngineError::Salesforce(e)) if is_invalid_field(&e) && !refreshed => {
+                    refreshed = true;
+                    meta = self.refresh_org_meta()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs the query for `values` chunk by chunk and hands each chunk's records to `sink`
+    /// as it arrives, so no caller has to hold every chunk at once.
     fn run_chunks(
         &self,
         client: &dyn SalesforceClient,
         select: &Select,
         values: &[Lit],
         progress: ProgressFn<'_>,
-    ) -> Result<Vec<Map<String, Value>>> {
+        sink: ChunkSink<'_>,
+    ) -> Result<()> {
         let total = values.len();
         progress(Progress::new(Phase::Querying, 0, total));
         if values.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         // On the CLI transport every call is an `sf` process costing over a second of node
         // start-up, and the client batches several chunks into one process through the
@@ -525,21 +627,24 @@ impl Engine {
         if client.transport() == upsight_salesforce::TransportKind::Cli {
             let records = client.query_in(select, "Id", values)?.records;
             progress(Progress::new(Phase::Querying, total, total));
-            return Ok(records);
+            return sink(0, records);
         }
-        let chunks = select.build_chunked("Id", values, SIZING_API_VERSION)?;
+        // Chunks of at most MAX_CHUNK_IDS Ids (each still under the URI limit), so the
+        // records in flight stay small; see the constant.
+        let mut chunks = Vec::new();
+        for group in values.chunks(MAX_CHUNK_IDS) {
+            chunks.extend(select.build_chunked("Id", group, SIZING_API_VERSION)?);
+        }
         // Over REST a chunk is one HTTP request of milliseconds, so chunks run side by side
         // and are merged in chunk order. On a fresh client the first calls all need the
         // access token; the client fetches it from `sf` once for all of them.
         let done = std::sync::atomic::AtomicUsize::new(0);
         let next = std::sync::atomic::AtomicUsize::new(0);
         let workers = chunks.len().min(MAX_PARALLEL_QUERIES);
-        let mut parts: Vec<Option<Records>> = vec![None; chunks.len()];
-        let results: Vec<Result<Vec<(usize, Records)>>> = std::thread::scope(|scope| {
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
-                        let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(chunk) = chunks.get(i) else { break };
@@ -548,9 +653,9 @@ impl Engine {
                                 .fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed)
                                 + records.len();
                             progress(Progress::new(Phase::Querying, n.min(total), total));
-                            mine.push((i, records));
+                            sink(i, records)?;
                         }
-                        Ok(mine)
+                        Ok(())
                     })
                 })
                 .collect();
@@ -559,13 +664,7 @@ impl Engine {
                 .map(|h| h.join().expect("query thread panicked"))
                 .collect()
         });
-        for result in results {
-            for (i, records) in result? {
-                parts[i] = Some(records);
-            }
-        }
-        let records: Vec<Map<String, Value>> = parts.into_iter().flatten().flatten().collect();
-        Ok(records)
+        results.into_iter().collect()
     }
 
     /// The whole pull for `targets`: fetch (unless `fetched` is given), plan, apply, and
@@ -574,7 +673,7 @@ impl Engine {
         &self,
         pass: &Pass<'_>,
         scope: SyncScope,
-        targets: Vec<LocalAccount>,
+        targets: Vec<Target>,
         fetched: Option<Fetched>,
         progress: ProgressFn<'_>,
     ) -> Result<SyncSummary> {
@@ -630,7 +729,7 @@ impl Engine {
         &self,
         run_id: SyncRunId,
         scope: SyncScope,
-        targets: &[LocalAccount],
+        targets: &[Target],
         fetched: Option<Fetched>,
         progress: ProgressFn<'_>,
     ) -> Result<SyncSummary> {
@@ -638,98 +737,233 @@ impl Engine {
         if targets.is_empty() {
             return Ok(summary);
         }
-        let Fetched {
-            records,
-            query,
-            meta,
-        } = match fetched {
-            Some(fetched) => fetched,
-            None => {
-                progress(Progress::new(Phase::Connecting, 0, targets.len()));
-                let ids = targets
-                    .iter()
-                    .map(|t| SfId::parse(&t.sf_id))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        EngineError::Invalid(format!("a stored Salesforce Id is not valid: {e}"))
-                    })?;
-                self.fetch_accounts(&ids, progress)?
-            }
-        };
-        progress(Progress::new(Phase::Applying, records.len(), targets.len()));
-        let field_map = self.field_map();
-        let links = OrgLinks::new(&meta.instance_url);
-        // Read the protection right before planning; the store re-checks it at apply time.
+        // Read the protection before planning the first chunk; the store re-checks it at
+        // apply time, so an edit saved while the query runs still wins.
         let protected: Protected = self
             .store()
             .protected_fields()?
             .iter()
             .map(|(r, f)| (r, f.to_owned()))
             .collect();
-        let plan = plan_pull(PullInput {
-            field_map: &field_map,
-            queried: &query.queried,
-            local: targets,
-            remote: &records,
-            protected: &protected,
-            links: links.as_ref(),
-        });
-        let apply = to_apply(&plan, query.with_opportunities);
-        let outcome = self.store().apply_pull(&apply)?;
-        fill_summary(&mut summary, &plan, &outcome, targets, query.skipped);
+        let (planned, query) = match fetched {
+            Some(Fetched {
+                records,
+                query,
+                meta,
+            }) => {
+                let field_map = self.field_map();
+                let links = OrgLinks::new(&meta.instance_url);
+                let planner = ChunkPlanner::new(
+                    self,
+                    &field_map,
+                    &query,
+                    &protected,
+                    links.as_ref(),
+                    targets,
+                );
+                planner.add(records)?;
+                (planner.finish(), query)
+            }
+            None => {
+                progress(Progress::new(Phase::Connecting, 0, targets.len()));
+                self.fetch_planned(targets, &protected, progress)?
+            }
+        };
+        progress(Progress::new(
+            Phase::Applying,
+            planned.apply.accounts.len(),
+            targets.len(),
+        ));
+        let outcome = self.store().apply_pull(&planned.apply)?;
+        fill_summary(&mut summary, &planned, &outcome, targets, query.skipped);
         Ok(summary)
     }
 }
 
-/// The store's form of a plan.
-fn to_apply(plan: &PullPlan, with_opportunities: bool) -> PullApply {
-    PullApply {
-        accounts: plan
-            .accounts
+/// What the chunks of one sync planned, ready to apply.
+struct Planned {
+    apply: PullApply,
+    /// Accounts where a value actually changed.
+    accounts_changed: usize,
+    /// Protected fields whose Salesforce value differs from the local one.
+    preserved: Vec<PreservedValue>,
+}
+
+/// The plan so far, behind [`ChunkPlanner`]'s lock.
+#[derive(Default)]
+struct PlanSoFar {
+    /// Apply data with its target's index, to apply in target order whatever order the
+    /// chunks arrived in.
+    accounts: Vec<(usize, AccountPull)>,
+    /// By target index: whether Salesforce returned the account.
+    returned: Vec<bool>,
+    accounts_changed: usize,
+    preserved: Vec<PreservedValue>,
+}
+
+/// Plans a sync one chunk of records at a time (see the module docs). `add` may be called
+/// from several query threads; planning is serialised by the lock, the queries are not.
+struct ChunkPlanner<'a> {
+    engine: &'a Engine,
+    field_map: &'a FieldMap,
+    query: &'a PullQuery,
+    protected: &'a Protected,
+    links: Option<&'a OrgLinks>,
+    targets: &'a [Target],
+    /// Target index by lower-case Salesforce Id: 18-character Ids are case-insensitively
+    /// unique, and an org may return another casing than the one stored.
+    by_sf_id: HashMap<String, usize>,
+    so_far: Mutex<PlanSoFar>,
+}
+
+impl<'a> ChunkPlanner<'a> {
+    fn new(
+        engine: &'a Engine,
+        field_map: &'a FieldMap,
+        query: &'a PullQuery,
+        protected: &'a Protected,
+        links: Option<&'a OrgLinks>,
+        targets: &'a [Target],
+    ) -> ChunkPlanner<'a> {
+        ChunkPlanner {
+            engine,
+            field_map,
+            query,
+            protected,
+            links,
+            targets,
+            by_sf_id: targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.sf_id.to_ascii_lowercase(), i))
+                .collect(),
+            so_far: Mutex::new(PlanSoFar {
+                returned: vec![false; targets.len()],
+                ..PlanSoFar::default()
+            }),
+        }
+    }
+
+    /// Plans one chunk against the current local state of the accounts it returned, keeps
+    /// the apply data, and drops the records.
+    fn add(&self, records: Records) -> Result<()> {
+        let mut so_far = lock(&self.so_far);
+        // Records of no target (or of one an earlier chunk returned) are ignored, as the
+        // planner ignores unexpected records.
+        let mut mine: Vec<usize> = records
             .iter()
-            .map(|a| AccountPull {
-                account_id: a.account_id,
-                name: a.name.clone(),
-                fields: a.fields.clone(),
-                quick_links: a.quick_links.clone(),
-                // Without the subquery nothing is known about opportunities, so none may be
-                // removed: `None` leaves them as they are.
-                opportunities: with_opportunities.then(|| {
-                    a.opportunities
-                        .iter()
-                        .map(|o| OpportunityPull {
-                            sf_id: o.sf_id.clone(),
-                            name: o.name.clone(),
-                            fields: o.fields.clone(),
-                        })
-                        .collect()
-                }),
-            })
-            .collect(),
-        missing_accounts: plan.missing_accounts.clone(),
+            .filter_map(|r| r.get("Id").and_then(Value::as_str))
+            .filter_map(|id| self.by_sf_id.get(&id.to_ascii_lowercase()).copied())
+            .filter(|&i| !so_far.returned[i])
+            .collect();
+        mine.sort_unstable();
+        mine.dedup();
+        let ids: Vec<AccountId> = mine.iter().map(|&i| self.targets[i].id).collect();
+        let local = self.engine.load_locals(&ids)?;
+        let plan = plan_pull(PullInput {
+            field_map: self.field_map,
+            queried: &self.query.queried,
+            local: &local,
+            remote: &records,
+            protected: self.protected,
+            links: self.links,
+        });
+        drop(records);
+        drop(local);
+        let index: HashMap<AccountId, usize> =
+            mine.iter().map(|&i| (self.targets[i].id, i)).collect();
+        for account in plan.accounts {
+            let Some(&i) = index.get(&account.account_id) else {
+                continue;
+            };
+            so_far.returned[i] = true;
+            if account.changes_anything() {
+                so_far.accounts_changed += 1;
+            }
+            let pull = to_account_pull(account, self.query.with_opportunities);
+            so_far.accounts.push((i, pull));
+        }
+        so_far.preserved.extend(plan.preserved);
+        Ok(())
+    }
+
+    /// The whole plan: every chunk's apply data, and the targets no chunk returned.
+    fn finish(self) -> Planned {
+        let mut so_far = self.so_far.into_inner().unwrap_or_else(|e| e.into_inner());
+        so_far.accounts.sort_by_key(|(i, _)| *i);
+        so_far.preserved.sort();
+        let missing_accounts = self
+            .targets
+            .iter()
+            .zip(&so_far.returned)
+            .filter(|(_, returned)| !**returned)
+            .map(|(t, _)| t.id)
+            .collect();
+        Planned {
+            apply: PullApply {
+                accounts: so_far.accounts.into_iter().map(|(_, a)| a).collect(),
+                missing_accounts,
+            },
+            accounts_changed: so_far.accounts_changed,
+            preserved: so_far.preserved,
+        }
+    }
+}
+
+/// A lock that a panicked holder does not poison for the rest of the sync: the panic
+/// itself fails the sync.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The store's form of one account's plan, taking its values rather than copying them.
+fn to_account_pull(plan: AccountPlan, with_opportunities: bool) -> AccountPull {
+    AccountPull {
+        account_id: plan.account_id,
+        name: plan.name,
+        fields: plan.fields,
+        quick_links: plan.quick_links,
+        // Without the subquery nothing is known about opportunities, so none may be
+        // removed: `None` leaves them as they are.
+        opportunities: with_opportunities.then(|| {
+            plan.opportunities
+                .into_iter()
+                .map(|o| OpportunityPull {
+                    sf_id: o.sf_id,
+                    name: o.name,
+                    // The store lays these values over the stored ones. The planner found
+                    // every value of an unchanged opportunity equal (or protected), so an
+                    // empty overlay writes the same record without holding 20,000
+                    // opportunities' values until the apply.
+                    fields: if o.changed {
+                        o.fields
+                    } else {
+                        FieldValues::new()
+                    },
+                })
+                .collect()
+        }),
     }
 }
 
 fn fill_summary(
     summary: &mut SyncSummary,
-    plan: &PullPlan,
+    planned: &Planned,
     outcome: &PullOutcome,
-    targets: &[LocalAccount],
+    targets: &[Target],
     skipped: Vec<SkippedField>,
 ) {
     summary.accounts_updated = outcome.accounts_updated;
-    summary.accounts_changed = plan
-        .accounts
-        .iter()
-        .filter(|a| a.changes_anything())
-        .count();
+    summary.accounts_changed = planned.accounts_changed;
     summary.opportunities_upserted = outcome.opportunities_upserted;
     summary.opportunities_removed = outcome.opportunities_removed;
     summary.skipped_fields = skipped;
-    summary.missing_accounts = plan
+    let by_id: HashMap<AccountId, &Target> = targets.iter().map(|t| (t.id, t)).collect();
+    summary.missing_accounts = planned
+        .apply
         .missing_accounts
         .iter()
-        .filter_map(|id| targets.iter().find(|t| t.id == *id))
+        .filter_map(|id| by_id.get(id))
         .map(|t| MissingAccount {
             id: t.id,
             sf_id: t.sf_id.clone(),
@@ -749,7 +983,7 @@ fn fill_summary(
             field: field.to_owned(),
         },
     };
-    for p in &plan.preserved {
+    for p in &planned.preserved {
         preserved.insert(describe(p.record, &p.field));
     }
     // The store's own check also catches edits saved while the query ran. Opportunity
@@ -766,6 +1000,40 @@ fn fill_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apply_data_takes_changed_values_and_drops_unchanged_opportunities_values() {
+        use upsight_core::pull::OpportunityPlan;
+        let values =
+            |v: &str| -> FieldValues { [("StageName".to_owned(), json!(v))].into_iter().collect() };
+        let opportunity = |sf_id: &str, changed: bool| OpportunityPlan {
+            sf_id: sf_id.into(),
+            name: format!("Deal {sf_id}"),
+            fields: values("Prospecting"),
+            changed,
+        };
+        let plan = AccountPlan {
+            account_id: AccountId(7),
+            name: Some("Acme".into()),
+            fields: values("x"),
+            quick_links: None,
+            opportunities: vec![opportunity("006A", true), opportunity("006B", false)],
+        };
+        let pull = to_account_pull(plan.clone(), true);
+        assert_eq!(pull.account_id, AccountId(7));
+        assert_eq!(pull.name.as_deref(), Some("Acme"));
+        assert_eq!(pull.fields, values("x"));
+        let opportunities = pull.opportunities.expect("the subquery ran");
+        let shape: Vec<_> = opportunities
+            .iter()
+            .map(|o| (o.sf_id.as_str(), o.name.as_str(), o.fields.len()))
+            .collect();
+        // Both stay in the complete set (so neither is removed); only the changed one
+        // carries values for the store to lay over the stored ones.
+        assert_eq!(shape, [("006A", "Deal 006A", 1), ("006B", "Deal 006B", 0)]);
+        // Without the subquery nothing is known about opportunities.
+        assert!(to_account_pull(plan, false).opportunities.is_none());
+    }
 
     #[test]
     fn timestamps_look_like_the_stores() {
