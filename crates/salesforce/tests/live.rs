@@ -20,13 +20,13 @@ use upsight_salesforce::{
 };
 use upsight_sim::dataset::DatasetSpec;
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
-use upsight_testkit::{sf_bin, SfHome};
+use upsight_testkit::{sf_bin, SfHome, SimAdmin};
 
 /// A simulator and an `sf` logged in to it.
 struct Live {
     sim: SimHandle,
     home: SfHome,
-    admin: ureq::Agent,
+    admin: SimAdmin,
 }
 
 impl Live {
@@ -41,13 +41,8 @@ impl Live {
             page_size,
         })
         .expect("start the simulator");
-        let home = SfHome::new();
-        let login = home.login(sim.url(), &sim.info().token, "sim");
-        assert_eq!(login.code, 0, "{login:?}");
-        let admin = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let home = SfHome::logged_in(sim.url(), &sim.info().token, "sim");
+        let admin = SimAdmin::new(sim.url());
         Live { sim, home, admin }
     }
 
@@ -72,53 +67,37 @@ impl Live {
         RestClient::from_sf(self.sf())
     }
 
+    /// One admin request that must succeed; its JSON. POST and PUT always carry a body
+    /// (`{}` when none is given).
     fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/__sim{path}", self.sim.url());
-        let mut response = match (method, body) {
-            ("GET", _) => self.admin.get(&url).call(),
-            ("DELETE", _) => self.admin.delete(&url).call(),
-            ("POST", body) => self
-                .admin
-                .post(&url)
-                .header("Content-Type", "application/json")
-                .send(body.unwrap_or_else(|| json!({})).to_string()),
-            ("PUT", body) => self
-                .admin
-                .put(&url)
-                .header("Content-Type", "application/json")
-                .send(body.unwrap_or_else(|| json!({})).to_string()),
-            (other, _) => panic!("no admin method {other}"),
-        }
-        .expect("admin request");
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        assert!(
-            response.status().as_u16() < 300,
-            "admin {method} {path}: {text}"
-        );
-        serde_json::from_str(&text).unwrap_or(Value::Null)
+        let body = match method {
+            "GET" | "DELETE" => None,
+            "POST" | "PUT" => Some(body.unwrap_or_else(|| json!({}))),
+            other => panic!("no admin method {other}"),
+        };
+        let (status, answer) = self.admin.request(method, path, body);
+        assert!(status < 300, "admin {method} {path}: {status} {answer}");
+        answer
     }
 
     fn fault(&self, spec: Value) {
-        self.admin("POST", "/faults", Some(spec));
+        self.admin.inject_fault(spec);
     }
 
     fn reset_requests(&self) {
-        self.admin("DELETE", "/requests", None);
+        self.admin.reset_requests();
     }
 
     fn requests(&self) -> Value {
-        self.admin("GET", "/requests", None)
+        self.admin.requests()
     }
 
     fn count(&self, class: &str) -> u64 {
-        self.requests()["counts"][class].as_u64().unwrap_or(0)
+        self.admin.count(class)
     }
 
     fn records(&self, sobject: &str) -> Vec<Value> {
-        self.admin("GET", &format!("/records/{sobject}"), None)
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.admin.records(sobject)
     }
 
     fn account_ids(&self) -> Vec<SfId> {
@@ -134,10 +113,7 @@ impl Live {
     /// Expires the session and logs `sf` in again with the new token, as a user who ran
     /// `sf org login web` again would.
     fn expire_and_relogin(&self) {
-        let fresh = self.admin("POST", "/session/expire", None)["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let fresh = self.admin.expire_session();
         let out = self.home.login(self.sim.url(), &fresh, "sim");
         assert_eq!(out.code, 0, "{out:?}");
     }
