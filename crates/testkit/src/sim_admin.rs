@@ -110,6 +110,23 @@ impl SimAdmin {
         body.as_array().cloned().expect("a list of records")
     }
 
+    /// The Id of every stored record of an object type, sorted (the datasets are seeded, so
+    /// this order is stable from run to run).
+    pub fn ids(&self, sobject: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .records(sobject)
+            .iter()
+            .map(|r| {
+                r["Id"]
+                    .as_str()
+                    .expect("a stored record has an Id")
+                    .to_owned()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// One record as the simulator stores it.
     pub fn record(&self, sobject: &str, id: &str) -> Value {
         let (status, body) = self.request("GET", &format!("/records/{sobject}/{id}"), None);
