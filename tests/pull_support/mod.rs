@@ -52,15 +52,7 @@ impl Org {
 
     /// Every Account Id in the org, sorted.
     pub fn account_ids(&self) -> Vec<String> {
-        let state = self.sim.state();
-        let instance = state.instance();
-        let mut ids: Vec<String> = instance
-            .org
-            .all("Account")
-            .map(|r| r.id().to_owned())
-            .collect();
-        ids.sort();
-        ids
+        self.api.ids("Account")
     }
 
     /// The stored records of an object type whose `field` equals `value`.

@@ -57,15 +57,7 @@ pub struct Db {
 
 /// Every Account Id in the simulator, in a stable order.
 pub fn account_ids() -> Vec<String> {
-    let state = org().sim.state();
-    let instance = state.instance();
-    let mut ids: Vec<String> = instance
-        .org
-        .all("Account")
-        .map(|r| r.id().to_owned())
-        .collect();
-    ids.sort();
-    ids
+    org().api.ids("Account")
 }
 
 /// The simulator's current value of a field.
