@@ -1,6 +1,6 @@
 //! The bench's world: simulated orgs that the real `sf` is logged in to (testkit's isolated
 //! `HOME`), the release `upsight` binary driven as a user would drive it, bare `sf` commands
-//! for the baselines, and the simulator's admin API.
+//! for the baselines, and the simulator's admin API (testkit's client).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
 use upsight_sim::server::SimHandle;
 use upsight_sim::{DatasetSpec, SimConfig};
-use upsight_testkit::{run_to_end, sf_bin, SfHome, SfOutput};
+use upsight_testkit::{run_to_end, upsight_command, SfHome, SfOutput, SimAdmin};
 
 use crate::stats::timed;
 
@@ -18,20 +18,13 @@ use crate::stats::timed;
 pub struct Org {
     pub sim: SimHandle,
     pub alias: String,
+    pub api: SimAdmin,
 }
 
 impl Org {
     /// Every Account Id of the org, sorted (the dataset is deterministic, so is this).
     pub fn account_ids(&self) -> Vec<String> {
-        let state = self.sim.state();
-        let instance = state.instance();
-        let mut ids: Vec<String> = instance
-            .org
-            .all("Account")
-            .map(|r| r.id().to_owned())
-            .collect();
-        ids.sort();
-        ids
+        self.api.ids("Account")
     }
 
     /// The simulator's current value of one field.
@@ -45,14 +38,27 @@ impl Org {
             .unwrap_or(Value::Null)
     }
 
+    /// One admin request without a body; the answer's JSON (`null` for an empty body). An
+    /// error rather than a panic when it fails, so the bench reports it.
+    fn admin(&self, method: &str, path: &str) -> anyhow::Result<Value> {
+        let (status, body) = self
+            .api
+            .try_request(method, path, None)
+            .map_err(|e| anyhow!("admin {method} {path}: {e}"))?;
+        if status >= 300 {
+            bail!("admin {method} {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
     /// `GET /__sim/requests`: counts and the log of decoded SOQL.
     pub fn requests(&self) -> anyhow::Result<Value> {
-        admin(self.sim.url(), "GET", "/requests", None)
+        self.admin("GET", "/requests")
     }
 
     /// Forgets the request counters and log.
     pub fn reset_requests(&self) -> anyhow::Result<()> {
-        admin(self.sim.url(), "DELETE", "/requests", None).map(|_| ())
+        self.admin("DELETE", "/requests").map(|_| ())
     }
 
     /// The SOQL of every data query the org received since the last reset, in order.
@@ -113,6 +119,7 @@ impl World {
             bail!("sf could not log in to the simulator: {login:?}");
         }
         Ok(Org {
+            api: SimAdmin::new(sim.url()),
             sim,
             alias: alias.to_owned(),
         })
@@ -126,16 +133,16 @@ impl World {
     /// `upsight ARGS` on database `db`, with `transport`, targeting `org`: the environment a
     /// user who set those settings would have, plus the isolated `sf` home.
     pub fn upsight(&self, db: &Path, transport: &str, org: &Org, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.upsight);
+        let mut cmd = upsight_command(
+            &self.upsight,
+            &self.home.envs(),
+            db,
+            transport,
+            &self.path("no-config.toml"),
+        );
         cmd.args(args)
-            .envs(self.home.envs())
-            .env("UPSIGHT_DB", db)
-            .env("UPSIGHT_TRANSPORT", transport)
-            .env("UPSIGHT_SF_PATH", sf_bin())
             .env("UPSIGHT_TARGET_ORG", &org.alias)
-            .env("UPSIGHT_CONFIG", self.path("no-config.toml"))
             .current_dir(self.home.path())
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -173,31 +180,6 @@ impl World {
         }
         Ok((out, elapsed))
     }
-}
-
-/// One admin request to a simulator; the answer's JSON (`null` for an empty body).
-pub fn admin(base: &str, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-    let agent = agent();
-    let url = format!("{base}/__sim{path}");
-    let mut response = match (method, body) {
-        ("GET", _) => agent.get(&url).call()?,
-        ("DELETE", _) => agent.delete(&url).call()?,
-        ("POST", b) => agent
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .send(b.map(Value::to_string).unwrap_or_default())?,
-        ("PATCH", b) => agent
-            .patch(&url)
-            .header("Content-Type", "application/json")
-            .send(b.map(Value::to_string).unwrap_or_default())?,
-        _ => bail!("unsupported admin method {method}"),
-    };
-    let status = response.status().as_u16();
-    let text = read_body(&mut response)?;
-    if status >= 300 {
-        bail!("admin {method} {path}: {status} {text}");
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// An HTTP agent that reports every status as a response rather than an error.
