@@ -63,6 +63,17 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromium outlives chromedriver's death; its profile argument is unique to this
+        // browser, so it names exactly the processes to end before the profile is removed.
+        upsight_testkit::kill_processes_with_arg(&format!(
+            "--user-data-dir={}",
+            self._profile.path().display()
+        ));
+    }
+}
+
 impl Browser {
     /// Starts chromedriver and a fresh headless chromium. `rebind_host` is resolved to
     /// 127.0.0.1 by the browser, as a DNS-rebinding attacker's name would be.

@@ -223,21 +223,36 @@ impl SfHome {
 
     /// Pids of every live process whose environment has this `HOME`.
     fn processes_in_home(&self) -> Vec<i32> {
-        let mut needle = b"HOME=".to_vec();
-        needle.extend_from_slice(self.dir.path().as_os_str().as_encoded_bytes());
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        let me = std::process::id() as i32;
-        entries
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|&pid| pid != me)
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/environ"))
-                    .map(|env| env.split(|&b| b == 0).any(|var| var == needle.as_slice()))
-                    .unwrap_or(false)
-            })
-            .collect()
+        let mut var = b"HOME=".to_vec();
+        var.extend_from_slice(self.dir.path().as_os_str().as_encoded_bytes());
+        processes_where("environ", |entry| entry == var.as_slice())
+    }
+}
+
+/// Pids of every live process (but this one) with an entry of `/proc/PID/<table>`
+/// (`environ` or `cmdline`, both NUL-separated) that `matches`.
+fn processes_where(table: &str, matches: impl Fn(&[u8]) -> bool) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/{table}"))
+                .map(|data| data.split(|&b| b == 0).any(&matches))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Kills every process that has `arg` among its command-line arguments. A browser started
+/// through chromedriver detaches from the driver's process group, so killing the driver
+/// leaves it running; its unique `--user-data-dir=...` argument still names it.
+pub fn kill_processes_with_arg(arg: &str) {
+    for pid in processes_where("cmdline", |a| a == arg.as_bytes()) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 
