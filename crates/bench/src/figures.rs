@@ -60,10 +60,13 @@ pub fn run_all(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
     ensure!(warm.accounts_updated == 300, "warm-up sync: {warm:?}");
     let q300 = org.logged_queries()?;
     ensure!(
-        q300.len() == 1,
+        (1..=2).contains(&q300.len()),
         "a 300-account sync sent {} queries",
         q300.len()
     );
+    // Over REST the engine queries at most 250 Ids per chunk (to bound a sync's memory), so
+    // the book is two chunks; the baseline is still one bare query for all 300 Ids.
+    let bare300 = with_id_list(&q300[0], book)?;
     org.reset_requests()?;
     let warm = eng2000.sync_all(&|_| {})?;
     ensure!(warm.accounts_updated == 2000, "warm-up sync: {warm:?}");
@@ -85,14 +88,14 @@ pub fn run_all(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
     );
 
     eprintln!("bench: full sync of 300 accounts");
-    let base300 = format!("sf data query (300 Ids, {} chunk)", q300.len());
+    let base300 = "sf data query (300 Ids, 1 query)".to_owned();
     rows.extend(sync_rows(
         world,
         &org,
         &eng300,
         &db300,
         "300",
-        &q300[0],
+        &bare300,
         &q300,
         &base300,
         300,
@@ -204,6 +207,16 @@ fn without_id_list(soql: &str) -> anyhow::Result<String> {
         .rfind(" FROM Account WHERE ")
         .ok_or_else(|| anyhow!("unexpected sync SOQL shape: {soql}"))?;
     Ok(format!("{} FROM Account", &soql[..at]))
+}
+
+/// The sync's SOQL (one chunk of it) asking for exactly `ids` in one `WHERE Id IN`.
+fn with_id_list(soql: &str, ids: &[String]) -> anyhow::Result<String> {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
+    Ok(format!(
+        "{} WHERE Id IN ({})",
+        without_id_list(soql)?,
+        quoted.join(",")
+    ))
 }
 
 /// One bare `sf data query`, checked to return `rows` records; its wall time.
