@@ -15,7 +15,7 @@ use crate::json::{decode, encode, set_field};
 use crate::{Store, NOW};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use upsight_core::{AccountId, FieldValues, OpportunityId, RecordRef};
 
 /// Everything one sync run writes.
@@ -89,17 +89,18 @@ impl Store {
         self.write(|tx| {
             let protected = protected_fields(tx)?;
             let mut outcome = PullOutcome::default();
+            let mut touched = Touched::default();
             for account in &pull.accounts {
-                apply_account(tx, account, &protected, &mut outcome)?;
+                apply_account(tx, account, &protected, &mut touched, &mut outcome)?;
             }
+            touched.write(tx)?;
             for &id in &pull.missing_accounts {
-                let updated = tx.execute(
-                    &format!(
+                let updated = tx
+                    .prepare_cached(&format!(
                         "UPDATE account SET sf_missing_since = coalesce(sf_missing_since, {NOW})
-                         WHERE id = ?1"
-                    ),
-                    [id.0],
-                )?;
+                     WHERE id = ?1"
+                    ))?
+                    .execute([id.0])?;
                 if updated == 0 {
                     return Err(not_found_account(id));
                 }
@@ -109,46 +110,91 @@ impl Store {
     }
 }
 
+/// Records the pull confirmed without a single value to write (on a warm sync, nearly all
+/// of them). Their rows only get a new `synced_at`, and that in one statement per table at
+/// the end, instead of each row being read, decoded, merged, re-encoded and rewritten.
+#[derive(Default)]
+struct Touched {
+    accounts: Vec<i64>,
+    opportunities: Vec<i64>,
+}
+
+impl Touched {
+    fn write(&self, tx: &Transaction<'_>) -> Result<()> {
+        let ids = |v: &[i64]| encode(&v);
+        if !self.accounts.is_empty() {
+            let updated = tx.execute(
+                &format!(
+                    "UPDATE account SET synced_at = {NOW}, sf_missing_since = NULL
+                     WHERE id IN (SELECT value FROM json_each(?1))"
+                ),
+                [ids(&self.accounts)?],
+            )?;
+            if updated != self.accounts.len() {
+                // Some account is gone; name the first one, as the row-by-row path would.
+                let mut exists = tx.prepare_cached("SELECT 1 FROM account WHERE id = ?1")?;
+                for &id in &self.accounts {
+                    if !exists.exists([id])? {
+                        return Err(not_found_account(AccountId(id)));
+                    }
+                }
+            }
+        }
+        if !self.opportunities.is_empty() {
+            // Every id was read from the table in this transaction, so all of them match.
+            tx.execute(
+                &format!(
+                    "UPDATE opportunity SET synced_at = {NOW}
+                     WHERE id IN (SELECT value FROM json_each(?1))"
+                ),
+                [ids(&self.opportunities)?],
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn apply_account(
     tx: &Transaction<'_>,
     pull: &AccountPull,
     protected: &ProtectedFields,
+    touched: &mut Touched,
     outcome: &mut PullOutcome,
 ) -> Result<()> {
     let id = pull.account_id;
     let record = RecordRef::Account(id);
-    let (name, stored): (String, String) = tx
-        .query_row(
-            "SELECT name, fields FROM account WHERE id = ?1",
-            [id.0],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?
-        .ok_or_else(|| not_found_account(id))?;
-    let before: FieldValues = decode(&stored, "account fields")?;
-    let after = merge(&before, &pull.fields, record, protected, outcome);
-    let name = match &pull.name {
-        Some(pulled) if !protected.contains(record, "Name") => pulled.clone(),
-        _ => name,
-    };
-    tx.execute(
-        &format!(
+    if pull.name.is_none() && pull.fields.is_empty() && pull.quick_links.is_none() {
+        // Nothing to lay over the stored values: merging would write the same row back.
+        touched.accounts.push(id.0);
+    } else {
+        let (name, stored): (String, String) = tx
+            .prepare_cached("SELECT name, fields FROM account WHERE id = ?1")?
+            .query_row([id.0], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?
+            .ok_or_else(|| not_found_account(id))?;
+        let before: FieldValues = decode(&stored, "account fields")?;
+        let after = merge(&before, &pull.fields, record, protected, outcome);
+        let name = match &pull.name {
+            Some(pulled) if !protected.contains(record, "Name") => pulled.clone(),
+            _ => name,
+        };
+        tx.prepare_cached(&format!(
             "UPDATE account SET name = ?2, fields = ?3,
                  quick_links = coalesce(?4, quick_links),
                  synced_at = {NOW}, sf_missing_since = NULL,
                  updated_at = CASE WHEN name = ?2 AND fields = ?3 THEN updated_at ELSE {NOW} END
              WHERE id = ?1"
-        ),
-        params![
+        ))?
+        .execute(params![
             id.0,
             name,
             encode(&after)?,
             pull.quick_links.as_ref().map(encode).transpose()?
-        ],
-    )?;
+        ])?;
+    }
     outcome.accounts_updated += 1;
     if let Some(opportunities) = &pull.opportunities {
-        apply_opportunities(tx, id, opportunities, protected, outcome)?;
+        apply_opportunities(tx, id, opportunities, protected, touched, outcome)?;
     }
     Ok(())
 }
@@ -180,24 +226,49 @@ fn apply_opportunities(
     account: AccountId,
     pulled: &[OpportunityPull],
     protected: &ProtectedFields,
+    touched: &mut Touched,
     outcome: &mut PullOutcome,
 ) -> Result<()> {
+    // The account's local opportunities, read once: they answer both which pulled ones
+    // are unchanged and which local ones Salesforce no longer returned.
+    let local: Vec<(i64, String, String)> = tx
+        .prepare_cached("SELECT id, sf_id, name FROM opportunity WHERE account_id = ?1")?
+        .query_map([account.0], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let by_sf_id: HashMap<&str, (i64, &str)> = local
+        .iter()
+        .map(|(id, sf_id, name)| (sf_id.as_str(), (*id, name.as_str())))
+        .collect();
     for opportunity in pulled {
-        upsert_opportunity(tx, account, opportunity, protected, outcome)?;
+        // No values to lay over, already this account's, and its name either unchanged
+        // or kept by a protecting edit: the row stays as it is but for `synced_at`.
+        let unchanged = opportunity.fields.is_empty()
+            && by_sf_id
+                .get(opportunity.sf_id.as_str())
+                .is_some_and(|&(id, name)| {
+                    name == opportunity.name
+                        || protected.contains(RecordRef::Opportunity(OpportunityId(id)), "Name")
+                });
+        match by_sf_id.get(opportunity.sf_id.as_str()) {
+            Some(&(id, _)) if unchanged => {
+                touched.opportunities.push(id);
+                outcome.opportunities_upserted += 1;
+            }
+            _ => upsert_opportunity(tx, account, opportunity, protected, outcome)?,
+        }
     }
     let returned: HashSet<&str> = pulled.iter().map(|o| o.sf_id.as_str()).collect();
-    let mut stmt = tx.prepare("SELECT id, sf_id FROM opportunity WHERE account_id = ?1")?;
-    let local: Vec<(i64, String)> = stmt
-        .query_map([account.0], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, sf_id) in local {
+    for (id, sf_id, _) in &local {
         if returned.contains(sf_id.as_str()) {
             continue;
         }
-        if protected.has_record(RecordRef::Opportunity(OpportunityId(id))) {
-            outcome.kept_opportunities.push(sf_id);
+        if protected.has_record(RecordRef::Opportunity(OpportunityId(*id))) {
+            outcome.kept_opportunities.push(sf_id.clone());
         } else {
-            tx.execute("DELETE FROM opportunity WHERE id = ?1", [id])?;
+            tx.prepare_cached("DELETE FROM opportunity WHERE id = ?1")?
+                .execute([id])?;
             outcome.opportunities_removed += 1;
         }
     }
@@ -212,21 +283,23 @@ fn upsert_opportunity(
     outcome: &mut PullOutcome,
 ) -> Result<()> {
     let existing: Option<(i64, i64, String, String)> = tx
-        .query_row(
-            "SELECT id, account_id, name, fields FROM opportunity WHERE sf_id = ?1",
-            [&pull.sf_id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
+        .prepare_cached("SELECT id, account_id, name, fields FROM opportunity WHERE sf_id = ?1")?
+        .query_row([&pull.sf_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
         .optional()?;
     match existing {
         None => {
-            tx.execute(
-                &format!(
-                    "INSERT INTO opportunity (sf_id, account_id, name, fields, synced_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, {NOW}, {NOW})"
-                ),
-                params![pull.sf_id, account.0, pull.name, encode(&pull.fields)?],
-            )?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO opportunity (sf_id, account_id, name, fields, synced_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, {NOW}, {NOW})"
+            ))?
+            .execute(params![
+                pull.sf_id,
+                account.0,
+                pull.name,
+                encode(&pull.fields)?
+            ])?;
         }
         Some((id, previous_account, name, stored)) => {
             let record = RecordRef::Opportunity(OpportunityId(id));
@@ -237,14 +310,12 @@ fn upsert_opportunity(
             } else {
                 pull.name.clone()
             };
-            tx.execute(
-                &format!(
-                    "UPDATE opportunity SET account_id = ?2, name = ?3, fields = ?4,
-                         synced_at = {NOW}
-                     WHERE id = ?1"
-                ),
-                params![id, account.0, name, encode(&after)?],
-            )?;
+            tx.prepare_cached(&format!(
+                "UPDATE opportunity SET account_id = ?2, name = ?3, fields = ?4,
+                     synced_at = {NOW}
+                 WHERE id = ?1"
+            ))?
+            .execute(params![id, account.0, name, encode(&after)?])?;
             if previous_account != account.0 {
                 // Reparented in Salesforce: its change log follows it to the new account.
                 tx.execute(

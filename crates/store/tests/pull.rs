@@ -304,3 +304,65 @@ fn a_reparented_opportunity_moves_with_its_change_log() {
     );
     assert_eq!(store.pending_changes().unwrap()[0].account_id, beta);
 }
+
+/// What a warm sync with nothing changed hands over: accounts without values and
+/// opportunities without values (the planner found them equal). They keep every stored
+/// value, get a new `synced_at`, and the missing flag clears, as before the short path.
+#[test]
+fn a_pull_of_unchanged_records_only_marks_them_synced() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    store
+        .apply_pull(&PullApply {
+            accounts: vec![pull(
+                acme,
+                values(&[("Customer_Health__c", json!("Green"))]),
+                vec![opp("006000000000001AAA", "Prospecting")],
+            )],
+            missing_accounts: vec![acme],
+        })
+        .unwrap();
+    let before = store.get_account(acme).unwrap();
+    let opps_before = store.opportunities_of(acme).unwrap();
+    assert!(before.sf_missing_since.is_some());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+
+    let unchanged = OpportunityPull {
+        fields: FieldValues::new(),
+        ..opp("006000000000001AAA", "Prospecting")
+    };
+    let outcome = store
+        .apply_pull(&PullApply {
+            accounts: vec![AccountPull {
+                opportunities: Some(vec![unchanged]),
+                ..AccountPull::new(acme)
+            }],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    assert_eq!(outcome.accounts_updated, 1);
+    assert_eq!(outcome.opportunities_upserted, 1);
+    assert_eq!(outcome.opportunities_removed, 0);
+    let after = store.get_account(acme).unwrap();
+    let opps_after = store.opportunities_of(acme).unwrap();
+    assert_eq!(after.fields, before.fields);
+    assert_eq!(after.quick_links, before.quick_links);
+    assert_eq!(after.updated_at, before.updated_at);
+    assert_eq!(after.sf_missing_since, None);
+    assert!(after.synced_at > before.synced_at, "{after:?}");
+    assert_eq!(opps_after.len(), 1);
+    assert_eq!(opps_after[0].fields, opps_before[0].fields);
+    assert_eq!(opps_after[0].name, opps_before[0].name);
+    assert!(opps_after[0].synced_at > opps_before[0].synced_at);
+
+    // An account gone from the database still fails the whole apply on the short path.
+    let result = store.apply_pull(&PullApply {
+        accounts: vec![AccountPull::new(acme), AccountPull::new(AccountId(999))],
+        missing_accounts: vec![],
+    });
+    assert!(
+        matches!(result, Err(StoreError::NotFound { .. })),
+        "{result:?}"
+    );
+    assert_eq!(store.get_account(acme).unwrap().synced_at, after.synced_at);
+}
