@@ -29,7 +29,7 @@ use upsight_core::pull::{
     plan_pull, AccountPlan, LocalAccount, LocalOpportunity, PreservedValue, Protected, PullInput,
     Queried, OPPORTUNITIES_RELATIONSHIP,
 };
-use upsight_core::{Account, AccountId, FieldMap, FieldValues, RecordRef, SObject, SyncRunId};
+use upsight_core::{AccountId, FieldMap, FieldValues, RecordRef, SObject, SyncRunId};
 use upsight_salesforce::soql::SIZING_API_VERSION;
 use upsight_salesforce::{CallStats, Cond, Lit, SalesforceClient, Select, SfId};
 use upsight_store::{
@@ -499,18 +499,13 @@ impl Engine {
     /// The accounts `ids` (those linked) with their values and opportunities, as the
     /// planner wants them.
     pub(crate) fn load_locals(&self, ids: &[AccountId]) -> Result<Vec<LocalAccount>> {
-        let store = self.store();
-        let accounts: Vec<Account> = ids
-            .iter()
-            .map(|id| store.get_account(*id))
-            .collect::<std::result::Result<_, _>>()?;
-        let mut locals = Vec::new();
-        for account in accounts {
-            let Some(sf_id) = account.sf_id.clone() else {
+        let read = self.store().accounts_with_opportunities(ids)?;
+        let mut locals = Vec::with_capacity(read.len());
+        for (account, opportunities) in read {
+            let Some(sf_id) = account.sf_id else {
                 continue;
             };
-            let opportunities = store
-                .opportunities_of(account.id)?
+            let opportunities = opportunities
                 .into_iter()
                 .map(|o| LocalOpportunity {
                     id: o.id,
