@@ -20,11 +20,15 @@ use crate::error::Error;
 /// The environment every `sf` run gets: no telemetry upload, no update check, no autoupdate
 /// (`SF_DISABLE_AUTOUPDATE`, not `SF_AUTOUPDATE_DISABLE`, which makes it worse), and no log
 /// file. Without these, `sf` leaves detached node processes behind and reaches the network.
+/// Colours are off whatever the user's shell says: with `CI` or `FORCE_COLOR` set, `sf api
+/// request rest --include` paints its header names with ANSI escapes on a pipe.
 pub const SF_FIXED_ENV: &[(&str, &str)] = &[
     ("SF_DISABLE_TELEMETRY", "true"),
     ("SF_DISABLE_AUTOUPDATE", "true"),
     ("SF_SKIP_NEW_VERSION_CHECK", "true"),
     ("SF_DISABLE_LOG_FILE", "true"),
+    ("FORCE_COLOR", "0"),
+    ("NO_COLOR", "1"),
 ];
 
 /// What one run printed.

@@ -433,7 +433,11 @@ pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Ap
     if out.stdout.trim().is_empty() {
         return Err(error_from_stderr(out, context));
     }
-    let mut lines = out.stdout.split_inclusive('\n');
+    // The environment turns colours off, but a terminal-ish setting we did not foresee must
+    // not turn a saved record into an "unexpected output" failure: valid JSON never holds a
+    // raw ESC, so removing escape sequences cannot change the body.
+    let stdout = strip_ansi(&out.stdout);
+    let mut lines = stdout.split_inclusive('\n');
     let status = lines
         .next()
         .and_then(|l| l.trim().strip_prefix("HTTP/"))
@@ -479,6 +483,29 @@ pub(crate) struct ApiResponse {
 
 /// `content-type: application/json` → `("content-type", "application/json")`. The body
 /// (JSON, HTML or text) never starts with such a line.
+/// `text` without ANSI CSI escape sequences (`ESC [ params final-byte`), such as colours.
+fn strip_ansi(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\u{1b}') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameter and intermediate bytes, then one final byte in '@'..='~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn header_line(line: &str) -> Option<(&str, &str)> {
     let (name, value) = line.trim_end().split_once(": ")?;
     let is_name = !name.is_empty()
@@ -651,6 +678,31 @@ mod tests {
         let nothing = out(1, "", "some crash\n");
         assert!(
             matches!(parse_json_output(&nothing, "c").unwrap_err(), Error::Protocol { raw, .. } if raw.contains("some crash"))
+        );
+    }
+
+    /// With `CI` set (as on a CI machine) `sf` painted the header names even on a pipe, and
+    /// every push and chunked query on the CLI transport failed as "unexpected output".
+    #[test]
+    fn api_request_output_with_coloured_headers_parses() {
+        let coloured = out(
+            0,
+            "HTTP/1.1 200\n\u{1b}[34m\u{1b}[1mcontent-type\u{1b}[22m\u{1b}[39m: application/json;charset=UTF-8\n\
+             \u{1b}[34m\u{1b}[1msforce-limit-info\u{1b}[22m\u{1b}[39m: api-usage=7/100\n\
+             [\n  {\n    \"success\": true, \"note\": \"esc \\u001b[31m kept\"\n  }\n]\n",
+            "",
+        );
+        let response = parse_api_request_output(&coloured, "c").unwrap();
+        assert_eq!(
+            response.body,
+            json!([{"success": true, "note": "esc \u{1b}[31m kept"}])
+        );
+        assert_eq!(
+            response.api_usage,
+            Some(ApiUsage {
+                used: 7,
+                limit: 100
+            })
         );
     }
 

@@ -119,10 +119,14 @@ impl Live {
     }
 }
 
+/// The home's environment, plus `CI=true`: on a CI machine `sf` paints `--include` headers
+/// with colours even on a pipe unless the client turns them off, so every case here runs as
+/// if on one, wherever the tests run.
 fn envs(home: &SfHome) -> Vec<(OsString, OsString)> {
     home.envs()
         .into_iter()
         .map(|(k, v)| (OsString::from(k), v))
+        .chain([(OsString::from("CI"), OsString::from("true"))])
         .collect()
 }
 
