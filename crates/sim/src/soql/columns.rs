@@ -128,20 +128,8 @@ fn field_entry(field: &FieldSchema, top: bool) -> Value {
             boolean: kind == FieldKind::Boolean,
             custom: field.custom,
             insertable: top && field.createable && kind != FieldKind::Id,
-            number: matches!(
-                kind,
-                FieldKind::Currency | FieldKind::Percent | FieldKind::Double | FieldKind::Int
-            ),
-            text: matches!(
-                kind,
-                FieldKind::String
-                    | FieldKind::Textarea
-                    | FieldKind::Picklist
-                    | FieldKind::Multipicklist
-                    | FieldKind::Url
-                    | FieldKind::Phone
-                    | FieldKind::Email
-            ),
+            number: kind.is_numeric(),
+            text: kind.is_text(),
             updatable: top && field.updateable && kind != FieldKind::Id,
             ..Shape::default()
         },

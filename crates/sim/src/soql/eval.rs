@@ -93,28 +93,8 @@ struct SortSpec<'a> {
     nulls_first: bool,
 }
 
-fn is_text(kind: FieldKind) -> bool {
-    matches!(
-        kind,
-        FieldKind::String
-            | FieldKind::Textarea
-            | FieldKind::Picklist
-            | FieldKind::Multipicklist
-            | FieldKind::Url
-            | FieldKind::Phone
-            | FieldKind::Email
-    )
-}
-
 fn is_id(kind: FieldKind) -> bool {
     matches!(kind, FieldKind::Id | FieldKind::Reference)
-}
-
-fn is_number(kind: FieldKind) -> bool {
-    matches!(
-        kind,
-        FieldKind::Currency | FieldKind::Percent | FieldKind::Double | FieldKind::Int
-    )
 }
 
 fn is_long_text(field: &FieldSchema) -> bool {
@@ -345,7 +325,7 @@ impl<'a> Planner<'a> {
             Condition::Like { field, pattern } => {
                 let path = self.filter_path(object, field)?;
                 let kind = path.field.kind;
-                if !is_text(kind) && !is_id(kind) {
+                if !kind.is_text() && !is_id(kind) {
                     return Err(SoqlError::at(
                         FILTER_OPERATOR,
                         self.source,
@@ -377,7 +357,7 @@ impl<'a> Planner<'a> {
         let field = path.field;
         let kind = field.kind;
         let mismatch = || {
-            let quoting = if is_text(kind) || is_id(kind) {
+            let quoting = if kind.is_text() || is_id(kind) {
                 "should be enclosed in quotes"
             } else {
                 "should not be enclosed in quotes"
@@ -398,8 +378,10 @@ impl<'a> Planner<'a> {
             (LiteralValue::Null, FieldKind::Boolean) => Typed::Bool(false),
             (LiteralValue::Null, _) => Typed::Null,
             // Salesforce stores no empty text: `''` is null.
-            (LiteralValue::String(s), k) if s.is_empty() && (is_text(k) || is_id(k)) => Typed::Null,
-            (LiteralValue::String(s), k) if is_text(k) => Typed::Text(fold(s)),
+            (LiteralValue::String(s), k) if s.is_empty() && (k.is_text() || is_id(k)) => {
+                Typed::Null
+            }
+            (LiteralValue::String(s), k) if k.is_text() => Typed::Text(fold(s)),
             (LiteralValue::String(s), k) if is_id(k) => {
                 if !matches!(s.len(), 15 | 18) || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
                     return Err(SoqlError::at(
@@ -411,7 +393,7 @@ impl<'a> Planner<'a> {
                 }
                 Typed::Id(s.clone())
             }
-            (LiteralValue::Number(n), k) if is_number(k) => Typed::Number(*n),
+            (LiteralValue::Number(n), k) if k.is_numeric() => Typed::Number(*n),
             (LiteralValue::Boolean(b), FieldKind::Boolean) => Typed::Bool(*b),
             (LiteralValue::Date { days, .. }, FieldKind::Date) => Typed::Date(*days),
             (LiteralValue::DateTime { millis, .. }, FieldKind::Datetime) => {
@@ -552,7 +534,7 @@ impl<'o> Runner<'o> {
         }
         let value = value?;
         match kind {
-            k if is_number(k) => value
+            k if k.is_numeric() => value
                 .as_f64()
                 .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
                 .map(Key::Number),
