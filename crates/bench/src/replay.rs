@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use upsight_salesforce::{
-    CallStats, QueryResult, RecordResult, RecordUpdate, Result, SalesforceClient, Soql, Status,
+    CallStats, ConditionalUpdate, QueryResult, RecordResult, RecordUpdate, Result, SalesforceClient, Soql, Status,
     TransportKind,
 };
 
@@ -56,6 +56,10 @@ impl SalesforceClient for Replay {
 
     fn update(&self, records: &[RecordUpdate]) -> Result<Vec<RecordResult>> {
         self.inner.update(records)
+    }
+
+    fn update_conditional(&self, records: &[ConditionalUpdate]) -> Result<Vec<RecordResult>> {
+        self.inner.update_conditional(records)
     }
 
     fn describe(&self, sobject: &str) -> Result<Map<String, Value>> {

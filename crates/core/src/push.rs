@@ -22,12 +22,20 @@
 //! - **Merging.** All fields of one record go into one record update, and updates are grouped
 //!   into requests of at most [`MAX_RECORDS_PER_REQUEST`] records: 500 edits over 100
 //!   accounts is one request.
-//! - **Request-level failures** depend on the kind of failure. A transient one (timeout,
-//!   network, HTTP 5xx, a locked row) and one the user must fix in `sf` (expired session,
-//!   not logged in) leave the entry `pending`, with the error noted, because the edit itself
-//!   is fine and the next push will carry it. A permanent one (Salesforce refusing the whole
-//!   request, a malformed answer) marks the entry `failed` with the code and message, because
-//!   sending the same thing again cannot help until the user looks at it.
+//! - **Only a refusal of the record's own values marks an entry `failed`.** Every failure of
+//!   a whole request (timeout, network, HTTP 5xx, garbage output, an expired session, even
+//!   Salesforce refusing the request as a whole) leaves the entry `pending`, with the error
+//!   noted and its in-flight value kept: the edit itself was never judged, so the pusher
+//!   tries again with a back-off and the user sees why it waits. A per-record answer that
+//!   says "try later" (a locked row, a limit, a server fault) is turned into such a failure by
+//!   the executor before it reaches [`classify_results`].
+//! - **Conditional writes.** The drift check and the write are separate requests, so each
+//!   update carries a precondition: `If-Unmodified-Since` the record's `LastModifiedDate` as
+//!   the drift query read it ([`Precondition`]). Salesforce answers 412 when anyone changed
+//!   the record in between; that record is re-checked ([`Verdict::Recheck`]): a change to
+//!   another field sends again under the new precondition, a change to ours is a conflict.
+//!   The header has one-second resolution, so a record whose last change may share a second
+//!   with a change the read did not see is not sent until it has settled ([`is_settled`]).
 //! - **Nothing is lost or duplicated.** Every entry given to [`plan_push`] comes out of
 //!   [`classify_results`] exactly once, with a verdict that is a legal transition from
 //!   `pending` (or no transition at all). The property tests below check exactly that.
@@ -52,13 +60,46 @@ pub fn id_key(sf_id: &str) -> &str {
     sf_id.get(..15).unwrap_or(sf_id)
 }
 
+/// The field every drift query selects for the precondition of a conditional write.
+pub const LAST_MODIFIED_FIELD: &str = "LastModifiedDate";
+
+/// How many whole seconds must separate a record's last change from the server's clock at
+/// the read before the read's `LastModifiedDate` is a safe precondition.
+///
+/// `If-Unmodified-Since` compares whole seconds (an HTTP-date has no fraction, and
+/// Salesforce keeps `LastModifiedDate` in whole seconds). A change saved after the read but
+/// in the same second as the record's last change keeps the same `LastModifiedDate`, so a
+/// precondition built on that second would let our write overwrite it. The read's own
+/// server time (its `Date` header) bounds when the read happened; one more second covers a
+/// save whose stamp was taken just before the read and that committed just after it.
+pub const SETTLE_SECONDS: i64 = 2;
+
+/// Whether a record last modified at `last_modified_s` (whole seconds since the epoch) can
+/// be written under `If-Unmodified-Since: last_modified_s`, given the server's time when it
+/// was read (`None` when the transport could not say, which is never safe).
+pub fn is_settled(last_modified_s: i64, server_time_s: Option<i64>) -> bool {
+    server_time_s.is_some_and(|now| now - last_modified_s >= SETTLE_SECONDS)
+}
+
+/// The condition an update is sent under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Precondition {
+    /// `If-Unmodified-Since`: Salesforce applies the update only if the record's
+    /// `LastModifiedDate` is not later than this (whole seconds since the epoch).
+    pub unmodified_since_s: i64,
+}
+
 /// Salesforce's current values of the records a push touches, as the drift query read them.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteSnapshot {
     /// (kind, Id key) → lower-cased field name → value.
     records: HashMap<(RecordKind, String), HashMap<String, Value>>,
+    /// (kind, Id key) → the record's `LastModifiedDate` in whole seconds, when returned.
+    modified: HashMap<(RecordKind, String), i64>,
     /// (kind, lower-cased field name) for every field the query selected.
     queried: HashSet<(RecordKind, String)>,
+    /// The server's clock when it answered the read (whole seconds), if the transport said.
+    server_time_s: Option<i64>,
 }
 
 impl RemoteSnapshot {
@@ -72,14 +113,44 @@ impl RemoteSnapshot {
         self.queried.insert((kind, field.to_ascii_lowercase()));
     }
 
-    /// Adds one record the drift query returned.
-    pub fn insert_record(&mut self, kind: RecordKind, sf_id: &str, fields: &FieldValues) {
+    /// Adds one record the drift query returned, with its `LastModifiedDate` in whole
+    /// seconds when the query read it (`None`: no precondition can be built, so the record's
+    /// entries wait for a read that has it).
+    pub fn insert_record(
+        &mut self,
+        kind: RecordKind,
+        sf_id: &str,
+        fields: &FieldValues,
+        last_modified_s: Option<i64>,
+    ) {
         let values = fields
             .iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
             .collect();
-        self.records
-            .insert((kind, id_key(sf_id).to_owned()), values);
+        let key = (kind, id_key(sf_id).to_owned());
+        match last_modified_s {
+            Some(stamp) => {
+                self.modified.insert(key.clone(), stamp);
+            }
+            None => {
+                self.modified.remove(&key);
+            }
+        }
+        self.records.insert(key, values);
+    }
+
+    /// Notes the server's clock when it answered the read (its `Date` header).
+    pub fn set_server_time(&mut self, server_time_s: Option<i64>) {
+        self.server_time_s = server_time_s;
+    }
+
+    /// The precondition to write the record under, or `None` while it is not settled (or
+    /// was not returned with a `LastModifiedDate`).
+    pub fn precondition(&self, kind: RecordKind, sf_id: &str) -> Option<Precondition> {
+        let stamp = *self.modified.get(&(kind, id_key(sf_id).to_owned()))?;
+        is_settled(stamp, self.server_time_s).then_some(Precondition {
+            unmodified_since_s: stamp,
+        })
     }
 
     /// Whether the query selected `field` for `kind`.
@@ -114,6 +185,9 @@ pub struct PlannedUpdate {
     pub fields: Map<String, Value>,
     /// The entries this update carries, one per field, in field order.
     pub entries: Vec<ChangeId>,
+    /// The condition Salesforce must find true to apply it; `None` only for a record the
+    /// drift query did not return (sending lets Salesforce say why it is gone).
+    pub precondition: Option<Precondition>,
 }
 
 /// An entry that cannot be sent at all, with the code and message to record.
@@ -136,6 +210,9 @@ pub struct PushPlan {
     /// A second entry for a field already in this push; it waits for the next push. The
     /// store allows one open entry per field, so this only guards against a corrupt log.
     pub held: Vec<ChangeId>,
+    /// Entries whose record changed too recently for a safe precondition
+    /// ([`is_settled`]): nothing is sent for them; the executor reads again shortly.
+    pub unsettled: Vec<ChangeId>,
     /// The requests to send, each of at most [`MAX_RECORDS_PER_REQUEST`] updates.
     pub batches: Vec<Vec<PlannedUpdate>>,
     /// What to record on each sent entry, durably, before the first request goes out.
@@ -237,6 +314,12 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
             // needs to see on the failed entry.
             None => None,
         };
+        let precondition = remote.precondition(kind, sf_id);
+        let returned = remote.record(kind, sf_id).is_some();
+        if returned && precondition.is_none() {
+            plan.unsettled.push(entry.id);
+            continue;
+        }
         let key = (kind, id_key(sf_id).to_owned());
         let index = *by_record.entry(key).or_insert_with(|| {
             updates.push(PlannedUpdate {
@@ -244,6 +327,7 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
                 sf_id: sf_id.to_owned(),
                 fields: Map::new(),
                 entries: Vec::new(),
+                precondition,
             });
             updates.len() - 1
         });
@@ -275,14 +359,17 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
     plan
 }
 
-/// How a whole-request failure is treated.
+/// What a whole-request failure says about the next attempt. Whatever the kind, its
+/// entries stay `pending` (the value was never judged); the kind decides what the user is
+/// told and how soon the pusher tries again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
-    /// Can clear up by itself (timeout, network, HTTP 5xx, row lock): stay pending.
+    /// Can clear up by itself (timeout, network, HTTP 5xx, row lock).
     Transient,
-    /// Needs the user to fix `sf` (log in again, install it): stay pending.
+    /// Needs the user to fix `sf` (log in again, install it).
     NeedsUser,
-    /// Sending the same again cannot help: the entries become `failed`.
+    /// The same request will fail the same way until something changes (Salesforce refused
+    /// the request as a whole, or answered with something unreadable).
     Permanent,
 }
 
@@ -300,6 +387,8 @@ pub enum SendOutcome {
     Saved,
     /// Salesforce refused the record: (statusCode, message) for each error it gave.
     Refused(Vec<(String, String)>),
+    /// 412: the record changed since the drift query read it; nothing was written.
+    PreconditionFailed,
     /// The request carrying the record failed as a whole (or was never sent).
     RequestFailed(RequestFailure),
 }
@@ -319,6 +408,9 @@ pub enum Verdict {
     StillPending {
         error: Option<RequestFailure>,
     },
+    /// Not decided yet: the record changed between the drift query and the write (412), or
+    /// had not settled; the executor reads it again and plans it anew.
+    Recheck,
 }
 
 impl Verdict {
@@ -328,7 +420,7 @@ impl Verdict {
             Verdict::Pushed => Some(ChangeEvent::PushSucceeded),
             Verdict::Failed { .. } => Some(ChangeEvent::PushFailed),
             Verdict::Conflict { .. } => Some(ChangeEvent::DriftDetected),
-            Verdict::StillPending { .. } => None,
+            Verdict::StillPending { .. } | Verdict::Recheck => None,
         }
     }
 }
@@ -364,20 +456,17 @@ pub fn classify_results(
             .iter()
             .map(|id| (*id, Verdict::StillPending { error: None })),
     );
+    verdicts.extend(plan.unsettled.iter().map(|id| (*id, Verdict::Recheck)));
     for (b, batch) in plan.batches.iter().enumerate() {
         for (u, update) in batch.iter().enumerate() {
             let outcome = outcomes.get(b).and_then(|batch| batch.get(u));
             let verdict = match outcome {
                 Some(SendOutcome::Saved) => Verdict::Pushed,
                 Some(SendOutcome::Refused(errors)) => refused_verdict(errors),
-                Some(SendOutcome::RequestFailed(failure)) => match failure.kind {
-                    FailureKind::Permanent => Verdict::Failed {
-                        code: failure.code.clone(),
-                        message: failure.message.clone(),
-                    },
-                    FailureKind::Transient | FailureKind::NeedsUser => Verdict::StillPending {
-                        error: Some(failure.clone()),
-                    },
+                Some(SendOutcome::PreconditionFailed) => Verdict::Recheck,
+                // Whatever kind, a whole-request failure never judged the value.
+                Some(SendOutcome::RequestFailed(failure)) => Verdict::StillPending {
+                    error: Some(failure.clone()),
                 },
                 None => Verdict::StillPending { error: None },
             };
@@ -411,6 +500,7 @@ pub struct VerdictCounts {
     pub pushed: usize,
     pub failed: usize,
     pub conflicts: usize,
+    /// Still pending, rechecks included.
     pub still_pending: usize,
 }
 
@@ -422,7 +512,7 @@ impl VerdictCounts {
                 Verdict::Pushed => counts.pushed += 1,
                 Verdict::Failed { .. } => counts.failed += 1,
                 Verdict::Conflict { .. } => counts.conflicts += 1,
-                Verdict::StillPending { .. } => counts.still_pending += 1,
+                Verdict::StillPending { .. } | Verdict::Recheck => counts.still_pending += 1,
             }
         }
         counts

@@ -26,6 +26,7 @@ pub mod lock;
 pub mod meta;
 pub mod progress;
 pub mod push;
+pub mod push_lock;
 pub mod pusher;
 pub mod settings;
 pub mod sync;

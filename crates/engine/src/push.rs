@@ -1,13 +1,19 @@
 //! The push executor: runs the pure planners of `upsight_core::push` against the store and
-//! Salesforce. One push is
+//! Salesforce. One push holds the database's push lock ([`crate::push_lock`]) throughout
+//! and is
 //! 1. gather the pending entries (the store's durable outbox);
-//! 2. read Salesforce's current values of exactly those fields, one query per object and Id
-//!    chunk (`query_in`), for the drift check;
+//! 2. read Salesforce's current values of exactly those fields and each record's
+//!    `LastModifiedDate`, one query per object and Id chunk (`read_in`), for the drift
+//!    check, with the server's time of the answer;
 //! 3. record on each entry to send, in one committed transaction, an attempt and the value
-//!    going out (`in_flight_value`), then send the merged record updates, at most 200
-//!    records per sObject Collections request (500 edits over 100 accounts is one request,
-//!    so one `sf` process on the CLI transport);
-//! 4. record every entry's verdict in the store in one transaction (one commit per push,
+//!    going out (`in_flight_value`), then send the merged record updates as conditional
+//!    writes: each record `If-Unmodified-Since` the `LastModifiedDate` the read saw, one
+//!    Composite Graph request per 75 records;
+//! 4. a record Salesforce answered 412 for (someone changed it after the read), or that had
+//!    not settled (changed too recently for a one-second precondition), is read and planned
+//!    again, up to [`MAX_ROUNDS`] times: a change to another field is sent again under the
+//!    new precondition, a change to ours is a conflict;
+//! 5. record every entry's verdict in the store in one transaction (one commit per push,
 //!    not one per entry), each naming the revision that was sent, so an edit made
 //!    meanwhile is never marked pushed by an older value's result.
 //!
@@ -23,30 +29,38 @@
 //! is) a push with the same drift rule.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
 use upsight_core::push::{
     classify_results, plan_push, plan_revert, FailureKind, PushPlan, RemoteSnapshot,
     RequestFailure, RevertPlan, RevertRefusal, SendOutcome, Verdict, VerdictCounts,
+    LAST_MODIFIED_FIELD,
 };
 use upsight_core::{ChangeEntry, ChangeId, ChangeStatus, FieldValues, RecordKind};
 use upsight_salesforce::{
-    Error as SfError, Lit, RecordOutcome, RecordUpdate, SalesforceClient, Select, SfId,
+    stamp, ConditionalUpdate, Error as SfError, Lit, RecordOutcome, RecordUpdate,
+    SalesforceClient, Select, SfId,
 };
 use upsight_store::{ChangeFilter, PushResult, PushVerdict};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::push_lock::{Holder, PushLock};
 use crate::sync::CallBaseline;
 use crate::writeback::{change_error, WriteBackError};
 
-/// One push at a time per process: the pusher thread and a request handler pushing the same
-/// entries at once would not corrupt anything (the store checks revisions), but would spend
-/// `sf` processes twice.
-static PUSH_LOCK: Mutex<()> = Mutex::new(());
+/// How many times one push reads and sends a record that keeps changing under it (412) or
+/// has not settled, before leaving its entries pending for the next push.
+pub const MAX_ROUNDS: usize = 4;
+
+/// The pause before reading again records that had not settled: one second of server
+/// clock, plus a little for the clocks' phase.
+const SETTLE_PAUSE: Duration = Duration::from_millis(1_100);
+
+/// The code noted on an entry whose record kept changing in Salesforce for a whole push.
+pub const CODE_RECORD_BUSY: &str = "RECORD_CHANGING";
 
 /// What one push did, for `upsight push` and the web app.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -67,6 +81,12 @@ pub struct PushReport {
     /// Why entries are still pending, if a request failed as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<PushError>,
+    /// The process this push waited for (another pusher on the same database), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waited_for_pid: Option<u32>,
+    /// Records Salesforce refused to write under their precondition (412) and that were
+    /// read and planned again: each is one colleague change caught between check and write.
+    pub rechecks: usize,
 }
 
 /// A whole-request failure of a push, for the report.
@@ -136,14 +156,19 @@ fn read_remote(
     wanted: &BTreeMap<RecordKind, (BTreeSet<SfId>, BTreeSet<String>)>,
 ) -> std::result::Result<RemoteSnapshot, EngineError> {
     let mut snapshot = RemoteSnapshot::new();
+    let mut server_time: Option<i64> = None;
+    let mut first = true;
     for (kind, (ids, fields)) in wanted {
         let sobject = sobject_of(*kind);
         let mut fields: Vec<String> = fields.iter().cloned().collect();
         let ids: Vec<Lit> = ids.iter().map(Lit::from).collect();
         let mut refreshed = false;
         let result = loop {
-            let select = Select::from(sobject).field("Id").fields(&fields);
-            match client.query_in(&select, "Id", &ids) {
+            let select = Select::from(sobject)
+                .field("Id")
+                .field(LAST_MODIFIED_FIELD)
+                .fields(&fields);
+            match client.read_in(&select, "Id", &ids) {
                 Err(SfError::Salesforce { error_code, .. })
                     if error_code == "INVALID_FIELD" && !refreshed =>
                 {
@@ -158,18 +183,32 @@ fn read_remote(
         for field in &fields {
             snapshot.add_queried_field(*kind, field);
         }
+        // One server time for the whole snapshot: the earliest answer's, the safe side.
+        server_time = match (server_time, result.server_time_s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (None, b) => b,
+            (a, None) if first => a,
+            // A read whose time is unknown makes the whole snapshot unsettled.
+            (_, None) => None,
+        };
+        first = false;
         for record in &result.records {
             let Some(id) = record.get("Id").and_then(Value::as_str) else {
                 continue;
             };
+            let last_modified = record
+                .get(LAST_MODIFIED_FIELD)
+                .and_then(Value::as_str)
+                .and_then(stamp::datetime_secs);
             let values: FieldValues = record
                 .iter()
                 .filter(|(k, _)| k.as_str() != "attributes")
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            snapshot.insert_record(*kind, id, &values);
+            snapshot.insert_record(*kind, id, &values, last_modified);
         }
     }
+    snapshot.set_server_time(server_time);
     Ok(snapshot)
 }
 
@@ -190,9 +229,9 @@ fn wanted(entries: &[ChangeEntry]) -> BTreeMap<RecordKind, (BTreeSet<SfId>, BTre
     wanted
 }
 
-/// Sends the plan's requests in order. After a whole-request failure the later requests are
-/// not sent (an expired session or an unreachable org would fail them too) and their
-/// records get the same failure.
+/// Sends the plan's requests in order, each record under its precondition. After a
+/// whole-request failure the later requests are not sent (an expired session or an
+/// unreachable org would fail them too) and their records get the same failure.
 fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>> {
     let mut answers = Vec::with_capacity(plan.batches.len());
     let mut stop: Option<RequestFailure> = None;
@@ -204,38 +243,41 @@ fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>>
             ]);
             continue;
         }
-        let updates = batch
-            .iter()
-            .map(|u| {
-                let id = SfId::parse(&u.sf_id).map_err(|source| EngineError::InvalidId {
-                    input: u.sf_id.clone(),
-                    source,
-                })?;
-                Ok(RecordUpdate {
-                    sobject: sobject_of(u.kind).to_owned(),
-                    id,
-                    fields: u.fields.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>>>();
-        let updates = match updates {
-            Ok(updates) => updates,
-            Err(e) => {
-                let failure = RequestFailure {
-                    kind: FailureKind::Permanent,
-                    code: "MALFORMED_ID".into(),
-                    message: e.to_string(),
-                };
-                answers.push(vec![SendOutcome::RequestFailed(failure); batch.len()]);
-                continue;
+        // A malformed Id refuses its own record, never the request.
+        let mut outcomes: Vec<Option<SendOutcome>> = vec![None; batch.len()];
+        let mut updates = Vec::with_capacity(batch.len());
+        let mut positions = Vec::with_capacity(batch.len());
+        for (i, u) in batch.iter().enumerate() {
+            match SfId::parse(&u.sf_id) {
+                Ok(id) => {
+                    updates.push(ConditionalUpdate {
+                        update: RecordUpdate {
+                            sobject: sobject_of(u.kind).to_owned(),
+                            id,
+                            fields: u.fields.clone(),
+                        },
+                        unmodified_since_s: u.precondition.map(|p| p.unmodified_since_s),
+                    });
+                    positions.push(i);
+                }
+                Err(source) => {
+                    let e = EngineError::InvalidId {
+                        input: u.sf_id.clone(),
+                        source,
+                    };
+                    outcomes[i] = Some(SendOutcome::Refused(vec![(
+                        "MALFORMED_ID".into(),
+                        e.to_string(),
+                    )]));
+                }
             }
-        };
-        match client.update(&updates) {
-            Ok(results) => answers.push(
-                results
-                    .into_iter()
-                    .map(|r| match r.outcome {
+        }
+        match client.update_conditional(&updates) {
+            Ok(results) => {
+                for (i, result) in positions.iter().zip(results) {
+                    outcomes[*i] = Some(match result.outcome {
                         RecordOutcome::Saved => SendOutcome::Saved,
+                        RecordOutcome::PreconditionFailed => SendOutcome::PreconditionFailed,
                         RecordOutcome::Failed(errors) => SendOutcome::Refused(
                             errors
                                 .into_iter()
@@ -245,17 +287,19 @@ fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>>
                         RecordOutcome::RequestFailed(e) => {
                             SendOutcome::RequestFailed(request_failure(&e))
                         }
-                    })
-                    .collect(),
-            ),
+                    });
+                }
+            }
             Err(e) => {
                 let failure = request_failure(&e);
-                if failure.kind != FailureKind::Permanent {
-                    stop = Some(failure.clone());
+                stop = Some(failure.clone());
+                for i in &positions {
+                    outcomes[*i] = Some(SendOutcome::RequestFailed(failure.clone()));
                 }
-                answers.push(vec![SendOutcome::RequestFailed(failure); batch.len()]);
             }
         }
+        // A short answer leaves the rest unanswered: still pending, never dropped.
+        answers.push(outcomes.into_iter().map_while(|o| o).collect());
     }
     answers
 }
@@ -272,9 +316,17 @@ impl Engine {
         self.push_selected(Some(ids))
     }
 
+    /// Takes the database's push lock, waiting for another pusher if needed.
+    fn push_lock(&self) -> Result<PushLock> {
+        PushLock::acquire(self.db_path(), &|_: Holder| {})
+    }
+
     fn push_selected(&self, only: Option<&[ChangeId]>) -> Result<PushReport> {
-        let _one_at_a_time = PUSH_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
+        // Taken before the change log is read: entries another pusher is sending are
+        // read only once its verdicts are recorded.
+        let lock = self.push_lock()?;
+        let waited_for_pid = lock.waited_for.and_then(|h| h.pid);
         let mut pending = self.store().pending_changes()?;
         if let Some(only) = only {
             pending.retain(|e| only.contains(&e.id));
@@ -282,6 +334,7 @@ impl Engine {
         if pending.is_empty() {
             return Ok(PushReport {
                 duration_ms: elapsed_ms(started),
+                waited_for_pid,
                 ..PushReport::default()
             });
         }
@@ -300,6 +353,8 @@ impl Engine {
         report.sf_calls = sf_calls;
         report.http_requests = http_requests;
         report.duration_ms = elapsed_ms(started);
+        report.waited_for_pid = waited_for_pid;
+        drop(lock);
         Ok(report)
     }
 
@@ -308,39 +363,91 @@ impl Engine {
         client: &dyn SalesforceClient,
         pending: &[ChangeEntry],
     ) -> Result<PushReport> {
-        let remote = match read_remote(self, client, &wanted(pending)) {
-            Ok(remote) => remote,
-            Err(EngineError::Salesforce(e)) => {
-                // Nothing was sent: every entry stays pending, with the reason noted.
-                let failure = request_failure(&e);
-                let deferred: Vec<_> = pending
-                    .iter()
-                    .map(|entry| {
-                        let verdict = PushVerdict::Deferred {
-                            code: &failure.code,
-                            message: &failure.message,
-                        };
-                        (entry, verdict)
-                    })
-                    .collect();
-                self.store().record_push_results(&deferred)?;
-                return Ok(PushReport {
-                    pending: pending.len(),
-                    error: Some(push_error(&failure)),
-                    ..PushReport::default()
-                });
+        // Each verdict is recorded against the entry as that round read it.
+        let mut latest: HashMap<ChangeId, ChangeEntry> =
+            pending.iter().map(|e| (e.id, e.clone())).collect();
+        let mut decided: Vec<(ChangeId, Verdict)> = Vec::new();
+        let mut todo: Vec<ChangeEntry> = pending.to_vec();
+        let mut rechecks = 0;
+        for round in 0..MAX_ROUNDS {
+            let remote = match read_remote(self, client, &wanted(&todo)) {
+                Ok(remote) => remote,
+                Err(EngineError::Salesforce(e)) => {
+                    // Nothing more is sent: every entry still open stays pending, with the
+                    // reason noted.
+                    let failure = request_failure(&e);
+                    decided.extend(todo.iter().map(|entry| {
+                        (
+                            entry.id,
+                            Verdict::StillPending {
+                                error: Some(failure.clone()),
+                            },
+                        )
+                    }));
+                    todo.clear();
+                    break;
+                }
+                Err(other) => return Err(other),
+            };
+            let plan = plan_push(&todo, &remote);
+            if !plan.in_flight.is_empty() {
+                // Committed before the first request: from here on, a crash leaves every
+                // value that may reach Salesforce on record as ours.
+                self.store().begin_push(&plan.in_flight)?;
             }
-            Err(other) => return Err(other),
-        };
-        let plan = plan_push(pending, &remote);
-        if !plan.in_flight.is_empty() {
-            // Committed before the first request: from here on, a crash leaves every value
-            // that may reach Salesforce on record as ours.
-            self.store().begin_push(&plan.in_flight)?;
+            let answers = send(client, &plan);
+            rechecks += answers
+                .iter()
+                .flatten()
+                .filter(|a| matches!(a, SendOutcome::PreconditionFailed))
+                .count();
+            let unsettled = !plan.unsettled.is_empty();
+            let mut again: Vec<ChangeId> = Vec::new();
+            for (id, verdict) in classify_results(&plan, &answers) {
+                match verdict {
+                    Verdict::Recheck => again.push(id),
+                    other => decided.push((id, other)),
+                }
+            }
+            if again.is_empty() {
+                todo.clear();
+                break;
+            }
+            // Read back as they are now (this round may have recorded their in-flight value,
+            // and the user may have edited them meanwhile).
+            todo = self
+                .store()
+                .pending_changes()?
+                .into_iter()
+                .filter(|e| again.contains(&e.id))
+                .collect();
+            for entry in &todo {
+                latest.insert(entry.id, entry.clone());
+            }
+            if unsettled && round + 1 < MAX_ROUNDS {
+                std::thread::sleep(SETTLE_PAUSE);
+            }
         }
-        let answers = send(client, &plan);
-        let verdicts = classify_results(&plan, &answers);
-        self.record_verdicts(pending, &verdicts)
+        let busy = RequestFailure {
+            kind: FailureKind::Transient,
+            code: CODE_RECORD_BUSY.to_owned(),
+            message: "the record kept changing in Salesforce while upsight was pushing, so \
+                      nothing was written over it; the edit stays pending and is pushed again \
+                      shortly"
+                .to_owned(),
+        };
+        decided.extend(todo.iter().map(|entry| {
+            (
+                entry.id,
+                Verdict::StillPending {
+                    error: Some(busy.clone()),
+                },
+            )
+        }));
+        let sent: Vec<ChangeEntry> = latest.into_values().collect();
+        let mut report = self.record_verdicts(&sent, &decided)?;
+        report.rechecks = rechecks;
+        Ok(report)
     }
 
     /// Writes every verdict to the store, against the entry as it was sent, in one
@@ -373,7 +480,7 @@ impl Engine {
                         message: &failure.message,
                     })
                 }
-                Verdict::StillPending { error: None } => None,
+                Verdict::StillPending { error: None } | Verdict::Recheck => None,
             };
             let slot = record.map(|record| {
                 to_record.push((sent, record));
@@ -433,6 +540,7 @@ impl Engine {
 
     /// Resolves a conflict by taking Salesforce's value locally; no call is made.
     pub fn take_theirs(&self, id: ChangeId) -> Result<ChangeEntry> {
+        let _lock = self.push_lock()?;
         let entry =
             self.store()
                 .get_change(id)
@@ -451,7 +559,7 @@ impl Engine {
     /// new one, refuses when Salesforce holds a third value, then restores the old value
     /// locally and marks the entry `reverted`.
     pub fn revert(&self, id: ChangeId) -> Result<(ChangeEntry, PushReport)> {
-        let _one_at_a_time = PUSH_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _lock = self.push_lock()?;
         let started = Instant::now();
         let entry =
             self.store()
@@ -491,39 +599,70 @@ impl Engine {
         let sf_id = entry.sf_id.clone().unwrap_or_default();
         let baseline = CallBaseline::take(self);
         let client = self.client()?;
-        let remote = read_remote(self, client.as_ref(), &wanted(std::slice::from_ref(&entry)))?;
         let kind = entry.record.kind();
-        let current = if remote.was_queried(kind, &entry.field) {
-            remote.value(kind, &sf_id, &entry.field)
-        } else {
-            None
-        };
-        let plan = plan_revert(&entry, current.as_ref()).map_err(|refusal| match refusal {
-            RevertRefusal::WrongStatus(status) => WriteBackError::WrongStatus {
-                id,
-                status,
-                action: "revert",
-                allowed: "failed or pushed",
-            },
-            RevertRefusal::RecordMissing => WriteBackError::RecordMissing {
-                id,
-                sf_id: sf_id.clone(),
-            },
-            RevertRefusal::Drift { remote } => WriteBackError::RevertDrift {
-                id,
-                field: entry.field.clone(),
-                remote: show(&remote),
-            },
-        })?;
-        if let RevertPlan::Push { value } = plan {
+        // The same drift rule and conditional write as a push: read, plan, write under the
+        // read's LastModifiedDate; a record that changed in between is read again.
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            let remote =
+                read_remote(self, client.as_ref(), &wanted(std::slice::from_ref(&entry)))?;
+            let current = if remote.was_queried(kind, &entry.field) {
+                remote.value(kind, &sf_id, &entry.field)
+            } else {
+                None
+            };
+            let plan =
+                plan_revert(&entry, current.as_ref()).map_err(|refusal| match refusal {
+                    RevertRefusal::WrongStatus(status) => WriteBackError::WrongStatus {
+                        id,
+                        status,
+                        action: "revert",
+                        allowed: "failed or pushed",
+                    },
+                    RevertRefusal::RecordMissing => WriteBackError::RecordMissing {
+                        id,
+                        sf_id: sf_id.clone(),
+                    },
+                    RevertRefusal::Drift { remote } => WriteBackError::RevertDrift {
+                        id,
+                        field: entry.field.clone(),
+                        remote: show(&remote),
+                    },
+                })?;
+            let RevertPlan::Push { value } = plan else {
+                break;
+            };
+            let busy = || {
+                EngineError::from(SfError::Salesforce {
+                    error_code: CODE_RECORD_BUSY.to_owned(),
+                    message: "the record kept changing in Salesforce, so the old value was \
+                              not written over it; try the revert again in a moment"
+                        .to_owned(),
+                    fields: Vec::new(),
+                    http_status: None,
+                })
+            };
+            let Some(precondition) = remote.precondition(kind, &sf_id) else {
+                if rounds >= MAX_ROUNDS {
+                    return Err(busy());
+                }
+                std::thread::sleep(SETTLE_PAUSE);
+                continue;
+            };
             let sf = SfId::parse(&sf_id).map_err(|source| EngineError::InvalidId {
                 input: sf_id.clone(),
                 source,
             })?;
-            let update = RecordUpdate::new(sobject_of(kind), sf).set(&entry.field, value);
-            let result = client.update(&[update])?;
+            let update = ConditionalUpdate {
+                update: RecordUpdate::new(sobject_of(kind), sf).set(&entry.field, value),
+                unmodified_since_s: Some(precondition.unmodified_since_s),
+            };
+            let result = client.update_conditional(&[update])?;
             match result.into_iter().next().map(|r| r.outcome) {
-                Some(RecordOutcome::Saved) => {}
+                Some(RecordOutcome::Saved) => break,
+                Some(RecordOutcome::PreconditionFailed) if rounds < MAX_ROUNDS => continue,
+                Some(RecordOutcome::PreconditionFailed) => return Err(busy()),
                 Some(RecordOutcome::Failed(errors)) => {
                     let (code, message) = errors
                         .first()
@@ -534,7 +673,7 @@ impl Engine {
                 Some(RecordOutcome::RequestFailed(e)) => return Err(e.into()),
                 None => {
                     return Err(SfError::Protocol {
-                        context: "sObject Collections update".into(),
+                        context: "Composite Graph update".into(),
                         raw: "no result for the reverted record".into(),
                     }
                     .into())

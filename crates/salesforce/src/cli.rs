@@ -13,8 +13,8 @@ use serde_json::{json, Map, Value};
 
 use crate::client::{
     child_result, collections_body, finish_query, parse_collection_results, response_error,
-    str_field, update_in_batches, CallStats, QueryResult, RecordResult, RecordUpdate,
-    SalesforceClient, Status, TransportKind,
+    str_field, update_in_batches, update_in_graphs, CallStats, ConditionalUpdate, QueryResult,
+    RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::process::Output;
@@ -44,6 +44,11 @@ impl CliClient {
     /// `sf api request rest <path> --method <method> --body @<file>`: the body goes through
     /// a private file, so no shell or argument quoting ever touches it.
     pub(crate) fn api_request(&self, method: &str, path: &str, body: &Value) -> Result<Value> {
+        self.api_call(method, path, body).map(|response| response.body)
+    }
+
+    /// [`CliClient::api_request`] with the response's headers that matter (its `Date`).
+    pub(crate) fn api_call(&self, method: &str, path: &str, body: &Value) -> Result<ApiResponse> {
         let mut file = tempfile::Builder::new()
             .prefix("body-")
             .suffix(".json")
@@ -79,7 +84,7 @@ impl CliClient {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = Some(usage);
         }
-        Ok(response.body)
+        Ok(response)
     }
 }
 
@@ -128,6 +133,7 @@ impl CliClient {
         let version = self.sf.api_version()?;
         let composite_path = format!("/services/data/v{version}/composite");
         let mut results: Vec<ChunkResult> = chunks.iter().map(|_| ChunkResult::default()).collect();
+        let mut server_time_s: Option<i64> = None;
         let mut pending: Vec<(PageOf, String)> = chunks
             .iter()
             .enumerate()
@@ -150,7 +156,10 @@ impl CliClient {
                 .map(|(i, (_, url))| json!({"method": "GET", "url": url, "referenceId": format!("p{i}")}))
                 .collect();
             let body = json!({"allOrNone": false, "compositeRequest": subrequests});
-            let response = self.api_request("POST", &composite_path, &body)?;
+            let reply = self.api_call("POST", &composite_path, &body)?;
+            // The first answer's time is the earliest: the safe one for the settle rule.
+            server_time_s = server_time_s.or(reply.date);
+            let response = reply.body;
             let raw = || response.to_string();
             let answers = response
                 .get("compositeResponse")
@@ -178,10 +187,9 @@ impl CliClient {
         for result in results {
             let chunk = json!({"records": result.records, "totalSize": result.total, "done": true});
             let raw = chunk.to_string();
-            let part = finish_query(chunk, &raw)?;
-            merged.total_size += part.total_size;
-            merged.records.extend(part.records);
+            merged.absorb(finish_query(chunk, &raw)?);
         }
+        merged.server_time_s = server_time_s;
         Ok(merged)
     }
 }
@@ -289,6 +297,17 @@ impl SalesforceClient for CliClient {
         }
     }
 
+    /// Always through the Composite resource, one chunk included: `sf data query` prints no
+    /// headers, and the server's `Date` is what tells a conditional write whether a
+    /// record's `LastModifiedDate` is settled. Same cost: one `sf` process per five chunks.
+    fn read_in(&self, select: &Select, field: &str, values: &[Lit]) -> Result<QueryResult> {
+        let chunks = select.build_chunked(field, values, SIZING_API_VERSION)?;
+        if chunks.is_empty() {
+            return Ok(QueryResult::default());
+        }
+        self.query_composite(&chunks)
+    }
+
     fn query(&self, soql: &Soql) -> Result<QueryResult> {
         let result = self
             .sf
@@ -313,6 +332,19 @@ impl SalesforceClient for CliClient {
             let body = self.api_request("PATCH", &path, &collections_body(bodies))?;
             parse_collection_results(&body, &body.to_string())
         })
+    }
+
+    /// One `sf api request rest` process per Composite Graph request (75 records).
+    fn update_conditional(&self, records: &[ConditionalUpdate]) -> Result<Vec<RecordResult>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        for r in records {
+            r.update.to_json()?;
+        }
+        let version = self.sf.api_version()?;
+        let path = format!("/services/data/v{version}/composite/graph");
+        update_in_graphs(records, &version, |body| self.api_request("POST", &path, body))
     }
 
     fn describe(&self, sobject: &str) -> Result<Map<String, Value>> {

@@ -28,6 +28,24 @@ pub struct QueryResult {
     /// is an error ([`Error::Truncated`]), never returned.
     pub total_size: usize,
     pub records: Vec<Record>,
+    /// The server's clock when it answered (its `Date` header, whole seconds since the
+    /// epoch), where the transport sees it; the earliest answer's when several were merged.
+    /// A conditional write needs it to know whether a record's `LastModifiedDate` is settled
+    /// (`upsight_core::push::is_settled`).
+    pub server_time_s: Option<i64>,
+}
+
+impl QueryResult {
+    /// Appends another chunk's result, keeping the earliest server time (the safe side for
+    /// the settle rule: an earlier read is less settled).
+    pub fn absorb(&mut self, part: QueryResult) {
+        self.total_size += part.total_size;
+        self.records.extend(part.records);
+        self.server_time_s = match (self.server_time_s, part.server_time_s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// One record to update: its object, Id, and the fields to set (JSON `null` clears one).
@@ -74,6 +92,21 @@ impl RecordUpdate {
     }
 }
 
+/// A record update sent only if the record was not modified after `unmodified_since_s`
+/// (`If-Unmodified-Since`, whole seconds since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionalUpdate {
+    pub update: RecordUpdate,
+    /// `None` sends the update without a precondition (a record the drift check did not
+    /// see, so that Salesforce says why it is gone).
+    pub unmodified_since_s: Option<i64>,
+}
+
+/// The most graphs one Composite Graph request may carry ("Composite Graph Limits",
+/// REST API Developer Guide: 75 graphs per payload). Each record is its own graph, so one
+/// record's failure rolls back nothing else.
+pub const MAX_GRAPHS_PER_REQUEST: usize = 75;
+
 /// One error Salesforce gave for one record (sObject Collections use `statusCode`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordError {
@@ -91,6 +124,9 @@ pub enum RecordOutcome {
     /// The request carrying this record failed as a whole after earlier requests had
     /// succeeded. With [`Error::Timeout`] the write may or may not have been applied.
     RequestFailed(Error),
+    /// HTTP 412: the record's precondition did not hold (it changed since the caller read
+    /// it); nothing was written.
+    PreconditionFailed,
 }
 
 /// The result for the record at the same position in the input.
@@ -281,12 +317,24 @@ pub trait SalesforceClient: Send + Sync {
         let chunks = select.build_chunked(field, values, SIZING_API_VERSION)?;
         let mut merged = QueryResult::default();
         for chunk in &chunks {
-            let part = self.query(chunk)?;
-            merged.total_size += part.total_size;
-            merged.records.extend(part.records);
+            merged.absorb(self.query(chunk)?);
         }
         Ok(merged)
     }
+
+    /// Like [`SalesforceClient::query_in`], for a read that a conditional write will rely
+    /// on: the result carries the server's time of the answer
+    /// ([`QueryResult::server_time_s`]) whenever the transport can see it.
+    fn read_in(&self, select: &Select, field: &str, values: &[Lit]) -> Result<QueryResult> {
+        self.query_in(select, field, values)
+    }
+
+    /// Updates records each under its own `If-Unmodified-Since`, through the Composite
+    /// Graph resource (one graph per record, at most [`MAX_GRAPHS_PER_REQUEST`] per
+    /// request), and returns one result per input record, in input order. A record whose
+    /// precondition failed is [`RecordOutcome::PreconditionFailed`]. `Err` and
+    /// [`RecordOutcome::RequestFailed`] as for [`SalesforceClient::update`].
+    fn update_conditional(&self, records: &[ConditionalUpdate]) -> Result<Vec<RecordResult>>;
 
     /// Updates records through sObject Collections, at most 200 per request, and returns
     /// one result per input record, in input order. `Err` means nothing was sent or the
@@ -375,6 +423,146 @@ pub(crate) fn update_in_batches(
         }));
     }
     Ok(results)
+}
+
+/// Splits conditional updates into Composite Graph requests, sends each with `send`
+/// (the request body; it returns the response body), and lays the results out by
+/// position, with the same contract as [`update_in_batches`].
+pub(crate) fn update_in_graphs(
+    records: &[ConditionalUpdate],
+    version: &str,
+    mut send: impl FnMut(&Value) -> Result<Value>,
+) -> Result<Vec<RecordResult>> {
+    let nodes: Vec<Value> = records
+        .iter()
+        .map(|r| graph_node(r, version))
+        .collect::<Result<_>>()?;
+    let mut results = Vec::with_capacity(records.len());
+    let mut failure: Option<Error> = None;
+    for (batch_no, (batch, nodes)) in records
+        .chunks(MAX_GRAPHS_PER_REQUEST)
+        .zip(nodes.chunks(MAX_GRAPHS_PER_REQUEST))
+        .enumerate()
+    {
+        let outcomes = match &failure {
+            Some(e) => vec![RecordOutcome::RequestFailed(e.clone()); batch.len()],
+            None => match send(&graph_body(nodes)).and_then(|body| parse_graph_results(&body, batch.len())) {
+                Ok(outcomes) => outcomes,
+                Err(e) if batch_no == 0 => return Err(e),
+                Err(e) => {
+                    failure = Some(e.clone());
+                    vec![RecordOutcome::RequestFailed(e); batch.len()]
+                }
+            },
+        };
+        results.extend(batch.iter().zip(outcomes).map(|(r, outcome)| RecordResult {
+            id: r.update.id.clone(),
+            outcome,
+        }));
+    }
+    Ok(results)
+}
+
+/// One record's graph node: a PATCH of sObject Rows, with the precondition in the node's
+/// `httpHeaders` ("Composite Subrequest", REST API Developer Guide: a subrequest may carry
+/// any header its resource supports; "Conditional Request Headers": sObject Rows supports
+/// `If-Unmodified-Since`).
+fn graph_node(record: &ConditionalUpdate, version: &str) -> Result<Value> {
+    let mut body = record.update.to_json()?;
+    if let Some(obj) = body.as_object_mut() {
+        // sObject Rows takes the values alone: the object and Id are in the URL.
+        obj.remove("attributes");
+        obj.remove("id");
+    }
+    let mut node = serde_json::json!({
+        "method": "PATCH",
+        "url": format!(
+            "/services/data/v{version}/sobjects/{}/{}",
+            record.update.sobject, record.update.id
+        ),
+        "referenceId": "update",
+        "body": body,
+    });
+    if let Some(secs) = record.unmodified_since_s {
+        node["httpHeaders"] =
+            serde_json::json!({ "If-Unmodified-Since": crate::stamp::http_date(secs) });
+    }
+    Ok(node)
+}
+
+/// `{"graphs": [{"graphId": "g0", "compositeRequest": [node]}, ...]}`, one graph per node.
+fn graph_body(nodes: &[Value]) -> Value {
+    let graphs: Vec<Value> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| serde_json::json!({ "graphId": format!("g{i}"), "compositeRequest": [node] }))
+        .collect();
+    serde_json::json!({ "graphs": graphs })
+}
+
+/// Reads a Composite Graph response of `expected` one-node graphs (`g0`, `g1`, ...) into
+/// per-record outcomes, by graph id. A node answered 2xx is saved, 412 is a failed
+/// precondition, any other status with Salesforce's error array is a refusal of that record
+/// — except the codes that say "try later" (a locked row, a limit, a server fault) and a
+/// graph Salesforce did not process (`PROCESSING_HALTED` after too many failures), which
+/// are failures of the request for that record, not of its values.
+pub(crate) fn parse_graph_results(body: &Value, expected: usize) -> Result<Vec<RecordOutcome>> {
+    let raw = || body.to_string();
+    let bad = || Error::protocol("Composite Graph update", raw());
+    let graphs = body.get("graphs").and_then(Value::as_array).ok_or_else(bad)?;
+    (0..expected)
+        .map(|i| {
+            let id = format!("g{i}");
+            let graph = graphs
+                .iter()
+                .find(|g| g.get("graphId").and_then(Value::as_str) == Some(&id))
+                .ok_or_else(bad)?;
+            let node = graph
+                .pointer("/graphResponse/compositeResponse/0")
+                .ok_or_else(bad)?;
+            let status = node
+                .get("httpStatusCode")
+                .and_then(Value::as_u64)
+                .ok_or_else(bad)?;
+            let answer = node.get("body").cloned().unwrap_or(Value::Null);
+            Ok(match status {
+                200..=299 => RecordOutcome::Saved,
+                412 => RecordOutcome::PreconditionFailed,
+                status => {
+                    let status = u16::try_from(status).unwrap_or(u16::MAX);
+                    let error = response_error(status, &answer, &answer.to_string());
+                    let per_record = matches!(&error, Error::Salesforce { .. })
+                        && !error.is_retryable()
+                        && !error.needs_user_action()
+                        && error.error_code() != Some("PROCESSING_HALTED");
+                    if per_record {
+                        RecordOutcome::Failed(record_errors(&answer))
+                    } else {
+                        RecordOutcome::RequestFailed(error)
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// A Salesforce error array as per-record errors.
+fn record_errors(body: &Value) -> Vec<RecordError> {
+    let items = match body {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(_) => std::slice::from_ref(body),
+        _ => &[],
+    };
+    items
+        .iter()
+        .map(|e| RecordError {
+            status_code: str_field(e, "errorCode")
+                .or_else(|| str_field(e, "statusCode"))
+                .unwrap_or_else(|| "UNKNOWN_ERROR".into()),
+            message: str_field(e, "message").unwrap_or_default(),
+            fields: string_list(e.get("fields")),
+        })
+        .collect()
 }
 
 /// `{"allOrNone": false, "records": [...]}`.
@@ -521,6 +709,7 @@ pub(crate) fn finish_query(result: Value, raw: &str) -> Result<QueryResult> {
         }
     }
     Ok(QueryResult {
+        server_time_s: None,
         total_size: total,
         records,
     })

@@ -22,12 +22,13 @@ pub mod process;
 pub mod rest;
 pub mod sf;
 pub mod soql;
+pub mod stamp;
 
 pub use cli::CliClient;
 pub use client::{
-    ApiUsage, CallStats, NotAuthenticatedReason, OrgInfo, QueryResult, Record, RecordError,
-    RecordOutcome, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
-    MAX_RECORDS_PER_UPDATE,
+    ApiUsage, CallStats, ConditionalUpdate, NotAuthenticatedReason, OrgInfo, QueryResult, Record,
+    RecordError, RecordOutcome, RecordResult, RecordUpdate, SalesforceClient, Status,
+    TransportKind, MAX_GRAPHS_PER_REQUEST, MAX_RECORDS_PER_UPDATE,
 };
 pub use connect::{connect, status, ClientConfig};
 pub use discover::{discover, Candidate, Discovery, SearchEnv};

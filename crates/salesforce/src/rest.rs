@@ -27,8 +27,8 @@ use serde_json::{Map, Value};
 
 use crate::client::{
     child_result, collections_body, finish_query, http_status_error, parse_collection_results,
-    response_error, str_field, update_in_batches, ApiUsage, CallStats, Counters,
-    NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult, RecordUpdate, SalesforceClient,
+    response_error, str_field, update_in_batches, update_in_graphs, ApiUsage, CallStats,
+    ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult, RecordUpdate, SalesforceClient,
     Status, TransportKind,
 };
 use crate::error::{Error, Result};
@@ -124,6 +124,13 @@ pub struct RestClient {
 enum Method {
     Get,
     Patch(Value),
+    Post(Value),
+}
+
+/// A response's body and the `Date` it carried (whole seconds since the epoch).
+struct Reply {
+    body: Value,
+    date: Option<i64>,
 }
 
 /// A fetch from `sf` in progress. Landing it (or dropping it, should the fetch panic)
@@ -369,6 +376,11 @@ impl RestClient {
     /// Sends one request to `path` (which starts with `/services/`), retrying once with a
     /// fresh token after a 401.
     fn request(&self, method: Method, path: &str) -> Result<Value> {
+        self.request_dated(method, path).map(|reply| reply.body)
+    }
+
+    /// [`RestClient::request`] with the response's `Date`.
+    fn request_dated(&self, method: Method, path: &str) -> Result<Reply> {
         if !path.starts_with("/services/") {
             // A nextRecordsUrl pointing elsewhere must never receive the token.
             return Err(Error::protocol("a Salesforce URL", path.to_string()));
@@ -388,7 +400,7 @@ impl RestClient {
         result
     }
 
-    fn request_once(&self, session: &Session, method: &Method, path: &str) -> Result<Value> {
+    fn request_once(&self, session: &Session, method: &Method, path: &str) -> Result<Reply> {
         let url = format!("{}{}", session.instance_url, path);
         let auth = format!("Bearer {}", session.token);
         self.counters.http_requests.fetch_add(1, Ordering::Relaxed);
@@ -402,6 +414,13 @@ impl RestClient {
             Method::Patch(body) => self
                 .agent
                 .patch(&url)
+                .header("Authorization", &auth)
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json")
+                .send(body.to_string()),
+            Method::Post(body) => self
+                .agent
+                .post(&url)
                 .header("Authorization", &auth)
                 .header("Accept", "application/json")
                 .header("Content-Type", "application/json")
@@ -420,6 +439,11 @@ impl RestClient {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = Some(usage);
         }
+        let date = response
+            .headers()
+            .get("Date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::stamp::parse_http_date);
         let status = response.status().as_u16();
         let text = response
             .body_mut()
@@ -434,7 +458,7 @@ impl RestClient {
             serde_json::from_str(&text).ok()
         };
         match (status, parsed) {
-            (200..=299, Some(body)) => Ok(body),
+            (200..=299, Some(body)) => Ok(Reply { body, date }),
             (200..=299, None) => Err(Error::protocol(format!("GET {path}"), text)),
             (_, Some(body)) => Err(response_error(status, &body, &text)),
             (_, None) => Err(http_status_error(status, &text)),
@@ -539,12 +563,29 @@ impl SalesforceClient for RestClient {
             query_path_prefix(&self.version()?),
             encode_uri_component(soql.as_str())
         );
-        let first = self.request(Method::Get, &path)?;
-        let total = first.get("totalSize").cloned().unwrap_or(Value::Null);
+        let first = self.request_dated(Method::Get, &path)?;
+        let total = first.body.get("totalSize").cloned().unwrap_or(Value::Null);
         let mut records = Vec::new();
-        self.follow_pages(first, &mut records)?;
+        self.follow_pages(first.body, &mut records)?;
         let merged = serde_json::json!({"records": records, "totalSize": total, "done": true});
-        finish_query(merged, soql.as_str())
+        let mut result = finish_query(merged, soql.as_str())?;
+        // The first page's answer is the earliest: the safe time for the settle rule.
+        result.server_time_s = first.date;
+        Ok(result)
+    }
+
+    fn update_conditional(&self, records: &[ConditionalUpdate]) -> Result<Vec<RecordResult>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        for r in records {
+            r.update.to_json()?;
+        }
+        let version = self.version()?;
+        let path = format!("/services/data/v{version}/composite/graph");
+        update_in_graphs(records, &version, |body| {
+            self.request(Method::Post(body.clone()), &path)
+        })
     }
 
     fn update(&self, records: &[RecordUpdate]) -> Result<Vec<RecordResult>> {

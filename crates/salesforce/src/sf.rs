@@ -445,6 +445,7 @@ pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Ap
         .and_then(|code| code.parse::<u16>().ok())
         .ok_or_else(|| Error::protocol(context, out.stdout.clone()))?;
     let mut api_usage = None;
+    let mut date = None;
     let mut body = String::new();
     let mut in_headers = true;
     for line in lines {
@@ -452,6 +453,8 @@ pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Ap
             if let Some((name, value)) = header_line(line) {
                 if name == "sforce-limit-info" {
                     api_usage = ApiUsage::parse(value);
+                } else if name == "date" {
+                    date = crate::stamp::parse_http_date(value);
                 }
                 continue;
             }
@@ -465,7 +468,11 @@ pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Ap
         serde_json::from_str(body.trim()).ok()
     };
     match (status, parsed) {
-        (200..=299, Some(body)) => Ok(ApiResponse { body, api_usage }),
+        (200..=299, Some(body)) => Ok(ApiResponse {
+            body,
+            api_usage,
+            date,
+        }),
         (200..=299, None) => Err(Error::protocol(context, out.stdout.clone())),
         (_, Some(json)) => {
             Err(error_from_array(&json).unwrap_or_else(|| http_status_error(status, &body)))
@@ -479,6 +486,8 @@ pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Ap
 pub(crate) struct ApiResponse {
     pub body: Value,
     pub api_usage: Option<ApiUsage>,
+    /// The `Date` header, in whole seconds since the epoch.
+    pub date: Option<i64>,
 }
 
 /// `content-type: application/json` → `("content-type", "application/json")`. The body

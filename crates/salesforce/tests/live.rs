@@ -291,6 +291,7 @@ fn case_mixed_record_failures(live: &Live, client: &dyn SalesforceClient) {
             RecordOutcome::Saved => None,
             RecordOutcome::Failed(errors) => Some(errors[0].status_code.clone()),
             RecordOutcome::RequestFailed(e) => panic!("{e}"),
+            RecordOutcome::PreconditionFailed => panic!("no precondition was sent"),
         })
         .collect();
     assert_eq!(

@@ -31,14 +31,20 @@ fn entry(id: i64, sf_id: Option<&str>, field: &str, old: Value, new: Value) -> C
     }
 }
 
+/// When the records of [`snapshot`] were last modified, and when the server answered: far
+/// enough apart that every record is settled.
+const STAMP: i64 = 1_764_000_000;
+const READ_AT: i64 = STAMP + 60;
+
 fn snapshot(fields: &[&str], records: &[(&str, Value)]) -> RemoteSnapshot {
     let mut remote = RemoteSnapshot::new();
+    remote.set_server_time(Some(READ_AT));
     for field in fields {
         remote.add_queried_field(RecordKind::Account, field);
     }
     for (id, values) in records {
         let values: FieldValues = serde_json::from_value(values.clone()).unwrap();
-        remote.insert_record(RecordKind::Account, id, &values);
+        remote.insert_record(RecordKind::Account, id, &values, Some(STAMP));
     }
     remote
 }
@@ -249,13 +255,14 @@ fn classify_cases() {
                 error: Some(transient),
             },
         ),
+        // Salesforce refusing a whole request never judged this record's value.
         (
-            SendOutcome::RequestFailed(permanent),
-            Verdict::Failed {
-                code: "INVALID_FIELD".into(),
-                message: "no such field".into(),
+            SendOutcome::RequestFailed(permanent.clone()),
+            Verdict::StillPending {
+                error: Some(permanent),
             },
         ),
+        (SendOutcome::PreconditionFailed, Verdict::Recheck),
     ];
     for (outcome, expected) in table {
         let verdicts = classify_results(&plan, &[vec![outcome.clone(), SendOutcome::Saved]]);
@@ -339,7 +346,7 @@ fn opportunity_and_account_with_the_same_field_are_separate_updates() {
     let opp_id = "006000000000001AAA";
     let mut values = FieldValues::new();
     values.insert("Notes__c".into(), json!("a"));
-    remote.insert_record(RecordKind::Opportunity, opp_id, &values);
+    remote.insert_record(RecordKind::Opportunity, opp_id, &values, Some(STAMP));
     let mut opp = entry(2, Some(opp_id), "Notes__c", json!("a"), json!("b"));
     opp.record = RecordRef::Opportunity(OpportunityId(7));
     let plan = plan_push(
@@ -385,7 +392,17 @@ fn any_outcome() -> impl Strategy<Value = SendOutcome> {
         proptest::collection::vec(("[A-Z_]{1,8}", "[a-z ]{0,8}"), 0..3)
             .prop_map(SendOutcome::Refused),
         failure.prop_map(SendOutcome::RequestFailed),
+        Just(SendOutcome::PreconditionFailed),
     ]
+}
+
+/// The stamp of record `record` in [`build`]: every fourth changed a second before the read.
+fn stamp_of(record: usize) -> i64 {
+    if record % 4 == 0 {
+        READ_AT - 1
+    } else {
+        STAMP
+    }
 }
 
 /// (record index 0..12, field index 0..4, has Id, old, new, remote present, remote value,
@@ -410,6 +427,7 @@ fn any_entries() -> impl Strategy<Value = Vec<EntrySpec>> {
 
 fn build(specs: &[EntrySpec]) -> (Vec<ChangeEntry>, RemoteSnapshot) {
     let mut remote = RemoteSnapshot::new();
+    remote.set_server_time(Some(READ_AT));
     // Field 3 is not in the org.
     for f in 0..3 {
         remote.add_queried_field(RecordKind::Account, &format!("F{f}__c"));
@@ -442,6 +460,7 @@ fn build(specs: &[EntrySpec]) -> (Vec<ChangeEntry>, RemoteSnapshot) {
             RecordKind::Account,
             &format!("001{:012}AAA", record),
             values,
+            Some(stamp_of(*record)),
         );
     }
     (entries, remote)
@@ -515,11 +534,37 @@ proptest! {
                 None => prop_assert!(current.is_none_or(|c| same_value(&c, &e.old_value))),
             }
         }
-        // Every sent value is the entry's new value, as sent on the wire.
+        // Every sent value is the entry's new value, as sent on the wire, under the stamp the
+        // read returned; a record that had not settled is never sent.
         for update in plan.batches.iter().flatten() {
             for id in &update.entries {
                 let e = entries.iter().find(|e| e.id == *id).unwrap();
                 prop_assert_eq!(&update.fields[&e.field], &wire_value(&e.new_value));
+            }
+            let record: usize = update.sf_id[3..15].parse().unwrap();
+            if remote.record(RecordKind::Account, &update.sf_id).is_some() {
+                prop_assert!(record % 4 != 0);
+                prop_assert_eq!(update.precondition, Some(Precondition { unmodified_since_s: stamp_of(record) }));
+            } else {
+                prop_assert_eq!(update.precondition, None);
+            }
+        }
+        // Only a refusal of the record's own values (or of the entry before sending) marks
+        // an entry failed.
+        let refused_before: HashSet<ChangeId> = plan.refused.iter().map(|r| r.entry).collect();
+        for (b, batch) in plan.batches.iter().enumerate() {
+            for (u, update) in batch.iter().enumerate() {
+                let refused = matches!(answers.get(b).and_then(|a| a.get(u)), Some(SendOutcome::Refused(_)));
+                for id in &update.entries {
+                    let verdict = &verdicts.iter().find(|(e, _)| e == id).unwrap().1;
+                    let failed = matches!(verdict, Verdict::Failed { .. });
+                    prop_assert_eq!(failed, refused);
+                }
+            }
+        }
+        for (id, verdict) in &verdicts {
+            if matches!(verdict, Verdict::Failed { .. }) {
+                prop_assert!(refused_before.contains(id) || plan.sent_entries().any(|s| s == *id));
             }
         }
     }
@@ -546,4 +591,74 @@ proptest! {
             Err(RevertRefusal::WrongStatus(_)) => prop_assert!(false),
         }
     }
+}
+
+#[test]
+fn settle_cases() {
+    // (last modified, server time at the read, settled)
+    let cases: &[(i64, Option<i64>, bool)] = &[
+        (100, Some(100), false),
+        (100, Some(101), false),
+        (100, Some(102), true),
+        (100, Some(5_000), true),
+        // A stamp ahead of the server clock is never safe.
+        (100, Some(99), false),
+        // No server time: nothing bounds when the read happened.
+        (100, None, false),
+    ];
+    for &(stamp, server, settled) in cases {
+        assert_eq!(is_settled(stamp, server), settled, "{stamp} {server:?}");
+    }
+}
+
+#[test]
+fn every_update_carries_the_read_stamp_as_its_precondition() {
+    let remote = snapshot(&["X__c"], &[(ID_A, json!({"X__c": "a"}))]);
+    let plan = plan_push(
+        &[entry(1, Some(ID_A), "X__c", json!("a"), json!("b"))],
+        &remote,
+    );
+    assert_eq!(
+        plan.batches[0][0].precondition,
+        Some(Precondition {
+            unmodified_since_s: STAMP
+        })
+    );
+}
+
+#[test]
+fn an_unsettled_record_is_neither_sent_nor_marked_in_flight() {
+    let mut remote = RemoteSnapshot::new();
+    remote.add_queried_field(RecordKind::Account, "X__c");
+    remote.add_queried_field(RecordKind::Account, "Y__c");
+    // A changed a second before the read; B long before.
+    remote.set_server_time(Some(READ_AT));
+    let a: FieldValues = serde_json::from_value(json!({"X__c": "a", "Y__c": "them"})).unwrap();
+    let b: FieldValues = serde_json::from_value(json!({"X__c": "a"})).unwrap();
+    remote.insert_record(RecordKind::Account, ID_A, &a, Some(READ_AT - 1));
+    remote.insert_record(RecordKind::Account, ID_B, &b, Some(STAMP));
+    let entries = [
+        entry(1, Some(ID_A), "X__c", json!("a"), json!("b")),
+        // Drift is drift whether or not the record settled.
+        entry(2, Some(ID_A), "Y__c", json!("a"), json!("b")),
+        entry(3, Some(ID_B), "X__c", json!("a"), json!("b")),
+    ];
+    let plan = plan_push(&entries, &remote);
+    assert_eq!(plan.unsettled, [ChangeId(1)]);
+    assert_eq!(plan.conflicts, [(ChangeId(2), json!("them"))]);
+    assert_eq!(plan.update_count(), 1);
+    assert_eq!(plan.batches[0][0].entries, [ChangeId(3)]);
+    assert!(plan.in_flight.iter().all(|f| f.entry != ChangeId(1)));
+    let verdicts = classify_results(&plan, &[vec![SendOutcome::Saved]]);
+    assert!(verdicts.contains(&(ChangeId(1), Verdict::Recheck)));
+    // A record returned without a stamp cannot be written under a precondition either.
+    let mut remote = RemoteSnapshot::new();
+    remote.add_queried_field(RecordKind::Account, "X__c");
+    remote.set_server_time(Some(READ_AT));
+    remote.insert_record(RecordKind::Account, ID_B, &b, None);
+    let plan = plan_push(&entries[2..], &remote);
+    assert_eq!(plan.unsettled, [ChangeId(3)]);
+    // A record the read did not return is sent without one, so Salesforce says why.
+    let plan = plan_push(&entries[2..], &snapshot(&["X__c"], &[]));
+    assert_eq!(plan.batches[0][0].precondition, None);
 }

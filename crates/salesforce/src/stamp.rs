@@ -1,0 +1,71 @@
+//! Salesforce's two clocks on the wire: record datetimes (`LastModifiedDate`, sent as
+//! `2026-12-01T21:05:53.000+0000`) and HTTP dates (the `Date` response header and the
+//! `If-Unmodified-Since` request header, `Tue, 01 Dec 2026 21:05:53 GMT`), both reduced to
+//! whole seconds since the epoch, which is all the precision a conditional write has.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// Salesforce's datetime format in REST responses (always with a numeric offset, no colon).
+/// See "Valid Date and DateTime Formats" in the SOQL and SOSL Reference.
+const SF_DATETIME: &[FormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
+);
+
+/// Whole seconds since the epoch of a Salesforce datetime (`2026-12-01T21:05:53.000+0000`),
+/// rounded down; `None` for anything else.
+pub fn datetime_secs(text: &str) -> Option<i64> {
+    let parsed = OffsetDateTime::parse(text, SF_DATETIME).ok()?;
+    Some(parsed.unix_timestamp())
+}
+
+/// An HTTP-date (IMF-fixdate) for whole seconds since the epoch, as `If-Unmodified-Since`
+/// wants it. Seconds before the epoch are clamped to it (no Salesforce record is that old).
+pub fn http_date(secs: i64) -> String {
+    let secs = u64::try_from(secs).unwrap_or(0);
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Whole seconds since the epoch of an HTTP-date (a `Date` header); `None` if malformed.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    let time: SystemTime = httpdate::parse_http_date(text.trim()).ok()?;
+    let secs = time.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salesforce_datetimes_to_seconds() {
+        // (text, seconds since the epoch)
+        let cases: &[(&str, Option<i64>)] = &[
+            ("1970-01-01T00:00:00.000+0000", Some(0)),
+            ("2026-12-01T21:05:53.000+0000", Some(1_796_159_153)),
+            // The fraction is dropped, never rounded up.
+            ("2026-12-01T21:05:53.999+0000", Some(1_796_159_153)),
+            ("2026-12-01T22:05:53.000+0100", Some(1_796_159_153)),
+            ("2026-12-01", None),
+            ("2026-12-01T21:05:53Z", None),
+            ("", None),
+        ];
+        for (text, secs) in cases {
+            assert_eq!(datetime_secs(text), *secs, "{text}");
+        }
+    }
+
+    #[test]
+    fn http_dates_round_trip() {
+        assert_eq!(http_date(1_796_159_153), "Tue, 01 Dec 2026 21:05:53 GMT");
+        assert_eq!(
+            parse_http_date("Tue, 01 Dec 2026 21:05:53 GMT"),
+            Some(1_796_159_153)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(http_date(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+}
