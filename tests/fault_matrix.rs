@@ -25,6 +25,10 @@ mod browser_support;
 #[path = "fault_matrix/cases.rs"]
 mod cases;
 
+// The write path's cases of issue 10, re-exported through `cases` for the table.
+#[path = "fault_matrix/cases_push.rs"]
+mod cases_push;
+
 /// One row of the matrix: its name (also the test's name), the issue's words for what it
 /// covers, and the case.
 pub struct Case {
@@ -69,6 +73,12 @@ matrix! {
     bad_values_in_every_write_back_field => "input: over-length and malformed values in every write-back field",
     custom_sf_path_that_is_not_sf => "input: a custom `sf` path that points at something that is not `sf`",
     soak_1000_push_cycles_with_faults => "soak: 1,000 push cycles with a 10% random fault rate",
+    two_pushers_on_one_database => "write path: two pushers on one database (a slow push, an edit, a second push)",
+    colleague_edit_of_our_field_inside_the_window => "write path: a colleague's change to our field between the drift check and the write",
+    colleague_edit_of_another_field_inside_the_window => "write path: a colleague's change to another field between the drift check and the write",
+    per_record_try_later_stays_pending => "write path: a per-record UNABLE_TO_LOCK_ROW keeps the entry pending",
+    whole_request_refusal_keeps_entries_pending => "write path: Salesforce refusing a whole request keeps every entry pending",
+    soak_kill_9_and_colleague_edits_in_the_window => "soak: 50 runs of set/push with kill -9 at random moments and colleague edits inside the check-and-write window",
 }
 
 /// The table itself is part of the contract: every case names what it covers, once.

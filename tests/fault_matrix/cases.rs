@@ -1485,3 +1485,5 @@ pub fn soak_1000_push_cycles_with_faults() {
     ledger.assert_status(&rig, "pushed");
     ledger.settle(&rig);
 }
+
+pub use crate::cases_push::*;

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use upsight_salesforce::{
-    CallStats, ConditionalUpdate, QueryResult, RecordResult, RecordUpdate, Result, SalesforceClient, Soql, Status,
-    TransportKind,
+    CallStats, ConditionalUpdate, QueryResult, RecordResult, RecordUpdate, Result,
+    SalesforceClient, Soql, Status, TransportKind,
 };
 
 /// Forwards to `inner` the first time a query or describe is seen, then answers it from

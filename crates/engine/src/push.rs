@@ -40,8 +40,8 @@ use upsight_core::push::{
 };
 use upsight_core::{ChangeEntry, ChangeId, ChangeStatus, FieldValues, RecordKind};
 use upsight_salesforce::{
-    stamp, ConditionalUpdate, Error as SfError, Lit, RecordOutcome, RecordUpdate,
-    SalesforceClient, Select, SfId,
+    stamp, ConditionalUpdate, Error as SfError, Lit, RecordOutcome, RecordUpdate, SalesforceClient,
+    Select, SfId,
 };
 use upsight_store::{ChangeFilter, PushResult, PushVerdict};
 
@@ -605,31 +605,29 @@ impl Engine {
         let mut rounds = 0;
         loop {
             rounds += 1;
-            let remote =
-                read_remote(self, client.as_ref(), &wanted(std::slice::from_ref(&entry)))?;
+            let remote = read_remote(self, client.as_ref(), &wanted(std::slice::from_ref(&entry)))?;
             let current = if remote.was_queried(kind, &entry.field) {
                 remote.value(kind, &sf_id, &entry.field)
             } else {
                 None
             };
-            let plan =
-                plan_revert(&entry, current.as_ref()).map_err(|refusal| match refusal {
-                    RevertRefusal::WrongStatus(status) => WriteBackError::WrongStatus {
-                        id,
-                        status,
-                        action: "revert",
-                        allowed: "failed or pushed",
-                    },
-                    RevertRefusal::RecordMissing => WriteBackError::RecordMissing {
-                        id,
-                        sf_id: sf_id.clone(),
-                    },
-                    RevertRefusal::Drift { remote } => WriteBackError::RevertDrift {
-                        id,
-                        field: entry.field.clone(),
-                        remote: show(&remote),
-                    },
-                })?;
+            let plan = plan_revert(&entry, current.as_ref()).map_err(|refusal| match refusal {
+                RevertRefusal::WrongStatus(status) => WriteBackError::WrongStatus {
+                    id,
+                    status,
+                    action: "revert",
+                    allowed: "failed or pushed",
+                },
+                RevertRefusal::RecordMissing => WriteBackError::RecordMissing {
+                    id,
+                    sf_id: sf_id.clone(),
+                },
+                RevertRefusal::Drift { remote } => WriteBackError::RevertDrift {
+                    id,
+                    field: entry.field.clone(),
+                    remote: show(&remote),
+                },
+            })?;
             let RevertPlan::Push { value } = plan else {
                 break;
             };

@@ -44,7 +44,8 @@ impl CliClient {
     /// `sf api request rest <path> --method <method> --body @<file>`: the body goes through
     /// a private file, so no shell or argument quoting ever touches it.
     pub(crate) fn api_request(&self, method: &str, path: &str, body: &Value) -> Result<Value> {
-        self.api_call(method, path, body).map(|response| response.body)
+        self.api_call(method, path, body)
+            .map(|response| response.body)
     }
 
     /// [`CliClient::api_request`] with the response's headers that matter (its `Date`).
@@ -344,7 +345,9 @@ impl SalesforceClient for CliClient {
         }
         let version = self.sf.api_version()?;
         let path = format!("/services/data/v{version}/composite/graph");
-        update_in_graphs(records, &version, |body| self.api_request("POST", &path, body))
+        update_in_graphs(records, &version, |body| {
+            self.api_request("POST", &path, body)
+        })
     }
 
     fn describe(&self, sobject: &str) -> Result<Map<String, Value>> {

@@ -446,7 +446,9 @@ pub(crate) fn update_in_graphs(
     {
         let outcomes = match &failure {
             Some(e) => vec![RecordOutcome::RequestFailed(e.clone()); batch.len()],
-            None => match send(&graph_body(nodes)).and_then(|body| parse_graph_results(&body, batch.len())) {
+            None => match send(&graph_body(nodes))
+                .and_then(|body| parse_graph_results(&body, batch.len()))
+            {
                 Ok(outcomes) => outcomes,
                 Err(e) if batch_no == 0 => return Err(e),
                 Err(e) => {
@@ -509,7 +511,10 @@ fn graph_body(nodes: &[Value]) -> Value {
 pub(crate) fn parse_graph_results(body: &Value, expected: usize) -> Result<Vec<RecordOutcome>> {
     let raw = || body.to_string();
     let bad = || Error::protocol("Composite Graph update", raw());
-    let graphs = body.get("graphs").and_then(Value::as_array).ok_or_else(bad)?;
+    let graphs = body
+        .get("graphs")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?;
     (0..expected)
         .map(|i| {
             let id = format!("g{i}");

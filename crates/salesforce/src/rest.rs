@@ -28,8 +28,8 @@ use serde_json::{Map, Value};
 use crate::client::{
     child_result, collections_body, finish_query, http_status_error, parse_collection_results,
     response_error, str_field, update_in_batches, update_in_graphs, ApiUsage, CallStats,
-    ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult, RecordUpdate, SalesforceClient,
-    Status, TransportKind,
+    ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult,
+    RecordUpdate, SalesforceClient, Status, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::sf::Sf;
