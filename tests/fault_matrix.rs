@@ -78,6 +78,7 @@ matrix! {
     colleague_edit_of_another_field_inside_the_window => "write path: a colleague's change to another field between the drift check and the write",
     per_record_try_later_stays_pending => "write path: a per-record UNABLE_TO_LOCK_ROW keeps the entry pending",
     whole_request_refusal_keeps_entries_pending => "write path: Salesforce refusing a whole request keeps every entry pending",
+    pusher_retries_try_later_by_itself => "write path: the background pusher retries a try-later answer by itself",
     soak_kill_9_and_colleague_edits_in_the_window => "soak: 50 runs of set/push with kill -9 at random moments and colleague edits inside the check-and-write window",
 }
 

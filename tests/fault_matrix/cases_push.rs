@@ -350,3 +350,67 @@ pub fn soak_kill_9_and_colleague_edits_in_the_window() {
     assert!(windows > 0, "no write was ever refused with 412");
     ledger.assert_intact(&rig);
 }
+
+/// Item 5, the pusher's side: a "try later" answer is retried by the background pusher on
+/// its own, after its back-off, with no click: `serve`'s pusher on the rig's database, one
+/// edit, the first write refused with `UNABLE_TO_LOCK_ROW`, and the edit in Salesforce
+/// after the first back-off.
+pub fn pusher_retries_try_later_by_itself() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use upsight_engine::pusher::{Pusher, FIRST_BACKOFF};
+    use upsight_engine::{Engine, EngineOptions};
+    use upsight_salesforce::RestClient;
+
+    let rig = Rig::new(3, 1);
+    let account = rig.accounts[0].clone();
+    let mut ledger = Ledger::default();
+    ledger.set(&rig, &account, NOTES, "once the row is free");
+    rig.fault(
+        "PATCH",
+        &format!("/sobjects/Account/{account}"),
+        1,
+        json!({"status": 400, "errorCode": "UNABLE_TO_LOCK_ROW",
+               "message": "unable to obtain exclusive access to this record"}),
+    );
+    // The pusher is serve's, in this process, over REST with the simulator's token.
+    let engine = Engine::with_client(
+        EngineOptions {
+            db_path: rig.db(),
+            config_path: Some(rig.dir.path().join("no-config.toml")),
+            env: BTreeMap::new(),
+            flags: BTreeMap::new(),
+        },
+        Arc::new(RestClient::with_token(rig.sim.url(), &rig.sim.info().token)),
+    )
+    .unwrap();
+    let pusher = Pusher::start(Arc::new(engine));
+    let deadline = Instant::now() + FIRST_BACKOFF + Duration::from_secs(15);
+    let mut saw_waiting = false;
+    loop {
+        let changes = rig.changes();
+        let e = entry(&changes, &account, NOTES);
+        assert_ne!(
+            e["status"], "failed",
+            "a try-later answer failed the entry: {e}"
+        );
+        if e["status"] == "pending" && e["error_code"] == "UNABLE_TO_LOCK_ROW" {
+            saw_waiting = true;
+        }
+        if e["status"] == "pushed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pusher never retried the locked row: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(saw_waiting, "the entry never said why it waited");
+    assert_eq!(
+        rig.sf_value("Account", &account, NOTES),
+        "once the row is free"
+    );
+    drop(pusher);
+    ledger.settle(&rig);
+}

@@ -389,6 +389,9 @@ pub enum SendOutcome {
     Refused(Vec<(String, String)>),
     /// 412: the record changed since the drift query read it; nothing was written.
     PreconditionFailed,
+    /// Not written because another record of its request failed (a rolled-back graph);
+    /// nothing is wrong with it.
+    RolledBack,
     /// The request carrying the record failed as a whole (or was never sent).
     RequestFailed(RequestFailure),
 }
@@ -463,7 +466,7 @@ pub fn classify_results(
             let verdict = match outcome {
                 Some(SendOutcome::Saved) => Verdict::Pushed,
                 Some(SendOutcome::Refused(errors)) => refused_verdict(errors),
-                Some(SendOutcome::PreconditionFailed) => Verdict::Recheck,
+                Some(SendOutcome::PreconditionFailed | SendOutcome::RolledBack) => Verdict::Recheck,
                 // Whatever kind, a whole-request failure never judged the value.
                 Some(SendOutcome::RequestFailed(failure)) => Verdict::StillPending {
                     error: Some(failure.clone()),

@@ -278,6 +278,7 @@ fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>>
                     outcomes[*i] = Some(match result.outcome {
                         RecordOutcome::Saved => SendOutcome::Saved,
                         RecordOutcome::PreconditionFailed => SendOutcome::PreconditionFailed,
+                        RecordOutcome::RolledBack => SendOutcome::RolledBack,
                         RecordOutcome::Failed(errors) => SendOutcome::Refused(
                             errors
                                 .into_iter()
@@ -659,8 +660,14 @@ impl Engine {
             let result = client.update_conditional(&[update])?;
             match result.into_iter().next().map(|r| r.outcome) {
                 Some(RecordOutcome::Saved) => break,
-                Some(RecordOutcome::PreconditionFailed) if rounds < MAX_ROUNDS => continue,
-                Some(RecordOutcome::PreconditionFailed) => return Err(busy()),
+                Some(RecordOutcome::PreconditionFailed | RecordOutcome::RolledBack)
+                    if rounds < MAX_ROUNDS =>
+                {
+                    continue
+                }
+                Some(RecordOutcome::PreconditionFailed | RecordOutcome::RolledBack) => {
+                    return Err(busy())
+                }
                 Some(RecordOutcome::Failed(errors)) => {
                     let (code, message) = errors
                         .first()

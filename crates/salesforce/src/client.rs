@@ -103,9 +103,12 @@ pub struct ConditionalUpdate {
 }
 
 /// The most graphs one Composite Graph request may carry ("Composite Graph Limits",
-/// REST API Developer Guide: 75 graphs per payload). Each record is its own graph, so one
-/// record's failure rolls back nothing else.
+/// REST API Developer Guide: 75 graphs per payload).
 pub const MAX_GRAPHS_PER_REQUEST: usize = 75;
+
+/// The most nodes one Composite Graph request may carry ("Composite Graph Limits": 500
+/// nodes per payload).
+pub const MAX_NODES_PER_REQUEST: usize = 500;
 
 /// One error Salesforce gave for one record (sObject Collections use `statusCode`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -127,6 +130,10 @@ pub enum RecordOutcome {
     /// HTTP 412: the record's precondition did not hold (it changed since the caller read
     /// it); nothing was written.
     PreconditionFailed,
+    /// Not applied, through no fault of its own: another record of its Composite Graph
+    /// failed and the graph was rolled back, or Salesforce halted the request. Sending it
+    /// again is safe.
+    RolledBack,
 }
 
 /// The result for the record at the same position in the input.
@@ -330,9 +337,10 @@ pub trait SalesforceClient: Send + Sync {
     }
 
     /// Updates records each under its own `If-Unmodified-Since`, through the Composite
-    /// Graph resource (one graph per record, at most [`MAX_GRAPHS_PER_REQUEST`] per
-    /// request), and returns one result per input record, in input order. A record whose
-    /// precondition failed is [`RecordOutcome::PreconditionFailed`]. `Err` and
+    /// Graph resource (up to 500 records in 75 graphs per request; see
+    /// `update_in_graphs`), and returns one result per input record, in input order. A
+    /// record whose precondition failed is [`RecordOutcome::PreconditionFailed`], one
+    /// rolled back with a sibling [`RecordOutcome::RolledBack`]. `Err` and
     /// [`RecordOutcome::RequestFailed`] as for [`SalesforceClient::update`].
     fn update_conditional(&self, records: &[ConditionalUpdate]) -> Result<Vec<RecordResult>>;
 
@@ -428,34 +436,49 @@ pub(crate) fn update_in_batches(
 /// Splits conditional updates into Composite Graph requests, sends each with `send`
 /// (the request body; it returns the response body), and lays the results out by
 /// position, with the same contract as [`update_in_batches`].
+///
+/// A request carries at most [`MAX_NODES_PER_REQUEST`] records in at most
+/// [`MAX_GRAPHS_PER_REQUEST`] graphs. Up to 75 records, each is its own graph, so a refusal
+/// rolls back nothing else; past that, records share graphs, and the siblings a refusal
+/// rolled back come back [`RecordOutcome::RolledBack`] for the caller to send again.
 pub(crate) fn update_in_graphs(
     records: &[ConditionalUpdate],
     version: &str,
     mut send: impl FnMut(&Value) -> Result<Value>,
 ) -> Result<Vec<RecordResult>> {
-    let nodes: Vec<Value> = records
-        .iter()
-        .map(|r| graph_node(r, version))
+    // Check every record before anything is sent; references count from 0 per request.
+    let nodes: Vec<Vec<Value>> = records
+        .chunks(MAX_NODES_PER_REQUEST)
+        .map(|batch| {
+            batch
+                .iter()
+                .enumerate()
+                .map(|(i, r)| graph_node(r, version, i))
+                .collect::<Result<Vec<_>>>()
+        })
         .collect::<Result<_>>()?;
     let mut results = Vec::with_capacity(records.len());
     let mut failure: Option<Error> = None;
     for (batch_no, (batch, nodes)) in records
-        .chunks(MAX_GRAPHS_PER_REQUEST)
-        .zip(nodes.chunks(MAX_GRAPHS_PER_REQUEST))
+        .chunks(MAX_NODES_PER_REQUEST)
+        .zip(&nodes)
         .enumerate()
     {
         let outcomes = match &failure {
             Some(e) => vec![RecordOutcome::RequestFailed(e.clone()); batch.len()],
-            None => match send(&graph_body(nodes))
-                .and_then(|body| parse_graph_results(&body, batch.len()))
-            {
-                Ok(outcomes) => outcomes,
-                Err(e) if batch_no == 0 => return Err(e),
-                Err(e) => {
-                    failure = Some(e.clone());
-                    vec![RecordOutcome::RequestFailed(e); batch.len()]
+            None => {
+                let groups = graph_groups(nodes.len());
+                match send(&graph_body(nodes, &groups))
+                    .and_then(|body| parse_graph_results(&body, &groups))
+                {
+                    Ok(outcomes) => outcomes,
+                    Err(e) if batch_no == 0 => return Err(e),
+                    Err(e) => {
+                        failure = Some(e.clone());
+                        vec![RecordOutcome::RequestFailed(e); batch.len()]
+                    }
                 }
-            },
+            }
         };
         results.extend(batch.iter().zip(outcomes).map(|(r, outcome)| RecordResult {
             id: r.update.id.clone(),
@@ -465,11 +488,20 @@ pub(crate) fn update_in_graphs(
     Ok(results)
 }
 
+/// How `n` nodes (n <= [`MAX_NODES_PER_REQUEST`]) are laid into graphs: the sizes of the
+/// graphs in order, as even as possible, one node per graph while that fits.
+fn graph_groups(n: usize) -> Vec<usize> {
+    let graphs = n.min(MAX_GRAPHS_PER_REQUEST);
+    (0..graphs)
+        .map(|g| n / graphs + usize::from(g < n % graphs))
+        .collect()
+}
+
 /// One record's graph node: a PATCH of sObject Rows, with the precondition in the node's
 /// `httpHeaders` ("Composite Subrequest", REST API Developer Guide: a subrequest may carry
 /// any header its resource supports; "Conditional Request Headers": sObject Rows supports
 /// `If-Unmodified-Since`).
-fn graph_node(record: &ConditionalUpdate, version: &str) -> Result<Value> {
+fn graph_node(record: &ConditionalUpdate, version: &str, index: usize) -> Result<Value> {
     let mut body = record.update.to_json()?;
     if let Some(obj) = body.as_object_mut() {
         // sObject Rows takes the values alone: the object and Id are in the URL.
@@ -482,7 +514,7 @@ fn graph_node(record: &ConditionalUpdate, version: &str) -> Result<Value> {
             "/services/data/v{version}/sobjects/{}/{}",
             record.update.sobject, record.update.id
         ),
-        "referenceId": "update",
+        "referenceId": format!("r{index}"),
         "body": body,
     });
     if let Some(secs) = record.unmodified_since_s {
@@ -492,63 +524,89 @@ fn graph_node(record: &ConditionalUpdate, version: &str) -> Result<Value> {
     Ok(node)
 }
 
-/// `{"graphs": [{"graphId": "g0", "compositeRequest": [node]}, ...]}`, one graph per node.
-fn graph_body(nodes: &[Value]) -> Value {
-    let graphs: Vec<Value> = nodes
+/// `{"graphs": [{"graphId": "g0", "compositeRequest": [nodes...]}, ...]}`.
+fn graph_body(nodes: &[Value], groups: &[usize]) -> Value {
+    let mut rest = nodes;
+    let graphs: Vec<Value> = groups
         .iter()
         .enumerate()
-        .map(|(i, node)| serde_json::json!({ "graphId": format!("g{i}"), "compositeRequest": [node] }))
+        .map(|(g, size)| {
+            let (these, tail) = rest.split_at(*size);
+            rest = tail;
+            serde_json::json!({ "graphId": format!("g{g}"), "compositeRequest": these })
+        })
         .collect();
     serde_json::json!({ "graphs": graphs })
 }
 
-/// Reads a Composite Graph response of `expected` one-node graphs (`g0`, `g1`, ...) into
-/// per-record outcomes, by graph id. A node answered 2xx is saved, 412 is a failed
-/// precondition, any other status with Salesforce's error array is a refusal of that record
-/// — except the codes that say "try later" (a locked row, a limit, a server fault) and a
-/// graph Salesforce did not process (`PROCESSING_HALTED` after too many failures), which
-/// are failures of the request for that record, not of its values.
-pub(crate) fn parse_graph_results(body: &Value, expected: usize) -> Result<Vec<RecordOutcome>> {
+/// Reads a Composite Graph response into per-record outcomes, in node order, finding each
+/// graph by its id and each node by its reference. A node answered 2xx is saved, 412 is a
+/// failed precondition; a node Salesforce did not apply because another node of its graph
+/// failed, or because the request had too many failed graphs (`PROCESSING_HALTED`), is
+/// rolled back; any other status with Salesforce's error array is a refusal of that record,
+/// except the codes that say "try later" (a locked row, a limit, a server fault), which are
+/// failures of the request for that record, not of its values.
+pub(crate) fn parse_graph_results(body: &Value, groups: &[usize]) -> Result<Vec<RecordOutcome>> {
     let raw = || body.to_string();
     let bad = || Error::protocol("Composite Graph update", raw());
     let graphs = body
         .get("graphs")
         .and_then(Value::as_array)
         .ok_or_else(bad)?;
-    (0..expected)
-        .map(|i| {
-            let id = format!("g{i}");
-            let graph = graphs
+    let mut outcomes = Vec::new();
+    let mut index = 0;
+    for (g, size) in groups.iter().enumerate() {
+        let id = format!("g{g}");
+        let graph = graphs
+            .iter()
+            .find(|graph| graph.get("graphId").and_then(Value::as_str) == Some(&id))
+            .ok_or_else(bad)?;
+        let successful = graph.get("isSuccessful").and_then(Value::as_bool);
+        let nodes = graph
+            .pointer("/graphResponse/compositeResponse")
+            .and_then(Value::as_array)
+            .ok_or_else(bad)?;
+        for _ in 0..*size {
+            let reference = format!("r{index}");
+            index += 1;
+            let node = nodes
                 .iter()
-                .find(|g| g.get("graphId").and_then(Value::as_str) == Some(&id))
-                .ok_or_else(bad)?;
-            let node = graph
-                .pointer("/graphResponse/compositeResponse/0")
-                .ok_or_else(bad)?;
+                .find(|n| n.get("referenceId").and_then(Value::as_str) == Some(&reference));
+            let Some(node) = node else {
+                // A graph halted before it ran lists no node of its own.
+                if successful == Some(false) {
+                    outcomes.push(RecordOutcome::RolledBack);
+                    continue;
+                }
+                return Err(bad());
+            };
             let status = node
                 .get("httpStatusCode")
                 .and_then(Value::as_u64)
                 .ok_or_else(bad)?;
             let answer = node.get("body").cloned().unwrap_or(Value::Null);
-            Ok(match status {
+            outcomes.push(match status {
+                200..=299 if successful == Some(false) => RecordOutcome::RolledBack,
                 200..=299 => RecordOutcome::Saved,
                 412 => RecordOutcome::PreconditionFailed,
                 status => {
                     let status = u16::try_from(status).unwrap_or(u16::MAX);
                     let error = response_error(status, &answer, &answer.to_string());
-                    let per_record = matches!(&error, Error::Salesforce { .. })
+                    if error.error_code() == Some("PROCESSING_HALTED") {
+                        RecordOutcome::RolledBack
+                    } else if matches!(&error, Error::Salesforce { .. })
                         && !error.is_retryable()
                         && !error.needs_user_action()
-                        && error.error_code() != Some("PROCESSING_HALTED");
-                    if per_record {
+                    {
                         RecordOutcome::Failed(record_errors(&answer))
                     } else {
                         RecordOutcome::RequestFailed(error)
                     }
                 }
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(outcomes)
 }
 
 /// A Salesforce error array as per-record errors.
@@ -899,5 +957,112 @@ mod tests {
         assert!(results[200..]
             .iter()
             .all(|r| matches!(r.outcome, RecordOutcome::RequestFailed(_))));
+    }
+
+    fn conditional(n: usize) -> Vec<ConditionalUpdate> {
+        (0..n)
+            .map(|i| ConditionalUpdate {
+                update: RecordUpdate::new(
+                    "Account",
+                    SfId::parse(&format!("001{:012}", i + 1)).unwrap(),
+                )
+                .set("Note__c", format!("v{i}")),
+                unmodified_since_s: Some(1_796_159_153),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn graph_layout_is_one_record_per_graph_while_that_fits() {
+        assert_eq!(graph_groups(1), vec![1]);
+        assert_eq!(graph_groups(75), vec![1; 75]);
+        let g = graph_groups(100);
+        assert_eq!(g.len(), 75);
+        assert_eq!(g.iter().sum::<usize>(), 100);
+        assert!(g.iter().all(|&n| n == 1 || n == 2));
+        let g = graph_groups(500);
+        assert_eq!((g.len(), g.iter().sum::<usize>()), (75, 500));
+    }
+
+    #[test]
+    fn graph_requests_carry_the_precondition_and_split_at_500() {
+        let mut bodies = Vec::new();
+        let results = update_in_graphs(&conditional(501), "62.0", |body| {
+            bodies.push(body.clone());
+            let graphs = body["graphs"].as_array().unwrap();
+            let answer: Vec<Value> = graphs
+                .iter()
+                .map(|g| {
+                    let nodes: Vec<Value> = g["compositeRequest"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| json!({"referenceId": n["referenceId"], "httpStatusCode": 204, "body": null, "httpHeaders": {}}))
+                        .collect();
+                    json!({"graphId": g["graphId"], "isSuccessful": true,
+                           "graphResponse": {"compositeResponse": nodes}})
+                })
+                .collect();
+            Ok(json!({ "graphs": answer }))
+        })
+        .unwrap();
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(results.len(), 501);
+        assert!(results.iter().all(RecordResult::is_saved));
+        let node = &bodies[0]["graphs"][0]["compositeRequest"][0];
+        assert_eq!(node["method"], "PATCH");
+        assert_eq!(
+            node["url"],
+            "/services/data/v62.0/sobjects/Account/001000000000001AAA"
+        );
+        assert_eq!(
+            node["httpHeaders"]["If-Unmodified-Since"],
+            "Tue, 01 Dec 2026 21:05:53 GMT"
+        );
+        assert_eq!(node["body"], json!({"Note__c": "v0"}));
+        assert_eq!(bodies[1]["graphs"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn graph_answers_per_record() {
+        let node = |r: &str, status: u16, body: Value| json!({"referenceId": r, "httpStatusCode": status, "body": body, "httpHeaders": {}});
+        let err = |code: &str| json!([{"errorCode": code, "message": format!("{code} says no")}]);
+        // Seven records, one per graph.
+        let body = json!({"graphs": [
+            {"graphId": "g0", "isSuccessful": true, "graphResponse": {"compositeResponse": [node("r0", 204, Value::Null)]}},
+            {"graphId": "g1", "isSuccessful": false, "graphResponse": {"compositeResponse": [node("r1", 412, err("PRECONDITION_FAILED"))]}},
+            {"graphId": "g2", "isSuccessful": false, "graphResponse": {"compositeResponse": [node("r2", 400, err("STRING_TOO_LONG"))]}},
+            {"graphId": "g3", "isSuccessful": false, "graphResponse": {"compositeResponse": [node("r3", 400, err("UNABLE_TO_LOCK_ROW"))]}},
+            {"graphId": "g4", "isSuccessful": false, "graphResponse": {"compositeResponse": [node("r4", 400, err("PROCESSING_HALTED"))]}},
+            {"graphId": "g5", "isSuccessful": false, "graphResponse": {"compositeResponse": [node("r5", 503, err("SERVER_UNAVAILABLE"))]}},
+            {"graphId": "g6", "isSuccessful": false, "graphResponse": {"compositeResponse": []}},
+        ]});
+        let outcomes = parse_graph_results(&body, &[1; 7]).unwrap();
+        assert_eq!(outcomes[0], RecordOutcome::Saved);
+        assert_eq!(outcomes[1], RecordOutcome::PreconditionFailed);
+        assert!(
+            matches!(&outcomes[2], RecordOutcome::Failed(e) if e[0].status_code == "STRING_TOO_LONG")
+        );
+        assert!(matches!(&outcomes[3], RecordOutcome::RequestFailed(e) if e.is_retryable()));
+        assert_eq!(outcomes[4], RecordOutcome::RolledBack);
+        assert!(matches!(&outcomes[5], RecordOutcome::RequestFailed(e) if e.is_retryable()));
+        assert_eq!(outcomes[6], RecordOutcome::RolledBack);
+        // Two records in one graph: the refused one fails, its sibling was rolled back.
+        let body = json!({"graphs": [{"graphId": "g0", "isSuccessful": false, "graphResponse": {"compositeResponse": [
+            node("r0", 204, Value::Null),
+            node("r1", 400, err("FIELD_CUSTOM_VALIDATION_EXCEPTION")),
+        ]}}]});
+        let outcomes = parse_graph_results(&body, &[2]).unwrap();
+        assert_eq!(outcomes[0], RecordOutcome::RolledBack);
+        assert!(matches!(&outcomes[1], RecordOutcome::Failed(_)));
+        // A graph missing from the answer is a protocol error, never a silent success.
+        assert!(matches!(
+            parse_graph_results(&json!({"graphs": []}), &[1]),
+            Err(Error::Protocol { .. })
+        ));
+        assert!(matches!(
+            parse_graph_results(&json!("<html>"), &[1]),
+            Err(Error::Protocol { .. })
+        ));
     }
 }

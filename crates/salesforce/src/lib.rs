@@ -28,7 +28,7 @@ pub use cli::CliClient;
 pub use client::{
     ApiUsage, CallStats, ConditionalUpdate, NotAuthenticatedReason, OrgInfo, QueryResult, Record,
     RecordError, RecordOutcome, RecordResult, RecordUpdate, SalesforceClient, Status,
-    TransportKind, MAX_GRAPHS_PER_REQUEST, MAX_RECORDS_PER_UPDATE,
+    TransportKind, MAX_GRAPHS_PER_REQUEST, MAX_NODES_PER_REQUEST, MAX_RECORDS_PER_UPDATE,
 };
 pub use connect::{connect, status, ClientConfig};
 pub use discover::{discover, Candidate, Discovery, SearchEnv};

@@ -291,7 +291,9 @@ fn case_mixed_record_failures(live: &Live, client: &dyn SalesforceClient) {
             RecordOutcome::Saved => None,
             RecordOutcome::Failed(errors) => Some(errors[0].status_code.clone()),
             RecordOutcome::RequestFailed(e) => panic!("{e}"),
-            RecordOutcome::PreconditionFailed => panic!("no precondition was sent"),
+            RecordOutcome::PreconditionFailed | RecordOutcome::RolledBack => {
+                panic!("not a Composite Graph update")
+            }
         })
         .collect();
     assert_eq!(

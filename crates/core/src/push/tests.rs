@@ -263,6 +263,7 @@ fn classify_cases() {
             },
         ),
         (SendOutcome::PreconditionFailed, Verdict::Recheck),
+        (SendOutcome::RolledBack, Verdict::Recheck),
     ];
     for (outcome, expected) in table {
         let verdicts = classify_results(&plan, &[vec![outcome.clone(), SendOutcome::Saved]]);
@@ -393,6 +394,7 @@ fn any_outcome() -> impl Strategy<Value = SendOutcome> {
             .prop_map(SendOutcome::Refused),
         failure.prop_map(SendOutcome::RequestFailed),
         Just(SendOutcome::PreconditionFailed),
+        Just(SendOutcome::RolledBack),
     ]
 }
 
