@@ -175,8 +175,13 @@ impl SimState {
     /// back) and forgets open query cursors. The session, faults and counters are kept.
     pub fn reset(&self, spec: Option<DatasetSpec>) {
         let spec = spec.unwrap_or(self.0.initial);
-        let fresh = dataset::generate(Schema::default_org(), &spec);
-        *self.instance() = fresh;
+        let mut fresh = dataset::generate(Schema::default_org(), &spec);
+        let mut instance = self.instance();
+        // A pinned clock stays pinned: tests pin it before they reset.
+        let pinned = instance.clock().pinned();
+        fresh.clock_mut().pin(pinned);
+        *instance = fresh;
+        drop(instance);
         lock(&self.0.cursors).clear();
     }
 

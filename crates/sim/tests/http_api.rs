@@ -403,6 +403,8 @@ fn admin_records_schema_and_reset() {
         .unwrap()
         .to_string();
     let before = c.stored("Account", &id);
+    // Stamps are whole seconds: edit in a later second than the plant's.
+    c.admin_put("/clock", r#"{"advance_ms": 2000}"#);
     let r = c.admin_patch(
         &format!("/records/Account/{id}"),
         r#"{"CXM_Sentiment_Picklist__c": "Yellow"}"#,
@@ -866,4 +868,83 @@ fn composite_faults_on_subrequests_and_on_the_request() {
     let answers = r.json()["compositeResponse"].clone();
     assert_eq!(answers[0]["httpStatusCode"], 401);
     assert_eq!(answers[1]["body"][0]["errorCode"], "INVALID_SESSION_ID");
+}
+
+// ---------------------------------------------------------------------------------------
+// Timestamps and conditional requests
+
+fn pin_clock(c: &Client, now: &str) {
+    let r = c.admin_put("/clock", &json!({ "now": now }).to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["pinned"], true);
+}
+
+fn account_url(id: &str) -> String {
+    format!("/services/data/v62.0/sobjects/Account/{id}")
+}
+
+#[test]
+fn modstamps_are_whole_seconds_and_writes_in_one_second_share_one() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    // Every datetime the API prints has no fraction, the dataset's included.
+    let r = c
+        .query("SELECT Id, CreatedDate, LastModifiedDate, SystemModstamp, (SELECT LastModifiedDate FROM Opportunities) FROM Account")
+        .json();
+    for rec in r["records"].as_array().unwrap() {
+        for k in ["CreatedDate", "LastModifiedDate", "SystemModstamp"] {
+            let v = rec[k].as_str().unwrap();
+            assert!(v.ends_with(".000+0000"), "{k} = {v}");
+        }
+    }
+    let id = ids(&c, "Account")[0].clone();
+    let url = account_url(&id);
+
+    pin_clock(&c, "2026-12-01T21:05:53.100Z");
+    assert_eq!(c.patch(&url, r#"{"Kong_Version__c": "ours"}"#).status, 204);
+    let ours = c.get(&url).json();
+    assert_eq!(ours["LastModifiedDate"], "2026-12-01T21:05:53.000+0000");
+    assert_eq!(ours["SystemModstamp"], "2026-12-01T21:05:53.000+0000");
+
+    // A colleague's edit 800 ms later, in the same second: the same stamps.
+    pin_clock(&c, "2026-12-01T21:05:53.900Z");
+    let r = c.admin_patch(
+        &format!("/records/Account/{id}"),
+        r#"{"Kong_Version__c": "colleague"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let theirs = c.get(&url).json();
+    assert_eq!(theirs["Kong_Version__c"], "colleague");
+    assert_eq!(theirs["LastModifiedDate"], ours["LastModifiedDate"]);
+    assert_eq!(theirs["SystemModstamp"], ours["SystemModstamp"]);
+    assert_ne!(theirs["LastModifiedById"], ours["LastModifiedById"]);
+
+    // The next second moves the stamp.
+    let r = c.admin_put("/clock", r#"{"advance_ms": 100}"#).json();
+    assert_eq!(r["now"], "2026-12-01T21:05:54.000+0000");
+    assert_eq!(c.patch(&url, r#"{"Kong_Version__c": "x"}"#).status, 204);
+    assert_eq!(
+        c.get(&url).json()["LastModifiedDate"],
+        "2026-12-01T21:05:54.000+0000"
+    );
+    // The clock never goes back, even pinned into the past.
+    pin_clock(&c, "2026-12-01T00:00:00Z");
+    assert_eq!(c.patch(&url, r#"{"Kong_Version__c": "y"}"#).status, 204);
+    assert_eq!(
+        c.get(&url).json()["SystemModstamp"],
+        "2026-12-01T21:05:54.000+0000"
+    );
+    // A reset keeps the pin; unpinning returns to the wall clock.
+    c.admin_post("/reset", "");
+    assert_eq!(c.admin_get("/clock").json()["pinned"], true);
+    let r = c.admin_put("/clock", r#"{"now": null}"#).json();
+    assert_eq!(r["pinned"], false);
+    assert!(r["now"].as_str().unwrap().ends_with(".000+0000"));
+    assert_eq!(c.admin_delete("/clock").status, 204);
+    assert_eq!(c.admin_put("/clock", r#"{"now": "soon"}"#).status, 400);
+    assert_eq!(
+        c.admin_put("/clock", r#"{"now": null, "advance_ms": 1}"#)
+            .status,
+        400
+    );
 }
