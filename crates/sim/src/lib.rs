@@ -32,7 +32,10 @@
 //!   [`composite`]: the Composite resource; [`paging`]: pages and cursors; [`describe`]:
 //!   describe bodies; [`faults`]: fault rules and the request log; [`admin`]: the `/__sim/`
 //!   API.
-//! - [`ids`], [`clock`]: Salesforce Ids (checksums, generation) and date/time formats.
+//! - [`conditional`] evaluates `If-Match`, `If-None-Match`, `If-Modified-Since` and
+//!   `If-Unmodified-Since`, and computes the Account `ETag`, on sObject Rows.
+//! - [`ids`], [`clock`]: Salesforce Ids (checksums, generation), date/time formats, and the
+//!   org clock (whole seconds, pinnable).
 #![forbid(unsafe_code)]
 // The describe field object is one large `json!` literal.
 #![recursion_limit = "256"]
@@ -40,6 +43,7 @@
 pub mod admin;
 pub mod clock;
 pub mod composite;
+pub mod conditional;
 pub mod dataset;
 pub mod describe;
 pub mod faults;

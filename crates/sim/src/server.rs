@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +27,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
 use crate::composite::Subrequest;
+use crate::conditional::{self, Conditions};
 use crate::dataset::{self, DatasetSpec};
 use crate::describe;
 use crate::faults::{self, FaultAction, Faults, Stats};
@@ -874,10 +875,16 @@ async fn record_get(
     State(state): State<SimState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
+    method: Method,
+    headers: HeaderMap,
 ) -> Response {
     let v = match check_version(&version) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
+    };
+    let conditions = match Conditions::parse(&method, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
     };
     let instance = state.instance();
     let Some(object) = instance.org.schema.object(&sobject) else {
@@ -887,6 +894,9 @@ async fn record_get(
         Ok(r) => r,
         Err(e) => return field_errors(&[e]),
     };
+    if let Err(r) = conditions.evaluate(&method, record) {
+        return r.into_response();
+    }
     let params = decode_query(raw.as_deref().unwrap_or(""));
     let wanted: Vec<String> = match params.get("fields") {
         Some(list) => {
@@ -916,7 +926,11 @@ async fn record_get(
         let value = record.fields.get(&name).cloned().unwrap_or(Value::Null);
         out.insert(name, value);
     }
-    json_response(StatusCode::OK, &Value::Object(out))
+    let mut response = json_response(StatusCode::OK, &Value::Object(out));
+    if let Some(tag) = conditional::etag_header(record) {
+        response.headers_mut().insert(ETAG, tag);
+    }
+    response
 }
 
 /// Parses a request body as a JSON object, answering Salesforce's JSON_PARSER_ERROR if it
@@ -944,6 +958,7 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 async fn record_patch(
     State(state): State<SimState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(e) = check_version(&version) {
@@ -953,12 +968,35 @@ async fn record_patch(
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
+    let conditions = match Conditions::parse(&Method::PATCH, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    // One lock from the precondition to the write: nothing lands in between.
     let mut instance = state.instance();
     if instance.org.schema.object(&sobject).is_none() {
         return not_found();
     }
+    match instance.get(&sobject, &id) {
+        Ok(record) => {
+            if let Err(r) = conditions.evaluate(&Method::PATCH, record) {
+                return r.into_response();
+            }
+        }
+        Err(e) => return field_errors(&[e]),
+    }
     match instance.update(&sobject, &id, &fields) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            let tag = instance
+                .get(&sobject, &id)
+                .ok()
+                .and_then(conditional::etag_header);
+            if let Some(tag) = tag {
+                response.headers_mut().insert(ETAG, tag);
+            }
+            response
+        }
         Err(errors) => field_errors(&errors),
     }
 }

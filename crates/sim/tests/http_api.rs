@@ -948,3 +948,192 @@ fn modstamps_are_whole_seconds_and_writes_in_one_second_share_one() {
         400
     );
 }
+
+const IMF_SECOND: &str = "Tue, 01 Dec 2026 21:05:53 GMT";
+const IMF_BEFORE: &str = "Tue, 01 Dec 2026 21:05:52 GMT";
+
+fn kong(c: &Client, sobject: &str, id: &str) -> Value {
+    c.stored(sobject, id)["Kong_Version__c"].clone()
+}
+
+#[test]
+fn conditional_headers_on_sobject_rows() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let id = ids(&c, "Account")[0].clone();
+    let url = account_url(&id);
+    let patch = |headers: &[(&str, &str)], value: &str| {
+        c.send(
+            "PATCH",
+            &url,
+            headers,
+            Some(&json!({ "Kong_Version__c": value }).to_string()),
+        )
+    };
+
+    // PATCH and GET answer the Account's ETag: a quoted hash with the --gzip suffix.
+    let r = patch(&[], "1.0");
+    assert_eq!(r.status, 204, "{}", r.body);
+    let tag1 = r.header("etag").expect("an ETag on PATCH").to_string();
+    assert!(
+        tag1.starts_with('"') && tag1.ends_with("--gzip\""),
+        "{tag1}"
+    );
+    assert_eq!(tag1.len(), 1 + 44 + 6 + 1, "{tag1}");
+    let got = c.get(&url);
+    assert_eq!(got.header("etag"), Some(tag1.as_str()));
+    assert_eq!(
+        c.get(&format!("{url}?fields=Name")).header("etag"),
+        Some(tag1.as_str())
+    );
+    assert_eq!(
+        got.json()["LastModifiedDate"],
+        "2026-12-01T21:05:53.000+0000"
+    );
+
+    // If-Unmodified-Since: the same second passes (the precision trap), an earlier one is
+    // 412 and writes nothing.
+    let r = patch(&[("If-Unmodified-Since", IMF_SECOND)], "1.1");
+    assert_eq!(r.status, 204, "{}", r.body);
+    let tag2 = r.header("etag").unwrap().to_string();
+    assert_ne!(tag2, tag1, "a changed field changes the ETag");
+    let r = patch(&[("If-Unmodified-Since", IMF_BEFORE)], "1.2");
+    let e = r.sf_error(412, "PRECONDITION_FAILED");
+    assert!(e["message"].as_str().unwrap().contains("conditions"), "{e}");
+    assert_eq!(r.header("etag"), None);
+    assert_eq!(kong(&c, "Account", &id), "1.1");
+    // Invalid dates on a PATCH are 400, the obsolete HTTP forms included; nothing written.
+    for bad in [
+        "yesterday",
+        "Tuesday, 01-Dec-26 21:05:53 GMT",
+        "Tue Dec  1 21:05:53 2026",
+        "Tue, 01 Dec 2026 21:05:53 MST",
+        "2026-12-01T21:05:53Z",
+    ] {
+        patch(&[("If-Unmodified-Since", bad)], "bad").sf_error(400, "INVALID_HEADER_VALUE");
+    }
+    assert_eq!(kong(&c, "Account", &id), "1.1");
+    // On a GET the same headers apply, and an invalid date is ignored.
+    c.send("GET", &url, &[("If-Unmodified-Since", IMF_BEFORE)], None)
+        .sf_error(412, "PRECONDITION_FAILED");
+    assert_eq!(
+        c.send("GET", &url, &[("If-Unmodified-Since", "yesterday")], None)
+            .status,
+        200
+    );
+
+    // If-Modified-Since on GET: not modified after the date → 304, no body, the ETag.
+    let r = c.send("GET", &url, &[("If-Modified-Since", IMF_SECOND)], None);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.body, "");
+    assert_eq!(r.header("etag"), Some(tag2.as_str()));
+    for ims in [IMF_BEFORE, "garbage"] {
+        let r = c.send("GET", &url, &[("If-Modified-Since", ims)], None);
+        assert_eq!(r.status, 200, "{ims}");
+    }
+    // If-Modified-Since means nothing on a PATCH.
+    assert_eq!(
+        patch(&[("If-Modified-Since", IMF_SECOND)], "1.1").status,
+        204
+    );
+    let tag2 = c.get(&url).header("etag").unwrap().to_string();
+
+    // If-Match: strong comparison against a list, or *.
+    let r = patch(&[("If-Match", &tag2)], "2.0");
+    assert_eq!(r.status, 204, "{}", r.body);
+    let tag3 = r.header("etag").unwrap().to_string();
+    patch(&[("If-Match", &tag2)], "2.1").sf_error(412, "PRECONDITION_FAILED");
+    assert_eq!(kong(&c, "Account", &id), "2.0");
+    let weak = format!("W/{tag3}");
+    patch(&[("If-Match", &weak)], "2.1").sf_error(412, "PRECONDITION_FAILED");
+    let list = format!("{tag1}, {tag3}");
+    let r = patch(&[("If-Match", &list)], "2.2");
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(patch(&[("If-Match", "*")], "2.3").status, 204);
+    for bad in ["abc", "\"open", "\"a\" \"b\""] {
+        patch(&[("If-Match", bad)], "bad").sf_error(400, "INVALID_HEADER_VALUE");
+        patch(&[("If-None-Match", bad)], "bad").sf_error(400, "INVALID_HEADER_VALUE");
+    }
+    assert_eq!(kong(&c, "Account", &id), "2.3");
+    // If-Match decides alone: a failing If-Unmodified-Since beside a matching If-Match is
+    // not evaluated (RFC 9110 §13.2.2).
+    let current = c.get(&url).header("etag").unwrap().to_string();
+    let r = patch(
+        &[("If-Match", &current), ("If-Unmodified-Since", IMF_BEFORE)],
+        "2.4",
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // If-None-Match: 304 on GET when it matches, 412 on PATCH.
+    let current = c.get(&url).header("etag").unwrap().to_string();
+    let r = c.send("GET", &url, &[("If-None-Match", &current)], None);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some(current.as_str()));
+    assert_eq!(
+        c.send("GET", &url, &[("If-None-Match", &tag1)], None)
+            .status,
+        200
+    );
+    patch(&[("If-None-Match", &current)], "3.0").sf_error(412, "PRECONDITION_FAILED");
+    patch(&[("If-None-Match", "*")], "3.0").sf_error(412, "PRECONDITION_FAILED");
+    assert_eq!(patch(&[("If-None-Match", &tag1)], "3.0").status, 204);
+    assert_eq!(kong(&c, "Account", &id), "3.0");
+
+    // Every write changes the ETag, a colleague's included, even in the same second.
+    let before = c.get(&url).header("etag").unwrap().to_string();
+    c.admin_patch(
+        &format!("/records/Account/{id}"),
+        r#"{"Kong_Version__c": "colleague"}"#,
+    );
+    let after = c.get(&url).header("etag").unwrap().to_string();
+    assert_ne!(before, after);
+    patch(&[("If-Match", &before)], "mine").sf_error(412, "PRECONDITION_FAILED");
+    // ...while If-Unmodified-Since cannot see that same-second edit.
+    assert_eq!(
+        c.get(&url).json()["LastModifiedDate"],
+        "2026-12-01T21:05:53.000+0000"
+    );
+    assert_eq!(
+        patch(&[("If-Unmodified-Since", IMF_SECOND)], "mine").status,
+        204
+    );
+
+    // Other objects: no ETag, If-Match/If-None-Match have no effect, the dates do.
+    let opp = ids(&c, "Opportunity")[0].clone();
+    let opp_url = format!("/services/data/v62.0/sobjects/Opportunity/{opp}");
+    let opp_patch = |headers: &[(&str, &str)], name: &str| {
+        c.send(
+            "PATCH",
+            &opp_url,
+            headers,
+            Some(&json!({ "Name": name }).to_string()),
+        )
+    };
+    let r = opp_patch(&[("If-Match", "\"nope--gzip\"")], "O1");
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.header("etag"), None);
+    assert_eq!(c.get(&opp_url).header("etag"), None);
+    assert_eq!(opp_patch(&[("If-None-Match", "*")], "O2").status, 204);
+    opp_patch(&[("If-Unmodified-Since", IMF_BEFORE)], "O3").sf_error(412, "PRECONDITION_FAILED");
+    opp_patch(&[("If-Match", "abc")], "O3").sf_error(400, "INVALID_HEADER_VALUE");
+    assert_eq!(c.stored("Opportunity", &opp)["Name"], "O2");
+    let r = c.send("GET", &opp_url, &[("If-Modified-Since", IMF_SECOND)], None);
+    assert_eq!(r.status, 304);
+    // DELETE is not supported with these headers: they are ignored.
+    let r = c.send(
+        "DELETE",
+        &opp_url,
+        &[("If-Unmodified-Since", IMF_BEFORE)],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    // A missing record is still 404, whatever the preconditions.
+    c.send(
+        "PATCH",
+        &opp_url,
+        &[("If-Match", "*")],
+        Some(r#"{"Name": "x"}"#),
+    )
+    .sf_error(404, "ENTITY_IS_DELETED");
+}
