@@ -1137,3 +1137,179 @@ fn conditional_headers_on_sobject_rows() {
     )
     .sf_error(404, "ENTITY_IS_DELETED");
 }
+
+/// Waits until a request whose path contains `path` is in flight (logged, not answered).
+fn wait_in_flight(c: &Client, method: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = c.admin_get("/requests").json()["log"].clone();
+        let found = log.as_array().unwrap().iter().any(|e| {
+            e["method"] == method
+                && e["path"].as_str().unwrap().contains(path)
+                && e["status"].is_null()
+        });
+        if found {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} never started: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kong_patch(id: &str, reference_id: &str, value: &str, headers: Value) -> Value {
+    json!({
+        "method": "PATCH",
+        "url": account_url(id),
+        "referenceId": reference_id,
+        "body": {"Kong_Version__c": value},
+        "httpHeaders": headers,
+    })
+}
+
+#[test]
+fn composite_subrequests_carry_http_headers() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let accounts = ids(&c, "Account");
+    for a in &accounts {
+        assert_eq!(
+            c.patch(&account_url(a), r#"{"Kong_Version__c": "0"}"#)
+                .status,
+            204
+        );
+    }
+    let tag = c
+        .get(&account_url(&accounts[1]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+
+    // Conditional headers act on each subrequest; the entry carries the ETag.
+    let r = composite(
+        &c,
+        false,
+        json!([
+            kong_patch(&accounts[0], "passes", "1", json!({"If-Unmodified-Since": IMF_SECOND})),
+            kong_patch(&accounts[1], "matches", "1", json!({"If-Match": tag})),
+            kong_patch(&accounts[2], "stale", "1", json!({"If-Unmodified-Since": IMF_BEFORE})),
+            kong_patch(&accounts[2], "badDate", "1", json!({"If-Unmodified-Since": "yesterday"})),
+            {"method": "GET", "url": account_url(&accounts[1]), "referenceId": "read",
+             "httpHeaders": {"If-None-Match": "\"other--gzip\""}},
+            {"method": "GET", "url": account_url(&accounts[0]), "referenceId": "unchanged",
+             "httpHeaders": {"If-Modified-Since": IMF_SECOND}},
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 204);
+    assert!(answers[0]["body"].is_null());
+    let new_tag = answers[1]["httpHeaders"]["ETag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(answers[1]["httpStatusCode"], 204);
+    assert_ne!(new_tag, tag);
+    assert_eq!(answers[2]["httpStatusCode"], 412);
+    assert_eq!(answers[2]["body"][0]["errorCode"], "PRECONDITION_FAILED");
+    assert_eq!(answers[2]["httpHeaders"], json!({}));
+    assert_eq!(answers[3]["httpStatusCode"], 400);
+    assert_eq!(answers[3]["body"][0]["errorCode"], "INVALID_HEADER_VALUE");
+    assert_eq!(answers[4]["httpStatusCode"], 200);
+    assert_eq!(answers[4]["httpHeaders"]["ETag"], new_tag.as_str());
+    assert_eq!(answers[5]["httpStatusCode"], 304);
+    assert!(answers[5]["body"].is_null());
+    assert_eq!(kong(&c, "Account", &accounts[0]), "1");
+    assert_eq!(kong(&c, "Account", &accounts[2]), "0");
+
+    // allOrNone: a 412 rolls back the earlier write and halts the rest.
+    let r = composite(
+        &c,
+        true,
+        json!([
+            kong_patch(&accounts[0], "first", "2", json!({})),
+            kong_patch(&accounts[1], "stale", "2", json!({"If-Match": tag})),
+            kong_patch(&accounts[2], "never", "2", json!({})),
+        ]),
+    );
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(answers[1]["httpStatusCode"], 412);
+    assert_eq!(answers[2]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    for a in &accounts {
+        assert_ne!(kong(&c, "Account", a), "2");
+    }
+
+    // Accept, Authorization and Content-Type are the top-level request's: any case, 400,
+    // and nothing runs.
+    c.admin_delete("/requests");
+    for name in [
+        "Accept",
+        "authorization",
+        "CONTENT-TYPE",
+        "Host",
+        "Content-Length",
+    ] {
+        let r = composite(
+            &c,
+            false,
+            json!([
+                kong_patch(&accounts[0], "ok", "3", json!({})),
+                kong_patch(&accounts[1], "bad", "3", json!({name: "application/json"})),
+            ]),
+        );
+        let e = r.sf_error(400, "INVALID_HEADER_TYPE");
+        assert!(e["message"].as_str().unwrap().contains(name), "{e}");
+    }
+    for headers in [
+        json!({"If-Match": 1}),
+        json!(["If-Match"]),
+        json!({"Bad Name": "x"}),
+    ] {
+        let r = composite(
+            &c,
+            false,
+            json!([kong_patch(&accounts[0], "x", "3", headers)]),
+        );
+        r.sf_error(400, "JSON_PARSER_ERROR");
+    }
+    assert!(c.counts()["sobject_patch"].is_null(), "{}", c.counts());
+    assert_eq!(kong(&c, "Account", &accounts[0]), "1");
+}
+
+#[test]
+fn an_all_or_none_rollback_keeps_a_concurrent_colleague_edit() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let accounts = ids(&c, "Account");
+    // Hold the second subrequest for a while, so a colleague's edit lands inside the
+    // transaction, on the record the first subrequest wrote.
+    c.admin_post(
+        "/faults",
+        &json!({"match": {"method": "PATCH", "path_contains": accounts[1]}, "action": {"delay_ms": 1500}})
+            .to_string(),
+    );
+    let body = json!({"allOrNone": true, "compositeRequest": [
+        kong_patch(&accounts[0], "ours", "ours", json!({})),
+        kong_patch(&accounts[1], "fails", "ours", json!({"If-Match": "\"stale--gzip\""})),
+    ]})
+    .to_string();
+    let client = Client::new(&sim);
+    let t = std::thread::spawn(move || client.post("/services/data/v62.0/composite", &body));
+    wait_in_flight(&c, "PATCH", &accounts[1]);
+    let r = c.admin_patch(
+        &format!("/records/Account/{}", accounts[0]),
+        r#"{"Kong_Version__c": "colleague"}"#,
+    );
+    assert_eq!(r.status, 204);
+    let r = t.join().unwrap();
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[1]["httpStatusCode"], 412, "{answers}");
+    assert_eq!(answers[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    // The colleague's value stays; our write would have been undone under it anyway.
+    assert_eq!(kong(&c, "Account", &accounts[0]), "colleague");
+}
