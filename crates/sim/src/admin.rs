@@ -24,7 +24,7 @@
 //! | `DELETE /__sim/faults` | Removes every rule. |
 //! | `GET /__sim/session` | `{"token"}`: the token currently accepted. |
 //! | `POST /__sim/session/expire` | Expires the current token (every API call with it now gets 401 INVALID_SESSION_ID) and mints a new one: `{"token": "<new>"}`. |
-//! | `GET /__sim/requests` | `{"total", "counts": {class: n}, "log": [{seq, method, path, class, q, columns, status}]}`. Classes: `userinfo`, `versions`, `resources`, `query`, `query_columns`, `query_all`, `query_more`, `tooling_query`, `global_describe`, `describe`, `sobject_get`, `sobject_patch`, `sobject_delete`, `composite` (sObject Collections), `composite_batch` (the Composite resource `POST /composite`, whose subrequests are also counted and logged, each under its own class), `search`, `other`. `q` is the SOQL exactly as decoded by the server. The log keeps the last 10,000 requests. |
+//! | `GET /__sim/requests` | `{"total", "counts": {class: n}, "log": [{seq, method, path, class, q, columns, status}]}`. Classes: `userinfo`, `versions`, `resources`, `query`, `query_columns`, `query_all`, `query_more`, `tooling_query`, `global_describe`, `describe`, `sobject_get`, `sobject_patch`, `sobject_delete`, `composite` (sObject Collections), `composite_batch` (the Composite resource `POST /composite`, whose subrequests are also counted and logged, each under its own class), `composite_graph` (the Composite Graph resource `POST /composite/graph`, whose nodes are likewise counted under their own classes), `search`, `other`. `q` is the SOQL exactly as decoded by the server. The log keeps the last 10,000 requests. |
 //! | `DELETE /__sim/requests` | Resets the counters and the log. |
 
 use axum::body::Bytes;

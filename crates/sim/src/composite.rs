@@ -21,8 +21,8 @@
 //! - `allOrNone: true`: processing stops at the first failing subrequest; that one keeps its
 //!   error and every other entry becomes 400 `PROCESSING_HALTED`. Writes made by earlier
 //!   subrequests are undone record by record ([`Journal`]): each record a subrequest wrote
-//!   goes back to what it was before, unless another client changed it since, whose change
-//!   is kept (in Salesforce the row lock makes that client wait for the rollback, so its
+//!   goes back to what it was just before that write, unless another client changed it
+//!   since, whose change is kept (in Salesforce the row lock makes that client wait for the rollback, so its
 //!   write lands after it). `allOrNone: false` (the default) runs every subrequest
 //!   regardless.
 //! - `httpHeaders` (a map of strings) travel with their subrequest as request headers, so
@@ -63,6 +63,7 @@
 
 use std::collections::HashSet;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -72,7 +73,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::org::RecordState;
-use crate::server::{check_version, json_response, sf_error, SimState, MAX_BODY_BYTES};
+use crate::server::{check_version, json_response, lock, sf_error, SimState, MAX_BODY_BYTES};
 
 /// The most subrequests one Composite request may carry.
 pub const MAX_SUBREQUESTS: usize = 25;
@@ -180,7 +181,6 @@ fn is_query_operation(url: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MethodCase {
     Insensitive,
-    #[allow(dead_code)] // the Composite Graph resource's
     Sensitive,
 }
 
@@ -371,7 +371,12 @@ pub(crate) enum Outcome {
     Escalate(Response),
 }
 
-pub(crate) async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Sub) -> Outcome {
+pub(crate) async fn run(
+    router: &mut axum::Router,
+    headers: &HeaderMap,
+    sub: &Sub,
+    tx: Option<&TxLog>,
+) -> Outcome {
     let uses_reference = sub.url.contains("@{")
         || sub
             .body
@@ -409,6 +414,9 @@ pub(crate) async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Su
         return Outcome::Entry(entry(&sub.reference_id, 404, body), true);
     };
     request.extensions_mut().insert(Subrequest);
+    if let Some(tx) = tx {
+        request.extensions_mut().insert(tx.clone());
+    }
     let response = call(router, request).await;
     let status = response.status();
     let is_json = response
@@ -448,84 +456,51 @@ pub(crate) async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Su
     )
 }
 
-/// The records a write subrequest may change: sObject Rows PATCH/DELETE
-/// (`/services/data/vNN.N/sobjects/{Object}/{id}`) and sObject Collections updates (each
-/// record of the body). Other subrequests write nothing the simulator serves.
-fn write_targets(sub: &Sub) -> Vec<(String, String)> {
-    let path = sub.url.split('?').next().unwrap_or("");
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match (&sub.method, segs.as_slice()) {
-        (&Method::PATCH | &Method::DELETE, ["services", "data", _, "sobjects", object, id])
-            if *id != "describe" =>
-        {
-            vec![(object.to_string(), id.to_string())]
+/// The write log of one transaction (an `allOrNone` composite request, a graph). The
+/// handlers that write (sObject Rows PATCH/DELETE, sObject Collections) find it in the
+/// request's extensions and record, under the org lock, each record as it was just before
+/// their write and just after it. Other clients' writes are never in it.
+#[derive(Clone, Default)]
+pub(crate) struct TxLog(Arc<Mutex<Vec<Write>>>);
+
+/// One write of a transaction: the record just before it, and just after it.
+type Write = (RecordState, Option<RecordState>);
+
+impl TxLog {
+    /// Records one write: the record before it and after it.
+    pub(crate) fn record(&self, before: Option<RecordState>, after: Option<RecordState>) {
+        if let Some(before) = before {
+            if after.as_ref() != Some(&before) {
+                lock(&self.0).push((before, after));
+            }
         }
-        (&Method::PATCH, ["services", "data", _, "composite", "sobjects"]) => sub
-            .body
-            .as_ref()
-            .and_then(|b| b.get("records"))
-            .and_then(Value::as_array)
-            .map(|records| {
-                records
-                    .iter()
-                    .filter_map(|r| {
-                        let object = r.get("attributes")?.get("type")?.as_str()?;
-                        let id = r
-                            .as_object()?
-                            .iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case("id"))?
-                            .1
-                            .as_str()?;
-                        Some((object.to_string(), id.to_string()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
     }
 }
 
-/// The writes of one transaction (an `allOrNone` composite request, a graph), so that
-/// rolling it back touches only the records it wrote.
+/// One transaction's writes, so that rolling it back touches only the records it wrote.
 #[derive(Default)]
 pub(crate) struct Journal {
-    /// (before, after) per record written, in order.
-    writes: Vec<(RecordState, Option<RecordState>)>,
+    log: TxLog,
 }
 
 impl Journal {
-    /// Runs `sub` through the router, recording the records it may write.
+    /// Runs `sub` through the router as part of this transaction.
     pub(crate) async fn run(
         &mut self,
-        state: &SimState,
         router: &mut axum::Router,
         headers: &HeaderMap,
         sub: &Sub,
     ) -> Outcome {
-        let targets = write_targets(sub);
-        let before: Vec<RecordState> = {
-            let instance = state.instance();
-            targets
-                .iter()
-                .filter_map(|(o, id)| instance.record_state(o, id))
-                .collect()
-        };
-        let outcome = run(router, headers, sub).await;
-        let instance = state.instance();
-        for b in before {
-            let after = instance.record_state(&b.sobject, &b.id);
-            if after.as_ref() != Some(&b) {
-                self.writes.push((b, after));
-            }
-        }
-        outcome
+        run(router, headers, sub, Some(&self.log)).await
     }
 
-    /// Puts back every record this transaction wrote, newest first, except one another
-    /// client changed since (its change is kept).
+    /// Puts back every record this transaction wrote, newest write first, except one that
+    /// another client changed since: its change is kept (in Salesforce the row lock makes
+    /// that client wait for the rollback, so its write lands after it).
     pub(crate) fn roll_back(self, state: &SimState) {
+        let writes = std::mem::take(&mut *lock(&self.log.0));
         let mut instance = state.instance();
-        for (before, after) in self.writes.into_iter().rev() {
+        for (before, after) in writes.into_iter().rev() {
             let now = instance.record_state(&before.sobject, &before.id);
             if now == after {
                 instance.restore_state(before);
@@ -554,7 +529,7 @@ pub(crate) async fn composite(
     let mut entries = Vec::with_capacity(subs.len());
     let mut failed_at = None;
     for (i, sub) in subs.iter().enumerate() {
-        match journal.run(&state, &mut router, &headers, sub).await {
+        match journal.run(&mut router, &headers, sub).await {
             Outcome::Entry(value, failed) => {
                 entries.push(value);
                 if failed && all_or_none {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, RawQuery, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
-use crate::composite::Subrequest;
+use crate::composite::{Subrequest, TxLog};
 use crate::conditional::{self, Conditions};
 use crate::dataset::{self, DatasetSpec};
 use crate::describe;
@@ -523,6 +523,10 @@ pub fn router(state: SimState) -> Router {
             axum::routing::post(crate::composite::composite),
         )
         .route(
+            "/services/data/{version}/composite/graph",
+            axum::routing::post(crate::graph::graph),
+        )
+        .route(
             "/services/data/{version}/composite/sobjects",
             axum::routing::patch(composite_update),
         );
@@ -958,6 +962,7 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 async fn record_patch(
     State(state): State<SimState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
+    tx: Option<Extension<TxLog>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -985,8 +990,12 @@ async fn record_patch(
         }
         Err(e) => return field_errors(&[e]),
     }
+    let before = instance.record_state(&sobject, &id);
     match instance.update(&sobject, &id, &fields) {
         Ok(()) => {
+            if let Some(Extension(tx)) = &tx {
+                tx.record(before, instance.record_state(&sobject, &id));
+            }
             let mut response = StatusCode::NO_CONTENT.into_response();
             let tag = instance
                 .get(&sobject, &id)
@@ -1004,6 +1013,7 @@ async fn record_patch(
 async fn record_delete(
     State(state): State<SimState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
+    tx: Option<Extension<TxLog>>,
 ) -> Response {
     if let Err(e) = check_version(&version) {
         return e.into_response();
@@ -1016,8 +1026,14 @@ async fn record_delete(
     if let Err(e) = instance.get(&sobject, &id) {
         return field_errors(&[e]);
     }
+    let before = instance.record_state(&sobject, &id);
     match instance.delete(&sobject, &id) {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => {
+            if let Some(Extension(tx)) = &tx {
+                tx.record(before, instance.record_state(&sobject, &id));
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => field_errors(&[e]),
     }
 }
@@ -1030,6 +1046,7 @@ async fn record_delete(
 async fn composite_update(
     State(state): State<SimState>,
     Path(version): Path<String>,
+    tx: Option<Extension<TxLog>>,
     body: Bytes,
 ) -> Response {
     if let Err(e) = check_version(&version) {
@@ -1137,8 +1154,15 @@ async fn composite_update(
             }
             Ok(update) => {
                 let id = update.id.clone();
+                let sobject = update.sobject.clone();
+                let before = instance.record_state(&sobject, &id);
                 match instance.apply(update, None) {
-                    Ok(()) => json!({"id": id, "success": true, "errors": []}),
+                    Ok(()) => {
+                        if let Some(Extension(tx)) = &tx {
+                            tx.record(before, instance.record_state(&sobject, &id));
+                        }
+                        json!({"id": id, "success": true, "errors": []})
+                    }
                     Err(e) => json!({"id": id, "success": false, "errors": [e.to_result_json()]}),
                 }
             }

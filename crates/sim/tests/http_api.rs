@@ -1313,3 +1313,423 @@ fn an_all_or_none_rollback_keeps_a_concurrent_colleague_edit() {
     // The colleague's value stays; our write would have been undone under it anyway.
     assert_eq!(kong(&c, "Account", &accounts[0]), "colleague");
 }
+
+// ---------------------------------------------------------------------------------------
+// Composite Graph
+
+const GRAPH_URL: &str = "/services/data/v62.0/composite/graph";
+
+fn graph_body(graphs: Value) -> String {
+    json!({ "graphs": graphs }).to_string()
+}
+
+fn get_node(sobject: &str, id: &str, reference_id: &str) -> Value {
+    json!({"method": "GET", "url": format!("/services/data/v62.0/sobjects/{sobject}/{id}"), "referenceId": reference_id})
+}
+
+#[test]
+fn composite_graph_runs_each_graph_all_or_nothing() {
+    let sim = sim(4, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let a = ids(&c, "Account");
+    for id in &a {
+        assert_eq!(
+            c.patch(&account_url(id), r#"{"Kong_Version__c": "0"}"#)
+                .status,
+            204
+        );
+    }
+    c.admin_delete("/requests");
+    let r = c.post(
+        GRAPH_URL,
+        &graph_body(json!([
+            {"graphId": "g1", "compositeRequest": [
+                kong_patch(&a[0], "r1", "1", json!({"If-Unmodified-Since": IMF_SECOND})),
+                get_node("Account", &a[0], "r2"),
+            ]},
+            {"graphId": "g2", "compositeRequest": [
+                kong_patch(&a[1], "r1", "1", json!({})),
+                kong_patch(&a[2], "r2", "1", json!({"If-Unmodified-Since": IMF_BEFORE})),
+                kong_patch(&a[3], "r3", "1", json!({})),
+            ]},
+        ])),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.content_type.starts_with("application/json"));
+    let v = r.json();
+    let g1 = &v["graphs"][0];
+    let tag = c
+        .get(&account_url(&a[0]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        g1,
+        &json!({"graphId": "g1", "graphResponse": {"compositeResponse": [
+            {"body": null, "httpHeaders": {"ETag": tag}, "httpStatusCode": 204, "referenceId": "r1"},
+            {"body": g1["graphResponse"]["compositeResponse"][1]["body"].clone(),
+             "httpHeaders": {"ETag": tag}, "httpStatusCode": 200, "referenceId": "r2"},
+        ]}, "isSuccessful": true})
+    );
+    assert_eq!(
+        g1["graphResponse"]["compositeResponse"][1]["body"]["Kong_Version__c"],
+        "1"
+    );
+    let halted = json!([{
+        "errorCode": "PROCESSING_HALTED",
+        "message": "The transaction was rolled back since another operation in the same transaction failed."
+    }]);
+    let g2 = &v["graphs"][1];
+    assert_eq!(g2["graphId"], "g2");
+    assert_eq!(g2["isSuccessful"], false);
+    let nodes = g2["graphResponse"]["compositeResponse"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    assert_eq!(
+        nodes[0],
+        json!({"body": halted, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": "r1"})
+    );
+    assert_eq!(nodes[1]["httpStatusCode"], 412);
+    assert_eq!(nodes[1]["referenceId"], "r2");
+    assert_eq!(nodes[1]["body"][0]["errorCode"], "PRECONDITION_FAILED");
+    assert_eq!(nodes[2]["body"], halted);
+    // g1 committed; g2's first write was rolled back and its third never ran.
+    assert_eq!(kong(&c, "Account", &a[0]), "1");
+    for id in &a[1..] {
+        assert_eq!(kong(&c, "Account", id), "0");
+    }
+    let counts = c.counts();
+    assert_eq!(counts["composite_graph"], 1, "{counts}");
+    assert_eq!(counts["sobject_patch"], 3, "{counts}");
+    assert_eq!(counts["sobject_get"], 2, "{counts}");
+}
+
+#[test]
+fn composite_graph_limits_and_validation() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let graph = |id: &str, nodes: Vec<Value>| json!({"graphId": id, "compositeRequest": nodes});
+    let get = |i: usize| get_node("Account", &a[0], &format!("n{i}"));
+    c.admin_delete("/requests");
+
+    // 75 graphs are fine, 76 are not; 500 nodes are fine, 501 are not.
+    let many: Vec<Value> = (0..75)
+        .map(|i| graph(&format!("g{i}"), vec![get(0)]))
+        .collect();
+    assert_eq!(c.post(GRAPH_URL, &graph_body(json!(many))).status, 200);
+    let many: Vec<Value> = (0..76)
+        .map(|i| graph(&format!("g{i}"), vec![get(0)]))
+        .collect();
+    c.post(GRAPH_URL, &graph_body(json!(many)))
+        .sf_error(400, "LIMIT_EXCEEDED");
+    let nodes: Vec<Value> = (0..500).map(get).collect();
+    assert_eq!(
+        c.post(GRAPH_URL, &graph_body(json!([graph("big", nodes)])))
+            .status,
+        200
+    );
+    let nodes: Vec<Value> = (0..250).map(get).collect();
+    let more: Vec<Value> = (0..251).map(get).collect();
+    c.post(
+        GRAPH_URL,
+        &graph_body(json!([graph("a", nodes), graph("b", more)])),
+    )
+    .sf_error(400, "LIMIT_EXCEEDED");
+    // 15 different nodes (API version + method + object) are fine, 16 are not.
+    let versions = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"method": "GET", "url": format!("/services/data/v{}.0/sobjects/Account/{}", 50 + i, a[0]), "referenceId": format!("v{i}")}))
+            .collect()
+    };
+    assert_eq!(
+        c.post(GRAPH_URL, &graph_body(json!([graph("v", versions(15))])))
+            .status,
+        200
+    );
+    c.post(GRAPH_URL, &graph_body(json!([graph("v", versions(16))])))
+        .sf_error(400, "LIMIT_EXCEEDED");
+    // Method and object make nodes different too (object names case-insensitively).
+    let mixed = json!([graph(
+        "m",
+        vec![
+            get_node("Account", &a[0], "x1"),
+            json!({"method": "GET", "url": format!("/services/data/v62.0/sobjects/account/{}", a[1]), "referenceId": "x2"}),
+            kong_patch(&a[0], "x3", "m", json!({})),
+        ]
+    )]);
+    assert_eq!(c.post(GRAPH_URL, &graph_body(mixed)).status, 200);
+    let refused = c.counts();
+    // The refused requests ran no node.
+    assert_eq!(refused["composite_graph"], 7, "{refused}");
+    assert_eq!(refused["sobject_get"], 75 + 500 + 15 + 2, "{refused}");
+
+    // graphId: unique, starting with a letter or digit, under 40 characters.
+    let ok39 = "a".repeat(39);
+    assert_eq!(
+        c.post(GRAPH_URL, &graph_body(json!([graph(&ok39, vec![get(0)])])))
+            .status,
+        200
+    );
+    for bad in [
+        json!([graph(&"a".repeat(40), vec![get(0)])]),
+        json!([graph("_g", vec![get(0)])]),
+        json!([graph("", vec![get(0)])]),
+        json!([graph("g", vec![get(0)]), graph("g", vec![get(1)])]),
+        json!([graph("g", vec![get(0), get(0)])]),
+        json!([graph("g", vec![])]),
+        json!([{"compositeRequest": [get(0)]}]),
+        json!([]),
+        // Methods are case-sensitive; only sObject URLs are nodes.
+        json!([graph(
+            "g",
+            vec![json!({"method": "get", "url": account_url(&a[0]), "referenceId": "r"})]
+        )]),
+        json!([graph(
+            "g",
+            vec![json!({"method": "PUT", "url": account_url(&a[0]), "referenceId": "r"})]
+        )]),
+        json!([graph(
+            "g",
+            vec![
+                json!({"method": "GET", "url": query_url("SELECT Id FROM Account"), "referenceId": "r"})
+            ]
+        )]),
+        json!([graph(
+            "g",
+            vec![
+                json!({"method": "GET", "url": "/services/data/v62.0/sobjects/Account/describe", "referenceId": "r"})
+            ]
+        )]),
+        json!([graph(
+            "g",
+            vec![json!({"method": "POST", "url": account_url(&a[0]), "referenceId": "r"})]
+        )]),
+    ] {
+        c.post(GRAPH_URL, &graph_body(bad.clone()))
+            .sf_error(400, "JSON_PARSER_ERROR");
+    }
+    c.post(GRAPH_URL, "not json")
+        .sf_error(400, "JSON_PARSER_ERROR");
+    c.post(GRAPH_URL, r#"{"compositeRequest": []}"#)
+        .sf_error(400, "JSON_PARSER_ERROR");
+    // The same referenceId in two graphs is fine.
+    assert_eq!(
+        c.post(
+            GRAPH_URL,
+            &graph_body(json!([
+                graph("g1", vec![get(0)]),
+                graph("g2", vec![get(0)])
+            ]))
+        )
+        .status,
+        200
+    );
+    // Node headers follow the Composite rules.
+    c.post(
+        GRAPH_URL,
+        &graph_body(json!([graph(
+            "g",
+            vec![kong_patch(
+                &a[0],
+                "r",
+                "x",
+                json!({"Content-Type": "text/plain"})
+            )]
+        )])),
+    )
+    .sf_error(400, "INVALID_HEADER_TYPE");
+    // The resource starts at API version 50.0.
+    c.post(
+        "/services/data/v49.0/composite/graph",
+        &graph_body(json!([graph("g", vec![get(0)])])),
+    )
+    .sf_error(404, "NOT_FOUND");
+    // A node the simulator does not serve (a create) fails its graph, in its entry.
+    let r = c.post(
+        GRAPH_URL,
+        &graph_body(json!([graph("g", vec![json!({"method": "POST", "url": "/services/data/v62.0/sobjects/Account", "referenceId": "new", "body": {"Name": "N"}})])])),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["graphs"][0]["isSuccessful"], false);
+}
+
+#[test]
+fn composite_graph_halts_after_fourteen_failed_graphs() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let gone = "001000000000000AAA"; // well-formed, absent
+    let mut graphs: Vec<Value> = (0..17)
+        .map(|i| json!({"graphId": format!("bad{i}"), "compositeRequest": [get_node("Account", gone, "r")]}))
+        .collect();
+    graphs.push(
+        json!({"graphId": "good", "compositeRequest": [kong_patch(&a[0], "w", "late", json!({}))]}),
+    );
+    c.admin_delete("/requests");
+    let r = c.post(GRAPH_URL, &graph_body(json!(graphs)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = r.json()["graphs"].as_array().cloned().unwrap();
+    assert_eq!(out.len(), 18);
+    for g in &out[..15] {
+        assert_eq!(g["isSuccessful"], false);
+        let node = &g["graphResponse"]["compositeResponse"][0];
+        assert_eq!(node["httpStatusCode"], 404, "{g}");
+    }
+    // The 15th failure exceeds 14: every later graph is halted unrun, a good one included.
+    for g in &out[15..] {
+        assert_eq!(g["isSuccessful"], false);
+        let node = &g["graphResponse"]["compositeResponse"][0];
+        assert_eq!(node["body"][0]["errorCode"], "PROCESSING_HALTED", "{g}");
+    }
+    assert_eq!(out[17]["graphId"], "good");
+    assert_ne!(kong(&c, "Account", &a[0]), "late");
+    let counts = c.counts();
+    assert_eq!(counts["sobject_get"], 15, "{counts}");
+    assert!(counts["sobject_patch"].is_null(), "{counts}");
+}
+
+#[test]
+fn a_colleague_edit_inside_the_check_and_write_window() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let a = ids(&c, "Account");
+    assert_eq!(
+        c.patch(&account_url(&a[0]), r#"{"Kong_Version__c": "base"}"#)
+            .status,
+        204
+    );
+    // What a drift check read: the record's LastModifiedDate as an HTTP-date, and its ETag.
+    let read = c.get(&account_url(&a[0]));
+    assert_eq!(
+        read.json()["LastModifiedDate"],
+        "2026-12-01T21:05:53.000+0000"
+    );
+    let tag = read.header("etag").unwrap().to_string();
+    let node_delay = json!({"match": {"method": "PATCH", "path_contains": format!("/sobjects/Account/{}", a[0])},
+                            "action": {"delay_ms": 1500}})
+    .to_string();
+    let push = |precondition: Value| {
+        let body = graph_body(json!([{"graphId": "push", "compositeRequest": [
+            kong_patch(&a[0], "w", "ours", precondition)
+        ]}]));
+        let client = Client::new(&sim);
+        std::thread::spawn(move || client.post(GRAPH_URL, &body))
+    };
+    let colleague = |value: &str| {
+        let r = c.admin_patch(
+            &format!("/records/Account/{}", a[0]),
+            &json!({ "Kong_Version__c": value }).to_string(),
+        );
+        assert_eq!(r.status, 204, "{}", r.body);
+    };
+
+    // 1. The colleague's edit lands a second later, while the node is held: 412, kept.
+    c.admin_post("/faults", &node_delay);
+    let t = push(json!({"If-Unmodified-Since": IMF_SECOND}));
+    wait_in_flight(&c, "PATCH", &a[0]);
+    c.admin_put("/clock", r#"{"advance_ms": 1000}"#);
+    colleague("colleague 1");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(g["isSuccessful"], false);
+    assert_eq!(
+        g["graphResponse"]["compositeResponse"][0]["httpStatusCode"],
+        412
+    );
+    assert_eq!(kong(&c, "Account", &a[0]), "colleague 1");
+
+    // 2. In the same second, If-Unmodified-Since cannot tell: the write passes and the
+    //    colleague's value is overwritten. This is Salesforce's precision, not a bug.
+    let now = c.get(&account_url(&a[0])).json()["LastModifiedDate"].clone();
+    assert_eq!(now, "2026-12-01T21:05:54.000+0000");
+    c.admin_post("/faults", &node_delay);
+    let t = push(json!({"If-Unmodified-Since": "Tue, 01 Dec 2026 21:05:54 GMT"}));
+    wait_in_flight(&c, "PATCH", &a[0]);
+    colleague("colleague 2");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(g["isSuccessful"], true, "{g}");
+    assert_eq!(kong(&c, "Account", &a[0]), "ours");
+
+    // 3. If-Match catches the same-second edit: the ETag is a hash of the content.
+    let tag_now = c
+        .get(&account_url(&a[0]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_ne!(tag_now, tag);
+    c.admin_post("/faults", &node_delay);
+    let t = push(json!({"If-Match": tag_now}));
+    wait_in_flight(&c, "PATCH", &a[0]);
+    colleague("colleague 3");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(
+        g["graphResponse"]["compositeResponse"][0]["httpStatusCode"],
+        412
+    );
+    assert_eq!(kong(&c, "Account", &a[0]), "colleague 3");
+
+    // 4. A delay on the graph POST holds the whole request before any node runs.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "POST", "path_contains": "/composite/graph"}, "action": {"delay_ms": 1500}}"#,
+    );
+    let tag_now = c
+        .get(&account_url(&a[0]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let t = push(json!({"If-Match": tag_now}));
+    wait_in_flight(&c, "POST", "/composite/graph");
+    colleague("colleague 4");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(
+        g["graphResponse"]["compositeResponse"][0]["httpStatusCode"],
+        412
+    );
+    assert_eq!(kong(&c, "Account", &a[0]), "colleague 4");
+}
+
+#[test]
+fn composite_graph_faults_on_nodes() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let body = graph_body(json!([
+        {"graphId": "g1", "compositeRequest": [kong_patch(&a[0], "w", "g1", json!({}))]},
+        {"graphId": "g2", "compositeRequest": [
+            kong_patch(&a[1], "w", "g2", json!({})),
+            get_node("Account", &a[0], "r"),
+        ]},
+    ]));
+    // An error fault on a node is its entry, and fails its graph only.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "GET"}, "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down"}}"#,
+    );
+    let v = c.post(GRAPH_URL, &body).json();
+    assert_eq!(v["graphs"][0]["isSuccessful"], true);
+    assert_eq!(v["graphs"][1]["isSuccessful"], false);
+    let nodes = &v["graphs"][1]["graphResponse"]["compositeResponse"];
+    assert_eq!(nodes[1]["httpStatusCode"], 503);
+    assert_eq!(nodes[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(kong(&c, "Account", &a[0]), "g1");
+    assert_ne!(kong(&c, "Account", &a[1]), "g2");
+    // An HTML page answers the whole request; the graph it hit is rolled back.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "GET"}, "action": {"html": 502}}"#,
+    );
+    let r = c.post(GRAPH_URL, &body.replace("\"g1\"}", "\"g1b\"}"));
+    assert_eq!(r.status, 502);
+    assert!(r.content_type.starts_with("text/html"));
+    assert_ne!(kong(&c, "Account", &a[1]), "g2");
+    // A fault on the graph POST fails it whole, running nothing.
+    c.admin_delete("/requests");
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "/composite/graph"}, "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down"}}"#,
+    );
+    c.post(GRAPH_URL, &body).sf_error(503, "SERVER_UNAVAILABLE");
+    assert!(c.counts()["sobject_patch"].is_null());
+}
