@@ -12,6 +12,9 @@
 //! | `GET /__sim/records/<Type>/<id>` | One record as stored (404 if absent). |
 //! | `PATCH /__sim/records/<Type>/<id>[?as=<user Id or username>]` | Edits a record "as another user": validated exactly like the REST API (errors come back as Salesforce's array), bumps `LastModifiedDate`/`SystemModstamp` and sets `LastModifiedById` to that user (default: the first user who is not the API user). 204 on success. |
 //! | `DELETE /__sim/records/<Type>/<id>` | Deletes a record; the API then answers `ENTITY_IS_DELETED` for it. 204. |
+//! | `GET /__sim/clock` | `{"now", "pinned"}`: the stamp the next write would get (Salesforce's datetime format, whole seconds) and whether the clock is pinned. |
+//! | `PUT /__sim/clock` | Pins the org clock, for deterministic stamps: `{"now": "2026-12-01T21:05:53Z"}` pins it there, `{"advance_ms": 1000}` moves a pinned clock on (or pins it at the wall clock plus that much), `{"now": null}` returns it to the wall clock. Every write in the same second gets the same `LastModifiedDate`/`SystemModstamp`, as in Salesforce (see [`crate::clock`]); stamps never go backwards. Answers like `GET`. A reset keeps the pin. |
+//! | `DELETE /__sim/clock` | Returns the clock to the wall clock. 204. |
 //! | `GET /__sim/schema` | `{"removed": [{"sobject", "field"}]}` |
 //! | `DELETE /__sim/schema/<Type>/<Field>` | Removes a field from the schema, to simulate an org that lacks it: describe omits it, SOQL and writes naming it get INVALID_FIELD. Stored values are kept. 204. |
 //! | `POST /__sim/schema/<Type>/<Field>` | Restores a removed field. 204. |
@@ -21,7 +24,7 @@
 //! | `DELETE /__sim/faults` | Removes every rule. |
 //! | `GET /__sim/session` | `{"token"}`: the token currently accepted. |
 //! | `POST /__sim/session/expire` | Expires the current token (every API call with it now gets 401 INVALID_SESSION_ID) and mints a new one: `{"token": "<new>"}`. |
-//! | `GET /__sim/requests` | `{"total", "counts": {class: n}, "log": [{seq, method, path, class, q, columns, status}]}`. Classes: `userinfo`, `versions`, `resources`, `query`, `query_columns`, `query_all`, `query_more`, `tooling_query`, `global_describe`, `describe`, `sobject_get`, `sobject_patch`, `sobject_delete`, `composite` (sObject Collections), `composite_batch` (the Composite resource `POST /composite`, whose subrequests are also counted and logged, each under its own class), `search`, `other`. `q` is the SOQL exactly as decoded by the server. The log keeps the last 10,000 requests. |
+//! | `GET /__sim/requests` | `{"total", "counts": {class: n}, "log": [{seq, method, path, class, q, columns, status}]}`. Classes: `userinfo`, `versions`, `resources`, `query`, `query_columns`, `query_all`, `query_more`, `tooling_query`, `global_describe`, `describe`, `sobject_get`, `sobject_patch`, `sobject_delete`, `composite` (sObject Collections), `composite_batch` (the Composite resource `POST /composite`, whose subrequests are also counted and logged, each under its own class), `composite_graph` (the Composite Graph resource `POST /composite/graph`, whose nodes are likewise counted under their own classes), `search`, `other`. `q` is the SOQL exactly as decoded by the server. The log keeps the last 10,000 requests. |
 //! | `DELETE /__sim/requests` | Resets the counters and the log. |
 
 use axum::body::Bytes;
@@ -47,6 +50,7 @@ pub(crate) fn router() -> Router<SimState> {
             "/records/{sobject}/{id}",
             get(read_record).patch(edit_record).delete(delete_record),
         )
+        .route("/clock", get(clock).put(set_clock).delete(unpin_clock))
         .route("/schema", get(schema))
         .route(
             "/schema/{sobject}/{field}",
@@ -225,6 +229,64 @@ async fn delete_record(
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => sf_errors(&[e]),
     }
+}
+
+fn clock_body(state: &SimState) -> Value {
+    let instance = state.instance();
+    json!({
+        "now": crate::clock::format_datetime(instance.clock().peek()),
+        "pinned": instance.clock().pinned().is_some(),
+    })
+}
+
+async fn clock(State(state): State<SimState>) -> Response {
+    json_response(StatusCode::OK, &clock_body(&state))
+}
+
+async fn set_clock(State(state): State<SimState>, body: Bytes) -> Response {
+    let v: Map<String, Value> = match parse_body(&body) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                "{\"now\"} or {\"advance_ms\"} is required",
+            )
+        }
+        Err(e) => return e.into_response(),
+    };
+    let pin = match (v.get("now"), v.get("advance_ms")) {
+        (Some(Value::Null), None) => None,
+        (Some(Value::String(s)), None) => match crate::clock::parse_datetime(s) {
+            Some(ms) => Some(ms),
+            None => {
+                return admin_error(StatusCode::BAD_REQUEST, "now must be an ISO 8601 datetime")
+            }
+        },
+        (None, Some(n)) => match n.as_i64() {
+            Some(n) => {
+                let base = state
+                    .instance()
+                    .clock()
+                    .pinned()
+                    .unwrap_or_else(crate::clock::now_ms);
+                Some(base.saturating_add(n))
+            }
+            None => return admin_error(StatusCode::BAD_REQUEST, "advance_ms must be an integer"),
+        },
+        _ => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                "give exactly one of now (a datetime or null) and advance_ms",
+            )
+        }
+    };
+    state.instance().clock_mut().pin(pin);
+    json_response(StatusCode::OK, &clock_body(&state))
+}
+
+async fn unpin_clock(State(state): State<SimState>) -> Response {
+    state.instance().clock_mut().pin(None);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn schema(State(state): State<SimState>) -> Response {

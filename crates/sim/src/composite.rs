@@ -20,9 +20,27 @@
 //!   outside `/services/data/`) is a 400 `JSON_PARSER_ERROR` array.
 //! - `allOrNone: true`: processing stops at the first failing subrequest; that one keeps its
 //!   error and every other entry becomes 400 `PROCESSING_HALTED`. Writes made by earlier
-//!   subrequests are undone by restoring the org as it was before the composite request
-//!   (writes other clients made meanwhile are undone too: the simulator has no transactions).
-//!   `allOrNone: false` (the default) runs every subrequest regardless.
+//!   subrequests are undone record by record ([`Journal`]): each record a subrequest wrote
+//!   goes back to what it was just before that write, unless another client changed it
+//!   since, whose change is kept (in Salesforce the row lock makes that client wait for the rollback, so its
+//!   write lands after it). `allOrNone: false` (the default) runs every subrequest
+//!   regardless.
+//! - `httpHeaders` (a map of strings) travel with their subrequest as request headers, so
+//!   conditional headers (`If-Unmodified-Since`, `If-Match`, ...: see [`crate::conditional`])
+//!   work on a subrequest exactly as on a request of its own. "You can include any header
+//!   supported by the requested resource except for the following three headers: Accept,
+//!   Authorization, Content-Type. Subrequests inherit these three header values from the
+//!   top-level request. Don't specify these headers in a subrequest. If you do, the
+//!   top-level request fails and returns an HTTP 400 response."
+//!   (<https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/requests_composite.htm>).
+//!   So one of those three (any case) refuses the whole request before anything runs: 400
+//!   with Salesforce's error array, `errorCode` `INVALID_HEADER_TYPE` (the code is
+//!   **unverified**: the docs give only the status). The simulator refuses the framing
+//!   headers `Host`, `Content-Length`, `Transfer-Encoding` and `Connection` the same way (a
+//!   subrequest has no connection of its own). A value that is not a string, or a name or
+//!   value HTTP cannot carry, is a 400 `JSON_PARSER_ERROR`.
+//! - A subrequest's entry carries its `ETag` and `Location` response headers in
+//!   `httpHeaders` (an Account GET or PATCH answers its ETag there).
 //!
 //! Injected faults:
 //! - A fault matching the composite POST (e.g. `{"method": "POST", "path_contains":
@@ -39,19 +57,23 @@
 //!   (only the edge answers HTML, and the edge never sees a subrequest's URL).
 //!
 //! Not simulated: references between subrequests (`@{refId.field}`): a subrequest using one
-//! answers 400 `INVALID_REFERENCE` in its entry; per-subrequest `httpHeaders` are ignored.
+//! answers 400 `INVALID_REFERENCE` in its entry.
+//!
+//! The Composite Graph resource ([`crate::graph`]) runs its nodes with the same machinery.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HOST, LOCATION};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::server::{check_version, json_response, sf_error, SimState, MAX_BODY_BYTES};
+use crate::org::RecordState;
+use crate::server::{check_version, json_response, lock, sf_error, SimState, MAX_BODY_BYTES};
 
 /// The most subrequests one Composite request may carry.
 pub const MAX_SUBREQUESTS: usize = 25;
@@ -63,24 +85,30 @@ pub const MAX_QUERY_SUBREQUESTS: usize = 5;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Subrequest;
 
+/// The error code of a forbidden subrequest header (unverified: see the module docs).
+pub const INVALID_HEADER_TYPE: &str = "INVALID_HEADER_TYPE";
+
 /// One validated subrequest.
-struct Sub {
-    method: Method,
-    url: String,
-    reference_id: String,
-    body: Option<Value>,
+pub(crate) struct Sub {
+    pub method: Method,
+    pub url: String,
+    pub reference_id: String,
+    pub body: Option<Value>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Why a whole composite request is refused before any subrequest runs.
 #[derive(Debug)]
-enum Refusal {
+pub(crate) enum Refusal {
     /// Not a composite request: a JSON_PARSER_ERROR array.
     Parser(String),
+    /// A subrequest header the top-level request owns.
+    Header(String),
     /// Too many operations.
     Limit(&'static str),
 }
 
-fn parser_error(message: impl Into<String>) -> Refusal {
+pub(crate) fn parser_error(message: impl Into<String>) -> Refusal {
     Refusal::Parser(message.into())
 }
 
@@ -89,6 +117,9 @@ impl IntoResponse for Refusal {
         match self {
             Refusal::Parser(message) => {
                 sf_error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", &message)
+            }
+            Refusal::Header(message) => {
+                sf_error(StatusCode::BAD_REQUEST, INVALID_HEADER_TYPE, &message)
             }
             // What Salesforce sends for too many operations: a composite response with a
             // single entry that belongs to no subrequest.
@@ -105,16 +136,25 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn entry(reference_id: &str, status: u16, body: Value) -> Value {
+pub(crate) fn entry(reference_id: &str, status: u16, body: Value) -> Value {
+    entry_with_headers(reference_id, status, body, Map::new())
+}
+
+fn entry_with_headers(
+    reference_id: &str,
+    status: u16,
+    body: Value,
+    headers: Map<String, Value>,
+) -> Value {
     json!({
         "body": body,
-        "httpHeaders": {},
+        "httpHeaders": headers,
         "httpStatusCode": status,
         "referenceId": reference_id,
     })
 }
 
-fn halted(reference_id: &str) -> Value {
+pub(crate) fn halted(reference_id: &str) -> Value {
     entry(
         reference_id,
         400,
@@ -135,6 +175,124 @@ fn is_query_operation(url: &str) -> bool {
         ["services", "data", _, "query" | "queryAll", ..]
             | ["services", "data", _, "composite", "sobjects", ..]
     )
+}
+
+/// Whether a subrequest's `method` must be upper case (Composite Graph: "case-sensitive").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MethodCase {
+    Insensitive,
+    Sensitive,
+}
+
+/// Headers a subrequest may not set: the three the docs name, which it inherits from the
+/// top-level request, and the framing headers, which belong to a connection.
+const FORBIDDEN_HEADERS: [&str; 7] = [
+    "accept",
+    "authorization",
+    "content-type",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+/// Parses a subrequest's `httpHeaders`.
+fn parse_headers(
+    value: Option<&Value>,
+    reference_id: &str,
+) -> Result<Vec<(HeaderName, HeaderValue)>, Refusal> {
+    let map = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(map)) => map,
+        Some(_) => {
+            return Err(parser_error(format!(
+                "Cannot deserialize instance of Map<String, String> for the httpHeaders of subrequest {reference_id}"
+            )))
+        }
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (name, value) in map {
+        let Some(value) = value.as_str() else {
+            return Err(parser_error(format!(
+                "The value of header {name} of subrequest {reference_id} must be a string"
+            )));
+        };
+        if FORBIDDEN_HEADERS
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name))
+        {
+            return Err(Refusal::Header(format!(
+                "The {name} header can't be set on subrequest {reference_id}: subrequests inherit Accept, Authorization and Content-Type from the top-level request."
+            )));
+        }
+        let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            return Err(parser_error(format!(
+                "Invalid header {name} in subrequest {reference_id}"
+            )));
+        };
+        out.push((n, v));
+    }
+    Ok(out)
+}
+
+/// Parses one subrequest object: `method`, `url`, `referenceId` (a word, unique in `seen`),
+/// optional `body` and `httpHeaders`.
+pub(crate) fn parse_sub(
+    item: &Value,
+    seen: &mut HashSet<String>,
+    case: MethodCase,
+) -> Result<Sub, Refusal> {
+    let field = |name: &str| item.get(name).and_then(Value::as_str);
+    let (Some(method), Some(url), Some(reference_id)) =
+        (field("method"), field("url"), field("referenceId"))
+    else {
+        return Err(parser_error(
+            "Each subrequest needs a string 'method', 'url' and 'referenceId'",
+        ));
+    };
+    let upper = method.to_ascii_uppercase();
+    let method_ok = case == MethodCase::Insensitive || upper == method;
+    let method = match upper.as_str() {
+        m @ ("GET" | "POST" | "PATCH" | "PUT" | "DELETE" | "HEAD") if method_ok => {
+            Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET)
+        }
+        _ => {
+            return Err(parser_error(format!(
+                "Invalid HTTP method '{method}' for subrequest {reference_id}"
+            )))
+        }
+    };
+    if reference_id.is_empty()
+        || !reference_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(parser_error(format!(
+            "Invalid referenceId '{reference_id}': use only letters, numbers and underscores"
+        )));
+    }
+    if !seen.insert(reference_id.to_string()) {
+        return Err(parser_error(format!(
+            "Duplicate referenceId '{reference_id}'"
+        )));
+    }
+    // Only the data API is reachable from a subrequest: never the admin API.
+    if !url.starts_with("/services/data/") {
+        return Err(parser_error(format!(
+            "The url of subrequest {reference_id} must start with /services/data/"
+        )));
+    }
+    let headers = parse_headers(item.get("httpHeaders"), reference_id)?;
+    Ok(Sub {
+        method,
+        url: url.to_string(),
+        reference_id: reference_id.to_string(),
+        body: item.get("body").filter(|b| !b.is_null()).cloned(),
+        headers,
+    })
 }
 
 /// Parses and checks the request body; any problem refuses the whole request.
@@ -178,50 +336,7 @@ fn parse(body: &Bytes) -> Result<(bool, Vec<Sub>), Refusal> {
     let mut seen = HashSet::new();
     let mut subs = Vec::with_capacity(list.len());
     for item in list {
-        let field = |name: &str| item.get(name).and_then(Value::as_str);
-        let (Some(method), Some(url), Some(reference_id)) =
-            (field("method"), field("url"), field("referenceId"))
-        else {
-            return Err(parser_error(
-                "Each subrequest needs a string 'method', 'url' and 'referenceId'",
-            ));
-        };
-        let method = match method.to_ascii_uppercase().as_str() {
-            m @ ("GET" | "POST" | "PATCH" | "PUT" | "DELETE" | "HEAD") => {
-                Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET)
-            }
-            _ => {
-                return Err(parser_error(format!(
-                    "Invalid HTTP method '{method}' for subrequest {reference_id}"
-                )))
-            }
-        };
-        if reference_id.is_empty()
-            || !reference_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            return Err(parser_error(format!(
-                "Invalid referenceId '{reference_id}': use only letters, numbers and underscores"
-            )));
-        }
-        if !seen.insert(reference_id.to_string()) {
-            return Err(parser_error(format!(
-                "Duplicate referenceId '{reference_id}'"
-            )));
-        }
-        // Only the data API is reachable from a subrequest: never the admin API.
-        if !url.starts_with("/services/data/") {
-            return Err(parser_error(format!(
-                "The url of subrequest {reference_id} must start with /services/data/"
-            )));
-        }
-        subs.push(Sub {
-            method,
-            url: url.to_string(),
-            reference_id: reference_id.to_string(),
-            body: item.get("body").filter(|b| !b.is_null()).cloned(),
-        });
+        subs.push(parse_sub(item, &mut seen, MethodCase::Insensitive)?);
     }
     let queries = subs.iter().filter(|s| is_query_operation(&s.url)).count();
     if queries > MAX_QUERY_SUBREQUESTS {
@@ -234,7 +349,7 @@ fn parse(body: &Bytes) -> Result<(bool, Vec<Sub>), Refusal> {
 
 /// Calls the router like the server would. The bound names axum's `ServiceExt`, whose
 /// supertrait is tower's `Service`, so the router can be called without a tower dependency.
-async fn call<S>(service: &mut S, request: Request) -> Response
+pub(crate) async fn call<S>(service: &mut S, request: Request) -> Response
 where
     S: axum::ServiceExt<Request, Response = Response, Error = Infallible>,
 {
@@ -248,7 +363,7 @@ where
 }
 
 /// What one subrequest produced.
-enum Outcome {
+pub(crate) enum Outcome {
     /// An entry for `compositeResponse`, and whether it is a failure.
     Entry(Value, bool),
     /// A non-JSON page (an HTML fault), or an answer that could not be read: it answers the
@@ -256,7 +371,12 @@ enum Outcome {
     Escalate(Response),
 }
 
-async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Sub) -> Outcome {
+pub(crate) async fn run(
+    router: &mut axum::Router,
+    headers: &HeaderMap,
+    sub: &Sub,
+    tx: Option<&TxLog>,
+) -> Outcome {
     let uses_reference = sub.url.contains("@{")
         || sub
             .body
@@ -277,6 +397,9 @@ async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Sub) -> Outco
             builder = builder.header(name, value.clone());
         }
     }
+    for (name, value) in &sub.headers {
+        builder = builder.header(name.clone(), value.clone());
+    }
     let body = match &sub.body {
         Some(b) => {
             builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -291,6 +414,9 @@ async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Sub) -> Outco
         return Outcome::Entry(entry(&sub.reference_id, 404, body), true);
     };
     request.extensions_mut().insert(Subrequest);
+    if let Some(tx) = tx {
+        request.extensions_mut().insert(tx.clone());
+    }
     let response = call(router, request).await;
     let status = response.status();
     let is_json = response
@@ -299,6 +425,12 @@ async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Sub) -> Outco
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let content_type = response.headers().get(CONTENT_TYPE).cloned();
+    let mut shown = Map::new();
+    for (name, label) in [(ETAG, "ETag"), (LOCATION, "Location")] {
+        if let Some(v) = response.headers().get(&name).and_then(|v| v.to_str().ok()) {
+            shown.insert(label.into(), Value::String(v.to_string()));
+        }
+    }
     let Ok(bytes) = axum::body::to_bytes(response.into_body(), MAX_BODY_BYTES).await else {
         return Outcome::Escalate(sf_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -318,7 +450,63 @@ async fn run(router: &mut axum::Router, headers: &HeaderMap, sub: &Sub) -> Outco
         return Outcome::Escalate(page);
     };
     let failed = !status.is_success();
-    Outcome::Entry(entry(&sub.reference_id, status.as_u16(), body), failed)
+    Outcome::Entry(
+        entry_with_headers(&sub.reference_id, status.as_u16(), body, shown),
+        failed,
+    )
+}
+
+/// The write log of one transaction (an `allOrNone` composite request, a graph). The
+/// handlers that write (sObject Rows PATCH/DELETE, sObject Collections) find it in the
+/// request's extensions and record, under the org lock, each record as it was just before
+/// their write and just after it. Other clients' writes are never in it.
+#[derive(Clone, Default)]
+pub(crate) struct TxLog(Arc<Mutex<Vec<Write>>>);
+
+/// One write of a transaction: the record just before it, and just after it.
+type Write = (RecordState, Option<RecordState>);
+
+impl TxLog {
+    /// Records one write: the record before it and after it.
+    pub(crate) fn record(&self, before: Option<RecordState>, after: Option<RecordState>) {
+        if let Some(before) = before {
+            if after.as_ref() != Some(&before) {
+                lock(&self.0).push((before, after));
+            }
+        }
+    }
+}
+
+/// One transaction's writes, so that rolling it back touches only the records it wrote.
+#[derive(Default)]
+pub(crate) struct Journal {
+    log: TxLog,
+}
+
+impl Journal {
+    /// Runs `sub` through the router as part of this transaction.
+    pub(crate) async fn run(
+        &mut self,
+        router: &mut axum::Router,
+        headers: &HeaderMap,
+        sub: &Sub,
+    ) -> Outcome {
+        run(router, headers, sub, Some(&self.log)).await
+    }
+
+    /// Puts back every record this transaction wrote, newest write first, except one that
+    /// another client changed since: its change is kept (in Salesforce the row lock makes
+    /// that client wait for the rollback, so its write lands after it).
+    pub(crate) fn roll_back(self, state: &SimState) {
+        let writes = std::mem::take(&mut *lock(&self.log.0));
+        let mut instance = state.instance();
+        for (before, after) in writes.into_iter().rev() {
+            let now = instance.record_state(&before.sobject, &before.id);
+            if now == after {
+                instance.restore_state(before);
+            }
+        }
+    }
 }
 
 /// `POST /services/data/{version}/composite`.
@@ -335,20 +523,13 @@ pub(crate) async fn composite(
         Ok(parsed) => parsed,
         Err(refusal) => return refusal.into_response(),
     };
-    // Only a request that may write and may need undoing pays for a copy of the org.
-    let snapshot = (all_or_none && subs.iter().any(|s| s.method != Method::GET))
-        .then(|| state.instance().clone());
-    let restore = |state: &SimState| {
-        if let Some(snapshot) = &snapshot {
-            *state.instance() = snapshot.clone();
-        }
-    };
     // The same router a direct request goes through, so subrequests meet the same gate.
     let mut router = crate::server::router(state.clone());
+    let mut journal = Journal::default();
     let mut entries = Vec::with_capacity(subs.len());
     let mut failed_at = None;
     for (i, sub) in subs.iter().enumerate() {
-        match run(&mut router, &headers, sub).await {
+        match journal.run(&mut router, &headers, sub).await {
             Outcome::Entry(value, failed) => {
                 entries.push(value);
                 if failed && all_or_none {
@@ -358,14 +539,14 @@ pub(crate) async fn composite(
             }
             Outcome::Escalate(page) => {
                 if all_or_none {
-                    restore(&state);
+                    journal.roll_back(&state);
                 }
                 return page;
             }
         }
     }
     if let Some(failed) = failed_at {
-        restore(&state);
+        journal.roll_back(&state);
         entries = subs
             .iter()
             .enumerate()

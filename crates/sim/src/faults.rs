@@ -5,8 +5,12 @@
 //! were added; the first live match fires and the request is not checked against later rules.
 //!
 //! Every non-admin request is counted under an endpoint class (`query`, `query_more`,
-//! `composite` for sObject Collections, `composite_batch` for the Composite resource, ...) and logged with its decoded `q`, so tests can assert how many calls a
-//! client made and exactly what SOQL reached the server.
+//! `composite` for sObject Collections, `composite_batch` for the Composite resource,
+//! `composite_graph` for the Composite Graph resource, ...) and logged with its decoded `q`,
+//! so tests can assert how many calls a client made and exactly what SOQL reached the
+//! server. A Composite subrequest and a Composite Graph node are requests of their own here:
+//! counted, logged (`status` null while in flight) and matched by faults by their own
+//! method and path.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -302,6 +306,8 @@ pub fn classify(method: &str, path: &str, columns: bool) -> &'static str {
         ["services", "data", _, "query", _] => "query_more",
         ["services", "data", _, "tooling", "query"] => "tooling_query",
         ["services", "data", _, "composite", "sobjects"] => "composite",
+        // The Composite Graph resource; its nodes are counted under their own classes.
+        ["services", "data", _, "composite", "graph"] => "composite_graph",
         // The Composite resource itself; its subrequests are counted under their own classes.
         ["services", "data", _, "composite"] => "composite_batch",
         ["services", "data", _, "sobjects"] => "global_describe",
@@ -409,6 +415,10 @@ mod tests {
         assert_eq!(
             classify("PATCH", "/services/data/v62.0/composite/sobjects", false),
             "composite"
+        );
+        assert_eq!(
+            classify("POST", "/services/data/v62.0/composite/graph", false),
+            "composite_graph"
         );
     }
 }

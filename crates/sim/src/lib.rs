@@ -13,10 +13,12 @@
 //! resource map, `sobjects/User/<id>`, the ScratchOrgInfo probe answered with INVALID_TYPE, the
 //! Tooling SandboxProcess query), `query`/`queryAll` with `columns=true` and `nextRecordsUrl`
 //! pagination (parents and children, child rows counting toward the page), record
-//! `GET`/`PATCH`/`DELETE`, `describe`, `PATCH /composite/sobjects`, and the Composite
-//! resource (`POST /composite`, each subrequest run as a request of its own: see
-//! [`composite`]). Errors use Salesforce's shapes and codes; a request URI over 16,384 bytes
-//! gets HTTP 414; a wrong or expired token gets 401 INVALID_SESSION_ID.
+//! `GET`/`PATCH`/`DELETE` with the conditional headers of [`conditional`], `describe`,
+//! `PATCH /composite/sobjects`, the Composite resource (`POST /composite`, each subrequest
+//! run as a request of its own: see [`composite`]) and the Composite Graph resource
+//! (`POST /composite/graph`: see [`graph`]). Errors use Salesforce's shapes and codes; a
+//! request URI over 16,384 bytes gets HTTP 414; a wrong or expired token gets 401
+//! INVALID_SESSION_ID.
 //!
 //! The admin API under `/__sim/` (load data, plant and edit records "as another user",
 //! remove fields, set the page size, inject faults, expire the session, read request counts
@@ -29,10 +31,13 @@
 //! - [`soql`]: a SOQL parser and evaluator over [`org::Org`].
 //! - [`dataset`]: the deterministic dataset generator.
 //! - [`server`]: the axum routes and the gate (auth, faults, limits, counting);
-//!   [`composite`]: the Composite resource; [`paging`]: pages and cursors; [`describe`]:
+//!   [`composite`]: the Composite resource; [`graph`]: the Composite Graph resource; [`paging`]: pages and cursors; [`describe`]:
 //!   describe bodies; [`faults`]: fault rules and the request log; [`admin`]: the `/__sim/`
 //!   API.
-//! - [`ids`], [`clock`]: Salesforce Ids (checksums, generation) and date/time formats.
+//! - [`conditional`] evaluates `If-Match`, `If-None-Match`, `If-Modified-Since` and
+//!   `If-Unmodified-Since`, and computes the Account `ETag`, on sObject Rows.
+//! - [`ids`], [`clock`]: Salesforce Ids (checksums, generation), date/time formats, and the
+//!   org clock (whole seconds, pinnable).
 #![forbid(unsafe_code)]
 // The describe field object is one large `json!` literal.
 #![recursion_limit = "256"]
@@ -40,9 +45,11 @@
 pub mod admin;
 pub mod clock;
 pub mod composite;
+pub mod conditional;
 pub mod dataset;
 pub mod describe;
 pub mod faults;
+pub mod graph;
 pub mod ids;
 pub mod org;
 pub mod paging;

@@ -177,6 +177,15 @@ pub struct PreparedUpdate {
     pub values: Vec<(String, Value)>,
 }
 
+/// One record's state at a moment, for rolling a transaction back record by record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordState {
+    pub sobject: String,
+    pub id: String,
+    pub record: Option<Record>,
+    pub deleted: bool,
+}
+
 /// A field removed from the schema by the admin API, kept so it can be restored in place.
 #[derive(Debug, Clone)]
 struct RemovedField {
@@ -271,9 +280,55 @@ impl Instance {
         }
     }
 
-    /// The next modstamp from the org's monotonic clock, in milliseconds.
+    /// The next modstamp from the org's monotonic clock, in milliseconds (a whole second).
     pub fn tick(&mut self) -> i64 {
         self.clock.tick()
+    }
+
+    /// The org's clock (pin it for deterministic stamps: see [`Clock::pin`]).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn clock_mut(&mut self) -> &mut Clock {
+        &mut self.clock
+    }
+
+    /// What one record looks like now (stored, deleted or absent), so a transaction that
+    /// wrote it can put it back: see [`Instance::restore_state`]. `None` for an unknown
+    /// object or a malformed Id.
+    pub fn record_state(&self, sobject: &str, id: &str) -> Option<RecordState> {
+        let name = self.canonical_object(sobject).ok()?;
+        let full = self.org.check_id(&name, id).ok()?;
+        Some(RecordState {
+            record: self
+                .org
+                .records
+                .get(&name)
+                .and_then(|m| m.get(&full))
+                .cloned(),
+            deleted: self.deleted.contains(&full),
+            sobject: name,
+            id: full,
+        })
+    }
+
+    /// Puts a record back as [`Instance::record_state`] saw it.
+    pub fn restore_state(&mut self, state: RecordState) {
+        let records = self.org.records.entry(state.sobject).or_default();
+        match state.record {
+            Some(r) => {
+                records.insert(state.id.clone(), r);
+            }
+            None => {
+                records.remove(&state.id);
+            }
+        }
+        if state.deleted {
+            self.deleted.insert(state.id);
+        } else {
+            self.deleted.remove(&state.id);
+        }
     }
 
     /// A fresh Id for `sobject` (canonical name), never issued before in this org.
@@ -380,13 +435,19 @@ impl Instance {
                 Value::String(self.api_user_id.clone()),
             );
         }
-        for k in ["SystemModstamp", "LastModifiedDate"] {
-            if let Some(ms) = stored
+        // Salesforce keeps datetimes to the second (see `clock`), so even a planted audit
+        // stamp is stored, and printed, as a whole second.
+        for k in ["CreatedDate", "LastModifiedDate", "SystemModstamp"] {
+            let ms = stored
                 .get(k)
                 .and_then(Value::as_str)
-                .and_then(clock::parse_datetime)
-            {
-                self.clock.observe(ms);
+                .and_then(clock::parse_datetime);
+            if let Some(ms) = ms {
+                let ms = clock::whole_second(ms);
+                stored.insert(k.into(), Value::String(clock::format_datetime(ms)));
+                if k != "CreatedDate" {
+                    self.clock.observe(ms);
+                }
             }
         }
         derive(&name, &mut stored);
@@ -843,10 +904,11 @@ fn coerce(field: &FieldSchema, value: &Value) -> Result<Value, SfFieldError> {
             .and_then(clock::parse_date)
             .map(|d| Value::String(clock::format_date(d)))
             .ok_or_else(|| parser_error("date", value)),
+        // Stored to the second, as Salesforce keeps datetimes (see `clock`).
         FieldKind::Datetime => value
             .as_str()
             .and_then(clock::parse_datetime)
-            .map(|ms| Value::String(clock::format_datetime(ms)))
+            .map(|ms| Value::String(clock::format_datetime(clock::whole_second(ms))))
             .ok_or_else(|| parser_error("datetime", value)),
         FieldKind::Reference | FieldKind::Id => match value {
             Value::String(s) => Ok(Value::String(
@@ -952,6 +1014,8 @@ mod tests {
     fn update_stores_coerced_values_and_bumps_modstamps() {
         let (mut org, id, user) = org_with_account();
         let before = org.get("Account", &id).unwrap().fields["SystemModstamp"].clone();
+        // A later second than the insert's, so the stamp must move.
+        org.clock_mut().pin(Some(clock::now_ms() + 2000));
         upd(&mut org, &id, json!({"name": "Acme 2", "NPS_Score__c": "42", "Renewal_Date__c": "2026-03-01", "CXM_Name__c": ""})).unwrap();
         let r = org.get("Account", &id).unwrap().clone();
         assert_eq!(r.fields["Name"], "Acme 2");
@@ -965,7 +1029,9 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string();
-        assert!(after.as_str() > r.fields["SystemModstamp"].as_str().unwrap());
+        // Whole seconds: a write in the same second may keep the stamp, never lowers it.
+        assert!(after.as_str() >= r.fields["SystemModstamp"].as_str().unwrap());
+        assert!(after.ends_with(".000+0000"), "{after}");
         // A 15-character Id and a lower-cased 18-character Id reach the same record.
         upd(&mut org, &id[..15], json!({"Name": "Acme 4"})).unwrap();
         upd(&mut org, &id.to_lowercase(), json!({"Name": "Acme 5"})).unwrap();

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use axum::extract::{DefaultBodyLimit, Extension, Path, RawQuery, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
-use crate::composite::Subrequest;
+use crate::composite::{Subrequest, TxLog};
+use crate::conditional::{self, Conditions};
 use crate::dataset::{self, DatasetSpec};
 use crate::describe;
 use crate::faults::{self, FaultAction, Faults, Stats};
@@ -175,8 +176,13 @@ impl SimState {
     /// back) and forgets open query cursors. The session, faults and counters are kept.
     pub fn reset(&self, spec: Option<DatasetSpec>) {
         let spec = spec.unwrap_or(self.0.initial);
-        let fresh = dataset::generate(Schema::default_org(), &spec);
-        *self.instance() = fresh;
+        let mut fresh = dataset::generate(Schema::default_org(), &spec);
+        let mut instance = self.instance();
+        // A pinned clock stays pinned: tests pin it before they reset.
+        let pinned = instance.clock().pinned();
+        fresh.clock_mut().pin(pinned);
+        *instance = fresh;
+        drop(instance);
         lock(&self.0.cursors).clear();
     }
 
@@ -515,6 +521,10 @@ pub fn router(state: SimState) -> Router {
         .route(
             "/services/data/{version}/composite/",
             axum::routing::post(crate::composite::composite),
+        )
+        .route(
+            "/services/data/{version}/composite/graph",
+            axum::routing::post(crate::graph::graph),
         )
         .route(
             "/services/data/{version}/composite/sobjects",
@@ -869,10 +879,16 @@ async fn record_get(
     State(state): State<SimState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
+    method: Method,
+    headers: HeaderMap,
 ) -> Response {
     let v = match check_version(&version) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
+    };
+    let conditions = match Conditions::parse(&method, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
     };
     let instance = state.instance();
     let Some(object) = instance.org.schema.object(&sobject) else {
@@ -882,6 +898,9 @@ async fn record_get(
         Ok(r) => r,
         Err(e) => return field_errors(&[e]),
     };
+    if let Err(r) = conditions.evaluate(&method, record) {
+        return r.into_response();
+    }
     let params = decode_query(raw.as_deref().unwrap_or(""));
     let wanted: Vec<String> = match params.get("fields") {
         Some(list) => {
@@ -911,7 +930,11 @@ async fn record_get(
         let value = record.fields.get(&name).cloned().unwrap_or(Value::Null);
         out.insert(name, value);
     }
-    json_response(StatusCode::OK, &Value::Object(out))
+    let mut response = json_response(StatusCode::OK, &Value::Object(out));
+    if let Some(tag) = conditional::etag_header(record) {
+        response.headers_mut().insert(ETAG, tag);
+    }
+    response
 }
 
 /// Parses a request body as a JSON object, answering Salesforce's JSON_PARSER_ERROR if it
@@ -939,6 +962,8 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 async fn record_patch(
     State(state): State<SimState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
+    tx: Option<Extension<TxLog>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(e) = check_version(&version) {
@@ -948,12 +973,39 @@ async fn record_patch(
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
+    let conditions = match Conditions::parse(&Method::PATCH, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    // One lock from the precondition to the write: nothing lands in between.
     let mut instance = state.instance();
     if instance.org.schema.object(&sobject).is_none() {
         return not_found();
     }
+    match instance.get(&sobject, &id) {
+        Ok(record) => {
+            if let Err(r) = conditions.evaluate(&Method::PATCH, record) {
+                return r.into_response();
+            }
+        }
+        Err(e) => return field_errors(&[e]),
+    }
+    let before = instance.record_state(&sobject, &id);
     match instance.update(&sobject, &id, &fields) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            if let Some(Extension(tx)) = &tx {
+                tx.record(before, instance.record_state(&sobject, &id));
+            }
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            let tag = instance
+                .get(&sobject, &id)
+                .ok()
+                .and_then(conditional::etag_header);
+            if let Some(tag) = tag {
+                response.headers_mut().insert(ETAG, tag);
+            }
+            response
+        }
         Err(errors) => field_errors(&errors),
     }
 }
@@ -961,6 +1013,7 @@ async fn record_patch(
 async fn record_delete(
     State(state): State<SimState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
+    tx: Option<Extension<TxLog>>,
 ) -> Response {
     if let Err(e) = check_version(&version) {
         return e.into_response();
@@ -973,8 +1026,14 @@ async fn record_delete(
     if let Err(e) = instance.get(&sobject, &id) {
         return field_errors(&[e]);
     }
+    let before = instance.record_state(&sobject, &id);
     match instance.delete(&sobject, &id) {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => {
+            if let Some(Extension(tx)) = &tx {
+                tx.record(before, instance.record_state(&sobject, &id));
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => field_errors(&[e]),
     }
 }
@@ -987,6 +1046,7 @@ async fn record_delete(
 async fn composite_update(
     State(state): State<SimState>,
     Path(version): Path<String>,
+    tx: Option<Extension<TxLog>>,
     body: Bytes,
 ) -> Response {
     if let Err(e) = check_version(&version) {
@@ -1094,8 +1154,15 @@ async fn composite_update(
             }
             Ok(update) => {
                 let id = update.id.clone();
+                let sobject = update.sobject.clone();
+                let before = instance.record_state(&sobject, &id);
                 match instance.apply(update, None) {
-                    Ok(()) => json!({"id": id, "success": true, "errors": []}),
+                    Ok(()) => {
+                        if let Some(Extension(tx)) = &tx {
+                            tx.record(before, instance.record_state(&sobject, &id));
+                        }
+                        json!({"id": id, "success": true, "errors": []})
+                    }
                     Err(e) => json!({"id": id, "success": false, "errors": [e.to_result_json()]}),
                 }
             }

@@ -403,6 +403,8 @@ fn admin_records_schema_and_reset() {
         .unwrap()
         .to_string();
     let before = c.stored("Account", &id);
+    // Stamps are whole seconds: edit in a later second than the plant's.
+    c.admin_put("/clock", r#"{"advance_ms": 2000}"#);
     let r = c.admin_patch(
         &format!("/records/Account/{id}"),
         r#"{"CXM_Sentiment_Picklist__c": "Yellow"}"#,
@@ -866,4 +868,868 @@ fn composite_faults_on_subrequests_and_on_the_request() {
     let answers = r.json()["compositeResponse"].clone();
     assert_eq!(answers[0]["httpStatusCode"], 401);
     assert_eq!(answers[1]["body"][0]["errorCode"], "INVALID_SESSION_ID");
+}
+
+// ---------------------------------------------------------------------------------------
+// Timestamps and conditional requests
+
+fn pin_clock(c: &Client, now: &str) {
+    let r = c.admin_put("/clock", &json!({ "now": now }).to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["pinned"], true);
+}
+
+fn account_url(id: &str) -> String {
+    format!("/services/data/v62.0/sobjects/Account/{id}")
+}
+
+#[test]
+fn modstamps_are_whole_seconds_and_writes_in_one_second_share_one() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    // Every datetime the API prints has no fraction, the dataset's included.
+    let r = c
+        .query("SELECT Id, CreatedDate, LastModifiedDate, SystemModstamp, (SELECT LastModifiedDate FROM Opportunities) FROM Account")
+        .json();
+    for rec in r["records"].as_array().unwrap() {
+        for k in ["CreatedDate", "LastModifiedDate", "SystemModstamp"] {
+            let v = rec[k].as_str().unwrap();
+            assert!(v.ends_with(".000+0000"), "{k} = {v}");
+        }
+    }
+    let id = ids(&c, "Account")[0].clone();
+    let url = account_url(&id);
+
+    pin_clock(&c, "2026-12-01T21:05:53.100Z");
+    assert_eq!(c.patch(&url, r#"{"Kong_Version__c": "ours"}"#).status, 204);
+    let ours = c.get(&url).json();
+    assert_eq!(ours["LastModifiedDate"], "2026-12-01T21:05:53.000+0000");
+    assert_eq!(ours["SystemModstamp"], "2026-12-01T21:05:53.000+0000");
+
+    // A colleague's edit 800 ms later, in the same second: the same stamps.
+    pin_clock(&c, "2026-12-01T21:05:53.900Z");
+    let r = c.admin_patch(
+        &format!("/records/Account/{id}"),
+        r#"{"Kong_Version__c": "colleague"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let theirs = c.get(&url).json();
+    assert_eq!(theirs["Kong_Version__c"], "colleague");
+    assert_eq!(theirs["LastModifiedDate"], ours["LastModifiedDate"]);
+    assert_eq!(theirs["SystemModstamp"], ours["SystemModstamp"]);
+    assert_ne!(theirs["LastModifiedById"], ours["LastModifiedById"]);
+
+    // The next second moves the stamp.
+    let r = c.admin_put("/clock", r#"{"advance_ms": 100}"#).json();
+    assert_eq!(r["now"], "2026-12-01T21:05:54.000+0000");
+    assert_eq!(c.patch(&url, r#"{"Kong_Version__c": "x"}"#).status, 204);
+    assert_eq!(
+        c.get(&url).json()["LastModifiedDate"],
+        "2026-12-01T21:05:54.000+0000"
+    );
+    // The clock never goes back, even pinned into the past.
+    pin_clock(&c, "2026-12-01T00:00:00Z");
+    assert_eq!(c.patch(&url, r#"{"Kong_Version__c": "y"}"#).status, 204);
+    assert_eq!(
+        c.get(&url).json()["SystemModstamp"],
+        "2026-12-01T21:05:54.000+0000"
+    );
+    // A reset keeps the pin; unpinning returns to the wall clock.
+    c.admin_post("/reset", "");
+    assert_eq!(c.admin_get("/clock").json()["pinned"], true);
+    let r = c.admin_put("/clock", r#"{"now": null}"#).json();
+    assert_eq!(r["pinned"], false);
+    assert!(r["now"].as_str().unwrap().ends_with(".000+0000"));
+    assert_eq!(c.admin_delete("/clock").status, 204);
+    assert_eq!(c.admin_put("/clock", r#"{"now": "soon"}"#).status, 400);
+    assert_eq!(
+        c.admin_put("/clock", r#"{"now": null, "advance_ms": 1}"#)
+            .status,
+        400
+    );
+}
+
+const IMF_SECOND: &str = "Tue, 01 Dec 2026 21:05:53 GMT";
+const IMF_BEFORE: &str = "Tue, 01 Dec 2026 21:05:52 GMT";
+
+fn kong(c: &Client, sobject: &str, id: &str) -> Value {
+    c.stored(sobject, id)["Kong_Version__c"].clone()
+}
+
+#[test]
+fn conditional_headers_on_sobject_rows() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let id = ids(&c, "Account")[0].clone();
+    let url = account_url(&id);
+    let patch = |headers: &[(&str, &str)], value: &str| {
+        c.send(
+            "PATCH",
+            &url,
+            headers,
+            Some(&json!({ "Kong_Version__c": value }).to_string()),
+        )
+    };
+
+    // PATCH and GET answer the Account's ETag: a quoted hash with the --gzip suffix.
+    let r = patch(&[], "1.0");
+    assert_eq!(r.status, 204, "{}", r.body);
+    let tag1 = r.header("etag").expect("an ETag on PATCH").to_string();
+    assert!(
+        tag1.starts_with('"') && tag1.ends_with("--gzip\""),
+        "{tag1}"
+    );
+    assert_eq!(tag1.len(), 1 + 44 + 6 + 1, "{tag1}");
+    let got = c.get(&url);
+    assert_eq!(got.header("etag"), Some(tag1.as_str()));
+    assert_eq!(
+        c.get(&format!("{url}?fields=Name")).header("etag"),
+        Some(tag1.as_str())
+    );
+    assert_eq!(
+        got.json()["LastModifiedDate"],
+        "2026-12-01T21:05:53.000+0000"
+    );
+
+    // If-Unmodified-Since: the same second passes (the precision trap), an earlier one is
+    // 412 and writes nothing.
+    let r = patch(&[("If-Unmodified-Since", IMF_SECOND)], "1.1");
+    assert_eq!(r.status, 204, "{}", r.body);
+    let tag2 = r.header("etag").unwrap().to_string();
+    assert_ne!(tag2, tag1, "a changed field changes the ETag");
+    let r = patch(&[("If-Unmodified-Since", IMF_BEFORE)], "1.2");
+    let e = r.sf_error(412, "PRECONDITION_FAILED");
+    assert!(e["message"].as_str().unwrap().contains("conditions"), "{e}");
+    assert_eq!(r.header("etag"), None);
+    assert_eq!(kong(&c, "Account", &id), "1.1");
+    // Invalid dates on a PATCH are 400, the obsolete HTTP forms included; nothing written.
+    for bad in [
+        "yesterday",
+        "Tuesday, 01-Dec-26 21:05:53 GMT",
+        "Tue Dec  1 21:05:53 2026",
+        "Tue, 01 Dec 2026 21:05:53 MST",
+        "2026-12-01T21:05:53Z",
+    ] {
+        patch(&[("If-Unmodified-Since", bad)], "bad").sf_error(400, "INVALID_HEADER_VALUE");
+    }
+    assert_eq!(kong(&c, "Account", &id), "1.1");
+    // On a GET the same headers apply, and an invalid date is ignored.
+    c.send("GET", &url, &[("If-Unmodified-Since", IMF_BEFORE)], None)
+        .sf_error(412, "PRECONDITION_FAILED");
+    assert_eq!(
+        c.send("GET", &url, &[("If-Unmodified-Since", "yesterday")], None)
+            .status,
+        200
+    );
+
+    // If-Modified-Since on GET: not modified after the date → 304, no body, the ETag.
+    let r = c.send("GET", &url, &[("If-Modified-Since", IMF_SECOND)], None);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.body, "");
+    assert_eq!(r.header("etag"), Some(tag2.as_str()));
+    for ims in [IMF_BEFORE, "garbage"] {
+        let r = c.send("GET", &url, &[("If-Modified-Since", ims)], None);
+        assert_eq!(r.status, 200, "{ims}");
+    }
+    // If-Modified-Since means nothing on a PATCH.
+    assert_eq!(
+        patch(&[("If-Modified-Since", IMF_SECOND)], "1.1").status,
+        204
+    );
+    let tag2 = c.get(&url).header("etag").unwrap().to_string();
+
+    // If-Match: strong comparison against a list, or *.
+    let r = patch(&[("If-Match", &tag2)], "2.0");
+    assert_eq!(r.status, 204, "{}", r.body);
+    let tag3 = r.header("etag").unwrap().to_string();
+    patch(&[("If-Match", &tag2)], "2.1").sf_error(412, "PRECONDITION_FAILED");
+    assert_eq!(kong(&c, "Account", &id), "2.0");
+    let weak = format!("W/{tag3}");
+    patch(&[("If-Match", &weak)], "2.1").sf_error(412, "PRECONDITION_FAILED");
+    let list = format!("{tag1}, {tag3}");
+    let r = patch(&[("If-Match", &list)], "2.2");
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(patch(&[("If-Match", "*")], "2.3").status, 204);
+    for bad in ["abc", "\"open", "\"a\" \"b\""] {
+        patch(&[("If-Match", bad)], "bad").sf_error(400, "INVALID_HEADER_VALUE");
+        patch(&[("If-None-Match", bad)], "bad").sf_error(400, "INVALID_HEADER_VALUE");
+    }
+    assert_eq!(kong(&c, "Account", &id), "2.3");
+    // If-Match decides alone: a failing If-Unmodified-Since beside a matching If-Match is
+    // not evaluated (RFC 9110 §13.2.2).
+    let current = c.get(&url).header("etag").unwrap().to_string();
+    let r = patch(
+        &[("If-Match", &current), ("If-Unmodified-Since", IMF_BEFORE)],
+        "2.4",
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // If-None-Match: 304 on GET when it matches, 412 on PATCH.
+    let current = c.get(&url).header("etag").unwrap().to_string();
+    let r = c.send("GET", &url, &[("If-None-Match", &current)], None);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some(current.as_str()));
+    assert_eq!(
+        c.send("GET", &url, &[("If-None-Match", &tag1)], None)
+            .status,
+        200
+    );
+    patch(&[("If-None-Match", &current)], "3.0").sf_error(412, "PRECONDITION_FAILED");
+    patch(&[("If-None-Match", "*")], "3.0").sf_error(412, "PRECONDITION_FAILED");
+    assert_eq!(patch(&[("If-None-Match", &tag1)], "3.0").status, 204);
+    assert_eq!(kong(&c, "Account", &id), "3.0");
+
+    // Every write changes the ETag, a colleague's included, even in the same second.
+    let before = c.get(&url).header("etag").unwrap().to_string();
+    c.admin_patch(
+        &format!("/records/Account/{id}"),
+        r#"{"Kong_Version__c": "colleague"}"#,
+    );
+    let after = c.get(&url).header("etag").unwrap().to_string();
+    assert_ne!(before, after);
+    patch(&[("If-Match", &before)], "mine").sf_error(412, "PRECONDITION_FAILED");
+    // ...while If-Unmodified-Since cannot see that same-second edit.
+    assert_eq!(
+        c.get(&url).json()["LastModifiedDate"],
+        "2026-12-01T21:05:53.000+0000"
+    );
+    assert_eq!(
+        patch(&[("If-Unmodified-Since", IMF_SECOND)], "mine").status,
+        204
+    );
+
+    // Other objects: no ETag, If-Match/If-None-Match have no effect, the dates do.
+    let opp = ids(&c, "Opportunity")[0].clone();
+    let opp_url = format!("/services/data/v62.0/sobjects/Opportunity/{opp}");
+    let opp_patch = |headers: &[(&str, &str)], name: &str| {
+        c.send(
+            "PATCH",
+            &opp_url,
+            headers,
+            Some(&json!({ "Name": name }).to_string()),
+        )
+    };
+    let r = opp_patch(&[("If-Match", "\"nope--gzip\"")], "O1");
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.header("etag"), None);
+    assert_eq!(c.get(&opp_url).header("etag"), None);
+    assert_eq!(opp_patch(&[("If-None-Match", "*")], "O2").status, 204);
+    opp_patch(&[("If-Unmodified-Since", IMF_BEFORE)], "O3").sf_error(412, "PRECONDITION_FAILED");
+    opp_patch(&[("If-Match", "abc")], "O3").sf_error(400, "INVALID_HEADER_VALUE");
+    assert_eq!(c.stored("Opportunity", &opp)["Name"], "O2");
+    let r = c.send("GET", &opp_url, &[("If-Modified-Since", IMF_SECOND)], None);
+    assert_eq!(r.status, 304);
+    // DELETE is not supported with these headers: they are ignored.
+    let r = c.send(
+        "DELETE",
+        &opp_url,
+        &[("If-Unmodified-Since", IMF_BEFORE)],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    // A missing record is still 404, whatever the preconditions.
+    c.send(
+        "PATCH",
+        &opp_url,
+        &[("If-Match", "*")],
+        Some(r#"{"Name": "x"}"#),
+    )
+    .sf_error(404, "ENTITY_IS_DELETED");
+}
+
+/// Waits until a request whose path contains `path` is in flight (logged, not answered).
+fn wait_in_flight(c: &Client, method: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = c.admin_get("/requests").json()["log"].clone();
+        let found = log.as_array().unwrap().iter().any(|e| {
+            e["method"] == method
+                && e["path"].as_str().unwrap().contains(path)
+                && e["status"].is_null()
+        });
+        if found {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} never started: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kong_patch(id: &str, reference_id: &str, value: &str, headers: Value) -> Value {
+    json!({
+        "method": "PATCH",
+        "url": account_url(id),
+        "referenceId": reference_id,
+        "body": {"Kong_Version__c": value},
+        "httpHeaders": headers,
+    })
+}
+
+#[test]
+fn composite_subrequests_carry_http_headers() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let accounts = ids(&c, "Account");
+    for a in &accounts {
+        assert_eq!(
+            c.patch(&account_url(a), r#"{"Kong_Version__c": "0"}"#)
+                .status,
+            204
+        );
+    }
+    let tag = c
+        .get(&account_url(&accounts[1]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+
+    // Conditional headers act on each subrequest; the entry carries the ETag.
+    let r = composite(
+        &c,
+        false,
+        json!([
+            kong_patch(&accounts[0], "passes", "1", json!({"If-Unmodified-Since": IMF_SECOND})),
+            kong_patch(&accounts[1], "matches", "1", json!({"If-Match": tag})),
+            kong_patch(&accounts[2], "stale", "1", json!({"If-Unmodified-Since": IMF_BEFORE})),
+            kong_patch(&accounts[2], "badDate", "1", json!({"If-Unmodified-Since": "yesterday"})),
+            {"method": "GET", "url": account_url(&accounts[1]), "referenceId": "read",
+             "httpHeaders": {"If-None-Match": "\"other--gzip\""}},
+            {"method": "GET", "url": account_url(&accounts[0]), "referenceId": "unchanged",
+             "httpHeaders": {"If-Modified-Since": IMF_SECOND}},
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 204);
+    assert!(answers[0]["body"].is_null());
+    let new_tag = answers[1]["httpHeaders"]["ETag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(answers[1]["httpStatusCode"], 204);
+    assert_ne!(new_tag, tag);
+    assert_eq!(answers[2]["httpStatusCode"], 412);
+    assert_eq!(answers[2]["body"][0]["errorCode"], "PRECONDITION_FAILED");
+    assert_eq!(answers[2]["httpHeaders"], json!({}));
+    assert_eq!(answers[3]["httpStatusCode"], 400);
+    assert_eq!(answers[3]["body"][0]["errorCode"], "INVALID_HEADER_VALUE");
+    assert_eq!(answers[4]["httpStatusCode"], 200);
+    assert_eq!(answers[4]["httpHeaders"]["ETag"], new_tag.as_str());
+    assert_eq!(answers[5]["httpStatusCode"], 304);
+    assert!(answers[5]["body"].is_null());
+    assert_eq!(kong(&c, "Account", &accounts[0]), "1");
+    assert_eq!(kong(&c, "Account", &accounts[2]), "0");
+
+    // allOrNone: a 412 rolls back the earlier write and halts the rest.
+    let r = composite(
+        &c,
+        true,
+        json!([
+            kong_patch(&accounts[0], "first", "2", json!({})),
+            kong_patch(&accounts[1], "stale", "2", json!({"If-Match": tag})),
+            kong_patch(&accounts[2], "never", "2", json!({})),
+        ]),
+    );
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(answers[1]["httpStatusCode"], 412);
+    assert_eq!(answers[2]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    for a in &accounts {
+        assert_ne!(kong(&c, "Account", a), "2");
+    }
+
+    // Accept, Authorization and Content-Type are the top-level request's: any case, 400,
+    // and nothing runs.
+    c.admin_delete("/requests");
+    for name in [
+        "Accept",
+        "authorization",
+        "CONTENT-TYPE",
+        "Host",
+        "Content-Length",
+    ] {
+        let r = composite(
+            &c,
+            false,
+            json!([
+                kong_patch(&accounts[0], "ok", "3", json!({})),
+                kong_patch(&accounts[1], "bad", "3", json!({name: "application/json"})),
+            ]),
+        );
+        let e = r.sf_error(400, "INVALID_HEADER_TYPE");
+        assert!(e["message"].as_str().unwrap().contains(name), "{e}");
+    }
+    for headers in [
+        json!({"If-Match": 1}),
+        json!(["If-Match"]),
+        json!({"Bad Name": "x"}),
+    ] {
+        let r = composite(
+            &c,
+            false,
+            json!([kong_patch(&accounts[0], "x", "3", headers)]),
+        );
+        r.sf_error(400, "JSON_PARSER_ERROR");
+    }
+    assert!(c.counts()["sobject_patch"].is_null(), "{}", c.counts());
+    assert_eq!(kong(&c, "Account", &accounts[0]), "1");
+}
+
+#[test]
+fn an_all_or_none_rollback_keeps_a_concurrent_colleague_edit() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let accounts = ids(&c, "Account");
+    // Hold the second subrequest for a while, so a colleague's edit lands inside the
+    // transaction, on the record the first subrequest wrote.
+    c.admin_post(
+        "/faults",
+        &json!({"match": {"method": "PATCH", "path_contains": accounts[1]}, "action": {"delay_ms": 1500}})
+            .to_string(),
+    );
+    let body = json!({"allOrNone": true, "compositeRequest": [
+        kong_patch(&accounts[0], "ours", "ours", json!({})),
+        kong_patch(&accounts[1], "fails", "ours", json!({"If-Match": "\"stale--gzip\""})),
+    ]})
+    .to_string();
+    let client = Client::new(&sim);
+    let t = std::thread::spawn(move || client.post("/services/data/v62.0/composite", &body));
+    wait_in_flight(&c, "PATCH", &accounts[1]);
+    let r = c.admin_patch(
+        &format!("/records/Account/{}", accounts[0]),
+        r#"{"Kong_Version__c": "colleague"}"#,
+    );
+    assert_eq!(r.status, 204);
+    let r = t.join().unwrap();
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[1]["httpStatusCode"], 412, "{answers}");
+    assert_eq!(answers[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    // The colleague's value stays; our write would have been undone under it anyway.
+    assert_eq!(kong(&c, "Account", &accounts[0]), "colleague");
+}
+
+// ---------------------------------------------------------------------------------------
+// Composite Graph
+
+const GRAPH_URL: &str = "/services/data/v62.0/composite/graph";
+
+fn graph_body(graphs: Value) -> String {
+    json!({ "graphs": graphs }).to_string()
+}
+
+fn get_node(sobject: &str, id: &str, reference_id: &str) -> Value {
+    json!({"method": "GET", "url": format!("/services/data/v62.0/sobjects/{sobject}/{id}"), "referenceId": reference_id})
+}
+
+#[test]
+fn composite_graph_runs_each_graph_all_or_nothing() {
+    let sim = sim(4, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let a = ids(&c, "Account");
+    for id in &a {
+        assert_eq!(
+            c.patch(&account_url(id), r#"{"Kong_Version__c": "0"}"#)
+                .status,
+            204
+        );
+    }
+    c.admin_delete("/requests");
+    let r = c.post(
+        GRAPH_URL,
+        &graph_body(json!([
+            {"graphId": "g1", "compositeRequest": [
+                kong_patch(&a[0], "r1", "1", json!({"If-Unmodified-Since": IMF_SECOND})),
+                get_node("Account", &a[0], "r2"),
+            ]},
+            {"graphId": "g2", "compositeRequest": [
+                kong_patch(&a[1], "r1", "1", json!({})),
+                kong_patch(&a[2], "r2", "1", json!({"If-Unmodified-Since": IMF_BEFORE})),
+                kong_patch(&a[3], "r3", "1", json!({})),
+            ]},
+        ])),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.content_type.starts_with("application/json"));
+    let v = r.json();
+    let g1 = &v["graphs"][0];
+    let tag = c
+        .get(&account_url(&a[0]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        g1,
+        &json!({"graphId": "g1", "graphResponse": {"compositeResponse": [
+            {"body": null, "httpHeaders": {"ETag": tag}, "httpStatusCode": 204, "referenceId": "r1"},
+            {"body": g1["graphResponse"]["compositeResponse"][1]["body"].clone(),
+             "httpHeaders": {"ETag": tag}, "httpStatusCode": 200, "referenceId": "r2"},
+        ]}, "isSuccessful": true})
+    );
+    assert_eq!(
+        g1["graphResponse"]["compositeResponse"][1]["body"]["Kong_Version__c"],
+        "1"
+    );
+    let halted = json!([{
+        "errorCode": "PROCESSING_HALTED",
+        "message": "The transaction was rolled back since another operation in the same transaction failed."
+    }]);
+    let g2 = &v["graphs"][1];
+    assert_eq!(g2["graphId"], "g2");
+    assert_eq!(g2["isSuccessful"], false);
+    let nodes = g2["graphResponse"]["compositeResponse"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    assert_eq!(
+        nodes[0],
+        json!({"body": halted, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": "r1"})
+    );
+    assert_eq!(nodes[1]["httpStatusCode"], 412);
+    assert_eq!(nodes[1]["referenceId"], "r2");
+    assert_eq!(nodes[1]["body"][0]["errorCode"], "PRECONDITION_FAILED");
+    assert_eq!(nodes[2]["body"], halted);
+    // g1 committed; g2's first write was rolled back and its third never ran.
+    assert_eq!(kong(&c, "Account", &a[0]), "1");
+    for id in &a[1..] {
+        assert_eq!(kong(&c, "Account", id), "0");
+    }
+    let counts = c.counts();
+    assert_eq!(counts["composite_graph"], 1, "{counts}");
+    assert_eq!(counts["sobject_patch"], 3, "{counts}");
+    assert_eq!(counts["sobject_get"], 2, "{counts}");
+}
+
+#[test]
+fn composite_graph_limits_and_validation() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let graph = |id: &str, nodes: Vec<Value>| json!({"graphId": id, "compositeRequest": nodes});
+    let get = |i: usize| get_node("Account", &a[0], &format!("n{i}"));
+    c.admin_delete("/requests");
+
+    // 75 graphs are fine, 76 are not; 500 nodes are fine, 501 are not.
+    let many: Vec<Value> = (0..75)
+        .map(|i| graph(&format!("g{i}"), vec![get(0)]))
+        .collect();
+    assert_eq!(c.post(GRAPH_URL, &graph_body(json!(many))).status, 200);
+    let many: Vec<Value> = (0..76)
+        .map(|i| graph(&format!("g{i}"), vec![get(0)]))
+        .collect();
+    c.post(GRAPH_URL, &graph_body(json!(many)))
+        .sf_error(400, "LIMIT_EXCEEDED");
+    let nodes: Vec<Value> = (0..500).map(get).collect();
+    assert_eq!(
+        c.post(GRAPH_URL, &graph_body(json!([graph("big", nodes)])))
+            .status,
+        200
+    );
+    let nodes: Vec<Value> = (0..250).map(get).collect();
+    let more: Vec<Value> = (0..251).map(get).collect();
+    c.post(
+        GRAPH_URL,
+        &graph_body(json!([graph("a", nodes), graph("b", more)])),
+    )
+    .sf_error(400, "LIMIT_EXCEEDED");
+    // 15 different nodes (API version + method + object) are fine, 16 are not.
+    let versions = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"method": "GET", "url": format!("/services/data/v{}.0/sobjects/Account/{}", 50 + i, a[0]), "referenceId": format!("v{i}")}))
+            .collect()
+    };
+    assert_eq!(
+        c.post(GRAPH_URL, &graph_body(json!([graph("v", versions(15))])))
+            .status,
+        200
+    );
+    c.post(GRAPH_URL, &graph_body(json!([graph("v", versions(16))])))
+        .sf_error(400, "LIMIT_EXCEEDED");
+    // Method and object make nodes different too (object names case-insensitively).
+    let mixed = json!([graph(
+        "m",
+        vec![
+            get_node("Account", &a[0], "x1"),
+            json!({"method": "GET", "url": format!("/services/data/v62.0/sobjects/account/{}", a[1]), "referenceId": "x2"}),
+            kong_patch(&a[0], "x3", "m", json!({})),
+        ]
+    )]);
+    assert_eq!(c.post(GRAPH_URL, &graph_body(mixed)).status, 200);
+    let refused = c.counts();
+    // The refused requests ran no node.
+    assert_eq!(refused["composite_graph"], 7, "{refused}");
+    assert_eq!(refused["sobject_get"], 75 + 500 + 15 + 2, "{refused}");
+
+    // graphId: unique, starting with a letter or digit, under 40 characters.
+    let ok39 = "a".repeat(39);
+    assert_eq!(
+        c.post(GRAPH_URL, &graph_body(json!([graph(&ok39, vec![get(0)])])))
+            .status,
+        200
+    );
+    for bad in [
+        json!([graph(&"a".repeat(40), vec![get(0)])]),
+        json!([graph("_g", vec![get(0)])]),
+        json!([graph("", vec![get(0)])]),
+        json!([graph("g", vec![get(0)]), graph("g", vec![get(1)])]),
+        json!([graph("g", vec![get(0), get(0)])]),
+        json!([graph("g", vec![])]),
+        json!([{"compositeRequest": [get(0)]}]),
+        json!([]),
+        // Methods are case-sensitive; only sObject URLs are nodes.
+        json!([graph(
+            "g",
+            vec![json!({"method": "get", "url": account_url(&a[0]), "referenceId": "r"})]
+        )]),
+        json!([graph(
+            "g",
+            vec![json!({"method": "PUT", "url": account_url(&a[0]), "referenceId": "r"})]
+        )]),
+        json!([graph(
+            "g",
+            vec![
+                json!({"method": "GET", "url": query_url("SELECT Id FROM Account"), "referenceId": "r"})
+            ]
+        )]),
+        json!([graph(
+            "g",
+            vec![
+                json!({"method": "GET", "url": "/services/data/v62.0/sobjects/Account/describe", "referenceId": "r"})
+            ]
+        )]),
+        json!([graph(
+            "g",
+            vec![json!({"method": "POST", "url": account_url(&a[0]), "referenceId": "r"})]
+        )]),
+    ] {
+        c.post(GRAPH_URL, &graph_body(bad.clone()))
+            .sf_error(400, "JSON_PARSER_ERROR");
+    }
+    c.post(GRAPH_URL, "not json")
+        .sf_error(400, "JSON_PARSER_ERROR");
+    c.post(GRAPH_URL, r#"{"compositeRequest": []}"#)
+        .sf_error(400, "JSON_PARSER_ERROR");
+    // The same referenceId in two graphs is fine.
+    assert_eq!(
+        c.post(
+            GRAPH_URL,
+            &graph_body(json!([
+                graph("g1", vec![get(0)]),
+                graph("g2", vec![get(0)])
+            ]))
+        )
+        .status,
+        200
+    );
+    // Node headers follow the Composite rules.
+    c.post(
+        GRAPH_URL,
+        &graph_body(json!([graph(
+            "g",
+            vec![kong_patch(
+                &a[0],
+                "r",
+                "x",
+                json!({"Content-Type": "text/plain"})
+            )]
+        )])),
+    )
+    .sf_error(400, "INVALID_HEADER_TYPE");
+    // The resource starts at API version 50.0.
+    c.post(
+        "/services/data/v49.0/composite/graph",
+        &graph_body(json!([graph("g", vec![get(0)])])),
+    )
+    .sf_error(404, "NOT_FOUND");
+    // A node the simulator does not serve (a create) fails its graph, in its entry.
+    let r = c.post(
+        GRAPH_URL,
+        &graph_body(json!([graph("g", vec![json!({"method": "POST", "url": "/services/data/v62.0/sobjects/Account", "referenceId": "new", "body": {"Name": "N"}})])])),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["graphs"][0]["isSuccessful"], false);
+}
+
+#[test]
+fn composite_graph_halts_after_fourteen_failed_graphs() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let gone = "001000000000000AAA"; // well-formed, absent
+    let mut graphs: Vec<Value> = (0..17)
+        .map(|i| json!({"graphId": format!("bad{i}"), "compositeRequest": [get_node("Account", gone, "r")]}))
+        .collect();
+    graphs.push(
+        json!({"graphId": "good", "compositeRequest": [kong_patch(&a[0], "w", "late", json!({}))]}),
+    );
+    c.admin_delete("/requests");
+    let r = c.post(GRAPH_URL, &graph_body(json!(graphs)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = r.json()["graphs"].as_array().cloned().unwrap();
+    assert_eq!(out.len(), 18);
+    for g in &out[..15] {
+        assert_eq!(g["isSuccessful"], false);
+        let node = &g["graphResponse"]["compositeResponse"][0];
+        assert_eq!(node["httpStatusCode"], 404, "{g}");
+    }
+    // The 15th failure exceeds 14: every later graph is halted unrun, a good one included.
+    for g in &out[15..] {
+        assert_eq!(g["isSuccessful"], false);
+        let node = &g["graphResponse"]["compositeResponse"][0];
+        assert_eq!(node["body"][0]["errorCode"], "PROCESSING_HALTED", "{g}");
+    }
+    assert_eq!(out[17]["graphId"], "good");
+    assert_ne!(kong(&c, "Account", &a[0]), "late");
+    let counts = c.counts();
+    assert_eq!(counts["sobject_get"], 15, "{counts}");
+    assert!(counts["sobject_patch"].is_null(), "{counts}");
+}
+
+#[test]
+fn a_colleague_edit_inside_the_check_and_write_window() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.400Z");
+    let a = ids(&c, "Account");
+    assert_eq!(
+        c.patch(&account_url(&a[0]), r#"{"Kong_Version__c": "base"}"#)
+            .status,
+        204
+    );
+    // What a drift check read: the record's LastModifiedDate as an HTTP-date, and its ETag.
+    let read = c.get(&account_url(&a[0]));
+    assert_eq!(
+        read.json()["LastModifiedDate"],
+        "2026-12-01T21:05:53.000+0000"
+    );
+    let tag = read.header("etag").unwrap().to_string();
+    let node_delay = json!({"match": {"method": "PATCH", "path_contains": format!("/sobjects/Account/{}", a[0])},
+                            "action": {"delay_ms": 1500}})
+    .to_string();
+    let push = |precondition: Value| {
+        let body = graph_body(json!([{"graphId": "push", "compositeRequest": [
+            kong_patch(&a[0], "w", "ours", precondition)
+        ]}]));
+        let client = Client::new(&sim);
+        std::thread::spawn(move || client.post(GRAPH_URL, &body))
+    };
+    let colleague = |value: &str| {
+        let r = c.admin_patch(
+            &format!("/records/Account/{}", a[0]),
+            &json!({ "Kong_Version__c": value }).to_string(),
+        );
+        assert_eq!(r.status, 204, "{}", r.body);
+    };
+
+    // 1. The colleague's edit lands a second later, while the node is held: 412, kept.
+    c.admin_post("/faults", &node_delay);
+    let t = push(json!({"If-Unmodified-Since": IMF_SECOND}));
+    wait_in_flight(&c, "PATCH", &a[0]);
+    c.admin_put("/clock", r#"{"advance_ms": 1000}"#);
+    colleague("colleague 1");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(g["isSuccessful"], false);
+    assert_eq!(
+        g["graphResponse"]["compositeResponse"][0]["httpStatusCode"],
+        412
+    );
+    assert_eq!(kong(&c, "Account", &a[0]), "colleague 1");
+
+    // 2. In the same second, If-Unmodified-Since cannot tell: the write passes and the
+    //    colleague's value is overwritten. This is Salesforce's precision, not a bug.
+    let now = c.get(&account_url(&a[0])).json()["LastModifiedDate"].clone();
+    assert_eq!(now, "2026-12-01T21:05:54.000+0000");
+    c.admin_post("/faults", &node_delay);
+    let t = push(json!({"If-Unmodified-Since": "Tue, 01 Dec 2026 21:05:54 GMT"}));
+    wait_in_flight(&c, "PATCH", &a[0]);
+    colleague("colleague 2");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(g["isSuccessful"], true, "{g}");
+    assert_eq!(kong(&c, "Account", &a[0]), "ours");
+
+    // 3. If-Match catches the same-second edit: the ETag is a hash of the content.
+    let tag_now = c
+        .get(&account_url(&a[0]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_ne!(tag_now, tag);
+    c.admin_post("/faults", &node_delay);
+    let t = push(json!({"If-Match": tag_now}));
+    wait_in_flight(&c, "PATCH", &a[0]);
+    colleague("colleague 3");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(
+        g["graphResponse"]["compositeResponse"][0]["httpStatusCode"],
+        412
+    );
+    assert_eq!(kong(&c, "Account", &a[0]), "colleague 3");
+
+    // 4. A delay on the graph POST holds the whole request before any node runs.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "POST", "path_contains": "/composite/graph"}, "action": {"delay_ms": 1500}}"#,
+    );
+    let tag_now = c
+        .get(&account_url(&a[0]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let t = push(json!({"If-Match": tag_now}));
+    wait_in_flight(&c, "POST", "/composite/graph");
+    colleague("colleague 4");
+    let g = t.join().unwrap().json()["graphs"][0].clone();
+    assert_eq!(
+        g["graphResponse"]["compositeResponse"][0]["httpStatusCode"],
+        412
+    );
+    assert_eq!(kong(&c, "Account", &a[0]), "colleague 4");
+}
+
+#[test]
+fn composite_graph_faults_on_nodes() {
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let body = graph_body(json!([
+        {"graphId": "g1", "compositeRequest": [kong_patch(&a[0], "w", "g1", json!({}))]},
+        {"graphId": "g2", "compositeRequest": [
+            kong_patch(&a[1], "w", "g2", json!({})),
+            get_node("Account", &a[0], "r"),
+        ]},
+    ]));
+    // An error fault on a node is its entry, and fails its graph only.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "GET"}, "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down"}}"#,
+    );
+    let v = c.post(GRAPH_URL, &body).json();
+    assert_eq!(v["graphs"][0]["isSuccessful"], true);
+    assert_eq!(v["graphs"][1]["isSuccessful"], false);
+    let nodes = &v["graphs"][1]["graphResponse"]["compositeResponse"];
+    assert_eq!(nodes[1]["httpStatusCode"], 503);
+    assert_eq!(nodes[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(kong(&c, "Account", &a[0]), "g1");
+    assert_ne!(kong(&c, "Account", &a[1]), "g2");
+    // An HTML page answers the whole request; the graph it hit is rolled back.
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "GET"}, "action": {"html": 502}}"#,
+    );
+    let r = c.post(GRAPH_URL, &body.replace("\"g1\"}", "\"g1b\"}"));
+    assert_eq!(r.status, 502);
+    assert!(r.content_type.starts_with("text/html"));
+    assert_ne!(kong(&c, "Account", &a[1]), "g2");
+    // A fault on the graph POST fails it whole, running nothing.
+    c.admin_delete("/requests");
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "/composite/graph"}, "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down"}}"#,
+    );
+    c.post(GRAPH_URL, &body).sf_error(503, "SERVER_UNAVAILABLE");
+    assert!(c.counts()["sobject_patch"].is_null());
 }

@@ -13,9 +13,19 @@ pub struct Resp {
     pub status: u16,
     pub content_type: String,
     pub body: String,
+    /// Every response header, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Resp {
+    /// The value of a response header (name case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
@@ -82,9 +92,20 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
         Resp {
             status: r.status().as_u16(),
             content_type,
+            headers,
             body: r.body_mut().read_to_string().unwrap_or_default(),
         }
     }
@@ -183,6 +204,38 @@ impl Client {
                 .header("Content-Type", "application/json")
                 .send(body),
         )
+    }
+
+    /// A REST call with the session token and extra request headers; `body` is sent as JSON
+    /// when given.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Resp {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("Authorization", self.auth());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = match body {
+            Some(b) => {
+                let req = req
+                    .header("Content-Type", "application/json")
+                    .body(b.to_string())
+                    .expect("a valid request");
+                self.agent.run(req)
+            }
+            None => {
+                let req = req.body(()).expect("a valid request");
+                self.agent.run(req)
+            }
+        };
+        Self::finish(r)
     }
 
     pub fn post(&self, path: &str, body: &str) -> Resp {
