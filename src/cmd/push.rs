@@ -1,5 +1,7 @@
 //! `upsight push`: push every pending edit now, and print
-//! `{pushed, failed, conflicts, pending, sf_calls, duration_ms}`. Exit 1 when Salesforce
+//! `{pushed, failed, conflicts, pending, rechecks, sf_calls, duration_ms}` (plus
+//! `waited_for_pid` when another upsight was pushing to the same database and this push
+//! waited for it, saying so on stderr while it waits). Exit 1 when Salesforce
 //! could not be reached for everything (the entries stay pending, nothing is lost); entries
 //! Salesforce refused are recorded as `failed` and are not a failure of the command.
 
@@ -20,12 +22,16 @@ pub fn report_json(report: &PushReport) -> Value {
         "failed": report.failed,
         "conflicts": report.conflicts,
         "pending": report.pending,
+        "rechecks": report.rechecks,
         "sf_calls": report.sf_calls,
         "http_requests": report.http_requests,
         "duration_ms": report.duration_ms,
     });
     if let Some(error) = &report.error {
         out["error"] = serde_json::to_value(error).unwrap_or(Value::Null);
+    }
+    if let Some(pid) = report.waited_for_pid {
+        out["waited_for_pid"] = pid.into();
     }
     out
 }
@@ -41,6 +47,13 @@ pub fn report_line(report: &PushReport) -> String {
         report.sf_calls,
         report.duration_ms
     );
+    if report.rechecks > 0 {
+        line.push_str(&format!(
+            "\n{} record(s) changed in Salesforce during the push and were checked again \
+             before writing",
+            report.rechecks
+        ));
+    }
     if let Some(error) = &report.error {
         line.push_str(&format!(
             "\nnot everything reached Salesforce: {}",
@@ -65,6 +78,11 @@ pub fn print_report(json_out: bool, report: &PushReport) -> u8 {
 }
 
 pub fn run(engine: &Engine, json_out: bool, _args: PushArgs) -> Result<u8, EngineError> {
-    let report = engine.push()?;
+    let report = engine.push_reporting_wait(&|pid| match pid {
+        Some(pid) => eprintln!(
+            "another upsight (pid {pid}) is pushing to this database; waiting for it to finish…"
+        ),
+        None => eprintln!("another upsight is pushing to this database; waiting for it to finish…"),
+    })?;
     Ok(print_report(json_out, &report))
 }

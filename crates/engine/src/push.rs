@@ -306,15 +306,22 @@ fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>>
 }
 
 impl Engine {
-    /// Pushes every pending entry now.
+    /// Pushes every pending entry now (after another pusher on the same database, if one
+    /// is running).
     pub fn push(&self) -> Result<PushReport> {
-        self.push_selected(None)
+        self.push_selected(None, &|_| {})
+    }
+
+    /// [`Engine::push`], calling `waiting` with the other pusher's pid (if it wrote one)
+    /// before waiting for it.
+    pub fn push_reporting_wait(&self, waiting: &dyn Fn(Option<u32>)) -> Result<PushReport> {
+        self.push_selected(None, waiting)
     }
 
     /// Pushes the pending entries among `ids` now (retry and keep-mine push only what the
     /// user acted on; the pusher takes care of the rest).
     pub fn push_only(&self, ids: &[ChangeId]) -> Result<PushReport> {
-        self.push_selected(Some(ids))
+        self.push_selected(Some(ids), &|_| {})
     }
 
     /// Takes the database's push lock, waiting for another pusher if needed.
@@ -322,11 +329,15 @@ impl Engine {
         PushLock::acquire(self.db_path(), &|_: Holder| {})
     }
 
-    fn push_selected(&self, only: Option<&[ChangeId]>) -> Result<PushReport> {
+    fn push_selected(
+        &self,
+        only: Option<&[ChangeId]>,
+        waiting: &dyn Fn(Option<u32>),
+    ) -> Result<PushReport> {
         let started = Instant::now();
         // Taken before the change log is read: entries another pusher is sending are
         // read only once its verdicts are recorded.
-        let lock = self.push_lock()?;
+        let lock = PushLock::acquire(self.db_path(), &|holder: Holder| waiting(holder.pid))?;
         let waited_for_pid = lock.waited_for.and_then(|h| h.pid);
         let mut pending = self.store().pending_changes()?;
         if let Some(only) = only {
