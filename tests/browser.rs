@@ -404,7 +404,7 @@ async fn serve_on_sf_adds_syncs_pushes_retries_reverts_and_resolves() {
         "POST",
         "/faults",
         Some(json!({
-            "match": {"method": "PATCH", "path_contains": "composite/sobjects"},
+            "match": {"method": "PATCH", "path_contains": "/sobjects/Account/"},
             "count": 1,
             "action": {"status": 400, "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
                        "message": "Comments need a ticket number"},

@@ -251,7 +251,7 @@ fn push_of_500_edits_on_100_accounts_is_one_request_on_the_cli() {
     // count is this push's own, and exact: a warm push is the drift query and the update.
     // Anything more (an `sf org display` for the API version, an `sf --version` probe) is a
     // regression of over a second per push.
-    assert!(delta("composite") >= 1);
+    assert!(delta("composite_graph") >= 1);
     assert_eq!(
         report["sf_calls"], 2,
         "a warm push is the drift query and the update, nothing else: {report}"

@@ -174,12 +174,9 @@ fn kill_9_at_any_point_of_a_push_loses_nothing() {
         match window {
             Window::Anywhere => {}
             Window::DriftQuery => fault("GET", "/query", 1, json!({ "delay_ms": held })),
-            Window::Update | Window::Accepted => fault(
-                "PATCH",
-                "composite/sobjects",
-                1,
-                json!({ "delay_ms": held }),
-            ),
+            Window::Update | Window::Accepted => {
+                fault("POST", "composite/graph", 1, json!({ "delay_ms": held }))
+            }
         }
         let before = updates_received();
         let mut push = db.spawn(&["push"]);

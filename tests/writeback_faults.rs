@@ -23,9 +23,10 @@ fn salesforce_refusal_is_recorded_failed_then_retried() {
     let db = Db::new("rest", &ids[3..4]);
     let account = &ids[3];
     db.ok(&["set", account, "Consumption_Comments__c", "refused once"]);
+    // A validation rule refuses this record's write (its own node of the update).
     fault(
         "PATCH",
-        "composite/sobjects",
+        "/sobjects/Account/",
         1,
         json!({"status": 400, "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Comments need a ticket number"}),
     );
@@ -64,8 +65,8 @@ fn unreachable_salesforce_keeps_edits_pending() {
         "survives",
     ]);
     fault(
-        "PATCH",
-        "composite/sobjects",
+        "POST",
+        "composite/graph",
         1,
         json!({"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "maintenance"}),
     );
@@ -104,8 +105,8 @@ fn an_expired_session_keeps_edits_pending_and_says_to_log_in() {
         "after login",
     ]);
     fault(
-        "PATCH",
-        "composite/sobjects",
+        "POST",
+        "composite/graph",
         1,
         json!({"expire_session": true}),
     );
@@ -167,7 +168,7 @@ fn an_edit_after_a_push_killed_past_salesforce_accepting_is_pushed_not_a_conflic
     let base = db.store().pending_changes().unwrap();
     assert_eq!(base.len(), 2, "{base:?}");
 
-    fault("PATCH", "composite/sobjects", 1, json!({"delay_ms": 1500}));
+    fault("POST", "composite/graph", 1, json!({"delay_ms": 1500}));
     let before = updates_received();
     let mut push = db.spawn(&["push"]);
     let store = db.store();

@@ -303,9 +303,10 @@ pub fn sim_record(sim_url: &str, sobject: &str, id: &str) -> Value {
     SimAdmin::new(sim_url).record(sobject, id)
 }
 
-/// Composite (sObject Collections) requests the simulator has served.
+/// Updates (Composite Graph requests, the push's conditional writes) the simulator has
+/// served.
 pub fn composite_count(sim_url: &str) -> u64 {
-    SimAdmin::new(sim_url).count("composite")
+    SimAdmin::new(sim_url).count("composite_graph")
 }
 
 /// Polls `check` until it holds.

@@ -200,8 +200,8 @@ pub fn session_expired_mid_push() {
     // The drift check goes through; the update finds the session expired. The token `sf`
     // still hands out the old token, as the real sf does until the user logs in again.
     rig.fault(
-        "PATCH",
-        "composite/sobjects",
+        "POST",
+        "composite/graph",
         1,
         json!({"expire_session": true}),
     );
@@ -349,13 +349,13 @@ pub fn server_errors_on_query_and_update() {
             &format!("second round {i}"),
         );
     }
-    rig.fault("PATCH", "composite/sobjects", 50, json!({"html": 503}));
+    rig.fault("POST", "composite/graph", 50, json!({"html": 503}));
     let push = rig.run(&["push"]);
     assert_push_kept_pending(&rig, &push, &["503"]);
     rig.clear_faults();
     // A 500 with Salesforce's error body on the update is the same server fault as on the
     // drift check: the edits stay pending with the error noted, not `failed`.
-    rig.fault("PATCH", "composite/sobjects", 50, unknown);
+    rig.fault("POST", "composite/graph", 50, unknown);
     let push = rig.run(&["push"]);
     assert_push_deferred(&rig, &push, &["UNKNOWN_EXCEPTION"]);
     let after = rig.store().list_accounts().unwrap();
@@ -398,7 +398,7 @@ pub fn request_limit_exceeded() {
         NOTES[3],
         "after the limit cleared once",
     );
-    rig.fault("PATCH", "composite/sobjects", 50, limit);
+    rig.fault("POST", "composite/graph", 50, limit);
     // The limit on the update keeps the edit pending as it did on the drift check.
     let push = rig.run(&["push"]);
     assert_push_deferred(
@@ -629,7 +629,7 @@ pub fn kill_9_during_push_and_sync() {
             ledger.set(&rig, &account, field, &format!("kill push {run}.{k}"));
         }
         match rng.below(3) {
-            0 => rig.fault("PATCH", "composite/sobjects", 1, json!({"delay_ms": 120})),
+            0 => rig.fault("POST", "composite/graph", 1, json!({"delay_ms": 120})),
             1 => rig.fault("GET", "/query", 1, json!({"delay_ms": 120})),
             _ => {}
         }
@@ -1429,15 +1429,15 @@ pub fn soak_1000_push_cycles_with_faults() {
             json!({"status": 500, "errorCode": "UNKNOWN_EXCEPTION", "message": "soak"}),
         ),
         ("GET", "/query", json!({"html": 503})),
-        ("PATCH", "composite/sobjects", json!({"html": 503})),
+        ("POST", "composite/graph", json!({"html": 503})),
         (
-            "PATCH",
-            "composite/sobjects",
+            "POST",
+            "composite/graph",
             json!({"status": 500, "errorCode": "UNKNOWN_EXCEPTION", "message": "soak"}),
         ),
         (
-            "PATCH",
-            "composite/sobjects",
+            "POST",
+            "composite/graph",
             json!({"status": 403, "errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}),
         ),
         (
@@ -1445,7 +1445,7 @@ pub fn soak_1000_push_cycles_with_faults() {
             "/query",
             json!({"status": 403, "errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}),
         ),
-        ("PATCH", "composite/sobjects", json!({"delay_ms": 30})),
+        ("POST", "composite/graph", json!({"delay_ms": 30})),
     ];
     let mut rng = Lcg(0x50a4);
     let mut ledger = Ledger::default();

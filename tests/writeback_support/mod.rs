@@ -225,9 +225,13 @@ pub fn request_counts() -> BTreeMap<String, u64> {
     org().api.request_counts()
 }
 
-/// How many sObject Collections updates the simulator has received so far.
+/// How many updates (Composite Graph requests, the push's conditional writes) the
+/// simulator has received so far.
 pub fn updates_received() -> u64 {
-    request_counts().get("composite").copied().unwrap_or(0)
+    request_counts()
+        .get("composite_graph")
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Freezes `child` (SIGSTOP) once the simulator has received an update past `before`

@@ -445,7 +445,7 @@ fn push_rows(
     )?;
     let mut rows = vec![Row::ratio(
         "push 500 edits / 100 accounts, CLI",
-        "`upsight push` (binary): drift check + update",
+        "`upsight push` (binary): drift read + conditional update (Composite Graph)",
         cli,
         "sf api request rest (composite, 100 records)",
         bare,

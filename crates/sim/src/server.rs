@@ -407,8 +407,22 @@ async fn gate(State(state): State<SimState>, req: Request, next: Next) -> Respon
     let seq = state
         .stats()
         .start(&method, &path, class, q.clone(), columns);
-    let response = gated(&state, req, next, &method, &path, q.as_deref()).await;
+    let mut response = gated(&state, req, next, &method, &path, q.as_deref()).await;
     state.stats().finish(seq, response.status().as_u16());
+    // Salesforce's `Date` header and its record stamps come from the same servers' clock
+    // (RFC 9110 §6.6.1: the origin's clock when it generated the response), and clients
+    // reason with both (a conditional write checks that a record's LastModifiedDate is
+    // older than the read's Date). So the header is the org clock's, pinned or not, never
+    // hyper's wall clock.
+    let now_ms = state.instance().clock().peek();
+    let secs = u64::try_from(now_ms.div_euclid(1000)).unwrap_or(0);
+    let date =
+        httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&date) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
     response
 }
 

@@ -883,6 +883,30 @@ fn account_url(id: &str) -> String {
     format!("/services/data/v62.0/sobjects/Account/{id}")
 }
 
+/// The `Date` header is the org clock's, the same clock its stamps come from, so that a
+/// client comparing a record's LastModifiedDate with the read's Date sees one clock: a
+/// pinned clock dates every answer, and a write's stamp is never later than its Date.
+#[test]
+fn the_date_header_is_the_org_clock() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    pin_clock(&c, "2026-12-01T21:05:53.700Z");
+    let r = c.query("SELECT Id FROM Account");
+    assert_eq!(r.header("date"), Some("Tue, 01 Dec 2026 21:05:53 GMT"));
+    let id = ids(&c, "Account")[0].clone();
+    let patched = c.patch(&account_url(&id), r#"{"Kong_Version__c": "dated"}"#);
+    assert_eq!(patched.status, 204);
+    assert_eq!(
+        patched.header("date"),
+        Some("Tue, 01 Dec 2026 21:05:53 GMT")
+    );
+    assert_eq!(
+        c.get(&account_url(&id)).json()["LastModifiedDate"],
+        "2026-12-01T21:05:53.000+0000"
+    );
+    c.admin_put("/clock", r#"{"now": null}"#);
+}
+
 #[test]
 fn modstamps_are_whole_seconds_and_writes_in_one_second_share_one() {
     let sim = sim(3, 1, 2000);
