@@ -263,7 +263,10 @@ impl Sf {
                 message: display.connected_status,
             }
             .to_error(self.target_org())
-            .expect("not authenticated"));
+            .unwrap_or_else(|| Error::NotAuthenticated {
+                reason: "sf org display did not report the org as Connected".into(),
+                target_org: self.target_org().map(str::to_owned),
+            }));
         }
         display
             .info
