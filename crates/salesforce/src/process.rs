@@ -48,11 +48,13 @@ pub const SF_FIXED_ENV: &[(&str, &str)] = &[
 /// process group) are read before they are closed.
 pub const EXIT_GRACE: Duration = Duration::from_secs(2);
 
-/// The most stdout one `sf` run may print: 256 MiB. The largest output upsight asks for is
-/// one query of a whole book: `sf data query --json` of 5,000 accounts with 5 opportunities
-/// each prints about 43 MiB (measured against the simulator, see ARCHITECTURE.md), and a
-/// sync never asks for more than a few chunks of 500 in one process. So this is about six
-/// times the largest real answer, and far below what would exhaust a laptop's memory.
+/// The most stdout one `sf` run may print: 256 MiB. The largest output upsight could ask
+/// for is one query of a whole book: `sf data query --json` of the sync's SOQL (every mapped
+/// field, open and won opportunities) over 5,000 simulated accounts with 5 opportunities each
+/// printed 44.6 MB (42.6 MiB; 47.7 MiB with all 25,000 opportunities), and a sync asks for
+/// at most five chunks of ~500 accounts in one process. So the cap is over five times a whole
+/// book, and far below what would exhaust a laptop (sf itself peaked at 877 MiB of RSS
+/// printing that book).
 pub const MAX_STDOUT_BYTES: usize = 256 * 1024 * 1024;
 
 /// How much of sf's stderr is kept (1 MiB); the rest is read and dropped. Only its error

@@ -297,15 +297,24 @@ fn private_workdir() -> Result<tempfile::TempDir> {
     if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
         bases.push(PathBuf::from(home).join(".cache"));
     }
+    private_workdir_in(&bases, std::env::var_os("TMPDIR").map(PathBuf::from))
+}
+
+/// [`private_workdir`] over `bases`, in order; `tmpdir` is `TMPDIR`, named in the error when
+/// it is what is missing.
+fn private_workdir_in(bases: &[PathBuf], tmpdir: Option<PathBuf>) -> Result<tempfile::TempDir> {
     let mut first_error = None;
-    let mut tried = Vec::new();
+    let mut tried: Vec<&PathBuf> = Vec::new();
     for base in bases {
         if tried.contains(&base) {
             continue;
         }
+        // 0700: the directory holds request bodies (the user's edits). tempfile's default
+        // is 0777 less the umask.
         match tempfile::Builder::new()
             .prefix("upsight-sf-")
-            .tempdir_in(&base)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir_in(base)
         {
             Ok(dir) => return Ok(dir),
             Err(e) => {
@@ -323,9 +332,7 @@ fn private_workdir() -> Result<tempfile::TempDir> {
     );
     let e = first_error.unwrap_or_else(|| std::io::Error::other("no directory to try"));
     let mut error = Error::local_io(what, &e);
-    if let (Some(tmpdir), Error::LocalIo { message, .. }) = (std::env::var_os("TMPDIR"), &mut error)
-    {
-        let tmpdir = PathBuf::from(tmpdir);
+    if let (Some(tmpdir), Error::LocalIo { message, .. }) = (tmpdir, &mut error) {
         if !tmpdir.is_dir() {
             *message = format!(
                 "TMPDIR points to {}, which does not exist: unset it or point it at a \
@@ -868,6 +875,39 @@ mod tests {
         assert_eq!(orgs.len(), 2);
         assert!(orgs[0].is_default);
         assert_eq!(orgs[1].kind, "scratch");
+    }
+
+    /// Issue 10, item 6: a TMPDIR that does not exist panicked ("create a private temporary
+    /// directory for sf"). The next base is used; with none usable, the error names TMPDIR
+    /// and what to do, and is not a panic.
+    #[test]
+    fn the_private_directory_falls_back_and_names_a_missing_tmpdir() {
+        let good = tempfile::tempdir().unwrap();
+        let missing = PathBuf::from("/nonexistent/upsight-tmp");
+        let dir = private_workdir_in(
+            &[missing.clone(), good.path().to_path_buf()],
+            Some(missing.clone()),
+        )
+        .unwrap();
+        assert!(dir.path().starts_with(good.path()));
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        }
+        let e = private_workdir_in(
+            &[missing.clone(), PathBuf::from("/nonexistent/other")],
+            Some(missing),
+        )
+        .unwrap_err();
+        let message = e.to_string();
+        assert!(
+            message.contains("TMPDIR points to /nonexistent/upsight-tmp, which does not exist"),
+            "{message}"
+        );
+        assert!(message.contains("unset it"), "{message}");
+        assert!(message.contains("/nonexistent/other"), "{message}");
+        assert!(e.is_retryable() && !e.needs_user_action(), "{e:?}");
     }
 
     #[test]
