@@ -25,7 +25,9 @@ mod browser_support;
 #[path = "fault_matrix/cases.rs"]
 mod cases;
 
-// The write path's cases of issue 10, re-exported through `cases` for the table.
+#[path = "fault_matrix/cases_process.rs"]
+mod cases_process;
+
 #[path = "fault_matrix/cases_push.rs"]
 mod cases_push;
 
@@ -39,17 +41,21 @@ pub struct Case {
 
 /// Declares the table and one `#[test]` per row, so each case is reported (and can be run)
 /// on its own.
+/// A row is `name => "covers"` for a case in `cases`, or `name in module => "covers"` for
+/// one in another module of cases.
 macro_rules! matrix {
-    ($($name:ident => $covers:literal,)*) => {
+    ($($name:ident $(in $module:ident)? => $covers:literal,)*) => {
         /// The matrix, in the issue's order.
-        pub const CASES: &[Case] = &[$(Case { name: stringify!($name), covers: $covers, run: cases::$name },)*];
+        pub const CASES: &[Case] = &[$(Case { name: stringify!($name), covers: $covers, run: matrix!(@path $name $($module)?) },)*];
         $(
             #[test]
             fn $name() {
-                cases::$name();
+                (matrix!(@path $name $($module)?))();
             }
         )*
     };
+    (@path $name:ident $module:ident) => { $module::$name };
+    (@path $name:ident) => { cases::$name };
 }
 
 matrix! {
@@ -73,13 +79,20 @@ matrix! {
     bad_values_in_every_write_back_field => "input: over-length and malformed values in every write-back field",
     custom_sf_path_that_is_not_sf => "input: a custom `sf` path that points at something that is not `sf`",
     soak_1000_push_cycles_with_faults => "soak: 1,000 push cycles with a 10% random fault rate",
-    two_pushers_on_one_database => "write path: two pushers on one database (a slow push, an edit, a second push)",
-    colleague_edit_of_our_field_inside_the_window => "write path: a colleague's change to our field between the drift check and the write",
-    colleague_edit_of_another_field_inside_the_window => "write path: a colleague's change to another field between the drift check and the write",
-    per_record_try_later_stays_pending => "write path: a per-record UNABLE_TO_LOCK_ROW keeps the entry pending",
-    whole_request_refusal_keeps_entries_pending => "write path: Salesforce refusing a whole request keeps every entry pending",
-    pusher_retries_try_later_by_itself => "write path: the background pusher retries a try-later answer by itself",
-    soak_kill_9_and_colleague_edits_in_the_window => "soak: 50 runs of set/push with kill -9 at random moments and colleague edits inside the check-and-write window",
+    sf_dies_with_a_killed_upsight in cases_process => "issue 10: kill -9 of `upsight push` while `sf` sends the update; `sf` dies with it and sends nothing late",
+    escaped_helper_holds_stdout_past_the_deadline in cases_process => "issue 10: a `setsid` helper of `sf` keeps stdout open; the deadline still holds",
+    sf_applies_the_update_then_crashes in cases_process => "issue 10: `sf` applies the update, then crashes with no output; pending, no false conflict",
+    html_answers_to_the_update in cases_process => "issue 10: an HTML 429 and an HTML 200 on the update (both transports); pending, PATCH named",
+    very_large_stderr_from_sf in cases_process => "issue 10: very large stderr from `sf`; pending, bounded",
+    tmpdir_that_does_not_exist in cases_process => "issue 10: TMPDIR=/nonexistent for status, sync and push; no panic",
+    stdout_past_the_bound in cases_process => "issue 10: 400 MB of `sf` stdout; stopped at 256 MiB, pending",
+    two_pushers_on_one_database in cases_push => "write path: two pushers on one database (a slow push, an edit, a second push)",
+    colleague_edit_of_our_field_inside_the_window in cases_push => "write path: a colleague's change to our field between the drift check and the write",
+    colleague_edit_of_another_field_inside_the_window in cases_push => "write path: a colleague's change to another field between the drift check and the write",
+    per_record_try_later_stays_pending in cases_push => "write path: a per-record UNABLE_TO_LOCK_ROW keeps the entry pending",
+    whole_request_refusal_keeps_entries_pending in cases_push => "write path: Salesforce refusing a whole request keeps every entry pending",
+    pusher_retries_try_later_by_itself in cases_push => "write path: the background pusher retries a try-later answer by itself",
+    soak_kill_9_and_colleague_edits_in_the_window in cases_push => "soak: 50 runs of set/push with kill -9 at random moments and colleague edits inside the check-and-write window",
 }
 
 /// The table itself is part of the contract: every case names what it covers, once.

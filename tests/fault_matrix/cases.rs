@@ -1486,4 +1486,3 @@ pub fn soak_1000_push_cycles_with_faults() {
     ledger.settle(&rig);
 }
 
-pub use crate::cases_push::*;

@@ -335,6 +335,7 @@ impl Engine {
         SfConfig {
             sf_path: settings.sf_path.clone(),
             target_org: settings.target_org.clone(),
+            timeout: Some(settings.sf_timeout()),
             ..SfConfig::default()
         }
     }

@@ -40,10 +40,12 @@ pub enum SettingKey {
     FieldMapPath,
     /// How long the cached describe and instance URL stay fresh.
     DescribeTtlS,
+    /// How long one `sf` process may run before its process group is killed.
+    SfTimeoutS,
 }
 
 impl SettingKey {
-    pub const ALL: [SettingKey; 7] = [
+    pub const ALL: [SettingKey; 8] = [
         SettingKey::SfPath,
         SettingKey::TargetOrg,
         SettingKey::Transport,
@@ -51,6 +53,7 @@ impl SettingKey {
         SettingKey::PushMaxDelayMs,
         SettingKey::FieldMapPath,
         SettingKey::DescribeTtlS,
+        SettingKey::SfTimeoutS,
     ];
 
     /// The key as the CLI, the config file and the database spell it.
@@ -63,6 +66,7 @@ impl SettingKey {
             SettingKey::PushMaxDelayMs => "push_max_delay_ms",
             SettingKey::FieldMapPath => "field_map_path",
             SettingKey::DescribeTtlS => "describe_ttl_s",
+            SettingKey::SfTimeoutS => "sf_timeout_s",
         }
     }
 
@@ -88,6 +92,11 @@ impl SettingKey {
             }
             SettingKey::DescribeTtlS => {
                 parse_bounded(value, 0, 30 * 86_400, "seconds").map(|n| n.to_string())
+            }
+            // At least a second (0 would fail every call); at most an hour, since a
+            // hung sf holds its caller (and a push's edits) that long.
+            SettingKey::SfTimeoutS => {
+                parse_bounded(value, 1, 3_600, "seconds").map(|n| n.to_string())
             }
         }
     }
@@ -178,6 +187,7 @@ pub struct Settings {
     pub push_max_delay_ms: u64,
     pub field_map_path: Option<PathBuf>,
     pub describe_ttl_s: u64,
+    pub sf_timeout_s: u64,
     /// Each key's effective value (as text; empty when unset) and source.
     #[serde(skip)]
     pub sources: BTreeMap<SettingKey, (String, SettingSource)>,
@@ -191,6 +201,9 @@ fn default_text(key: SettingKey) -> &'static str {
         SettingKey::PushDelayMs => "2000",
         SettingKey::PushMaxDelayMs => "10000",
         SettingKey::DescribeTtlS => "86400",
+        // `upsight_salesforce::sf::DEFAULT_TIMEOUT`: a healthy sf takes ~1.5 s, and sf
+        // retries a GET that meets a 5xx for ~15 s.
+        SettingKey::SfTimeoutS => "60",
     }
 }
 
@@ -251,6 +264,7 @@ impl Settings {
             push_max_delay_ms: number(SettingKey::PushMaxDelayMs),
             field_map_path: optional(SettingKey::FieldMapPath).map(PathBuf::from),
             describe_ttl_s: number(SettingKey::DescribeTtlS),
+            sf_timeout_s: number(SettingKey::SfTimeoutS),
             sources,
         })
     }
@@ -268,6 +282,11 @@ impl Settings {
     /// How long cached org metadata stays fresh.
     pub fn describe_ttl(&self) -> Duration {
         Duration::from_secs(self.describe_ttl_s)
+    }
+
+    /// How long one `sf` process may run.
+    pub fn sf_timeout(&self) -> Duration {
+        Duration::from_secs(self.sf_timeout_s)
     }
 
     /// The effective text value of `key` and where it came from.
@@ -369,6 +388,43 @@ mod tests {
         assert_eq!(s.push_max_delay_ms, 10000);
         assert_eq!(s.target_org, None);
         assert_eq!(s.get(SettingKey::Transport).1, &SettingSource::Default);
+        assert_eq!(
+            s.sf_timeout(),
+            upsight_salesforce::sf::DEFAULT_TIMEOUT,
+            "the default is the salesforce crate's"
+        );
+    }
+
+    /// `sf_timeout_s` resolves through every layer like the other keys and refuses a
+    /// deadline of 0 or of more than an hour.
+    #[test]
+    fn the_sf_timeout_is_layered_and_bounded() {
+        let mut l = layers();
+        l.file = Some((PathBuf::from("/c.toml"), "sf_timeout_s = 30\n".into()));
+        assert_eq!(Settings::resolve(&l).unwrap().sf_timeout_s, 30);
+        l.database.insert("sf_timeout_s".into(), "20".into());
+        assert_eq!(Settings::resolve(&l).unwrap().sf_timeout_s, 20);
+        l.env.insert("UPSIGHT_SF_TIMEOUT_S".into(), "5".into());
+        let s = Settings::resolve(&l).unwrap();
+        assert_eq!(s.sf_timeout(), Duration::from_secs(5));
+        assert_eq!(
+            s.get(SettingKey::SfTimeoutS).1,
+            &SettingSource::Env {
+                var: "UPSIGHT_SF_TIMEOUT_S".into()
+            }
+        );
+        l.flags.insert(SettingKey::SfTimeoutS, "2".into());
+        assert_eq!(Settings::resolve(&l).unwrap().sf_timeout_s, 2);
+        for bad in ["0", "3601", "-1", "1.5", "soon", ""] {
+            l.flags.insert(SettingKey::SfTimeoutS, bad.into());
+            assert!(
+                matches!(
+                    Settings::resolve(&l),
+                    Err(EngineError::InvalidSetting { .. })
+                ),
+                "{bad:?} accepted"
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,6 @@
 //! costs about 1.5 s of node start-up, so the number of processes is what this transport
 //! optimises.
 
-use std::io::Write as _;
-
 use serde_json::{json, Map, Value};
 
 use crate::client::{
@@ -50,15 +48,24 @@ impl CliClient {
 
     /// [`CliClient::api_request`] with the response's headers that matter (its `Date`).
     pub(crate) fn api_call(&self, method: &str, path: &str, body: &Value) -> Result<ApiResponse> {
+        // Not `--body -`: sf reads stdin for only 10 ms (oclif's `readStdin`), so a body on
+        // stdin can arrive empty or cut on a busy machine.
+        let workdir = self.sf.workdir()?;
         let mut file = tempfile::Builder::new()
             .prefix("body-")
             .suffix(".json")
-            .tempfile_in(self.sf.workdir())
-            .map_err(|e| Error::protocol("writing the request body", e.to_string()))?;
-        serde_json::to_writer(&mut file, body)
-            .map_err(|e| Error::protocol("writing the request body", e.to_string()))?;
-        file.flush()
-            .map_err(|e| Error::protocol("writing the request body", e.to_string()))?;
+            .tempfile_in(workdir.path())
+            .map_err(|e| {
+                Error::local_io(
+                    format!(
+                        "create the request body file in {}",
+                        workdir.path().display()
+                    ),
+                    &e,
+                )
+            })?;
+        let name = file.path().display().to_string();
+        write_body(&mut file, body, name)?;
         let body_arg = format!("@{}", file.path().display());
         // `--include` puts the status line and headers first: the status names errors whose
         // body is not JSON, and the headers carry the API usage.
@@ -87,6 +94,17 @@ impl CliClient {
         }
         Ok(response)
     }
+}
+
+/// Writes the request body (and flushes it), so that a full disk is reported as one
+/// (`DISK_FULL`, retryable: nothing was sent) and not as a refusal of the data.
+fn write_body(file: &mut impl std::io::Write, body: &Value, name: String) -> Result<()> {
+    let what = || format!("write the request body to {name}");
+    serde_json::to_writer(&mut *file, body).map_err(|e| match e.io_error_kind() {
+        Some(_) => Error::local_io(what(), &std::io::Error::from(e)),
+        None => Error::Invalid(format!("the request body cannot be written as JSON: {e}")),
+    })?;
+    file.flush().map_err(|e| Error::local_io(what(), &e))
 }
 
 /// Reads `sf api request rest --include` output, keeping the status line's HTTP status on
@@ -393,6 +411,43 @@ mod tests {
             stdout: stdout.to_owned(),
             stderr: String::new(),
         }
+    }
+
+    /// Issue 10, item 5: `No space left on device` while writing the body file marked the
+    /// entries `failed` (an "unexpected output" error). It is a full disk: retryable,
+    /// nothing was sent, and the message says so. (`/dev/full` fails every write so.)
+    #[test]
+    fn a_full_disk_while_writing_the_body_is_retryable() {
+        let mut full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let body = json!({"records": ["x".repeat(100_000)]});
+        let e = write_body(&mut full, &body, "/dev/full".into()).unwrap_err();
+        assert_eq!(e.error_code(), Some("DISK_FULL"), "{e:?}");
+        assert!(e.is_retryable() && !e.needs_user_action(), "{e:?}");
+        let message = e.to_string();
+        assert!(message.contains("disk is full"), "{message}");
+        assert!(message.contains("request body"), "{message}");
+        assert!(message.contains("nothing was sent"), "{message}");
+    }
+
+    /// An HTML page where the JSON answer was due is a transport failure whatever its
+    /// status (a 429 from a load balancer, a 200 from a proxy): retryable.
+    #[test]
+    fn html_answers_to_an_update_are_retryable() {
+        for stdout in [
+            "HTTP/1.1 429\ncontent-type: text/html\n\n<html>Too Many Requests</html>\n",
+            "HTTP/1.1 200\ncontent-type: text/html\n\n<html>Please log in to the proxy</html>\n",
+        ] {
+            let code = if stdout.contains(" 429") { 1 } else { 0 };
+            let e = read_api_response(&out(code, stdout), "c").unwrap_err();
+            assert!(e.is_retryable() && !e.needs_user_action(), "{e:?}");
+        }
+        // sf applied the update, then crashed without printing anything.
+        let e = read_api_response(&out(1, ""), "sf api request rest /x").unwrap_err();
+        assert!(e.is_retryable() && !e.needs_user_action(), "{e:?}");
+        assert!(e.to_string().contains("printed nothing"), "{e}");
     }
 
     /// On the CLI transport the update goes through `sf api request rest --include`: the

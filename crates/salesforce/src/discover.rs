@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::process::Runner;
+use crate::process::{Limits, Runner};
 
 /// How long `sf --version` may take while probing (it needs about 0.6 s).
 pub const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
@@ -210,8 +210,11 @@ pub fn validate(path: &Path, extra_env: &[(OsString, OsString)]) -> Result<Strin
     let runner = Runner {
         program: path.to_path_buf(),
         extra_env: extra_env.to_vec(),
-        cwd: std::env::temp_dir(),
+        // Not `temp_dir()`: TMPDIR may name a directory that does not exist, and then the
+        // spawn fails as if sf were missing. `--version` reads no project config.
+        cwd: PathBuf::from("/"),
         timeout: VERSION_TIMEOUT,
+        limits: Limits::default(),
     };
     let out = runner.run(&["--version"])?;
     match parse_version(&out.stdout) {

@@ -63,9 +63,28 @@ pub enum Error {
     #[error("could not reach Salesforce ({message}); check the network and try again")]
     Network { message: String },
 
-    /// Output we could not make sense of. The raw text is kept for the bug report.
-    #[error("unexpected output from {context}: {}", excerpt(.raw))]
+    /// Output we could not make sense of (garbage, an HTML page where JSON was due, or
+    /// nothing at all from an `sf` that crashed). The raw text is kept for the bug report,
+    /// up to [`MAX_RAW_BYTES`]. Retryable: nothing in it is a refusal of the data, and a
+    /// write may or may not have been applied, which the next push's drift check sorts out.
+    #[error("unexpected output from {context}: {}; try again later", excerpt(.raw))]
     Protocol { context: String, raw: String },
+
+    /// `sf` printed more than upsight reads from one process; the process group was killed
+    /// and nothing it printed was used.
+    #[error(
+        "{what} printed more than {} MiB and was stopped (upsight reads at most that much \
+         from one sf process); nothing was changed; try again, and if it keeps happening \
+         report it",
+        .limit / (1024 * 1024)
+    )]
+    OutputTooLarge { what: String, limit: u64 },
+
+    /// A local I/O failure on the way to Salesforce: the private directory for `sf` or a
+    /// request body file could not be created or written (a full disk, a missing or
+    /// read-only temporary directory). Nothing was sent.
+    #[error("could not {what}: {message}")]
+    LocalIo { what: String, message: String },
 
     /// `sf` stopped reading rows before the end (its 50,000-row cap), so the result is
     /// incomplete and must not be used as if it were the whole answer.
@@ -85,16 +104,22 @@ impl Error {
     /// the user; data errors need different data.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Timeout { .. } | Error::Network { .. } => true,
+            Error::Timeout { .. }
+            | Error::Network { .. }
+            | Error::Protocol { .. }
+            | Error::OutputTooLarge { .. }
+            | Error::LocalIo { .. } => true,
             Error::Salesforce {
                 error_code,
                 http_status,
                 ..
-            } => is_transient_code(error_code) || http_status.is_some_and(|s| s >= 500),
+            } => {
+                is_transient_code(error_code)
+                    || http_status.is_some_and(|s| s >= 500 || s == 429 || s == 408)
+            }
             Error::NotFound { .. }
             | Error::NotAuthenticated { .. }
             | Error::SessionExpired { .. }
-            | Error::Protocol { .. }
             | Error::Truncated { .. }
             | Error::Invalid(_) => false,
         }
@@ -108,12 +133,48 @@ impl Error {
         )
     }
 
-    /// Salesforce's `errorCode` when there is one, for the change log.
+    /// Salesforce's `errorCode` when there is one, for the change log; for a transport
+    /// failure of upsight's own (output too large, a local I/O error), a stable code of
+    /// upsight's (`OUTPUT_TOO_LARGE`, `DISK_FULL`, `LOCAL_IO`).
     pub fn error_code(&self) -> Option<&str> {
         match self {
             Error::Salesforce { error_code, .. } => Some(error_code),
             Error::SessionExpired { .. } => Some("INVALID_SESSION_ID"),
+            Error::OutputTooLarge { .. } => Some("OUTPUT_TOO_LARGE"),
+            Error::LocalIo { message, .. } if message.starts_with(DISK_FULL) => Some("DISK_FULL"),
+            Error::LocalIo { .. } => Some("LOCAL_IO"),
             _ => None,
+        }
+    }
+
+    /// The error for a local I/O failure while trying to `what` (`write the request body
+    /// to /tmp/…`), with the next step for the usual causes.
+    pub fn local_io(what: impl Into<String>, e: &std::io::Error) -> Error {
+        let message = match e.raw_os_error() {
+            Some(code) if code == nix::errno::Errno::ENOSPC as i32 => {
+                format!("{DISK_FULL} ({e}): free some space and try again; nothing was sent")
+            }
+            Some(code) if code == nix::errno::Errno::EDQUOT as i32 => {
+                format!("the disk quota is exceeded ({e}): free some space and try again; nothing was sent")
+            }
+            Some(code) if code == nix::errno::Errno::EROFS as i32 => {
+                format!("the file system is read-only ({e}): point TMPDIR at a writable directory and try again")
+            }
+            _ => match e.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "{e}: the directory does not exist; if TMPDIR is set, unset it or point it \
+                     at a writable directory, and try again"
+                ),
+                std::io::ErrorKind::PermissionDenied => format!(
+                    "{e}: the directory is not writable; if TMPDIR is set, point it at a \
+                     writable directory, and try again"
+                ),
+                _ => format!("{e}; try again"),
+            },
+        };
+        Error::LocalIo {
+            what: what.into(),
+            message,
         }
     }
 
@@ -154,16 +215,36 @@ impl Error {
     }
 
     pub(crate) fn protocol(context: impl Into<String>, raw: impl Into<String>) -> Error {
+        let mut raw = raw.into();
+        if raw.len() > MAX_RAW_BYTES {
+            let mut cut = MAX_RAW_BYTES;
+            while !raw.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let dropped = raw.len() - cut;
+            raw.truncate(cut);
+            raw.push_str(&format!("… [{dropped} more bytes]"));
+        }
         Error::Protocol {
             context: context.into(),
-            raw: raw.into(),
+            raw,
         }
     }
 }
 
+/// How much of an unexpected output a [`Error::Protocol`] keeps (64 KiB): enough for a bug
+/// report, and an error cloned onto every record of a batch never holds a whole book.
+pub const MAX_RAW_BYTES: usize = 64 * 1024;
+
+/// How a [`Error::LocalIo`] message for a full disk starts.
+const DISK_FULL: &str = "the disk is full";
+
 /// Codes Salesforce uses for conditions that clear up by themselves: row locks, server
-/// load, the HTTP 5xx statuses sf reports as `ERROR_HTTP_5xx`, and the org's API request
-/// limits. REQUEST_LIMIT_EXCEEDED comes with a 403, but the limits are a rolling 24-hour
+/// load, the org's API request limits, and every `ERROR_HTTP_<status>`: that is how sf (and
+/// upsight) name a response whose body was not Salesforce's JSON (an HTML page from a load
+/// balancer, a proxy or a maintenance window, a 503 or a 429 or even a 200), which is never
+/// a refusal of the data (Salesforce refuses data with an error array and a code of its
+/// own). A 401 page is not among them: it becomes [`Error::SessionExpired`]. REQUEST_LIMIT_EXCEEDED comes with a 403, but the limits are a rolling 24-hour
 /// count or a number of concurrent requests: the same request succeeds later, and nothing
 /// is wrong with the data it carries.
 fn is_transient_code(code: &str) -> bool {
@@ -174,7 +255,7 @@ fn is_transient_code(code: &str) -> bool {
             | "REQUEST_RUNNING_TOO_LONG"
             | "QUERY_TIMEOUT"
             | "REQUEST_LIMIT_EXCEEDED"
-    ) || code.starts_with("ERROR_HTTP_5")
+    ) || code.starts_with("ERROR_HTTP_")
 }
 
 fn searched_suffix(searched: &[PathBuf], detail: &Option<String>) -> String {
@@ -257,7 +338,9 @@ mod tests {
         assert!(matches!(expired, Error::SessionExpired { .. }));
         assert!(!expired.is_retryable());
         assert!(expired.needs_user_action());
-        assert!(!Error::protocol("sf", "garbage").is_retryable());
+        // Garbage is not a refusal of the data: an entry must stay pending (issue 10).
+        assert!(Error::protocol("sf", "garbage").is_retryable());
+        assert!(!Error::protocol("sf", "garbage").needs_user_action());
     }
 
     /// A server fault is retryable whatever the body said: a 500 whose body carries
@@ -306,6 +389,78 @@ mod tests {
         assert!(limit.is_retryable());
         assert!(!limit.needs_user_action());
         assert!(Error::from_code("REQUEST_LIMIT_EXCEEDED", "m", vec![]).is_retryable());
+    }
+
+    /// Issue 10, item 5: faults that are not the value's fault marked entries `failed`.
+    /// An HTML page (any status: a 429 from a load balancer, a 200 from a proxy), garbage,
+    /// a crash without output, too much output and a local I/O error are all retryable
+    /// transport failures, and none needs the user in `sf` or Settings.
+    #[test]
+    fn transport_failures_are_retryable_and_need_no_login() {
+        let io = |code| std::io::Error::from_raw_os_error(code);
+        let cases = [
+            Error::Salesforce {
+                error_code: "ERROR_HTTP_429".into(),
+                message: "<html>Too Many Requests</html>".into(),
+                fields: vec![],
+                http_status: Some(429),
+            },
+            Error::from_code(
+                "ERROR_HTTP_429",
+                "HTTP response contains html content.",
+                vec![],
+            ),
+            Error::from_code(
+                "ERROR_HTTP_404",
+                "HTTP response contains html content.",
+                vec![],
+            ),
+            Error::from_code("TOO_MANY", "slow down", vec![]).with_http_status(429),
+            Error::protocol(
+                "PATCH /services/data/v62.0/composite/sobjects",
+                "<html>ok</html>",
+            ),
+            Error::protocol(
+                "sf api request rest",
+                "sf ended with exit code 1 and printed nothing",
+            ),
+            Error::OutputTooLarge {
+                what: "`sf data query`".into(),
+                limit: 256 * 1024 * 1024,
+            },
+            Error::local_io(
+                "write the request body to /tmp/x",
+                &io(nix::errno::Errno::ENOSPC as i32),
+            ),
+            Error::local_io("create a directory", &io(nix::errno::Errno::ENOENT as i32)),
+        ];
+        for e in cases {
+            assert!(e.is_retryable(), "{e:?}");
+            assert!(!e.needs_user_action(), "{e:?}");
+        }
+        let full = Error::local_io(
+            "write the request body to /tmp/x",
+            &io(nix::errno::Errno::ENOSPC as i32),
+        );
+        assert_eq!(full.error_code(), Some("DISK_FULL"));
+        assert!(full.to_string().contains("disk is full"), "{full}");
+        assert!(full.to_string().contains("free some space"), "{full}");
+        let missing = Error::local_io("create a directory", &io(nix::errno::Errno::ENOENT as i32));
+        assert_eq!(missing.error_code(), Some("LOCAL_IO"));
+        assert!(missing.to_string().contains("TMPDIR"), "{missing}");
+        // A value Salesforce refused stays a refusal.
+        let refused = Error::from_code("STRING_TOO_LONG", "too long", vec![]).with_http_status(400);
+        assert!(!refused.is_retryable());
+    }
+
+    #[test]
+    fn protocol_raw_text_is_bounded() {
+        let e = Error::protocol("sf", "é".repeat(MAX_RAW_BYTES));
+        let Error::Protocol { raw, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(raw.len() < MAX_RAW_BYTES + 64, "{}", raw.len());
+        assert!(raw.ends_with("more bytes]"), "{}", &raw[raw.len() - 40..]);
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! - [`soql`] and [`id`]: building queries without formatting user text, and validating
 //!   record Ids, before any call is made.
 //! - [`error`]: the typed errors, which say whether retrying helps and what to do next.
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the one exception is `process::die_with_parent`, which sets the
+// parent-death signal in the forked child (`pre_exec` is unsafe by nature).
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod client;

@@ -133,6 +133,17 @@ struct Reply {
     date: Option<i64>,
 }
 
+impl Method {
+    /// The HTTP method's name, for error messages (a PATCH must not be reported as a GET).
+    fn verb(&self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Patch(_) => "PATCH",
+            Method::Post(_) => "POST",
+        }
+    }
+}
+
 /// A fetch from `sf` in progress. Landing it (or dropping it, should the fetch panic)
 /// clears `fetching` and wakes the waiters, so none of them can wait forever.
 struct Flight<'a> {
@@ -426,7 +437,7 @@ impl RestClient {
                 .header("Content-Type", "application/json")
                 .send(body.to_string()),
         };
-        let mut response = response.map_err(|e| http_error(e, path))?;
+        let mut response = response.map_err(|e| http_error(e, method.verb(), path))?;
         if let Some(usage) = response
             .headers()
             .get("Sforce-Limit-Info")
@@ -451,7 +462,7 @@ impl RestClient {
             .limit(MAX_BODY_BYTES)
             .lossy_utf8(true)
             .read_to_string()
-            .map_err(|e| http_error(e, path))?;
+            .map_err(|e| http_error(e, method.verb(), path))?;
         let parsed: Option<Value> = if text.trim().is_empty() {
             Some(Value::Null)
         } else {
@@ -459,7 +470,7 @@ impl RestClient {
         };
         match (status, parsed) {
             (200..=299, Some(body)) => Ok(Reply { body, date }),
-            (200..=299, None) => Err(Error::protocol(format!("GET {path}"), text)),
+            (200..=299, None) => Err(Error::protocol(format!("{} {path}", method.verb()), text)),
             (_, Some(body)) => Err(response_error(status, &body, &text)),
             (_, None) => Err(http_status_error(status, &text)),
         }
@@ -541,14 +552,14 @@ fn next_url(page: &Value) -> Result<Option<String>> {
     }
 }
 
-fn http_error(e: ureq::Error, path: &str) -> Error {
+fn http_error(e: ureq::Error, verb: &str, path: &str) -> Error {
     match e {
         ureq::Error::Timeout(_) => Error::Timeout {
             what: format!("the request to {path}"),
             after: DEFAULT_HTTP_TIMEOUT,
         },
         ureq::Error::BodyExceedsLimit(_) => {
-            Error::protocol(format!("GET {path}"), "response body too large")
+            Error::protocol(format!("{verb} {path}"), "response body too large")
         }
         other => Error::Network {
             message: other.to_string(),

@@ -20,7 +20,7 @@ use crate::client::{
 };
 use crate::discover::{self, Discovery, SearchEnv};
 use crate::error::{Error, Result};
-use crate::process::{Output, Runner};
+use crate::process::{Limits, Output, Runner};
 
 /// How long one `sf` command may run. A healthy one takes about 1.5 s; a GET that hits a
 /// 5xx or a dropped connection is retried by sf for about 15 s per request.
@@ -67,7 +67,7 @@ pub struct Sf {
     runner: Runner,
     target_org: Option<String>,
     version: Option<String>,
-    workdir: Arc<tempfile::TempDir>,
+    workdir: Arc<Mutex<Option<Arc<tempfile::TempDir>>>>,
     pub(crate) counters: Arc<Counters>,
     api_version: Arc<Mutex<Option<String>>>,
 }
@@ -105,20 +105,18 @@ impl Sf {
     }
 
     fn at(path: PathBuf, version: Option<String>, config: &SfConfig) -> Sf {
-        let workdir = tempfile::Builder::new()
-            .prefix("upsight-sf-")
-            .tempdir()
-            .expect("create a private temporary directory for sf");
         Sf {
             runner: Runner {
                 program: path,
                 extra_env: config.extra_env.clone(),
-                cwd: workdir.path().to_path_buf(),
+                // Each run gets the private directory (see `workdir`); this is unused.
+                cwd: PathBuf::from("/"),
                 timeout: config.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                limits: Limits::default(),
             },
             target_org: config.target_org.clone(),
             version,
-            workdir: Arc::new(workdir),
+            workdir: Arc::new(Mutex::new(None)),
             counters: Arc::new(Counters::default()),
             api_version: Arc::new(Mutex::new(None)),
         }
@@ -137,8 +135,16 @@ impl Sf {
         self.target_org.as_deref()
     }
 
-    pub(crate) fn workdir(&self) -> &Path {
-        self.workdir.path()
+    /// The private working directory of every `sf` run (and of the request body files),
+    /// created on first use and shared by clones; see [`private_workdir`].
+    pub(crate) fn workdir(&self) -> Result<Arc<tempfile::TempDir>> {
+        let mut slot = self.workdir.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = slot.as_ref().filter(|d| d.path().is_dir()) {
+            return Ok(dir.clone());
+        }
+        let dir = Arc::new(private_workdir()?);
+        *slot = Some(dir.clone());
+        Ok(dir)
     }
 
     /// Runs `sf` with `args` (plus `--target-org` when one is configured and `targeted`).
@@ -150,8 +156,9 @@ impl Sf {
                 all.push(org);
             }
         }
+        let workdir = self.workdir()?;
         self.counters.sf_processes.fetch_add(1, Ordering::Relaxed);
-        self.runner.run(&all)
+        self.runner.run_in(workdir.path(), &all)
     }
 
     /// Runs a `--json` command and returns its `result`.
@@ -256,7 +263,10 @@ impl Sf {
                 message: display.connected_status,
             }
             .to_error(self.target_org())
-            .expect("not authenticated"));
+            .unwrap_or_else(|| Error::NotAuthenticated {
+                reason: "sf org display did not report the org as Connected".into(),
+                target_org: self.target_org().map(str::to_owned),
+            }));
         }
         display
             .info
@@ -269,6 +279,69 @@ impl Sf {
         let result = self.run_json(&["org", "list", "--json"], false)?;
         Ok(parse_org_list(&result))
     }
+}
+
+/// A new private (mode 0700) empty directory for `sf` to run in: no SFDX project's local
+/// config is picked up there, and request bodies are written there. It is made under the
+/// temporary directory (`TMPDIR`) when that works, and otherwise under the first of
+/// `XDG_RUNTIME_DIR`, `/tmp`, `/var/tmp` and `~/.cache` that does, so a `TMPDIR` that names
+/// a missing or read-only directory does not stop upsight. If none works, the error says
+/// what was tried and what to do.
+fn private_workdir() -> Result<tempfile::TempDir> {
+    let mut bases: Vec<PathBuf> = vec![std::env::temp_dir()];
+    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        bases.push(PathBuf::from(run));
+    }
+    bases.push(PathBuf::from("/tmp"));
+    bases.push(PathBuf::from("/var/tmp"));
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        bases.push(PathBuf::from(home).join(".cache"));
+    }
+    private_workdir_in(&bases, std::env::var_os("TMPDIR").map(PathBuf::from))
+}
+
+/// [`private_workdir`] over `bases`, in order; `tmpdir` is `TMPDIR`, named in the error when
+/// it is what is missing.
+fn private_workdir_in(bases: &[PathBuf], tmpdir: Option<PathBuf>) -> Result<tempfile::TempDir> {
+    let mut first_error = None;
+    let mut tried: Vec<&PathBuf> = Vec::new();
+    for base in bases {
+        if tried.contains(&base) {
+            continue;
+        }
+        // 0700: the directory holds request bodies (the user's edits). tempfile's default
+        // is 0777 less the umask.
+        match tempfile::Builder::new()
+            .prefix("upsight-sf-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir_in(base)
+        {
+            Ok(dir) => return Ok(dir),
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+                tried.push(base);
+            }
+        }
+    }
+    let list: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+    let what = format!(
+        "create a private temporary directory for sf (tried {})",
+        list.join(", ")
+    );
+    let e = first_error.unwrap_or_else(|| std::io::Error::other("no directory to try"));
+    let mut error = Error::local_io(what, &e);
+    if let (Some(tmpdir), Error::LocalIo { message, .. }) = (tmpdir, &mut error) {
+        if !tmpdir.is_dir() {
+            *message = format!(
+                "TMPDIR points to {}, which does not exist: unset it or point it at a \
+                 writable directory ({e})",
+                tmpdir.display()
+            );
+        }
+    }
+    Err(error)
 }
 
 /// `62.0` from `62.0` or `v62.0`; anything else is refused.
@@ -418,7 +491,10 @@ fn error_from_stderr(out: &Output, context: &str) -> Error {
         return Error::Network { message: line };
     }
     let raw = if out.stderr.trim().is_empty() {
-        format!("(no output; exit code {:?})", out.code)
+        match out.code {
+            Some(code) => format!("sf ended with exit code {code} and printed nothing"),
+            None => "sf was ended by a signal and printed nothing".to_owned(),
+        }
     } else {
         out.stderr.clone()
     };
@@ -808,6 +884,39 @@ mod tests {
         assert_eq!(orgs.len(), 2);
         assert!(orgs[0].is_default);
         assert_eq!(orgs[1].kind, "scratch");
+    }
+
+    /// Issue 10, item 6: a TMPDIR that does not exist panicked ("create a private temporary
+    /// directory for sf"). The next base is used; with none usable, the error names TMPDIR
+    /// and what to do, and is not a panic.
+    #[test]
+    fn the_private_directory_falls_back_and_names_a_missing_tmpdir() {
+        let good = tempfile::tempdir().unwrap();
+        let missing = PathBuf::from("/nonexistent/upsight-tmp");
+        let dir = private_workdir_in(
+            &[missing.clone(), good.path().to_path_buf()],
+            Some(missing.clone()),
+        )
+        .unwrap();
+        assert!(dir.path().starts_with(good.path()));
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        }
+        let e = private_workdir_in(
+            &[missing.clone(), PathBuf::from("/nonexistent/other")],
+            Some(missing),
+        )
+        .unwrap_err();
+        let message = e.to_string();
+        assert!(
+            message.contains("TMPDIR points to /nonexistent/upsight-tmp, which does not exist"),
+            "{message}"
+        );
+        assert!(message.contains("unset it"), "{message}");
+        assert!(message.contains("/nonexistent/other"), "{message}");
+        assert!(e.is_retryable() && !e.needs_user_action(), "{e:?}");
     }
 
     #[test]
