@@ -25,6 +25,9 @@ mod browser_support;
 #[path = "fault_matrix/cases.rs"]
 mod cases;
 
+#[path = "fault_matrix/cases_web.rs"]
+mod cases_web;
+
 /// One row of the matrix: its name (also the test's name), the issue's words for what it
 /// covers, and the case.
 pub struct Case {
@@ -34,17 +37,52 @@ pub struct Case {
 }
 
 /// Declares the table and one `#[test]` per row, so each case is reported (and can be run)
-/// on its own.
+/// on its own. A row is `name` (a function of `cases`) or `module::name`.
 macro_rules! matrix {
-    ($($name:ident => $covers:literal,)*) => {
+    ($($first:ident $(:: $second:ident)? => $covers:literal,)*) => {
         /// The matrix, in the issue's order.
-        pub const CASES: &[Case] = &[$(Case { name: stringify!($name), covers: $covers, run: cases::$name },)*];
-        $(
-            #[test]
-            fn $name() {
-                cases::$name();
-            }
-        )*
+        pub const CASES: &[Case] = &[$(Case {
+            name: case_name!($first $(:: $second)?),
+            covers: $covers,
+            run: case_fn!($first $(:: $second)?),
+        },)*];
+        $(case_test!($first $(:: $second)?);)*
+    };
+}
+
+/// A row's function: `cases::name`, or `module::name` as written.
+macro_rules! case_fn {
+    ($name:ident) => {
+        cases::$name
+    };
+    ($module:ident :: $name:ident) => {
+        $module::$name
+    };
+}
+
+/// A row's name: its function's name.
+macro_rules! case_name {
+    ($name:ident) => {
+        stringify!($name)
+    };
+    ($module:ident :: $name:ident) => {
+        stringify!($name)
+    };
+}
+
+/// A row's `#[test]`, named like its function.
+macro_rules! case_test {
+    ($name:ident) => {
+        #[test]
+        fn $name() {
+            cases::$name();
+        }
+    };
+    ($module:ident :: $name:ident) => {
+        #[test]
+        fn $name() {
+            $module::$name();
+        }
     };
 }
 
@@ -69,6 +107,10 @@ matrix! {
     bad_values_in_every_write_back_field => "input: over-length and malformed values in every write-back field",
     custom_sf_path_that_is_not_sf => "input: a custom `sf` path that points at something that is not `sf`",
     soak_1000_push_cycles_with_faults => "soak: 1,000 push cycles with a 10% random fault rate",
+    cases_web::serve_stops_within_10s_of_sigterm_with_a_stalled_client => "serve (issue 10): stops within 10 s of SIGTERM with a half-sent request open, and pushes its pending edit first",
+    cases_web::serve_stops_within_10s_when_salesforce_hangs_and_says_what_is_pending => "serve (issue 10): stops within 10 s of SIGTERM while Salesforce hangs, and says what is still pending and why",
+    cases_web::serve_stops_at_once_on_a_second_signal => "serve (issue 10): a second Ctrl-C stops at once, after saying what is pending",
+    cases_web::second_serve_on_one_database_refuses_to_start => "serve (issue 10): a second serve on one database refuses to start and names the first's pid and link; after kill -9 of the first, a new one starts",
 }
 
 /// The table itself is part of the contract: every case names what it covers, once.
