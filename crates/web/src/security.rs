@@ -220,9 +220,9 @@ impl Refusal {
     fn message(self) -> &'static str {
         match self {
             Refusal::NotSignedIn => {
-                "To use upsight in this browser, open the link upsight printed in the terminal \
-                 when it started (http://127.0.0.1:PORT/?token=...). Each start prints a new \
-                 link; only the user who started upsight has it."
+                "This browser has not been let in. To use upsight, open the link upsight \
+                 printed in the terminal when it started (it ends in ?token=…). Each start \
+                 prints a new link."
             }
             Refusal::TooLarge => {
                 "This request is too large, so upsight refused it and saved nothing. A field \
@@ -276,10 +276,15 @@ impl Refusal {
             let page = crate::layout::bare_page(
                 "Open the link from the terminal",
                 maud::html! {
-                    h1 { "Open the link upsight printed" }
-                    p { (self.message()) }
-                    p.muted { "If upsight is not running, start it again with "
-                        code { "upsight serve" } "." }
+                    div.error-card #sign-in-needed {
+                        h1 { "Open the link from your terminal" }
+                        p.error-message { (self.message()) }
+                        p.muted {
+                            "It is on the line that starts with “upsight is running at”. \
+                             If upsight is not running, start it again with "
+                            code { "upsight serve" } "."
+                        }
+                    }
                 },
             );
             return (status, page).into_response();
@@ -448,6 +453,12 @@ fn sign_in(guard: &Guard, path: &str, query: &str, set_cookie: bool) -> Response
         .split('&')
         .filter(|pair| pair.split('=').next() != Some(TOKEN_PARAM))
         .collect();
+    // `//host/...` would send the browser to another site (a protocol-relative address).
+    let path = if path.starts_with("//") || path.starts_with("/\\") {
+        "/"
+    } else {
+        path
+    };
     let location = if rest.is_empty() {
         path.to_owned()
     } else {
@@ -623,6 +634,21 @@ mod tests {
         assert!(guard.same_origin_read(&headers(&[("x-csrf-token", "csrf")])));
         assert!(!guard.same_origin_read(&HeaderMap::new()));
         assert_eq!(guard.login_url(), "http://127.0.0.1:8123/?token=sec");
+    }
+
+    #[test]
+    fn the_sign_in_redirect_stays_on_this_origin() {
+        let guard = Guard::with_tokens(8123, "csrf".into(), "sec".into());
+        let location = |path, query| {
+            let response = sign_in(&guard, path, query, true);
+            response.headers()[LOCATION].to_str().unwrap().to_owned()
+        };
+        assert_eq!(
+            location("/accounts", "q=a&token=sec&b=2"),
+            "/accounts?q=a&b=2"
+        );
+        assert_eq!(location("//evil.example/x", "token=sec"), "/");
+        assert_eq!(location("/\\evil.example", "token=sec"), "/");
     }
 
     #[test]
