@@ -241,7 +241,7 @@ pub fn serve_stops_within_10s_when_salesforce_hangs_and_says_what_is_pending() {
         code.is_some() && took < STOP_BUDGET,
         "serve took {took:?} to stop (exit {code:?}); stderr: {stderr}"
     );
-    eprintln!("serve stopped {took:?} after SIGTERM with Salesforce hanging");
+    eprintln!("serve stopped {took:?} after SIGTERM with Salesforce hanging; it said:\n{stderr}");
     // It says what it could not push, and why, and that nothing is lost.
     assert_eq!(code, Some(1), "{stderr}");
     let lower = stderr.to_lowercase();
@@ -278,6 +278,7 @@ pub fn serve_stops_at_once_on_a_second_signal() {
         "a second Ctrl-C took {took:?} (exit {code:?}); stderr: {stderr}"
     );
     assert_eq!(code, Some(130), "{stderr}");
+    eprintln!("a second Ctrl-C stopped serve {took:?} after the first; it said:\n{stderr}");
     assert!(stderr.contains("still pending"), "{stderr}");
     assert_eq!(pending(&rig).len(), 1);
     ledger.settle(&rig);
