@@ -110,6 +110,9 @@ matrix! {
     cases_web::serve_stops_within_10s_of_sigterm_with_a_stalled_client => "serve (issue 10): stops within 10 s of SIGTERM with a half-sent request open, and pushes its pending edit first",
     cases_web::serve_stops_within_10s_when_salesforce_hangs_and_says_what_is_pending => "serve (issue 10): stops within 10 s of SIGTERM while Salesforce hangs, and says what is still pending and why",
     cases_web::serve_stops_at_once_on_a_second_signal => "serve (issue 10): a second Ctrl-C stops at once, after saying what is pending",
+    cases_web::cross_site_get_spends_no_api_budget => "serve (issue 10): a cross-site (or same-site, other-port) GET of a route that queries Salesforce is refused and runs no query",
+    cases_web::another_local_user_without_the_link_is_refused => "serve (issue 10): without the printed link's secret, every page, API and edit is refused",
+    cases_web::oversize_request_bodies_are_refused => "serve (issue 10): oversize request bodies get 413 and save nothing",
     cases_web::second_serve_on_one_database_refuses_to_start => "serve (issue 10): a second serve on one database refuses to start and names the first's pid and link; after kill -9 of the first, a new one starts",
 }
 

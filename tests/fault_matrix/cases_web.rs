@@ -1,6 +1,8 @@
 //! The matrix's cases about `upsight serve` as a process (issue 10): it stops within 10 s of
 //! SIGTERM whatever its clients do, pushing what is pending first (or saying what it could
-//! not push), and a second `serve` on a database another one holds refuses to start.
+//! not push); a second `serve` on a database another one holds refuses to start; nobody
+//! without the printed link gets in; a cross-site GET spends no API call; bodies are bounded.
+//! (Each failed against the binary of `main` at 6ca4eea.)
 //!
 //! Each case runs the real binary on the rig's database, with the token `sf` over REST.
 
@@ -361,5 +363,147 @@ pub fn second_serve_on_one_database_refuses_to_start() {
     assert_eq!(status, 200);
     let (_, code) = third.terminate(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{}", third.stderr());
+    ledger.settle(&rig);
+}
+
+pub fn cross_site_get_spends_no_api_budget() {
+    let rig = Rig::new(6, 2);
+    let serve = Serve::start(&rig, "serve", &[]);
+    let before = rig.logged_soql().len();
+    // A page on another site makes the browser fetch the search: no cookie goes with it
+    // (SameSite=Strict), and `Sec-Fetch-Site` says where it came from.
+    let cross_site = [("Cookie", ""), ("Sec-Fetch-Site", "cross-site")];
+    // A page on another port of 127.0.0.1 is the same *site*: the cookie goes with it.
+    let same_site = [("Sec-Fetch-Site", "same-site")];
+    let evil_origin = [("Origin", "http://127.0.0.1:9")];
+    for _ in 0..5 {
+        for headers in [&cross_site[..], &same_site[..], &evil_origin[..], &[][..]] {
+            let (status, body) = http(&serve.base, "GET", "/accounts/search?q=Acme", headers, b"");
+            assert_eq!(status, 403, "{headers:?}: {body}");
+            let (status, _) = http(&serve.base, "GET", "/settings/status", headers, b"");
+            assert_eq!(status, 403, "{headers:?}");
+        }
+    }
+    assert_eq!(
+        rig.logged_soql().len(),
+        before,
+        "a cross-site GET ran a Salesforce query: {:?}",
+        &rig.logged_soql()[before..]
+    );
+    // The app's own search still queries Salesforce.
+    let (status, body) = http(
+        &serve.base,
+        "GET",
+        "/accounts/search?q=Acme",
+        &[("Sec-Fetch-Site", "same-origin")],
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        rig.logged_soql().len() > before,
+        "the app's own search ran no query"
+    );
+}
+
+pub fn another_local_user_without_the_link_is_refused() {
+    let rig = Rig::new(4, 2);
+    let mut ledger = Ledger::default();
+    let account = rig.accounts[0].clone();
+    ledger.set(&rig, &account, NOTES, "the user's own edit");
+    let serve = Serve::start(&rig, "serve", &[]);
+    // Another account on the machine reaches 127.0.0.1 too, but not the printed link.
+    let anonymous = [("Cookie", ""), ("Sec-Fetch-Site", "none")];
+    for path in ["/", "/accounts", "/changes", "/settings", "/api/status"] {
+        let (status, body) = http(&serve.base, "GET", path, &anonymous, b"");
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(
+            body.contains("open the link upsight printed in the terminal"),
+            "{path}: {body}"
+        );
+        assert!(!body.contains("csrf-token"), "{path} leaked the CSRF token");
+        assert!(!body.contains(&account), "{path} leaked the book");
+    }
+    let local = rig
+        .store()
+        .find_account_by_sf_id(&account)
+        .unwrap()
+        .unwrap()
+        .id;
+    let edit =
+        json!({"record": format!("account:{}", local.0), "field": NOTES, "value": "intruder"});
+    let (status, _) = http(
+        &serve.base,
+        "POST",
+        "/api/edit",
+        &[
+            ("Cookie", ""),
+            ("Origin", &serve.base),
+            ("X-CSRF-Token", &serve.csrf()),
+            ("Content-Type", "application/json"),
+        ],
+        edit.to_string().as_bytes(),
+    );
+    assert_eq!(status, 403);
+    // A guessed secret does no better.
+    let guess = format!("{}=0000", serve.first["cookie_name"].as_str().unwrap());
+    let (status, _) = http(&serve.base, "GET", "/accounts", &[("Cookie", &guess)], b"");
+    assert_eq!(status, 403);
+    let (status, _) = http(&serve.base, "GET", "/?token=0000", &[("Cookie", "")], b"");
+    assert_eq!(status, 403);
+    drop(serve);
+    ledger.settle(&rig);
+}
+
+pub fn oversize_request_bodies_are_refused() {
+    let rig = Rig::new(4, 2);
+    let mut ledger = Ledger::default();
+    let account = rig.accounts[0].clone();
+    ledger.set(&rig, &account, NOTES, "kept as it was");
+    let serve = Serve::start(&rig, "serve", &slow_pusher());
+    let local = rig
+        .store()
+        .find_account_by_sf_id(&account)
+        .unwrap()
+        .unwrap()
+        .id;
+    let csrf = serve.csrf();
+    let post = |path: &str, body: &[u8]| {
+        http(
+            &serve.base,
+            "POST",
+            path,
+            &[
+                ("Origin", &serve.base),
+                ("X-CSRF-Token", &csrf),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        )
+    };
+    let before = rig.changes().len();
+    // 1.5 MB of text in one field: over what any Salesforce field holds, in any encoding.
+    let edit = json!({"record": format!("account:{}", local.0), "field": NOTES, "value": "x".repeat(1_500_000)});
+    let (status, body) = post("/api/edit", edit.to_string().as_bytes());
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("too large"), "{body}");
+    let name = json!({"name": "n".repeat(200_000)});
+    let (status, body) = post("/api/accounts", name.to_string().as_bytes());
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(
+        rig.changes().len(),
+        before,
+        "a refused body changed the log"
+    );
+    assert_eq!(rig.store().list_accounts().unwrap().len(), 2);
+    // And serve is fine afterwards.
+    let (status, _) = http(
+        &serve.base,
+        "GET",
+        "/api/status",
+        &[("Sec-Fetch-Site", "same-origin")],
+        b"",
+    );
+    assert_eq!(status, 200);
+    drop(serve);
     ledger.settle(&rig);
 }

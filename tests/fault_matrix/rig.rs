@@ -302,9 +302,15 @@ pub fn http(
         body.len()
     ));
     stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    // A server may answer (413 for a body over its limit) and close before reading it all;
+    // the answer is what counts.
+    let body_sent = stream.write_all(body);
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    let read = stream.read_to_end(&mut raw);
+    if raw.is_empty() {
+        body_sent.unwrap();
+        read.unwrap();
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
