@@ -46,6 +46,16 @@ async fn demo_has_a_full_book_and_writes_back_in_one_batch() {
         .to_owned();
     let b = Browser::start("rebind.test").await;
 
+    // Without the printed link, the browser gets only the page that asks for it.
+    b.goto(&app.at("/accounts")).await;
+    b.wait_text("body", "open the link upsight printed in the terminal")
+        .await;
+    assert_eq!(b.count("#accounts-table").await, 0);
+    // The link sets the cookie and drops the secret from the address.
+    app.sign_in(&b).await;
+    let url = b.client.current_url().await.unwrap();
+    assert!(!url.as_str().contains("token="), "{url}");
+
     // The first screen is full, and says it is a demo.
     b.goto(&app.at("/")).await;
     let badge = b.css("#demo-badge").await.text().await.unwrap();
@@ -291,6 +301,7 @@ async fn serve_on_sf_adds_syncs_pushes_retries_reverts_and_resolves() {
 
     let app = App::serve(&sf_env(&org.home, true));
     let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
 
     // Settings: logged in through sf.
     b.goto(&app.at("/settings")).await;
@@ -609,6 +620,7 @@ async fn settings_shows_not_found_and_not_authenticated() {
 
     // No sf anywhere on PATH (and a fresh HOME): Not found, with how to install it.
     let app = App::serve(&sf_env(&home, false));
+    app.sign_in(&b).await;
     b.goto(&app.at("/settings")).await;
     b.wait_text("#sf-state-label", "Not found").await;
     assert!(b
@@ -620,6 +632,7 @@ async fn settings_shows_not_found_and_not_authenticated() {
 
     // sf found, but this HOME never logged in: Not authenticated, with the command to run.
     let app = App::serve(&sf_env(&home, true));
+    app.sign_in(&b).await;
     b.goto(&app.at("/settings")).await;
     b.wait_text("#sf-state-label", "Not authenticated").await;
     assert!(b.text("#sf-status").await.contains("sf org login web"));

@@ -31,6 +31,9 @@ mod cases_process;
 #[path = "fault_matrix/cases_push.rs"]
 mod cases_push;
 
+#[path = "fault_matrix/cases_web.rs"]
+mod cases_web;
+
 /// One row of the matrix: its name (also the test's name), the issue's words for what it
 /// covers, and the case.
 pub struct Case {
@@ -93,6 +96,13 @@ matrix! {
     whole_request_refusal_keeps_entries_pending in cases_push => "write path: Salesforce refusing a whole request keeps every entry pending",
     pusher_retries_try_later_by_itself in cases_push => "write path: the background pusher retries a try-later answer by itself",
     soak_kill_9_and_colleague_edits_in_the_window in cases_push => "soak: 50 runs of set/push with kill -9 at random moments and colleague edits inside the check-and-write window",
+    serve_stops_within_10s_of_sigterm_with_a_stalled_client in cases_web => "serve (issue 10): stops within 10 s of SIGTERM with a half-sent request open, and pushes its pending edit first",
+    serve_stops_within_10s_when_salesforce_hangs_and_says_what_is_pending in cases_web => "serve (issue 10): stops within 10 s of SIGTERM while Salesforce hangs, and says what is still pending and why",
+    serve_stops_at_once_on_a_second_signal in cases_web => "serve (issue 10): a second Ctrl-C stops at once, after saying what is pending",
+    cross_site_get_spends_no_api_budget in cases_web => "serve (issue 10): a cross-site (or same-site, other-port) GET of a route that queries Salesforce is refused and runs no query",
+    another_local_user_without_the_link_is_refused in cases_web => "serve (issue 10): without the printed link's secret, every page, API and edit is refused",
+    oversize_request_bodies_are_refused in cases_web => "serve (issue 10): oversize request bodies get 413 and save nothing",
+    second_serve_on_one_database_refuses_to_start in cases_web => "serve (issue 10): a second serve on one database refuses to start and names the first's pid and link; after kill -9 of the first, a new one starts",
 }
 
 /// The table itself is part of the contract: every case names what it covers, once.

@@ -80,7 +80,14 @@ pub fn run(args: &DemoArgs, json: bool) -> anyhow::Result<()> {
         port: args.port,
         no_open: args.no_open,
     };
-    let result = super::serve::serve(Arc::new(engine), &serve, json, Some("Demo org".to_owned()));
+    // A throwaway database: no other serve can hold it, so no serve lock.
+    let result = super::serve::serve(
+        Arc::new(engine),
+        &serve,
+        json,
+        Some("Demo org".to_owned()),
+        None,
+    );
     // The simulator and the database go away with the process: nothing is left behind.
     drop(sim);
     drop(dir);

@@ -1,44 +1,66 @@
 //! `upsight serve`: the local web app on 127.0.0.1, with the debounced background pusher.
 //!
-//! The order of shutdown is what keeps edits safe: on Ctrl-C (or SIGTERM) the server stops
-//! taking requests and finishes the ones in flight, and only then is the pusher shut down,
-//! which pushes whatever is still pending before the process exits. (An edit is durable in
-//! SQLite before it is reported saved, so even a kill -9 loses nothing: the next start
-//! pushes it.)
+//! One `serve` per database: it takes the serve lock (`upsight_engine::instance`) before its
+//! pusher starts, and a second one refuses to start, naming the first and its link.
+//!
+//! The order of shutdown is what keeps edits safe, and its clock is what keeps it short: on
+//! Ctrl-C (or SIGTERM) the server stops taking requests and gives the ones in flight
+//! [`DRAIN`] to finish, then drops whatever is still open (a stalled client included); then
+//! the pusher pushes what is pending, for what remains of [`STOP_BUDGET`]. If it cannot
+//! push everything in time, `serve` says what is still pending and why, and exits 1. A
+//! second Ctrl-C exits at once (130), after saying the same. (An edit is durable in SQLite
+//! before it is reported saved, and a push is safe to interrupt, so even a kill -9 loses
+//! nothing: the next start pushes it.)
 
 use std::io::Write;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use upsight_core::{ChangeStatus, RecordRef};
+use upsight_engine::instance::ServeLock;
 use upsight_engine::pusher::Pusher;
 use upsight_engine::Engine;
+use upsight_store::{ChangeFilter, Store};
 use upsight_web::WebConfig;
 
 /// The port `upsight serve` uses unless told otherwise, so the address can be bookmarked.
 pub const DEFAULT_PORT: u16 = 4717;
+
+/// From the stop signal to the exit, whatever the clients and Salesforce do.
+pub const STOP_BUDGET: Duration = Duration::from_secs(10);
+/// How long requests in flight get to finish after the stop signal.
+pub const DRAIN: Duration = Duration::from_secs(3);
+/// Kept from the budget for reading and printing what is still pending.
+const REPORT_MARGIN: Duration = Duration::from_millis(1200);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
-    /// Do not open the browser.
+    /// Do not open the browser (then open the printed link by hand: it is the only way in).
     #[arg(long)]
     pub no_open: bool,
 }
 
 pub fn run(engine: Engine, args: &ServeArgs, json: bool) -> anyhow::Result<()> {
-    serve(Arc::new(engine), args, json, None)
+    // Before the pusher starts: a second serve must not push beside the first.
+    let lock = ServeLock::acquire(engine.db_path())?;
+    serve(Arc::new(engine), args, json, None, Some(lock))
 }
 
-/// Serves `engine` until Ctrl-C or SIGTERM, then flushes the pusher. `demo_badge` marks
-/// every page (the demo).
+/// Serves `engine` until Ctrl-C or SIGTERM, then flushes the pusher within the stop
+/// budget. `demo_badge` marks every page (the demo); `lock`, when given, is published with
+/// the link so a second `serve` can name it.
 pub fn serve(
     engine: Arc<Engine>,
     args: &ServeArgs,
     json: bool,
     demo_badge: Option<String>,
+    mut lock: Option<ServeLock>,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -46,6 +68,7 @@ pub fn serve(
         .build()
         .context("start the async runtime")?;
     let pusher = Arc::new(Pusher::start(engine.clone()));
+    let stop_at: Arc<OnceLock<Instant>> = Arc::default();
     let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
             .await
@@ -55,67 +78,207 @@ pub fn serve(
                     args.port
                 )
             })?;
-        let url = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
-        announce(&url, json)?;
+        let guard = upsight_web::Guard::new(listener.local_addr()?.port())
+            .context("create this launch's secret")?;
+        if let Some(lock) = lock.as_mut() {
+            lock.publish(&guard.login_url())?;
+        }
+        let stop = watch_signals(engine.db_path().to_owned(), stop_at.clone())
+            .context("listen for Ctrl-C and SIGTERM")?;
+        announce(&guard, json)?;
         if !args.no_open {
-            open_browser(&url);
+            open_browser(&guard.login_url());
         }
         let config = WebConfig {
-            port: 0,
             demo_badge,
+            drain_timeout: DRAIN,
+            ..WebConfig::default()
         };
-        upsight_web::serve(listener, engine, config, Some(pusher.clone()), stop_signal())
+        upsight_web::serve(listener, engine.clone(), config, Some(pusher.clone()), guard, stop)
             .await
             .context("the web server failed")
     });
-    // The server and its handlers are gone; push what is pending before exiting.
-    eprintln!("upsight: stopping; pushing pending edits first");
-    let report = match Arc::try_unwrap(pusher) {
-        Ok(pusher) => pusher.shutdown(),
-        // A handler still holds it (it cannot, once the server returned; but be safe): its
-        // drop pushes too.
-        Err(_) => Err("the pusher is still in use; it pushes when released".to_owned()),
+    let stopped = match served {
+        Ok(stopped) => stopped,
+        Err(e) => {
+            runtime.shutdown_background();
+            return Err(e);
+        }
     };
-    match report {
-        Ok(r) if r.pushed + r.failed + r.conflicts > 0 => eprintln!(
-            "upsight: pushed {}, failed {}, conflicts {}, still pending {}",
-            r.pushed, r.failed, r.conflicts, r.pending
-        ),
-        Ok(_) => {}
-        Err(e) => eprintln!("upsight: final push: {e}"),
+    let since = *stop_at.get().unwrap_or(&Instant::now());
+    if stopped.dropped_connections > 0 {
+        eprintln!(
+            "upsight: dropped {} connection(s) that had not finished within {} s",
+            stopped.dropped_connections,
+            DRAIN.as_secs()
+        );
     }
-    served
+    // The server and its connections are gone; push what is pending, within the budget.
+    let left = STOP_BUDGET
+        .saturating_sub(since.elapsed())
+        .saturating_sub(REPORT_MARGIN);
+    eprintln!(
+        "upsight: pushing pending edits before exiting (at most {:.1} s)",
+        left.as_secs_f64()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("upsight-final-push".into())
+        .spawn(move || {
+            let result = match Arc::try_unwrap(pusher) {
+                Ok(pusher) => pusher.shutdown(),
+                // A sync task the server started still holds the app state: push anyway.
+                Err(pusher) => pusher.flush(),
+            };
+            let _ = tx.send(result);
+        })
+        .context("start the final push")?;
+    let why = match rx.recv_timeout(left) {
+        Ok(Ok(r)) => {
+            if r.pushed + r.failed + r.conflicts > 0 {
+                eprintln!(
+                    "upsight: pushed {}, failed {}, conflicts {}",
+                    r.pushed, r.failed, r.conflicts
+                );
+            }
+            match (&r.error, r.pending) {
+                (_, 0) => None,
+                (Some(e), _) => Some(e.message.clone()),
+                (None, _) => Some("they changed while the last push was running".to_owned()),
+            }
+        }
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(format!(
+            "Salesforce did not answer within the {} s that stopping may take",
+            STOP_BUDGET.as_secs()
+        )),
+    };
+    // The final push may still be running; the process ends without waiting for it (a push
+    // is safe to interrupt) or for any request still on the blocking pool.
+    runtime.shutdown_background();
+    let Some(why) = why else {
+        return Ok(());
+    };
+    let waiting = report_pending(engine.db_path(), REPORT_MARGIN / 2);
+    Err(anyhow::anyhow!(
+        "{} still pending: {why}. They are saved in {}; the next `upsight serve` or \
+         `upsight push` sends them",
+        match waiting {
+            Some(1) => "1 edit is".to_owned(),
+            Some(n) => format!("{n} edits are"),
+            None => "edits are".to_owned(),
+        },
+        engine.db_path().display()
+    ))
 }
 
-/// The first line on stdout: where the app is (tests and scripts read it).
-fn announce(url: &str, json: bool) -> anyhow::Result<()> {
+/// Listens for Ctrl-C and SIGTERM (must run inside the runtime). The returned future
+/// resolves on the first; the second exits the process at once with 130, after saying
+/// what is still pending.
+fn watch_signals(
+    db: PathBuf,
+    stop_at: Arc<OnceLock<Instant>>,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let (first, first_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        let _ = stop_at.set(Instant::now());
+        eprintln!(
+            "upsight: stopping within {} s; press Ctrl-C again to stop at once",
+            STOP_BUDGET.as_secs()
+        );
+        let _ = first.send(());
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        eprintln!("upsight: stopping at once");
+        if let Some(n) = report_pending(&db, Duration::from_millis(800)).filter(|n| *n > 0) {
+            eprintln!(
+                "upsight: {n} edit(s) still pending, not pushed because you stopped upsight; \
+                 they are saved, and the next `upsight serve` or `upsight push` sends them"
+            );
+        }
+        std::process::exit(130);
+    });
+    Ok(async move {
+        let _ = first_rx.await;
+    })
+}
+
+/// Prints the entries still pending (record, field, why), read on a helper thread from
+/// a connection of its own (a push in flight may hold the engine's for a while); returns
+/// how many, or `None` if the database did not answer within `within`.
+fn report_pending(db: &Path, within: Duration) -> Option<usize> {
+    let db = db.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let entries = Store::open(&db).and_then(|store| {
+            store.list_changes(&ChangeFilter {
+                status: Some(ChangeStatus::Pending),
+                ..ChangeFilter::default()
+            })
+        });
+        let _ = tx.send(entries);
+    });
+    let entries = match rx.recv_timeout(within) {
+        Ok(Ok(entries)) => entries,
+        Ok(Err(e)) => {
+            eprintln!("upsight: cannot read the pending edits: {e}");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    const SHOWN: usize = 20;
+    for entry in entries.iter().take(SHOWN) {
+        let kind = match entry.record {
+            RecordRef::Account(_) => "Account",
+            RecordRef::Opportunity(_) => "Opportunity",
+        };
+        let id = entry.sf_id.as_deref().unwrap_or("(local only)");
+        let detail = match (&entry.error_message, entry.attempts) {
+            (Some(message), _) => format!(": {message}"),
+            (None, 0) => ": not sent yet".to_owned(),
+            (None, n) => format!(": {n} attempt(s), no answer recorded"),
+        };
+        eprintln!("  pending: {kind} {id} {}{detail}", entry.field);
+    }
+    if entries.len() > SHOWN {
+        eprintln!("  … and {} more", entries.len() - SHOWN);
+    }
+    Some(entries.len())
+}
+
+/// The first line on stdout: where the app is, with this launch's secret (tests and scripts
+/// read it). With `--json`: `{"url", "token", "login_url", "cookie_name"}`, where `url` is
+/// the address without the secret and an HTTP client sends `Cookie: <cookie_name>=<token>`.
+fn announce(guard: &upsight_web::Guard, json: bool) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if json {
-        writeln!(stdout, "{}", serde_json::json!({ "url": url }))?;
+        let line = serde_json::json!({
+            "url": guard.base_url(),
+            "token": guard.secret(),
+            "login_url": guard.login_url(),
+            "cookie_name": guard.cookie_name(),
+        });
+        writeln!(stdout, "{line}")?;
     } else {
-        writeln!(stdout, "upsight is running at {url} (Ctrl-C to stop)")?;
+        // The link is the only way in (with --no-open, open it by hand); it changes with
+        // every start.
+        writeln!(
+            stdout,
+            "upsight is running at {} (open this link; Ctrl-C to stop)",
+            guard.login_url()
+        )?;
     }
     stdout.flush()?;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 /// Opens the user's browser at `url`; a failure only costs a hint, the URL is printed.
@@ -136,6 +299,6 @@ fn open_browser(url: &str) {
         Ok(mut child) => {
             std::thread::spawn(move || child.wait());
         }
-        Err(_) => eprintln!("upsight: open {url} in your browser"),
+        Err(_) => eprintln!("upsight: open the link above in your browser"),
     }
 }

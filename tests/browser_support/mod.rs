@@ -220,8 +220,11 @@ pub fn screenshots_dir() -> PathBuf {
 
 /// A running `upsight serve` or `upsight demo`.
 pub struct App {
+    /// The address without the launch secret (`http://127.0.0.1:PORT`).
     pub url: String,
     pub port: u16,
+    /// The launch secret `upsight` printed in its link.
+    pub token: String,
     pub stderr_path: PathBuf,
     _process: Killed,
     _dir: tempfile::TempDir,
@@ -263,7 +266,7 @@ impl App {
         let process = Killed(child);
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
+        let link = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| {
@@ -271,13 +274,17 @@ impl App {
                     "upsight printed no URL: {line:?}; stderr: {}",
                     std::fs::read_to_string(&stderr_path).unwrap_or_default()
                 )
-            })
-            .trim_end_matches('/')
-            .to_owned();
+            });
+        let (url, token) = link
+            .split_once("/?token=")
+            .unwrap_or_else(|| panic!("the printed link carries no secret: {line:?}"));
+        let url = url.to_owned();
+        let token = token.to_owned();
         let port = url.rsplit(':').next().unwrap().parse().unwrap();
         App {
             url,
             port,
+            token,
             stderr_path,
             _process: process,
             _dir: dir,
@@ -286,6 +293,17 @@ impl App {
 
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
+    }
+
+    /// The link upsight printed: opening it gives the browser the launch secret's cookie.
+    pub fn login_url(&self) -> String {
+        format!("{}/?token={}", self.url, self.token)
+    }
+
+    /// Opens the printed link in `browser`, as the user does first.
+    pub async fn sign_in(&self, browser: &Browser) {
+        browser.goto(&self.login_url()).await;
+        browser.wait_for("body").await;
     }
 
     pub fn stderr(&self) -> String {

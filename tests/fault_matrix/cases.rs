@@ -708,6 +708,8 @@ struct Served {
     child: Child,
     base: String,
     csrf: String,
+    /// The launch secret from serve's first line.
+    token: String,
 }
 
 impl Served {
@@ -730,12 +732,24 @@ impl Served {
             .unwrap()
             .trim_end_matches('/')
             .to_owned();
+        // What the browser holds after opening the printed link.
+        crate::rig::sign_in(
+            &base,
+            url["cookie_name"].as_str().expect("serve names its cookie"),
+            url["token"].as_str().expect("serve prints its secret"),
+        );
         let (status, page) = http(&base, "GET", "/accounts", &[], b"");
         assert_eq!(status, 200, "{page}");
         let marker = "name=\"csrf-token\" content=\"";
         let at = page.find(marker).expect("the page carries the CSRF token") + marker.len();
         let csrf = page[at..].split('"').next().unwrap().to_owned();
-        Served { child, base, csrf }
+        let token = url["token"].as_str().unwrap().to_owned();
+        Served {
+            child,
+            base,
+            csrf,
+            token,
+        }
     }
 
     fn host(&self) -> &str {
@@ -757,8 +771,15 @@ impl Served {
         )
     }
 
+    /// A GET as the app's own pages send it.
     fn get(&self, path: &str) -> (u16, String) {
-        http(&self.base, "GET", path, &[], b"")
+        http(
+            &self.base,
+            "GET",
+            path,
+            &[("Sec-Fetch-Site", "same-origin")],
+            b"",
+        )
     }
 
     /// Waits until the background pusher has nothing pending.
@@ -1114,6 +1135,9 @@ pub fn xss_corpus_rendered_inert() {
         .unwrap();
     runtime.block_on(async {
         let browser = crate::browser_support::Browser::start("xss.upsight.invalid").await;
+        browser
+            .goto(&format!("{}/?token={}", served.base, served.token))
+            .await;
         for path in &pages {
             browser.goto(&format!("{}{path}", served.base)).await;
             browser.wait_for("body").await;

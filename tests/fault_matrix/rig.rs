@@ -253,8 +253,25 @@ fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// The launch secrets of the `upsight serve` processes the cases started, by address
+/// (`127.0.0.1:PORT`), as the `Cookie` header a signed-in browser sends.
+static SIGNED_IN: std::sync::Mutex<BTreeMap<String, String>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Remembers the cookie of the serve at `base` (what `serve --json` printed first), so
+/// that [`http`] to it carries it like the user's browser does.
+pub fn sign_in(base: &str, cookie_name: &str, token: &str) {
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    SIGNED_IN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(addr.to_owned(), format!("{cookie_name}={token}"));
+}
+
 /// One plain HTTP/1.1 request with `Connection: close`; `(status, body)`. Headers are sent
-/// exactly as given (the forged-Host case needs that); `Host` defaults to the address.
+/// exactly as given (the forged-Host case needs that); `Host` defaults to the address, and
+/// `Cookie` to the launch secret of a serve registered with [`sign_in`] (pass a `Cookie`
+/// header, even an empty one, to send something else).
 pub fn http(
     base: &str,
     method: &str,
@@ -268,6 +285,15 @@ pub fn http(
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         request.push_str(&format!("Host: {addr}\r\n"));
     }
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+    {
+        let signed_in = SIGNED_IN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cookie) = signed_in.get(addr) {
+            request.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+    }
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -276,9 +302,15 @@ pub fn http(
         body.len()
     ));
     stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    // A server may answer (413 for a body over its limit) and close before reading it all;
+    // the answer is what counts.
+    let body_sent = stream.write_all(body);
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    let read = stream.read_to_end(&mut raw);
+    if raw.is_empty() {
+        body_sent.unwrap();
+        read.unwrap();
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head

@@ -538,6 +538,8 @@ fn process_rows(rows: &[Row], one_process_ms: f64) -> Vec<Row> {
 struct Served {
     child: Child,
     base: String,
+    /// `Cookie` header value with the launch secret serve printed.
+    cookie: String,
     _stdout: BufReader<std::process::ChildStdout>,
 }
 
@@ -561,9 +563,17 @@ impl Served {
             .context("serve printed no url")?
             .trim_end_matches('/')
             .to_owned();
+        let cookie = format!(
+            "{}={}",
+            url["cookie_name"]
+                .as_str()
+                .context("serve printed no cookie_name")?,
+            url["token"].as_str().context("serve printed no token")?
+        );
         Ok(Served {
             child,
             base,
+            cookie,
             _stdout: stdout,
         })
     }
@@ -596,12 +606,17 @@ struct Browser {
     agent: ureq::Agent,
     base: String,
     csrf: String,
+    /// The launch secret's cookie, as a browser that opened the printed link sends it.
+    cookie: String,
 }
 
 impl Browser {
-    fn open(base: &str) -> anyhow::Result<Browser> {
+    fn open(base: &str, cookie: &str) -> anyhow::Result<Browser> {
         let agent = agent();
-        let mut page = agent.get(format!("{base}/accounts")).call()?;
+        let mut page = agent
+            .get(format!("{base}/accounts"))
+            .header("Cookie", cookie)
+            .call()?;
         let html = read_body(&mut page)?;
         let marker = "name=\"csrf-token\" content=\"";
         let at = html
@@ -613,12 +628,18 @@ impl Browser {
             agent,
             base: base.to_owned(),
             csrf,
+            cookie: cookie.to_owned(),
         })
     }
 
     fn get(&self, path: &str) -> anyhow::Result<(u16, String, f64)> {
         let started = Instant::now();
-        let mut r = self.agent.get(format!("{}{path}", self.base)).call()?;
+        let mut r = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .header("Sec-Fetch-Site", "same-origin")
+            .call()?;
         let body = read_body(&mut r)?;
         Ok((
             r.status().as_u16(),
@@ -632,6 +653,7 @@ impl Browser {
         let mut r = self
             .agent
             .post(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
             .header("Origin", &self.base)
             .header("X-CSRF-Token", &self.csrf)
             .header("Content-Type", "application/json")
@@ -654,7 +676,7 @@ fn serve_rows(world: &World) -> anyhow::Result<Vec<Row>> {
     let db = world.path("org5000.db");
     add_accounts(world, &org, &db, &ids)?;
     let served = Served::start(world, &db, &org)?;
-    let browser = Browser::open(&served.base)?;
+    let browser = Browser::open(&served.base, &served.cookie)?;
 
     let (status, body, _) = browser.post("/api/sync", &json!({}))?;
     ensure!(status < 300, "starting a sync: {status} {body}");

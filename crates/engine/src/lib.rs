@@ -11,6 +11,7 @@
 //! - [`error`]: [`EngineError`], with messages that say what to do next and an exit class.
 //! - [`meta`]: the org's metadata (describe and instance URL), cached in the database.
 //! - [`lock`]: one sync at a time, in this process and across processes.
+//! - [`instance`]: one `upsight serve` per database (the serve lock).
 //! - [`progress`]: what a running sync reports.
 //! - [`sync`]: full and single-account pull sync.
 //! - [`accounts`]: search Salesforce, add accounts by Id or URL, create, link, show.
@@ -22,6 +23,7 @@ pub mod accounts;
 pub mod edit;
 pub mod engine;
 pub mod error;
+pub mod instance;
 pub mod lock;
 pub mod meta;
 pub mod progress;

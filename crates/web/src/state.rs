@@ -15,13 +15,31 @@ use upsight_engine::pusher::{Pusher, PusherStatus};
 use upsight_engine::{Engine, EngineError, OrgMeta};
 
 /// How the app is run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// The port the listener is bound to on 127.0.0.1 (the gate checks Host and Origin
     /// against it).
     pub port: u16,
     /// `Some("Demo org")` in `upsight demo`: shown as a badge on every page.
     pub demo_badge: Option<String>,
+    /// How long a client may take to send a request head (slow-loris bound).
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
+    /// How long a stop waits for the requests in flight before dropping them.
+    pub drain_timeout: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            port: 0,
+            demo_badge: None,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: crate::security::DEFAULT_BODY_TIMEOUT,
+            drain_timeout: Duration::from_secs(3),
+        }
+    }
 }
 
 /// Shared by every handler; cheap to clone.

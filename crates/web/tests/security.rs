@@ -14,6 +14,8 @@ use upsight_web::{Guard, WebConfig};
 struct Server {
     port: u16,
     token: String,
+    /// The per-launch secret (the cookie the printed link sets).
+    secret: String,
     engine: Arc<Engine>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -29,14 +31,15 @@ impl Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let guard = Arc::new(Guard::with_token(port, "test-token".into()));
+        let guard = Guard::with_tokens(port, "test-token".into(), "test-secret".into());
+        // Short read timeouts, so the stalled-client case takes seconds.
         let config = WebConfig {
-            port,
-            demo_badge: None,
+            header_timeout: Duration::from_secs(2),
+            body_timeout: Duration::from_secs(2),
+            ..WebConfig::default()
         };
-        let state = upsight_web::AppState::new(engine.clone(), "test-token".into(), &config, None);
-        let app = upsight_web::app(state, guard);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served_engine = engine.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -45,17 +48,17 @@ impl Server {
                 .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
+                upsight_web::serve(listener, served_engine, config, None, guard, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
             });
         });
         Server {
             port,
             token: "test-token".into(),
+            secret: "test-secret".into(),
             engine,
             stop: Some(stop),
             thread: Some(thread),
@@ -71,14 +74,40 @@ impl Server {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Sends `method path` with exactly `headers` (plus Connection: close and the body's
-    /// length) and returns (status, head, body).
+    /// The cookie the browser holds after opening the link `serve` printed.
+    fn cookie(&self) -> String {
+        format!("upsight-token-{}={}", self.port, self.secret)
+    }
+
+    /// Sends `method path` with `headers` and the launch secret's cookie (unless `headers`
+    /// carry a `Cookie` of their own), plus Connection: close and the body's length;
+    /// returns (status, head, body).
     fn request(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &str,
+    ) -> (u16, String, String) {
+        let cookie = self.cookie();
+        let mut all = headers.to_vec();
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+        {
+            all.push(("Cookie", &cookie));
+        }
+        self.request_raw(method, path, &all, body.as_bytes())
+    }
+
+    /// Sends `method path` with exactly `headers` (plus Connection: close and the body's
+    /// length) and returns (status, head, body).
+    fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
     ) -> (u16, String, String) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream
@@ -89,12 +118,15 @@ impl Server {
             raw.push_str(&format!("{k}: {v}\r\n"));
         }
         raw.push_str(&format!(
-            "Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            "Connection: close\r\nContent-Length: {}\r\n\r\n",
             body.len()
         ));
         stream.write_all(raw.as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
+        // The server may answer (413) and close before it has read a large body.
+        let _ = stream.write_all(body);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let response = String::from_utf8_lossy(&raw).into_owned();
         let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
         let status = head
             .split_whitespace()
@@ -104,9 +136,16 @@ impl Server {
         (status, head.to_ascii_lowercase(), body.to_owned())
     }
 
+    /// A GET as the browser sends it for the app's own pages (with `Sec-Fetch-Site:
+    /// same-origin`) and the cookie.
     fn get(&self, path: &str) -> (u16, String, String) {
         let host = self.host();
-        self.request("GET", path, &[("Host", &host)], "")
+        self.request(
+            "GET",
+            path,
+            &[("Host", &host), ("Sec-Fetch-Site", "same-origin")],
+            "",
+        )
     }
 }
 
@@ -267,8 +306,310 @@ async fn serve_refuses_a_non_loopback_listener() {
     options.config_path = Some(dir.path().join("none.toml"));
     let engine = Arc::new(Engine::open(options).unwrap());
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
-    let err = upsight_web::serve(listener, engine, WebConfig::default(), None, async {})
-        .await
-        .unwrap_err();
+    let port = listener.local_addr().unwrap().port();
+    let guard = Guard::new(port).unwrap();
+    let err = upsight_web::serve(listener, engine, WebConfig::default(), None, guard, async {
+    })
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("127.0.0.1 only"), "{err}");
+}
+
+/// The value of header `name` in a lower-cased response head.
+fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
+#[test]
+fn only_the_holder_of_the_launch_secret_gets_in() {
+    let server = Server::start();
+    let host = server.host();
+    let origin = server.origin();
+    let token = server.token.clone();
+    let refused = |status: u16, body: &str, what: &str| {
+        assert!(status == 401 || status == 403, "{what}: {status}: {body}");
+        assert!(
+            body.contains("open the link upsight printed in the terminal"),
+            "{what}: {body}"
+        );
+        assert!(!body.contains("test-token"), "{what} leaked the CSRF token");
+        assert!(!body.contains("test-secret"), "{what} leaked the secret");
+    };
+    // Another account on the machine reaches 127.0.0.1 too, but has no cookie.
+    for path in ["/", "/accounts", "/changes", "/settings", "/api/status"] {
+        let (status, _, body) = server.request("GET", path, &[("Host", &host), ("Cookie", "")], "");
+        refused(status, &body, path);
+        let wrong = format!("upsight-token-{}=guess", server.port);
+        let (status, _, body) =
+            server.request("GET", path, &[("Host", &host), ("Cookie", &wrong)], "");
+        refused(status, &body, path);
+    }
+    // Nor can it post, even with the page's CSRF token and our Origin.
+    let (status, _, body) = server.request(
+        "POST",
+        "/api/accounts",
+        &[
+            ("Host", &host),
+            ("Cookie", ""),
+            ("Origin", &origin),
+            ("X-CSRF-Token", &token),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"name":"Intruder"}"#,
+    );
+    refused(status, &body, "POST /api/accounts");
+    assert!(server.engine.store().list_accounts().unwrap().is_empty());
+
+    // The printed link: the secret in the query becomes an HttpOnly, SameSite=Strict cookie
+    // and the browser is sent on to the same address without it.
+    for (link, to) in [
+        ("/?token=test-secret", "/"),
+        ("/accounts?q=acme&token=test-secret", "/accounts?q=acme"),
+        (
+            "/changes?token=test-secret&status=failed",
+            "/changes?status=failed",
+        ),
+    ] {
+        let (status, head, body) =
+            server.request("GET", link, &[("Host", &host), ("Cookie", "")], "");
+        assert_eq!(status, 303, "{link}: {body}");
+        assert_eq!(header(&head, "location"), Some(to), "{link}: {head}");
+        let cookie = header(&head, "set-cookie").unwrap_or_else(|| panic!("{link}: {head}"));
+        let name = format!("upsight-token-{}=test-secret", server.port);
+        assert!(cookie.starts_with(&name), "{cookie}");
+        for attribute in ["httponly", "samesite=strict", "path=/"] {
+            assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+        }
+    }
+    let (status, head, body) = server.request(
+        "GET",
+        "/?token=guess",
+        &[("Host", &host), ("Cookie", "")],
+        "",
+    );
+    refused(status, &body, "a wrong token in the link");
+    assert!(header(&head, "set-cookie").is_none());
+
+    // With the cookie: in.
+    let (status, _, body) = server.get("/accounts");
+    assert_eq!(status, 200, "{body}");
+    // The stylesheet, script and logo carry no data and are the same in every build; the
+    // refusal page uses them, so they need no cookie.
+    let (status, _, _) = server.request(
+        "GET",
+        upsight_web::assets::CSS_PATH,
+        &[("Host", &host), ("Cookie", "")],
+        "",
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn routes_that_call_salesforce_answer_only_same_origin_requests() {
+    let server = Server::start();
+    let host = server.host();
+    let origin = server.origin();
+    let token = server.token.clone();
+    let account = server
+        .engine
+        .store()
+        .create_account(&NewAccount {
+            name: "Local".to_owned(),
+            ..NewAccount::default()
+        })
+        .unwrap();
+    let detail = format!("/accounts/{}", account.id);
+    for path in [
+        "/accounts/search?q=acme",
+        "/settings/status",
+        detail.as_str(),
+    ] {
+        // Another site (or another port of 127.0.0.1, which is the same *site*) cannot make
+        // the browser spend the org's API budget, even with the cookie attached.
+        for headers in [
+            vec![("Sec-Fetch-Site", "cross-site")],
+            vec![("Sec-Fetch-Site", "same-site")],
+            vec![
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Origin", origin.as_str()),
+            ],
+            vec![("Origin", "http://evil.example")],
+            vec![("Origin", "null")],
+            // An old client sending neither header, and no token.
+            vec![],
+            vec![("X-CSRF-Token", "guess")],
+        ] {
+            let mut all = vec![("Host", host.as_str())];
+            all.extend(headers.iter().copied());
+            let (status, _, body) = server.request("GET", path, &all, "");
+            assert_eq!(status, 403, "{path} {headers:?}: {body}");
+            assert!(body.contains("another site"), "{path}: {body}");
+        }
+        // The app's own fetches and navigations, and the token as the fallback.
+        for headers in [
+            vec![("Sec-Fetch-Site", "same-origin")],
+            vec![("Sec-Fetch-Site", "none")],
+            vec![("Origin", origin.as_str())],
+            vec![("X-CSRF-Token", token.as_str())],
+        ] {
+            let mut all = vec![("Host", host.as_str())];
+            all.extend(headers.iter().copied());
+            let (status, _, body) = server.request("GET", path, &all, "");
+            assert_eq!(status, 200, "{path} {headers:?}: {body}");
+        }
+    }
+    // Pages that only read the database still open from a link elsewhere in the app.
+    let (status, _, _) = server.request(
+        "GET",
+        "/accounts",
+        &[("Host", &host), ("Sec-Fetch-Site", "same-site")],
+        "",
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn request_bodies_are_bounded() {
+    let server = Server::start();
+    let host = server.host();
+    let origin = server.origin();
+    let token = server.token.clone();
+    let json = [
+        ("Host", host.as_str()),
+        ("Origin", origin.as_str()),
+        ("X-CSRF-Token", token.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let too_large = |status: u16, body: &str, what: &str| {
+        assert_eq!(status, 413, "{what}: {body}");
+        assert!(body.contains("too large"), "{what}: {body}");
+    };
+    // A name of 100 KB: far over any form's size.
+    let name = "n".repeat(100 * 1024);
+    let (status, _, body) = server.request(
+        "POST",
+        "/api/accounts",
+        &json,
+        &serde_json::json!({ "name": name }).to_string(),
+    );
+    too_large(status, &body, "a 100 KB account name");
+    assert!(server.engine.store().list_accounts().unwrap().is_empty());
+
+    // A settings form of 100 KB.
+    let form = format!(
+        "_csrf={token}&transport=cli&push_delay_ms=1500&push_max_delay_ms=9000&sf_path_choice=auto&pad={}",
+        "p".repeat(100 * 1024)
+    );
+    let (status, _, body) = server.request(
+        "POST",
+        "/settings",
+        &[
+            ("Host", &host),
+            ("Origin", &origin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &form,
+    );
+    too_large(status, &body, "a 100 KB settings form");
+    assert_ne!(server.engine.settings().push_delay_ms, 1500);
+
+    // An edit fits the largest long text area Salesforce has (131,072 characters, here 3
+    // UTF-8 bytes each), but not much more.
+    let record = serde_json::json!({"record": "account:987654", "field": "CS_Account_Notes__c"});
+    let edit = |value: String| {
+        let mut body = record.clone();
+        body["value"] = value.into();
+        body.to_string()
+    };
+    let (status, _, body) = server.request("POST", "/api/edit", &json, &edit("中".repeat(131_072)));
+    assert_ne!(
+        status, 413,
+        "the largest legal edit was refused as too large: {body}"
+    );
+    let (status, _, body) =
+        server.request("POST", "/api/edit", &json, &edit("x".repeat(1_200_000)));
+    too_large(status, &body, "a 1.2 MB edit");
+
+    // A declared length over the limit is refused without waiting for the body.
+    let started = std::time::Instant::now();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head = format!(
+        "POST /api/accounts HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nX-CSRF-Token: {token}\r\n\
+         Cookie: {}\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n",
+        server.cookie()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Reads until the server answers or closes; `Err` if it did neither in `within`.
+fn wait_for_answer_or_close(stream: &mut TcpStream, within: Duration) -> Result<String, String> {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Ok(String::from_utf8_lossy(&got).into_owned())
+            }
+            Err(e) => {
+                return Err(format!(
+                    "still open after {within:?} ({e}); got {:?}",
+                    String::from_utf8_lossy(&got)
+                ))
+            }
+        }
+    }
+}
+
+#[test]
+fn a_stalled_client_cannot_pin_a_connection() {
+    let server = Server::start();
+    let host = server.host();
+    // Half a request head, then nothing.
+    let started = std::time::Instant::now();
+    let mut head_only = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    head_only
+        .write_all(format!("GET /accounts HTTP/1.1\r\nHost: {host}\r\n").as_bytes())
+        .unwrap();
+    // A whole head, then half the body it announced.
+    let mut half_body = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    half_body
+        .write_all(
+            format!(
+                "POST /api/accounts HTTP/1.1\r\nHost: {host}\r\nOrigin: {}\r\nX-CSRF-Token: {}\r\n\
+                 Cookie: {}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{{\"name\":",
+                server.origin(),
+                server.token,
+                server.cookie()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // The server gives up on both within its read timeouts (a few seconds in this test),
+    // and serves others meanwhile.
+    let (status, _, _) = server.get("/accounts");
+    assert_eq!(status, 200);
+    let within = Duration::from_secs(15);
+    wait_for_answer_or_close(&mut head_only, within).expect("a stalled request head");
+    let answer = wait_for_answer_or_close(&mut half_body, within).expect("a stalled body");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(server.engine.store().list_accounts().unwrap().is_empty());
+    assert!(started.elapsed() < within);
 }

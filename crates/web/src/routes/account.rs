@@ -13,9 +13,10 @@ use crate::format;
 use crate::layout::{self, Nav};
 use crate::links::OrgHosts;
 use crate::routes::accounts::as_field_error;
+use crate::security::SameOrigin;
 use crate::state::AppState;
 use crate::sync_job::SyncJob;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use maud::{html, Markup};
@@ -37,7 +38,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/accounts/{id}/states", get(states))
         .route("/api/accounts/{id}/link", post(link))
         .route("/api/accounts/{id}/sync", post(sync_one))
-        .route("/api/edit", post(edit))
+        // The one body that can be large: a long text area's value.
+        .route(
+            "/api/edit",
+            post(edit).layer(DefaultBodyLimit::max(crate::security::EDIT_BODY_LIMIT)),
+        )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -154,7 +159,13 @@ fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppE
     })
 }
 
-async fn page(State(state): State<AppState>, Path(id): Path<String>) -> PageResult<Markup> {
+/// The page may refresh the org's metadata (a describe, when the cache is stale), so it is
+/// same-origin only.
+async fn page(
+    _: SameOrigin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult<Markup> {
     let id = parse_account_id(&id)?;
     let st = state.clone();
     let (chrome, detail) = state

@@ -8,6 +8,7 @@
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::format;
 use crate::layout::{self, Nav};
+use crate::security::SameOrigin;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect};
@@ -427,9 +428,10 @@ struct SearchQuery {
     q: String,
 }
 
-/// Salesforce accounts matching the text, as the dialog's result list (an HTML fragment the
+/// Salesforce accounts matching the text (a query to Salesforce, so same-origin only), as the dialog's result list (an HTML fragment the
 /// script drops in; rendered here so escaping stays in one place).
 async fn search_salesforce(
+    _: SameOrigin,
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
 ) -> impl IntoResponse {

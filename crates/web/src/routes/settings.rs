@@ -9,7 +9,7 @@
 
 use crate::error::{AppError, PageResult};
 use crate::layout::{self, Chrome, Nav};
-use crate::security::CSRF_FIELD;
+use crate::security::{SameOrigin, CSRF_FIELD};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -75,7 +75,12 @@ fn load(state: &AppState, engine: &Engine) -> Result<View, AppError> {
     })
 }
 
-async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> PageResult<Markup> {
+/// The page probes every `sf` it finds (`sf --version`), so it is same-origin only.
+async fn page(
+    _: SameOrigin,
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+) -> PageResult<Markup> {
     let st = state.clone();
     let view = state.run(move |engine| load(&st, engine)).await?;
     let notice = query.saved.is_some().then_some("Settings saved.");
@@ -311,8 +316,9 @@ fn render(
     layout::page(&view.chrome, Nav::Settings, "Settings", content)
 }
 
-/// The status panel and the org picker, rendered after `sf` answered.
-async fn status_fragment(State(state): State<AppState>) -> PageResult<Markup> {
+/// The status panel and the org picker, rendered after `sf` answered (it asks Salesforce
+/// who is logged in, so same-origin only).
+async fn status_fragment(_: SameOrigin, State(state): State<AppState>) -> PageResult<Markup> {
     let (status, orgs, target) = state
         .run(|engine| {
             let status = engine.status();
