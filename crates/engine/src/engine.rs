@@ -19,6 +19,7 @@ use upsight_salesforce::{
 use upsight_store::Store;
 
 use crate::error::{EngineError, Result};
+use crate::files::{read_user_file, FileRole, USER_FILE_LIMIT};
 use crate::lock::SyncGate;
 use crate::meta::OrgMeta;
 use crate::settings::{self, Layers, SettingKey, Settings};
@@ -103,10 +104,14 @@ impl Engine {
     ) -> Result<Engine> {
         let db_path = options.db_path.clone();
         if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| EngineError::Io {
-                what: "cannot create the database directory",
-                path: dir.to_path_buf(),
-                message: e.to_string(),
+            std::fs::create_dir_all(dir).map_err(|e| {
+                EngineError::Database(Box::new(
+                    crate::dbfault::DatabaseError::directory_uncreatable(
+                        &db_path,
+                        dir,
+                        e.to_string(),
+                    ),
+                ))
             })?;
         }
         let store = Store::open(&db_path)?;
@@ -380,15 +385,10 @@ fn build_layers(options: &EngineOptions, database: BTreeMap<String, String>) -> 
         None => settings::default_config_path(&options.env),
     };
     let file = match path {
-        Some(path) => match std::fs::read_to_string(&path) {
+        Some(path) => match read_user_file(FileRole::Config, &path, USER_FILE_LIMIT) {
             Ok(text) => Some((path, text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(EngineError::Config {
-                    path,
-                    message: e.to_string(),
-                })
-            }
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
         },
         None => None,
     };
@@ -410,10 +410,7 @@ fn load_field_map(settings: &Settings) -> Result<FieldMap> {
     match &settings.field_map_path {
         None => Ok(builtin.clone()),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| EngineError::FieldMapFile {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+            let text = read_user_file(FileRole::FieldMap, path, USER_FILE_LIMIT)?;
             Ok(builtin.with_override(&path.display().to_string(), &text)?)
         }
     }
