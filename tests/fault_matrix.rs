@@ -25,6 +25,9 @@ mod browser_support;
 #[path = "fault_matrix/cases.rs"]
 mod cases;
 
+#[path = "fault_matrix/cases_store.rs"]
+mod cases_store;
+
 /// One row of the matrix: its name (also the test's name), the words for what it
 /// covers, and the case.
 pub struct Case {
@@ -36,15 +39,36 @@ pub struct Case {
 /// Declares the table and one `#[test]` per row, so each case is reported (and can be run)
 /// on its own.
 macro_rules! matrix {
-    ($($name:ident => $covers:literal,)*) => {
+    ($($first:ident $(:: $name:ident)? => $covers:literal,)*) => {
         /// The matrix, in the order.
-        pub const CASES: &[Case] = &[$(Case { name: stringify!($name), covers: $covers, run: cases::$name },)*];
+        pub const CASES: &[Case] = &[$(row!($covers; $first $(:: $name)?),)*];
         $(
-            #[test]
-            fn $name() {
-                cases::$name();
-            }
+            row!(test; $first $(:: $name)?);
         )*
+    };
+}
+
+/// One row, written `NAME` (a case in `cases`) or `MODULE::NAME`: its table entry, or its
+/// `#[test]`.
+macro_rules! row {
+    (test; $name:ident) => {
+        row!(test; cases::$name);
+    };
+    (test; $module:ident :: $name:ident) => {
+        #[test]
+        fn $name() {
+            $module::$name();
+        }
+    };
+    ($covers:literal; $name:ident) => {
+        row!($covers; cases::$name)
+    };
+    ($covers:literal; $module:ident :: $name:ident) => {
+        Case {
+            name: stringify!($name),
+            covers: $covers,
+            run: $module::$name,
+        }
     };
 }
 
@@ -69,6 +93,12 @@ matrix! {
     bad_values_in_every_write_back_field => "input: over-length and malformed values in every write-back field",
     custom_sf_path_that_is_not_sf => "input: a custom `sf` path that points at something that is not `sf`",
     soak_1000_push_cycles_with_faults => "soak: 1,000 push cycles with a 10% random fault rate",
+    cases_store::database_disk_full => "database: the disk is full (a filled tmpfs in a private mount namespace)",
+    cases_store::database_read_only => "database: the file, its directory or the file system is read-only",
+    cases_store::database_locked => "database: another process holds SQLite's write lock past the busy timeout",
+    cases_store::database_corrupt => "database: a damaged table page, then a damaged header; export and recover",
+    cases_store::database_cannot_open => "database: a directory as the database, a database under a regular file",
+    cases_store::config_and_field_map_files_are_bounded => "input: /dev/zero, a FIFO, a directory or a 2 MiB file as the config, field map or Id file",
 }
 
 /// The table itself is part of the contract: every case names what it covers, once.

@@ -45,6 +45,8 @@ pub enum Diagnosis {
     CannotOpen { cause: OpenCause },
     /// Another process held it past the busy timeout.
     Locked { holders: Vec<LockHolder> },
+    /// upsight's own lock file next to the database (`lock`) cannot be opened for writing.
+    LockFileNotWritable { lock: PathBuf, cause: ReadOnlyCause },
     /// The file is damaged or is not an SQLite database.
     Corrupt,
     /// Another read or write failure of the operating system.
@@ -60,6 +62,8 @@ pub enum ReadOnlyCause {
     File,
     /// Its directory is not writable, so SQLite cannot create its `-wal` and `-shm` files.
     Directory(PathBuf),
+    /// Neither the file nor its directory is writable.
+    FileAndDirectory(PathBuf),
     /// Everything looks writable (SQLite opened it read-only on its own terms).
     Unknown,
 }
@@ -74,6 +78,8 @@ pub enum OpenCause {
         dir: PathBuf,
         detail: Option<String>,
     },
+    /// What should be its directory is a file (or another non-directory).
+    NotADirectory(PathBuf),
     /// Its directory exists but is not writable by this user.
     DirectoryNotWritable(PathBuf),
     /// None of the above could be seen.
@@ -118,6 +124,10 @@ impl DatabaseError {
             DatabaseFault::ReadOnly => Diagnosis::ReadOnly {
                 cause: read_only_cause(path, sqlite),
             },
+            // SQLite cannot create the -wal and -shm files on a read-only mount.
+            DatabaseFault::CannotOpen if mounted_read_only(path) => Diagnosis::ReadOnly {
+                cause: ReadOnlyCause::FileSystem,
+            },
             DatabaseFault::CannotOpen => Diagnosis::CannotOpen {
                 cause: open_cause(path, None),
             },
@@ -155,11 +165,36 @@ impl DatabaseError {
         }
     }
 
+    /// upsight's lock file `lock` next to the database `db` could not be opened: a
+    /// `DatabaseError` when it is not writable (permissions, a read-only mount), else `None`.
+    pub fn lock_file_error(db: &Path, lock: &Path, err: &std::io::Error) -> Option<DatabaseError> {
+        let denied = err.kind() == std::io::ErrorKind::PermissionDenied
+            || err.raw_os_error() == Some(nix::errno::Errno::EROFS as i32);
+        if !denied {
+            return None;
+        }
+        let no_cause = SqliteCause {
+            code: 0,
+            extended_code: 0,
+            message: String::new(),
+        };
+        Some(DatabaseError {
+            path: db.to_path_buf(),
+            diagnosis: Diagnosis::LockFileNotWritable {
+                lock: lock.to_path_buf(),
+                cause: read_only_cause(lock, &no_cause),
+            },
+            sqlite: None,
+        })
+    }
+
     /// A short stable name for JSON output.
     pub fn kind(&self) -> &'static str {
         match self.diagnosis {
             Diagnosis::DiskFull { .. } => "database_disk_full",
-            Diagnosis::ReadOnly { .. } => "database_read_only",
+            Diagnosis::ReadOnly { .. } | Diagnosis::LockFileNotWritable { .. } => {
+                "database_read_only"
+            }
             Diagnosis::CannotOpen { .. } => "database_cannot_open",
             Diagnosis::Locked { .. } => "database_locked",
             Diagnosis::Corrupt => "database_corrupt",
@@ -190,8 +225,20 @@ impl fmt::Display for DatabaseError {
                     "; {nothing_lost}. Free some disk space, then run the command again"
                 )?;
             }
-            Diagnosis::ReadOnly { cause } => {
-                write!(f, "the database {db} is read-only: ")?;
+            Diagnosis::ReadOnly { cause } | Diagnosis::LockFileNotWritable { cause, .. } => {
+                match &self.diagnosis {
+                    Diagnosis::LockFileNotWritable { lock, .. } => write!(
+                        f,
+                        "the database {db} is read-only for upsight: its lock file {} cannot \
+                         be opened for writing: ",
+                        lock.display()
+                    )?,
+                    _ => write!(f, "the database {db} is read-only: ")?,
+                }
+                let db = match &self.diagnosis {
+                    Diagnosis::LockFileNotWritable { lock, .. } => lock.display(),
+                    _ => self.path.display(),
+                };
                 match cause {
                     ReadOnlyCause::FileSystem => write!(
                         f,
@@ -208,6 +255,15 @@ impl fmt::Display for DatabaseError {
                         "its directory {} is not writable by this user, and SQLite needs to \
                          create its -wal and -shm files there. Make the directory writable \
                          (`chmod u+w {}`), or keep the database elsewhere (--db PATH)",
+                        dir.display(),
+                        dir.display()
+                    )?,
+                    ReadOnlyCause::FileAndDirectory(dir) => write!(
+                        f,
+                        "neither the file nor its directory {} is writable by this user. Make \
+                         both writable (`chmod u+w {} {db}`, or check their owner with \
+                         `ls -ld {} {db}`)",
+                        dir.display(),
                         dir.display(),
                         dir.display()
                     )?,
@@ -239,6 +295,12 @@ impl fmt::Display for DatabaseError {
                             dir.display()
                         )?;
                     }
+                    OpenCause::NotADirectory(dir) => write!(
+                        f,
+                        "{} is not a directory, so the database cannot be kept under it. \
+                         Pass another path (--db PATH or UPSIGHT_DB)",
+                        dir.display()
+                    )?,
                     OpenCause::DirectoryNotWritable(dir) => write!(
                         f,
                         "its directory {} exists but is not writable by this user. Make it \
@@ -346,13 +408,18 @@ fn writable(path: &Path) -> bool {
     nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
+fn mounted_read_only(path: &Path) -> bool {
+    nix::sys::statvfs::statvfs(&directory(path))
+        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        .unwrap_or(false)
+}
+
 fn read_only_cause(path: &Path, sqlite: &SqliteCause) -> ReadOnlyCause {
     let dir = directory(path);
-    let mounted_ro = nix::sys::statvfs::statvfs(&dir)
-        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
-        .unwrap_or(false);
-    if mounted_ro {
+    if mounted_read_only(path) {
         ReadOnlyCause::FileSystem
+    } else if path.exists() && !writable(path) && !writable(&dir) {
+        ReadOnlyCause::FileAndDirectory(dir)
     } else if path.exists() && !writable(path) {
         ReadOnlyCause::File
     } else if sqlite.extended_code == rusqlite_codes::READONLY_DIRECTORY || !writable(&dir) {
@@ -372,6 +439,8 @@ fn open_cause(path: &Path, detail: Option<String>) -> OpenCause {
     let dir = directory(path);
     if path.is_dir() {
         OpenCause::IsDirectory
+    } else if let Some(not_dir) = dir.ancestors().find(|d| d.exists() && !d.is_dir()) {
+        OpenCause::NotADirectory(not_dir.to_path_buf())
     } else if !dir.is_dir() {
         OpenCause::MissingDirectory { dir, detail }
     } else if !writable(&dir) {
