@@ -396,9 +396,19 @@ pub fn database_read_only() {
 pub fn database_locked() {
     let (rig, mut ledger) = rig_with_pending("locked");
     let account = rig.accounts[0].clone();
-    // This process takes SQLite's write lock and keeps it past upsight's busy timeout.
+    // This process takes SQLite's write lock and keeps it past upsight's busy timeout, and
+    // holds upsight's push lock file the way a pusher does: an exclusive flock, its pid
+    // inside.
     let holder = rusqlite::Connection::open(rig.db()).unwrap();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let lock_path = PathBuf::from(format!("{}.push-lock", rig.db().display()));
+    std::fs::write(&lock_path, format!("{}\n", std::process::id())).unwrap();
+    let push_lock = nix::fcntl::Flock::lock(
+        std::fs::File::open(&lock_path).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .map_err(|(_, e)| e)
+    .expect("flock the push lock");
     let started = Instant::now();
     let set = rig.run(&["set", &account, OTHER_NOTE, "typed while locked"]);
     let waited = started.elapsed();
@@ -412,6 +422,7 @@ pub fn database_locked() {
         // The kernel's lock table names this very process.
         needles.push(format!("process {me}"));
         needles.push("fault_matrix".to_owned());
+        needles.push("holding upsight's push-lock".to_owned());
     }
     let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
     assert_says("set on a locked database", &set, &needles);
@@ -428,8 +439,18 @@ pub fn database_locked() {
     no_panic("sync", &sync);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(message(&sync).contains("is locked by"), "{sync:?}");
+    let push = rig.run(&["push"]);
+    no_panic("push", &push);
+    assert_eq!(push.code, 1, "{push:?}");
+    assert!(message(&push).contains("is locked by"), "{push:?}");
+    if let Some(served) =
+        serve_briefly(rig.command(&serve_args(), &[], &[]), Duration::from_secs(3))
+    {
+        no_panic("serve", &served);
+    }
     holder.execute_batch("ROLLBACK").unwrap();
     drop(holder);
+    drop(push_lock);
 
     // The lock is gone: the same command again is saved.
     ledger.set(&rig, &account, OTHER_NOTE, "typed while locked");
@@ -475,9 +496,13 @@ pub fn database_corrupt() {
     let account = rig.accounts[0].clone();
     let db = rig.db();
     // Every upsight process has ended, so the WAL is checkpointed into the file. Overwrite
-    // the `account` table's root page: the change log stays readable.
-    let (page, size) = root_page(&db, "account");
-    overwrite(&db, (page - 1) * size, &vec![0xa5; size as usize]);
+    // the root pages of the `account` and `settings` tables: every command that opens the
+    // database reads its settings, so each one meets the damage; the change log stays
+    // readable.
+    for table in ["account", "settings"] {
+        let (page, size) = root_page(&db, table);
+        overwrite(&db, (page - 1) * size, &vec![0xa5; size as usize]);
+    }
 
     let set = rig.run(&["set", &account, OTHER_NOTE, "typed on a damaged file"]);
     let said = assert_says(

@@ -85,7 +85,16 @@ impl Engine {
     /// Opens the database and resolves the settings and the field map. Connecting to
     /// Salesforce waits for the first call that needs it.
     pub fn open(options: EngineOptions) -> Result<Engine> {
-        Engine::build(options, ClientSource::Settings, None)
+        Engine::build(options, ClientSource::Settings, None, false)
+    }
+
+    /// Opens a database that may be damaged, for reading what it still holds (`upsight
+    /// changes --json`, `accounts list`: the export a damaged database's message asks
+    /// for). Settings saved in the database and the field map override are used when they
+    /// can be read and skipped when the file is damaged there; the file itself must still
+    /// open. Nothing else differs from [`Engine::open`].
+    pub fn open_salvaging(options: EngineOptions) -> Result<Engine> {
+        Engine::build(options, ClientSource::Settings, None, true)
     }
 
     /// Opens with a ready client (for `upsight demo`, which talks to the in-process
@@ -94,13 +103,14 @@ impl Engine {
         options: EngineOptions,
         client: Arc<dyn SalesforceClient>,
     ) -> Result<Engine> {
-        Engine::build(options, ClientSource::Fixed, Some(client))
+        Engine::build(options, ClientSource::Fixed, Some(client), false)
     }
 
     fn build(
         options: EngineOptions,
         client_source: ClientSource,
         client: Option<Arc<dyn SalesforceClient>>,
+        salvage: bool,
     ) -> Result<Engine> {
         let db_path = options.db_path.clone();
         if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -115,9 +125,16 @@ impl Engine {
             })?;
         }
         let store = Store::open(&db_path)?;
-        let settings = resolve_settings(&options, &store)?;
+        let database = match store.settings() {
+            Err(e) if salvage && e.database_fault().is_some() => BTreeMap::new(),
+            other => other?,
+        };
+        let settings = Settings::resolve(&build_layers(&options, database)?)?;
         let sync_gate = SyncGate::new(&db_path);
-        let field_map = load_field_map(&settings)?;
+        let field_map = match load_field_map(&settings) {
+            Err(_) if salvage => FieldMap::builtin().clone(),
+            other => other?,
+        };
         Ok(Engine {
             db_path,
             options,
@@ -398,10 +415,6 @@ fn build_layers(options: &EngineOptions, database: BTreeMap<String, String>) -> 
         env: options.env.clone(),
         flags: options.flags.clone(),
     })
-}
-
-fn resolve_settings(options: &EngineOptions, store: &Store) -> Result<Settings> {
-    Settings::resolve(&build_layers(options, store.settings()?)?)
 }
 
 /// The built-in field map, with the override file laid over it when one is set.
