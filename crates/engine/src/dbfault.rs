@@ -460,15 +460,10 @@ pub fn lock_file(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The pid a lock file names: its first word, as decimal text. Reads at most 64 bytes.
+/// The pid a lock file names: its first word, as decimal text. Reads at most 64 bytes of a
+/// regular file (never waits on a FIFO put in its place).
 fn pid_in(lock: &Path) -> Option<u32> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(lock)
-        .ok()?
-        .take(64)
-        .read_to_string(&mut text)
-        .ok()?;
+    let text = crate::files::read_user_file(crate::files::FileRole::LockFile, lock, 64).ok()?;
     text.split_whitespace().next()?.parse().ok()
 }
 

@@ -174,6 +174,7 @@ impl EngineError {
                 crate::files::FileRole::Config => "config",
                 crate::files::FileRole::FieldMap => "field_map",
                 crate::files::FileRole::IdFile => "id_file",
+                crate::files::FileRole::LockFile => "io",
             },
             EngineError::AccountNotFound(_) => "account_not_found",
             EngineError::AlreadyExists { .. } => "already_exists",

@@ -28,6 +28,8 @@ pub enum FileRole {
     FieldMap,
     /// An Id file (`accounts add --sf-id-file`).
     IdFile,
+    /// One of upsight's lock files next to the database (read for the holder's pid).
+    LockFile,
 }
 
 impl FileRole {
@@ -36,6 +38,7 @@ impl FileRole {
             FileRole::Config => "the config file",
             FileRole::FieldMap => "the field map override",
             FileRole::IdFile => "the Id file",
+            FileRole::LockFile => "the lock file",
         }
     }
 
@@ -47,6 +50,7 @@ impl FileRole {
                  (`upsight settings set field_map_path ''`, or UPSIGHT_FIELD_MAP_PATH)"
             }
             FileRole::IdFile => "pass a text file with one Id or record URL per line",
+            FileRole::LockFile => "remove it when no upsight process runs",
         }
     }
 }
