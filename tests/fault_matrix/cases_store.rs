@@ -214,6 +214,19 @@ record push push
 record sync sync
 record status status
 record changes changes
+# With a serve running, its open connection keeps the -wal and -shm files: a write then
+# fails appending to the WAL (SQLITE_FULL itself) rather than creating the -shm.
+rm "$mnt/filler"
+"$UPSIGHT" serve --no-open --port 0 --json >"$out/served.out" 2>"$out/served.err" &
+served=$!
+for i in $(seq 1 100); do grep -q url "$out/served.out" 2>/dev/null && break; sleep 0.1; done
+dd if=/dev/zero of="$mnt/filler" bs=1k >/dev/null 2>&1
+record set_served set {account} {OTHER_NOTE} "typed while the disk was full"
+kill $served; wait $served
+rm "$mnt/filler"
+dd if=/dev/zero of="$mnt/filler" bs=1k >/dev/null 2>&1
+# serve either refuses (exit 1) or starts and is killed after 3 s (137): never a panic.
+timeout -s KILL 3 "$UPSIGHT" serve --no-open --port 0 --json >"$out/serve.out" 2>"$out/serve.err"; echo $? >"$out/serve.code"
 rm "$mnt/filler"
 record retry set {account} {OTHER_NOTE} "typed while the disk was full"
 cp "$mnt/upsight.db" "{db}" && rm -f "{db}-wal" "{db}-shm"
@@ -240,6 +253,17 @@ cp "$mnt/upsight.db" "{db}" && rm -f "{db}-wal" "{db}-shm"
         said.contains("SQLite:"),
         "SQLite's own words are kept: {said}"
     );
+    let set_served = recorded(&out, "set_served");
+    let said = assert_says(
+        "set on a full disk while serve runs",
+        &set_served,
+        &[
+            "is full",
+            "no earlier edit was lost",
+            "run the command again",
+        ],
+    );
+    assert!(said.contains("full, code 13"), "SQLITE_FULL itself: {said}");
     for name in ["push", "sync"] {
         let run = recorded(&out, name);
         no_panic(name, &run);
@@ -252,9 +276,17 @@ cp "$mnt/upsight.db" "{db}" && rm -f "{db}-wal" "{db}-shm"
         }
     }
     no_panic("status", &recorded(&out, "status"));
-    // Reading needs no space: the change log still exports.
     let changes = recorded(&out, "changes");
     no_panic("changes", &changes);
+    let serve = recorded(&out, "serve");
+    assert!(
+        serve.code == 1 || serve.code == 137,
+        "serve on a full disk: {serve:?}"
+    );
+    assert!(
+        !serve.stderr.contains("panicked"),
+        "serve panicked: {serve:?}"
+    );
 
     // Space freed, the same command again: saved.
     let retry = recorded(&out, "retry");

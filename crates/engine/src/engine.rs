@@ -90,9 +90,9 @@ impl Engine {
 
     /// Opens a database that may be damaged, for reading what it still holds (`upsight
     /// changes --json`, `accounts list`: the export a damaged database's message asks
-    /// for). Settings saved in the database and the field map override are used when they
-    /// can be read and skipped when the file is damaged there; the file itself must still
-    /// open. Nothing else differs from [`Engine::open`].
+    /// for). Settings saved in the database are used when they can be read and skipped when
+    /// the file is damaged there (a bad config or field map file is still refused); the file
+    /// itself must still open. Nothing else differs from [`Engine::open`].
     pub fn open_salvaging(options: EngineOptions) -> Result<Engine> {
         Engine::build(options, ClientSource::Settings, None, true)
     }
@@ -131,10 +131,7 @@ impl Engine {
         };
         let settings = Settings::resolve(&build_layers(&options, database)?)?;
         let sync_gate = SyncGate::new(&db_path);
-        let field_map = match load_field_map(&settings) {
-            Err(_) if salvage => FieldMap::builtin().clone(),
-            other => other?,
-        };
+        let field_map = load_field_map(&settings)?;
         Ok(Engine {
             db_path,
             options,
