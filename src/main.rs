@@ -76,7 +76,17 @@ fn open_engine(cli: &Cli) -> Result<Engine, EngineError> {
     if let Some(org) = &cli.target_org {
         options.flags.insert(SettingKey::TargetOrg, org.clone());
     }
-    Engine::open(options)
+    // The read-only listings are the export a damaged database's message asks for: they
+    // read what the file still holds.
+    let salvage = matches!(
+        cli.command,
+        Command::Changes(_) | Command::Accounts(cmd::accounts::AccountsCommand::List)
+    );
+    if salvage {
+        Engine::open_salvaging(options)
+    } else {
+        Engine::open(options)
+    }
 }
 
 fn main() -> ExitCode {

@@ -31,6 +31,9 @@ mod cases_process;
 #[path = "fault_matrix/cases_push.rs"]
 mod cases_push;
 
+#[path = "fault_matrix/cases_store.rs"]
+mod cases_store;
+
 #[path = "fault_matrix/cases_web.rs"]
 mod cases_web;
 
@@ -103,6 +106,12 @@ matrix! {
     another_local_user_without_the_link_is_refused in cases_web => "serve (issue 10): without the printed link's secret, every page, API and edit is refused",
     oversize_request_bodies_are_refused in cases_web => "serve (issue 10): oversize request bodies get 413 and save nothing",
     second_serve_on_one_database_refuses_to_start in cases_web => "serve (issue 10): a second serve on one database refuses to start and names the first's pid and link; after kill -9 of the first, a new one starts",
+    database_disk_full in cases_store => "database: the disk is full (a filled tmpfs in a private mount namespace)",
+    database_read_only in cases_store => "database: the file, its directory or the file system is read-only",
+    database_locked in cases_store => "database: another process holds SQLite's write lock past the busy timeout",
+    database_corrupt in cases_store => "database: a damaged table page, then a damaged header; export and recover",
+    database_cannot_open in cases_store => "database: a directory as the database, a database under a regular file",
+    config_and_field_map_files_are_bounded in cases_store => "input: /dev/zero, a FIFO, a directory or a 2 MiB file as the config, field map or Id file",
 }
 
 /// The table itself is part of the contract: every case names what it covers, once.

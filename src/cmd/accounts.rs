@@ -222,12 +222,12 @@ fn search(engine: &Engine, json: bool, text: &str) -> Result<u8, EngineError> {
 }
 
 /// Reads an Id file: one Id or URL per line; blank lines and `#` comments are skipped.
-fn read_id_file(path: &PathBuf) -> Result<Vec<String>, EngineError> {
-    let text = std::fs::read_to_string(path).map_err(|e| EngineError::Io {
-        what: "cannot read the Id file",
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+fn read_id_file(path: &std::path::Path) -> Result<Vec<String>, EngineError> {
+    let text = upsight_engine::files::read_user_file(
+        upsight_engine::files::FileRole::IdFile,
+        path,
+        upsight_engine::files::USER_FILE_LIMIT,
+    )?;
     Ok(text
         .lines()
         .map(str::trim)

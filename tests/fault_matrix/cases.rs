@@ -1509,4 +1509,3 @@ pub fn soak_1000_push_cycles_with_faults() {
     ledger.assert_status(&rig, "pushed");
     ledger.settle(&rig);
 }
-

@@ -19,6 +19,7 @@ use upsight_salesforce::{
 use upsight_store::Store;
 
 use crate::error::{EngineError, Result};
+use crate::files::{read_user_file, FileRole, USER_FILE_LIMIT};
 use crate::lock::SyncGate;
 use crate::meta::OrgMeta;
 use crate::settings::{self, Layers, SettingKey, Settings};
@@ -84,7 +85,16 @@ impl Engine {
     /// Opens the database and resolves the settings and the field map. Connecting to
     /// Salesforce waits for the first call that needs it.
     pub fn open(options: EngineOptions) -> Result<Engine> {
-        Engine::build(options, ClientSource::Settings, None)
+        Engine::build(options, ClientSource::Settings, None, false)
+    }
+
+    /// Opens a database that may be damaged, for reading what it still holds (`upsight
+    /// changes --json`, `accounts list`: the export a damaged database's message asks
+    /// for). Settings saved in the database are used when they can be read and skipped when
+    /// the file is damaged there (a bad config or field map file is still refused); the file
+    /// itself must still open. Nothing else differs from [`Engine::open`].
+    pub fn open_salvaging(options: EngineOptions) -> Result<Engine> {
+        Engine::build(options, ClientSource::Settings, None, true)
     }
 
     /// Opens with a ready client (for `upsight demo`, which talks to the in-process
@@ -93,24 +103,33 @@ impl Engine {
         options: EngineOptions,
         client: Arc<dyn SalesforceClient>,
     ) -> Result<Engine> {
-        Engine::build(options, ClientSource::Fixed, Some(client))
+        Engine::build(options, ClientSource::Fixed, Some(client), false)
     }
 
     fn build(
         options: EngineOptions,
         client_source: ClientSource,
         client: Option<Arc<dyn SalesforceClient>>,
+        salvage: bool,
     ) -> Result<Engine> {
         let db_path = options.db_path.clone();
         if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| EngineError::Io {
-                what: "cannot create the database directory",
-                path: dir.to_path_buf(),
-                message: e.to_string(),
+            std::fs::create_dir_all(dir).map_err(|e| {
+                EngineError::Database(Box::new(
+                    crate::dbfault::DatabaseError::directory_uncreatable(
+                        &db_path,
+                        dir,
+                        e.to_string(),
+                    ),
+                ))
             })?;
         }
         let store = Store::open(&db_path)?;
-        let settings = resolve_settings(&options, &store)?;
+        let database = match store.settings() {
+            Err(e) if salvage && e.database_fault().is_some() => BTreeMap::new(),
+            other => other?,
+        };
+        let settings = Settings::resolve(&build_layers(&options, database)?)?;
         let sync_gate = SyncGate::new(&db_path);
         let field_map = load_field_map(&settings)?;
         Ok(Engine {
@@ -381,15 +400,10 @@ fn build_layers(options: &EngineOptions, database: BTreeMap<String, String>) -> 
         None => settings::default_config_path(&options.env),
     };
     let file = match path {
-        Some(path) => match std::fs::read_to_string(&path) {
+        Some(path) => match read_user_file(FileRole::Config, &path, USER_FILE_LIMIT) {
             Ok(text) => Some((path, text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(EngineError::Config {
-                    path,
-                    message: e.to_string(),
-                })
-            }
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
         },
         None => None,
     };
@@ -401,20 +415,13 @@ fn build_layers(options: &EngineOptions, database: BTreeMap<String, String>) -> 
     })
 }
 
-fn resolve_settings(options: &EngineOptions, store: &Store) -> Result<Settings> {
-    Settings::resolve(&build_layers(options, store.settings()?)?)
-}
-
 /// The built-in field map, with the override file laid over it when one is set.
 fn load_field_map(settings: &Settings) -> Result<FieldMap> {
     let builtin = FieldMap::builtin();
     match &settings.field_map_path {
         None => Ok(builtin.clone()),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| EngineError::FieldMapFile {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+            let text = read_user_file(FileRole::FieldMap, path, USER_FILE_LIMIT)?;
             Ok(builtin.with_override(&path.display().to_string(), &text)?)
         }
     }

@@ -66,6 +66,11 @@ pub enum EngineError {
     #[error("{0}; fix the field map override file or unset field_map_path")]
     FieldMap(#[from] FieldMapError),
 
+    /// A file the user named (config, field map override, Id file) is not a regular file,
+    /// is over [`USER_FILE_LIMIT`](crate::files::USER_FILE_LIMIT), or cannot be read.
+    #[error("{0}")]
+    File(#[from] crate::files::FileError),
+
     /// A local account named by a local id or Salesforce Id that does not exist.
     #[error("no local account `{0}`; `upsight accounts list` shows them, `upsight accounts add --sf-id ID` adds one")]
     AccountNotFound(String),
@@ -106,6 +111,11 @@ pub enum EngineError {
     #[error("database: {0}")]
     Store(StoreError),
 
+    /// The database file failed (disk full, read-only, cannot open, locked, corrupt, an I/O
+    /// error): what happened, what to do, and SQLite's own words.
+    #[error("{0}")]
+    Database(Box<crate::dbfault::DatabaseError>),
+
     /// A file the engine needs (the lock file, the database directory) failed.
     #[error("{what} {path}: {message}")]
     Io {
@@ -126,6 +136,7 @@ impl EngineError {
             | EngineError::Config { .. }
             | EngineError::FieldMapFile { .. }
             | EngineError::FieldMap(_)
+            | EngineError::File(_)
             | EngineError::AccountNotFound(_)
             | EngineError::AlreadyExists { .. }
             | EngineError::AlreadyLinked { .. }
@@ -135,6 +146,7 @@ impl EngineError {
             EngineError::Salesforce(upsight_salesforce::Error::Invalid(_)) => ExitClass::Usage,
             EngineError::Salesforce(_)
             | EngineError::Store(_)
+            | EngineError::Database(_)
             | EngineError::Io { .. }
             | EngineError::JoinedSyncFailed(_) => ExitClass::Failure,
         }
@@ -144,6 +156,7 @@ impl EngineError {
     pub fn is_retryable(&self) -> bool {
         match self {
             EngineError::Salesforce(e) => e.is_retryable(),
+            EngineError::Database(e) => e.is_retryable(),
             _ => false,
         }
     }
@@ -157,6 +170,12 @@ impl EngineError {
             EngineError::InvalidSetting { .. } => "invalid_setting",
             EngineError::Config { .. } => "config",
             EngineError::FieldMapFile { .. } | EngineError::FieldMap(_) => "field_map",
+            EngineError::File(e) => match e.role {
+                crate::files::FileRole::Config => "config",
+                crate::files::FileRole::FieldMap => "field_map",
+                crate::files::FileRole::IdFile => "id_file",
+                crate::files::FileRole::LockFile => "io",
+            },
             EngineError::AccountNotFound(_) => "account_not_found",
             EngineError::AlreadyExists { .. } => "already_exists",
             EngineError::AlreadyLinked { .. } => "already_linked",
@@ -166,6 +185,7 @@ impl EngineError {
             EngineError::Salesforce(e) if e.needs_user_action() => "salesforce_auth",
             EngineError::Salesforce(_) => "salesforce",
             EngineError::Store(_) => "database",
+            EngineError::Database(e) => e.kind(),
             EngineError::Io { .. } => "io",
             EngineError::JoinedSyncFailed(_) => "sync_failed",
         }
@@ -173,7 +193,13 @@ impl EngineError {
 }
 
 impl From<StoreError> for EngineError {
+    /// A failure of the database file is diagnosed here (free space, who holds the lock,
+    /// which part is not writable: a few system calls, on the error path only), so every
+    /// caller's `?` gives the user the next step.
     fn from(e: StoreError) -> EngineError {
+        if let Some(fault) = crate::dbfault::DatabaseError::from_store(&e) {
+            return EngineError::Database(Box::new(fault));
+        }
         match e {
             StoreError::NotFound {
                 what: "account",

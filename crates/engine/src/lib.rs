@@ -9,6 +9,8 @@
 //! - [`settings`]: the setting keys and their layers (defaults, config file, database,
 //!   `UPSIGHT_*` environment).
 //! - [`error`]: [`EngineError`], with messages that say what to do next and an exit class.
+//! - [`dbfault`]: what a failure of the database file means and what to do about it.
+//! - [`files`]: bounded reads of the files a user names (config, field map, Id file).
 //! - [`meta`]: the org's metadata (describe and instance URL), cached in the database.
 //! - [`lock`]: one sync at a time, in this process and across processes.
 //! - [`instance`]: one `upsight serve` per database (the serve lock).
@@ -20,9 +22,11 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod dbfault;
 pub mod edit;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod instance;
 pub mod lock;
 pub mod meta;

@@ -201,7 +201,7 @@ impl SyncGate {
             .truncate(false)
             .write(true)
             .open(&self.lock_path)
-            .map_err(|e| self.io_error(e.to_string()))?;
+            .map_err(|e| self.open_error(&e))?;
         let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => lock,
             Err((file, Errno::EWOULDBLOCK)) => {
@@ -215,6 +215,21 @@ impl SyncGate {
         };
         pass.file_lock = Some(lock);
         Ok(Entry::Run(pass))
+    }
+
+    /// A lock file that is not writable is the database being read-only for upsight: said
+    /// with the next step (`dbfault`), like SQLite's own read-only error.
+    fn open_error(&self, e: &std::io::Error) -> EngineError {
+        let db = self
+            .lock_path
+            .to_str()
+            .and_then(|p| p.strip_suffix(".sync-lock"))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.lock_path.clone());
+        match crate::dbfault::DatabaseError::lock_file_error(&db, &self.lock_path, e) {
+            Some(fault) => EngineError::Database(Box::new(fault)),
+            None => self.io_error(e.to_string()),
+        }
     }
 
     fn io_error(&self, message: String) -> EngineError {

@@ -226,38 +226,41 @@ impl Store {
 
     /// The account with this local id.
     pub fn get_account(&self, id: AccountId) -> Result<Account> {
-        get_account(&self.conn, id)
+        self.read(|conn| get_account(conn, id))
     }
 
     /// The account linked to this Salesforce Id, if any.
     pub fn find_account_by_sf_id(&self, sf_id: &str) -> Result<Option<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE sf_id = ?1");
-        self.conn
-            .query_row(&sql, [sf_id], account_from_row)
-            .optional()?
-            .transpose()
+        self.read(|conn| {
+            conn.query_row(&sql, [sf_id], account_from_row)
+                .optional()?
+                .transpose()
+        })
     }
 
     /// Every account with all its fields, ordered by name.
     pub fn list_accounts(&self) -> Result<Vec<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM account ORDER BY name COLLATE NOCASE, id");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([], account_from_row)?;
-        rows.map(|row| row?).collect()
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map([], account_from_row)?;
+            rows.map(|row| row?).collect()
+        })
     }
 
     /// Every account, ordered by name, carrying only the fields named in `fields`. SQLite
     /// extracts them from the JSON, so listing 5,000 accounts parses only what is shown.
     pub fn list_account_rows(&self, fields: &[&str]) -> Result<Vec<AccountRow>> {
-        account_rows(&self.conn, fields, None)
+        self.read(|conn| account_rows(conn, fields, None))
     }
 
     /// How many accounts there are.
     pub fn account_count(&self) -> Result<usize> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM account", [], |r| r.get(0))?;
-        Ok(n as usize)
+        self.read(|conn| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM account", [], |r| r.get(0))?;
+            Ok(n as usize)
+        })
     }
 
     /// One page of the accounts list: search, filter, sort and pagination run in SQLite, and
@@ -309,11 +312,12 @@ impl Store {
 
     /// The local ids and Salesforce Ids of every linked account: what a full sync queries.
     pub fn linked_accounts(&self) -> Result<Vec<(AccountId, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, sf_id FROM account WHERE sf_id IS NOT NULL ORDER BY id")?;
-        let rows = stmt.query_map([], |row| Ok((AccountId(row.get(0)?), row.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT id, sf_id FROM account WHERE sf_id IS NOT NULL ORDER BY id")?;
+            let rows = stmt.query_map([], |row| Ok((AccountId(row.get(0)?), row.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     /// Links a local account to a Salesforce Id (the Account Setup dialog). Open change-log
@@ -341,16 +345,17 @@ impl Store {
 
     /// The opportunity with this local id.
     pub fn get_opportunity(&self, id: OpportunityId) -> Result<Opportunity> {
-        get_opportunity(&self.conn, id)
+        self.read(|conn| get_opportunity(conn, id))
     }
 
     /// The opportunity with this Salesforce Id, if it is kept locally.
     pub fn find_opportunity_by_sf_id(&self, sf_id: &str) -> Result<Option<Opportunity>> {
         let sql = format!("SELECT {OPPORTUNITY_COLUMNS} FROM opportunity WHERE sf_id = ?1");
-        self.conn
-            .query_row(&sql, [sf_id], opportunity_from_row)
-            .optional()?
-            .transpose()
+        self.read(|conn| {
+            conn.query_row(&sql, [sf_id], opportunity_from_row)
+                .optional()?
+                .transpose()
+        })
     }
 
     /// The accounts `ids`, each with its opportunities (latest close date first), read in

@@ -131,7 +131,7 @@ impl Store {
 
     /// One entry.
     pub fn get_change(&self, id: ChangeId) -> Result<ChangeEntry> {
-        get_entry(&self.conn, id)
+        self.read(|conn| get_entry(conn, id))
     }
 
     /// Entries matching `filter`, newest first.
@@ -144,16 +144,18 @@ impl Store {
         let limit = filter
             .limit
             .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(
-            params![
-                filter.status.map(ChangeStatus::as_str),
-                filter.account.map(|a| a.0),
-                limit
-            ],
-            entry_from_row,
-        )?;
-        rows.map(|row| row?).collect()
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    filter.status.map(ChangeStatus::as_str),
+                    filter.account.map(|a| a.0),
+                    limit
+                ],
+                entry_from_row,
+            )?;
+            rows.map(|row| row?).collect()
+        })
     }
 
     /// The pending entries, oldest first: what the next push sends.
@@ -168,23 +170,24 @@ impl Store {
 
     /// How many entries are in each status (the sidebar's pending count).
     pub fn change_counts(&self) -> Result<BTreeMap<ChangeStatus, usize>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT status, count(*) FROM change_log GROUP BY status")?;
-        let rows = stmt.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
-        let mut counts = BTreeMap::new();
-        for row in rows {
-            let (status, count) = row?;
-            counts.insert(parse_status(&status)?, usize::try_from(count).unwrap_or(0));
-        }
-        Ok(counts)
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT status, count(*) FROM change_log GROUP BY status")?;
+            let rows = stmt.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?;
+            let mut counts = BTreeMap::new();
+            for row in rows {
+                let (status, count) = row?;
+                counts.insert(parse_status(&status)?, usize::try_from(count).unwrap_or(0));
+            }
+            Ok(counts)
+        })
     }
 
     /// The fields a sync must not overwrite.
     pub fn protected_fields(&self) -> Result<ProtectedFields> {
-        protected_fields(&self.conn)
+        self.read(protected_fields)
     }
 
     /// Before a push sends anything: for each pending entry in `sent`, counts an attempt,

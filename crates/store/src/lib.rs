@@ -20,13 +20,13 @@ mod sync_runs;
 
 pub use accounts::{AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort, NewAccount};
 pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult, PushVerdict};
-pub use error::{Result, StoreError};
+pub use error::{DatabaseFault, Result, SqliteCause, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use pull::{AccountPull, OpportunityPull, PreservedField, PullApply, PullOutcome};
 pub use sync_runs::{SyncKind, SyncRun, SyncRunEnd, SyncRunReport, SyncRunStatus};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long a write waits for another process's write to finish before giving up.
@@ -41,20 +41,33 @@ pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    /// The database file (`:memory:` for an in-memory one), named by typed errors.
+    path: PathBuf,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file at `path` and migrates it.
+    /// Opens (creating if needed) the database file at `path` and migrates it. A file that
+    /// cannot be opened, is locked, read-only, full or damaged fails with the typed
+    /// variant naming `path` ([`StoreError::CannotOpen`], ...).
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        Store::setup(Connection::open(path)?)
+        let path = path.as_ref();
+        Connection::open(path)
+            .map_err(StoreError::from)
+            .and_then(|conn| Store::setup(conn, path.to_path_buf()))
+            .map_err(|e| e.at(path))
     }
 
     /// A private in-memory database, for tests and `upsight demo`-style throwaway use.
     pub fn open_in_memory() -> Result<Store> {
-        Store::setup(Connection::open_in_memory()?)
+        Store::setup(Connection::open_in_memory()?, PathBuf::from(":memory:"))
     }
 
-    fn setup(mut conn: Connection) -> Result<Store> {
+    /// The database file (`:memory:` for an in-memory one).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf) -> Result<Store> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         // WAL lets the web app read while a sync writes. In-memory databases answer
@@ -63,39 +76,47 @@ impl Store {
         let _mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         migrate::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store { conn, path })
     }
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
-        migrate::user_version(&self.conn)
+        self.read(migrate::user_version)
     }
 
     /// The journal mode SQLite reports (`wal` for a file database).
     pub fn journal_mode(&self) -> Result<String> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "journal_mode", |row| row.get(0))?)
+        self.read(|conn| Ok(conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?))
     }
 
-    /// Runs `f` in one IMMEDIATE transaction, committing only if it succeeds.
+    /// Runs `f` in one IMMEDIATE transaction, committing only if it succeeds. A failure of
+    /// the database file comes back typed, naming the file.
     fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let Store { conn, path } = self;
+        let run = || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|e: StoreError| e.at(path))
     }
 
-    /// Runs `f` in one read transaction, so multi-query reads see one snapshot.
+    /// Runs `f` in one read transaction, so multi-query reads see one snapshot. A failure
+    /// of the database file comes back typed, naming the file.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let tx = self.conn.unchecked_transaction()?;
-        let value = f(&tx)?;
-        tx.finish()?;
-        Ok(value)
+        let run = || {
+            let tx = self.conn.unchecked_transaction()?;
+            let value = f(&tx)?;
+            tx.finish()?;
+            Ok(value)
+        };
+        run().map_err(|e: StoreError| e.at(&self.path))
     }
 }
+
+#[cfg(test)]
+mod fault_tests;
 
 #[cfg(test)]
 mod tests {

@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 impl Store {
     /// The stored value of `key`, if set.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()?)
+        self.read(|conn| {
+            Ok(conn
+                .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                    row.get(0)
+                })
+                .optional()?)
+        })
     }
 
     /// Sets `key` to `value`, replacing any previous value.
@@ -37,10 +38,10 @@ impl Store {
 
     /// Every stored setting.
     pub fn settings(&self) -> Result<BTreeMap<String, String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, value FROM settings ORDER BY key")?;
-        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT key, value FROM settings ORDER BY key")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 }

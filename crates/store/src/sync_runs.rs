@@ -158,16 +158,18 @@ impl Store {
 
     /// One run.
     pub fn get_sync_run(&self, id: SyncRunId) -> Result<Option<SyncRun>> {
-        find_run(&self.conn, id)
+        self.read(|conn| find_run(conn, id))
     }
 
     /// The latest `limit` runs, newest first.
     pub fn recent_sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM sync_run ORDER BY id DESC LIMIT ?1");
-        let mut stmt = self.conn.prepare(&sql)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map([limit], run_from_row)?;
-        rows.map(|row| row?).collect()
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map([limit], run_from_row)?;
+            rows.map(|row| row?).collect()
+        })
     }
 
     /// The latest finished run of `kind` (the sidebar's "last synced").
@@ -176,10 +178,11 @@ impl Store {
             "SELECT {RUN_COLUMNS} FROM sync_run WHERE kind = ?1 AND status != 'running'
              ORDER BY id DESC LIMIT 1"
         );
-        self.conn
-            .query_row(&sql, [kind.as_str()], run_from_row)
-            .optional()?
-            .transpose()
+        self.read(|conn| {
+            conn.query_row(&sql, [kind.as_str()], run_from_row)
+                .optional()?
+                .transpose()
+        })
     }
 }
 

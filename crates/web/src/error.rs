@@ -96,6 +96,9 @@ fn engine_public(e: &EngineError) -> (StatusCode, String) {
             (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
         }
         EngineError::Salesforce(_) => (StatusCode::BAD_GATEWAY, e.to_string()),
+        // The database file failed (disk full, locked, ...): the message says what to do
+        // on this machine, so it is shown rather than hidden behind the opaque one.
+        EngineError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         _ if e.exit_class() == ExitClass::Usage => {
             (StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }
@@ -181,6 +184,22 @@ mod tests {
         let (status, message) = e.public();
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         assert!(message.contains("Comment required"));
+    }
+
+    #[test]
+    fn database_faults_are_shown_with_the_next_step() {
+        let e = AppError::Engine(EngineError::from(upsight_store::StoreError::DiskFull {
+            path: "/nonexistent/upsight.db".into(),
+            sqlite: upsight_store::SqliteCause {
+                code: 13,
+                extended_code: 13,
+                message: "database or disk is full".into(),
+            },
+        }));
+        let (status, message) = e.public();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(message.contains("disk holding the database"), "{message}");
+        assert!(message.contains("Free some disk space"), "{message}");
     }
 
     #[test]
