@@ -67,19 +67,29 @@ struct Hooks {
     /// Replaces printing the update's answer (`$code` is the HTTP status, `$resp` the file
     /// holding the body); the default prints it as `--include` does and exits 1 for >= 400.
     after_update: Option<String>,
-    /// Replaces the `data query` answer (the drift check and sync queries).
+    /// Replaces the answer of every read: `data query` (sync) and the Composite resource's
+    /// queries (`api request rest …/composite`, the drift check).
     query: Option<String>,
 }
 
+/// What `sf api request rest --include` prints (see `shared/sf-protocol.md` and the
+/// simulator's `sf_cli.rs`): the status line, the response's headers in lower case (the
+/// `date` among them, which a conditional write needs), then the body; exit 1 for >= 400.
+const PRINT_INCLUDED: &str = r#"printf 'HTTP/1.1 %s\n' "$code"; tail -n +2 "$hdr" | tr -d '\r' | grep -v '^$' | sed -E 's/^([^:]+):/\L\1:/'; cat "$resp"; echo; [ "$code" -lt 400 ]"#;
+
 /// A fake `sf` that talks to the rig's simulator with curl (see the module's comment), and
-/// the environment that points upsight's CLI transport at it.
+/// the environment that points upsight's CLI transport at it. The hooks act on the update
+/// (the Composite Graph request) only; the drift read goes through `api request rest` too.
 fn curl_sf(rig: &Rig, name: &str, hooks: Hooks) -> Vec<(&'static str, OsString)> {
     let info = rig.sim.info();
     let token = rig.dir.path().join("token");
-    let after = hooks.after_update.unwrap_or_else(|| {
-        r#"printf 'HTTP/1.1 %s\ncontent-type: application/json\n\n' "$code"; cat "$resp"; echo; [ "$code" -lt 400 ]"#
-            .to_owned()
-    });
+    let after = hooks
+        .after_update
+        .unwrap_or_else(|| PRINT_INCLUDED.to_owned());
+    let read = hooks
+        .query
+        .clone()
+        .unwrap_or_else(|| PRINT_INCLUDED.to_owned());
     let query = hooks.query.unwrap_or_else(|| {
         r#"body=$(curl -sS -G -H "Authorization: Bearer $TOKEN" --data-urlencode "q=$4" "$URL/services/data/v62.0/query")
     printf '{"status":0,"result":%s,"warnings":[]}\n' "$body""#
@@ -97,16 +107,22 @@ case "$*" in
   "data query"*)
     {query} ;;
   "api request rest"*)
-    {before}
+    case "$4" in *composite/graph*) {before} ;; esac
     resp="$PWD/response.$$"
-    code=$(curl -sS -o "$resp" -w '%{{http_code}}' -X "$6" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data-binary "@${{8#@}}" "$URL$4")
-    {after} ;;
+    hdr="$PWD/headers.$$"
+    code=$(curl -sS -D "$hdr" -o "$resp" -w '%{{http_code}}' -X "$6" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data-binary "@${{8#@}}" "$URL$4")
+    case "$4" in
+      *composite/graph*) {after} ;;
+      */composite) {read} ;;
+      *) {print} ;;
+    esac ;;
   *) echo '{{"status":1,"name":"FakeSf","message":"not faked"}}'; exit 1 ;;
 esac"#,
             token = token.display(),
             url = info.url,
             org = info.org_id,
             user = info.username,
+            print = PRINT_INCLUDED,
             before = if hooks.before_update.is_empty() {
                 ":"
             } else {
@@ -250,19 +266,19 @@ pub fn sf_applies_the_update_then_crashes() {
 
 /// Issue 10, item 5: an HTML 429 (a load balancer's rate limit) and an HTML page with
 /// status 200 (a proxy's) on the update marked the entries `failed`; the message said GET
-/// for a PATCH. On both transports they are transport failures: pending, retried later.
+/// for the update's method. On both transports they are transport failures: pending, retried later.
 pub fn html_answers_to_the_update() {
     let (rig, ledger) = rig_with_edits(6, 2, 2, "html");
     let cli = curl_sf(&rig, "cli", Hooks::default());
     for (transport, set) in [("rest", Vec::new()), ("cli", cli)] {
-        rig.fault("PATCH", "composite/sobjects", 1, json!({"html": 429}));
+        rig.fault("POST", "composite/graph", 1, json!({"html": 429}));
         let push = rig.run_with(&["push"], &set, &[]);
         let report = assert_transport_failure(&rig, &push, &["429"]);
         assert_eq!(report["error"]["code"], "ERROR_HTTP_429", "{report}");
         rig.clear_faults();
         rig.fault(
-            "PATCH",
-            "composite/sobjects",
+            "POST",
+            "composite/graph",
             1,
             json!({"html": true, "status": 200}),
         );
@@ -270,7 +286,8 @@ pub fn html_answers_to_the_update() {
         let report = assert_transport_failure(&rig, &push, &["unexpected output"]);
         let message = report["error"]["message"].as_str().unwrap_or_default();
         if transport == "rest" {
-            assert!(message.contains("PATCH /services/"), "{message}");
+            // The update is a Composite Graph POST: the message names that, not a GET.
+            assert!(message.contains("POST /services/"), "{message}");
         }
         assert!(!message.contains("GET /services/"), "{message}");
         rig.clear_faults();

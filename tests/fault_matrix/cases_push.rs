@@ -228,10 +228,66 @@ enum Colleague {
     OtherField,
 }
 
+/// `upsight serve --no-open` on the rig's database, pushing with short delays; returns it
+/// once it listens (its first line).
+fn start_serve(rig: &Rig) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = rig.spawn(
+        &["serve", "--no-open", "--port", "0"],
+        &[
+            ("UPSIGHT_PUSH_DELAY_MS", "100".into()),
+            ("UPSIGHT_PUSH_MAX_DELAY_MS", "400".into()),
+        ],
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("serve's stdout"))
+        .read_line(&mut line)
+        .expect("serve's first line");
+    assert!(line.contains("\"url\""), "serve did not start: {line:?}");
+    child
+}
+
+/// A second `serve` on the database `first` serves: it must refuse to start, quickly, and
+/// name the first one's process.
+fn second_serve_refuses(rig: &Rig, first: &std::process::Child) {
+    let mut second = rig
+        .command(&["serve", "--no-open", "--port", "0"], &[], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the second serve");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait for the second serve") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second serve on one database started");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = second
+        .wait_with_output()
+        .expect("the second serve's output");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status.code(), Some(1), "the second serve: {said}");
+    assert!(
+        said.contains(&first.id().to_string()),
+        "the refusal does not name the serve that holds the database: {said}"
+    );
+}
+
 /// The multi-process soak (issue 10): a CLI `set`/`push` loop on one database, 50 runs,
-/// with kill -9 of the push at random moments, the write held open by a delay fault, and
-/// a colleague's edit landing inside the check-and-write window. After each run a
-/// restarted push recovers, and the run is checked: a colleague's change to our field is a
+/// beside an `upsight serve` whose pusher pushes the same database (killed -9 and restarted
+/// every ten runs, so its start-up push races the CLI's) and a second `serve` that must
+/// refuse to start, with kill -9 of the CLI push at random moments, the write held open by
+/// a delay fault, and a colleague's edit landing inside the check-and-write window. After
+/// each run a restarted push recovers, and the run is checked: a colleague's change to our field is a
 /// conflict with their value kept in Salesforce (then resolved by taking theirs), a change
 /// to another field survives while our edit lands, and otherwise Salesforce holds our
 /// edit, exactly once in the change log. No entry ever ends `failed`, and no colleague
@@ -245,7 +301,11 @@ pub fn soak_kill_9_and_colleague_edits_in_the_window() {
     let mut colleague_only: Vec<(String, String)> = Vec::new();
     let (mut killed, mut same, mut other) = (0, 0, 0);
     rig.api.reset_requests();
+    let mut serve = start_serve(&rig);
     for run in 0..RUNS {
+        if run % 10 == 5 {
+            second_serve_refuses(&rig, &serve);
+        }
         let account = rig.accounts[run % rig.accounts.len()].clone();
         let field = if run % 2 == 0 { NOTES } else { OTHER_NOTES };
         let mine = format!("run {run}: mine");
@@ -282,6 +342,13 @@ pub fn soak_kill_9_and_colleague_edits_in_the_window() {
             killed += 1;
         }
         let _ = push.wait();
+        if run % 10 == 9 {
+            // serve dies mid-whatever too; its successor pushes what is pending at start,
+            // racing the recovery push below.
+            let _ = serve.kill();
+            let _ = serve.wait();
+            serve = start_serve(&rig);
+        }
         rig.clear_faults();
         // The restart: whatever the kill left pending goes now.
         let recovered = rig.run(&["push"]);

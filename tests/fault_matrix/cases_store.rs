@@ -471,10 +471,19 @@ pub fn database_locked() {
     no_panic("sync", &sync);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(message(&sync).contains("is locked by"), "{sync:?}");
-    let push = rig.run(&["push"]);
-    no_panic("push", &push);
-    assert_eq!(push.code, 1, "{push:?}");
-    assert!(message(&push).contains("is locked by"), "{push:?}");
+    // A push waits for the pusher that holds the push lock (one pusher per database),
+    // saying whom it waits for, and pushes once that one is done.
+    let mut push = rig
+        .command(&["push"], &[], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn push");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        push.try_wait().unwrap().is_none(),
+        "push did not wait for the pusher holding the lock"
+    );
     if let Some(served) =
         serve_briefly(rig.command(&serve_args(), &[], &[]), Duration::from_secs(3))
     {
@@ -483,6 +492,15 @@ pub fn database_locked() {
     holder.execute_batch("ROLLBACK").unwrap();
     drop(holder);
     drop(push_lock);
+    let pushed = push.wait_with_output().expect("the waiting push");
+    let said = String::from_utf8_lossy(&pushed.stderr);
+    assert!(
+        said.contains(&format!("pid {me}")) && said.contains("waiting"),
+        "the push did not say whom it waited for: {said}"
+    );
+    assert_eq!(pushed.status.code(), Some(0), "{said}");
+    let report: serde_json::Value = serde_json::from_slice(&pushed.stdout).expect("push --json");
+    assert_eq!(report["waited_for_pid"], me, "{report}");
 
     // The lock is gone: the same command again is saved.
     ledger.set(&rig, &account, OTHER_NOTE, "typed while locked");
