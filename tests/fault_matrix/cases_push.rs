@@ -247,6 +247,16 @@ fn start_serve(rig: &Rig) -> std::process::Child {
     child
 }
 
+/// A child killed (and reaped) when dropped, so that a failing assertion leaks no `serve`.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A second `serve` on the database `first` serves: it must refuse to start, quickly, and
 /// name the first one's process.
 fn second_serve_refuses(rig: &Rig, first: &std::process::Child) {
@@ -301,10 +311,10 @@ pub fn soak_kill_9_and_colleague_edits_in_the_window() {
     let mut colleague_only: Vec<(String, String)> = Vec::new();
     let (mut killed, mut same, mut other) = (0, 0, 0);
     rig.api.reset_requests();
-    let mut serve = start_serve(&rig);
+    let mut serve = Reaped(start_serve(&rig));
     for run in 0..RUNS {
         if run % 10 == 5 {
-            second_serve_refuses(&rig, &serve);
+            second_serve_refuses(&rig, &serve.0);
         }
         let account = rig.accounts[run % rig.accounts.len()].clone();
         let field = if run % 2 == 0 { NOTES } else { OTHER_NOTES };
@@ -345,9 +355,8 @@ pub fn soak_kill_9_and_colleague_edits_in_the_window() {
         if run % 10 == 9 {
             // serve dies mid-whatever too; its successor pushes what is pending at start,
             // racing the recovery push below.
-            let _ = serve.kill();
-            let _ = serve.wait();
-            serve = start_serve(&rig);
+            drop(serve);
+            serve = Reaped(start_serve(&rig));
         }
         rig.clear_faults();
         // The restart: whatever the kill left pending goes now.
