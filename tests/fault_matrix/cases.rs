@@ -30,10 +30,10 @@ const NOTES: [&str; 4] = [
 
 /// A deterministic pseudo-random sequence: the kill points and faults differ from run to
 /// run of a case but are the same from one test run to the next.
-struct Lcg(u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::cases::Lcg;
 use crate::rig::{Ledger, Rig};
 
 const NOTES: &str = "CS_Account_Notes__c";
@@ -201,20 +202,6 @@ pub fn whole_request_refusal_keeps_entries_pending() {
         assert_eq!(c["error_code"], "JSON_PARSER_ERROR", "{c}");
     }
     ledger.settle(&rig);
-}
-
-/// A small deterministic generator, so every test run kills and interferes at the same
-/// moments while the moments differ from run to run of the soak.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n.max(1)
-    }
 }
 
 /// What a colleague does during one run of the soak.

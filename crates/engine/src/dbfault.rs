@@ -462,7 +462,7 @@ pub fn lock_file(db: &Path, suffix: &str) -> PathBuf {
 
 /// The pid a lock file names: its first word, as decimal text. Reads at most 64 bytes of a
 /// regular file (never waits on a FIFO put in its place).
-fn pid_in(lock: &Path) -> Option<u32> {
+pub(crate) fn pid_in(lock: &Path) -> Option<u32> {
     let text = crate::files::read_user_file(crate::files::FileRole::LockFile, lock, 64).ok()?;
     text.split_whitespace().next()?.parse().ok()
 }

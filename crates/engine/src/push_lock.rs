@@ -16,7 +16,7 @@
 //! database) can say which process it waits for.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -41,21 +41,12 @@ pub struct Holder {
 
 /// `<database>.push-lock`.
 pub fn lock_path(db_path: &Path) -> PathBuf {
-    let mut name = db_path.as_os_str().to_owned();
-    name.push(".push-lock");
-    PathBuf::from(name)
+    crate::dbfault::lock_file(db_path, "push-lock")
 }
 
-/// The pid written in a lock file, if it holds one (at most a few bytes are read: the file
-/// is ours, but a bounded read costs nothing).
+/// The pid written in a lock file, if it holds one.
 pub fn holder_pid(path: &Path) -> Option<u32> {
-    let mut text = String::new();
-    File::open(path)
-        .ok()?
-        .take(32)
-        .read_to_string(&mut text)
-        .ok()?;
-    text.trim().parse().ok()
+    crate::dbfault::pid_in(path)
 }
 
 impl PushLock {
