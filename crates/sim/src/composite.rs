@@ -449,7 +449,9 @@ pub(crate) async fn run(
         }
         return Outcome::Escalate(page);
     };
-    let failed = !status.is_success();
+    // An error is a 4xx or 5xx: a 304 (a conditional GET whose record has not changed) is
+    // an answer, not a failure, and does not halt an allOrNone request or fail a graph.
+    let failed = status.is_client_error() || status.is_server_error();
     Outcome::Entry(
         entry_with_headers(&sub.reference_id, status.as_u16(), body, shown),
         failed,

@@ -1225,7 +1225,20 @@ fn composite_subrequests_carry_http_headers() {
     assert_eq!(kong(&c, "Account", &accounts[0]), "1");
     assert_eq!(kong(&c, "Account", &accounts[2]), "0");
 
-    // allOrNone: a 412 rolls back the earlier write and halts the rest.
+    // allOrNone: a 304 is no failure...
+    let r = composite(
+        &c,
+        true,
+        json!([
+            {"method": "GET", "url": account_url(&accounts[0]), "referenceId": "same",
+             "httpHeaders": {"If-Modified-Since": IMF_SECOND}},
+            kong_patch(&accounts[0], "after", "1", json!({})),
+        ]),
+    );
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 304);
+    assert_eq!(answers[1]["httpStatusCode"], 204);
+    // ...a 412 rolls back the earlier write and halts the rest.
     let r = composite(
         &c,
         true,
