@@ -919,6 +919,16 @@ fn modstamps_are_whole_seconds_and_writes_in_one_second_share_one() {
     assert_eq!(theirs["SystemModstamp"], ours["SystemModstamp"]);
     assert_ne!(theirs["LastModifiedById"], ours["LastModifiedById"]);
 
+    // SOQL ignores a datetime literal's milliseconds, so the stamp equals itself + 900 ms.
+    let soql = format!(
+        "SELECT Id FROM Account WHERE Id = '{id}' AND SystemModstamp = 2026-12-01T21:05:53.900Z"
+    );
+    assert_eq!(c.query(&soql).json()["totalSize"], 1);
+    let soql = format!(
+        "SELECT Id FROM Account WHERE Id = '{id}' AND SystemModstamp > 2026-12-01T21:05:53.900Z"
+    );
+    assert_eq!(c.query(&soql).json()["totalSize"], 0);
+
     // The next second moves the stamp.
     let r = c.admin_put("/clock", r#"{"advance_ms": 100}"#).json();
     assert_eq!(r["now"], "2026-12-01T21:05:54.000+0000");
@@ -1070,6 +1080,10 @@ fn conditional_headers_on_sobject_rows() {
     let r = c.send("GET", &url, &[("If-None-Match", &current)], None);
     assert_eq!(r.status, 304);
     assert_eq!(r.header("etag"), Some(current.as_str()));
+    let r = c.send("HEAD", &url, &[("If-None-Match", &current)], None);
+    assert_eq!(r.status, 304);
+    let r = c.send("HEAD", &url, &[], None);
+    assert_eq!((r.status, r.header("etag")), (200, Some(current.as_str())));
     assert_eq!(
         c.send("GET", &url, &[("If-None-Match", &tag1)], None)
             .status,
@@ -1276,6 +1290,12 @@ fn composite_subrequests_carry_http_headers() {
         );
         let e = r.sf_error(400, "INVALID_HEADER_TYPE");
         assert!(e["message"].as_str().unwrap().contains(name), "{e}");
+    }
+    // Methods are case-sensitive, and HEAD is none of them.
+    for method in ["patch", "HEAD"] {
+        let mut sub = kong_patch(&accounts[0], "x", "3", json!({}));
+        sub["method"] = json!(method);
+        composite(&c, false, json!([sub])).sf_error(400, "JSON_PARSER_ERROR");
     }
     for headers in [
         json!({"If-Match": 1}),
