@@ -1766,3 +1766,28 @@ fn composite_graph_faults_on_nodes() {
     c.post(GRAPH_URL, &body).sf_error(503, "SERVER_UNAVAILABLE");
     assert!(c.counts()["sobject_patch"].is_null());
 }
+
+#[test]
+fn sobject_collections_ignore_conditional_headers() {
+    // The docs list sObject Rows (and describes) as the resources of these headers; sObject
+    // Collections is not one, so a precondition there guards nothing.
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let body = json!({"allOrNone": true, "records": [
+        {"attributes": {"type": "Account"}, "id": a[0], "Kong_Version__c": "unguarded"}
+    ]})
+    .to_string();
+    let r = c.send(
+        "PATCH",
+        "/services/data/v62.0/composite/sobjects",
+        &[
+            ("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            ("If-Match", "\"nope--gzip\""),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[0]["success"], true);
+    assert_eq!(kong(&c, "Account", &a[0]), "unguarded");
+}
