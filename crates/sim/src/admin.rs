@@ -10,7 +10,7 @@
 //! | `GET /__sim/records/<Type>` | Every stored record of the type, as stored (all fields, including removed ones). |
 //! | `POST /__sim/records/<Type>` | Inserts or replaces one record (an object) or several (an array), unvalidated, so that data the API would refuse can be planted. A record with an `Id` replaces that record; without one it gets a new Id. Missing fields are null, audit fields are stamped. Answers 201 `{"ids": [...]}`. |
 //! | `GET /__sim/records/<Type>/<id>` | One record as stored (404 if absent). |
-//! | `PATCH /__sim/records/<Type>/<id>[?as=<user Id or username>]` | Edits a record "as another user": validated exactly like the REST API (errors come back as Salesforce's array), bumps `LastModifiedDate`/`SystemModstamp` and sets `LastModifiedById` to that user (default: the first user who is not the API user). 204 on success. |
+//! | `PATCH /__sim/records/<Type>/<id>[?as=<user Id or username>]` | A colleague's edit: edits a record "as another user", validated exactly like the REST API (errors come back as Salesforce's array), bumps `LastModifiedDate`/`SystemModstamp` to the org clock's second and sets `LastModifiedById` to that user (default: the first user who is not the API user), which changes the Account's ETag. It takes the org lock like any write, so it can land while an API request is held by a delay fault (see below). 204 on success. |
 //! | `DELETE /__sim/records/<Type>/<id>` | Deletes a record; the API then answers `ENTITY_IS_DELETED` for it. 204. |
 //! | `GET /__sim/clock` | `{"now", "pinned"}`: the stamp the next write would get (Salesforce's datetime format, whole seconds) and whether the clock is pinned. |
 //! | `PUT /__sim/clock` | Pins the org clock, for deterministic stamps: `{"now": "2026-12-01T21:05:53Z"}` pins it there, `{"advance_ms": 1000}` moves a pinned clock on (or pins it at the wall clock plus that much), `{"now": null}` returns it to the wall clock. Every write in the same second gets the same `LastModifiedDate`/`SystemModstamp`, as in Salesforce (see [`crate::clock`]); stamps never go backwards. Answers like `GET`. A reset keeps the pin. |
@@ -26,6 +26,28 @@
 //! | `POST /__sim/session/expire` | Expires the current token (every API call with it now gets 401 INVALID_SESSION_ID) and mints a new one: `{"token": "<new>"}`. |
 //! | `GET /__sim/requests` | `{"total", "counts": {class: n}, "log": [{seq, method, path, class, q, columns, status}]}`. Classes: `userinfo`, `versions`, `resources`, `query`, `query_columns`, `query_all`, `query_more`, `tooling_query`, `global_describe`, `describe`, `sobject_get`, `sobject_patch`, `sobject_delete`, `composite` (sObject Collections), `composite_batch` (the Composite resource `POST /composite`, whose subrequests are also counted and logged, each under its own class), `composite_graph` (the Composite Graph resource `POST /composite/graph`, whose nodes are likewise counted under their own classes), `search`, `other`. `q` is the SOQL exactly as decoded by the server. The log keeps the last 10,000 requests. |
 //! | `DELETE /__sim/requests` | Resets the counters and the log. |
+//!
+//! **A colleague's edit inside a client's check-and-write window.** Hold the client's write
+//! with a delay fault, land the edit through the admin API meanwhile, and see what the
+//! client's precondition makes of it:
+//!
+//! 1. `PUT /__sim/clock {"now": "2026-12-01T21:05:53Z"}` (optional: deterministic stamps).
+//! 2. `POST /__sim/faults {"match": {"method": "PATCH", "path_contains":
+//!    "/sobjects/Account/<id>"}, "count": 1, "action": {"delay_ms": 1500}}`. This matches
+//!    the record's PATCH however it arrives: on its own, as a Composite subrequest or as a
+//!    Composite Graph node (each runs through the gate with its own method and path). To
+//!    hold a whole graph or composite request before any node runs, match the POST instead:
+//!    `{"method": "POST", "path_contains": "/composite/graph"}` (or `"/composite"`).
+//! 3. Send the write; wait until `GET /__sim/requests` logs it with `status: null` (in
+//!    flight: the gate is sleeping, no lock is held).
+//! 4. `PUT /__sim/clock {"advance_ms": 1000}` if the edit should land in a later second,
+//!    then `PATCH /__sim/records/Account/<id> {...}`.
+//! 5. The held write then meets its precondition: `If-Unmodified-Since` gives 412 only if
+//!    the edit landed in a later second than the date (whole seconds, as in Salesforce);
+//!    `If-Match` gives 412 whenever the edit changed the record.
+//!
+//! `tests/http_api.rs` (`a_colleague_edit_inside_the_check_and_write_window`) does exactly
+//! this.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};

@@ -21,6 +21,11 @@
 //!   `If-Unmodified-Since`. That is real, and clients must allow for it.
 //! - Evaluation order is HTTP's (RFC 9110 §13.2.2): If-Match, else If-Unmodified-Since;
 //!   then If-None-Match, else If-Modified-Since (GET/HEAD only).
+//! - Only sObject Rows evaluate them (directly, as a Composite subrequest or as a Composite
+//!   Graph node). The other resources the simulator serves ignore them, sObject Collections
+//!   (`PATCH /composite/sobjects`) included: the docs do not list it, so a precondition
+//!   there guards nothing. (The docs also list describe resources for If-Modified-Since;
+//!   the simulator's metadata has no modification date, so describes ignore it too.)
 //!
 //! Exceptions the docs list to "REST API conditional headers follow the HTTP 1.1
 //! specification", and choices where the docs are silent (the stricter reading):

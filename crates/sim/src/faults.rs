@@ -4,6 +4,15 @@
 //! SOQL), and fires on the next `count` matching requests. Rules are tried in the order they
 //! were added; the first live match fires and the request is not checked against later rules.
 //!
+//! Composite subrequests and Composite Graph nodes pass the same gate as direct requests, so
+//! a rule matches them by their own method and path: `{"method": "PATCH", "path_contains":
+//! "/sobjects/Account/001..."}` delays (or fails) that record's write wherever it comes from,
+//! and `{"method": "POST", "path_contains": "/composite/graph"}` acts on the graph request as
+//! a whole, before any node runs. A `Delay` sleeps before the request reaches its handler and
+//! holds no lock, so other requests and admin edits (a colleague's edit: `PATCH
+//! /__sim/records/...`, see [`crate::admin`]) land meanwhile; that is how a test holds a
+//! client's check-and-write window open.
+//!
 //! Every non-admin request is counted under an endpoint class (`query`, `query_more`,
 //! `composite` for sObject Collections, `composite_batch` for the Composite resource,
 //! `composite_graph` for the Composite Graph resource, ...) and logged with its decoded `q`,

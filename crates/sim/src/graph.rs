@@ -62,9 +62,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::composite::{
-    halted, parse_sub, parser_error, Journal, MethodCase, Outcome, Refusal, Sub,
-};
+use crate::composite::{halted, parse_sub, parser_error, Journal, Outcome, Refusal, Sub};
 use crate::server::{check_version, json_response, sf_error, SimState};
 
 /// The most graphs one payload may carry.
@@ -168,7 +166,7 @@ fn parse(body: &Bytes) -> Result<Vec<Graph>, Refusal> {
         let mut seen = HashSet::new();
         let mut nodes = Vec::with_capacity(requests.len());
         for node in requests {
-            let sub = parse_sub(node, &mut seen, MethodCase::Sensitive)?;
+            let sub = parse_sub(node, &mut seen)?;
             let Some(key) = node_key(&sub) else {
                 return Err(parser_error(format!(
                     "{} {} (node {} of graph {id}) isn't supported in a composite graph",

@@ -943,6 +943,16 @@ fn modstamps_are_whole_seconds_and_writes_in_one_second_share_one() {
     assert_eq!(theirs["SystemModstamp"], ours["SystemModstamp"]);
     assert_ne!(theirs["LastModifiedById"], ours["LastModifiedById"]);
 
+    // SOQL ignores a datetime literal's milliseconds, so the stamp equals itself + 900 ms.
+    let soql = format!(
+        "SELECT Id FROM Account WHERE Id = '{id}' AND SystemModstamp = 2026-12-01T21:05:53.900Z"
+    );
+    assert_eq!(c.query(&soql).json()["totalSize"], 1);
+    let soql = format!(
+        "SELECT Id FROM Account WHERE Id = '{id}' AND SystemModstamp > 2026-12-01T21:05:53.900Z"
+    );
+    assert_eq!(c.query(&soql).json()["totalSize"], 0);
+
     // The next second moves the stamp.
     let r = c.admin_put("/clock", r#"{"advance_ms": 100}"#).json();
     assert_eq!(r["now"], "2026-12-01T21:05:54.000+0000");
@@ -1094,6 +1104,10 @@ fn conditional_headers_on_sobject_rows() {
     let r = c.send("GET", &url, &[("If-None-Match", &current)], None);
     assert_eq!(r.status, 304);
     assert_eq!(r.header("etag"), Some(current.as_str()));
+    let r = c.send("HEAD", &url, &[("If-None-Match", &current)], None);
+    assert_eq!(r.status, 304);
+    let r = c.send("HEAD", &url, &[], None);
+    assert_eq!((r.status, r.header("etag")), (200, Some(current.as_str())));
     assert_eq!(
         c.send("GET", &url, &[("If-None-Match", &tag1)], None)
             .status,
@@ -1249,7 +1263,20 @@ fn composite_subrequests_carry_http_headers() {
     assert_eq!(kong(&c, "Account", &accounts[0]), "1");
     assert_eq!(kong(&c, "Account", &accounts[2]), "0");
 
-    // allOrNone: a 412 rolls back the earlier write and halts the rest.
+    // allOrNone: a 304 is no failure...
+    let r = composite(
+        &c,
+        true,
+        json!([
+            {"method": "GET", "url": account_url(&accounts[0]), "referenceId": "same",
+             "httpHeaders": {"If-Modified-Since": IMF_SECOND}},
+            kong_patch(&accounts[0], "after", "1", json!({})),
+        ]),
+    );
+    let answers = r.json()["compositeResponse"].clone();
+    assert_eq!(answers[0]["httpStatusCode"], 304);
+    assert_eq!(answers[1]["httpStatusCode"], 204);
+    // ...a 412 rolls back the earlier write and halts the rest.
     let r = composite(
         &c,
         true,
@@ -1287,6 +1314,12 @@ fn composite_subrequests_carry_http_headers() {
         );
         let e = r.sf_error(400, "INVALID_HEADER_TYPE");
         assert!(e["message"].as_str().unwrap().contains(name), "{e}");
+    }
+    // Methods are case-sensitive, and HEAD is none of them.
+    for method in ["patch", "HEAD"] {
+        let mut sub = kong_patch(&accounts[0], "x", "3", json!({}));
+        sub["method"] = json!(method);
+        composite(&c, false, json!([sub])).sf_error(400, "JSON_PARSER_ERROR");
     }
     for headers in [
         json!({"If-Match": 1}),
@@ -1756,4 +1789,29 @@ fn composite_graph_faults_on_nodes() {
     );
     c.post(GRAPH_URL, &body).sf_error(503, "SERVER_UNAVAILABLE");
     assert!(c.counts()["sobject_patch"].is_null());
+}
+
+#[test]
+fn sobject_collections_ignore_conditional_headers() {
+    // The docs list sObject Rows (and describes) as the resources of these headers; sObject
+    // Collections is not one, so a precondition there guards nothing.
+    let sim = sim(2, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let body = json!({"allOrNone": true, "records": [
+        {"attributes": {"type": "Account"}, "id": a[0], "Kong_Version__c": "unguarded"}
+    ]})
+    .to_string();
+    let r = c.send(
+        "PATCH",
+        "/services/data/v62.0/composite/sobjects",
+        &[
+            ("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            ("If-Match", "\"nope--gzip\""),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[0]["success"], true);
+    assert_eq!(kong(&c, "Account", &a[0]), "unguarded");
 }

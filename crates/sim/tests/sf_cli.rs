@@ -452,3 +452,151 @@ fn record_updates_composite_and_describe() {
     );
     assert_eq!(e["message"], "The requested resource does not exist");
 }
+
+/// Splits `sf api request rest --include` output into the status line, the headers (names
+/// lower-cased) and the body. `sf` prints no blank line between the headers and the body:
+/// the body is everything from the first line that starts a JSON document.
+fn split_included(stdout: &str) -> (String, Vec<(String, String)>, String) {
+    let mut lines = stdout.lines();
+    let status = lines.next().unwrap_or("").trim_end().to_string();
+    let mut headers = Vec::new();
+    let mut body = Vec::new();
+    for line in lines {
+        if !body.is_empty() || line.starts_with('{') || line.starts_with('[') {
+            body.push(line);
+        } else if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    (status, headers, body.join("\n"))
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn composite_graph_and_a_412_through_sf() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    let home = SfHome::new();
+    login(&home, &sim);
+    let a = ids(&c, "Account");
+    c.admin_put("/clock", r#"{"now": "2026-12-01T21:05:53.400Z"}"#);
+    for id in &a[..2] {
+        let r = c.patch(
+            &format!("/services/data/v62.0/sobjects/Account/{id}"),
+            r#"{"Kong_Version__c": "0"}"#,
+        );
+        assert_eq!(r.status, 204);
+    }
+    let node = |id: &str, since: &str| {
+        json!({"method": "PATCH", "url": format!("/services/data/v62.0/sobjects/Account/{id}"),
+               "referenceId": "r1", "body": {"Kong_Version__c": "1"},
+               "httpHeaders": {"If-Unmodified-Since": since}})
+    };
+    // g1's record was last modified in the given second: it passes. g2's date is a second
+    // earlier: 412, and g2 writes nothing.
+    let body = json!({"graphs": [
+        {"graphId": "g1", "compositeRequest": [node(&a[0], "Tue, 01 Dec 2026 21:05:53 GMT")]},
+        {"graphId": "g2", "compositeRequest": [node(&a[1], "Tue, 01 Dec 2026 21:05:52 GMT")]},
+    ]});
+    let file = home.path().join("graph.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    c.admin_delete("/requests");
+    let out = home.run(&[
+        "api",
+        "request",
+        "rest",
+        "/services/data/v62.0/composite/graph",
+        "--method",
+        "POST",
+        "--body",
+        &format!("@{}", file.display()),
+        "--include",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let (status, headers, body) = split_included(&out.stdout);
+    assert_eq!(status, "HTTP/1.1 200", "{}", out.stdout);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/json;charset=UTF-8")
+    );
+    assert!(header(&headers, "date").is_some(), "{headers:?}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    let tag = c
+        .get(&format!("/services/data/v62.0/sobjects/Account/{}", a[0]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        v,
+        json!({"graphs": [
+            {"graphId": "g1", "graphResponse": {"compositeResponse": [
+                {"body": null, "httpHeaders": {"ETag": tag}, "httpStatusCode": 204, "referenceId": "r1"}
+            ]}, "isSuccessful": true},
+            {"graphId": "g2", "graphResponse": {"compositeResponse": [
+                {"body": [{"message": "The request couldn't be processed because one or more conditions in the request header weren't met.",
+                           "errorCode": "PRECONDITION_FAILED"}],
+                 "httpHeaders": {}, "httpStatusCode": 412, "referenceId": "r1"}
+            ]}, "isSuccessful": false},
+        ]})
+    );
+    assert_eq!(c.stored("Account", &a[0])["Kong_Version__c"], "1");
+    assert_eq!(c.stored("Account", &a[1])["Kong_Version__c"], "0");
+    let counts = c.counts();
+    assert_eq!(counts["composite_graph"], 1, "{counts}");
+    assert_eq!(counts["sobject_patch"], 2, "{counts}");
+
+    // The same precondition on a request of its own: sf prints the 412 and exits 1.
+    let patch = |headers: &[&str], value: &str| {
+        let path = format!("/services/data/v62.0/sobjects/Account/{}", a[1]);
+        let body = json!({ "Kong_Version__c": value }).to_string();
+        let mut args = vec![
+            "api", "request", "rest", &path, "--method", "PATCH", "--body", &body,
+        ];
+        for h in headers {
+            args.extend(["--header", h]);
+        }
+        args.push("--include");
+        home.run(&args)
+    };
+    let out = patch(&["If-Unmodified-Since: Tue, 01 Dec 2026 21:05:52 GMT"], "2");
+    assert_eq!(out.code, 1, "{out:?}");
+    let (status, headers, body) = split_included(&out.stdout);
+    assert_eq!(status, "HTTP/1.1 412", "{}", out.stdout);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/json;charset=UTF-8")
+    );
+    assert_eq!(header(&headers, "etag"), None);
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v[0]["errorCode"], "PRECONDITION_FAILED", "{v}");
+    assert_eq!(c.stored("Account", &a[1])["Kong_Version__c"], "0");
+
+    // A passing If-Match: 204, the new ETag in the headers, no body.
+    let tag = c
+        .get(&format!("/services/data/v62.0/sobjects/Account/{}", a[1]))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let if_match = format!("If-Match: {tag}");
+    let out = patch(&[&if_match], "3");
+    assert_eq!(out.code, 0, "{out:?}");
+    let (status, headers, body) = split_included(&out.stdout);
+    assert_eq!(status, "HTTP/1.1 204", "{}", out.stdout);
+    let new_tag = header(&headers, "etag")
+        .expect("an etag header")
+        .to_string();
+    assert_ne!(new_tag, tag);
+    assert_eq!(
+        Some(new_tag.as_str()),
+        c.get(&format!("/services/data/v62.0/sobjects/Account/{}", a[1]))
+            .header("etag")
+    );
+    assert_eq!(body.trim(), "", "{}", out.stdout);
+    eprintln!("sf --include, 204 with ETag:\n{}", out.stdout);
+}

@@ -173,8 +173,11 @@ impl Lexer<'_> {
             self.bump_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+'));
             let text = &self.src[start.offset..self.offset()];
             if text.contains('T') {
+                // Salesforce ignores a literal's milliseconds: a stamp compares equal to
+                // itself plus 900 ms (observed, https://salesforce.stackexchange.com/questions/234824),
+                // consistent with datetimes kept to the second (see `clock`).
                 return parse_datetime(text, true)
-                    .map(TokKind::DateTime)
+                    .map(|ms| TokKind::DateTime(crate::clock::whole_second(ms)))
                     .ok_or_else(|| self.error(start, format!("invalid datetime: {text}")));
             }
             return parse_date(text)
