@@ -456,7 +456,28 @@ fn record_updates_composite_and_describe() {
 /// Splits `sf api request rest --include` output into the status line, the headers (names
 /// lower-cased) and the body. `sf` prints no blank line between the headers and the body:
 /// the body is everything from the first line that starts a JSON document.
+/// `text` without ANSI CSI escape sequences: with `CI` set (as on CI), `sf api request rest
+/// --include` paints its header names even on a pipe.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn split_included(stdout: &str) -> (String, Vec<(String, String)>, String) {
+    let stdout = strip_ansi(stdout);
     let mut lines = stdout.lines();
     let status = lines.next().unwrap_or("").trim_end().to_string();
     let mut headers = Vec::new();
