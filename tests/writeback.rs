@@ -268,6 +268,68 @@ fn push_of_500_edits_on_100_accounts_is_one_request_on_the_cli() {
     assert_eq!(again["sf_calls"], 0);
 }
 
+/// A push right after a sync writes without reading first: one `sf` process instead of
+/// two. The write carries the sync's `LastModifiedDate` as its precondition, so a
+/// colleague's change since the sync is still caught (412, then the drift check): on our
+/// field a conflict with their value kept, on another field both changes stand. A record
+/// upsight itself wrote since the sync is read first again.
+#[test]
+fn a_push_after_a_sync_is_one_sf_process_and_still_catches_a_colleague() {
+    const OURS: &str = "Platform_Play_Comments__c";
+    const OTHER: &str = "Consumption_Comments__c";
+    let ids = account_ids();
+    let accounts = &ids[20..23];
+    let (quiet, contested, shared) = (&accounts[0], &accounts[1], &accounts[2]);
+    let db = Db::new("cli", accounts);
+    let synced = db.ok(&["sync"]);
+    assert_eq!(synced["status"], "succeeded", "{synced}");
+
+    db.ok(&["set", quiet, OURS, "mine, straight after the sync"]);
+    let report = db.ok(&["push"]);
+    assert_eq!(report["pushed"], 1, "{report}");
+    assert_eq!(
+        report["sf_calls"], 1,
+        "a push of a record the sync stamped is the write alone: {report}"
+    );
+    assert_eq!(
+        sf_value("Account", quiet, OURS),
+        json!("mine, straight after the sync")
+    );
+
+    colleague_edit("Account", contested, json!({ OURS: "the colleague's" }));
+    db.ok(&["set", contested, OURS, "mine over a stale copy"]);
+    let report = db.ok(&["push"]);
+    assert_eq!(
+        (report["pushed"].as_u64(), report["conflicts"].as_u64()),
+        (Some(0), Some(1)),
+        "{report}"
+    );
+    assert!(report["rechecks"].as_u64() >= Some(1), "{report}");
+    assert_eq!(
+        sf_value("Account", contested, OURS),
+        json!("the colleague's"),
+        "the colleague's change since the sync was overwritten"
+    );
+
+    colleague_edit("Account", shared, json!({ OTHER: "the colleague's" }));
+    db.ok(&["set", shared, OURS, "mine beside theirs"]);
+    let report = db.ok(&["push"]);
+    assert_eq!(report["pushed"], 1, "{report}");
+    assert_eq!(
+        sf_value("Account", shared, OURS),
+        json!("mine beside theirs")
+    );
+    assert_eq!(sf_value("Account", shared, OTHER), json!("the colleague's"));
+
+    // Our own write moved the record on: the next push reads it first (two processes),
+    // rather than sending a write certain to be refused.
+    db.ok(&["set", quiet, OTHER, "a second edit before any sync"]);
+    let report = db.ok(&["push"]);
+    assert_eq!(report["pushed"], 1, "{report}");
+    assert_eq!(report["rechecks"], 0, "{report}");
+    assert_eq!(report["sf_calls"], 2, "{report}");
+}
+
 #[test]
 fn mixed_results_in_one_batch_then_revert_of_failed_and_pushed() {
     let ids = account_ids();

@@ -128,6 +128,7 @@ impl Db {
                     sf_id: r.id().to_owned(),
                     name: r.get("Name").and_then(Value::as_str).unwrap_or("?").into(),
                     fields: values_of(SObject::Opportunity, r),
+                    stamp: None,
                 })
                 .collect();
             let mut account_pull = AccountPull::new(account.id);

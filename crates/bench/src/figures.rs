@@ -452,6 +452,34 @@ fn push_rows(
         2.2,
         format!("sf processes per push: {}.", median(&cli_calls)),
     )];
+    // The same push with a sync between pushes, as `serve`'s background sync leaves the
+    // book: the sync stamps each record's LastModifiedDate, and the push writes under it
+    // without reading first.
+    let mut synced_calls = Vec::new();
+    let (synced, bare) = interleaved(
+        runs,
+        |i| {
+            // Our previous push's writes settle (two seconds of server clock) before the
+            // sync reads them, or it could not stamp those records.
+            std::thread::sleep(std::time::Duration::from_millis(2_100));
+            engine.sync_all(&|_| {})?;
+            make_edits(engine, pushed_accounts, &format!("synced {i}"))?;
+            let (out, ms) = world.run_upsight(db, "cli", org, &["push"])?;
+            ensure!(out["pushed"] == 500, "push: {out}");
+            synced_calls.push(out["sf_calls"].as_u64().unwrap_or(0) as f64);
+            Ok(ms)
+        },
+        |i| bare_composite(world, org, bare_accounts, &format!("synced {i}")),
+    )?;
+    rows.push(Row::ratio(
+        "push 500 edits / 100 accounts after a sync, CLI",
+        "`upsight push` (binary) after a sync: conditional update under the sync's stamps",
+        synced,
+        "sf api request rest (composite, 100 records)",
+        bare,
+        1.2,
+        format!("sf processes per push: {}.", median(&synced_calls)),
+    ));
     let (warm, bare) = interleaved(
         runs,
         |i| {
@@ -515,6 +543,11 @@ fn process_rows(rows: &[Row], one_process_ms: f64) -> Vec<Row> {
         ),
         (
             "push 500 edits / 100 accounts, CLI",
+            100.0,
+            "one `sf data update record` per record (500 if one per edit)",
+        ),
+        (
+            "push 500 edits / 100 accounts after a sync, CLI",
             100.0,
             "one `sf data update record` per record (500 if one per edit)",
         ),

@@ -100,6 +100,9 @@ pub struct RemoteSnapshot {
     queried: HashSet<(RecordKind, String)>,
     /// The server's clock when it answered the read (whole seconds), if the transport said.
     server_time_s: Option<i64>,
+    /// Records added from what upsight already knew ([`RemoteSnapshot::assume_unchanged`])
+    /// rather than read: their stamp was settled when a sync read it.
+    assumed: HashSet<(RecordKind, String)>,
 }
 
 impl RemoteSnapshot {
@@ -147,10 +150,42 @@ impl RemoteSnapshot {
     /// The precondition to write the record under, or `None` while it is not settled (or
     /// was not returned with a `LastModifiedDate`).
     pub fn precondition(&self, kind: RecordKind, sf_id: &str) -> Option<Precondition> {
-        let stamp = *self.modified.get(&(kind, id_key(sf_id).to_owned()))?;
-        is_settled(stamp, self.server_time_s).then_some(Precondition {
-            unmodified_since_s: stamp,
-        })
+        let key = (kind, id_key(sf_id).to_owned());
+        let stamp = *self.modified.get(&key)?;
+        (self.assumed.contains(&key) || is_settled(stamp, self.server_time_s)).then_some(
+            Precondition {
+                unmodified_since_s: stamp,
+            },
+        )
+    }
+
+    /// Adds a record without reading it: as the last sync saw it, when its
+    /// `LastModifiedDate` was `stamp_s` and settled, with each of `entries`' fields still
+    /// holding the entry's base (`old_value`). Nothing here is trusted blindly: the write
+    /// goes out `If-Unmodified-Since: stamp_s`, so Salesforce applies it only if nobody
+    /// changed the record since that sync, which is exactly when the assumption holds; any
+    /// change makes it a 412, and the record is then read and planned like any other.
+    pub fn assume_unchanged(
+        &mut self,
+        kind: RecordKind,
+        sf_id: &str,
+        entries: &[&ChangeEntry],
+        stamp_s: i64,
+    ) {
+        let key = (kind, id_key(sf_id).to_owned());
+        let values = self.records.entry(key.clone()).or_default();
+        for entry in entries {
+            values.insert(entry.field.to_ascii_lowercase(), entry.old_value.clone());
+            self.queried
+                .insert((kind, entry.field.to_ascii_lowercase()));
+        }
+        self.modified.insert(key.clone(), stamp_s);
+        self.assumed.insert(key);
+    }
+
+    /// Whether the record was added by [`RemoteSnapshot::assume_unchanged`], not read.
+    pub fn is_assumed(&self, kind: RecordKind, sf_id: &str) -> bool {
+        self.assumed.contains(&(kind, id_key(sf_id).to_owned()))
     }
 
     /// Whether the query selected `field` for `kind`.
@@ -175,6 +210,78 @@ impl RemoteSnapshot {
     }
 }
 
+/// The records of a push that can be written without reading them first, and the entries
+/// that still need the drift query ([`split_assumable`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Assumable<'a> {
+    /// (kind, Id as the entries spell it, settled stamp, the record's entries).
+    pub records: Vec<(RecordKind, &'a str, i64, Vec<&'a ChangeEntry>)>,
+    /// The entries of every other record.
+    pub to_read: Vec<ChangeEntry>,
+}
+
+impl Assumable<'_> {
+    /// Adds every assumable record to `snapshot` (the drift query's answer for the rest).
+    pub fn apply_to(&self, snapshot: &mut RemoteSnapshot) {
+        for (kind, sf_id, stamp_s, entries) in &self.records {
+            snapshot.assume_unchanged(*kind, sf_id, entries, *stamp_s);
+        }
+    }
+}
+
+/// Splits `pending` into the records a push may write straight away and the entries it
+/// must read for first. A record is written without a read only when upsight holds a
+/// stamp for it (`stamps`, by kind and [`id_key`]: the `LastModifiedDate` a sync read,
+/// settled, with the record's values) and every pending entry of it is plain: it has a
+/// Salesforce Id, its field is one the org has (`in_org`), and no value of an earlier push
+/// is in flight (whether that one landed, only a read can tell). The write's precondition
+/// then checks, in the same request, what the read would have: that nobody changed the
+/// record since the sync. A warm push is then one request instead of two.
+pub fn split_assumable<'a>(
+    pending: &'a [ChangeEntry],
+    stamps: &HashMap<(RecordKind, String), i64>,
+    in_org: &dyn Fn(RecordKind, &str) -> bool,
+) -> Assumable<'a> {
+    let mut by_record: Vec<((RecordKind, String), Vec<&'a ChangeEntry>)> = Vec::new();
+    let mut index: HashMap<(RecordKind, String), usize> = HashMap::new();
+    let mut unkeyed: Vec<ChangeEntry> = Vec::new();
+    for entry in pending {
+        let Some(sf_id) = entry.sf_id.as_deref().filter(|s| !s.trim().is_empty()) else {
+            unkeyed.push(entry.clone());
+            continue;
+        };
+        let key = (entry.record.kind(), id_key(sf_id).to_owned());
+        let slot = *index.entry(key.clone()).or_insert_with(|| {
+            by_record.push((key, Vec::new()));
+            by_record.len() - 1
+        });
+        by_record[slot].1.push(entry);
+    }
+    let mut split = Assumable {
+        to_read: unkeyed,
+        ..Assumable::default()
+    };
+    for (key, entries) in by_record {
+        let mut fields = HashSet::new();
+        // Two open entries for one field only come from a corrupt log; the planner holds
+        // one back, and only a read says which base is Salesforce's.
+        let plain = entries.iter().all(|e| {
+            e.status == ChangeStatus::Pending
+                && e.in_flight_value.is_none()
+                && in_org(key.0, &e.field)
+                && fields.insert(e.field.to_ascii_lowercase())
+        });
+        match stamps.get(&key) {
+            Some(&stamp_s) if plain => {
+                let sf_id = entries[0].sf_id.as_deref().unwrap_or_default();
+                split.records.push((key.0, sf_id, stamp_s, entries));
+            }
+            _ => split.to_read.extend(entries.into_iter().cloned()),
+        }
+    }
+    split
+}
+
 /// One record update: every field of one record that this push sets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedUpdate {
@@ -188,6 +295,10 @@ pub struct PlannedUpdate {
     /// The condition Salesforce must find true to apply it; `None` only for a record the
     /// drift query did not return (sending lets Salesforce say why it is gone).
     pub precondition: Option<Precondition>,
+    /// Planned from what the last sync saw rather than from a read
+    /// ([`RemoteSnapshot::assume_unchanged`]): a refusal that a read would have prevented
+    /// (a field the org lost since) sends the record to be read, not to `failed`.
+    pub assumed: bool,
 }
 
 /// An entry that cannot be sent at all, with the code and message to record.
@@ -328,6 +439,7 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
                 fields: Map::new(),
                 entries: Vec::new(),
                 precondition,
+                assumed: remote.is_assumed(kind, sf_id),
             });
             updates.len() - 1
         });
@@ -465,6 +577,14 @@ pub fn classify_results(
             let outcome = outcomes.get(b).and_then(|batch| batch.get(u));
             let verdict = match outcome {
                 Some(SendOutcome::Saved) => Verdict::Pushed,
+                // The read that was skipped would have dropped a field the org lost, and
+                // refused only that field's entry; read it now instead of failing them all.
+                Some(SendOutcome::Refused(errors))
+                    if update.assumed
+                        && errors.iter().any(|(code, _)| code == CODE_FIELD_NOT_IN_ORG) =>
+                {
+                    Verdict::Recheck
+                }
                 Some(SendOutcome::Refused(errors)) => refused_verdict(errors),
                 Some(SendOutcome::PreconditionFailed | SendOutcome::RolledBack) => Verdict::Recheck,
                 // Whatever kind, a whole-request failure never judged the value.

@@ -322,6 +322,23 @@ impl Engine {
         self.refresh_org_meta()
     }
 
+    /// The org's metadata if memory or the database holds a copy, however old, without
+    /// asking the org: for a decision that is safe when the copy is stale (a push that
+    /// writes without reading first falls back to reading on any surprise).
+    pub fn cached_org_meta(&self) -> Result<Option<Arc<OrgMeta>>> {
+        let key = self.meta_cache_key();
+        if let Some((cached_key, meta)) = self.meta_slot().as_ref() {
+            if *cached_key == key {
+                return Ok(Some(meta.clone()));
+            }
+        }
+        let stored = self.store().setting(&key)?;
+        Ok(stored
+            .and_then(|text| serde_json::from_str::<Cached>(&text).ok())
+            .filter(|cached| cached.version == CACHE_VERSION)
+            .map(|cached| Arc::new(cached.meta)))
+    }
+
     /// Asks the org for its metadata now, and caches it.
     pub fn refresh_org_meta(&self) -> Result<Arc<OrgMeta>> {
         let key = self.meta_cache_key();

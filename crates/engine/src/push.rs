@@ -4,7 +4,9 @@
 //! 1. gather the pending entries (the store's durable outbox);
 //! 2. read Salesforce's current values of exactly those fields and each record's
 //!    `LastModifiedDate`, one query per object and Id chunk (`read_in`), for the drift
-//!    check, with the server's time of the answer;
+//!    check, with the server's time of the answer; except, in the first round, records
+//!    the last sync stamped (`split_assumable`): they are written under that stamp
+//!    without a read, and any change since the sync makes the write a 412;
 //! 3. record on each entry to send, in one committed transaction, an attempt and the value
 //!    going out (`in_flight_value`), then send the merged record updates as conditional
 //!    writes: each record `If-Unmodified-Since` the `LastModifiedDate` the read saw, one
@@ -29,14 +31,15 @@
 //! is) a push with the same drift rule.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
 use upsight_core::push::{
-    classify_results, plan_push, plan_revert, FailureKind, PushPlan, RemoteSnapshot,
-    RequestFailure, RevertPlan, RevertRefusal, SendOutcome, Verdict, VerdictCounts,
-    LAST_MODIFIED_FIELD,
+    classify_results, id_key, plan_push, plan_revert, split_assumable, Assumable, FailureKind,
+    PushPlan, RemoteSnapshot, RequestFailure, RevertPlan, RevertRefusal, SendOutcome, Verdict,
+    VerdictCounts, LAST_MODIFIED_FIELD,
 };
 use upsight_core::{ChangeEntry, ChangeId, ChangeStatus, FieldValues, RecordKind};
 use upsight_salesforce::{
@@ -47,6 +50,7 @@ use upsight_store::{ChangeFilter, PushResult, PushVerdict};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::meta::OrgMeta;
 use crate::push_lock::{Holder, PushLock};
 use crate::sync::CallBaseline;
 use crate::writeback::{change_error, WriteBackError};
@@ -381,9 +385,34 @@ impl Engine {
         let mut decided: Vec<(ChangeId, Verdict)> = Vec::new();
         let mut todo: Vec<ChangeEntry> = pending.to_vec();
         let mut rechecks = 0;
+        // The first round writes the records a sync stamped without reading them (see
+        // `split_assumable`); a 412 sends them to be read in the next round.
+        let stamps = self.assumable_stamps(&todo)?;
         for round in 0..MAX_ROUNDS {
-            let remote = match read_remote(self, client, &wanted(&todo)) {
-                Ok(remote) => remote,
+            let in_org = |kind: RecordKind, field: &str| {
+                stamps
+                    .1
+                    .as_ref()
+                    .is_some_and(|meta| meta.object(kind.sobject()).field(field).is_some())
+            };
+            let split = if round == 0 {
+                split_assumable(&todo, &stamps.0, &in_org)
+            } else {
+                Assumable {
+                    to_read: todo.clone(),
+                    ..Assumable::default()
+                }
+            };
+            let read = if split.to_read.is_empty() {
+                Ok(RemoteSnapshot::new())
+            } else {
+                read_remote(self, client, &wanted(&split.to_read))
+            };
+            let remote = match read {
+                Ok(mut remote) => {
+                    split.apply_to(&mut remote);
+                    remote
+                }
                 Err(EngineError::Salesforce(e)) => {
                     // Nothing more is sent: every entry still open stays pending, with the
                     // reason noted.
@@ -460,6 +489,28 @@ impl Engine {
         let mut report = self.record_verdicts(&sent, &decided)?;
         report.rechecks = rechecks;
         Ok(report)
+    }
+
+    /// The sync stamps of the records of `entries` (by kind and Id key), and the org's
+    /// cached metadata that says which fields it has: together, what lets a push write a
+    /// record without reading it first. No cached metadata, no stamps: everything is read.
+    fn assumable_stamps(
+        &self,
+        entries: &[ChangeEntry],
+    ) -> Result<(HashMap<(RecordKind, String), i64>, Option<Arc<OrgMeta>>)> {
+        let Some(meta) = self.cached_org_meta()? else {
+            return Ok((HashMap::new(), None));
+        };
+        let by_entry = self.store().push_stamps(entries)?;
+        let stamps = entries
+            .iter()
+            .filter_map(|e| {
+                let stamp = *by_entry.get(&e.id)?;
+                let sf_id = e.sf_id.as_deref()?;
+                Some(((e.record.kind(), id_key(sf_id).to_owned()), stamp))
+            })
+            .collect();
+        Ok((stamps, Some(meta)))
     }
 
     /// Writes every verdict to the store, against the entry as it was sent, in one

@@ -29,12 +29,13 @@ use upsight_core::pull::{
     plan_pull, AccountPlan, LocalAccount, LocalOpportunity, PreservedValue, Protected, PullInput,
     Queried, OPPORTUNITIES_RELATIONSHIP,
 };
+use upsight_core::push::{id_key, is_settled, LAST_MODIFIED_FIELD};
 use upsight_core::{AccountId, FieldMap, FieldValues, RecordRef, SObject, SyncRunId};
 use upsight_salesforce::soql::SIZING_API_VERSION;
-use upsight_salesforce::{CallStats, Cond, Lit, SalesforceClient, Select, SfId};
+use upsight_salesforce::{stamp, CallStats, Cond, Lit, SalesforceClient, Select, SfId};
 use upsight_store::{
-    AccountPull, OpportunityPull, PullApply, PullOutcome, SyncKind, SyncRunEnd, SyncRunReport,
-    SyncRunStatus,
+    AccountPull, OpportunityPull, PullApply, PullOutcome, Stamp, SyncKind, SyncRunEnd,
+    SyncRunReport, SyncRunStatus,
 };
 
 use crate::engine::Engine;
@@ -46,9 +47,10 @@ use crate::progress::{Phase, Progress, ProgressFn};
 /// Query records as Salesforce returns them.
 type Records = Vec<Map<String, Value>>;
 
-/// Where `run_chunks` hands each chunk's records, with the chunk's index, as it arrives
-/// (from the query threads on the REST transport).
-type ChunkSink<'s> = &'s (dyn Fn(usize, Records) -> Result<()> + Sync);
+/// Where `run_chunks` hands each chunk's records, with the chunk's index and the server's
+/// clock when it answered (if the transport saw it), as it arrives (from the query threads
+/// on the REST transport).
+type ChunkSink<'s> = &'s (dyn Fn(usize, Records, Option<i64>) -> Result<()> + Sync);
 
 /// A linked account a sync covers: enough to match Salesforce's records to it and to name
 /// it in the report. Its fields and opportunities are read while its chunk is planned.
@@ -288,12 +290,17 @@ pub(crate) fn pull_query(field_map: &FieldMap, meta: &OrgMeta) -> PullQuery {
             .map(|e| (*e).to_owned())
             .collect()
     };
+    // LastModifiedDate, with the server's clock at the read, is the stamp a later push may
+    // write under without reading the record again (see `upsight_store::Stamp`).
     let mut select = Select::from("Account")
-        .fields(plumbing(&account, &["Id", "Name"]))
+        .fields(plumbing(&account, &["Id", "Name", LAST_MODIFIED_FIELD]))
         .fields(&account);
     if with_opportunities {
         let child = Select::from(OPPORTUNITIES_RELATIONSHIP)
-            .fields(plumbing(&opportunity, &["Id", "Name", "IsClosed", "IsWon"]))
+            .fields(plumbing(
+                &opportunity,
+                &["Id", "Name", "IsClosed", "IsWon", LAST_MODIFIED_FIELD],
+            ))
             .fields(&opportunity)
             .filter(Cond::or([
                 Cond::eq("IsClosed", false),
@@ -317,6 +324,8 @@ pub(crate) fn pull_query(field_map: &FieldMap, meta: &OrgMeta) -> PullQuery {
 /// was built from.
 pub(crate) struct Fetched {
     pub records: Vec<Map<String, Value>>,
+    /// The server's clock when it answered (the earliest chunk's), if the transport saw it.
+    pub server_time_s: Option<i64>,
     pub query: PullQuery,
     pub meta: std::sync::Arc<OrgMeta>,
 }
@@ -536,18 +545,25 @@ impl Engine {
         let mut refreshed = false;
         loop {
             let query = pull_query(&self.field_map(), &meta);
-            let parts: Mutex<Vec<(usize, Records)>> = Mutex::new(Vec::new());
-            let collect = |i: usize, records: Records| {
-                lock(&parts).push((i, records));
+            let parts: Mutex<Vec<(usize, Records, Option<i64>)>> = Mutex::new(Vec::new());
+            let collect = |i: usize, records: Records, server_time: Option<i64>| {
+                lock(&parts).push((i, records, server_time));
                 Ok(())
             };
             match self.run_chunks(client.as_ref(), &query.select, &values, progress, &collect) {
                 Ok(()) => {
                     let mut parts = parts.into_inner().unwrap_or_else(|e| e.into_inner());
                     // In chunk order, as the Ids were asked for.
-                    parts.sort_by_key(|(i, _)| *i);
+                    parts.sort_by_key(|(i, _, _)| *i);
+                    // One time for all: the earliest, and unknown if any chunk's was.
+                    let server_time_s = parts
+                        .iter()
+                        .map(|(_, _, t)| *t)
+                        .reduce(|a, b| a.zip(b).map(|(a, b)| a.min(b)))
+                        .flatten();
                     return Ok(Fetched {
-                        records: parts.into_iter().flat_map(|(_, r)| r).collect(),
+                        server_time_s,
+                        records: parts.into_iter().flat_map(|(_, r, _)| r).collect(),
                         query,
                         meta,
                     });
@@ -588,7 +604,9 @@ impl Engine {
             let links = OrgLinks::new(&meta.instance_url);
             let planner =
                 ChunkPlanner::new(self, &field_map, &query, protected, links.as_ref(), targets);
-            let sink = |_: usize, records: Records| planner.add(records);
+            let sink = |_: usize, records: Records, server_time: Option<i64>| {
+                planner.add(records, server_time)
+            };
             match self.run_chunks(client.as_ref(), &query.select, &values, progress, &sink) {
                 Ok(()) => return Ok((planner.finish(), query)),
                 Err(EngineError::Salesforce(e)) if is_invalid_field(&e) && !refreshed => {
@@ -619,10 +637,12 @@ impl Engine {
         // start-up, and the client batches several chunks into one process through the
         // Composite resource: one call beats chunks side by side, which would each pay the
         // start-up and fight over the cores.
+        // `read_in`, not `query_in`: always the Composite resource, one chunk included, for
+        // the server's `Date` (`sf data query` prints no headers); the same one process.
         if client.transport() == upsight_salesforce::TransportKind::Cli {
-            let records = client.query_in(select, "Id", values)?.records;
+            let result = client.read_in(select, "Id", values)?;
             progress(Progress::new(Phase::Querying, total, total));
-            return sink(0, records);
+            return sink(0, result.records, result.server_time_s);
         }
         // Chunks of at most MAX_CHUNK_IDS Ids (each still under the URI limit), so the
         // records in flight stay small; see the constant.
@@ -643,12 +663,13 @@ impl Engine {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(chunk) = chunks.get(i) else { break };
-                            let records = client.query(chunk)?.records;
+                            let result = client.query(chunk)?;
+                            let records = result.records;
                             let n = done
                                 .fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed)
                                 + records.len();
                             progress(Progress::new(Phase::Querying, n.min(total), total));
-                            sink(i, records)?;
+                            sink(i, records, result.server_time_s)?;
                         }
                         Ok(())
                     })
@@ -743,6 +764,7 @@ impl Engine {
         let (planned, query) = match fetched {
             Some(Fetched {
                 records,
+                server_time_s,
                 query,
                 meta,
             }) => {
@@ -756,7 +778,7 @@ impl Engine {
                     links.as_ref(),
                     targets,
                 );
-                planner.add(records)?;
+                planner.add(records, server_time_s)?;
                 (planner.finish(), query)
             }
             None => {
@@ -841,7 +863,8 @@ impl<'a> ChunkPlanner<'a> {
 
     /// Plans one chunk against the current local state of the accounts it returned, keeps
     /// the apply data, and drops the records.
-    fn add(&self, records: Records) -> Result<()> {
+    fn add(&self, records: Records, server_time_s: Option<i64>) -> Result<()> {
+        let stamps = record_stamps(&records, server_time_s);
         let mut so_far = lock(&self.so_far);
         // Records of no target (or of one an earlier chunk returned) are ignored, as the
         // planner ignores unexpected records.
@@ -875,7 +898,11 @@ impl<'a> ChunkPlanner<'a> {
             if account.changes_anything() {
                 so_far.accounts_changed += 1;
             }
-            let pull = to_account_pull(account, self.query.with_opportunities);
+            let mut pull = to_account_pull(account, self.query.with_opportunities);
+            pull.stamp = stamps.get(id_key(&self.targets[i].sf_id)).copied();
+            for opportunity in pull.opportunities.iter_mut().flatten() {
+                opportunity.stamp = stamps.get(id_key(&opportunity.sf_id)).copied();
+            }
             so_far.accounts.push((i, pull));
         }
         so_far.preserved.extend(plan.preserved);
@@ -905,6 +932,34 @@ impl<'a> ChunkPlanner<'a> {
     }
 }
 
+/// The `LastModifiedDate` of every account and opportunity in `records`, by Id key, with
+/// whether it had settled at `server_time_s` (see `upsight_store::Stamp`).
+fn record_stamps(records: &Records, server_time_s: Option<i64>) -> HashMap<String, Stamp> {
+    let mut stamps = HashMap::new();
+    let mut note = |record: &Map<String, Value>| {
+        let id = record.get("Id").and_then(Value::as_str);
+        let seconds = record
+            .get(LAST_MODIFIED_FIELD)
+            .and_then(Value::as_str)
+            .and_then(stamp::datetime_secs);
+        if let (Some(id), Some(seconds)) = (id, seconds) {
+            let settled = is_settled(seconds, server_time_s);
+            stamps.insert(id_key(id).to_owned(), Stamp { seconds, settled });
+        }
+    };
+    for record in records {
+        note(record);
+        let children = record
+            .get(OPPORTUNITIES_RELATIONSHIP)
+            .and_then(|c| c.get("records"))
+            .and_then(Value::as_array);
+        for child in children.into_iter().flatten().filter_map(Value::as_object) {
+            note(child);
+        }
+    }
+    stamps
+}
+
 /// A lock that a panicked holder does not poison for the rest of the sync: the panic
 /// itself fails the sync.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -918,6 +973,7 @@ fn to_account_pull(plan: AccountPlan, with_opportunities: bool) -> AccountPull {
         name: plan.name,
         fields: plan.fields,
         quick_links: plan.quick_links,
+        stamp: None,
         // Without the subquery nothing is known about opportunities, so none may be
         // removed: `None` leaves them as they are.
         opportunities: with_opportunities.then(|| {
@@ -935,6 +991,7 @@ fn to_account_pull(plan: AccountPlan, with_opportunities: bool) -> AccountPull {
                     } else {
                         FieldValues::new()
                     },
+                    stamp: None,
                 })
                 .collect()
         }),

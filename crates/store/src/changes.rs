@@ -20,7 +20,7 @@ use crate::json::{decode, encode, field_value, set_field};
 use crate::{Store, NOW};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use upsight_core::push::InFlight;
 use upsight_core::{
     plan_edit, same_value, AccountId, ChangeEntry, ChangeEvent, ChangeId, ChangeStatus, EditPlan,
@@ -168,6 +168,35 @@ impl Store {
         Ok(entries)
     }
 
+    /// The stamps a sync left on the records of `entries` (see [`crate::Stamp`]), by change
+    /// id: a push writes those records without reading them first.
+    pub fn push_stamps(&self, entries: &[ChangeEntry]) -> Result<HashMap<ChangeId, i64>> {
+        self.read(|tx| {
+            let mut account = tx.prepare_cached(
+                "SELECT a.sf_stamp FROM change_log c JOIN account a ON a.id = c.account_id
+                 WHERE c.id = ?1 AND c.record_kind = 'account' AND a.sf_stamp IS NOT NULL",
+            )?;
+            let mut opportunity = tx.prepare_cached(
+                "SELECT o.sf_stamp FROM change_log c JOIN opportunity o ON o.id = c.opportunity_id
+                 WHERE c.id = ?1 AND c.record_kind = 'opportunity' AND o.sf_stamp IS NOT NULL",
+            )?;
+            let mut stamps = HashMap::new();
+            for entry in entries {
+                let stmt = match entry.record {
+                    RecordRef::Account(_) => &mut account,
+                    RecordRef::Opportunity(_) => &mut opportunity,
+                };
+                if let Some(stamp) = stmt
+                    .query_row([entry.id.0], |row| row.get::<_, i64>(0))
+                    .optional()?
+                {
+                    stamps.insert(entry.id, stamp);
+                }
+            }
+            Ok(stamps)
+        })
+    }
+
     /// How many entries are in each status (the sidebar's pending count).
     pub fn change_counts(&self) -> Result<BTreeMap<ChangeStatus, usize>> {
         self.read(|conn| {
@@ -206,6 +235,10 @@ impl Store {
                 let rebase = item.rebase_on.as_ref().map(encode).transpose()?;
                 stmt.execute(params![item.entry.0, encode(&item.value)?, rebase])?;
             }
+            // Our write moves each record's LastModifiedDate on, so the sync's stamp stops
+            // describing it: the next push reads the record first (or the next sync stamps
+            // it again).
+            forget_stamps(tx, sent.iter().map(|item| item.entry))?;
             Ok(())
         })
     }
@@ -351,9 +384,27 @@ impl Store {
                 &format!("UPDATE change_log SET status = ?2, updated_at = {NOW} WHERE id = ?1"),
                 params![id.0, status.as_str()],
             )?;
+            forget_stamps(tx, [id])?;
             get_entry(tx, id)
         })
     }
+}
+
+/// Clears the sync's stamp of the records of `entries`.
+fn forget_stamps(tx: &Transaction<'_>, entries: impl IntoIterator<Item = ChangeId>) -> Result<()> {
+    let mut account = tx.prepare_cached(
+        "UPDATE account SET sf_stamp = NULL WHERE sf_stamp IS NOT NULL AND id =
+             (SELECT account_id FROM change_log WHERE id = ?1 AND record_kind = 'account')",
+    )?;
+    let mut opportunity = tx.prepare_cached(
+        "UPDATE opportunity SET sf_stamp = NULL WHERE sf_stamp IS NOT NULL AND id =
+             (SELECT opportunity_id FROM change_log WHERE id = ?1 AND record_kind = 'opportunity')",
+    )?;
+    for id in entries {
+        account.execute([id.0])?;
+        opportunity.execute([id.0])?;
+    }
+    Ok(())
 }
 
 /// [`Store::record_push_success`] inside a transaction.

@@ -22,7 +22,7 @@ pub use accounts::{AccountFilter, AccountPage, AccountQuery, AccountRow, Account
 pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult, PushVerdict};
 pub use error::{DatabaseFault, Result, SqliteCause, StoreError};
 pub use migrate::SCHEMA_VERSION;
-pub use pull::{AccountPull, OpportunityPull, PreservedField, PullApply, PullOutcome};
+pub use pull::{AccountPull, OpportunityPull, PreservedField, PullApply, PullOutcome, Stamp};
 pub use sync_runs::{SyncKind, SyncRun, SyncRunEnd, SyncRunReport, SyncRunStatus};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};

@@ -24,6 +24,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_in_flight_value",
         sql: include_str!("../migrations/0002_in_flight_value.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_sf_stamp",
+        sql: include_str!("../migrations/0003_sf_stamp.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -41,6 +41,22 @@ pub struct AccountPull {
     /// When given, the complete set of the account's open and Closed Won opportunities:
     /// they are upserted, and local ones not in the set are removed.
     pub opportunities: Option<Vec<OpportunityPull>>,
+    /// The record's `LastModifiedDate` as the query read it, if it did.
+    pub stamp: Option<Stamp>,
+}
+
+/// A record's `LastModifiedDate` as a sync read it (whole seconds since the epoch), and
+/// whether it had settled: old enough, against the server's clock at the read, that no
+/// change the read missed can share its second.
+///
+/// The store keeps a settled stamp only for a record with no open change-log entry, in the
+/// same transaction as the values read with it: a push may then write the record without
+/// reading it, under `If-Unmodified-Since` that stamp. Any other stamp only clears an older
+/// one it proves stale (clearing is always safe; it costs the next push a read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub seconds: i64,
+    pub settled: bool,
 }
 
 impl AccountPull {
@@ -52,6 +68,7 @@ impl AccountPull {
             fields: FieldValues::new(),
             quick_links: None,
             opportunities: None,
+            stamp: None,
         }
     }
 }
@@ -62,6 +79,8 @@ pub struct OpportunityPull {
     pub sf_id: String,
     pub name: String,
     pub fields: FieldValues,
+    /// Its `LastModifiedDate` as the query read it, if it did (see [`Stamp`]).
+    pub stamp: Option<Stamp>,
 }
 
 /// A pulled value that was not applied because a local edit protects the field.
@@ -94,6 +113,7 @@ impl Store {
                 apply_account(tx, account, &protected, &mut touched, &mut outcome)?;
             }
             touched.write(tx)?;
+            touched.write_stamps(tx)?;
             for &id in &pull.missing_accounts {
                 let updated = tx
                     .prepare_cached(&format!(
@@ -117,6 +137,73 @@ impl Store {
 struct Touched {
     accounts: Vec<i64>,
     opportunities: Vec<i64>,
+    /// Rows whose stamp the pull keeps: (table, row id, stamp).
+    set_stamps: Vec<(StampTable, i64, i64)>,
+    /// Rows whose stored stamp is cleared unless it equals the one read: (table, row id,
+    /// stamp read).
+    stale_stamps: Vec<(StampTable, i64, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StampTable {
+    Account,
+    Opportunity,
+}
+
+impl StampTable {
+    fn name(self) -> &'static str {
+        match self {
+            StampTable::Account => "account",
+            StampTable::Opportunity => "opportunity",
+        }
+    }
+}
+
+impl Touched {
+    /// Notes what the pull's `stamp` does to the row `id` of `table`: a settled stamp of a
+    /// record no open entry protects is kept; any other proves a different stored one
+    /// stale, and clears it (the next push then reads the record first).
+    fn stamp(&mut self, table: StampTable, id: i64, stamp: Option<Stamp>, protected: bool) {
+        match stamp {
+            Some(s) if s.settled && !protected => self.set_stamps.push((table, id, s.seconds)),
+            Some(s) => self.stale_stamps.push((table, id, s.seconds)),
+            None => {}
+        }
+    }
+
+    fn write_stamps(&self, tx: &Transaction<'_>) -> Result<()> {
+        for table in [StampTable::Account, StampTable::Opportunity] {
+            let of = |rows: &[(StampTable, i64, i64)]| -> Vec<(i64, i64)> {
+                rows.iter()
+                    .filter(|(t, _, _)| *t == table)
+                    .map(|(_, id, stamp)| (*id, *stamp))
+                    .collect()
+            };
+            let name = table.name();
+            let set = of(&self.set_stamps);
+            if !set.is_empty() {
+                tx.execute(
+                    &format!(
+                        "UPDATE {name} SET sf_stamp = json_extract(j.value, '$[1]')
+                         FROM json_each(?1) AS j WHERE {name}.id = json_extract(j.value, '$[0]')"
+                    ),
+                    [encode(&set)?],
+                )?;
+            }
+            let stale = of(&self.stale_stamps);
+            if !stale.is_empty() {
+                tx.execute(
+                    &format!(
+                        "UPDATE {name} SET sf_stamp = NULL
+                         FROM json_each(?1) AS j WHERE {name}.id = json_extract(j.value, '$[0]')
+                             AND {name}.sf_stamp IS NOT json_extract(j.value, '$[1]')"
+                    ),
+                    [encode(&stale)?],
+                )?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Touched {
@@ -192,6 +279,12 @@ fn apply_account(
             pull.quick_links.as_ref().map(encode).transpose()?
         ])?;
     }
+    touched.stamp(
+        StampTable::Account,
+        id.0,
+        pull.stamp,
+        protected.has_record(record),
+    );
     outcome.accounts_updated += 1;
     if let Some(opportunities) = &pull.opportunities {
         apply_opportunities(tx, id, opportunities, protected, touched, outcome)?;
@@ -251,13 +344,20 @@ fn apply_opportunities(
                     name == opportunity.name
                         || protected.contains(RecordRef::Opportunity(OpportunityId(id)), "Name")
                 });
-        match by_sf_id.get(opportunity.sf_id.as_str()) {
+        let id = match by_sf_id.get(opportunity.sf_id.as_str()) {
             Some(&(id, _)) if unchanged => {
                 touched.opportunities.push(id);
                 outcome.opportunities_upserted += 1;
+                id
             }
             _ => upsert_opportunity(tx, account, opportunity, protected, outcome)?,
-        }
+        };
+        touched.stamp(
+            StampTable::Opportunity,
+            id,
+            opportunity.stamp,
+            protected.has_record(RecordRef::Opportunity(OpportunityId(id))),
+        );
     }
     let returned: HashSet<&str> = pulled.iter().map(|o| o.sf_id.as_str()).collect();
     for (id, sf_id, _) in &local {
@@ -281,14 +381,14 @@ fn upsert_opportunity(
     pull: &OpportunityPull,
     protected: &ProtectedFields,
     outcome: &mut PullOutcome,
-) -> Result<()> {
+) -> Result<i64> {
     let existing: Option<(i64, i64, String, String)> = tx
         .prepare_cached("SELECT id, account_id, name, fields FROM opportunity WHERE sf_id = ?1")?
         .query_row([&pull.sf_id], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
-    match existing {
+    let id = match existing {
         None => {
             tx.prepare_cached(&format!(
                 "INSERT INTO opportunity (sf_id, account_id, name, fields, synced_at, created_at)
@@ -300,6 +400,7 @@ fn upsert_opportunity(
                 pull.name,
                 encode(&pull.fields)?
             ])?;
+            tx.last_insert_rowid()
         }
         Some((id, previous_account, name, stored)) => {
             let record = RecordRef::Opportunity(OpportunityId(id));
@@ -323,8 +424,9 @@ fn upsert_opportunity(
                     params![id, account.0],
                 )?;
             }
+            id
         }
-    }
+    };
     outcome.opportunities_upserted += 1;
-    Ok(())
+    Ok(id)
 }

@@ -501,6 +501,7 @@ fn opportunity_edits_are_attributed_to_their_account() {
                     sf_id: "006000000000001AAA".into(),
                     name: "Renewal".into(),
                     fields: FieldValues::new(),
+                    stamp: None,
                 }]),
                 ..upsight_store::AccountPull::new(acme)
             }],

@@ -4,7 +4,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use upsight_core::{AccountId, FieldValues, RecordRef};
 use upsight_store::{
-    AccountPull, Edit, NewAccount, OpportunityPull, PreservedField, PullApply, Store, StoreError,
+    AccountPull, Edit, NewAccount, OpportunityPull, PreservedField, PullApply, Stamp, Store,
+    StoreError,
 };
 
 fn values(pairs: &[(&str, Value)]) -> FieldValues {
@@ -33,6 +34,7 @@ fn opp(sf_id: &str, stage: &str) -> OpportunityPull {
             ("StageName", json!(stage)),
             ("CloseDate", json!("2026-03-01")),
         ]),
+        stamp: None,
     }
 }
 
@@ -365,4 +367,88 @@ fn a_pull_of_unchanged_records_only_marks_them_synced() {
         "{result:?}"
     );
     assert_eq!(store.get_account(acme).unwrap().synced_at, after.synced_at);
+}
+
+/// The stamp a push may write under without reading: kept only when settled and with no
+/// open entry on the record (an edit's base is then what the sync read); any other stamp
+/// read clears a different stored one; a push that writes the record clears it.
+#[test]
+fn sync_stamps_are_kept_only_where_a_push_may_trust_them() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    let globex = linked(&mut store, "Globex", "001000000000002AAA");
+    let stamped = |store: &Store, account: AccountId, field: &str| {
+        let entry = store
+            .list_changes(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|e| {
+                e.account_id == account && e.field == field && e.status.protects_local_value()
+            })
+            .expect("an open entry");
+        store
+            .push_stamps(&[entry.clone()])
+            .unwrap()
+            .get(&entry.id)
+            .copied()
+    };
+    let apply = |store: &mut Store, account: AccountId, seconds: i64, settled: bool| {
+        store
+            .apply_pull(&PullApply {
+                accounts: vec![AccountPull {
+                    stamp: Some(Stamp { seconds, settled }),
+                    ..AccountPull::new(account)
+                }],
+                missing_accounts: vec![],
+            })
+            .unwrap();
+    };
+    let edit = |store: &mut Store, account: AccountId, field: &str, value: &str| {
+        store
+            .record_edit(&Edit {
+                record: RecordRef::Account(account),
+                field: field.into(),
+                value: json!(value),
+            })
+            .unwrap();
+    };
+    // Settled, nothing open: kept, and a later edit may be written under it.
+    apply(&mut store, acme, 1_000, true);
+    edit(&mut store, acme, "Notes__c", "mine");
+    assert_eq!(stamped(&store, acme, "Notes__c"), Some(1_000));
+    // With the edit open, a newer settled stamp is not taken (the edit's base is older
+    // than it): the stored one is cleared instead, since it no longer describes the record.
+    apply(&mut store, acme, 2_000, true);
+    assert_eq!(stamped(&store, acme, "Notes__c"), None);
+    // Unsettled: never kept, even with nothing open.
+    apply(&mut store, globex, 3_000, false);
+    edit(&mut store, globex, "Notes__c", "mine");
+    assert_eq!(stamped(&store, globex, "Notes__c"), None);
+    apply(&mut store, globex, 3_000, true);
+    assert_eq!(
+        stamped(&store, globex, "Notes__c"),
+        None,
+        "a stamp read while an edit was open was taken"
+    );
+    // The same stamp read again while an edit is open still describes the record: kept.
+    let initech = linked(&mut store, "Initech", "001000000000003AAA");
+    apply(&mut store, initech, 4_000, true);
+    edit(&mut store, initech, "Notes__c", "mine");
+    apply(&mut store, initech, 4_000, true);
+    assert_eq!(stamped(&store, initech, "Notes__c"), Some(4_000));
+    // A push that sends the record forgets it: our write moves LastModifiedDate on.
+    let entry = store
+        .pending_changes()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.account_id == initech)
+        .unwrap();
+    store
+        .begin_push(&[upsight_core::push::InFlight {
+            entry: entry.id,
+            value: entry.new_value.clone(),
+            rebase_on: None,
+        }])
+        .unwrap();
+    assert_eq!(stamped(&store, initech, "Notes__c"), None);
 }

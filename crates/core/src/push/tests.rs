@@ -664,3 +664,192 @@ fn an_unsettled_record_is_neither_sent_nor_marked_in_flight() {
     let plan = plan_push(&entries[2..], &snapshot(&["X__c"], &[]));
     assert_eq!(plan.batches[0][0].precondition, None);
 }
+
+fn stamps_for(ids: &[&str], stamp: i64) -> HashMap<(RecordKind, String), i64> {
+    ids.iter()
+        .map(|id| ((RecordKind::Account, id_key(id).to_owned()), stamp))
+        .collect()
+}
+
+#[test]
+fn which_records_a_push_may_write_without_reading_them() {
+    let in_org = |_: RecordKind, field: &str| field != "Gone__c";
+    let mut in_flight = entry(4, Some(ID_B), "X__c", json!("a"), json!("b"));
+    in_flight.in_flight_value = Some(json!("sent earlier"));
+    // (entries, records with a stamp, assumed entry ids, read entry ids)
+    type Case = (Vec<ChangeEntry>, Vec<&'static str>, Vec<i64>, Vec<i64>);
+    let cases: Vec<Case> = vec![
+        // A plain entry of a stamped record: written straight away.
+        (
+            vec![entry(1, Some(ID_A), "X__c", json!("a"), json!("b"))],
+            vec![ID_A],
+            vec![1],
+            vec![],
+        ),
+        // No stamp (never synced, or written since the sync): read first.
+        (
+            vec![entry(1, Some(ID_A), "X__c", json!("a"), json!("b"))],
+            vec![],
+            vec![],
+            vec![1],
+        ),
+        // A field the org lacks makes the whole record read, so only that entry is refused.
+        (
+            vec![
+                entry(1, Some(ID_A), "X__c", json!("a"), json!("b")),
+                entry(2, Some(ID_A), "Gone__c", json!("a"), json!("b")),
+            ],
+            vec![ID_A],
+            vec![],
+            vec![1, 2],
+        ),
+        // An earlier push's value in flight: only a read tells whether it landed.
+        (
+            vec![
+                entry(3, Some(ID_A), "X__c", json!("a"), json!("b")),
+                in_flight.clone(),
+            ],
+            vec![ID_A, ID_B],
+            vec![3],
+            vec![4],
+        ),
+        // No Salesforce Id: left to the planner, which refuses it.
+        (
+            vec![entry(5, None, "X__c", json!("a"), json!("b"))],
+            vec![ID_A],
+            vec![],
+            vec![5],
+        ),
+        // A 15-character spelling meets the 18-character stamp.
+        (
+            vec![entry(6, Some(&ID_A[..15]), "X__c", json!("a"), json!("b"))],
+            vec![ID_A],
+            vec![6],
+            vec![],
+        ),
+    ];
+    for (entries, stamped, assumed, read) in cases {
+        let split = split_assumable(&entries, &stamps_for(&stamped, STAMP), &in_org);
+        let mut got: Vec<i64> = split
+            .records
+            .iter()
+            .flat_map(|(_, _, _, es)| es.iter().map(|e| e.id.0))
+            .collect();
+        got.sort();
+        let mut got_read: Vec<i64> = split.to_read.iter().map(|e| e.id.0).collect();
+        got_read.sort();
+        assert_eq!((got, got_read), (assumed, read), "{entries:?} {stamped:?}");
+    }
+}
+
+#[test]
+fn an_assumed_record_is_written_under_its_sync_stamp_with_no_read() {
+    let entries = [
+        entry(1, Some(ID_A), "X__c", json!("a"), json!("b")),
+        entry(2, Some(ID_A), "Y__c", json!(null), json!("c")),
+    ];
+    let split = split_assumable(&entries, &stamps_for(&[ID_A], STAMP), &|_, _| true);
+    // No read at all: no server time, no queried fields but the assumed ones.
+    let mut remote = RemoteSnapshot::new();
+    split.apply_to(&mut remote);
+    let plan = plan_push(&entries, &remote);
+    assert!(
+        plan.conflicts.is_empty() && plan.unsettled.is_empty(),
+        "{plan:?}"
+    );
+    assert_eq!(plan.update_count(), 1);
+    let update = &plan.batches[0][0];
+    assert!(update.assumed);
+    assert_eq!(update.entries, [ChangeId(1), ChangeId(2)]);
+    assert_eq!(
+        update.precondition,
+        Some(Precondition {
+            unmodified_since_s: STAMP
+        }),
+        "the sync's settled stamp is the precondition, whatever the clock"
+    );
+    // (answer, verdict): a 412 or a field the org lost since the sync sends the record to
+    // be read; any other refusal is the value's own.
+    let cases = [
+        (SendOutcome::Saved, Verdict::Pushed),
+        (SendOutcome::PreconditionFailed, Verdict::Recheck),
+        (SendOutcome::RolledBack, Verdict::Recheck),
+        (
+            SendOutcome::Refused(vec![("INVALID_FIELD".into(), "No such column".into())]),
+            Verdict::Recheck,
+        ),
+        (
+            SendOutcome::Refused(vec![(
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+                "no".into(),
+            )]),
+            Verdict::Failed {
+                code: "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+                message: "no".into(),
+            },
+        ),
+    ];
+    for (answer, expected) in cases {
+        let verdicts = classify_results(&plan, &[vec![answer.clone()]]);
+        assert_eq!(verdicts.len(), 2);
+        assert!(
+            verdicts.iter().all(|(_, v)| *v == expected),
+            "{answer:?}: {verdicts:?}"
+        );
+    }
+    // A record the drift query read is not assumed: INVALID_FIELD on it is the value's.
+    let remote = snapshot(&["X__c"], &[(ID_A, json!({"X__c": "a"}))]);
+    let plan = plan_push(&entries[..1], &remote);
+    assert!(!plan.batches[0][0].assumed);
+    let verdicts = classify_results(
+        &plan,
+        &[vec![SendOutcome::Refused(vec![(
+            "INVALID_FIELD".into(),
+            "No such column".into(),
+        )])]],
+    );
+    assert!(
+        matches!(verdicts[0].1, Verdict::Failed { .. }),
+        "{verdicts:?}"
+    );
+}
+
+proptest! {
+    /// The split loses and duplicates no entry, assumes only stamped records whose every
+    /// entry is plain, and an assumed record's plan never declares drift (its base is what
+    /// the sync saw, and Salesforce checks that with the precondition).
+    #[test]
+    fn the_split_keeps_every_entry_once(
+        specs in any_entries(),
+        stamped in proptest::collection::vec(any::<bool>(), 12),
+    ) {
+        let (entries, _) = build(&specs);
+        let stamps: HashMap<(RecordKind, String), i64> = (0..12usize)
+            .filter(|r| stamped[*r])
+            .map(|r| ((RecordKind::Account, format!("001{:012}", r)), STAMP))
+            .collect();
+        let split = split_assumable(&entries, &stamps, &|_, f| !f.ends_with("3__c"));
+        let mut seen: Vec<ChangeId> = split
+            .records
+            .iter()
+            .flat_map(|(_, _, _, es)| es.iter().map(|e| e.id))
+            .chain(split.to_read.iter().map(|e| e.id))
+            .collect();
+        seen.sort();
+        let mut expected: Vec<ChangeId> = entries.iter().map(|e| e.id).collect();
+        expected.sort();
+        prop_assert_eq!(seen, expected);
+        for (_, sf_id, stamp, es) in &split.records {
+            prop_assert!(stamps.get(&(RecordKind::Account, id_key(sf_id).to_owned())) == Some(stamp));
+            prop_assert!(es.iter().all(|e| e.in_flight_value.is_none() && !e.field.ends_with("3__c")));
+        }
+        let mut remote = RemoteSnapshot::new();
+        split.apply_to(&mut remote);
+        let assumed: Vec<ChangeEntry> = split.records.iter().flat_map(|(_, _, _, es)| es.iter().map(|e| (*e).clone())).collect();
+        let plan = plan_push(&assumed, &remote);
+        prop_assert!(plan.conflicts.is_empty());
+        prop_assert!(plan.unsettled.is_empty());
+        let expected = Some(Precondition { unmodified_since_s: STAMP });
+        prop_assert!(plan.batches.iter().flatten().all(|u| u.assumed && u.precondition == expected));
+    }
+}
