@@ -63,6 +63,9 @@ pub const MAX_ROUNDS: usize = 4;
 /// clock, plus a little for the clocks' phase.
 const SETTLE_PAUSE: Duration = Duration::from_millis(1_100);
 
+/// The sync's stamp of each record, by kind and Id key (`upsight_core::push::id_key`).
+type SyncStamps = HashMap<(RecordKind, String), i64>;
+
 /// The code noted on an entry whose record kept changing in Salesforce for a whole push.
 pub const CODE_RECORD_BUSY: &str = "RECORD_CHANGING";
 
@@ -497,7 +500,7 @@ impl Engine {
     fn assumable_stamps(
         &self,
         entries: &[ChangeEntry],
-    ) -> Result<(HashMap<(RecordKind, String), i64>, Option<Arc<OrgMeta>>)> {
+    ) -> Result<(SyncStamps, Option<Arc<OrgMeta>>)> {
         let Some(meta) = self.cached_org_meta()? else {
             return Ok((HashMap::new(), None));
         };

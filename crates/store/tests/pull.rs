@@ -387,7 +387,7 @@ fn sync_stamps_are_kept_only_where_a_push_may_trust_them() {
             })
             .expect("an open entry");
         store
-            .push_stamps(&[entry.clone()])
+            .push_stamps(std::slice::from_ref(&entry))
             .unwrap()
             .get(&entry.id)
             .copied()
