@@ -2,6 +2,17 @@
 //! own module under `cmd/`; this file only parses arguments and dispatches.
 #![forbid(unsafe_code)]
 
+/// `println!` for command output: never panics, and shows Salesforce data safely (see
+/// `cmd::output`).
+macro_rules! outln {
+    () => {
+        $crate::cmd::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cmd::output::write_line(format_args!($($arg)*))
+    };
+}
+
 mod cmd;
 
 use std::path::PathBuf;
@@ -124,6 +135,17 @@ fn main() -> ExitCode {
         Command::Revert(args) => cmd::revert::run(&engine, json, args),
         Command::Resolve(args) => cmd::resolve::run(&engine, json, args),
     });
+    let result = result.map(|code| match cmd::output::finish() {
+        None => code,
+        Some(cmd::output::StdoutEnd::ReaderGone) => code.max(STOPPED_BY_READER),
+        Some(cmd::output::StdoutEnd::Failed(e)) => {
+            eprintln!(
+                "error: the command ran, but its output could not be written to stdout: {e}; \
+                 run it again with stdout going somewhere with room"
+            );
+            code.max(1)
+        }
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -139,6 +161,10 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The exit code when the reader of stdout went away, as for a process SIGPIPE ended
+/// (128 + 13): the output was cut short on purpose, which is not the command failing.
+const STOPPED_BY_READER: u8 = 141;
 
 /// The exit code of a command that reports with `anyhow` (`serve`, `demo`).
 fn exit_on(result: anyhow::Result<()>) -> ExitCode {

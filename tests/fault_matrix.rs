@@ -93,6 +93,7 @@ matrix! {
     tmpdir_that_does_not_exist in cases_process => "issue 10: TMPDIR=/nonexistent for status, sync and push; no panic",
     stdout_past_the_bound in cases_process => "issue 10: 400 MB of `sf` stdout; stopped at 256 MiB, pending",
     two_pushers_on_one_database in cases_push => "write path: two pushers on one database (a slow push, an edit, a second push)",
+    two_pushers_on_one_database_by_two_names in cases_push => "write path: two pushers on one database, one through a symbolic link, and a hard link refused",
     colleague_edit_of_our_field_inside_the_window in cases_push => "write path: a colleague's change to our field between the drift check and the write",
     colleague_edit_of_another_field_inside_the_window in cases_push => "write path: a colleague's change to another field between the drift check and the write",
     per_record_try_later_stays_pending in cases_push => "write path: a per-record UNABLE_TO_LOCK_ROW keeps the entry pending",

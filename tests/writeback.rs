@@ -397,9 +397,22 @@ fn a_colleagues_change_is_a_conflict_resolved_both_ways() {
     let conflict = &db.changes(&["--status", "conflict"])[0];
     assert_eq!(conflict["remote_value"], "theirs");
     assert_eq!(conflict["new_value"], "mine");
+    let human_line = |id: &Value| {
+        let out = db.command(&["changes"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find(|l| l.starts_with(&format!("#{id} ")))
+            .unwrap_or_else(|| panic!("no line for change {id}: {text}"))
+            .to_owned()
+    };
+    let line = human_line(&conflict["id"]);
+    assert!(line.contains("Salesforce now has theirs"), "{line}");
     let out = db.ok(&["resolve", &conflict["id"].to_string(), "--keep-mine"]);
     assert_eq!(out["change"]["status"], "pushed", "{out}");
     assert_eq!(sf_value("Account", account, field), "mine");
+    // Resolved and pushed: Salesforce holds ours, and the line must not say otherwise.
+    let line = human_line(&conflict["id"]);
+    assert!(!line.contains("Salesforce now has"), "{line}");
     // Take theirs.
     db.ok(&["set", account, field, "mine again"]);
     colleague_edit("Account", account, json!({ field: "theirs again" }));

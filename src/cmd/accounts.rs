@@ -91,7 +91,7 @@ fn list(engine: &Engine, json: bool) -> Result<u8, EngineError> {
         print_json(&out);
     } else {
         for r in &rows {
-            println!(
+            outln!(
                 "{:>5}  {:<18}  {}{}",
                 r.id,
                 r.sf_id.as_deref().unwrap_or("(not linked)"),
@@ -145,7 +145,7 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
         return Ok(0);
     }
     let a = &view.account;
-    println!(
+    outln!(
         "{} (local {}, {})",
         a.name,
         a.id,
@@ -153,7 +153,7 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
     );
     let field_map = engine.field_map();
     for (category, fields) in field_map.by_category(upsight_core::SObject::Account) {
-        println!("\n{category}");
+        outln!("\n{category}");
         for f in fields {
             let value = a
                 .fields
@@ -164,7 +164,7 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
                 matches!(e.record, upsight_core::RecordRef::Account(_))
                     && e.field.eq_ignore_ascii_case(&f.api_name)
             });
-            println!(
+            outln!(
                 "  {:<36} {}{}",
                 f.label,
                 value,
@@ -173,20 +173,20 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
         }
     }
     if !a.quick_links.is_empty() {
-        println!("\nQuick links");
+        outln!("\nQuick links");
         for (k, v) in &a.quick_links {
-            println!("  {k:<24} {v}");
+            outln!("  {k:<24} {v}");
         }
     }
     if !view.opportunities.is_empty() {
-        println!("\nOpportunities");
+        outln!("\nOpportunities");
         for o in &view.opportunities {
             let stage = o
                 .fields
                 .get("StageName")
                 .map(display_value)
                 .unwrap_or_default();
-            println!("  {:>5}  {:<40} {}", o.id, o.name, stage);
+            outln!("  {:>5}  {:<40} {}", o.id, o.name, stage);
         }
     }
     Ok(0)
@@ -206,7 +206,7 @@ fn search(engine: &Engine, json: bool, text: &str) -> Result<u8, EngineError> {
         print_json(&hits);
     } else {
         for h in &hits {
-            println!(
+            outln!(
                 "{}  {:<40} {:<24} {}{}",
                 h.sf_id,
                 h.name,
@@ -254,7 +254,7 @@ fn add(engine: &Engine, json: bool, args: AddArgs) -> Result<u8, EngineError> {
         }));
     } else {
         for a in &outcome.created {
-            println!(
+            outln!(
                 "added {} (local {}, {})",
                 a.name,
                 a.id,
@@ -262,7 +262,7 @@ fn add(engine: &Engine, json: bool, args: AddArgs) -> Result<u8, EngineError> {
             );
         }
         for a in &outcome.existing {
-            println!(
+            outln!(
                 "already local: {} (local {}, {})",
                 a.name,
                 a.id,
@@ -270,7 +270,7 @@ fn add(engine: &Engine, json: bool, args: AddArgs) -> Result<u8, EngineError> {
             );
         }
         for id in &outcome.not_found {
-            println!("not found in Salesforce: {id}");
+            outln!("not found in Salesforce: {id}");
         }
     }
     Ok(0)
@@ -283,9 +283,11 @@ fn new(engine: &Engine, json: bool, name: &str) -> Result<u8, EngineError> {
             &json!({"created": [account_json(&account)], "existing": [], "not_found": [], "sync": null}),
         );
     } else {
-        println!(
+        outln!(
             "created {} (local {}); link it with `upsight accounts link {} --sf-id ID`",
-            account.name, account.id, account.id
+            account.name,
+            account.id,
+            account.id
         );
     }
     Ok(0)
@@ -298,7 +300,7 @@ fn link(engine: &Engine, json: bool, reference: &str, sf_id: &str) -> Result<u8,
         out["sync"] = json!(summary);
         print_json(&out);
     } else {
-        println!(
+        outln!(
             "linked {} (local {}) to {}",
             account.name,
             account.id,

@@ -92,7 +92,13 @@ impl<'a> EntryView<'a> {
             short(&entry.old_value),
             short(&entry.new_value),
         );
-        if let Some(remote) = &entry.remote_value {
+        // Only an open conflict still describes Salesforce; once resolved, the kept value
+        // is history (in the JSON), and "now has" would be false.
+        if let Some(remote) = entry
+            .remote_value
+            .as_ref()
+            .filter(|_| entry.status == ChangeStatus::Conflict)
+        {
             line.push_str(&format!(" (Salesforce now has {})", short(remote)));
         }
         if let (Some(code), Some(message)) = (&entry.error_code, &entry.error_message) {
@@ -135,10 +141,10 @@ pub fn run(engine: &Engine, json_out: bool, args: ChangesArgs) -> Result<u8, Eng
         let items: Vec<Value> = entries.iter().map(|e| view.json(e)).collect();
         print_json(&Value::Array(items));
     } else if entries.is_empty() {
-        println!("no changes");
+        outln!("no changes");
     } else {
         for entry in &entries {
-            println!("{}", view.line(entry));
+            outln!("{}", view.line(entry));
         }
     }
     Ok(0)

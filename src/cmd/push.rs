@@ -68,7 +68,7 @@ pub fn print_report(json_out: bool, report: &PushReport) -> u8 {
     if json_out {
         print_json(&report_json(report));
     } else {
-        println!("{}", report_line(report));
+        outln!("{}", report_line(report));
     }
     if report.is_complete() {
         0

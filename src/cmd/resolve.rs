@@ -33,7 +33,7 @@ pub fn run(engine: &Engine, json_out: bool, args: ResolveArgs) -> Result<u8, Eng
         if json_out {
             print_json(&json!({"change": view.json(&entry)}));
         } else {
-            println!("took Salesforce's value: {}", view.line(&entry));
+            outln!("took Salesforce's value: {}", view.line(&entry));
         }
         return Ok(0);
     }
@@ -41,8 +41,8 @@ pub fn run(engine: &Engine, json_out: bool, args: ResolveArgs) -> Result<u8, Eng
     if json_out {
         print_json(&json!({"change": view.json(&entry), "push": report_json(&report)}));
     } else {
-        println!("{}", view.line(&entry));
-        println!("{}", report_line(&report));
+        outln!("{}", view.line(&entry));
+        outln!("{}", report_line(&report));
     }
     Ok(if report.is_complete() { 0 } else { 1 })
 }

@@ -35,12 +35,12 @@ pub fn run(engine: &Engine, json_out: bool, args: RetryArgs) -> Result<u8, Engin
         print_json(&json!({"changes": items, "push": report_json(&report)}));
     } else {
         if entries.is_empty() {
-            println!("no failed changes");
+            outln!("no failed changes");
         }
         for entry in &entries {
-            println!("{}", view.line(entry));
+            outln!("{}", view.line(entry));
         }
-        println!("{}", report_line(&report));
+        outln!("{}", report_line(&report));
     }
     Ok(if report.is_complete() { 0 } else { 1 })
 }

@@ -24,7 +24,7 @@ pub fn run(engine: &Engine, json_out: bool, args: RevertArgs) -> Result<u8, Engi
     if json_out {
         print_json(&json!({"change": view.json(&entry), "push": report_json(&report)}));
     } else {
-        println!("reverted: {}", view.line(&entry));
+        outln!("reverted: {}", view.line(&entry));
     }
     Ok(0)
 }

@@ -69,6 +69,12 @@ pub fn serve(
         .context("start the async runtime")?;
     let pusher = Arc::new(Pusher::start(engine.clone()));
     let stop_at: Arc<OnceLock<Instant>> = Arc::default();
+    // The demo's org and database are thrown away on exit: its unpushed edits end with it,
+    // and saying "the next push sends them" would be untrue.
+    let kept = match demo_badge {
+        None => Kept::InDatabase,
+        Some(_) => Kept::Discarded,
+    };
     let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
             .await
@@ -83,7 +89,7 @@ pub fn serve(
         if let Some(lock) = lock.as_mut() {
             lock.publish(&guard.login_url())?;
         }
-        let stop = watch_signals(engine.db_path().to_owned(), stop_at.clone())
+        let stop = watch_signals(engine.db_path().to_owned(), stop_at.clone(), kept)
             .context("listen for Ctrl-C and SIGTERM")?;
         announce(&guard, json)?;
         if !args.no_open {
@@ -160,16 +166,45 @@ pub fn serve(
         return Ok(());
     };
     let waiting = report_pending(engine.db_path(), REPORT_MARGIN / 2);
-    Err(anyhow::anyhow!(
-        "{} still pending: {why}. They are saved in {}; the next `upsight serve` or \
-         `upsight push` sends them",
-        match waiting {
-            Some(1) => "1 edit is".to_owned(),
-            Some(n) => format!("{n} edits are"),
-            None => "edits are".to_owned(),
-        },
-        engine.db_path().display()
-    ))
+    let count = match waiting {
+        Some(1) => "1 edit is".to_owned(),
+        Some(n) => format!("{n} edits are"),
+        None => "edits are".to_owned(),
+    };
+    Err(match kept {
+        Kept::InDatabase => anyhow::anyhow!(
+            "{count} still pending: {why}. They are saved in {}; the next `upsight serve` or \
+             `upsight push` sends them",
+            engine.db_path().display()
+        ),
+        Kept::Discarded => anyhow::anyhow!(
+            "{count} still pending: {why}. This was the demo: its simulated org and database \
+             are discarded on exit, so those edits end here"
+        ),
+    })
+}
+
+/// Where the edits still pending at exit go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// In the user's database, for the next push.
+    InDatabase,
+    /// Nowhere: the demo's database is deleted on exit.
+    Discarded,
+}
+
+impl Kept {
+    /// The end of the message about edits left pending by a second Ctrl-C.
+    fn after_second_signal(self) -> &'static str {
+        match self {
+            Kept::InDatabase => {
+                "they are saved, and the next `upsight serve` or `upsight push` sends them"
+            }
+            Kept::Discarded => {
+                "this was the demo, whose simulated org and database are discarded on exit"
+            }
+        }
+    }
 }
 
 /// Listens for Ctrl-C and SIGTERM (must run inside the runtime). The returned future
@@ -178,6 +213,7 @@ pub fn serve(
 fn watch_signals(
     db: PathBuf,
     stop_at: Arc<OnceLock<Instant>>,
+    kept: Kept,
 ) -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -201,8 +237,8 @@ fn watch_signals(
         eprintln!("upsight: stopping at once");
         if let Some(n) = report_pending(&db, Duration::from_millis(800)).filter(|n| *n > 0) {
             eprintln!(
-                "upsight: {n} edit(s) still pending, not pushed because you stopped upsight; \
-                 they are saved, and the next `upsight serve` or `upsight push` sends them"
+                "upsight: {n} edit(s) still pending, not pushed because you stopped upsight; {}",
+                kept.after_second_signal()
             );
         }
         std::process::exit(130);

@@ -64,20 +64,20 @@ pub fn run(engine: &Engine, json_out: bool, args: SetArgs) -> Result<u8, EngineE
         print_json(&out);
     } else {
         match (&entry, edited.outcome) {
-            (_, upsight_engine::edit::EditOutcomeKind::Unchanged) => println!(
+            (_, upsight_engine::edit::EditOutcomeKind::Unchanged) => outln!(
                 "{} is already {}; nothing to save",
                 edited.field.label,
                 short(&edited.value)
             ),
-            (_, upsight_engine::edit::EditOutcomeKind::Cancelled(id)) => println!(
+            (_, upsight_engine::edit::EditOutcomeKind::Cancelled(id)) => outln!(
                 "{} is back to its Salesforce value; change #{id} cancelled",
                 edited.field.label
             ),
-            (Some(entry), _) => println!("saved: {}", view.line(entry)),
-            (None, _) => println!("saved {} = {}", edited.field.label, short(&edited.value)),
+            (Some(entry), _) => outln!("saved: {}", view.line(entry)),
+            (None, _) => outln!("saved {} = {}", edited.field.label, short(&edited.value)),
         }
         if let Some(report) = &pushed {
-            println!("{}", super::push::report_line(report));
+            outln!("{}", super::push::report_line(report));
         }
     }
     Ok(match &pushed {

@@ -64,7 +64,7 @@ fn show(settings: &Settings, keys: &[SettingKey], json: bool) {
         for key in keys {
             let (value, source) = settings.get(*key);
             let shown = if value.is_empty() { "(unset)" } else { value };
-            println!("{:<18} {:<24} {}", key.as_str(), shown, source);
+            outln!("{:<18} {:<24} {}", key.as_str(), shown, source);
         }
     }
 }

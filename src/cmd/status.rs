@@ -23,7 +23,7 @@ pub fn run(engine: &Engine, json: bool) -> Result<u8, EngineError> {
         print_json(&view);
     } else {
         match &status {
-            Status::Authenticated { org, .. } => println!(
+            Status::Authenticated { org, .. } => outln!(
                 "Authenticated as {} on {} ({})\nsf: {} {}",
                 org.username,
                 org.instance_url,
@@ -31,10 +31,10 @@ pub fn run(engine: &Engine, json: bool) -> Result<u8, EngineError> {
                 view["path"].as_str().unwrap_or("?"),
                 view["version"].as_str().unwrap_or("")
             ),
-            Status::NotAuthenticated { message, .. } => println!(
+            Status::NotAuthenticated { message, .. } => outln!(
                 "Not authenticated: {message}\nRun `sf org login web`, or set the target org with `upsight settings set target_org ALIAS`."
             ),
-            Status::NotFound { .. } => println!(
+            Status::NotFound { .. } => outln!(
                 "Salesforce CLI not found. Install it from https://developer.salesforce.com/tools/salesforcecli or `upsight settings set sf_path PATH`."
             ),
         }

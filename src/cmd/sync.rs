@@ -38,7 +38,7 @@ pub fn run(engine: &Engine, json: bool, args: SyncArgs) -> Result<u8, EngineErro
 }
 
 pub fn print_human(s: &SyncSummary) {
-    println!(
+    outln!(
         "{} {} account(s) ({} changed), {} opportunit(y/ies) upserted, {} removed, {} sf call(s), {} ms{}",
         if s.joined { "Joined a running sync:" } else { "Synced" },
         s.accounts_updated,
@@ -50,18 +50,21 @@ pub fn print_human(s: &SyncSummary) {
         if s.http_requests > 0 { format!(", {} HTTP request(s)", s.http_requests) } else { String::new() },
     );
     for a in &s.missing_accounts {
-        println!("warning: Salesforce did not return {} ({}, local {}): deleted, merged, or no access; kept locally", a.name, a.sf_id, a.id);
+        outln!("warning: Salesforce did not return {} ({}, local {}): deleted, merged, or no access; kept locally", a.name, a.sf_id, a.id);
     }
     for f in &s.skipped_fields {
-        println!(
+        outln!(
             "warning: {}.{} is not in this org; not synced",
-            f.sobject, f.field
+            f.sobject,
+            f.field
         );
     }
     for p in &s.preserved_fields {
-        println!(
+        outln!(
             "kept local value of {} {} {} (unpushed edit)",
-            p.record_kind, p.record_id, p.field
+            p.record_kind,
+            p.record_id,
+            p.field
         );
     }
 }

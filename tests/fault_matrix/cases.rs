@@ -328,6 +328,7 @@ pub fn server_errors_on_query_and_update() {
     rig.fault("GET", "/query", 50, unknown.clone());
     let sync = rig.run(&["sync"]);
     assert_fails(&sync, 1, &["UNKNOWN_EXCEPTION"]);
+    rig.colleagues_touch_every_account("5xx");
     let push = rig.run(&["push"]);
     assert_push_deferred(&rig, &push, &["UNKNOWN_EXCEPTION"]);
     ledger.assert_intact(&rig);
@@ -384,6 +385,7 @@ pub fn request_limit_exceeded() {
         1,
         &["REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded"],
     );
+    rig.colleagues_touch_every_account("limit");
     let push = rig.run(&["push"]);
     assert_push_deferred(&rig, &push, &["REQUEST_LIMIT_EXCEEDED"]);
     ledger.assert_intact(&rig);

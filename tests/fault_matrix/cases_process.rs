@@ -354,6 +354,8 @@ pub fn stdout_past_the_bound() {
         },
     );
     let started = Instant::now();
+    // The flood is on the reads: the push must need one.
+    rig.colleagues_touch_every_account("flood");
     let push = rig.run_with(&["push"], &flood, &[]);
     let report = assert_transport_failure(&rig, &push, &["256 MiB", "stopped"]);
     assert_eq!(report["error"]["code"], "OUTPUT_TOO_LARGE", "{report}");

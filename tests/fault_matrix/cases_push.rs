@@ -84,6 +84,50 @@ pub fn two_pushers_on_one_database() {
     ledger.settle(&rig);
 }
 
+/// The attack on item 1 by another name: the same database opened through a symbolic
+/// link had its own push lock (named after the path given), so two pushers sent at once
+/// and one ended with a store error. The second now waits for the first whatever name
+/// each used; a hard link, which no path resolution can see through (and which gives
+/// SQLite two journals), is refused with the reason.
+pub fn two_pushers_on_one_database_by_two_names() {
+    let rig = Rig::new(3, 1);
+    let account = rig.accounts[0].clone();
+    let link = rig.dir.path().join("by-another-name.db");
+    std::os::unix::fs::symlink(rig.db(), &link).unwrap();
+    let by_link = [("UPSIGHT_DB", link.clone().into_os_string())];
+    let mut ledger = Ledger::default();
+    ledger.set(&rig, &account, NOTES, "X through the link");
+    hold_the_write(&rig, 2_500);
+    let first = rig.spawn(&["push"], &by_link);
+    wait_in_flight(&rig, &account, NOTES, "X through the link");
+    ledger.set(&rig, &account, NOTES, "Y through the real name");
+    let second = rig.run(&["push"]);
+    assert_eq!(second.code, 0, "the second push: {second:?}");
+    let first_pid = first.id();
+    let first = first.wait_with_output().expect("the first push");
+    assert!(first.status.success(), "the first push: {first:?}");
+    let report = second.json();
+    assert_eq!(
+        report["waited_for_pid"], first_pid,
+        "the push by the real name did not wait for the one through the link: {report}"
+    );
+    assert_eq!(
+        rig.sf_value("Account", &account, NOTES),
+        "Y through the real name"
+    );
+    ledger.assert_status(&rig, "pushed");
+    ledger.settle(&rig);
+
+    let hard = rig.dir.path().join("hard-link.db");
+    std::fs::hard_link(rig.db(), &hard).unwrap();
+    let refused = rig.run_with(&["push"], &[("UPSIGHT_DB", hard.into_os_string())], &[]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.error_message().contains("hard links"),
+        "{refused:?}"
+    );
+}
+
 /// Item 3, our field: a colleague changes the field the push is writing, between the drift
 /// check and the write. The write is refused (412), the re-check sees their value, and the
 /// entry is a conflict with both values kept; their value stays in Salesforce.

@@ -232,8 +232,10 @@ pub fn serve_stops_within_10s_when_salesforce_hangs_and_says_what_is_pending() {
     let value = "still pending: Salesforce hangs";
     serve.edit(&rig, &account, NOTES, value);
     ledger.note("account", &account, NOTES, value);
-    // Salesforce stops answering: the drift check and the update hang for a minute.
+    // Salesforce stops answering: the drift check and the update (a Composite Graph POST,
+    // or an sObject Collections PATCH) hang for a minute.
     rig.fault("GET", "/query", 20, json!({"delay_ms": 60_000}));
+    rig.fault("POST", "composite/graph", 20, json!({"delay_ms": 60_000}));
     rig.fault("PATCH", "composite", 20, json!({"delay_ms": 60_000}));
     let _stalled = stalled_clients(&serve);
 

@@ -221,6 +221,20 @@ esac"#,
         self.api.fault(method, path_contains, count, action);
     }
 
+    /// A colleague changes a field upsight never edits on every account of the database.
+    /// The stamps the rig's sync left are then stale, so a push's first write is refused
+    /// (412) and it reads each record before writing again: a case whose fault sits on the
+    /// drift read meets it, as it would on a push with no stamps at all.
+    pub fn colleagues_touch_every_account(&self, tag: &str) {
+        for (i, account) in self.accounts.iter().enumerate() {
+            self.api.edit(
+                "Account",
+                account,
+                serde_json::json!({ "Value_Realization_Comments__c": format!("{tag}: colleague {i}") }),
+            );
+        }
+    }
+
     pub fn clear_faults(&self) {
         self.api.clear_faults();
     }

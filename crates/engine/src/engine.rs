@@ -112,18 +112,8 @@ impl Engine {
         client: Option<Arc<dyn SalesforceClient>>,
         salvage: bool,
     ) -> Result<Engine> {
-        let db_path = options.db_path.clone();
-        if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                EngineError::Database(Box::new(
-                    crate::dbfault::DatabaseError::directory_uncreatable(
-                        &db_path,
-                        dir,
-                        e.to_string(),
-                    ),
-                ))
-            })?;
-        }
+        // One canonical name per file: every lock beside it is named after it.
+        let db_path = crate::dbpath::prepare(&options.db_path)?;
         let store = Store::open(&db_path)?;
         let database = match store.settings() {
             Err(e) if salvage && e.database_fault().is_some() => BTreeMap::new(),

@@ -10,6 +10,7 @@
 //!   `UPSIGHT_*` environment).
 //! - [`error`]: [`EngineError`], with messages that say what to do next and an exit class.
 //! - [`dbfault`]: what a failure of the database file means and what to do about it.
+//! - [`dbpath`]: the database's one canonical name, and a new one created private.
 //! - [`files`]: bounded reads of the files a user names (config, field map, Id file).
 //! - [`meta`]: the org's metadata (describe and instance URL), cached in the database.
 //! - [`lock`]: one sync at a time, in this process and across processes.
@@ -23,6 +24,7 @@
 
 pub mod accounts;
 pub mod dbfault;
+pub mod dbpath;
 pub mod edit;
 pub mod engine;
 pub mod error;

@@ -67,6 +67,7 @@ impl CliClient {
         let name = file.path().display().to_string();
         write_body(&mut file, body, name)?;
         let body_arg = format!("@{}", file.path().display());
+        let started = std::time::Instant::now();
         // `--include` puts the status line and headers first: the status names errors whose
         // body is not JSON, and the headers carry the API usage.
         let out = self.sf.run(
@@ -83,7 +84,12 @@ impl CliClient {
             ],
             true,
         )?;
-        let response = read_api_response(&out, &format!("sf api request rest {path}"))?;
+        let mut response = read_api_response(&out, &format!("sf api request rest {path}"))?;
+        // A time the request's reads surely ran at or after (the whole `sf` run, start-up
+        // included, bounds the time between them and the answer's `Date`).
+        response.date = response
+            .date
+            .map(|date| crate::stamp::read_time_lower_bound(date, started.elapsed()));
         if let Some(usage) = response.api_usage {
             *self
                 .sf

@@ -28,9 +28,10 @@ pub struct QueryResult {
     /// is an error ([`Error::Truncated`]), never returned.
     pub total_size: usize,
     pub records: Vec<Record>,
-    /// The server's clock when it answered (its `Date` header, whole seconds since the
-    /// epoch), where the transport sees it; the earliest answer's when several were merged.
-    /// A conditional write needs it to know whether a record's `LastModifiedDate` is settled
+    /// A server time the read ran at or after (whole seconds since the epoch): its answer's
+    /// `Date` header less the request's round trip ([`crate::stamp::read_time_lower_bound`]),
+    /// where the transport sees it; the earliest when several were merged. A conditional
+    /// write needs it to know whether a record's `LastModifiedDate` is settled
     /// (`upsight_core::push::is_settled`).
     pub server_time_s: Option<i64>,
 }

@@ -397,6 +397,7 @@ impl RestClient {
             return Err(Error::protocol("a Salesforce URL", path.to_string()));
         }
         let session = self.session()?;
+        let sent = std::time::Instant::now();
         let result = match self.request_once(&session, &method, path) {
             Err(Error::SessionExpired { .. }) if self.refresh_token(session.generation)? => {
                 self.request_once(&self.session()?, &method, path)
@@ -408,7 +409,13 @@ impl RestClient {
             Err(Error::SessionExpired { .. }) => self.rejected.store(true, Ordering::Relaxed),
             Err(_) => {}
         }
-        result
+        // A time the read surely ran at or after, not the answer's own (see the function).
+        result.map(|mut reply| {
+            reply.date = reply
+                .date
+                .map(|date| crate::stamp::read_time_lower_bound(date, sent.elapsed()));
+            reply
+        })
     }
 
     fn request_once(&self, session: &Session, method: &Method, path: &str) -> Result<Reply> {

@@ -36,9 +36,43 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
     i64::try_from(secs).ok()
 }
 
+/// The latest server time the request's read can be sure it ran at or after, given the
+/// answer's `Date` (`date_s`) and how long the request took on our clock (`elapsed`).
+///
+/// `Date` is stamped when the answer is made, after the read, and is truncated to the
+/// second. The settle rule (`upsight_core::push::is_settled`) needs a time no later than
+/// the read itself: a read that took long (a slow org, several queries in one Composite
+/// request, a paused `sf`) could otherwise call a record settled that changed in the very
+/// second the read ran. The read ran no earlier than the answer minus the whole round trip.
+pub fn read_time_lower_bound(date_s: i64, elapsed: Duration) -> i64 {
+    let whole = i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX);
+    let rounded_up = whole.saturating_add(i64::from(elapsed.subsec_nanos() > 0));
+    date_s.saturating_sub(rounded_up)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_is_no_earlier_than_its_answer_minus_the_round_trip() {
+        // (Date, round trip, lower bound)
+        let cases: &[(i64, Duration, i64)] = &[
+            (100, Duration::ZERO, 100),
+            (100, Duration::from_millis(1), 99),
+            (100, Duration::from_millis(999), 99),
+            (100, Duration::from_secs(1), 99),
+            (100, Duration::from_millis(2_500), 97),
+            (100, Duration::from_secs(u64::MAX), i64::MIN + 100),
+        ];
+        for &(date, elapsed, bound) in cases {
+            assert_eq!(
+                read_time_lower_bound(date, elapsed),
+                bound,
+                "{date} {elapsed:?}"
+            );
+        }
+    }
 
     #[test]
     fn salesforce_datetimes_to_seconds() {

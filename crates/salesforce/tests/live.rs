@@ -467,6 +467,42 @@ fn case_injection(live: &Live, client: &dyn SalesforceClient) {
 // ---------------------------------------------------------------------------------------
 // The tests
 
+/// The server time a read reports is one the read surely ran at or after: its answer's
+/// `Date` less the round trip, never the `Date` alone. A read held up on the way (here a
+/// 2.5 s delay, under a pinned clock so `Date` stays put) could otherwise call a record
+/// settled that changed in the very second the read ran, and a conditional write under its
+/// stamp would then overwrite that change.
+fn case_a_slow_read_reports_a_time_before_its_answer(live: &Live, client: &dyn SalesforceClient) {
+    // Pinned where it is now (the clock never goes back): whatever `Date` says, it is this.
+    let clock = live.admin("PUT", "/clock", Some(json!({"advance_ms": 0})));
+    assert_eq!(clock["pinned"], true, "{clock}");
+    let pinned = clock["now"]
+        .as_str()
+        .and_then(upsight_salesforce::stamp::datetime_secs)
+        .unwrap_or_else(|| panic!("the pinned clock: {clock}"));
+    let (method, path) = match client.transport() {
+        TransportKind::Cli => ("POST", "/composite"),
+        _ => ("GET", "/query"),
+    };
+    live.fault(json!({
+        "match": {"method": method, "path_contains": path},
+        "count": 1,
+        "action": {"delay_ms": 2_500}
+    }));
+    let ids: Vec<Lit> = live.account_ids()[..3].iter().map(Lit::from).collect();
+    let select = Select::from("Account")
+        .field("Id")
+        .field("LastModifiedDate");
+    let result = client.read_in(&select, "Id", &ids).unwrap();
+    live.admin("DELETE", "/clock", None);
+    assert_eq!(result.records.len(), 3);
+    let reported = result.server_time_s.expect("the read's server time");
+    assert!(
+        reported <= pinned - 3,
+        "a read answered at {pinned} after a 2.5 s round trip reported {reported}"
+    );
+}
+
 #[test]
 fn cli_transport_against_the_simulator() {
     let live = Live::new(460, 3, 7);
@@ -504,6 +540,7 @@ fn cli_transport_against_the_simulator() {
     case_mixed_record_failures(&live, &client);
     case_error_codes(&live, &client);
     case_injection(&live, &client);
+    case_a_slow_read_reports_a_time_before_its_answer(&live, &client);
 
     // An expired session: a clear SessionExpired from every call, and the status says so.
     live.admin("POST", "/session/expire", None);
@@ -568,6 +605,7 @@ fn rest_transport_against_the_simulator() {
     case_mixed_record_failures(&live, &client);
     case_error_codes(&live, &client);
     case_injection(&live, &client);
+    case_a_slow_read_reports_a_time_before_its_answer(&live, &client);
     let before = client.stats().sf_processes;
     assert_eq!(before, 3, "after auth, only the live status ran sf");
 

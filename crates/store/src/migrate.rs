@@ -37,8 +37,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 /// Brings the database up to [`SCHEMA_VERSION`]. Each step runs in its own IMMEDIATE
 /// transaction that re-reads the version, so two processes opening a fresh file at once
 /// (`serve` and a CLI `sync`) apply each step exactly once. A database already at
-/// [`SCHEMA_VERSION`] takes no write lock at all, so a read-only, locked or full database
-/// still opens for reading (`upsight changes --json` can export its change log).
+/// [`SCHEMA_VERSION`] takes no write lock at all, so a read-only or locked database still
+/// opens for reading (`upsight changes --json` can export its change log), and so does one
+/// on a full disk while its `-shm` file exists (SQLite cannot create that file there).
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     if user_version(conn)? == SCHEMA_VERSION {
         return Ok(());

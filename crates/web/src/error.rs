@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use maud::html;
+use upsight_engine::writeback::WriteBackError;
 use upsight_engine::{EngineError, ExitClass};
 
 /// Everything a handler can fail with.
@@ -99,6 +100,30 @@ fn engine_public(e: &EngineError) -> (StatusCode, String) {
         // The database file failed (disk full, locked, ...): the message says what to do
         // on this machine, so it is shown rather than hidden behind the opaque one.
         EngineError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        // A revert that Salesforce's state forbids: the user's to know, in the page's words
+        // (the engine's own text advises CLI commands).
+        EngineError::WriteBack(WriteBackError::RevertDrift { remote, .. }) => (
+            StatusCode::CONFLICT,
+            format!(
+                "Not reverted: Salesforce now holds {remote} in this field, not the value this \
+                 change set. Someone (or a later edit of yours) changed it since, and \
+                 reverting would overwrite that. Sync to see it, then edit the field if you \
+                 still want the old value."
+            ),
+        ),
+        EngineError::WriteBack(WriteBackError::RecordMissing { .. }) => (
+            StatusCode::CONFLICT,
+            "Not reverted: Salesforce no longer returns this record (it was deleted or \
+             merged, or you lost access to it). Nothing was changed."
+                .to_owned(),
+        ),
+        EngineError::WriteBack(WriteBackError::RevertRefused { code, message, .. }) => (
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "Not reverted: Salesforce refused to put the old value back: {message} \
+                 ({code}). Nothing was changed."
+            ),
+        ),
         _ if e.exit_class() == ExitClass::Usage => {
             (StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }
@@ -200,6 +225,49 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(message.contains("disk holding the database"), "{message}");
         assert!(message.contains("Free some disk space"), "{message}");
+    }
+
+    #[test]
+    fn a_refused_revert_says_why_in_the_pages_words() {
+        use upsight_core::ChangeId;
+        let cases = [
+            (
+                WriteBackError::RevertDrift {
+                    id: ChangeId(3),
+                    field: "Notes__c".into(),
+                    remote: "\"theirs\"".into(),
+                },
+                StatusCode::CONFLICT,
+                "now holds \"theirs\"",
+            ),
+            (
+                WriteBackError::RecordMissing {
+                    id: ChangeId(3),
+                    sf_id: "001000000000001AAA".into(),
+                },
+                StatusCode::CONFLICT,
+                "no longer returns this record",
+            ),
+            (
+                WriteBackError::RevertRefused {
+                    id: ChangeId(3),
+                    code: "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+                    message: "Comment required".into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                "Comment required (FIELD_CUSTOM_VALIDATION_EXCEPTION)",
+            ),
+        ];
+        for (error, status, says) in cases {
+            let (got, message) = AppError::Engine(EngineError::WriteBack(error)).public();
+            assert_eq!(got, status, "{message}");
+            assert!(message.starts_with("Not reverted"), "{message}");
+            assert!(message.contains(says), "{message}");
+            assert!(
+                !message.contains("upsight "),
+                "a CLI command in the page: {message}"
+            );
+        }
     }
 
     #[test]
