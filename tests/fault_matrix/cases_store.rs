@@ -356,7 +356,9 @@ pub fn database_read_only() {
 
     // 1. The file is not writable, its directory is.
     if is_root() {
-        // Root-owned 0644: read-only for nobody; the directory writable for everyone.
+        // Root-owned 0644 (upsight creates it 0600): read-only for nobody; the directory
+        // writable for everyone.
+        chmod(&db, 0o644);
         chmod(&dir, 0o777);
     } else {
         chmod(&db, 0o444);

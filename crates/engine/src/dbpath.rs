@@ -95,12 +95,16 @@ fn create_private_file(path: &Path) {
     let _ = options.open(path);
 }
 
-/// How many names the file at `path` has, where the platform says.
+/// How many names the regular file at `path` has, where the platform says (a directory's
+/// count is of its entries, and SQLite refuses a directory anyway, with its own message).
 fn hard_links(path: &Path) -> Option<u64> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(path).ok().map(|m| m.nlink())
+        std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.nlink())
     }
     #[cfg(not(unix))]
     {
@@ -161,6 +165,10 @@ mod tests {
         ] {
             assert_eq!(prepare(&dir.path().join(name)).unwrap(), real, "{name}");
         }
+        // A directory's link count is not a second name (SQLite refuses it by itself).
+        std::fs::create_dir(dir.path().join("a-directory")).unwrap();
+        std::fs::create_dir(dir.path().join("a-directory/inside")).unwrap();
+        prepare(&dir.path().join("a-directory")).unwrap();
         // A hard link gives the file a second name that no path resolution can see.
         std::fs::hard_link(&real, dir.path().join("hard.db")).unwrap();
         for name in ["real.db", "hard.db", "link.db"] {
