@@ -716,15 +716,23 @@ struct Served {
 
 impl Served {
     fn start(rig: &Rig) -> Served {
-        let mut child = rig.spawn(
+        let child = rig.spawn(
             &["serve", "--no-open", "--port", "0"],
             &[
                 ("UPSIGHT_PUSH_DELAY_MS", os("100")),
                 ("UPSIGHT_PUSH_MAX_DELAY_MS", os("400")),
             ],
         );
+        // Owned by a `Served` from the start, so a failed assertion below stops it (Drop)
+        // instead of leaving a serve running past its case.
+        let mut served = Served {
+            child,
+            base: String::new(),
+            csrf: String::new(),
+            token: String::new(),
+        };
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
+        BufReader::new(served.child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
         let url: Value = serde_json::from_str(line.trim())
@@ -744,14 +752,10 @@ impl Served {
         assert_eq!(status, 200, "{page}");
         let marker = "name=\"csrf-token\" content=\"";
         let at = page.find(marker).expect("the page carries the CSRF token") + marker.len();
-        let csrf = page[at..].split('"').next().unwrap().to_owned();
-        let token = url["token"].as_str().unwrap().to_owned();
-        Served {
-            child,
-            base,
-            csrf,
-            token,
-        }
+        served.csrf = page[at..].split('"').next().unwrap().to_owned();
+        served.token = url["token"].as_str().unwrap().to_owned();
+        served.base = base;
+        served
     }
 
     fn host(&self) -> &str {
