@@ -429,6 +429,7 @@ mod tests {
 
     /// Whether `pid` is gone (a zombie counts as gone: it is reparented to init, which may
     /// be slow to reap it, or in a container never), waiting up to `wait` for it to go.
+    #[cfg(target_os = "linux")]
     fn gone_within(pid: i32, wait: Duration) -> bool {
         let until = Instant::now() + wait;
         loop {
