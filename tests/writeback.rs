@@ -193,7 +193,12 @@ fn rapid_edits_coalesce_and_an_edit_back_cancels() {
 fn push_of_500_edits_on_100_accounts_is_one_request_on_the_cli() {
     let ids = account_ids();
     let accounts = &ids[100..200];
-    let db = Db::new("cli", accounts);
+    // The warm-up writes an account the bulk push leaves alone: a record upsight wrote
+    // seconds earlier has not settled for the next push's read (the read's server time is
+    // its answer's `Date` less the whole `sf` run), and is read once more before it is
+    // written, which is a cost of its own and not what this test counts.
+    let warm_up = &ids[200];
+    let db = Db::new("cli", &ids[100..201]);
     // A first push on a fresh database pays for everything once: validating `sf`
     // (`sf --version`), the drift query, `sf org display` for the API version in the update's
     // path, and the update. It remembers the `sf` location and the API version.
@@ -201,7 +206,7 @@ fn push_of_500_edits_on_100_accounts_is_one_request_on_the_cli() {
         let mut store = db.store();
         store
             .record_edit(&Edit {
-                record: RecordRef::Account(db.account(&accounts[0])),
+                record: RecordRef::Account(db.account(warm_up)),
                 field: "Platform_Play_Comments__c".into(),
                 value: json!("warm-up"),
             })
