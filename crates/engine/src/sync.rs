@@ -31,7 +31,6 @@ use upsight_core::pull::{
 };
 use upsight_core::push::{id_key, is_settled, LAST_MODIFIED_FIELD};
 use upsight_core::{AccountId, FieldMap, FieldValues, RecordRef, SObject, SyncRunId};
-use upsight_salesforce::soql::SIZING_API_VERSION;
 use upsight_salesforce::{stamp, CallStats, Cond, Lit, SalesforceClient, Select, SfId};
 use upsight_store::{
     AccountPull, OpportunityPull, PullApply, PullOutcome, Stamp, SyncKind, SyncRunEnd,
@@ -644,12 +643,9 @@ impl Engine {
             progress(Progress::new(Phase::Querying, total, total));
             return sink(0, result.records, result.server_time_s);
         }
-        // Chunks of at most MAX_CHUNK_IDS Ids (each still under the URI limit), so the
-        // records in flight stay small; see the constant.
-        let mut chunks = Vec::new();
-        for group in values.chunks(MAX_CHUNK_IDS) {
-            chunks.extend(select.build_chunked("Id", group, SIZING_API_VERSION)?);
-        }
+        // Groups of at most MAX_CHUNK_IDS Ids, so the records in flight stay small (see the
+        // constant); the client splits a group further where the request limits need it.
+        let chunks: Vec<&[Lit]> = values.chunks(MAX_CHUNK_IDS).collect();
         // Over REST a chunk is one HTTP request of milliseconds, so chunks run side by side
         // and are merged in chunk order. On a fresh client the first calls all need the
         // access token; the client fetches it from `sf` once for all of them.
@@ -663,7 +659,7 @@ impl Engine {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(chunk) = chunks.get(i) else { break };
-                            let result = client.query(chunk)?;
+                            let result = client.read_in(select, "Id", chunk)?;
                             let records = result.records;
                             let n = done
                                 .fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed)

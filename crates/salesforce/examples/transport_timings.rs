@@ -9,7 +9,8 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use upsight_salesforce::{
-    CliClient, Lit, RecordUpdate, RestClient, SalesforceClient, Select, Sf, SfConfig, SfId,
+    ChunkLimits, CliClient, Lit, RecordUpdate, RestClient, SalesforceClient, Select, Sf, SfConfig,
+    SfId,
 };
 use upsight_sim::dataset::DatasetSpec;
 use upsight_sim::server::{spawn, SimConfig};
@@ -111,7 +112,9 @@ fn main() {
     cli.status().unwrap();
     let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
     let select = Select::from("Account").fields(["Id", "Name", "Industry"]);
-    let chunks = select.build_chunked("Id", &values, "62.0").unwrap();
+    let chunks = select
+        .build_chunked("Id", &values, "62.0", ChunkLimits::direct(2_048))
+        .unwrap();
     let before = cli.stats().sf_processes;
     let (count, per_chunk) = timed(|| {
         chunks

@@ -18,11 +18,21 @@ use crate::error::{Error, Result};
 use crate::process::Output;
 use crate::sf::{parse_api_request_output, ApiResponse, Sf};
 use crate::soql::{
-    check_name, encode_uri_component, query_path_prefix, Lit, Select, Soql, SIZING_API_VERSION,
+    check_name, encode_uri_component, query_path_prefix, ChunkLimits, Lit, Select, Soql,
+    SIZING_API_VERSION,
 };
 
 /// The most query subrequests one Composite request may carry (of its 25 subrequests).
 const MAX_QUERIES_PER_COMPOSITE: usize = 5;
+
+/// What the headers of an `sf data query` request may take beside its URI. Observed
+/// (`shared/sf-protocol.md` §1): `Authorization` with the access token, `content-type`,
+/// `user-agent`, `Sforce-Call-Options`, `accept`, `accept-encoding`, `host` and
+/// `connection`, about 250 bytes plus the token, which is 112 characters for an opaque
+/// token. 2 KiB leaves room for a long My Domain host and a JWT-based access token; when a
+/// query is refused for its size anyway (431), it goes again through the Composite
+/// resource, where its URL travels in the body.
+const SF_QUERY_HEADER_ALLOWANCE: usize = 2_048;
 
 /// Talks to Salesforce by running `sf` once per call.
 #[derive(Debug, Clone)]
@@ -312,12 +322,21 @@ impl SalesforceClient for CliClient {
     /// One chunk is one `sf data query`. Several chunks go through the Composite resource,
     /// five per `sf` process: measured against the simulator, one `sf api request rest`
     /// call costs about what one `sf data query` does (2 to 3 s on 2 busy cores), so a
-    /// 2,000-Id list (4 chunks) takes one process instead of four.
+    /// 2,000-Id list (4 chunks) takes one process instead of four. The chunks are sized as
+    /// subrequests, whose URL has the whole 16,384 bytes; a single chunk whose URI would
+    /// not leave `sf`'s headers their room goes through the Composite resource too.
     fn query_in(&self, select: &Select, field: &str, values: &[Lit]) -> Result<QueryResult> {
-        let chunks = select.build_chunked(field, values, SIZING_API_VERSION)?;
+        let chunks =
+            select.build_chunked(field, values, SIZING_API_VERSION, ChunkLimits::subrequest())?;
+        let direct = ChunkLimits::direct(SF_QUERY_HEADER_ALLOWANCE);
         match chunks.as_slice() {
             [] => Ok(QueryResult::default()),
-            [one] => self.query(one),
+            [one] if one.uri_len(SIZING_API_VERSION) <= direct.max_uri_bytes => {
+                match self.query(one) {
+                    Err(e) if e.is_request_too_large() => self.query_composite(&chunks),
+                    other => other,
+                }
+            }
             many => self.query_composite(many),
         }
     }
@@ -326,7 +345,8 @@ impl SalesforceClient for CliClient {
     /// headers, and the server's `Date` is what tells a conditional write whether a
     /// record's `LastModifiedDate` is settled. Same cost: one `sf` process per five chunks.
     fn read_in(&self, select: &Select, field: &str, values: &[Lit]) -> Result<QueryResult> {
-        let chunks = select.build_chunked(field, values, SIZING_API_VERSION)?;
+        let chunks =
+            select.build_chunked(field, values, SIZING_API_VERSION, ChunkLimits::subrequest())?;
         if chunks.is_empty() {
             return Ok(QueryResult::default());
         }

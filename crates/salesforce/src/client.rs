@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::id::SfId;
-use crate::soql::{check_name, Lit, Select, Soql, SIZING_API_VERSION};
+use crate::soql::{check_name, ChunkLimits, Lit, Select, Soql, SIZING_API_VERSION};
 
 /// A JSON record as Salesforce returns it (with its `attributes`).
 pub type Record = Map<String, Value>;
@@ -47,6 +47,42 @@ impl QueryResult {
             (a, b) => a.or(b),
         };
     }
+}
+
+/// What a query request's headers may take beside its URI when the client cannot count
+/// them (see `cli.rs` for what `sf` sends): 2 KiB, several times the headers of a request
+/// with an opaque access token.
+pub const DEFAULT_QUERY_HEADER_ALLOWANCE: usize = 2_048;
+
+/// Runs `select` over `values` in chunks sized to `limits`, each through `run`, merged in
+/// order. A chunk Salesforce refuses for its size ([`Error::is_request_too_large`]) is
+/// split in two and each half run the same way, down to a single value, whose refusal is
+/// the error: the limit the chunking assumed was wrong, and halving finds what fits in a
+/// few requests instead of failing the whole read.
+pub(crate) fn query_in_splitting(
+    run: &dyn Fn(&Soql) -> Result<QueryResult>,
+    select: &Select,
+    field: &str,
+    values: &[Lit],
+    limits: ChunkLimits,
+) -> Result<QueryResult> {
+    // Only the length of the version matters for sizing, so this needs no call.
+    let groups = select.build_chunk_groups(field, values, SIZING_API_VERSION, limits)?;
+    let mut merged = QueryResult::default();
+    for (soql, range) in groups {
+        match run(&soql) {
+            Ok(part) => merged.absorb(part),
+            Err(e) if e.is_request_too_large() && range.len() > 1 => {
+                let part = &values[range];
+                let (first, second) = part.split_at(part.len() / 2);
+                for half in [first, second] {
+                    merged.absorb(query_in_splitting(run, select, field, half, limits)?);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(merged)
 }
 
 /// One record to update: its object, Id, and the fields to set (JSON `null` clears one).
@@ -319,15 +355,23 @@ pub trait SalesforceClient: Send + Sync {
     fn query(&self, soql: &Soql) -> Result<QueryResult>;
 
     /// Runs `select` once per chunk of `values` (`field IN (...)`), chunks being as large as
-    /// the request limits allow, and merges the results in chunk order.
+    /// the request limits allow ([`SalesforceClient::query_limits`]), and merges the
+    /// results in chunk order. A chunk refused for its size anyway (431: headers larger
+    /// than allowed for, a proxy's among them) is split in two and each half sent.
     fn query_in(&self, select: &Select, field: &str, values: &[Lit]) -> Result<QueryResult> {
-        // Only the length of the version matters for sizing, so this needs no call.
-        let chunks = select.build_chunked(field, values, SIZING_API_VERSION)?;
-        let mut merged = QueryResult::default();
-        for chunk in &chunks {
-            merged.absorb(self.query(chunk)?);
-        }
-        Ok(merged)
+        query_in_splitting(
+            &|soql| self.query(soql),
+            select,
+            field,
+            values,
+            self.query_limits()?,
+        )
+    }
+
+    /// The limits a query this client sends as a request of its own must fit: the URI
+    /// shares 16,384 bytes with the request's headers.
+    fn query_limits(&self) -> Result<ChunkLimits> {
+        Ok(ChunkLimits::direct(DEFAULT_QUERY_HEADER_ALLOWANCE))
     }
 
     /// Like [`SalesforceClient::query_in`], for a read that a conditional write will rely

@@ -125,6 +125,28 @@ impl Error {
         }
     }
 
+    /// Whether Salesforce refused the request for its size before reading it: 431 (the URI
+    /// and headers together over 16,384 bytes) or 414 (the URI alone), as an HTML page
+    /// from the edge (`ERROR_HTTP_431` from `sf`, the status over REST) or, for a
+    /// Composite subrequest, the API's `URI_TOO_LONG`. The same request made smaller can
+    /// succeed.
+    pub fn is_request_too_large(&self) -> bool {
+        match self {
+            Error::Salesforce {
+                error_code,
+                http_status,
+                ..
+            } => {
+                matches!(http_status, Some(414 | 431))
+                    || matches!(
+                        error_code.as_str(),
+                        "ERROR_HTTP_431" | "ERROR_HTTP_414" | "URI_TOO_LONG"
+                    )
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the user has to do something in `sf` or Settings before anything can work.
     pub fn needs_user_action(&self) -> bool {
         matches!(
@@ -322,6 +344,28 @@ mod tests {
         };
         assert!(e.to_string().contains("/usr/bin/sf"), "{e}");
         assert!(e.to_string().contains("Settings"), "{e}");
+    }
+
+    #[test]
+    fn refusals_for_size_are_told_apart() {
+        let cases: &[(Error, bool)] = &[
+            // `sf` reports an HTML 431 from the edge by its status.
+            (Error::from_code("ERROR_HTTP_431", "<html>", vec![]), true),
+            (Error::from_code("ERROR_HTTP_414", "<html>", vec![]), true),
+            // A Composite subrequest's URL refused by the API itself.
+            (Error::from_code("URI_TOO_LONG", "too long", vec![]), true),
+            (
+                Error::from_code("ERROR_HTTP_400", "x", vec![]).with_http_status(431),
+                true,
+            ),
+            (Error::from_code("ERROR_HTTP_413", "body", vec![]), false),
+            (Error::from_code("MALFORMED_QUERY", "bad", vec![]), false),
+            (Error::from_code("ERROR_HTTP_503", "down", vec![]), false),
+            (Error::protocol("sf", "431"), false),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.is_request_too_large(), *expected, "{error:?}");
+        }
     }
 
     #[test]

@@ -38,4 +38,4 @@ pub use error::{Error, Result};
 pub use id::{IdError, KeyPrefix, SfId};
 pub use rest::RestClient;
 pub use sf::{OrgSummary, Sf, SfConfig};
-pub use soql::{escape_like, escape_literal, Cond, Lit, Op, Order, Select, Soql};
+pub use soql::{escape_like, escape_literal, ChunkLimits, Cond, Lit, Op, Order, Select, Soql};

@@ -33,7 +33,7 @@ use crate::client::{
 };
 use crate::error::{Error, Result};
 use crate::sf::Sf;
-use crate::soql::{check_name, encode_uri_component, query_path_prefix, Soql};
+use crate::soql::{check_name, encode_uri_component, query_path_prefix, ChunkLimits, Soql};
 
 /// How long one HTTP request may take, end to end.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -574,7 +574,31 @@ fn http_error(e: ureq::Error, verb: &str, path: &str) -> Error {
     }
 }
 
+/// What this client's request headers take beside `Authorization` and `Host`: `Accept`,
+/// and ureq's `User-Agent` and `Accept-Encoding` (under 100 bytes), with the rest left for
+/// what a proxy on the way may add (`Via`, `X-Forwarded-For`, ...).
+const REST_OTHER_HEADER_BYTES: usize = 1_024;
+
+/// The bytes this client's query request headers take on the wire for `session`.
+fn query_header_bytes(session: &Session) -> usize {
+    let host = session
+        .instance_url
+        .split_once("://")
+        .map_or(session.instance_url.as_str(), |(_, rest)| rest);
+    "Authorization: Bearer \r\n".len()
+        + session.token.len()
+        + "Host: \r\n".len()
+        + host.len()
+        + REST_OTHER_HEADER_BYTES
+}
+
 impl SalesforceClient for RestClient {
+    /// The URI gets what this session's own headers leave: the token is known here, and
+    /// JWT-based access tokens are far longer than opaque ones.
+    fn query_limits(&self) -> Result<ChunkLimits> {
+        Ok(ChunkLimits::direct(query_header_bytes(&self.session()?)))
+    }
+
     fn query(&self, soql: &Soql) -> Result<QueryResult> {
         let path = format!(
             "{}{}",

@@ -7,16 +7,26 @@
 //! and the transports accept nothing else.
 //!
 //! Long `IN (...)` lists are split by [`Select::build_chunked`] so that every statement fits
-//! both the 16,384-byte request URI (after URL encoding; this binds first) and SOQL's
-//! 100,000-character limit, with chunks as large as those limits allow.
+//! the request it travels in and SOQL's 100,000-character limit, with chunks as large as
+//! those limits allow. A query sent as a request of its own shares 16,384 bytes between its
+//! URI and its headers ([`ChunkLimits::direct`]); one sent as a Composite subrequest has the
+//! whole 16,384 bytes for its URL ([`ChunkLimits::subrequest`]). After URL encoding the URI
+//! binds long before the SOQL length does.
 
 use std::fmt::Write as _;
 
 use crate::error::Error;
 use crate::id::SfId;
 
-/// The longest request URI (`/services/data/vNN.N/query?q=...`) Salesforce accepts.
+/// The longest request URI (`/services/data/vNN.N/query?q=...`) Salesforce accepts (414
+/// past it).
 pub const MAX_URI_BYTES: usize = 16_384;
+/// The most bytes the URI and the headers of one request may take together. Salesforce
+/// Help, knowledge article 000386264 ("Maximum number of rows returned by SOQL queries over
+/// the REST API"): "In each REST call, the maximum length for the combined URI and headers
+/// is 16,384 bytes. A request exceeding this limit returns a 431 Request Header Fields Too
+/// Large error."
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16_384;
 /// The longest SOQL statement Salesforce accepts, in characters.
 pub const MAX_SOQL_CHARS: usize = 100_000;
 /// The longest string literal allowed in a WHERE clause.
@@ -509,26 +519,32 @@ impl Select {
     }
 
     /// Builds one statement per chunk of `values`, each adding `field IN (<chunk>)` to this
-    /// select's filter, with chunks as large as both limits allow for `api_version` (the
-    /// URI of a query includes `/services/data/v<api_version>/query?q=`). Values are kept
-    /// in order, and no value is repeated or dropped.
+    /// select's filter, with chunks as large as `limits` allow for `api_version` (the URI
+    /// of a query includes `/services/data/v<api_version>/query?q=`). Values are kept in
+    /// order, and no value is repeated or dropped.
     pub fn build_chunked(
-        &self,
-        field: &str,
-        values: &[Lit],
-        api_version: &str,
-    ) -> Result<Vec<Soql>, Error> {
-        self.build_chunked_within(field, values, api_version, ChunkLimits::default())
-    }
-
-    /// [`Select::build_chunked`] with explicit limits (tests use small ones).
-    pub fn build_chunked_within(
         &self,
         field: &str,
         values: &[Lit],
         api_version: &str,
         limits: ChunkLimits,
     ) -> Result<Vec<Soql>, Error> {
+        Ok(self
+            .build_chunk_groups(field, values, api_version, limits)?
+            .into_iter()
+            .map(|(soql, _)| soql)
+            .collect())
+    }
+
+    /// [`Select::build_chunked`], each statement with the range of `values` it holds, so a
+    /// chunk can be split again when a request is refused for its size anyway.
+    pub fn build_chunk_groups(
+        &self,
+        field: &str,
+        values: &[Lit],
+        api_version: &str,
+        limits: ChunkLimits,
+    ) -> Result<Vec<(Soql, std::ops::Range<usize>)>, Error> {
         check_name(field)?;
         if values.is_empty() {
             return Ok(Vec::new());
@@ -542,24 +558,21 @@ impl Select {
         let comma_uri = encoded_len(",");
 
         let rendered: Vec<String> = values.iter().map(Lit::rendered).collect::<Result<_, _>>()?;
-        let mut chunks: Vec<Vec<&str>> = Vec::new();
-        let mut current: Vec<&str> = Vec::new();
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
         let (mut uri, mut chars) = (base_uri, base_chars);
-        for item in &rendered {
-            let sep = usize::from(!current.is_empty());
+        for (i, item) in rendered.iter().enumerate() {
+            let sep = usize::from(i > start);
             let add_uri = encoded_len(item) + sep * comma_uri;
             let add_chars = item.encode_utf16().count() + sep;
-            if !current.is_empty()
+            if i > start
                 && (uri + add_uri > limits.max_uri_bytes
                     || chars + add_chars > limits.max_soql_chars)
             {
-                chunks.push(std::mem::take(&mut current));
-                uri = base_uri;
-                chars = base_chars;
-                let add_uri = encoded_len(item);
-                let add_chars = item.encode_utf16().count();
-                uri += add_uri;
-                chars += add_chars;
+                ranges.push(start..i);
+                start = i;
+                uri = base_uri + encoded_len(item);
+                chars = base_chars + item.encode_utf16().count();
             } else {
                 uri += add_uri;
                 chars += add_chars;
@@ -569,18 +582,17 @@ impl Select {
                     "a query for one value of `{field}` is already over the request size limit ({uri} URI bytes, {chars} characters)"
                 )));
             }
-            current.push(item);
         }
-        chunks.push(current);
+        ranges.push(start..rendered.len());
 
-        chunks
-            .iter()
-            .map(|chunk| {
-                let text = self.render_with_in(field, chunk)?;
-                let soql = Soql(text);
+        ranges
+            .into_iter()
+            .map(|range| {
+                let chunk: Vec<&str> = rendered[range.clone()].iter().map(String::as_str).collect();
+                let soql = Soql(self.render_with_in(field, &chunk)?);
                 debug_assert!(soql.uri_len(api_version) <= limits.max_uri_bytes);
                 debug_assert!(soql.soql_len() <= limits.max_soql_chars);
-                Ok(soql)
+                Ok((soql, range))
             })
             .collect()
     }
@@ -666,8 +678,25 @@ pub struct ChunkLimits {
     pub max_soql_chars: usize,
 }
 
-impl Default for ChunkLimits {
-    fn default() -> Self {
+impl ChunkLimits {
+    /// For a query sent as a request of its own, whose headers may take up to
+    /// `header_bytes` on the wire: the URI gets what the headers leave of
+    /// [`MAX_REQUEST_HEAD_BYTES`], and never more than [`MAX_URI_BYTES`].
+    pub fn direct(header_bytes: usize) -> ChunkLimits {
+        ChunkLimits {
+            max_uri_bytes: MAX_REQUEST_HEAD_BYTES
+                .saturating_sub(header_bytes)
+                .min(MAX_URI_BYTES),
+            max_soql_chars: MAX_SOQL_CHARS,
+        }
+    }
+
+    /// For a query sent as a subrequest of the Composite resource: its URL travels in the
+    /// request body, and its headers are the outer request's (a few hundred bytes for a
+    /// body of any size), so the URL has the whole [`MAX_URI_BYTES`]. The same knowledge
+    /// article recommends exactly this to avoid a 431: "incorporate the SOQL statement into
+    /// the body of a Composite API request".
+    pub fn subrequest() -> ChunkLimits {
         ChunkLimits {
             max_uri_bytes: MAX_URI_BYTES,
             max_soql_chars: MAX_SOQL_CHARS,
@@ -869,7 +898,9 @@ mod tests {
             .fields(["Id", "Name", "Industry"])
             .subquery(Select::from("Opportunities").fields(["Id", "Name"]));
         let values = ids(2000);
-        let chunks = select.build_chunked("Id", &values, "62.0").unwrap();
+        let chunks = select
+            .build_chunked("Id", &values, "62.0", ChunkLimits::subrequest())
+            .unwrap();
         assert!(chunks.len() >= 3, "{}", chunks.len());
         let mut seen = 0;
         for (i, chunk) in chunks.iter().enumerate() {
@@ -893,9 +924,7 @@ mod tests {
             max_soql_chars: 500,
         };
         let values = ids(100);
-        let chunks = select
-            .build_chunked_within("Id", &values, "62.0", limits)
-            .unwrap();
+        let chunks = select.build_chunked("Id", &values, "62.0", limits).unwrap();
         for chunk in &chunks {
             assert!(chunk.soql_len() <= 500);
         }
@@ -916,7 +945,7 @@ mod tests {
         };
         let values = vec![Lit::Str("x".repeat(200))];
         assert!(select
-            .build_chunked_within("Name", &values, "62.0", limits)
+            .build_chunked("Name", &values, "62.0", limits)
             .is_err());
     }
 
@@ -948,7 +977,7 @@ mod tests {
             let select = Select::from("Account").field("Id").filter(Cond::eq("Name", "a'b"));
             let values = ids(n);
             let limits = ChunkLimits { max_uri_bytes: max_uri, max_soql_chars: 100_000 };
-            let chunks = select.build_chunked_within("Id", &values, "62.0", limits).unwrap();
+            let chunks = select.build_chunked("Id", &values, "62.0", limits).unwrap();
             let mut all = Vec::new();
             for c in &chunks {
                 prop_assert!(c.uri_len("62.0") <= max_uri);
@@ -960,6 +989,35 @@ mod tests {
             }
             let want: Vec<String> = values.iter().map(|v| match v { Lit::Id(id) => id.to_string(), _ => unreachable!() }).collect();
             prop_assert_eq!(all, want);
+            // The groups' ranges cover the values in order, each once, and name exactly the
+            // values their statement holds.
+            let groups = select.build_chunk_groups("Id", &values, "62.0", limits).unwrap();
+            let mut next = 0;
+            for (soql, range) in &groups {
+                prop_assert_eq!(range.start, next);
+                prop_assert!(range.end > range.start);
+                next = range.end;
+                prop_assert_eq!(soql.as_str().matches("'001").count(), range.len());
+            }
+            prop_assert_eq!(next, n);
+        }
+
+        #[test]
+        fn a_direct_query_leaves_room_for_its_headers(header_bytes in 0usize..20_000) {
+            let select = Select::from("Account").fields(["Id", "Name"]);
+            let values = ids(1200);
+            let limits = ChunkLimits::direct(header_bytes);
+            match select.build_chunked("Id", &values, "62.0", limits) {
+                Ok(chunks) => {
+                    for c in &chunks {
+                        prop_assert!(c.uri_len("62.0") + header_bytes <= MAX_REQUEST_HEAD_BYTES);
+                        prop_assert!(c.uri_len("62.0") <= MAX_URI_BYTES);
+                    }
+                }
+                // Headers that leave no room for one Id: refused, never sent over the limit.
+                Err(Error::Invalid(_)) => prop_assert!(header_bytes > 16_000),
+                Err(e) => prop_assert!(false, "{e}"),
+            }
         }
     }
 }

@@ -17,8 +17,8 @@
 //! `PATCH /composite/sobjects`, the Composite resource (`POST /composite`, each subrequest
 //! run as a request of its own: see [`composite`]) and the Composite Graph resource
 //! (`POST /composite/graph`: see [`graph`]). Errors use Salesforce's shapes and codes; a
-//! request URI over 16,384 bytes gets HTTP 414; a wrong or expired token gets 401
-//! INVALID_SESSION_ID.
+//! request URI over 16,384 bytes gets HTTP 414, a URI and headers over 16,384 bytes
+//! together HTTP 431; a wrong or expired token gets 401 INVALID_SESSION_ID.
 //!
 //! The admin API under `/__sim/` (load data, plant and edit records "as another user",
 //! remove fields, set the page size, inject faults, expire the session, read request counts

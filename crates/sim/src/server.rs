@@ -1,5 +1,5 @@
 //! The simulator's HTTP server: the Salesforce REST subset `sf` uses, behind one gate that
-//! counts requests, refuses over-long URIs, fires injected faults and checks the session.
+//! counts requests, refuses over-long URIs and request heads, fires injected faults and checks the session.
 //!
 //! Run it on its own thread with [`spawn`] (tests, `upsight sim`), or on an existing runtime
 //! with [`router`]/[`serve`] (`upsight demo`). The admin API under `/__sim/` is described in
@@ -38,6 +38,8 @@ use crate::soql::{self, SoqlError};
 
 /// The longest request URI Salesforce's REST API accepts, in bytes.
 pub const MAX_URI_BYTES: usize = 16_384;
+/// The most bytes the URI and the headers of one request may take together.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16_384;
 /// The largest page Salesforce returns (child rows included).
 pub const MAX_PAGE_SIZE: usize = 2000;
 /// The most records one sObject Collections call may carry.
@@ -454,6 +456,27 @@ async fn gated(
             "414 Request-URI Too Large",
             "The request URI is longer than 16384 bytes.",
         );
+    }
+    // Salesforce Help, knowledge article 000386264 ("Maximum number of rows returned by
+    // SOQL queries over the REST API"): "the maximum length for the combined URI and
+    // headers is 16,384 bytes. A request exceeding this limit returns a 431 Request Header
+    // Fields Too Large error." A subrequest's headers were the outer request's, already
+    // counted. Each header counts as its line on the wire (`name: value` and CRLF); the
+    // article does not say how it counts, so this takes the larger reading.
+    if req.extensions().get::<Subrequest>().is_none() {
+        let head = uri_len
+            + req
+                .headers()
+                .iter()
+                .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+                .sum::<usize>();
+        if head > MAX_REQUEST_HEAD_BYTES {
+            return html(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "431 Request Header Fields Too Large",
+                "The request URI and headers are longer than 16384 bytes.",
+            );
+        }
     }
     let fault = state.faults().take(method, path, q);
     match fault {
