@@ -1,5 +1,5 @@
 //! `upsight push`: push every pending edit now, and print
-//! `{pushed, failed, conflicts, pending, rechecks, sf_calls, duration_ms}` (plus
+//! `{pushed, failed, conflicts, pending, rechecks, split_requests, sf_calls, duration_ms}` (plus
 //! `waited_for_pid` when another upsight was pushing to the same database and this push
 //! waited for it, saying so on stderr while it waits). Exit 1 when Salesforce
 //! could not be reached for everything (the entries stay pending, nothing is lost); entries
@@ -23,6 +23,7 @@ pub fn report_json(report: &PushReport) -> Value {
         "conflicts": report.conflicts,
         "pending": report.pending,
         "rechecks": report.rechecks,
+        "split_requests": report.split_requests,
         "sf_calls": report.sf_calls,
         "http_requests": report.http_requests,
         "duration_ms": report.duration_ms,
@@ -52,6 +53,13 @@ pub fn report_line(report: &PushReport) -> String {
             "\n{} record(s) changed in Salesforce during the push and were checked again \
              before writing",
             report.rechecks
+        ));
+    }
+    if report.split_requests > 0 {
+        line.push_str(&format!(
+            "\nSalesforce refused a whole request for one value, so it was sent again in \
+             parts ({} more request(s)): only the record(s) with that value failed",
+            report.split_requests
         ));
     }
     if let Some(error) = &report.error {

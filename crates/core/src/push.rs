@@ -691,5 +691,7 @@ pub fn plan_revert(
     }
 }
 
+pub mod split;
+
 #[cfg(test)]
 mod tests;

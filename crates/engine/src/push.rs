@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
+use upsight_core::push::split::{is_value_refusal, send_splitting, Sent};
 use upsight_core::push::{
     classify_results, id_key, plan_push, plan_revert, split_assumable, Assumable, FailureKind,
     PushPlan, RemoteSnapshot, RequestFailure, RevertPlan, RevertRefusal, SendOutcome, Verdict,
@@ -94,6 +95,9 @@ pub struct PushReport {
     /// Records Salesforce refused to write under their precondition (412) and that were
     /// read and planned again: each is one colleague change caught between check and write.
     pub rechecks: usize,
+    /// Requests beyond the planned ones, spent sending again in halves a request that
+    /// Salesforce refused as a whole for one value, so that only that record failed.
+    pub split_requests: usize,
 }
 
 /// A whole-request failure of a push, for the report.
@@ -137,6 +141,14 @@ pub fn request_failure(error: &SfError) -> RequestFailure {
         kind,
         code,
         message: error.to_string(),
+    }
+}
+
+/// Salesforce's own words for a refusal, without our framing around them.
+fn salesforce_message(error: &SfError) -> String {
+    match error {
+        SfError::Salesforce { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -238,8 +250,14 @@ fn wanted(entries: &[ChangeEntry]) -> BTreeMap<RecordKind, (BTreeSet<SfId>, BTre
 
 /// Sends the plan's requests in order, each record under its precondition. After a
 /// whole-request failure the later requests are not sent (an expired session or an
-/// unreachable org would fail them too) and their records get the same failure.
-fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>> {
+/// unreachable org would fail them too) and their records get the same failure; a request
+/// refused as a whole for a value is split instead, and the requests that cost are added to
+/// `extra_requests`.
+fn send(
+    client: &dyn SalesforceClient,
+    plan: &PushPlan,
+    extra_requests: &mut usize,
+) -> Vec<Vec<SendOutcome>> {
     let mut answers = Vec::with_capacity(plan.batches.len());
     let mut stop: Option<RequestFailure> = None;
     for batch in &plan.batches {
@@ -279,32 +297,45 @@ fn send(client: &dyn SalesforceClient, plan: &PushPlan) -> Vec<Vec<SendOutcome>>
                 }
             }
         }
-        match client.update_conditional(&updates) {
-            Ok(results) => {
-                for (i, result) in positions.iter().zip(results) {
-                    outcomes[*i] = Some(match result.outcome {
-                        RecordOutcome::Saved => SendOutcome::Saved,
-                        RecordOutcome::PreconditionFailed => SendOutcome::PreconditionFailed,
-                        RecordOutcome::RolledBack => SendOutcome::RolledBack,
-                        RecordOutcome::Failed(errors) => SendOutcome::Refused(
-                            errors
-                                .into_iter()
-                                .map(|e| (e.status_code, e.message))
-                                .collect(),
-                        ),
-                        RecordOutcome::RequestFailed(e) => {
-                            SendOutcome::RequestFailed(request_failure(&e))
-                        }
-                    });
+        // A request Salesforce refuses as a whole for one value is sent again in halves,
+        // so the valid records still go and only the culprit fails (`core::push::split`).
+        let split = send_splitting(
+            &updates,
+            &mut |part: &[ConditionalUpdate]| {
+                client
+                    .update_conditional(part)
+                    .map(|results| results.into_iter().map(|r| r.outcome).collect())
+            },
+            &|e: &SfError| e.error_code().is_some_and(is_value_refusal) && !e.is_retryable(),
+        );
+        *extra_requests += split.requests.saturating_sub(1);
+        for (i, sent) in positions.iter().zip(split.outcomes) {
+            outcomes[*i] = Some(match sent {
+                Sent::Answered(RecordOutcome::Saved) => SendOutcome::Saved,
+                Sent::Answered(RecordOutcome::PreconditionFailed) => {
+                    SendOutcome::PreconditionFailed
                 }
-            }
-            Err(e) => {
-                let failure = request_failure(&e);
-                stop = Some(failure.clone());
-                for i in &positions {
-                    outcomes[*i] = Some(SendOutcome::RequestFailed(failure.clone()));
+                Sent::Answered(RecordOutcome::RolledBack) => SendOutcome::RolledBack,
+                Sent::Answered(RecordOutcome::Failed(errors)) => SendOutcome::Refused(
+                    errors
+                        .into_iter()
+                        .map(|e| (e.status_code, e.message))
+                        .collect(),
+                ),
+                Sent::Answered(RecordOutcome::RequestFailed(e)) => {
+                    SendOutcome::RequestFailed(request_failure(&e))
                 }
-            }
+                // Refused alone, in a request of just this record: its own value.
+                Sent::Culprit(e) => SendOutcome::Refused(vec![(
+                    e.error_code().unwrap_or("UNKNOWN_EXCEPTION").to_owned(),
+                    salesforce_message(&e),
+                )]),
+                Sent::RequestFailed(e) => SendOutcome::RequestFailed(request_failure(&e)),
+                Sent::Unanswered => continue,
+            });
+        }
+        if let Some(e) = &split.stopped {
+            stop = Some(request_failure(e));
         }
         // A short answer leaves the rest unanswered: still pending, never dropped.
         answers.push(outcomes.into_iter().map_while(|o| o).collect());
@@ -388,6 +419,7 @@ impl Engine {
         let mut decided: Vec<(ChangeId, Verdict)> = Vec::new();
         let mut todo: Vec<ChangeEntry> = pending.to_vec();
         let mut rechecks = 0;
+        let mut extra_requests = 0;
         // The first round writes the records a sync stamped without reading them (see
         // `split_assumable`); a 412 sends them to be read in the next round.
         let stamps = self.assumable_stamps(&todo)?;
@@ -439,7 +471,7 @@ impl Engine {
                 // value that may reach Salesforce on record as ours.
                 self.store().begin_push(&plan.in_flight)?;
             }
-            let answers = send(client, &plan);
+            let answers = send(client, &plan, &mut extra_requests);
             rechecks += answers
                 .iter()
                 .flatten()
@@ -491,6 +523,7 @@ impl Engine {
         let sent: Vec<ChangeEntry> = latest.into_values().collect();
         let mut report = self.record_verdicts(&sent, &decided)?;
         report.rechecks = rechecks;
+        report.split_requests = extra_requests;
         Ok(report)
     }
 

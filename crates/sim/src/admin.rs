@@ -18,6 +18,7 @@
 //! | `GET /__sim/schema` | `{"removed": [{"sobject", "field"}]}` |
 //! | `DELETE /__sim/schema/<Type>/<Field>` | Removes a field from the schema, to simulate an org that lacks it: describe omits it, SOQL and writes naming it get INVALID_FIELD. Stored values are kept. 204. |
 //! | `POST /__sim/schema/<Type>/<Field>` | Restores a removed field. 204. |
+//! | `PUT /__sim/schema/<Type>/<Field>` | Gives a field a new definition (the keys of `schema.toml`), or adds it, as an admin changing its type in Setup: stored values are converted, and one the new type cannot hold is lost. 204. |
 //! | `GET /__sim/page_size`, `PUT /__sim/page_size` | `{"page_size": N}`: records per query page, child rows included (1..=2000; larger values are clamped to 2000). |
 //! | `POST /__sim/faults` | Adds a fault rule `{"match": {"method"?, "path_contains"?}, "count": N, "action": A}` for the next N matching requests (see [`crate::faults::ActionSpec`] for A: `{"status", "errorCode", "message"}`, `{"html": 503}`, `{"delay_ms": 1500}`, `{"hang": true}`, `{"expire_session": true}`). `path_contains` matches the path or the decoded SOQL. Answers `{"id": n}`. |
 //! | `GET /__sim/faults` | The live rules, with their remaining counts. |
@@ -76,7 +77,7 @@ pub(crate) fn router() -> Router<SimState> {
         .route("/schema", get(schema))
         .route(
             "/schema/{sobject}/{field}",
-            post(restore_field).delete(remove_field),
+            post(restore_field).put(redefine_field).delete(remove_field),
         )
         .route("/page_size", get(page_size).put(set_page_size))
         .route(
@@ -338,6 +339,42 @@ async fn restore_field(
     match state.instance().restore_field(&sobject, &field) {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => admin_error(StatusCode::NOT_FOUND, &e.message),
+    }
+}
+
+/// `PUT /__sim/schema/{sobject}/{field}` with a field definition (the keys of
+/// `schema.toml`: `{"name", "label", "type", "length", "precision", "scale",
+/// "picklist_values", ...}`): the field gets that definition, as if an admin changed it in
+/// Setup; stored values are converted (see `Instance::redefine_field`).
+async fn redefine_field(
+    State(state): State<SimState>,
+    Path((sobject, field)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let v: Value = match parse_body(&body) {
+        Ok(Some(v)) => v,
+        Ok(None) => return admin_error(StatusCode::BAD_REQUEST, "a field definition is required"),
+        Err(e) => return e.into_response(),
+    };
+    let mut definition: crate::schema::FieldSchema = match serde_json::from_value(v) {
+        Ok(d) => d,
+        Err(e) => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                &format!("not a field definition: {e}"),
+            )
+        }
+    };
+    if !definition.name.eq_ignore_ascii_case(&field) {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "the definition's name must be the path's field",
+        );
+    }
+    definition.name = field;
+    match state.instance().redefine_field(&sobject, definition) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, &e.message),
     }
 }
 

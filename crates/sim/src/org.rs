@@ -516,6 +516,88 @@ impl Instance {
         Ok(canonical)
     }
 
+    /// Replaces the definition of a field (or adds it), as an admin changing its type in
+    /// Setup would. Stored values are converted to the new type the way a write would
+    /// convert them, and a value the new type cannot hold is lost: Salesforce Help, "Notes
+    /// on Changing Custom Field Types": "If you change the data type of an existing custom
+    /// field, you might lose all or some of its data." Returns the field's name.
+    pub fn redefine_field(
+        &mut self,
+        sobject: &str,
+        field: FieldSchema,
+    ) -> Result<String, SfFieldError> {
+        let name = self.canonical_object(sobject)?;
+        let object = self
+            .org
+            .schema
+            .object_mut(&name)
+            .ok_or_else(SfFieldError::not_found)?;
+        if field.kind == FieldKind::Id || object.field("Id").is_none() {
+            return Err(SfFieldError::new(
+                ErrorCode::InvalidFieldForInsertUpdate,
+                "the Id field cannot be redefined",
+                vec!["Id".into()],
+            ));
+        }
+        let canonical = match object.field_index(&field.name) {
+            Some(index) => {
+                let canonical = object.fields[index].name.clone();
+                object.fields[index] = FieldSchema {
+                    name: canonical.clone(),
+                    ..field.clone()
+                };
+                canonical
+            }
+            None => {
+                object.fields.push(field.clone());
+                field.name.clone()
+            }
+        };
+        let defined = FieldSchema {
+            name: canonical.clone(),
+            ..field
+        };
+        if let Some(records) = self.org.records.get_mut(&name) {
+            for record in records.values_mut() {
+                let key = record
+                    .fields
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case(&canonical))
+                    .cloned();
+                if let Some(key) = key {
+                    let old = record.fields.remove(&key).unwrap_or(Value::Null);
+                    let converted = coerce(&defined, &old).unwrap_or(Value::Null);
+                    record.fields.insert(canonical.clone(), converted);
+                }
+            }
+        }
+        Ok(canonical)
+    }
+
+    /// Checks that every value of a write's body deserializes into its field's type, the
+    /// first step of any write (see [`Instance::prepare_update`]): the first value that
+    /// does not is its JSON_PARSER_ERROR. Names the object does not have are left for the
+    /// write itself to refuse.
+    pub fn check_deserializes(
+        &self,
+        sobject: &str,
+        body: &Map<String, Value>,
+    ) -> Result<(), SfFieldError> {
+        let Some(object) = self.org.schema.object(sobject) else {
+            return Ok(());
+        };
+        for (key, value) in body {
+            if let Some(field) = object.field(key) {
+                if let Err(e) = coerce(field, value) {
+                    if e.code == ErrorCode::JsonParserError {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Puts a field removed by [`Instance::remove_field`] back where it was.
     pub fn restore_field(&mut self, sobject: &str, field: &str) -> Result<String, SfFieldError> {
         let name = self.canonical_object(sobject)?;
