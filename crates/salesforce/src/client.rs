@@ -779,6 +779,29 @@ pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
 
 /// Checks a merged query result (`{"records": [...], "totalSize": N}`) and every child
 /// subquery in it: all pages present, none missing.
+/// Writes every number in `value` (child records included) in one form, whichever
+/// transport read it: a whole number as an integer. Salesforce writes a double the way
+/// Java does (`1.5E7`, `250000.0`), which the REST transport reads as a float, while `sf`
+/// (JavaScript) reads and prints it again as `15000000`; without this, one account would
+/// show `15000000` on one transport and `15000000.0` on the other, and a drift check
+/// comparing a value read on one with a value read on the other would see a change that
+/// is not there. Beyond 2^53 a double no longer holds every integer, so it stays a float.
+pub fn canonical_numbers(value: &mut Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| !n.is_i64() && !n.is_u64()) {
+                if f.fract() == 0.0 && f.abs() <= EXACT {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(canonical_numbers),
+        Value::Object(map) => map.values_mut().for_each(canonical_numbers),
+        _ => {}
+    }
+}
+
 pub(crate) fn finish_query(result: Value, raw: &str) -> Result<QueryResult> {
     let bad = || Error::protocol("query", raw.to_string());
     let mut obj = match result {
@@ -795,9 +818,12 @@ pub(crate) fn finish_query(result: Value, raw: &str) -> Result<QueryResult> {
     };
     let records: Vec<Record> = records
         .into_iter()
-        .map(|r| match r {
-            Value::Object(map) => Ok(map),
-            _ => Err(bad()),
+        .map(|mut r| {
+            canonical_numbers(&mut r);
+            match r {
+                Value::Object(map) => Ok(map),
+                _ => Err(bad()),
+            }
         })
         .collect::<Result<_>>()?;
     if records.len() != total {
@@ -836,6 +862,39 @@ pub(crate) fn child_result(value: &Value) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn numbers_read_in_any_form_are_written_in_one() {
+        let cases: &[(&str, &str)] = &[
+            ("1.5E7", "15000000"),
+            ("15000000.0", "15000000"),
+            ("15000000", "15000000"),
+            ("250000.0", "250000"),
+            ("-2.5E9", "-2500000000"),
+            ("1234.5", "1234.5"),
+            ("1.0E-4", "0.0001"),
+            ("0.0", "0"),
+            // Past 2^53 a double is not an exact integer: it stays a float.
+            ("1.0E20", "1e+20"),
+        ];
+        for (text, canonical) in cases {
+            let mut value: Value = serde_json::from_str(text).unwrap();
+            canonical_numbers(&mut value);
+            assert_eq!(value.to_string(), *canonical, "{text}");
+        }
+        let page = json!({"totalSize": 1, "done": true, "records": [{
+            "AnnualRevenue": 1.5e7, "Name": "1.5E7",
+            "Opportunities": {"totalSize": 1, "done": true, "records": [{"Amount": 250000.0}]}
+        }]});
+        let result = finish_query(page.clone(), &page.to_string()).unwrap();
+        let record = &result.records[0];
+        assert_eq!(record["AnnualRevenue"].to_string(), "15000000");
+        assert_eq!(record["Name"], "1.5E7", "text is never touched");
+        assert_eq!(
+            record["Opportunities"]["records"][0]["Amount"].to_string(),
+            "250000"
+        );
+    }
 
     #[test]
     fn api_usage_header() {

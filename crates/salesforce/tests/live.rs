@@ -282,6 +282,23 @@ fn case_a_query_refused_for_its_size_goes_again_smaller(
     }
 }
 
+/// A currency of fifteen million reads as the same number on both transports: the
+/// simulator writes it as Salesforce does (`1.5E7`, Jackson's form of a double), which
+/// REST reads as a float and `sf` prints again as `15000000`; the client gives one form.
+fn case_numbers_read_in_one_form(live: &Live, client: &dyn SalesforceClient) {
+    let id = live.account_ids()[3].clone();
+    live.admin.edit(
+        "Account",
+        id.as_str(),
+        json!({"ACV__c": 15_000_000.0, "TCV__c": 1234.5}),
+    );
+    let select = Select::from("Account").fields(["Id", "ACV__c", "TCV__c"]);
+    let result = client.query_in(&select, "Id", &[Lit::from(&id)]).unwrap();
+    let record = &result.records[0];
+    assert_eq!(record["ACV__c"].to_string(), "15000000", "{record:?}");
+    assert_eq!(record["TCV__c"].to_string(), "1234.5", "{record:?}");
+}
+
 fn case_describe(_live: &Live, client: &dyn SalesforceClient) {
     let describe = client.describe("Account").unwrap();
     assert_eq!(describe["name"], "Account");
@@ -595,6 +612,7 @@ fn cli_transport_against_the_simulator() {
         live.requests()["counts"]
     );
     case_a_query_refused_for_its_size_goes_again_smaller(&live, &client);
+    case_numbers_read_in_one_form(&live, &client);
     case_describe(&live, &client);
     case_450_updates(&live, &client, "cli");
     case_mixed_record_failures(&live, &client);
@@ -661,6 +679,7 @@ fn rest_transport_against_the_simulator() {
     case_multi_page_query_with_subqueries(&live, &client);
     case_chunked_in_list(&live, &client);
     case_a_query_refused_for_its_size_goes_again_smaller(&live, &client);
+    case_numbers_read_in_one_form(&live, &client);
     case_describe(&live, &client);
     case_450_updates(&live, &client, "rest");
     case_mixed_record_failures(&live, &client);

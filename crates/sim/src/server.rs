@@ -266,10 +266,72 @@ fn api_username(instance: &Instance) -> String {
 
 /// A JSON response with Salesforce's content type (jsforce parses only `application/json`).
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
+    let mut r = (status, to_salesforce_json(body)).into_response();
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
     r
+}
+
+/// JSON text as Salesforce writes it. Salesforce serializes with Jackson, which writes a
+/// `double` (currency, percent and number fields) the way Java's `Double.toString` does:
+/// plain decimal with at least one fractional digit from 10^-3 up to 10^7 (`1234567.0`),
+/// computerized scientific notation outside that range (`1.5E7`, `1.0E-4`); integers
+/// (`int` fields, counts) are plain. Client maintainers report the `1.5E7` form from real
+/// orgs (this project's issue 11), and Java's documentation of `Double.toString(double)`
+/// gives the rule. Clients must read both forms as the same number.
+pub fn to_salesforce_json(body: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, JavaDoubles);
+    if serde::Serialize::serialize(body, &mut ser).is_err() {
+        return body.to_string();
+    }
+    String::from_utf8(out).unwrap_or_else(|_| body.to_string())
+}
+
+/// `Double.toString(d)` for a finite `d` (JSON has no NaN or infinity, so serde_json never
+/// hands one over).
+pub fn java_double(d: f64) -> String {
+    let abs = d.abs();
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
+    }
+    if (1e-3..1e7).contains(&abs) {
+        let text = format!("{d}");
+        return if text.contains('.') {
+            text
+        } else {
+            format!("{text}.0")
+        };
+    }
+    // Rust's `{:e}` is the shortest mantissa that reads back exactly, as Java's is.
+    let text = format!("{d:e}");
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((text.as_str(), "0"));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_owned()
+    } else {
+        format!("{mantissa}.0")
+    };
+    format!("{mantissa}E{exponent}")
+}
+
+struct JavaDoubles;
+
+impl serde_json::ser::Formatter for JavaDoubles {
+    fn write_f64<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f64,
+    ) -> std::io::Result<()> {
+        writer.write_all(java_double(value).as_bytes())
+    }
+
+    fn write_f32<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f32,
+    ) -> std::io::Result<()> {
+        writer.write_all(java_double(f64::from(value)).as_bytes())
+    }
 }
 
 /// A REST error body: always an array of `{message, errorCode[, fields]}`.
@@ -1333,6 +1395,31 @@ pub fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doubles_are_written_as_java_writes_them() {
+        let cases: &[(f64, &str)] = &[
+            (15_000_000.0, "1.5E7"),
+            (10_000_000.0, "1.0E7"),
+            (9_999_999.0, "9999999.0"),
+            (1_234_567.5, "1234567.5"),
+            (250_000.0, "250000.0"),
+            (0.5, "0.5"),
+            (0.001, "0.001"),
+            (0.0001, "1.0E-4"),
+            (-2.5e9, "-2.5E9"),
+            (0.0, "0.0"),
+            (123_456_789.12, "1.2345678912E8"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(java_double(*value), *text, "{value}");
+        }
+        let body = json!({"a": 15_000_000.0, "n": 250, "s": "1.5E7"});
+        assert_eq!(
+            to_salesforce_json(&body),
+            r#"{"a":1.5E7,"n":250,"s":"1.5E7"}"#
+        );
+    }
 
     #[test]
     fn query_strings_decode_like_encode_uri_component() {
