@@ -41,6 +41,8 @@
 //!   value HTTP cannot carry, is a 400 `JSON_PARSER_ERROR`.
 //! - A subrequest's entry carries its `ETag` and `Location` response headers in
 //!   `httpHeaders` (an Account GET or PATCH answers its ETag there).
+//! - A subrequest URL may carry raw spaces (`?q=select count() from Account`), as
+//!   Salesforce accepts (recorded by CumulusCI); they are read as `%20`.
 //!
 //! Injected faults:
 //! - A fault matching the composite POST (e.g. `{"method": "POST", "path_contains":
@@ -378,9 +380,15 @@ pub(crate) async fn run(
         }]);
         return Outcome::Entry(entry(&sub.reference_id, 400, body), true);
     }
+    // Salesforce takes a subrequest URL with raw spaces (CumulusCI's recorded
+    // `"url": "/services/data/vxx.0/query/?q=select count() from Account"` answered 200:
+    // `SFDO-Tooling/CumulusCI`, `cumulusci/utils/salesforce/tests/cassettes/
+    // TestCountSObjects.test_count_sobjects_simple.yaml`), so spaces are encoded; anything
+    // else a request target cannot carry stays refused.
+    let url = sub.url.replace(' ', "%20");
     let mut builder = Request::builder()
         .method(sub.method.clone())
-        .uri(sub.url.as_str());
+        .uri(url.as_str());
     for name in [AUTHORIZATION, HOST] {
         if let Some(value) = headers.get(&name) {
             builder = builder.header(name, value.clone());
@@ -397,7 +405,7 @@ pub(crate) async fn run(
         None => Body::empty(),
     };
     let Ok(mut request) = builder.body(body) else {
-        // A URL that is not a valid request target (spaces, control characters).
+        // A URL that is not a valid request target (control characters, ...).
         let body =
             json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]);
         return Outcome::Entry(entry(&sub.reference_id, 404, body), true);

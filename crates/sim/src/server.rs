@@ -781,8 +781,21 @@ fn run_query(state: &SimState, version: &str, raw: Option<&str>) -> Response {
     };
     let rows = {
         let instance = state.instance();
-        let rows = match soql::execute(&instance.org, &parsed, v) {
-            Ok(rows) => rows,
+        let rows = match soql::run(&instance.org, &parsed, v) {
+            Ok(soql::Answer::Rows(rows)) => rows,
+            // "COUNT() returns the number of rows that match the filtering conditions", as
+            // totalSize with an empty records array (recorded in `SFDO-Tooling/CumulusCI`,
+            // `cumulusci/utils/salesforce/tests/cassettes/
+            // TestCountSObjects.test_count_sobjects_simple.yaml`: `{"totalSize": 17,
+            // "done": true, "records": []}`; the docs' "records field returns null" is
+            // not what the API sends).
+            Ok(soql::Answer::Count(n)) if !columns => {
+                return json_response(
+                    StatusCode::OK,
+                    &json!({"totalSize": n, "done": true, "records": []}),
+                )
+            }
+            Ok(soql::Answer::Count(_)) => Vec::new(),
             Err(e) => return soql_error(&e),
         };
         if columns {

@@ -126,6 +126,19 @@ fn query_errors_and_the_uri_limit() {
     c.query("SELECT Id, Foo__c FROM Account")
         .sf_error(400, "INVALID_FIELD");
     c.query("SELECT Id FROM").sf_error(400, "MALFORMED_QUERY");
+    // Recorded (forcedotcom/sf-fx-runtime-java, `query-malformed-soql.json`).
+    let e = c
+        .query("SELEKT Name FROM Account")
+        .sf_error(400, "MALFORMED_QUERY");
+    assert_eq!(
+        e,
+        json!({"message": "unexpected token: SELEKT", "errorCode": "MALFORMED_QUERY"})
+    );
+    // INVALID_FIELD carries no `fields` (recorded: `query-unknown-column.json`).
+    let e = c
+        .query("SELECT Bacon__c FROM Account LIMIT 2")
+        .sf_error(400, "INVALID_FIELD");
+    assert_eq!(e.as_object().unwrap().len(), 2, "{e}");
     c.get("/services/data/v62.0/query")
         .sf_error(400, "MALFORMED_QUERY");
     c.query("SELECT Id FROM Nope__c")
@@ -1814,4 +1827,59 @@ fn sobject_collections_ignore_conditional_headers() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()[0]["success"], true);
     assert_eq!(kong(&c, "Account", &a[0]), "unguarded");
+}
+
+/// `SELECT COUNT()` answers a bare count; `COUNT(field)` and GROUP BY answer AggregateResult
+/// rows (recorded in SFDO-Tooling/CumulusCI: `TestCountSObjects.test_count_sobjects_simple.yaml`
+/// and `TestSnowfakery.test_run_until_records_in_org__multiple_needed.yaml`).
+#[test]
+fn count_and_aggregate_queries() {
+    let sim = sim(4, 2, 2000);
+    let c = Client::new(&sim);
+    let r = c.query("select count() from Account");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"totalSize": 4, "done": true, "records": []})
+    );
+    // Through the Composite resource too, with the `/query/?q=` form CumulusCI sends.
+    let r = c.post(
+        "/services/data/v62.0/composite",
+        &json!({"compositeRequest": [{"referenceId": "refAccount", "method": "GET",
+            "url": "/services/data/v62.0/query/?q=select count() from Account"}]})
+        .to_string(),
+    );
+    assert_eq!(
+        r.json()["compositeResponse"][0]["body"],
+        json!({"totalSize": 4, "done": true, "records": []})
+    );
+    assert_eq!(
+        c.query("select count(Id) from Account").json(),
+        json!({"totalSize": 1, "done": true, "records": [
+            {"attributes": {"type": "AggregateResult"}, "expr0": 4}]})
+    );
+    let r = c
+        .query("SELECT AccountId, COUNT(Id) n FROM Opportunity GROUP BY AccountId")
+        .json();
+    assert_eq!(r["totalSize"], 4);
+    for row in r["records"].as_array().unwrap() {
+        assert_eq!(row["n"], 2, "{row}");
+        assert_eq!(row["attributes"], json!({"type": "AggregateResult"}));
+    }
+    let e = c
+        .query("SELECT SUM(Amount) FROM Opportunity")
+        .sf_error(400, "MALFORMED_QUERY");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("ERROR at Row:1:Column:11\nunexpected token: ("),
+        "{e}"
+    );
+    // The page size does not split a count.
+    c.admin_put("/page_size", r#"{"page_size": 1}"#);
+    assert_eq!(
+        c.query("SELECT COUNT() FROM Opportunity").json(),
+        json!({"totalSize": 8, "done": true, "records": []})
+    );
 }
