@@ -1883,3 +1883,34 @@ fn count_and_aggregate_queries() {
         json!({"totalSize": 8, "done": true, "records": []})
     );
 }
+
+/// A child relationship on a page carries its first rows, as every recorded child result
+/// does (heroku/heroku-applink-nodejs `mappings/query-with-subquery.json`); only the rest
+/// follows through its `nextRecordsUrl`.
+#[test]
+fn first_child_batches_carry_rows_at_any_page_size() {
+    let sim = sim(5, 3, 2000);
+    let c = Client::new(&sim);
+    let soql = "SELECT Id, (SELECT Id FROM Opportunities) FROM Account";
+    let (full, _) = c.query_all_pages(soql);
+    for page_size in [1, 2, 3, 4, 7] {
+        c.admin_put("/page_size", &json!({"page_size": page_size}).to_string());
+        let mut page = c.query(soql).json();
+        loop {
+            for rec in page["records"].as_array().unwrap() {
+                let child = &rec["Opportunities"];
+                let rows = child["records"].as_array().unwrap();
+                assert!(!rows.is_empty(), "page size {page_size}: {child}");
+                assert_eq!(
+                    child["done"] == false,
+                    child.get("nextRecordsUrl").is_some()
+                );
+            }
+            match page.get("nextRecordsUrl").and_then(Value::as_str) {
+                Some(url) => page = c.get(url).json(),
+                None => break,
+            }
+        }
+        assert_eq!(c.query_all_pages(soql).0, full, "page size {page_size}");
+    }
+}
