@@ -151,6 +151,11 @@ fn query_errors_and_the_uri_limit() {
     let soql = format!("SELECT Id FROM Account WHERE Id IN ({})", ids.join(","));
     let r = c.query(&soql);
     assert_eq!(r.status, 414);
+    // The edge's page, as real orgs answer it (jsforce issue 1134 and others).
+    assert_eq!(
+        r.body,
+        "<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>"
+    );
     let short = format!(
         "SELECT Id FROM Account WHERE Id IN ({})",
         ids[..100].join(",")
@@ -220,8 +225,25 @@ fn single_record_patch_validates_like_salesforce() {
         .sf_error(400, "JSON_PARSER_ERROR");
     c.patch(&url, "{not json")
         .sf_error(400, "JSON_PARSER_ERROR");
-    c.patch("/services/data/v62.0/sobjects/Account/001xyz", "{}")
+    // A segment that is no Id is read as an external Id value (restforce's captured
+    // `sobject_find_error_response.json`); one of Id form with a bad checksum is MALFORMED_ID
+    // (`update-malformed-id.json` in forcedotcom/sf-fx-runtime-java).
+    let e = c
+        .patch("/services/data/v62.0/sobjects/Account/001xyz", "{}")
+        .sf_error(404, "NOT_FOUND");
+    assert_eq!(
+        e,
+        json!({"message": "Provided external ID field does not exist or is not accessible: 001xyz", "errorCode": "NOT_FOUND"})
+    );
+    let id = ids(&c, "Account")[0].clone();
+    let bad_checksum = format!("{}999", &id[..15]);
+    let e = c
+        .patch(
+            &format!("/services/data/v62.0/sobjects/Account/{bad_checksum}"),
+            "{}",
+        )
         .sf_error(400, "MALFORMED_ID");
+    assert_eq!(e["fields"], json!(["Id"]));
     let e = c
         .patch(
             &format!(
@@ -1913,4 +1935,40 @@ fn first_child_batches_carry_rows_at_any_page_size() {
         }
         assert_eq!(c.query_all_pages(soql).0, full, "page size {page_size}");
     }
+}
+
+/// A 401 names its scheme, as recorded (heroku/heroku-applink-nodejs,
+/// `mappings/create-invalid-token.json`: `WWW-Authenticate: Token`), injected or not.
+#[test]
+fn unauthorized_answers_carry_www_authenticate() {
+    let sim = sim(1, 0, 2000);
+    let c = Client::new(&sim);
+    let bad = c.with_token("00D000000000001AAA!nope");
+    let r = bad.get("/services/data/v62.0/sobjects/Account/describe");
+    r.sf_error(401, "INVALID_SESSION_ID");
+    assert_eq!(r.header("www-authenticate"), Some("Token"));
+    assert_eq!(
+        c.get("/services/data/v62.0").header("www-authenticate"),
+        None
+    );
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "GET", "path_contains": "/sobjects"}, "count": 1,
+            "action": {"status": 401, "errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}}"#,
+    );
+    let r = c.get("/services/data/v62.0/sobjects");
+    r.sf_error(401, "INVALID_SESSION_ID");
+    assert_eq!(r.header("www-authenticate"), Some("Token"));
+}
+
+/// The documented describe path ends in a slash
+/// (`/services/data/vXX.X/sobjects/sObject/describe/`); both forms answer.
+#[test]
+fn describe_answers_with_and_without_the_trailing_slash() {
+    let sim = sim(1, 0, 2000);
+    let c = Client::new(&sim);
+    let a = c.get("/services/data/v62.0/sobjects/Account/describe");
+    let b = c.get("/services/data/v62.0/sobjects/Account/describe/");
+    assert_eq!((a.status, b.status), (200, 200), "{}", b.body);
+    assert_eq!(a.json(), b.json());
 }
