@@ -937,6 +937,7 @@ async fn global_describe(State(state): State<SimState>, Path(version): Path<Stri
 async fn describe_object(
     State(state): State<SimState>,
     Path((version, sobject)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let v = match check_version(&version) {
         Ok(v) => v,
@@ -944,7 +945,10 @@ async fn describe_object(
     };
     let instance = state.instance();
     match instance.org.schema.object(&sobject) {
-        Some(object) => json_response(StatusCode::OK, &describe::object(v, object)),
+        Some(object) => json_response(
+            StatusCode::OK,
+            &describe::object(v, object, &base_url(&headers)),
+        ),
         None => not_found(),
     }
 }

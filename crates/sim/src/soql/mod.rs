@@ -49,6 +49,8 @@ pub use ast::{
     OrderItem, Pos, Query, SelectItem,
 };
 
+pub(crate) use eval::{aggregatable, groupable};
+
 use crate::org::Org;
 
 /// A Salesforce-style query error: `error_code` is what the REST API puts in `errorCode`.
