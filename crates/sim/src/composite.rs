@@ -236,6 +236,18 @@ fn parse_headers(
 /// Parses one subrequest object: `method` (upper case), `url`, `referenceId` (a word, unique
 /// in `seen`), optional `body` and `httpHeaders`.
 pub(crate) fn parse_sub(item: &Value, seen: &mut HashSet<String>) -> Result<Sub, Refusal> {
+    parse_node(item, seen, false)
+}
+
+/// [`parse_sub`] for a Composite Graph node, whose `referenceId` may also hold `-`: a
+/// recorded graph with the node `"referenceId": "insert-anh"` was answered 200 with that
+/// node's result (`forcedotcom/sf-fx-runtime-java`, `sf-fx-runtime-java-sdk-rest-api/src/
+/// test/resources/mappings/composite-graph-single-create-error.json`).
+pub(crate) fn parse_graph_node(item: &Value, seen: &mut HashSet<String>) -> Result<Sub, Refusal> {
+    parse_node(item, seen, true)
+}
+
+fn parse_node(item: &Value, seen: &mut HashSet<String>, graph: bool) -> Result<Sub, Refusal> {
     let field = |name: &str| item.get(name).and_then(Value::as_str);
     let (Some(method), Some(url), Some(reference_id)) =
         (field("method"), field("url"), field("referenceId"))
@@ -259,7 +271,7 @@ pub(crate) fn parse_sub(item: &Value, seen: &mut HashSet<String>) -> Result<Sub,
     if reference_id.is_empty()
         || !reference_id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || (graph && b == b'-'))
     {
         return Err(parser_error(format!(
             "Invalid referenceId '{reference_id}': use only letters, numbers and underscores"
