@@ -41,6 +41,8 @@
 //!   value HTTP cannot carry, is a 400 `JSON_PARSER_ERROR`.
 //! - A subrequest's entry carries its `ETag` and `Location` response headers in
 //!   `httpHeaders` (an Account GET or PATCH answers its ETag there).
+//! - A subrequest URL may carry raw spaces (`?q=select count() from Account`), as
+//!   Salesforce accepts (recorded by CumulusCI); they are read as `%20`.
 //!
 //! Injected faults:
 //! - A fault matching the composite POST (e.g. `{"method": "POST", "path_contains":
@@ -234,6 +236,18 @@ fn parse_headers(
 /// Parses one subrequest object: `method` (upper case), `url`, `referenceId` (a word, unique
 /// in `seen`), optional `body` and `httpHeaders`.
 pub(crate) fn parse_sub(item: &Value, seen: &mut HashSet<String>) -> Result<Sub, Refusal> {
+    parse_node(item, seen, false)
+}
+
+/// [`parse_sub`] for a Composite Graph node, whose `referenceId` may also hold `-`: a
+/// recorded graph with the node `"referenceId": "insert-anh"` was answered 200 with that
+/// node's result (`forcedotcom/sf-fx-runtime-java`, `sf-fx-runtime-java-sdk-rest-api/src/
+/// test/resources/mappings/composite-graph-single-create-error.json`).
+pub(crate) fn parse_graph_node(item: &Value, seen: &mut HashSet<String>) -> Result<Sub, Refusal> {
+    parse_node(item, seen, true)
+}
+
+fn parse_node(item: &Value, seen: &mut HashSet<String>, graph: bool) -> Result<Sub, Refusal> {
     let field = |name: &str| item.get(name).and_then(Value::as_str);
     let (Some(method), Some(url), Some(reference_id)) =
         (field("method"), field("url"), field("referenceId"))
@@ -257,7 +271,7 @@ pub(crate) fn parse_sub(item: &Value, seen: &mut HashSet<String>) -> Result<Sub,
     if reference_id.is_empty()
         || !reference_id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || (graph && b == b'-'))
     {
         return Err(parser_error(format!(
             "Invalid referenceId '{reference_id}': use only letters, numbers and underscores"
@@ -378,9 +392,15 @@ pub(crate) async fn run(
         }]);
         return Outcome::Entry(entry(&sub.reference_id, 400, body), true);
     }
+    // Salesforce takes a subrequest URL with raw spaces (CumulusCI's recorded
+    // `"url": "/services/data/vxx.0/query/?q=select count() from Account"` answered 200:
+    // `SFDO-Tooling/CumulusCI`, `cumulusci/utils/salesforce/tests/cassettes/
+    // TestCountSObjects.test_count_sobjects_simple.yaml`), so spaces are encoded; anything
+    // else a request target cannot carry stays refused.
+    let url = sub.url.replace(' ', "%20");
     let mut builder = Request::builder()
         .method(sub.method.clone())
-        .uri(sub.url.as_str());
+        .uri(url.as_str());
     for name in [AUTHORIZATION, HOST] {
         if let Some(value) = headers.get(&name) {
             builder = builder.header(name, value.clone());
@@ -397,7 +417,7 @@ pub(crate) async fn run(
         None => Body::empty(),
     };
     let Ok(mut request) = builder.body(body) else {
-        // A URL that is not a valid request target (spaces, control characters).
+        // A URL that is not a valid request target (control characters, ...).
         let body =
             json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]);
         return Outcome::Entry(entry(&sub.reference_id, 404, body), true);

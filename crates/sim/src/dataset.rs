@@ -223,6 +223,14 @@ pub fn generate(schema: Schema, spec: &DatasetSpec) -> Instance {
     org
 }
 
+fn org_id_of(org: &Instance) -> String {
+    org.org
+        .all("Organization")
+        .next()
+        .map(|r| r.id().to_string())
+        .unwrap_or_default()
+}
+
 /// Replaces `org`'s records with the dataset for `spec` (the schema is kept as it is).
 pub fn populate(org: &mut Instance, spec: &DatasetSpec) {
     org.clear();
@@ -284,6 +292,21 @@ pub fn populate(org: &mut Instance, spec: &DatasetSpec) {
         user_ids.push(id);
     }
     org.api_user_id = user_ids[0].clone();
+    // LastModifiedById is required on every record, the Organization's too (recorded:
+    // `"LastModifiedById" : "00523000002KbrQAAS"` in CumulusCI's
+    // shared_cassettes/GET_sobjects_Organization.yaml); it was created before any user.
+    let org_key = org_id_of(org);
+    if let Some(r) = org
+        .org
+        .records
+        .get_mut("Organization")
+        .and_then(|m| m.get_mut(&org_key))
+    {
+        r.fields.insert(
+            "LastModifiedById".into(),
+            Value::String(user_ids[0].clone()),
+        );
+    }
     for id in user_ids.clone() {
         if let Some(r) = org.org.records.get_mut("User").and_then(|m| m.get_mut(&id)) {
             r.fields.insert(

@@ -2,65 +2,197 @@
 //! rendered from the [`Schema`] in the shape real Salesforce returns, with every key a
 //! client may read, so code written against the simulator's describe works against a real org.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::schema::{FieldKind, FieldSchema, SObjectSchema, Schema};
 
 /// The record type every object has when it defines none.
 const MASTER_RECORD_TYPE: &str = "012000000000000AAA";
 
-fn object_is_writable(object: &SObjectSchema) -> bool {
-    // Organization is read-only through the API; everything else in the default org is not.
-    object.name != "Organization"
+/// The object-level flags of the global describe, per standard object as the recorded global
+/// describe has them (`SFDO-Tooling/CumulusCI`, `cumulusci/tests/shared_cassettes/
+/// GET_sobjects_Global_describe.yaml`): Account's for any object the recording lacks.
+struct Flags {
+    createable: bool,
+    deletable: bool,
+    deep_cloneable: bool,
+    feed_enabled: bool,
+    layoutable: bool,
+    mergeable: bool,
+    mru_enabled: bool,
+    searchable: bool,
+    triggerable: bool,
+    undeletable: bool,
+    updateable: bool,
 }
 
-fn urls(version: &str, object: &SObjectSchema) -> Value {
-    let base = format!("/services/data/{version}/sobjects/{}", object.name);
-    json!({
-        "compactLayouts": format!("{base}/describe/compactLayouts"),
-        "rowTemplate": format!("{base}/{{ID}}"),
-        "approvalLayouts": format!("{base}/describe/approvalLayouts"),
-        "uiDetailTemplate": null,
-        "uiEditTemplate": null,
-        "listviews": format!("{base}/listviews"),
-        "describe": format!("{base}/describe"),
-        "quickActions": format!("{base}/quickActions"),
-        "layouts": format!("{base}/describe/layouts"),
-        "sobject": base,
-    })
+fn flags(object: &SObjectSchema) -> Flags {
+    let account = Flags {
+        createable: true,
+        deletable: true,
+        deep_cloneable: false,
+        feed_enabled: true,
+        layoutable: true,
+        mergeable: true,
+        mru_enabled: true,
+        searchable: true,
+        triggerable: true,
+        undeletable: true,
+        updateable: true,
+    };
+    match object.name.as_str() {
+        "Opportunity" => Flags {
+            deep_cloneable: true,
+            mergeable: false,
+            ..account
+        },
+        "User" => Flags {
+            deletable: false,
+            mergeable: false,
+            undeletable: false,
+            ..account
+        },
+        "Organization" => Flags {
+            createable: false,
+            deletable: false,
+            deep_cloneable: false,
+            feed_enabled: false,
+            layoutable: false,
+            mergeable: false,
+            mru_enabled: false,
+            searchable: false,
+            triggerable: false,
+            undeletable: false,
+            updateable: true,
+        },
+        _ => account,
+    }
+}
+
+/// The `urls` of an object, with the keys the recorded global describe gives each standard
+/// object (Organization has only its row, describe and sObject resources; User has no
+/// approval layouts or list views but named layouts and password utilities). A full
+/// describe adds the UI templates on the instance (`base`), as the recorded Account and
+/// Opportunity describes do (`"uiDetailTemplate": "https://orgname.my.salesforce.com/{ID}"`,
+/// `uiEditTemplate` `.../{ID}/e`, `uiNewRecord` `.../006/e`); for User the templates are
+/// **unverified**.
+fn urls(version: &str, object: &SObjectSchema, base: Option<&str>) -> Value {
+    let sobject = format!("/services/data/{version}/sobjects/{}", object.name);
+    let mut urls = Map::new();
+    let mut put = |k: &str, v: String| {
+        urls.insert(k.to_string(), Value::String(v));
+    };
+    let ui = base.filter(|_| flags(object).layoutable);
+    match object.name.as_str() {
+        "Organization" => {
+            put("rowTemplate", format!("{sobject}/{{ID}}"));
+            put("describe", format!("{sobject}/describe"));
+        }
+        "User" => {
+            put(
+                "compactLayouts",
+                format!("{sobject}/describe/compactLayouts"),
+            );
+            put("rowTemplate", format!("{sobject}/{{ID}}"));
+            put(
+                "namedLayouts",
+                format!("{sobject}/describe/namedLayouts/{{LayoutName}}"),
+            );
+            put("passwordUtilities", format!("{sobject}/{{ID}}/password"));
+            if let Some(base) = ui {
+                put("uiDetailTemplate", format!("{base}/{{ID}}"));
+                put("uiEditTemplate", format!("{base}/{{ID}}/e"));
+            }
+            put("describe", format!("{sobject}/describe"));
+            if let Some(base) = ui {
+                put("uiNewRecord", format!("{base}/{}/e", object.key_prefix));
+            }
+            put("quickActions", format!("{sobject}/quickActions"));
+            put("layouts", format!("{sobject}/describe/layouts"));
+        }
+        _ => {
+            put(
+                "compactLayouts",
+                format!("{sobject}/describe/compactLayouts"),
+            );
+            put("rowTemplate", format!("{sobject}/{{ID}}"));
+            put(
+                "approvalLayouts",
+                format!("{sobject}/describe/approvalLayouts"),
+            );
+            if let Some(base) = ui {
+                put("uiDetailTemplate", format!("{base}/{{ID}}"));
+                put("uiEditTemplate", format!("{base}/{{ID}}/e"));
+            }
+            put("listviews", format!("{sobject}/listviews"));
+            put("describe", format!("{sobject}/describe"));
+            if let Some(base) = ui {
+                put("uiNewRecord", format!("{base}/{}/e", object.key_prefix));
+            }
+            put("quickActions", format!("{sobject}/quickActions"));
+            put("layouts", format!("{sobject}/describe/layouts"));
+        }
+    }
+    put("sobject", sobject.clone());
+    Value::Object(urls)
 }
 
 /// One entry of the global describe's `sobjects` array.
 pub fn global_entry(version: &str, object: &SObjectSchema) -> Value {
-    let writable = object_is_writable(object);
+    entry(version, object, None)
+}
+
+fn entry(version: &str, object: &SObjectSchema, base: Option<&str>) -> Value {
+    let f = flags(object);
     json!({
         "activateable": false,
-        "createable": writable,
+        "associateEntityType": null,
+        "associateParentEntity": null,
+        "createable": f.createable,
         "custom": false,
         "customSetting": false,
-        "deepCloneable": false,
-        "deletable": writable,
+        "deepCloneable": f.deep_cloneable,
+        "deletable": f.deletable,
         "deprecatedAndHidden": false,
-        "feedEnabled": writable,
+        "feedEnabled": f.feed_enabled,
         "hasSubtypes": false,
         "isInterface": false,
         "isSubtype": false,
         "keyPrefix": object.key_prefix,
         "label": object.label,
         "labelPlural": object.label_plural,
-        "layoutable": true,
-        "mergeable": writable,
-        "mruEnabled": writable,
+        "layoutable": f.layoutable,
+        "mergeable": f.mergeable,
+        "mruEnabled": f.mru_enabled,
         "name": object.name,
         "queryable": true,
         "replicateable": true,
         "retrieveable": true,
-        "searchable": writable,
-        "triggerable": writable,
-        "undeletable": writable,
-        "updateable": writable,
-        "urls": urls(version, object),
+        "searchable": f.searchable,
+        "triggerable": f.triggerable,
+        "undeletable": f.undeletable,
+        "updateable": f.updateable,
+        "urls": urls(version, object, base),
     })
+}
+
+/// The list-view scopes: Account's and Opportunity's as recorded (CumulusCI's v59 Account
+/// describe and its Opportunity describe); for other objects the two basic scopes in the
+/// same wording (**unverified**).
+fn supported_scopes(object: &SObjectSchema) -> Value {
+    let plural = object.label_plural.to_lowercase();
+    match object.name.as_str() {
+        "Account" | "Opportunity" => json!([
+            {"label": format!("All {plural}"), "name": "everything"},
+            {"label": format!("My {plural}"), "name": "mine"},
+            {"label": "Filter by scope", "name": "scopingRule"},
+            {"label": format!("My team's {plural}"), "name": "team"},
+        ]),
+        _ => json!([
+            {"label": format!("All {plural}"), "name": "everything"},
+            {"label": format!("My {plural}"), "name": "mine"},
+        ]),
+    }
 }
 
 /// The global describe body.
@@ -80,26 +212,22 @@ fn field(f: &FieldSchema) -> Value {
         _ if text => f.length * 3,
         _ => 0,
     };
-    let groupable = !long_text
-        && !matches!(
-            f.kind,
-            FieldKind::Currency
-                | FieldKind::Percent
-                | FieldKind::Double
-                | FieldKind::Datetime
-                | FieldKind::Multipicklist
-        );
+    let groupable = crate::soql::groupable(f);
     let picklist_values: Vec<Value> = f
         .picklist_values
         .iter()
         .map(|v| json!({"active": true, "defaultValue": false, "label": v, "validFor": null, "value": v}))
         .collect();
+    // Set by the platform when a record is created (OwnerId too, as recorded).
     let audit = matches!(
         f.name.as_str(),
-        "CreatedDate" | "LastModifiedDate" | "SystemModstamp" | "LastModifiedById"
+        "CreatedDate" | "LastModifiedDate" | "SystemModstamp" | "LastModifiedById" | "OwnerId"
     );
+    let boolean = f.kind == FieldKind::Boolean;
     json!({
-        "aggregatable": !long_text,
+        // Booleans and long text areas cannot be aggregated: every recorded boolean has
+        // `"aggregatable": false` (CumulusCI's Account and Opportunity describes).
+        "aggregatable": crate::soql::aggregatable(f),
         "aiPredictionField": false,
         "autoNumber": false,
         "byteLength": byte_length,
@@ -107,7 +235,7 @@ fn field(f: &FieldSchema) -> Value {
         "calculatedFormula": f.calculated_formula,
         "cascadeDelete": false,
         "caseSensitive": false,
-        "compoundFieldName": null,
+        "compoundFieldName": f.compound_field_name,
         "controllerName": null,
         "createable": f.createable,
         "custom": f.custom,
@@ -127,7 +255,7 @@ fn field(f: &FieldSchema) -> Value {
         "groupable": groupable,
         "highScaleNumber": false,
         "htmlFormatted": false,
-        "idLookup": f.kind == FieldKind::Id,
+        "idLookup": f.kind == FieldKind::Id || f.id_lookup,
         "inlineHelpText": null,
         "label": f.label,
         "length": if text || f.kind == FieldKind::Id || f.kind == FieldKind::Reference { f.length } else { 0 },
@@ -137,7 +265,11 @@ fn field(f: &FieldSchema) -> Value {
         "nameField": f.name_field,
         "namePointing": false,
         "nillable": f.nillable,
-        "permissionable": f.custom && f.nillable && !f.calculated,
+        // Field-level security applies to every optional field a user can write, standard
+        // or custom (recorded: Account.Industry, Opportunity.Type, Amount and AccountId are
+        // permissionable; required and system fields are not), and to booleans, which are
+        // never null (Opportunity.IsPrivate).
+        "permissionable": f.updateable && !f.calculated && (f.nillable || boolean),
         "picklistValues": picklist_values,
         "polymorphicForeignKey": false,
         "precision": f.precision,
@@ -149,7 +281,10 @@ fn field(f: &FieldSchema) -> Value {
         "restrictedDelete": false,
         "restrictedPicklist": f.restricted_picklist,
         "scale": f.scale,
-        "searchPrefilterable": false,
+        // Recorded: lookups are search-prefilterable (Opportunity.AccountId, Account.ParentId,
+        // custom lookups), the user lookups the platform keeps are not.
+        "searchPrefilterable": f.kind == FieldKind::Reference
+            && !matches!(f.name.as_str(), "OwnerId" | "CreatedById" | "LastModifiedById"),
         "soapType": f.kind.soap_type(),
         "sortable": !long_text && f.kind != FieldKind::Multipicklist,
         "type": f.kind.as_str(),
@@ -159,15 +294,16 @@ fn field(f: &FieldSchema) -> Value {
     })
 }
 
-/// The full describe of one object.
-pub fn object(version: &str, object: &SObjectSchema) -> Value {
-    let mut body = global_entry(version, object);
+/// The full describe of one object; `base` is the instance URL (`http://host:port`) its UI
+/// templates point at.
+pub fn object(version: &str, object: &SObjectSchema, base: &str) -> Value {
+    let mut body = entry(version, object, Some(base));
     let children: Vec<Value> = object
         .child_relationships
         .iter()
         .map(|c| {
             json!({
-                "cascadeDelete": false,
+                "cascadeDelete": c.cascade_delete,
                 "childSObject": c.child_sobject,
                 "deprecatedAndHidden": false,
                 "field": c.field,
@@ -207,10 +343,7 @@ pub fn object(version: &str, object: &SObjectSchema) -> Value {
         }],
         "searchLayoutable": true,
         "sobjectDescribeOption": "FULL",
-        "supportedScopes": [
-            {"label": "All accounts", "name": "everything"},
-            {"label": "My accounts", "name": "mine"},
-        ],
+        "supportedScopes": supported_scopes(object),
     });
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
@@ -227,7 +360,11 @@ mod tests {
     #[test]
     fn account_describe_has_the_shape_upsight_reads() {
         let schema = Schema::default_org();
-        let d = object("v62.0", schema.object("Account").unwrap());
+        let d = object(
+            "v62.0",
+            schema.object("Account").unwrap(),
+            "http://127.0.0.1:1",
+        );
         assert_eq!(d["name"], "Account");
         assert_eq!(d["keyPrefix"], "001");
         assert_eq!(

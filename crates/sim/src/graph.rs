@@ -41,7 +41,9 @@
 //!   unverified).
 //! - `graphId`: "must be unique within each composite graph operation", "must begin with an
 //!   alphanumeric character", "must be less than 40 characters". `referenceId`s are unique
-//!   within their graph. Node `method` is one of DELETE, GET, PATCH, POST, case-sensitive.
+//!   within their graph, and may hold `-` as well as letters, digits and `_` (a recorded
+//!   graph's node `insert-anh` was run: `forcedotcom/sf-fx-runtime-java`,
+//!   `composite-graph-single-create-error.json`). Node `method` is one of DELETE, GET, PATCH, POST, case-sensitive.
 //! - Only these node URLs: `/services/data/vXX.X/sobjects/{sObject}` (POST),
 //!   `/services/data/vXX.X/sobjects/{sObject}/{id}` (DELETE, GET, PATCH) and
 //!   `/services/data/vXX.X/sobjects/{sObject}/{field}/{externalId}` (DELETE, GET, PATCH,
@@ -62,7 +64,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::composite::{halted, parse_sub, parser_error, Journal, Outcome, Refusal, Sub};
+use crate::composite::{halted, parse_graph_node, parser_error, Journal, Outcome, Refusal, Sub};
 use crate::org::SfFieldError;
 use crate::server::{check_version, json_response, sf_error, SimState};
 
@@ -167,7 +169,7 @@ fn parse(body: &Bytes) -> Result<Vec<Graph>, Refusal> {
         let mut seen = HashSet::new();
         let mut nodes = Vec::with_capacity(requests.len());
         for node in requests {
-            let sub = parse_sub(node, &mut seen)?;
+            let sub = parse_graph_node(node, &mut seen)?;
             let Some(key) = node_key(&sub) else {
                 return Err(parser_error(format!(
                     "{} {} (node {} of graph {id}) isn't supported in a composite graph",

@@ -12,13 +12,16 @@
 //! Served: the login handshake (`/services/oauth2/userinfo`, `GET /services/data`, the
 //! resource map, `sobjects/User/<id>`, the ScratchOrgInfo probe answered with INVALID_TYPE, the
 //! Tooling SandboxProcess query), `query`/`queryAll` with `columns=true` and `nextRecordsUrl`
-//! pagination (parents and children, child rows counting toward the page), record
-//! `GET`/`PATCH`/`DELETE` with the conditional headers of [`conditional`], `describe`,
-//! `PATCH /composite/sobjects`, the Composite resource (`POST /composite`, each subrequest
-//! run as a request of its own: see [`composite`]) and the Composite Graph resource
-//! (`POST /composite/graph`: see [`graph`]). Errors use Salesforce's shapes and codes; a
-//! request URI over 16,384 bytes gets HTTP 414, a URI and headers over 16,384 bytes
-//! together HTTP 431; a wrong or expired token gets 401 INVALID_SESSION_ID.
+//! pagination (parents and children, child rows counting toward the page), `COUNT()`,
+//! `COUNT(field)` and `GROUP BY` (see [`soql`]), record `GET`/`PATCH`/`DELETE` with the
+//! conditional headers of [`conditional`], `describe`, `PATCH /composite/sobjects`, the
+//! Composite resource (`POST /composite`, each subrequest run as a request of its own: see
+//! [`composite`]) and the Composite Graph resource (`POST /composite/graph`: see [`graph`]).
+//! Errors use Salesforce's shapes and codes; a request URI over 16,384 bytes gets HTTP 414, a
+//! URI and headers over 16,384 bytes together HTTP 431; a wrong or expired token gets 401
+//! INVALID_SESSION_ID with `WWW-Authenticate: Token`. The
+//! answers are held to real recorded ones by `tests/recorded_shapes.rs` (fixtures in
+//! `tests/recordings/`, each naming the public recording it comes from).
 //!
 //! The admin API under `/__sim/` (load data, plant and edit records "as another user",
 //! remove fields, set the page size, inject faults, expire the session, read request counts

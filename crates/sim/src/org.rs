@@ -142,13 +142,28 @@ impl SfFieldError {
         }
     }
 
-    /// The REST error element: `{"message","errorCode","fields"}`.
+    /// The REST error element: `{"message","errorCode","fields"}`, without `fields` for
+    /// INVALID_FIELD and NOT_FOUND, which Salesforce sends as `{"message","errorCode"}` only
+    /// (recorded in `forcedotcom/sf-fx-runtime-java`, `sf-fx-runtime-java-sdk-rest-api/src/
+    /// test/resources/mappings/update-invalid-field.json` and `create-unknown-object.json`),
+    /// while ENTITY_IS_DELETED keeps an empty list (`delete-already-deleted.json`) and
+    /// MALFORMED_ID names `["Id"]` (`update-malformed-id.json`).
     pub fn to_rest_json(&self) -> Value {
-        serde_json::json!({
-            "message": self.message,
-            "errorCode": self.code.as_str(),
-            "fields": self.fields,
-        })
+        match self.code {
+            ErrorCode::InvalidField => serde_json::json!({
+                "message": self.message,
+                "errorCode": self.code.as_str(),
+            }),
+            ErrorCode::NotFound => serde_json::json!({
+                "errorCode": self.code.as_str(),
+                "message": self.message,
+            }),
+            _ => serde_json::json!({
+                "message": self.message,
+                "errorCode": self.code.as_str(),
+                "fields": self.fields,
+            }),
+        }
     }
 
     /// The sObject Collections per-record error: `{"statusCode","message","fields"}`.

@@ -84,6 +84,12 @@ pub struct FieldSchema {
     /// Describe's `extraTypeInfo` (`plaintextarea` for long text areas).
     #[serde(default)]
     pub extra_type_info: Option<String>,
+    /// Describe's `compoundFieldName` (`Name` for Account.Name).
+    #[serde(default)]
+    pub compound_field_name: Option<String>,
+    /// Describe's `idLookup` for a field other than `Id` (Opportunity.Name).
+    #[serde(default)]
+    pub id_lookup: bool,
 }
 
 impl FieldKind {
@@ -162,6 +168,9 @@ pub struct ChildRelationship {
     /// The lookup field on the child (`AccountId`).
     pub field: String,
     pub relationship_name: String,
+    /// Describe's `cascadeDelete`: deleting the parent deletes these children.
+    #[serde(default)]
+    pub cascade_delete: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Path, RawQuery, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HOST};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HOST, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -352,12 +352,45 @@ fn soql_error(e: &SoqlError) -> Response {
     sf_error(StatusCode::BAD_REQUEST, e.error_code, &e.message)
 }
 
-fn not_found() -> Response {
-    sf_error(
+/// Salesforce's 404 for an unknown resource, with `errorCode` first and no `fields`, as
+/// recorded (`forcedotcom/sf-fx-runtime-java`, `sf-fx-runtime-java-sdk-rest-api/src/test/
+/// resources/mappings/create-unknown-object.json`; the same body in a composite entry in
+/// `SFDO-Tooling/CumulusCI`, `cumulusci/utils/http/tests/cassettes/
+/// TestCompositeParallelSalesforce.test_errors.yaml`).
+pub(crate) fn not_found() -> Response {
+    json_response(
         StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "The requested resource does not exist",
+        &json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]),
     )
+}
+
+/// The 401 for a missing, wrong or expired session: Salesforce's error array plus
+/// `WWW-Authenticate: Token`, as recorded (`heroku/heroku-applink-nodejs`,
+/// `mappings/create-invalid-token.json`: `"WWW-Authenticate": "Token"`).
+pub(crate) fn unauthorized(message: &str) -> Response {
+    let mut r = sf_error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", message);
+    r.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+    r
+}
+
+/// A record path segment that cannot be an Id (not 15 or 18 letters and digits): Salesforce
+/// reads it as an external Id value and answers 404 NOT_FOUND "Provided external ID field
+/// does not exist or is not accessible: <segment>" (no `fields`), as captured in
+/// `restforce/restforce`, `spec/fixtures/sobject/sobject_find_error_response.json`, and
+/// reported from real orgs for a PATCH to `/sobjects/Lead/tmp_sf_…` (MinnPost/
+/// object-sync-for-salesforce issue 211: "Code: 404"). A segment of Id form is checked as an
+/// Id (MALFORMED_ID for a bad one, as recorded in `update-malformed-id.json`).
+fn external_id_not_found(segment: &str) -> Option<Response> {
+    let id_shaped =
+        matches!(segment.len(), 15 | 18) && segment.bytes().all(|b| b.is_ascii_alphanumeric());
+    (!id_shaped).then(|| {
+        sf_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("Provided external ID field does not exist or is not accessible: {segment}"),
+        )
+    })
 }
 
 fn html(status: StatusCode, title: &str, text: &str) -> Response {
@@ -512,12 +545,20 @@ async fn gated(
                 "The request URI is longer than 16384 bytes.",
             );
         }
-        // Salesforce's edge refuses these before the API sees them, with an HTML page.
-        return html(
+        // Salesforce's edge refuses these before the API sees them, with its web server's
+        // page, whose body is `<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>` as
+        // reported from real orgs (jsforce/jsforce issue 1134, simple-salesforce/
+        // simple-salesforce issue 271, dxatscale/sfpowerscripts issue 860).
+        let mut r = (
             StatusCode::URI_TOO_LONG,
-            "414 Request-URI Too Large",
-            "The request URI is longer than 16384 bytes.",
+            "<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>",
+        )
+            .into_response();
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html;charset=UTF-8"),
         );
+        return r;
     }
     // Salesforce Help, knowledge article 000386264 ("Maximum number of rows returned by
     // SOQL queries over the REST API"): "the maximum length for the combined URI and
@@ -548,6 +589,9 @@ async fn gated(
             message,
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status == StatusCode::UNAUTHORIZED {
+                return unauthorized(&message);
+            }
             return sf_error(status, &error_code, &message);
         }
         Some(FaultAction::Html { status }) => {
@@ -575,11 +619,7 @@ async fn gated(
     // The version list is public in Salesforce; everything else needs the session.
     let public = path.trim_end_matches('/') == "/services/data";
     if !public && !state.authorized(req.headers()) {
-        return sf_error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_SESSION_ID",
-            "Session expired or invalid",
-        );
+        return unauthorized("Session expired or invalid");
     }
     next.run(req).await
 }
@@ -607,6 +647,13 @@ pub fn router(state: SimState) -> Router {
         .route("/services/data/{version}/sobjects", get(global_describe))
         .route(
             "/services/data/{version}/sobjects/{sobject}/describe",
+            get(describe_object),
+        )
+        // The documented form of the resource ends in a slash
+        // (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_describe.htm:
+        // "/services/data/vXX.X/sobjects/sObject/describe/").
+        .route(
+            "/services/data/{version}/sobjects/{sobject}/describe/",
             get(describe_object),
         )
         .route(
@@ -866,8 +913,21 @@ fn run_query(state: &SimState, version: &str, raw: Option<&str>) -> Response {
     };
     let rows = {
         let instance = state.instance();
-        let rows = match soql::execute(&instance.org, &parsed, v) {
-            Ok(rows) => rows,
+        let rows = match soql::run(&instance.org, &parsed, v) {
+            Ok(soql::Answer::Rows(rows)) => rows,
+            // "COUNT() returns the number of rows that match the filtering conditions", as
+            // totalSize with an empty records array (recorded in `SFDO-Tooling/CumulusCI`,
+            // `cumulusci/utils/salesforce/tests/cassettes/
+            // TestCountSObjects.test_count_sobjects_simple.yaml`: `{"totalSize": 17,
+            // "done": true, "records": []}`; the docs' "records field returns null" is
+            // not what the API sends).
+            Ok(soql::Answer::Count(n)) if !columns => {
+                return json_response(
+                    StatusCode::OK,
+                    &json!({"totalSize": n, "done": true, "records": []}),
+                )
+            }
+            Ok(soql::Answer::Count(_)) => Vec::new(),
             Err(e) => return soql_error(&e),
         };
         if columns {
@@ -962,6 +1022,7 @@ async fn global_describe(State(state): State<SimState>, Path(version): Path<Stri
 async fn describe_object(
     State(state): State<SimState>,
     Path((version, sobject)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let v = match check_version(&version) {
         Ok(v) => v,
@@ -969,7 +1030,10 @@ async fn describe_object(
     };
     let instance = state.instance();
     match instance.org.schema.object(&sobject) {
-        Some(object) => json_response(StatusCode::OK, &describe::object(v, object)),
+        Some(object) => json_response(
+            StatusCode::OK,
+            &describe::object(v, object, &base_url(&headers)),
+        ),
         None => not_found(),
     }
 }
@@ -993,6 +1057,9 @@ async fn record_get(
     let Some(object) = instance.org.schema.object(&sobject) else {
         return not_found();
     };
+    if let Some(r) = external_id_not_found(&id) {
+        return r;
+    }
     let record = match instance.get(&object.name, &id) {
         Ok(r) => r,
         Err(e) => return field_errors(&[e]),
@@ -1081,6 +1148,9 @@ async fn record_patch(
     if instance.org.schema.object(&sobject).is_none() {
         return not_found();
     }
+    if let Some(r) = external_id_not_found(&id) {
+        return r;
+    }
     match instance.get(&sobject, &id) {
         Ok(record) => {
             if let Err(r) = conditions.evaluate(&Method::PATCH, record) {
@@ -1120,6 +1190,9 @@ async fn record_delete(
     let mut instance = state.instance();
     if instance.org.schema.object(&sobject).is_none() {
         return not_found();
+    }
+    if let Some(r) = external_id_not_found(&id) {
+        return r;
     }
     // Check existence first so a missing record reports NOT_FOUND, not a delete of nothing.
     if let Err(e) = instance.get(&sobject, &id) {

@@ -126,6 +126,19 @@ fn query_errors_and_the_uri_limit() {
     c.query("SELECT Id, Foo__c FROM Account")
         .sf_error(400, "INVALID_FIELD");
     c.query("SELECT Id FROM").sf_error(400, "MALFORMED_QUERY");
+    // Recorded (forcedotcom/sf-fx-runtime-java, `query-malformed-soql.json`).
+    let e = c
+        .query("SELEKT Name FROM Account")
+        .sf_error(400, "MALFORMED_QUERY");
+    assert_eq!(
+        e,
+        json!({"message": "unexpected token: SELEKT", "errorCode": "MALFORMED_QUERY"})
+    );
+    // INVALID_FIELD carries no `fields` (recorded: `query-unknown-column.json`).
+    let e = c
+        .query("SELECT Bacon__c FROM Account LIMIT 2")
+        .sf_error(400, "INVALID_FIELD");
+    assert_eq!(e.as_object().unwrap().len(), 2, "{e}");
     c.get("/services/data/v62.0/query")
         .sf_error(400, "MALFORMED_QUERY");
     c.query("SELECT Id FROM Nope__c")
@@ -138,6 +151,11 @@ fn query_errors_and_the_uri_limit() {
     let soql = format!("SELECT Id FROM Account WHERE Id IN ({})", ids.join(","));
     let r = c.query(&soql);
     assert_eq!(r.status, 414);
+    // The edge's page, as real orgs answer it (jsforce issue 1134 and others).
+    assert_eq!(
+        r.body,
+        "<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>"
+    );
     let short = format!(
         "SELECT Id FROM Account WHERE Id IN ({})",
         ids[..100].join(",")
@@ -207,8 +225,25 @@ fn single_record_patch_validates_like_salesforce() {
         .sf_error(400, "JSON_PARSER_ERROR");
     c.patch(&url, "{not json")
         .sf_error(400, "JSON_PARSER_ERROR");
-    c.patch("/services/data/v62.0/sobjects/Account/001xyz", "{}")
+    // A segment that is no Id is read as an external Id value (restforce's captured
+    // `sobject_find_error_response.json`); one of Id form with a bad checksum is MALFORMED_ID
+    // (`update-malformed-id.json` in forcedotcom/sf-fx-runtime-java).
+    let e = c
+        .patch("/services/data/v62.0/sobjects/Account/001xyz", "{}")
+        .sf_error(404, "NOT_FOUND");
+    assert_eq!(
+        e,
+        json!({"message": "Provided external ID field does not exist or is not accessible: 001xyz", "errorCode": "NOT_FOUND"})
+    );
+    let id = ids(&c, "Account")[0].clone();
+    let bad_checksum = format!("{}999", &id[..15]);
+    let e = c
+        .patch(
+            &format!("/services/data/v62.0/sobjects/Account/{bad_checksum}"),
+            "{}",
+        )
         .sf_error(400, "MALFORMED_ID");
+    assert_eq!(e["fields"], json!(["Id"]));
     let e = c
         .patch(
             &format!(
@@ -1814,4 +1849,126 @@ fn sobject_collections_ignore_conditional_headers() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()[0]["success"], true);
     assert_eq!(kong(&c, "Account", &a[0]), "unguarded");
+}
+
+/// `SELECT COUNT()` answers a bare count; `COUNT(field)` and GROUP BY answer AggregateResult
+/// rows (recorded in SFDO-Tooling/CumulusCI: `TestCountSObjects.test_count_sobjects_simple.yaml`
+/// and `TestSnowfakery.test_run_until_records_in_org__multiple_needed.yaml`).
+#[test]
+fn count_and_aggregate_queries() {
+    let sim = sim(4, 2, 2000);
+    let c = Client::new(&sim);
+    let r = c.query("select count() from Account");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"totalSize": 4, "done": true, "records": []})
+    );
+    // Through the Composite resource too, with the `/query/?q=` form CumulusCI sends.
+    let r = c.post(
+        "/services/data/v62.0/composite",
+        &json!({"compositeRequest": [{"referenceId": "refAccount", "method": "GET",
+            "url": "/services/data/v62.0/query/?q=select count() from Account"}]})
+        .to_string(),
+    );
+    assert_eq!(
+        r.json()["compositeResponse"][0]["body"],
+        json!({"totalSize": 4, "done": true, "records": []})
+    );
+    assert_eq!(
+        c.query("select count(Id) from Account").json(),
+        json!({"totalSize": 1, "done": true, "records": [
+            {"attributes": {"type": "AggregateResult"}, "expr0": 4}]})
+    );
+    let r = c
+        .query("SELECT AccountId, COUNT(Id) n FROM Opportunity GROUP BY AccountId")
+        .json();
+    assert_eq!(r["totalSize"], 4);
+    for row in r["records"].as_array().unwrap() {
+        assert_eq!(row["n"], 2, "{row}");
+        assert_eq!(row["attributes"], json!({"type": "AggregateResult"}));
+    }
+    let e = c
+        .query("SELECT SUM(Amount) FROM Opportunity")
+        .sf_error(400, "MALFORMED_QUERY");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("ERROR at Row:1:Column:11\nunexpected token: ("),
+        "{e}"
+    );
+    // The page size does not split a count.
+    c.admin_put("/page_size", r#"{"page_size": 1}"#);
+    assert_eq!(
+        c.query("SELECT COUNT() FROM Opportunity").json(),
+        json!({"totalSize": 8, "done": true, "records": []})
+    );
+}
+
+/// A child relationship on a page carries its first rows, as every recorded child result
+/// does (heroku/heroku-applink-nodejs `mappings/query-with-subquery.json`); only the rest
+/// follows through its `nextRecordsUrl`.
+#[test]
+fn first_child_batches_carry_rows_at_any_page_size() {
+    let sim = sim(5, 3, 2000);
+    let c = Client::new(&sim);
+    let soql = "SELECT Id, (SELECT Id FROM Opportunities) FROM Account";
+    let (full, _) = c.query_all_pages(soql);
+    for page_size in [1, 2, 3, 4, 7] {
+        c.admin_put("/page_size", &json!({"page_size": page_size}).to_string());
+        let mut page = c.query(soql).json();
+        loop {
+            for rec in page["records"].as_array().unwrap() {
+                let child = &rec["Opportunities"];
+                let rows = child["records"].as_array().unwrap();
+                assert!(!rows.is_empty(), "page size {page_size}: {child}");
+                assert_eq!(
+                    child["done"] == false,
+                    child.get("nextRecordsUrl").is_some()
+                );
+            }
+            match page.get("nextRecordsUrl").and_then(Value::as_str) {
+                Some(url) => page = c.get(url).json(),
+                None => break,
+            }
+        }
+        assert_eq!(c.query_all_pages(soql).0, full, "page size {page_size}");
+    }
+}
+
+/// A 401 names its scheme, as recorded (heroku/heroku-applink-nodejs,
+/// `mappings/create-invalid-token.json`: `WWW-Authenticate: Token`), injected or not.
+#[test]
+fn unauthorized_answers_carry_www_authenticate() {
+    let sim = sim(1, 0, 2000);
+    let c = Client::new(&sim);
+    let bad = c.with_token("00D000000000001AAA!nope");
+    let r = bad.get("/services/data/v62.0/sobjects/Account/describe");
+    r.sf_error(401, "INVALID_SESSION_ID");
+    assert_eq!(r.header("www-authenticate"), Some("Token"));
+    assert_eq!(
+        c.get("/services/data/v62.0").header("www-authenticate"),
+        None
+    );
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"method": "GET", "path_contains": "/sobjects"}, "count": 1,
+            "action": {"status": 401, "errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}}"#,
+    );
+    let r = c.get("/services/data/v62.0/sobjects");
+    r.sf_error(401, "INVALID_SESSION_ID");
+    assert_eq!(r.header("www-authenticate"), Some("Token"));
+}
+
+/// The documented describe path ends in a slash
+/// (`/services/data/vXX.X/sobjects/sObject/describe/`); both forms answer.
+#[test]
+fn describe_answers_with_and_without_the_trailing_slash() {
+    let sim = sim(1, 0, 2000);
+    let c = Client::new(&sim);
+    let a = c.get("/services/data/v62.0/sobjects/Account/describe");
+    let b = c.get("/services/data/v62.0/sobjects/Account/describe/");
+    assert_eq!((a.status, b.status), (200, 200), "{}", b.body);
+    assert_eq!(a.json(), b.json());
 }

@@ -29,6 +29,8 @@ pub struct Query {
     /// The sObject (top level) or child relationship (subquery) after `FROM`, as written.
     pub from: Name,
     pub where_clause: Option<Condition>,
+    /// GROUP BY fields, in order; empty when there is no GROUP BY.
+    pub group_by: Vec<FieldPath>,
     /// ORDER BY items, most significant first; empty when there is no ORDER BY.
     pub order_by: Vec<OrderItem>,
     pub limit: Option<usize>,
@@ -43,6 +45,14 @@ pub enum SelectItem {
     Field(FieldPath),
     /// A parent-child subquery such as `(SELECT Id FROM Opportunities)`.
     Subquery(Box<Query>),
+    /// `COUNT()`: the query answers only how many rows match (`pos` is the `COUNT`).
+    CountAll(Pos),
+    /// `COUNT(field)` with its alias, if any: one `AggregateResult` value.
+    Count {
+        field: FieldPath,
+        alias: Option<Name>,
+        pos: Pos,
+    },
 }
 
 /// A field name, optionally behind parent relationships: `Name`, `Owner.Name`,

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::eval::{Column, Plan, Planner, ResolvedPath};
+use super::eval::{Aggregate, Column, Plan, Planner, ResolvedPath};
 use super::Query;
 use crate::org::Org;
 use crate::schema::{FieldKind, FieldSchema};
@@ -28,10 +28,12 @@ pub(crate) fn column_metadata(org: &Org, query: &Query) -> Value {
     let id_selected = plan.columns.iter().any(|c| {
         matches!(c, Column::Field(path) if path.hops.is_empty() && path.field.kind == FieldKind::Id)
     });
+    let group_by =
+        matches!(&plan.aggregate, Some(Aggregate::Grouped { group_by }) if !group_by.is_empty());
     json!({
         "columnMetadata": columns(&plan),
         "entityName": plan.object.name,
-        "groupBy": false,
+        "groupBy": group_by,
         "idSelected": id_selected,
         "keyPrefix": plan.object.key_prefix,
     })
@@ -44,6 +46,17 @@ fn columns(plan: &Plan<'_>) -> Vec<Value> {
     for column in &plan.columns {
         match column {
             Column::Field(path) => add_path(&mut out, path, 0, true),
+            // An aggregate column, named by its alias or `exprN` (the shape is
+            // **unverified**: no recorded `columns=true` answer of an aggregate query).
+            Column::Count { key, .. } => out.push(entry(
+                key,
+                Shape {
+                    aggregate: true,
+                    apex_type: Some("Integer"),
+                    number: true,
+                    ..Shape::default()
+                },
+            )),
             Column::Child { relationship, plan } => out.push(entry(
                 &relationship.relationship_name,
                 Shape {

@@ -16,6 +16,11 @@
 //! order      := path [ASC | DESC] [NULLS FIRST | NULLS LAST]
 //! ```
 //!
+//! plus aggregates: `SELECT COUNT() FROM ...` (answered as a count with no records), and
+//! `COUNT(path) [alias]` items beside grouped fields with `GROUP BY path (',' path)*`
+//! before ORDER BY (answered as `AggregateResult` rows). Other aggregate functions, ROLLUP,
+//! CUBE and HAVING are refused as MALFORMED_QUERY.
+//!
 //! Errors carry Salesforce's error codes and message shapes: `MALFORMED_QUERY` (syntax),
 //! `INVALID_TYPE` (unknown sObject or child relationship), `INVALID_FIELD` (unknown field or
 //! relationship, or a long text area in WHERE/ORDER BY) and `INVALID_QUERY_FILTER_OPERATOR`
@@ -44,6 +49,8 @@ pub use ast::{
     OrderItem, Pos, Query, SelectItem,
 };
 
+pub(crate) use eval::{aggregatable, groupable};
+
 use crate::org::Org;
 
 /// A Salesforce-style query error: `error_code` is what the REST API puts in `errorCode`.
@@ -68,6 +75,25 @@ pub struct ResultRow {
     pub children: Vec<(String, Vec<ResultRow>)>,
 }
 
+/// What a query answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Records, or `AggregateResult` rows, to be paged.
+    Rows(Vec<ResultRow>),
+    /// `SELECT COUNT() ...`: how many rows match, and no records.
+    Count(usize),
+}
+
+impl Answer {
+    /// The rows (none for a `COUNT()` answer).
+    pub fn into_rows(self) -> Vec<ResultRow> {
+        match self {
+            Answer::Rows(rows) => rows,
+            Answer::Count(_) => Vec::new(),
+        }
+    }
+}
+
 /// Parses one SOQL statement. Every failure is `MALFORMED_QUERY`; names are not checked
 /// against any schema here (that is [`execute`]'s job, as Salesforce reports unknown names
 /// only after the syntax is accepted).
@@ -83,6 +109,11 @@ pub fn parse(soql: &str) -> Result<Query, SoqlError> {
 /// Rows with equal sort keys (or no ORDER BY) come out in Id order, so results are
 /// deterministic.
 pub fn execute(org: &Org, query: &Query, api_version: &str) -> Result<Vec<ResultRow>, SoqlError> {
+    eval::execute(org, query, api_version).map(Answer::into_rows)
+}
+
+/// Like [`execute`], telling a `COUNT()` answer (a number, no records) from rows.
+pub fn run(org: &Org, query: &Query, api_version: &str) -> Result<Answer, SoqlError> {
     eval::execute(org, query, api_version)
 }
 

@@ -1,6 +1,16 @@
 //! A recursive-descent parser from tokens to the [`Query`] AST. Every failure is
 //! `MALFORMED_QUERY` with Salesforce's position prefix, and, where Salesforce would complain
-//! about a token, the message `unexpected token: '<text>'`.
+//! about a token, the message `unexpected token: <text>`, unquoted, as real answers have it
+//! ("ERROR at Row:3:Column:61 unexpected token: OR", quoted from a real org in a Salesforce
+//! Stack Exchange question, "Unexpected token OR"). A statement that does not start with
+//! `SELECT` is answered without the prefix: `unexpected token: SELEKT` for
+//! `SELEKT Name FROM Account` (recorded in `forcedotcom/sf-fx-runtime-java`,
+//! `sf-fx-runtime-java-sdk-rest-api/src/test/resources/mappings/query-malformed-soql.json`).
+//!
+//! Aggregates: `COUNT()` and `COUNT(field) [alias]`, and `GROUP BY field, ...`. Other
+//! aggregate functions (`SUM(...)`, ...), `GROUP BY ROLLUP/CUBE` and `HAVING` are not
+//! implemented and are refused where the grammar stops, as `unexpected token: (` or
+//! `unexpected token: HAVING`.
 
 use super::ast::{
     Condition, FieldPath, LikePattern, Literal, LiteralValue, Name, OrderItem, Pos, Query,
@@ -93,14 +103,14 @@ impl<'s> Parser<'s> {
         SoqlError::at(MALFORMED, self.src, pos, message)
     }
 
-    /// `unexpected token: '<text>'` at the current token.
+    /// `unexpected token: <text>` at the current token.
     fn unexpected(&self) -> SoqlError {
         let token = self.peek();
         let text = match token.kind {
             TokKind::Eof => "<EOF>",
             _ => self.text(token),
         };
-        self.error(token.pos, format!("unexpected token: '{text}'"))
+        self.error(token.pos, format!("unexpected token: {text}"))
     }
 
     fn expect_keyword(&mut self, keyword: &str) -> Result<(), SoqlError> {
@@ -142,6 +152,14 @@ impl<'s> Parser<'s> {
 
     /// `SELECT ... FROM ... [WHERE] [ORDER BY] [LIMIT]`; `depth` 0 is the top level.
     fn query(&mut self, depth: usize) -> Result<Query, SoqlError> {
+        if depth == 0 && self.peek().kind != TokKind::Eof && !self.is_keyword("SELECT") {
+            // Not a query at all: Salesforce names the first word, with no position.
+            let text = self.text(self.peek());
+            return Err(SoqlError::new(
+                MALFORMED,
+                format!("unexpected token: {text}"),
+            ));
+        }
         self.expect_keyword("SELECT")?;
         let mut select = Vec::new();
         loop {
@@ -159,6 +177,18 @@ impl<'s> Parser<'s> {
         } else {
             None
         };
+        let mut group_by = Vec::new();
+        if self.eat_keyword("GROUP") {
+            self.expect_keyword("BY")?;
+            loop {
+                group_by.push(self.field_path()?);
+                if self.peek().kind == TokKind::Comma {
+                    self.advance();
+                } else {
+                    break;
+                }
+            }
+        }
         let mut order_by = Vec::new();
         if self.eat_keyword("ORDER") {
             self.expect_keyword("BY")?;
@@ -180,6 +210,7 @@ impl<'s> Parser<'s> {
             select,
             from,
             where_clause,
+            group_by,
             order_by,
             limit,
             source: self.src.to_string(),
@@ -197,7 +228,28 @@ impl<'s> Parser<'s> {
             self.expect(&TokKind::RParen)?;
             return Ok(SelectItem::Subquery(Box::new(sub)));
         }
+        if self.is_keyword("COUNT") && self.peek_at(1).kind == TokKind::LParen {
+            return self.count();
+        }
         Ok(SelectItem::Field(self.field_path()?))
+    }
+
+    /// `COUNT()` or `COUNT(field) [alias]`
+    /// (<https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_count.htm>).
+    fn count(&mut self) -> Result<SelectItem, SoqlError> {
+        let pos = self.advance().pos;
+        self.expect(&TokKind::LParen)?;
+        if self.peek().kind == TokKind::RParen {
+            self.advance();
+            return Ok(SelectItem::CountAll(pos));
+        }
+        let field = self.field_path()?;
+        self.expect(&TokKind::RParen)?;
+        let alias = match self.peek().kind {
+            TokKind::Ident if !self.is_keyword("FROM") => Some(self.name()?),
+            _ => None,
+        };
+        Ok(SelectItem::Count { field, alias, pos })
     }
 
     fn field_path(&mut self) -> Result<FieldPath, SoqlError> {

@@ -380,91 +380,86 @@ fn like_patterns_decode_wildcards_and_escapes() {
 #[test]
 fn malformed_table() {
     let cases: &[(&str, usize, &str)] = &[
-        ("SELECT Id FROM Account FOO", 24, "unexpected token: 'FOO'"),
+        ("SELECT Id FROM Account FOO", 24, "unexpected token: FOO"),
         (
             "SELECT Id FROM Account WHERE",
             29,
-            "unexpected token: '<EOF>'",
+            "unexpected token: <EOF>",
         ),
-        ("", 1, "unexpected token: '<EOF>'"),
-        ("SELECT FROM Account", 8, "unexpected token: 'FROM'"),
-        ("SELECT Id, FROM Account", 12, "unexpected token: 'FROM'"),
-        (
-            "SELECT Id Name FROM Account",
-            11,
-            "unexpected token: 'Name'",
-        ),
+        ("", 1, "unexpected token: <EOF>"),
+        ("SELECT FROM Account", 8, "unexpected token: FROM"),
+        ("SELECT Id, FROM Account", 12, "unexpected token: FROM"),
+        ("SELECT Id Name FROM Account", 11, "unexpected token: Name"),
         (
             "SELECT Id FROM Account WHERE Name = 'a' AND Name = 'b' OR Name = 'c'",
             56,
-            "unexpected token: 'OR'",
+            "unexpected token: OR",
         ),
         (
             "SELECT Id FROM Account WHERE Name = 'a' OR Name = 'b' AND Name = 'c'",
             55,
-            "unexpected token: 'AND'",
+            "unexpected token: AND",
         ),
         (
             "SELECT Id FROM Account WHERE (Name = 'a'",
             41,
-            "unexpected token: '<EOF>'",
+            "unexpected token: <EOF>",
         ),
         (
             "SELECT Id FROM Account WHERE Name = ",
             37,
-            "unexpected token: '<EOF>'",
+            "unexpected token: <EOF>",
         ),
         (
             "SELECT Id FROM Account WHERE Name = Name",
             37,
-            "unexpected token: 'Name'",
+            "unexpected token: Name",
         ),
         (
             "SELECT Id FROM Account WHERE Name LIKE 5",
             40,
-            "unexpected token: '5'",
+            "unexpected token: 5",
         ),
         (
             "SELECT Id FROM Account WHERE Name NOT LIKE 'a'",
             35,
-            "unexpected token: 'NOT'",
+            "unexpected token: NOT",
         ),
         (
             "SELECT Id FROM Account WHERE Id IN ()",
             37,
-            "unexpected token: ')'",
+            "unexpected token: )",
         ),
         (
             "SELECT Id FROM Account LIMIT",
             29,
-            "unexpected token: '<EOF>'",
+            "unexpected token: <EOF>",
         ),
         (
             "SELECT Id FROM Account LIMIT -1",
             30,
-            "unexpected token: '-1'",
+            "unexpected token: -1",
         ),
         (
             "SELECT Id FROM Account LIMIT 1.5",
             30,
-            "unexpected token: '1.5'",
+            "unexpected token: 1.5",
         ),
         (
             "SELECT Id FROM Account LIMIT 5 WHERE Name = 'a'",
             32,
-            "unexpected token: 'WHERE'",
+            "unexpected token: WHERE",
         ),
         (
             "SELECT Id FROM Account ORDER Name",
             30,
-            "unexpected token: 'Name'",
+            "unexpected token: Name",
         ),
         (
             "SELECT Id FROM Account ORDER BY Name NULLS",
             43,
-            "unexpected token: '<EOF>'",
+            "unexpected token: <EOF>",
         ),
-        ("SELECT COUNT() FROM Account", 13, "unexpected token: '('"),
         (
             "SELECT Id FROM Account WHERE Name # 'a'",
             35,
@@ -538,12 +533,12 @@ fn malformed_table() {
         (
             "SELECT Id, (Name) FROM Account",
             13,
-            "unexpected token: 'Name'",
+            "unexpected token: Name",
         ),
         (
             "SELECT Id, (SELECT Id FROM Opportunities FROM Account",
             42,
-            "unexpected token: 'FROM'",
+            "unexpected token: FROM",
         ),
     ];
     for (soql, column, tail) in cases {
@@ -1041,7 +1036,7 @@ fn positions_count_rows_and_characters() {
         err.message
     );
     let err = parse("SELECT Id\r\nFROM Account WHERE Name = 'a' BAD").unwrap_err();
-    assert!(err.message.starts_with("\nFROM Account WHERE Name = 'a' BAD\n                              ^\nERROR at Row:2:Column:31\nunexpected token: 'BAD'"), "{:?}", err.message);
+    assert!(err.message.starts_with("\nFROM Account WHERE Name = 'a' BAD\n                              ^\nERROR at Row:2:Column:31\nunexpected token: BAD"), "{:?}", err.message);
 }
 
 #[test]
@@ -1325,4 +1320,136 @@ fn a_valid_query_from_the_soup_executes() {
     let q = parse("SELECT Id, Owner.Name FROM Account WHERE Industry IN ('x') OR NOT AnnualRevenue < -3.5 ORDER BY CreatedDate DESC NULLS LAST LIMIT 12").unwrap();
     // Account 4 (revenue -10) is the only one excluded.
     assert_eq!(execute(&org(), &q, "v62.0").unwrap().len(), 4);
+}
+
+// ------------------------------------------------------------------------------------------
+// Aggregates
+
+fn answer(org: &Org, soql: &str) -> Answer {
+    run_answer(org, soql).unwrap_or_else(|e| panic!("{soql}: {e}"))
+}
+
+fn run_answer(org: &Org, soql: &str) -> Result<Answer, SoqlError> {
+    super::run(org, &parse(soql)?, "v62.0")
+}
+
+fn aggregate_rows(org: &Org, soql: &str) -> Vec<Value> {
+    match answer(org, soql) {
+        Answer::Rows(rows) => rows.into_iter().map(|r| Value::Object(r.json)).collect(),
+        Answer::Count(n) => panic!("{soql}: a count ({n}), not rows"),
+    }
+}
+
+#[test]
+fn count_all_counts_matching_rows_and_honours_limit() {
+    let org = org();
+    assert_eq!(
+        answer(&org, "SELECT COUNT() FROM Account"),
+        Answer::Count(5)
+    );
+    assert_eq!(
+        answer(&org, "select count() from Account where Industry = 'tech'"),
+        Answer::Count(2)
+    );
+    assert_eq!(
+        answer(&org, "SELECT COUNT() FROM Account LIMIT 3"),
+        Answer::Count(3)
+    );
+    assert_eq!(
+        answer(
+            &org,
+            "SELECT COUNT() FROM Opportunity WHERE Account.Name = 'Acme Corp'"
+        ),
+        Answer::Count(3)
+    );
+    // `execute` gives no rows for a count.
+    assert!(run(&org, "SELECT COUNT() FROM Account").unwrap().is_empty());
+}
+
+#[test]
+fn count_field_answers_aggregate_results() {
+    let org = org();
+    let attrs = json!({"type": "AggregateResult"});
+    assert_eq!(
+        aggregate_rows(&org, "SELECT COUNT(Id) FROM Account"),
+        [json!({"attributes": attrs, "expr0": 5})]
+    );
+    // Non-null values only; the implied alias counts unaliased aggregates; aliases stay.
+    assert_eq!(
+        aggregate_rows(
+            &org,
+            "SELECT COUNT(Id) total, COUNT(Industry), COUNT(AnnualRevenue) FROM Account"
+        ),
+        [json!({"attributes": attrs, "total": 5, "expr0": 4, "expr1": 4})]
+    );
+    // Over no rows, one row with 0.
+    assert_eq!(
+        aggregate_rows(&org, "SELECT COUNT(Id) FROM Account WHERE Name = 'nobody'"),
+        [json!({"attributes": attrs, "expr0": 0})]
+    );
+    // GROUP BY: one row per value, ascending (nulls first) unless ordered.
+    assert_eq!(
+        aggregate_rows(
+            &org,
+            "SELECT StageName, COUNT(Id) n FROM Opportunity GROUP BY StageName"
+        ),
+        [
+            json!({"attributes": attrs, "StageName": "Closed Lost", "n": 1}),
+            json!({"attributes": attrs, "StageName": "Closed Won", "n": 1}),
+            json!({"attributes": attrs, "StageName": "Prospecting", "n": 3}),
+        ]
+    );
+    assert_eq!(
+        aggregate_rows(
+            &org,
+            "SELECT AccountId, COUNT(Id) FROM Opportunity GROUP BY AccountId ORDER BY AccountId DESC NULLS LAST LIMIT 2"
+        ),
+        [
+            json!({"attributes": attrs, "AccountId": acc(2), "expr0": 1}),
+            json!({"attributes": attrs, "AccountId": acc(1), "expr0": 3}),
+        ]
+    );
+}
+
+#[test]
+fn aggregate_refusals() {
+    let org = org();
+    let cases: &[(&str, &str, usize, &str)] = &[
+        ("SELECT Id, COUNT() FROM Account", "MALFORMED_QUERY", 12, "COUNT() must be the only element in the SELECT list"),
+        ("SELECT COUNT() FROM Account ORDER BY Name", "MALFORMED_QUERY", 8, "COUNT() can't be used with an ORDER BY clause"),
+        ("SELECT COUNT() FROM Account GROUP BY Name", "MALFORMED_QUERY", 8, "COUNT() can't be used with a GROUP BY clause"),
+        ("SELECT Name, COUNT(Id) FROM Account", "MALFORMED_QUERY", 8, "Field must be grouped or aggregated: Name"),
+        ("SELECT Industry, COUNT(Id) FROM Account GROUP BY Industry ORDER BY Name", "MALFORMED_QUERY", 68, "Ordered field must be grouped or aggregated: Name"),
+        ("SELECT AnnualRevenue FROM Account GROUP BY AnnualRevenue", "INVALID_FIELD", 44, "field 'AnnualRevenue' can not be grouped in a query call"),
+        ("SELECT COUNT(IsActive__c) FROM Account", "INVALID_FIELD", 14, "field IsActive__c does not support aggregate operator COUNT"),
+        ("SELECT COUNT(Id) n, COUNT(Name) n FROM Account", "MALFORMED_QUERY", 33, "duplicate alias: n"),
+        ("SELECT Id, (SELECT COUNT() FROM Opportunities) FROM Account", "MALFORMED_QUERY", 33, "aggregate functions and GROUP BY are not supported in a subquery"),
+        ("SELECT COUNT(Foo) FROM Account", "INVALID_FIELD", 14, "No such column 'Foo' on entity 'Account'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."),
+        // Not implemented: refused where the grammar stops.
+        ("SELECT SUM(AnnualRevenue) FROM Account", "MALFORMED_QUERY", 11, "unexpected token: ("),
+        ("SELECT Industry, COUNT(Id) FROM Account GROUP BY Industry HAVING COUNT(Id) > 1", "MALFORMED_QUERY", 59, "unexpected token: HAVING"),
+        ("SELECT Industry FROM Account GROUP BY ROLLUP(Industry)", "MALFORMED_QUERY", 45, "unexpected token: ("),
+    ];
+    for (soql, code, column, tail) in cases {
+        let err = run_answer(&org, soql).expect_err(soql);
+        let expected = format!(
+            "\n{soql}\n{}^\nERROR at Row:1:Column:{column}\n{tail}",
+            " ".repeat(column - 1)
+        );
+        assert_eq!(
+            (err.error_code, err.message.as_str()),
+            (*code, expected.as_str()),
+            "{soql}"
+        );
+    }
+}
+
+#[test]
+fn a_statement_that_is_not_a_select_names_its_first_word() {
+    // Recorded: `SELEKT Name FROM Account` -> "unexpected token: SELEKT", no position.
+    let err = parse("SELEKT Name FROM Account").unwrap_err();
+    assert_eq!(
+        (err.error_code, err.message.as_str()),
+        ("MALFORMED_QUERY", "unexpected token: SELEKT")
+    );
 }
