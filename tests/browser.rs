@@ -650,3 +650,109 @@ async fn settings_shows_not_found_and_not_authenticated() {
     b.wait_text("#sf_path_error", "/bin/true").await;
     b.client.clone().close().await.unwrap();
 }
+
+/// The org's describe decides each editor (issue 11): a restricted multi-select picklist is
+/// a set of checkboxes whose every checked value reaches Salesforce (a single-choice select
+/// would drop the others), and a datetime is typed in the user's time zone and reaches
+/// Salesforce in UTC, whatever the field map calls the two fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
+    let _serial = SERIAL.lock().await;
+    let org = Org::new();
+    let account_id = {
+        let instance = org.sim.state().instance();
+        let id = instance.org.all("Account").nth(5).unwrap().id().to_owned();
+        id
+    };
+    let redefine = |field: &str, definition: Value| {
+        let (status, body) = sim_admin(
+            org.url(),
+            "PUT",
+            &format!("/schema/Account/{field}"),
+            Some(definition),
+        );
+        assert_eq!(status, 204, "{body}");
+    };
+    redefine(
+        "CX_Play__c",
+        json!({"name": "CX_Play__c", "label": "CX Play", "type": "multipicklist", "length": 4099,
+               "custom": true, "restricted_picklist": true,
+               "picklist_values": ["Onboarding", "Adoption", "Expansion", "Renewal Save"]}),
+    );
+    redefine(
+        "Last_CX_Update__c",
+        json!({"name": "Last_CX_Update__c", "label": "Last CX Update", "type": "datetime", "custom": true}),
+    );
+    org.colleague_edit(
+        &account_id,
+        json!({"CX_Play__c": "Onboarding", "Last_CX_Update__c": "2026-11-27T10:00:00.000+0000"}),
+    );
+
+    let mut env = sf_env(&org.home, true);
+    env.push(("UPSIGHT_TIME_ZONE".into(), "Europe/Paris".into()));
+    let app = App::serve(&env);
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    b.goto(&app.at("/accounts")).await;
+    b.css("#new-account-button").await.click().await.unwrap();
+    b.type_into("#sf-id-input", &account_id).await;
+    b.css("#add-by-id button").await.click().await.unwrap();
+    b.wait_for("#account-name").await;
+
+    // Both as the org types them: checkboxes with the synced value checked, and the
+    // synced datetime in Paris time (UTC+1 in November).
+    let play = field("CX_Play__c");
+    assert_eq!(
+        b.count(&format!("fieldset{play} input[type=checkbox]"))
+            .await,
+        4
+    );
+    let checked = b
+        .js(
+            "return [...document.querySelectorAll(arguments[0] + ' input:checked')].map(i => i.value);",
+            vec![json!(play)],
+        )
+        .await;
+    assert_eq!(checked, json!(["Onboarding"]));
+    let when = field("Last_CX_Update__c");
+    let shown = b
+        .js(
+            "const el = document.querySelector(arguments[0]); return [el.type, el.value];",
+            vec![json!(when)],
+        )
+        .await;
+    assert_eq!(shown, json!(["datetime-local", "2026-11-27T11:00"]));
+    b.screenshot("account-org-types-1440").await;
+
+    // Check two more values: all three reach Salesforce, in the org's order.
+    for value in ["Renewal Save", "Adoption"] {
+        b.js(
+            "const box = [...document.querySelectorAll(arguments[0] + ' input')].find(i => i.value === arguments[1]);
+             box.click();",
+            vec![json!(play), json!(value)],
+        )
+        .await;
+    }
+    let sim = org.url().to_owned();
+    let id = account_id.clone();
+    eventually("the multi-select values pushed", || {
+        sim_record(&sim, "Account", &id)["CX_Play__c"] == json!("Onboarding;Adoption;Renewal Save")
+    })
+    .await;
+
+    // A datetime typed in Paris time is written in UTC.
+    b.js(
+        "const el = document.querySelector(arguments[0]); el.value = '2026-12-01T14:30';
+         el.dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![json!(when)],
+    )
+    .await;
+    eventually("the datetime pushed", || {
+        sim_record(&sim, "Account", &id)["Last_CX_Update__c"]
+            == json!("2026-12-01T13:30:00.000+0000")
+    })
+    .await;
+    b.wait_text(&state_of("Last_CX_Update__c"), "Pushed").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("account-org-types-390").await;
+}

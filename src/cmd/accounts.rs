@@ -152,13 +152,17 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
         a.sf_id.as_deref().unwrap_or("not linked")
     );
     let field_map = engine.field_map();
+    // Shown by the org's type when the describe is cached (a datetime in the user's time
+    // zone, a multi-select picklist's values, rich text without its markup), else by the
+    // field map's; no call to Salesforce for it.
+    let meta = engine.cached_org_meta().ok().flatten();
+    let zone = engine.time_zone();
     for (category, fields) in field_map.by_category(upsight_core::SObject::Account) {
         outln!("\n{category}");
         for f in fields {
-            let value = a
-                .fields
-                .get(&f.api_name)
-                .map(display_value)
+            let rules = meta.as_ref().and_then(|m| m.rules(f.sobject, &f.api_name));
+            let look = upsight_web::format::Look::of(f.field_type, rules.as_ref(), &zone);
+            let value = upsight_web::format::display_as(a.fields.get(&f.api_name), &look)
                 .unwrap_or_default();
             let pending = view.pending.iter().any(|e| {
                 matches!(e.record, upsight_core::RecordRef::Account(_))

@@ -59,6 +59,15 @@ pub fn print_human(s: &SyncSummary) {
             f.field
         );
     }
+    for f in &s.retyped_fields {
+        outln!(
+            "note: {}.{} is a {} in this org, not a {} as the field map says; upsight uses the org's type",
+            f.sobject,
+            f.field,
+            f.org_type,
+            f.map_type
+        );
+    }
     for p in &s.preserved_fields {
         outln!(
             "kept local value of {} {} {} (unpushed edit)",

@@ -9,6 +9,7 @@ pub mod change;
 pub mod edit;
 pub mod fieldmap;
 pub mod input;
+pub mod kind;
 pub mod links;
 pub mod pull;
 pub mod push;
@@ -21,6 +22,7 @@ pub use fieldmap::{
     Category, FieldDef, FieldMap, FieldMapError, FieldType, Indicator, IndicatorMembership,
     IndicatorRole, LookupError, SObject,
 };
+pub use kind::ValueKind;
 pub use record::{
     Account, AccountId, ChangeEntry, ChangeId, Opportunity, OpportunityId, RecordRef, SyncRunId,
 };

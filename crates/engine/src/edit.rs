@@ -6,13 +6,16 @@
 //! this returns.
 
 use serde_json::Value;
-use upsight_core::input::{parse_value, FieldRules, ValueError};
+use upsight_core::input::{
+    checkbox_controller_values, decode_valid_for, parse_value, Dependency, FieldRules,
+    InputContext, ValueError,
+};
 use upsight_core::{ChangeEntry, ChangeId, FieldDef};
 use upsight_store::{Edit, EditOutcome};
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::meta::FieldMeta;
+use crate::meta::{FieldMeta, ObjectMeta};
 use crate::writeback::{RecordSpec, WriteBackError};
 
 /// What an edit did, with the entry it opened or merged into.
@@ -50,8 +53,34 @@ impl EditOutcomeKind {
     }
 }
 
-/// The org's rules for a field, in the form the pure validator takes.
-fn rules(meta: &FieldMeta) -> FieldRules {
+/// The org's rules for a field, in the form the pure validator takes. A dependent
+/// picklist's `validFor` bitmaps are read against its controller's values (a checkbox
+/// controller has two: unchecked, checked).
+pub fn rules(meta: &FieldMeta, object: &ObjectMeta) -> FieldRules {
+    let dependency = meta.controller_name.as_ref().and_then(|controller| {
+        let controller_meta = object.field(controller)?;
+        let controller_values = if controller_meta.field_type == "boolean" {
+            checkbox_controller_values()
+        } else {
+            controller_meta.picklist_values.clone()
+        };
+        let valid_for = meta
+            .picklist_values
+            .iter()
+            .zip(meta.valid_for.iter().chain(std::iter::repeat(&None)))
+            .map(|(value, bits)| {
+                let with = bits
+                    .as_deref()
+                    .and_then(|b| decode_valid_for(b, &controller_values))
+                    .unwrap_or_default();
+                (value.clone(), with)
+            })
+            .collect();
+        Some(Dependency {
+            controller: controller_meta.name.clone(),
+            valid_for,
+        })
+    });
     FieldRules {
         name: meta.name.clone(),
         label: meta.label.clone(),
@@ -66,6 +95,8 @@ fn rules(meta: &FieldMeta) -> FieldRules {
         scale: meta.scale.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
         updateable: meta.updateable,
         nillable: meta.nillable,
+        html_formatted: meta.html_formatted,
+        dependency,
     }
 }
 
@@ -106,8 +137,53 @@ impl Engine {
             })
             .into());
         };
-        let value = parse_value(&def, &rules(org_field), input).map_err(WriteBackError::from)?;
+        let object = meta.object(def.sobject);
+        let mut rules = rules(org_field, object);
+        // A dependent picklist is checked against its controller's value on this record as
+        // the user sees it (a pending edit of the controller counts). A controller upsight
+        // does not pull has no local value to check against; Salesforce checks it then.
+        let controller_value = match &rules.dependency {
+            Some(dependency)
+                if self
+                    .field_map()
+                    .get(def.sobject, &dependency.controller)
+                    .is_some() =>
+            {
+                self.local_value(spec, &dependency.controller)?
+            }
+            Some(_) => {
+                rules.dependency = None;
+                None
+            }
+            None => None,
+        };
+        let zone = self.time_zone();
+        let ctx = InputContext {
+            time_zone: &zone,
+            controller_value: controller_value.as_ref(),
+        };
+        let value = parse_value(&def, &rules, input, &ctx).map_err(WriteBackError::from)?;
         Ok((def, value))
+    }
+
+    /// The record's local value of `field` (the value a pending edit set, or the last
+    /// synced one), matched case-insensitively as Salesforce names fields.
+    fn local_value(&self, spec: &RecordSpec, field: &str) -> Result<Option<Value>> {
+        let (record, _) = self.find_record(spec)?;
+        let store = self.store();
+        let fields = match record {
+            upsight_core::RecordRef::Account(id) => store.get_account(id)?.fields,
+            upsight_core::RecordRef::Opportunity(id) => store.get_opportunity(id)?.fields,
+        };
+        Ok(fields
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(field))
+            .map(|(_, value)| value.clone()))
+    }
+
+    /// The time zone datetimes are typed and shown in.
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        self.settings().time_zone()
     }
 
     /// Validates and saves one edit: the local value and its change-log entry, in one

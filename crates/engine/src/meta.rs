@@ -32,7 +32,7 @@ use crate::error::{EngineError, Result};
 
 /// The format of the cached value; bump it when [`OrgMeta`] changes shape, and old caches
 /// are simply refetched.
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 /// The prefix of cache keys in the settings table. Settings never use it.
 pub const CACHE_PREFIX: &str = "cache.";
 
@@ -55,6 +55,19 @@ pub struct FieldMeta {
     pub relationship_name: Option<String>,
     pub precision: Option<u64>,
     pub scale: Option<u64>,
+    /// Describe's `htmlFormatted`: a rich text area, whose value is HTML.
+    #[serde(default)]
+    pub html_formatted: bool,
+    /// Describe's `extraTypeInfo` (`richtextarea`, `plaintextarea`, `personname`, ...).
+    #[serde(default)]
+    pub extra_type_info: Option<String>,
+    /// For a dependent picklist, the controlling field's API name (`controllerName`).
+    #[serde(default)]
+    pub controller_name: Option<String>,
+    /// For a dependent picklist, each active value's `validFor` bitmap (base64), in the
+    /// order of `picklist_values`.
+    #[serde(default)]
+    pub valid_for: Vec<Option<String>>,
 }
 
 /// One object as the org describes it.
@@ -122,17 +135,30 @@ fn field_meta(field: &Value) -> Option<FieldMeta> {
     let text = |key: &str| field.get(key).and_then(Value::as_str).map(str::to_owned);
     let flag = |key: &str| field.get(key).and_then(Value::as_bool).unwrap_or(false);
     let number = |key: &str| field.get(key).and_then(Value::as_u64);
-    let picklist_values = field
+    let active: Vec<&Value> = field
         .get("picklistValues")
         .and_then(Value::as_array)
         .map(|values| {
             values
                 .iter()
                 .filter(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
-                .filter_map(|v| v.get("value")?.as_str().map(str::to_owned))
+                .filter(|v| v.get("value").and_then(Value::as_str).is_some())
                 .collect()
         })
         .unwrap_or_default();
+    let picklist_values = active
+        .iter()
+        .filter_map(|v| v.get("value")?.as_str().map(str::to_owned))
+        .collect();
+    let dependent = flag("dependentPicklist") || text("controllerName").is_some();
+    let valid_for = if dependent {
+        active
+            .iter()
+            .map(|v| v.get("validFor").and_then(Value::as_str).map(str::to_owned))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Some(FieldMeta {
         name: text("name")?,
         label: text("label").unwrap_or_default(),
@@ -145,6 +171,10 @@ fn field_meta(field: &Value) -> Option<FieldMeta> {
         relationship_name: text("relationshipName"),
         precision: number("precision"),
         scale: number("scale"),
+        html_formatted: flag("htmlFormatted"),
+        extra_type_info: text("extraTypeInfo"),
+        controller_name: text("controllerName").filter(|_| dependent),
+        valid_for,
     })
 }
 
@@ -170,6 +200,15 @@ impl OrgMeta {
             child_relationships: Vec::new(),
         };
         self.objects.get(sobject.api_name()).unwrap_or(&EMPTY)
+    }
+
+    /// The org's rules for one field (type, lengths, picklist values and dependencies),
+    /// or `None` when the org does not describe it.
+    pub fn rules(&self, sobject: SObject, field: &str) -> Option<upsight_core::input::FieldRules> {
+        let object = self.object(sobject);
+        object
+            .field(field)
+            .map(|meta| crate::edit::rules(meta, object))
     }
 
     fn is_fresh(&self, ttl_s: u64) -> bool {
@@ -258,6 +297,36 @@ impl Engine {
             "{CACHE_PREFIX}org_meta:{}",
             settings.target_org.as_deref().unwrap_or("")
         )
+    }
+
+    /// The fields the org types differently from the field map that no sync has reported
+    /// yet for the current target org; the whole current set is remembered, so each is
+    /// told once (and again only if it goes away and comes back). Uses the cached metadata
+    /// only: a sync has just refreshed it if it was stale.
+    pub fn newly_retyped(&self) -> Result<Vec<crate::sync::RetypedField>> {
+        let Some(meta) = self.cached_org_meta()? else {
+            return Ok(Vec::new());
+        };
+        let current = crate::sync::retyped_fields(&self.field_map(), &meta);
+        let key = format!(
+            "{CACHE_PREFIX}retyped_reported:{}",
+            self.settings().target_org.as_deref().unwrap_or("")
+        );
+        let mut store = self.store();
+        let reported: Vec<String> = store
+            .setting(&key)?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let name =
+            |f: &crate::sync::RetypedField| format!("{}.{}:{}", f.sobject, f.field, f.org_type);
+        let names: Vec<String> = current.iter().map(name).collect();
+        if names != reported {
+            store.set_setting(&key, &serde_json::to_string(&names).unwrap_or_default())?;
+        }
+        Ok(current
+            .into_iter()
+            .filter(|f| !reported.contains(&name(f)))
+            .collect())
     }
 
     /// The settings-table key of the remembered [`OrgFacts`] for the current target org.

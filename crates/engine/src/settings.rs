@@ -42,10 +42,12 @@ pub enum SettingKey {
     DescribeTtlS,
     /// How long one `sf` process may run before its process group is killed.
     SfTimeoutS,
+    /// The IANA time zone datetimes are typed and shown in; unset for the system's.
+    TimeZone,
 }
 
 impl SettingKey {
-    pub const ALL: [SettingKey; 8] = [
+    pub const ALL: [SettingKey; 9] = [
         SettingKey::SfPath,
         SettingKey::TargetOrg,
         SettingKey::Transport,
@@ -54,6 +56,7 @@ impl SettingKey {
         SettingKey::FieldMapPath,
         SettingKey::DescribeTtlS,
         SettingKey::SfTimeoutS,
+        SettingKey::TimeZone,
     ];
 
     /// The key as the CLI, the config file and the database spell it.
@@ -67,6 +70,7 @@ impl SettingKey {
             SettingKey::FieldMapPath => "field_map_path",
             SettingKey::DescribeTtlS => "describe_ttl_s",
             SettingKey::SfTimeoutS => "sf_timeout_s",
+            SettingKey::TimeZone => "time_zone",
         }
     }
 
@@ -98,6 +102,14 @@ impl SettingKey {
             SettingKey::SfTimeoutS => {
                 parse_bounded(value, 1, 3_600, "seconds").map(|n| n.to_string())
             }
+            // A name the time zone database knows (`Europe/Paris`, `America/New_York`,
+            // `UTC`), spelled as the database spells it.
+            SettingKey::TimeZone if value.is_empty() => Ok(String::new()),
+            SettingKey::TimeZone => jiff::tz::TimeZone::get(value)
+                .map(|zone| zone.iana_name().unwrap_or(value).to_owned())
+                .map_err(|_| {
+                    format!("`{value}` is not a time zone name; use one like Europe/Paris, America/New_York or UTC")
+                }),
         }
     }
 
@@ -188,6 +200,8 @@ pub struct Settings {
     pub field_map_path: Option<PathBuf>,
     pub describe_ttl_s: u64,
     pub sf_timeout_s: u64,
+    /// `None`: the system's time zone.
+    pub time_zone: Option<String>,
     /// Each key's effective value (as text; empty when unset) and source.
     #[serde(skip)]
     pub sources: BTreeMap<SettingKey, (String, SettingSource)>,
@@ -196,7 +210,10 @@ pub struct Settings {
 /// The code defaults, as text in the same form the other layers use.
 fn default_text(key: SettingKey) -> &'static str {
     match key {
-        SettingKey::SfPath | SettingKey::TargetOrg | SettingKey::FieldMapPath => "",
+        SettingKey::SfPath
+        | SettingKey::TargetOrg
+        | SettingKey::FieldMapPath
+        | SettingKey::TimeZone => "",
         SettingKey::Transport => "auto",
         SettingKey::PushDelayMs => "2000",
         SettingKey::PushMaxDelayMs => "10000",
@@ -265,6 +282,7 @@ impl Settings {
             field_map_path: optional(SettingKey::FieldMapPath).map(PathBuf::from),
             describe_ttl_s: number(SettingKey::DescribeTtlS),
             sf_timeout_s: number(SettingKey::SfTimeoutS),
+            time_zone: optional(SettingKey::TimeZone),
             sources,
         })
     }
@@ -287,6 +305,15 @@ impl Settings {
     /// How long one `sf` process may run.
     pub fn sf_timeout(&self) -> Duration {
         Duration::from_secs(self.sf_timeout_s)
+    }
+
+    /// The time zone datetimes are typed and shown in: the setting, or the system's (`TZ`,
+    /// then `/etc/localtime`; UTC when neither names one).
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        self.time_zone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or_else(|| jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC))
     }
 
     /// The effective text value of `key` and where it came from.

@@ -131,6 +131,9 @@ pub struct SyncSummary {
     pub opportunities_removed: usize,
     pub missing_accounts: Vec<MissingAccount>,
     pub skipped_fields: Vec<SkippedField>,
+    /// Mapped fields whose type in the org is not the field map's, reported by the first
+    /// sync that sees each (upsight shows, checks and sends them by the org's type).
+    pub retyped_fields: Vec<RetypedField>,
     pub preserved_fields: Vec<PreservedField>,
     /// `sf` processes this sync started (including connecting and describing).
     pub sf_calls: u64,
@@ -153,6 +156,7 @@ impl SyncSummary {
             opportunities_removed: 0,
             missing_accounts: Vec::new(),
             skipped_fields: Vec::new(),
+            retyped_fields: Vec::new(),
             preserved_fields: Vec::new(),
             sf_calls: 0,
             http_requests: 0,
@@ -178,6 +182,12 @@ impl SyncSummary {
         for f in &self.skipped_fields {
             warnings.push(json!({"kind": "skipped_field", "sobject": f.sobject, "field": f.field,
                 "message": format!("{}.{} is not in this org; it was not synced", f.sobject, f.field)}));
+        }
+        for f in &self.retyped_fields {
+            warnings.push(json!({"kind": "retyped_field", "sobject": f.sobject, "field": f.field,
+                "map_type": f.map_type, "org_type": f.org_type,
+                "message": format!("{}.{} is a {} in this org, not a {} as the field map says; upsight shows, checks and sends it as a {}",
+                    f.sobject, f.field, f.org_type, f.map_type, f.org_type)}));
         }
         for a in &self.missing_accounts {
             warnings.push(json!({"kind": "missing_account", "id": a.id, "sf_id": a.sf_id, "name": a.name,
@@ -226,6 +236,12 @@ impl SyncSummary {
                     sobject: text("sobject"),
                     field: text("field"),
                 }),
+                Some("retyped_field") => summary.retyped_fields.push(RetypedField {
+                    sobject: text("sobject"),
+                    field: text("field"),
+                    map_type: text("map_type"),
+                    org_type: text("org_type"),
+                }),
                 Some("missing_account") => summary.missing_accounts.push(MissingAccount {
                     id: AccountId(w.get("id").and_then(Value::as_i64).unwrap_or(0)),
                     sf_id: text("sf_id"),
@@ -241,6 +257,42 @@ impl SyncSummary {
         }
         summary
     }
+}
+
+/// A mapped field whose type in the org differs from the field map's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RetypedField {
+    pub sobject: String,
+    pub field: String,
+    /// The field map's kind, in words (`date`).
+    pub map_type: String,
+    /// The org's kind, in words (`date and time`).
+    pub org_type: String,
+}
+
+/// Every mapped field the org types differently from the field map, sorted.
+pub fn retyped_fields(field_map: &FieldMap, meta: &OrgMeta) -> Vec<RetypedField> {
+    let mut retyped = Vec::new();
+    for sobject in SObject::ALL {
+        for def in field_map.fields_of(sobject) {
+            let Some(rules) = meta.rules(sobject, &def.api_name) else {
+                continue;
+            };
+            let org = upsight_core::ValueKind::of_rules(&rules);
+            if org.disagrees_with(def.field_type) {
+                retyped.push(RetypedField {
+                    sobject: sobject.api_name().to_owned(),
+                    field: def.api_name.clone(),
+                    map_type: upsight_core::ValueKind::of_map(def.field_type)
+                        .name()
+                        .to_owned(),
+                    org_type: org.name().to_owned(),
+                });
+            }
+        }
+    }
+    retyped.sort();
+    retyped
 }
 
 /// The query of one sync, and what it left out.
@@ -789,6 +841,7 @@ impl Engine {
         ));
         let outcome = self.store().apply_pull(&planned.apply)?;
         fill_summary(&mut summary, &planned, &outcome, targets, query.skipped);
+        summary.retyped_fields = self.newly_retyped()?;
         Ok(summary)
     }
 }

@@ -204,6 +204,51 @@ pub fn global(version: &str, schema: &Schema) -> Value {
     })
 }
 
+/// A dependent picklist value's `validFor`: a base64 bitmap with bit `i` (from the most
+/// significant bit of the first byte) set when the value goes with the controller's
+/// `i`-th value. SOAP API Developer Guide, "describeSObjects()", PicklistEntry `validFor`:
+/// "A set of bits where each bit indicates a controlling value for which this
+/// PicklistEntry is valid"; for a checkbox controller bit 0 is unchecked, bit 1 checked.
+fn valid_for_bits(with: &[String], controller_values: &[String]) -> String {
+    use base64::Engine as _;
+    let mut bits = vec![0u8; controller_values.len().div_ceil(8).max(1)];
+    for (i, value) in controller_values.iter().enumerate() {
+        if with.contains(value) {
+            bits[i >> 3] |= 0x80 >> (i % 8);
+        }
+    }
+    base64::engine::general_purpose::STANDARD.encode(bits)
+}
+
+/// The controlling values of `controller`, in `validFor` bit order.
+fn controller_values(object: &SObjectSchema, controller: &str) -> Vec<String> {
+    match object.field(controller) {
+        Some(c) if c.kind == FieldKind::Boolean => vec!["false".into(), "true".into()],
+        Some(c) => c.picklist_values.clone(),
+        None => Vec::new(),
+    }
+}
+
+fn field_in(object: &SObjectSchema, f: &FieldSchema) -> Value {
+    let mut value = field(f);
+    if let Some(controller) = &f.controller_name {
+        let values = controller_values(object, controller);
+        value["controllerName"] = json!(controller);
+        value["dependentPicklist"] = json!(true);
+        if let Some(entries) = value["picklistValues"].as_array_mut() {
+            for entry in entries {
+                let with = entry["value"]
+                    .as_str()
+                    .and_then(|v| f.valid_for.get(v))
+                    .cloned()
+                    .unwrap_or_default();
+                entry["validFor"] = json!(valid_for_bits(&with, &values));
+            }
+        }
+    }
+    value
+}
+
 fn field(f: &FieldSchema) -> Value {
     let long_text = f.is_long_text();
     let text = f.kind.is_text();
@@ -254,7 +299,7 @@ fn field(f: &FieldSchema) -> Value {
         "formulaTreatNullNumberAsZero": false,
         "groupable": groupable,
         "highScaleNumber": false,
-        "htmlFormatted": false,
+        "htmlFormatted": f.html_formatted,
         "idLookup": f.kind == FieldKind::Id || f.id_lookup,
         "inlineHelpText": null,
         "label": f.label,
@@ -324,7 +369,7 @@ pub fn object(version: &str, object: &SObjectSchema, base: &str) -> Value {
         "defaultImplementation": null,
         "extendedBy": null,
         "extendsInterfaces": null,
-        "fields": object.fields.iter().map(field).collect::<Vec<_>>(),
+        "fields": object.fields.iter().map(|f| field_in(object, f)).collect::<Vec<_>>(),
         "implementedBy": null,
         "implementsInterfaces": null,
         "listviewable": null,

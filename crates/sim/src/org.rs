@@ -747,6 +747,48 @@ impl Instance {
                 errors.push(e);
             }
         }
+        // A dependent picklist's value must go with its controller's value (the one this
+        // write sets, or the record's). Salesforce lists a dependent picklist among the
+        // causes of INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST; whether the API enforces the
+        // dependency on an unrestricted field is not documented, so the simulator always
+        // does (the stricter reading).
+        for (field, value) in &coerced {
+            let (Some(controller), Some(text)) = (&field.controller_name, value.as_str()) else {
+                continue;
+            };
+            let controlling = coerced
+                .iter()
+                .find(|(f, _)| f.name.eq_ignore_ascii_case(controller))
+                .map(|(_, v)| v.clone())
+                .or_else(|| record.get(controller).cloned())
+                .unwrap_or(Value::Null);
+            let controlling = match &controlling {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            let parts: Vec<&str> = if field.kind == FieldKind::Multipicklist {
+                text.split(';').collect()
+            } else {
+                vec![text]
+            };
+            if let Some(bad) = parts.iter().find(|p| {
+                !field
+                    .valid_for
+                    .get(**p)
+                    .is_some_and(|with| with.contains(&controlling))
+            }) {
+                errors.push(SfFieldError::new(
+                    ErrorCode::InvalidOrNullForRestrictedPicklist,
+                    format!(
+                        "{}: bad value for restricted picklist field: {bad}",
+                        field.label
+                    ),
+                    vec![field.name.clone()],
+                ));
+            }
+        }
         if !missing_required.is_empty() {
             errors.push(SfFieldError::new(
                 ErrorCode::RequiredFieldMissing,

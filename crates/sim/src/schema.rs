@@ -81,6 +81,16 @@ pub struct FieldSchema {
     /// The object's name field (`Name`), which describe flags.
     #[serde(default)]
     pub name_field: bool,
+    /// A dependent picklist's controlling field (a picklist or checkbox of the same object).
+    #[serde(default)]
+    pub controller_name: Option<String>,
+    /// For a dependent picklist: each of its values, with the controlling values it may be
+    /// chosen with (the controller's picklist values; `true`/`false` for a checkbox).
+    #[serde(default)]
+    pub valid_for: std::collections::BTreeMap<String, Vec<String>>,
+    /// A rich text area (`htmlFormatted`, `extraTypeInfo` `richtextarea`): its value is HTML.
+    #[serde(default)]
+    pub html_formatted: bool,
     /// Describe's `extraTypeInfo` (`plaintextarea` for long text areas).
     #[serde(default)]
     pub extra_type_info: Option<String>,

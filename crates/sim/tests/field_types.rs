@@ -125,3 +125,101 @@ fn a_graph_with_one_undeserializable_value_is_refused_as_a_whole() {
     assert_eq!(v["graphs"][0]["isSuccessful"], true, "{v}");
     assert_eq!(v["graphs"][1]["isSuccessful"], true, "{v}");
 }
+
+fn describe_field(c: &Client, name: &str) -> Value {
+    let describe = c
+        .get("/services/data/v62.0/sobjects/Account/describe")
+        .json();
+    describe["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .cloned()
+        .unwrap()
+}
+
+/// Customer Stage controls CX Play: the describe names the controller and gives each value
+/// its `validFor` bitmap, and a write of a value its controller does not allow is refused.
+#[test]
+fn a_dependent_picklist_is_described_and_enforced() {
+    let sim = sim(3, 1, 2000);
+    let c = Client::new(&sim);
+    let a = ids(&c, "Account");
+    let stage = describe_field(&c, "Customer_Stage_Picklist__c");
+    let stages: Vec<String> = stage["picklistValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(stages.len() >= 2, "{stages:?}");
+    let r = c.admin_put(
+        "/schema/Account/CX_Play__c",
+        &json!({
+            "name": "CX_Play__c", "label": "CX Play", "type": "picklist", "length": 255,
+            "custom": true, "restricted_picklist": true,
+            "picklist_values": ["Onboarding", "Adoption"],
+            "controller_name": "Customer_Stage_Picklist__c",
+            "valid_for": {"Onboarding": [stages[0]], "Adoption": [stages[0], stages[1]]}
+        })
+        .to_string(),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let play = describe_field(&c, "CX_Play__c");
+    assert_eq!(play["dependentPicklist"], true);
+    assert_eq!(play["controllerName"], "Customer_Stage_Picklist__c");
+    let bits = |value: &str| {
+        play["picklistValues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["value"] == value)
+            .unwrap()["validFor"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Onboarding: the first stage only (0b1000_0000 and zero bytes); Adoption: the first two.
+    assert!(
+        bits("Onboarding").starts_with("gA"),
+        "{}",
+        bits("Onboarding")
+    );
+    assert!(bits("Adoption").starts_with("wA"), "{}", bits("Adoption"));
+
+    let body = |stage: &str, play: &str| {
+        json!({"Customer_Stage_Picklist__c": stage, "CX_Play__c": play}).to_string()
+    };
+    assert_eq!(
+        c.patch(&account_url(&a[0]), &body(&stages[1], "Adoption"))
+            .status,
+        204
+    );
+    let r = c.patch(&account_url(&a[0]), &body(&stages[1], "Onboarding"));
+    let error = r.sf_error(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+    assert!(
+        error["message"].as_str().unwrap().contains("Onboarding"),
+        "{error}"
+    );
+    // The controller's stored value counts when the write does not set it.
+    let r = c.patch(&account_url(&a[0]), r#"{"CX_Play__c": "Onboarding"}"#);
+    r.sf_error(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+}
+
+#[test]
+fn a_rich_text_area_says_so_in_its_describe() {
+    let sim = sim(1, 1, 2000);
+    let c = Client::new(&sim);
+    let r = c.admin_put(
+        "/schema/Account/Account_Plan_Notes__c",
+        &json!({"name": "Account_Plan_Notes__c", "label": "Account Plan Notes", "type": "textarea",
+                "length": 32768, "custom": true, "html_formatted": true, "extra_type_info": "richtextarea"})
+            .to_string(),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let f = describe_field(&c, "Account_Plan_Notes__c");
+    assert_eq!(f["htmlFormatted"], true);
+    assert_eq!(f["extraTypeInfo"], "richtextarea");
+    assert_eq!(f["type"], "textarea");
+}

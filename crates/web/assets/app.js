@@ -281,16 +281,58 @@
     if (card) { card.classList.remove("green", "yellow", "red"); if (tone) card.classList.add(tone); }
   }
 
+  // A multi-select picklist is a fieldset of checkboxes: its value is the checked ones,
+  // joined by ";" as Salesforce stores them.
+  function valueOf(el) {
+    if (el.dataset.multi !== undefined) {
+      return Array.from(el.querySelectorAll("input[type=checkbox]:checked"))
+        .filter((box) => !box.closest("label").hidden)
+        .map((box) => box.value)
+        .join(";");
+    }
+    return el.value;
+  }
+
+  // A dependent picklist offers only the values its controlling field's current value
+  // allows (each option lists them in data-valid-for); the server checks the same rule.
+  function controllerValue(dependent) {
+    const controller = document.querySelector(
+      '[data-edit][data-record="' + CSS.escape(dependent.dataset.record) + '"][data-field="' +
+        CSS.escape(dependent.dataset.controller) + '"]');
+    if (!controller) return null;
+    return valueOf(controller);
+  }
+  function filterDependent(dependent) {
+    const current = controllerValue(dependent);
+    if (current === null) return;
+    const items = dependent.dataset.multi !== undefined
+      ? dependent.querySelectorAll("label[data-valid-for]")
+      : dependent.querySelectorAll("option[data-valid-for]");
+    items.forEach((item) => {
+      let allowed = [];
+      try { allowed = JSON.parse(item.dataset.validFor); } catch (e) { allowed = []; }
+      const ok = allowed.includes(current);
+      item.hidden = !ok;
+      if (item.tagName === "OPTION") item.disabled = !ok;
+    });
+  }
+  function filterDependentsOf(controller) {
+    document.querySelectorAll(
+      '[data-controller="' + CSS.escape(controller.dataset.field) + '"][data-record="' +
+        CSS.escape(controller.dataset.record) + '"]').forEach(filterDependent);
+  }
+
   let fieldsWatched = false;
   async function save(el) {
     const key = el.dataset.edit;
-    if (el.dataset.sent === el.value) return;
-    el.dataset.sent = el.value;
+    const value = valueOf(el);
+    if (el.dataset.sent === value) return;
+    el.dataset.sent = value;
     setFieldState(key, { status: "saving" });
     const r = await api("POST", "/api/edit", {
       record: el.dataset.record,
       field: el.dataset.field,
-      value: el.value,
+      value: value,
     });
     if (r.ok) {
       setFieldState(key, r.data.state || null);
@@ -302,10 +344,12 @@
   }
 
   document.querySelectorAll("[data-edit]").forEach((el) => {
-    el.dataset.sent = el.value;
+    el.dataset.sent = valueOf(el);
     const later = debounce(() => save(el), 600);
-    if (el.tagName === "SELECT" || el.type === "date") {
-      el.addEventListener("change", () => { colour(el); save(el); });
+    if (el.dataset.controller) filterDependent(el);
+    if (el.tagName === "SELECT" || el.tagName === "FIELDSET" || el.type === "date" ||
+        el.type === "datetime-local") {
+      el.addEventListener("change", () => { colour(el); filterDependentsOf(el); save(el); });
     } else {
       el.addEventListener("input", later);
       el.addEventListener("blur", () => later.flush());

@@ -4,26 +4,133 @@
 //!
 //! Every function returns plain text; escaping is the template's job.
 
+use jiff::tz::TimeZone;
 use serde_json::Value;
-use upsight_core::FieldType;
+use upsight_core::input::FieldRules;
+use upsight_core::{FieldType, ValueKind};
 
-/// A field value for display, by the field map's type. Empty values are `None`, so the
-/// page can show a quiet dash.
+/// A field value for display, by the field map's type (when the org's describe is not at
+/// hand). Empty values are `None`, so the page can show a quiet dash.
 pub fn display(value: Option<&Value>, field_type: FieldType) -> Option<String> {
+    display_as(value, &Look::of_map(field_type))
+}
+
+/// How to show one field's values: its kind (the org's describe, or the map's type), the
+/// digits the org keeps after the point, and the user's time zone for datetimes.
+#[derive(Debug, Clone)]
+pub struct Look {
+    pub kind: ValueKind,
+    /// Describe's `scale` for numbers (`None`: as many as the value has, up to two).
+    pub scale: Option<u32>,
+    pub zone: TimeZone,
+}
+
+impl Look {
+    /// The look the field map's type alone gives (datetimes in UTC).
+    pub fn of_map(field_type: FieldType) -> Look {
+        Look {
+            kind: ValueKind::of_map(field_type),
+            scale: None,
+            zone: TimeZone::UTC,
+        }
+    }
+
+    /// The look of a field: the org's rules when known, else the field map's type.
+    pub fn of(field_type: FieldType, rules: Option<&FieldRules>, zone: &TimeZone) -> Look {
+        Look {
+            kind: ValueKind::of(field_type, rules),
+            scale: rules.filter(|r| r.precision > 0).map(|r| r.scale),
+            zone: zone.clone(),
+        }
+    }
+}
+
+/// A field value as a CSM reads it, by its look. Empty values are `None`.
+pub fn display_as(value: Option<&Value>, look: &Look) -> Option<String> {
     let value = value?;
-    let text = match (value, field_type) {
+    let decimals = |default: usize| look.scale.map_or(default, |s| s as usize);
+    let text = match (value, look.kind) {
         (Value::Null, _) => return None,
         (Value::String(s), _) if s.is_empty() => return None,
-        (Value::Number(n), FieldType::Currency) => money(n.as_f64()?),
-        (Value::Number(n), FieldType::Percent) => format!("{}%", group(n.as_f64()?, 1)),
-        (Value::Number(n), _) => group(n.as_f64()?, 2),
-        (Value::String(s), FieldType::Date) => date(s),
+        (Value::Number(n), ValueKind::Currency) => money(n.as_f64()?),
+        (Value::Number(n), ValueKind::Percent) => format!("{}%", group(n.as_f64()?, decimals(1))),
+        (Value::Number(n), ValueKind::Int) => group(n.as_f64()?, 0),
+        (Value::Number(n), _) => group(n.as_f64()?, decimals(2)),
+        (Value::String(s), ValueKind::Date) => date(s),
+        (Value::String(s), ValueKind::DateTime) => datetime(s, &look.zone),
+        (Value::String(s), ValueKind::MultiPicklist) => multi_values(s).join(", "),
+        // The page shows rich text through [`rich_text`]; as plain text (a cell, the
+        // terminal) it is its words alone.
+        (Value::String(s), ValueKind::RichText) => rich_text_words(s),
         (Value::Bool(true), _) => "Yes".to_owned(),
         (Value::Bool(false), _) => "No".to_owned(),
         (Value::String(s), _) => s.clone(),
         (other, _) => other.to_string(),
     };
     Some(text)
+}
+
+/// A multi-select picklist's values, in the order stored.
+pub fn multi_values(text: &str) -> Vec<&str> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// A Salesforce datetime in `zone`: `Nov 27, 2026 11:00 CET`. Text that is not a datetime
+/// is shown as it is.
+pub fn datetime(text: &str, zone: &TimeZone) -> String {
+    match upsight_core::input::read_datetime(text) {
+        Some(ts) => {
+            let local = ts.to_zoned(zone.clone());
+            format!(
+                "{} {}",
+                date(&local.strftime("%Y-%m-%d").to_string()),
+                local.strftime("%H:%M %Z")
+            )
+        }
+        None => text.to_owned(),
+    }
+}
+
+/// A Salesforce datetime as a `datetime-local` input's value in `zone`
+/// (`2026-11-27T11:00`), or empty when it is not one.
+pub fn datetime_local(text: &str, zone: &TimeZone) -> String {
+    upsight_core::input::read_datetime(text).map_or_else(String::new, |ts| {
+        ts.to_zoned(zone.clone())
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string()
+    })
+}
+
+/// A rich text area's HTML, made safe to put in a page: ammonia's allow-list keeps the
+/// formatting Salesforce's editor produces (paragraphs, emphasis, lists, links, line
+/// breaks) and drops scripts, event handlers, styles and anything else; links get
+/// `rel="noopener noreferrer"`. This is the only HTML from Salesforce a page shows.
+pub fn rich_text(html: &str) -> String {
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer"))
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .clean(html)
+        .to_string()
+}
+
+/// A rich text area's words without its markup, for a table cell or a terminal.
+pub fn rich_text_words(html: &str) -> String {
+    let cleaned = ammonia::Builder::empty().clean(html).to_string();
+    // `Builder::empty` keeps text only, still entity-escaped for HTML; the caller escapes
+    // again, so unescape the few entities ammonia writes.
+    cleaned
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A value as an editor's initial text: the raw string, number or date, never formatted.
@@ -170,6 +277,81 @@ mod tests {
             display(Some(&json!("2026-01-31")), FieldType::Date).as_deref(),
             Some("Jan 31, 2026")
         );
+    }
+
+    #[test]
+    fn values_follow_the_orgs_kind() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let look = |kind: ValueKind, scale: Option<u32>| Look {
+            kind,
+            scale,
+            zone: paris.clone(),
+        };
+        let table: &[(serde_json::Value, Look, &str)] = &[
+            (
+                json!("2026-11-27T10:00:00.000+0000"),
+                look(ValueKind::DateTime, None),
+                "Nov 27, 2026 11:00 CET",
+            ),
+            (
+                json!("2026-07-01T10:00:00.000+0000"),
+                look(ValueKind::DateTime, None),
+                "Jul 1, 2026 12:00 CEST",
+            ),
+            (
+                json!("Onboarding;Renewal Save"),
+                look(ValueKind::MultiPicklist, None),
+                "Onboarding, Renewal Save",
+            ),
+            (
+                json!(15000000),
+                look(ValueKind::Currency, Some(2)),
+                "$15,000,000",
+            ),
+            (json!(12.6), look(ValueKind::Percent, Some(0)), "13%"),
+            (
+                json!(1234.5678),
+                look(ValueKind::Number, Some(3)),
+                "1,234.568",
+            ),
+            (json!(42), look(ValueKind::Int, None), "42"),
+            (
+                json!("<p>Renewal <b>at risk</b></p><script>x()</script>"),
+                look(ValueKind::RichText, None),
+                "Renewal at risk",
+            ),
+        ];
+        for (value, look, want) in table {
+            assert_eq!(
+                display_as(Some(value), look).as_deref(),
+                Some(*want),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            datetime_local("2026-11-27T10:00:00.000+0000", &paris),
+            "2026-11-27T11:00"
+        );
+        assert_eq!(datetime_local("2026-11-27", &paris), "");
+    }
+
+    #[test]
+    fn rich_text_keeps_formatting_and_drops_everything_else() {
+        let html = r#"<p onclick="steal()">Plan <b>renewal</b></p><script>alert(1)</script><a href="javascript:x()">bad</a><a href="https://example.com">ok</a><img src=x onerror=alert(1)><style>p{}</style>"#;
+        let clean = rich_text(html);
+        assert!(clean.contains("<b>renewal</b>"), "{clean}");
+        assert!(clean.contains(r#"href="https://example.com""#), "{clean}");
+        assert!(clean.contains("noopener noreferrer"), "{clean}");
+        for bad in [
+            "script",
+            "onclick",
+            "javascript:",
+            "onerror",
+            "<style",
+            "alert",
+        ] {
+            assert!(!clean.contains(bad), "{bad} in {clean}");
+        }
     }
 
     #[test]

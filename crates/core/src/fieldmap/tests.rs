@@ -215,7 +215,7 @@ fn chosen_api_names_and_types() {
             SObject::Account,
             "Products Used",
             "Kong_Enterprise_Products_Used__c",
-            FieldType::Text,
+            FieldType::MultiPicklist,
         ),
         (
             SObject::Account,

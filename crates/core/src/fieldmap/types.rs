@@ -47,6 +47,8 @@ pub enum FieldType {
     Text,
     LongText,
     Picklist,
+    /// A multi-select picklist: `;`-separated values.
+    MultiPicklist,
     Date,
     Number,
     Currency,
@@ -62,6 +64,7 @@ impl FieldType {
             FieldType::Text => "text",
             FieldType::LongText => "long_text",
             FieldType::Picklist => "picklist",
+            FieldType::MultiPicklist => "multi_picklist",
             FieldType::Date => "date",
             FieldType::Number => "number",
             FieldType::Currency => "currency",

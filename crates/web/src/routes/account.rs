@@ -19,14 +19,16 @@ use crate::sync_job::SyncJob;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use maud::{html, Markup};
+use jiff::tz::TimeZone;
+use maud::{html, Markup, PreEscaped};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use upsight_core::input::FieldRules;
 use upsight_core::{
-    Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, FieldType,
-    Opportunity, RecordRef, SObject,
+    Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, Opportunity,
+    RecordRef, SObject, ValueKind,
 };
 use upsight_engine::writeback::RecordSpec;
 use upsight_engine::{Engine, EngineError, OrgMeta, Progress};
@@ -136,6 +138,7 @@ struct Detail {
     states: BTreeMap<String, FieldState>,
     map: Arc<FieldMap>,
     meta: Option<Arc<OrgMeta>>,
+    zone: TimeZone,
 }
 
 fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppError> {
@@ -154,6 +157,7 @@ fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppE
         states: field_states(engine, id)?,
         map: engine.field_map(),
         meta: state.org_meta(engine),
+        zone: engine.time_zone(),
         account,
         opportunities,
     })
@@ -192,6 +196,40 @@ struct Ctx<'a> {
     linked: bool,
     states: &'a BTreeMap<String, FieldState>,
     meta: Option<&'a OrgMeta>,
+    /// The user's time zone, for datetimes.
+    zone: &'a TimeZone,
+}
+
+impl Ctx<'_> {
+    /// The org's rules for a field of this page, when the describe is at hand.
+    fn rules(&self, f: &FieldDef) -> Option<FieldRules> {
+        self.meta.and_then(|m| m.rules(f.sobject, &f.api_name))
+    }
+
+    /// How to show a field: the org's type when known, else the field map's.
+    fn look(&self, f: &FieldDef) -> format::Look {
+        format::Look::of(f.field_type, self.rules(f).as_ref(), self.zone)
+    }
+
+    /// A field's value as text for a CSM.
+    fn show(&self, f: &FieldDef, value: Option<&Value>) -> Option<String> {
+        format::display_as(value, &self.look(f))
+    }
+
+    /// A field's value as the page shows it: rich text as sanitized HTML, else as text.
+    fn shown(&self, f: &FieldDef, value: Option<&Value>) -> Markup {
+        match (self.look(f).kind, value) {
+            (ValueKind::RichText, Some(Value::String(html))) if !html.is_empty() => {
+                // The one place HTML from Salesforce reaches a page: through ammonia's
+                // allow-list only (`format::rich_text`).
+                html! { div.rich { (PreEscaped(format::rich_text(html))) } }
+            }
+            _ => match self.show(f, value) {
+                Some(t) => html! { (t) },
+                None => html! { span.muted { "—" } },
+            },
+        }
+    }
 }
 
 fn render(d: &Detail) -> Markup {
@@ -201,6 +239,7 @@ fn render(d: &Detail) -> Markup {
         linked: a.sf_id.is_some(),
         states: &d.states,
         meta: d.meta.as_deref(),
+        zone: &d.zone,
     };
     let by_label = |label: &str| d.map.by_label(SObject::Account, label);
     let summary_item = |label: &str| {
@@ -208,8 +247,8 @@ fn render(d: &Detail) -> Markup {
             return html! {};
         };
         let value = a.fields.get(&def.api_name);
-        let text = format::display(value, def.field_type);
-        let tone = (def.field_type == FieldType::Picklist)
+        let text = ctx.show(def, value);
+        let tone = (ctx.look(def).kind == ValueKind::Picklist)
             .then(|| format::tone(value))
             .flatten();
         html! {
@@ -309,12 +348,7 @@ fn category_panel(category: Category, fields: &[&FieldDef], a: &Account, ctx: &C
                 dl.fields {
                     @for f in &readonly {
                         dt { (f.label) }
-                        dd {
-                            @match format::display(a.fields.get(&f.api_name), f.field_type) {
-                                Some(t) => (t),
-                                None => span.muted { "—" },
-                            }
-                        }
+                        dd { (ctx.shown(f, a.fields.get(&f.api_name))) }
                     }
                 }
             }
@@ -350,16 +384,40 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
     let id = dom_id(ctx.record, &f.api_name);
     let state = ctx.states.get(&key);
     let disabled = !ctx.linked;
-    let widget = match f.field_type {
-        FieldType::Picklist => {
-            let mut options: Vec<String> = ctx
-                .meta
-                .and_then(|m| m.object(f.sobject).field(&f.api_name))
-                .map(|m| m.picklist_values.clone())
-                .unwrap_or_default();
-            if !raw.is_empty() && !options.contains(&raw) {
-                options.push(raw.clone());
+    let rules = ctx.rules(f);
+    let kind = ValueKind::of(f.field_type, rules.as_ref());
+    let options = |current: &[&str]| -> Vec<String> {
+        let mut options: Vec<String> = rules
+            .as_ref()
+            .map(|r| r.picklist_values.clone())
+            .unwrap_or_default();
+        // A value the org no longer lists (or an unrestricted one) stays choosable, so
+        // showing the page never changes what the record holds.
+        for value in current {
+            if !value.is_empty() && !options.iter().any(|o| o == value) {
+                options.push((*value).to_owned());
             }
+        }
+        options
+    };
+    // A dependent picklist names its controlling field, and each option the controlling
+    // values it goes with (JSON), so the script can offer only what the controller allows.
+    let dependency = rules.as_ref().and_then(|r| r.dependency.clone());
+    let valid_for = |o: &str| {
+        dependency.as_ref().map(|d| {
+            let with: Vec<&String> = d
+                .valid_for
+                .iter()
+                .filter(|(v, _)| v == o)
+                .flat_map(|(_, with)| with)
+                .collect();
+            serde_json::to_string(&with).unwrap_or_default()
+        })
+    };
+    let controller = dependency.as_ref().map(|d| d.controller.clone());
+    let widget = match kind {
+        ValueKind::Picklist => {
+            let options = options(&[raw.as_str()]);
             let is_health = f.indicator.is_some()
                 || format::tone(value).is_some()
                 || options
@@ -368,37 +426,75 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
             let tone = format::tone(value);
             html! {
                 select #(id) class={ @if is_health { "health " } (tone.unwrap_or("")) }
-                    data-edit=(key) data-record=(record) data-field=(f.api_name) disabled[disabled] {
+                    data-edit=(key) data-record=(record) data-field=(f.api_name)
+                    data-controller=[controller.as_deref()] disabled[disabled] {
                     option value="" selected[raw.is_empty()] { "—" }
                     @for o in &options {
-                        option value=(o) selected[*o == raw] data-tone=[format::tone(Some(&json!(o)))] { (o) }
+                        option value=(o) selected[*o == raw] data-tone=[format::tone(Some(&json!(o)))]
+                            data-valid-for=[valid_for(o)] { (o) }
                     }
                 }
             }
         }
-        FieldType::LongText => html! {
+        // Several values at once: one checkbox each, the value the script sends being the
+        // checked ones joined by `;` (the server puts them in the org's order).
+        ValueKind::MultiPicklist => {
+            let chosen = format::multi_values(&raw);
+            let options = options(&chosen);
+            html! {
+                fieldset.multi #(id) data-edit=(key) data-record=(record) data-field=(f.api_name)
+                    data-multi="" data-value=(chosen.join(";"))
+                    data-controller=[controller.as_deref()] disabled[disabled] {
+                    @for o in &options {
+                        label.choice data-valid-for=[valid_for(o)] {
+                            input type="checkbox" value=(o) checked[chosen.contains(&o.as_str())];
+                            " " (o)
+                        }
+                    }
+                }
+            }
+        }
+        ValueKind::LongText | ValueKind::RichText => html! {
+            @if kind == ValueKind::RichText && !raw.is_empty() {
+                div.rich { (PreEscaped(format::rich_text(&raw))) }
+            }
             textarea #(id) data-edit=(key) data-record=(record) data-field=(f.api_name)
                 rows="3" disabled[disabled] { (raw) }
         },
-        FieldType::Date => html! {
+        ValueKind::Date => html! {
             input #(id) type="date" value=(raw) data-edit=(key) data-record=(record)
                 data-field=(f.api_name) disabled[disabled];
         },
-        FieldType::Number | FieldType::Currency | FieldType::Percent => html! {
-            input #(id) type="number" step="any" value=(raw) data-edit=(key) data-record=(record)
+        // Typed and shown in the user's time zone; the server sends it in UTC.
+        ValueKind::DateTime => html! {
+            input #(id) type="datetime-local" value=(format::datetime_local(&raw, ctx.zone))
+                data-edit=(key) data-record=(record) data-field=(f.api_name) disabled[disabled];
+            span.hint { (upsight_core::input::zone_name(ctx.zone)) }
+        },
+        ValueKind::Number | ValueKind::Currency | ValueKind::Percent | ValueKind::Int => html! {
+            input #(id) type="number" step=(if kind == ValueKind::Int { "1" } else { "any" })
+                value=(raw) data-edit=(key) data-record=(record)
                 data-field=(f.api_name) disabled[disabled];
         },
-        FieldType::Boolean => html! {
+        ValueKind::Boolean => html! {
             select #(id) data-edit=(key) data-record=(record) data-field=(f.api_name) disabled[disabled] {
                 option value="" selected[raw.is_empty()] { "—" }
                 option value="true" selected[raw == "true"] { "Yes" }
                 option value="false" selected[raw == "false"] { "No" }
             }
         },
-        FieldType::Text | FieldType::Url => html! {
-            input #(id) type="text" value=(raw) data-edit=(key) data-record=(record)
-                data-field=(f.api_name) disabled[disabled];
-        },
+        ValueKind::Text | ValueKind::Url | ValueKind::Email | ValueKind::Phone => {
+            let input_type = match kind {
+                ValueKind::Email => "email",
+                ValueKind::Phone => "tel",
+                ValueKind::Url => "url",
+                _ => "text",
+            };
+            html! {
+                input #(id) type=(input_type) value=(raw) data-edit=(key) data-record=(record)
+                    data-field=(f.api_name) disabled[disabled];
+            }
+        }
     };
     html! {
         (widget)
@@ -448,7 +544,7 @@ fn indicators_panel(d: &Detail, ctx: &Ctx<'_>) -> Markup {
                                         div { (editor(def, status_value, ctx)) }
                                     } @else {
                                         span class={ "pill " (format::tone(status_value).unwrap_or("none")) } {
-                                            (format::display(status_value, def.field_type).unwrap_or_else(|| "—".into()))
+                                            (ctx.show(def, status_value).unwrap_or_else(|| "—".into()))
                                         }
                                     }
                                 }
@@ -457,7 +553,7 @@ fn indicators_panel(d: &Detail, ctx: &Ctx<'_>) -> Markup {
                                 @if def.write_back {
                                     (editor(def, a.fields.get(&def.api_name), ctx))
                                 } @else {
-                                    p { (format::display(a.fields.get(&def.api_name), def.field_type).unwrap_or_default()) }
+                                    p { (ctx.shown(def, a.fields.get(&def.api_name))) }
                                 }
                             }
                         }
@@ -545,12 +641,13 @@ fn opportunities_panel(d: &Detail) -> Markup {
                                 linked: true,
                                 states: &d.states,
                                 meta: d.meta.as_deref(),
+                                zone: &d.zone,
                             };
                             tr data-opportunity=(o.sf_id) {
                                 td.name { (o.name) }
                                 @for f in &shown {
                                     td class=[f.field_type.is_numeric().then_some("num")] {
-                                        @match format::display(o.fields.get(&f.api_name), f.field_type) {
+                                        @match format::display_as(o.fields.get(&f.api_name), &format::Look::of(f.field_type, d.meta.as_deref().and_then(|m| m.rules(f.sobject, &f.api_name)).as_ref(), &d.zone)) {
                                             Some(t) => (t),
                                             None => span.muted { "—" },
                                         }

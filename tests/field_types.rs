@@ -1,0 +1,133 @@
+//! Field types as the org defines them, end to end through the real `sf` on both
+//! transports (issue 11): validation, the value sent and the value read back follow the
+//! org's describe, never only the field map's guess. The simulated org here types
+//! `CX_Play__c` as a restricted multi-select picklist and `Last_CX_Update__c` as a datetime
+//! (the field map says picklist and date), and makes `Platform_Play__c` depend on
+//! `CXM_Sentiment_Picklist__c`.
+
+mod pull_support;
+
+use pull_support::{Db, Org};
+use serde_json::{json, Value};
+
+fn redefine(org: &Org, field: &str, definition: Value) {
+    let (status, body) = org.admin("PUT", &format!("/schema/Account/{field}"), Some(definition));
+    assert_eq!(status, 204, "{body}");
+}
+
+fn org() -> Org {
+    let org = Org::start("field-types", 12, 1);
+    redefine(
+        &org,
+        "CX_Play__c",
+        json!({"name": "CX_Play__c", "label": "CX Play", "type": "multipicklist", "length": 4099,
+               "custom": true, "restricted_picklist": true,
+               "picklist_values": ["Onboarding", "Adoption", "Expansion", "Renewal Save"]}),
+    );
+    redefine(
+        &org,
+        "Last_CX_Update__c",
+        json!({"name": "Last_CX_Update__c", "label": "Last CX Update", "type": "datetime", "custom": true}),
+    );
+    redefine(
+        &org,
+        "Platform_Play__c",
+        json!({"name": "Platform_Play__c", "label": "Platform Play", "type": "picklist", "length": 255,
+               "custom": true, "restricted_picklist": true,
+               "picklist_values": ["Green", "Yellow", "Red"],
+               "controller_name": "CXM_Sentiment_Picklist__c",
+               "valid_for": {"Green": ["Green"], "Yellow": ["Green", "Yellow"], "Red": ["Yellow", "Red"]}}),
+    );
+    org
+}
+
+fn sf(org: &Org, id: &str, field: &str) -> Value {
+    org.records_where("Account", "Id", &json!(id))[0][field].clone()
+}
+
+fn run_on(org: &Org, transport: &'static str, id: &str) {
+    let mut db = Db::new(org, transport);
+    db.envs
+        .push(("UPSIGHT_TIME_ZONE".into(), "Europe/Paris".into()));
+    // The first sync says, once, which fields the org types otherwise than the field map.
+    let added = db.add(&[id.to_owned()]);
+    let retyped: Vec<String> = added["sync"]["retyped_fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{added}"))
+        .iter()
+        .map(|f| format!("{}:{}", f["field"].as_str().unwrap(), f["org_type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        retyped,
+        ["CX_Play__c:multi-select picklist", "Last_CX_Update__c:date and time"],
+        "{added}"
+    );
+    let again = db.ok(&["sync"]);
+    assert_eq!(again["retyped_fields"], json!([]), "{again}");
+
+    // A multi-select value: each part checked against the org's list, nothing saved when
+    // one is wrong.
+    let bad = db.run(&["set", id, "CX_Play__c", "Bogus;Adoption"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr.contains("`Bogus` is not a value"),
+        "{}",
+        bad.stderr
+    );
+    assert!(db.ok(&["changes"]).as_array().unwrap().is_empty());
+    let set = db.ok(&["set", id, "CX_Play__c", "renewal save; Adoption"]);
+    assert_eq!(set["value"], "Adoption;Renewal Save", "{set}");
+
+    // A datetime typed in the user's zone (Paris, UTC+1 in December) is sent in UTC; a
+    // date alone is refused with the form to use.
+    let bad = db.run(&["set", id, "Last_CX_Update__c", "2026-12-01"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("Europe/Paris"), "{}", bad.stderr);
+    db.ok(&["set", id, "Last_CX_Update__c", "2026-12-01 14:30"]);
+
+    // A dependent picklist takes only what its controller's value allows, the
+    // controller's pending edit included.
+    db.ok(&["set", id, "CXM_Sentiment_Picklist__c", "Green"]);
+    let bad = db.run(&["set", id, "Platform_Play__c", "Red"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("while CXM_Sentiment_Picklist__c is `Green`"),
+        "{}",
+        bad.stderr
+    );
+    db.ok(&["set", id, "Platform_Play__c", "Yellow"]);
+
+    // The sentiment and the platform play may already hold those values (then `set` saved
+    // nothing for them); the multi-select and the datetime surely changed.
+    let pending = db.ok(&["changes", "--status", "pending"]);
+    let pending = pending.as_array().unwrap().len();
+    assert!(pending >= 2, "{pending}");
+    let pushed = db.ok(&["push"]);
+    assert_eq!(pushed["pushed"], pending, "{pushed}");
+    assert_eq!(pushed["failed"], 0, "{pushed}");
+    assert_eq!(sf(org, id, "CX_Play__c"), "Adoption;Renewal Save");
+    assert_eq!(
+        sf(org, id, "Last_CX_Update__c"),
+        "2026-12-01T13:30:00.000+0000"
+    );
+    assert_eq!(sf(org, id, "Platform_Play__c"), "Yellow");
+
+    // Read back by a sync, the values are what was sent: nothing to push again.
+    db.ok(&["sync"]);
+    let again = db.ok(&["push"]);
+    assert_eq!(again["pushed"], 0, "{again}");
+    let shown = db.ok(&["accounts", "show", id]);
+    assert_eq!(
+        shown["fields"]["Last_CX_Update__c"], "2026-12-01T13:30:00.000+0000",
+        "{shown}"
+    );
+}
+
+#[test]
+fn edits_follow_the_orgs_types_on_both_transports() {
+    let org = org();
+    let ids = org.account_ids();
+    run_on(&org, "rest", &ids[0]);
+    run_on(&org, "cli", &ids[1]);
+}
