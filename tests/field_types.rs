@@ -55,11 +55,20 @@ fn run_on(org: &Org, transport: &'static str, id: &str) {
         .as_array()
         .unwrap_or_else(|| panic!("{added}"))
         .iter()
-        .map(|f| format!("{}:{}", f["field"].as_str().unwrap(), f["org_type"].as_str().unwrap()))
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["field"].as_str().unwrap(),
+                f["org_type"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         retyped,
-        ["CX_Play__c:multi-select picklist", "Last_CX_Update__c:date and time"],
+        [
+            "CX_Play__c:multi-select picklist",
+            "Last_CX_Update__c:date and time"
+        ],
         "{added}"
     );
     let again = db.ok(&["sync"]);

@@ -18,6 +18,7 @@
 //! | `GET /__sim/schema` | `{"removed": [{"sobject", "field"}]}` |
 //! | `DELETE /__sim/schema/<Type>/<Field>` | Removes a field from the schema, to simulate an org that lacks it: describe omits it, SOQL and writes naming it get INVALID_FIELD. Stored values are kept. 204. |
 //! | `POST /__sim/schema/<Type>/<Field>` | Restores a removed field. 204. |
+//! | `POST /__sim/merge/<Type>` | `{"master": ID, "losers": [ID, ...]}`: merges one or two records into the master as `merge()` does (children re-parented, losers deleted with `MasterRecordId`); `queryAll` still returns the losers. 204. |
 //! | `PUT /__sim/schema/<Type>/<Field>` | Gives a field a new definition (the keys of `schema.toml`), or adds it, as an admin changing its type in Setup: stored values are converted, and one the new type cannot hold is lost. 204. |
 //! | `GET /__sim/page_size`, `PUT /__sim/page_size` | `{"page_size": N}`: records per query page, child rows included (1..=2000; larger values are clamped to 2000). |
 //! | `POST /__sim/faults` | Adds a fault rule `{"match": {"method"?, "path_contains"?}, "count": N, "action": A}` for the next N matching requests (see [`crate::faults::ActionSpec`] for A: `{"status", "errorCode", "message"}`, `{"html": 503}`, `{"delay_ms": 1500}`, `{"hang": true}`, `{"expire_session": true}`). `path_contains` matches the path or the decoded SOQL. Answers `{"id": n}`. |
@@ -79,6 +80,7 @@ pub(crate) fn router() -> Router<SimState> {
             "/schema/{sobject}/{field}",
             post(restore_field).put(redefine_field).delete(remove_field),
         )
+        .route("/merge/{sobject}", post(merge_records))
         .route("/page_size", get(page_size).put(set_page_size))
         .route(
             "/faults",
@@ -375,6 +377,44 @@ async fn redefine_field(
     match state.instance().redefine_field(&sobject, definition) {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => admin_error(StatusCode::BAD_REQUEST, &e.message),
+    }
+}
+
+/// `POST /__sim/merge/{sobject}` with `{"master": ID, "losers": [ID, ...]}`: merges the
+/// losers into the master as another user's `merge()` would (see `Instance::merge`).
+async fn merge_records(
+    State(state): State<SimState>,
+    Path(sobject): Path<String>,
+    body: Bytes,
+) -> Response {
+    let v: Value = match parse_body(&body) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                "{\"master\", \"losers\"} is required",
+            )
+        }
+        Err(e) => return e.into_response(),
+    };
+    let master = v
+        .get("master")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let losers: Vec<String> = v
+        .get("losers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    match state.instance().merge(&sobject, &master, &losers) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => sf_errors(&[e]),
     }
 }
 

@@ -276,6 +276,11 @@ pub struct Instance {
     pub api_user_id: String,
     removed: Vec<RemovedField>,
     deleted: BTreeSet<String>,
+    /// The Recycle Bin: each deleted record as it was, with `IsDeleted` true (and, for the
+    /// loser of a merge, `MasterRecordId`), for `queryAll`. SOAP API Developer Guide,
+    /// "queryAll()": "queryAll() ... returns records that have been deleted because of a
+    /// merge or delete".
+    recycle_bin: BTreeMap<String, Record>,
     clock: Clock,
     ids: IdGen,
     next_id: BTreeMap<String, u64>,
@@ -289,6 +294,7 @@ impl Instance {
             api_user_id: String::new(),
             removed: Vec::new(),
             deleted: BTreeSet::new(),
+            recycle_bin: BTreeMap::new(),
             clock: Clock::default(),
             ids: IdGen::new("5g"),
             next_id: BTreeMap::new(),
@@ -342,6 +348,7 @@ impl Instance {
         if state.deleted {
             self.deleted.insert(state.id);
         } else {
+            self.recycle_bin.remove(&state.id);
             self.deleted.remove(&state.id);
         }
     }
@@ -477,8 +484,18 @@ impl Instance {
         Ok(id)
     }
 
-    /// Deletes a record; later reads and writes get `ENTITY_IS_DELETED`.
+    /// Deletes a record; later reads and writes get `ENTITY_IS_DELETED`, and `queryAll`
+    /// still returns it, `IsDeleted` true.
     pub fn delete(&mut self, sobject: &str, id: &str) -> Result<Record, SfFieldError> {
+        self.delete_as(sobject, id, None)
+    }
+
+    fn delete_as(
+        &mut self,
+        sobject: &str,
+        id: &str,
+        master: Option<&str>,
+    ) -> Result<Record, SfFieldError> {
         let name = self.canonical_object(sobject)?;
         let full = self.org.check_id(&name, id)?;
         let record = self
@@ -487,8 +504,125 @@ impl Instance {
             .get_mut(&name)
             .and_then(|m| m.remove(&full))
             .ok_or_else(SfFieldError::not_found)?;
+        let mut binned = record.clone();
+        binned.fields.insert("IsDeleted".into(), Value::Bool(true));
+        if let Some(master) = master {
+            binned
+                .fields
+                .insert("MasterRecordId".into(), Value::String(master.to_owned()));
+        }
+        self.recycle_bin.insert(full.clone(), binned);
         self.deleted.insert(full);
         Ok(record)
+    }
+
+    /// Merges `losers` into `master`, as `merge()` does: the losers' child records are
+    /// re-parented to the master, and the losers are deleted with `MasterRecordId` set to
+    /// the master's Id. SOAP API Developer Guide, "merge()": "Merges up to three records of
+    /// the same type into one of the records, deleting the others, and re-parenting any
+    /// related records"; Object Reference, Account, `MasterRecordId`. Up to two losers, as
+    /// "up to three records" allows.
+    pub fn merge(
+        &mut self,
+        sobject: &str,
+        master: &str,
+        losers: &[String],
+    ) -> Result<(), SfFieldError> {
+        let name = self.canonical_object(sobject)?;
+        let master = self.get(&name, master)?.id().to_owned();
+        if losers.is_empty() || losers.len() > 2 {
+            return Err(SfFieldError::new(
+                ErrorCode::InvalidFieldForInsertUpdate,
+                "A merge takes the master and one or two other records",
+                vec![],
+            ));
+        }
+        let mut full_losers = Vec::new();
+        for loser in losers {
+            let full = self.get(&name, loser)?.id().to_owned();
+            if full == master {
+                return Err(SfFieldError::new(
+                    ErrorCode::InvalidFieldForInsertUpdate,
+                    "The master record cannot also be merged into itself",
+                    vec![],
+                ));
+            }
+            full_losers.push(full);
+        }
+        let stamp = self.tick();
+        let stamp_text = crate::clock::format_datetime(stamp);
+        // Re-parent every child whose lookup to this object names a loser.
+        let lookups: Vec<(String, String)> = self
+            .org
+            .schema
+            .objects
+            .iter()
+            .flat_map(|o| {
+                o.fields
+                    .iter()
+                    .filter(|f| {
+                        f.reference_to.as_deref() == Some(name.as_str())
+                            && f.name != "MasterRecordId"
+                    })
+                    .map(|f| (o.name.clone(), f.name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (child_object, lookup) in lookups {
+            if let Some(records) = self.org.records.get_mut(&child_object) {
+                for record in records.values_mut() {
+                    let points_at_loser = record
+                        .fields
+                        .get(&lookup)
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| full_losers.iter().any(|l| l == v));
+                    if points_at_loser {
+                        record
+                            .fields
+                            .insert(lookup.clone(), Value::String(master.clone()));
+                        record
+                            .fields
+                            .insert("LastModifiedDate".into(), Value::String(stamp_text.clone()));
+                        record
+                            .fields
+                            .insert("SystemModstamp".into(), Value::String(stamp_text.clone()));
+                    }
+                }
+            }
+        }
+        for loser in &full_losers {
+            self.delete_as(&name, loser, Some(&master))?;
+        }
+        Ok(())
+    }
+
+    /// The org as `queryAll` reads it: the live records, `IsDeleted` false where the field
+    /// exists, and the Recycle Bin's.
+    pub fn with_recycle_bin(&self) -> Org {
+        let mut org = self.org.clone();
+        for (name, records) in org.records.iter_mut() {
+            let has_flag = org
+                .schema
+                .object(name)
+                .is_some_and(|o| o.field("IsDeleted").is_some());
+            if has_flag {
+                for record in records.values_mut() {
+                    let flag = record
+                        .fields
+                        .entry("IsDeleted".into())
+                        .or_insert(Value::Null);
+                    if flag.is_null() {
+                        *flag = Value::Bool(false);
+                    }
+                }
+            }
+        }
+        for (id, record) in &self.recycle_bin {
+            if let Some(records) = org.records.get_mut(&record.sobject) {
+                records.insert(id.clone(), record.clone());
+            }
+        }
+        org
     }
 
     /// Removes every record (the schema, including removed fields, is kept).
@@ -497,6 +631,7 @@ impl Instance {
             m.clear();
         }
         self.deleted.clear();
+        self.recycle_bin.clear();
         self.next_id.clear();
     }
 

@@ -888,12 +888,18 @@ async fn query_all(
     Path(version): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    // queryAll differs from query only in including deleted and archived rows; the simulator
-    // keeps no recycle bin, so both read the same live records.
-    run_query(&state, &version, raw.as_deref())
+    // REST API Developer Guide, "QueryAll": "Executes the specified SOQL query. Unlike the
+    // Query resource, QueryAll will return records that have been deleted because of a
+    // merge or delete." The simulator's Recycle Bin holds them (`Instance::delete`,
+    // `Instance::merge`).
+    run_query_over(&state, &version, raw.as_deref(), true)
 }
 
 fn run_query(state: &SimState, version: &str, raw: Option<&str>) -> Response {
+    run_query_over(state, version, raw, false)
+}
+
+fn run_query_over(state: &SimState, version: &str, raw: Option<&str>, all_rows: bool) -> Response {
     let v = match check_version(version) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
@@ -913,7 +919,14 @@ fn run_query(state: &SimState, version: &str, raw: Option<&str>) -> Response {
     };
     let rows = {
         let instance = state.instance();
-        let rows = match soql::run(&instance.org, &parsed, v) {
+        let with_bin;
+        let org = if all_rows {
+            with_bin = instance.with_recycle_bin();
+            &with_bin
+        } else {
+            &instance.org
+        };
+        let rows = match soql::run(org, &parsed, v) {
             Ok(soql::Answer::Rows(rows)) => rows,
             // "COUNT() returns the number of rows that match the filtering conditions", as
             // totalSize with an empty records array (recorded in `SFDO-Tooling/CumulusCI`,
@@ -931,10 +944,7 @@ fn run_query(state: &SimState, version: &str, raw: Option<&str>) -> Response {
             Err(e) => return soql_error(&e),
         };
         if columns {
-            return json_response(
-                StatusCode::OK,
-                &soql::column_metadata(&instance.org, &parsed),
-            );
+            return json_response(StatusCode::OK, &soql::column_metadata(org, &parsed));
         }
         rows
     };
