@@ -1,4 +1,4 @@
-//! `upsight accounts list|show|search|add|new|link`: the Accounts screen, the New Account
+//! `upsight accounts list|show|search|add|new|link|follow`: the Accounts screen, the New Account
 //! dialog and the Account Setup dialog, from the command line.
 
 use std::path::PathBuf;
@@ -33,6 +33,12 @@ pub enum AccountsCommand {
         #[arg(long)]
         name: String,
     },
+    /// Follow an account Salesforce merged into another: keep its local data and change
+    /// log (unpushed edits included) on the record that was kept, and sync from it.
+    Follow {
+        /// A local id or the merged account's Salesforce Id.
+        account: String,
+    },
     /// Link a local account to a Salesforce Id or record URL, and sync it.
     Link {
         /// A local id.
@@ -64,7 +70,30 @@ pub fn run(engine: &Engine, json: bool, command: AccountsCommand) -> Result<u8, 
         AccountsCommand::Add(args) => add(engine, json, args),
         AccountsCommand::New { name } => new(engine, json, &name),
         AccountsCommand::Link { account, sf_id } => link(engine, json, &account, &sf_id),
+        AccountsCommand::Follow { account } => follow(engine, json, &account),
     }
+}
+
+fn follow(engine: &Engine, json: bool, account: &str) -> Result<u8, EngineError> {
+    let (record, _) = engine.find_record(&upsight_engine::writeback::RecordSpec::Account(
+        account.to_owned(),
+    ))?;
+    let upsight_core::RecordRef::Account(id) = record else {
+        return Err(EngineError::AccountNotFound(account.to_owned()));
+    };
+    let summary = engine.follow_merge(id)?;
+    let followed = engine.store().get_account(id)?;
+    if json {
+        print_json(&json!({"account": account_json(&followed), "sync": summary}));
+    } else {
+        outln!(
+            "{} now follows {} (the record Salesforce kept); synced in {} ms",
+            followed.name,
+            followed.sf_id.as_deref().unwrap_or(""),
+            summary.duration_ms
+        );
+    }
+    Ok(0)
 }
 
 fn list(engine: &Engine, json: bool) -> Result<u8, EngineError> {
@@ -117,6 +146,8 @@ pub fn account_json(account: &Account) -> Value {
         "quick_links": account.quick_links,
         "synced_at": account.synced_at,
         "missing_in_salesforce_since": account.sf_missing_since,
+        "missing_reason": account.sf_missing_reason,
+        "merged_into": account.sf_merged_into,
         "created_at": account.created_at,
         "updated_at": account.updated_at,
     })

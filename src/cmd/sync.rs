@@ -50,7 +50,10 @@ pub fn print_human(s: &SyncSummary) {
         if s.http_requests > 0 { format!(", {} HTTP request(s)", s.http_requests) } else { String::new() },
     );
     for a in &s.missing_accounts {
-        outln!("warning: Salesforce did not return {} ({}, local {}): deleted, merged, or no access; kept locally", a.name, a.sf_id, a.id);
+        outln!("warning: local account {}: {}", a.id, a.message());
+        if a.merged_into.is_some() {
+            outln!("  follow it with: upsight accounts follow {}", a.id);
+        }
     }
     for f in &s.skipped_fields {
         outln!(

@@ -54,6 +54,10 @@ impl SalesforceClient for Replay {
         Ok(result)
     }
 
+    fn query_all(&self, soql: &Soql) -> Result<QueryResult> {
+        self.inner.query_all(soql)
+    }
+
     fn update(&self, records: &[RecordUpdate]) -> Result<Vec<RecordResult>> {
         self.inner.update(records)
     }

@@ -24,6 +24,7 @@ pub use fieldmap::{
 };
 pub use kind::ValueKind;
 pub use record::{
-    Account, AccountId, ChangeEntry, ChangeId, Opportunity, OpportunityId, RecordRef, SyncRunId,
+    Account, AccountId, ChangeEntry, ChangeId, MissingReason, Opportunity, OpportunityId,
+    RecordRef, SyncRunId,
 };
 pub use value::{same_value, FieldValues};

@@ -82,8 +82,61 @@ pub struct Account {
     pub synced_at: Option<String>,
     /// Set while Salesforce stops returning the account (deleted, merged, no access).
     pub sf_missing_since: Option<String>,
+    /// Why, once a sync asked Salesforce's Recycle Bin (`queryAll`).
+    pub sf_missing_reason: Option<MissingReason>,
+    /// For a merged account, the Salesforce Id of the account it was merged into.
+    pub sf_merged_into: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Why Salesforce no longer returns an account, as `queryAll` tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingReason {
+    /// In the Recycle Bin (`IsDeleted`, no `MasterRecordId`).
+    Deleted,
+    /// Deleted by a merge (`MasterRecordId` names the record that was kept).
+    Merged,
+    /// Not returned even by `queryAll`: the user lost access, or the record was purged
+    /// from the Recycle Bin.
+    NotVisible,
+}
+
+impl MissingReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingReason::Deleted => "deleted",
+            MissingReason::Merged => "merged",
+            MissingReason::NotVisible => "not_visible",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MissingReason> {
+        [
+            MissingReason::Deleted,
+            MissingReason::Merged,
+            MissingReason::NotVisible,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+
+    /// What it means for the CSM, in a sentence.
+    pub fn describe(self, merged_into: Option<&str>) -> String {
+        match (self, merged_into) {
+            (MissingReason::Merged, Some(into)) => format!(
+                "was merged in Salesforce into {into}; follow it to keep this account's local data and change log on the record that was kept"
+            ),
+            (MissingReason::Merged, None) => "was merged in Salesforce".to_owned(),
+            (MissingReason::Deleted, _) => {
+                "was deleted in Salesforce (it is in the Recycle Bin); it is kept here, and an admin can restore it".to_owned()
+            }
+            (MissingReason::NotVisible, _) => {
+                "can no longer be seen in Salesforce with your access (or was purged from the Recycle Bin); it is kept here".to_owned()
+            }
+        }
+    }
 }
 
 /// A locally kept opportunity (open or Closed Won) of an account.

@@ -30,7 +30,10 @@ use upsight_core::pull::{
     Queried, OPPORTUNITIES_RELATIONSHIP,
 };
 use upsight_core::push::{id_key, is_settled, LAST_MODIFIED_FIELD};
-use upsight_core::{AccountId, FieldMap, FieldValues, RecordRef, SObject, SyncRunId};
+use upsight_core::{
+    AccountId, FieldMap, FieldValues, MissingReason, RecordRef, SObject, SyncRunId,
+};
+use upsight_salesforce::soql::SIZING_API_VERSION;
 use upsight_salesforce::{stamp, CallStats, Cond, Lit, SalesforceClient, Select, SfId};
 use upsight_store::{
     AccountPull, OpportunityPull, PullApply, PullOutcome, Stamp, SyncKind, SyncRunEnd,
@@ -99,6 +102,21 @@ pub struct MissingAccount {
     pub id: AccountId,
     pub sf_id: String,
     pub name: String,
+    /// Why, when Salesforce's Recycle Bin could be asked (`queryAll`).
+    pub reason: Option<MissingReason>,
+    /// For a merged account, the record it was merged into.
+    pub merged_into: Option<String>,
+}
+
+impl MissingAccount {
+    /// The warning's words.
+    pub fn message(&self) -> String {
+        let what = match self.reason {
+            Some(reason) => reason.describe(self.merged_into.as_deref()),
+            None => "was not returned by Salesforce: deleted, merged, or no access".to_owned(),
+        };
+        format!("{} ({}) {what}", self.name, self.sf_id)
+    }
 }
 
 /// A mapped field the org does not have.
@@ -190,8 +208,10 @@ impl SyncSummary {
                     f.sobject, f.field, f.org_type, f.map_type, f.org_type)}));
         }
         for a in &self.missing_accounts {
-            warnings.push(json!({"kind": "missing_account", "id": a.id, "sf_id": a.sf_id, "name": a.name,
-                "message": format!("Salesforce did not return {} ({}): deleted, merged, or no access", a.name, a.sf_id)}));
+            warnings.push(
+                json!({"kind": "missing_account", "id": a.id, "sf_id": a.sf_id, "name": a.name,
+                "reason": a.reason, "merged_into": a.merged_into, "message": a.message()}),
+            );
         }
         for p in &self.preserved_fields {
             warnings.push(
@@ -246,6 +266,8 @@ impl SyncSummary {
                     id: AccountId(w.get("id").and_then(Value::as_i64).unwrap_or(0)),
                     sf_id: text("sf_id"),
                     name: text("name"),
+                    reason: MissingReason::parse(&text("reason")),
+                    merged_into: Some(text("merged_into")).filter(|t| !t.is_empty()),
                 }),
                 Some("preserved_field") => summary.preserved_fields.push(PreservedField {
                     record_kind: text("record_kind"),
@@ -841,8 +863,106 @@ impl Engine {
         ));
         let outcome = self.store().apply_pull(&planned.apply)?;
         fill_summary(&mut summary, &planned, &outcome, targets, query.skipped);
+        if !summary.missing_accounts.is_empty() {
+            self.explain_missing(&mut summary.missing_accounts)?;
+        }
         summary.retyped_fields = self.newly_retyped()?;
         Ok(summary)
+    }
+}
+
+impl Engine {
+    /// Asks Salesforce's Recycle Bin (`queryAll` for `IsDeleted` and `MasterRecordId`) why
+    /// these accounts were not returned, records the answer on each, and fills it in. One
+    /// query per Id chunk. The sync has already succeeded: when the question cannot be
+    /// asked (the org hides the fields, the call fails), the accounts stay "missing"
+    /// without a reason rather than failing it.
+    fn explain_missing(&self, missing: &mut [MissingAccount]) -> Result<()> {
+        let Ok(client) = self.client() else {
+            return Ok(());
+        };
+        let ids: Vec<Lit> = missing
+            .iter()
+            .filter_map(|m| SfId::parse(&m.sf_id).ok())
+            .map(|id| Lit::from(&id))
+            .collect();
+        let select = Select::from("Account").fields(["Id", "IsDeleted", "MasterRecordId"]);
+        let Ok(limits) = client.query_limits() else {
+            return Ok(());
+        };
+        let Ok(chunks) = select.build_chunked("Id", &ids, SIZING_API_VERSION, limits) else {
+            return Ok(());
+        };
+        let mut rows: HashMap<String, (bool, Option<String>)> = HashMap::new();
+        for chunk in &chunks {
+            let Ok(result) = client.query_all(chunk) else {
+                return Ok(());
+            };
+            for record in result.records {
+                let Some(id) = record.get("Id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let deleted = record
+                    .get("IsDeleted")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let master = record
+                    .get("MasterRecordId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                rows.insert(id_key(id).to_owned(), (deleted, master));
+            }
+        }
+        let mut reasons = Vec::new();
+        for account in missing.iter_mut() {
+            let (reason, into) = match rows.get(id_key(&account.sf_id)) {
+                Some((true, Some(master))) => (MissingReason::Merged, Some(master.clone())),
+                Some((true, None)) => (MissingReason::Deleted, None),
+                // Live, yet the sync's query did not return it, or not even in the Recycle
+                // Bin: either way the user cannot see it through the sync.
+                Some((false, _)) | None => (MissingReason::NotVisible, None),
+            };
+            account.reason = Some(reason);
+            account.merged_into.clone_from(&into);
+            reasons.push((account.id, reason, into));
+        }
+        self.store().record_missing_reasons(&reasons)?;
+        Ok(())
+    }
+
+    /// Follows an account Salesforce merged into another: the local account (its data,
+    /// its change log, pending edits included) now stands for the record that was kept,
+    /// and is synced from it at once. Refused unless the last sync found it merged, and
+    /// when another local account already stands for that record.
+    pub fn follow_merge(&self, id: AccountId) -> Result<SyncSummary> {
+        let account = self.store().get_account(id)?;
+        let (Some(MissingReason::Merged), Some(into)) =
+            (account.sf_missing_reason, account.sf_merged_into.clone())
+        else {
+            return Err(EngineError::Invalid(format!(
+                "{} ({}) was not merged in Salesforce as far as the last sync knows; sync first, and follow it if the sync says it was merged",
+                account.name,
+                account.sf_id.as_deref().unwrap_or("not linked")
+            )));
+        };
+        self.gated(SyncScope::Account(id), &|_| {}, |pass| {
+            {
+                // No push may be sending this account's entries while they change Id.
+                let _push = crate::push_lock::PushLock::acquire(self.db_path(), &|_| {})?;
+                match self.store().follow_merge(id, &into) {
+                    Ok(_) => {}
+                    Err(upsight_store::StoreError::AlreadyExists { existing, .. }) => {
+                        return Err(EngineError::Invalid(format!(
+                            "{} was merged into {into}, which is already in your book as local account {existing}; open that one (this account and its change log are kept as they are)",
+                            account.name
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let targets = self.targets(Some(&[id]))?;
+            self.pull(pass, SyncScope::Account(id), targets, None, &|_| {})
+        })
     }
 }
 
@@ -1069,6 +1189,8 @@ fn fill_summary(
             id: t.id,
             sf_id: t.sf_id.clone(),
             name: t.name.clone(),
+            reason: None,
+            merged_into: None,
         })
         .collect();
     let mut preserved = BTreeSet::new();

@@ -361,6 +361,23 @@ impl SalesforceClient for CliClient {
         finish_query(result, &raw)
     }
 
+    /// `sf data query --all-rows` ("Include deleted records"), which asks `queryAll`.
+    fn query_all(&self, soql: &Soql) -> Result<QueryResult> {
+        let result = self.sf.run_json(
+            &[
+                "data",
+                "query",
+                "--query",
+                soql.as_str(),
+                "--all-rows",
+                "--json",
+            ],
+            true,
+        )?;
+        let raw = result.to_string();
+        finish_query(result, &raw)
+    }
+
     fn update(&self, records: &[RecordUpdate]) -> Result<Vec<RecordResult>> {
         if records.is_empty() {
             return Ok(Vec::new());

@@ -354,6 +354,11 @@ pub trait SalesforceClient: Send + Sync {
     /// that the number of records matches `totalSize`.
     fn query(&self, soql: &Soql) -> Result<QueryResult>;
 
+    /// [`SalesforceClient::query`] through `queryAll`, which also returns records deleted
+    /// by a delete or a merge (REST API Developer Guide, "QueryAll"), so a sync can tell a
+    /// deleted or merged account from one it cannot see.
+    fn query_all(&self, soql: &Soql) -> Result<QueryResult>;
+
     /// Runs `select` once per chunk of `values` (`field IN (...)`), chunks being as large as
     /// the request limits allow ([`SalesforceClient::query_limits`]), and merges the
     /// results in chunk order. A chunk refused for its size anyway (431: headers larger

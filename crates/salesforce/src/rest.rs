@@ -616,6 +616,22 @@ impl SalesforceClient for RestClient {
         Ok(result)
     }
 
+    fn query_all(&self, soql: &Soql) -> Result<QueryResult> {
+        let path = format!(
+            "/services/data/v{}/queryAll?q={}",
+            self.version()?,
+            encode_uri_component(soql.as_str())
+        );
+        let first = self.request_dated(Method::Get, &path)?;
+        let total = first.body.get("totalSize").cloned().unwrap_or(Value::Null);
+        let mut records = Vec::new();
+        self.follow_pages(first.body, &mut records)?;
+        let merged = serde_json::json!({"records": records, "totalSize": total, "done": true});
+        let mut result = finish_query(merged, soql.as_str())?;
+        result.server_time_s = first.date;
+        Ok(result)
+    }
+
     fn update_conditional(&self, records: &[ConditionalUpdate]) -> Result<Vec<RecordResult>> {
         if records.is_empty() {
             return Ok(Vec::new());

@@ -246,12 +246,25 @@ async fn edit_record(
     }
 }
 
+/// `DELETE /__sim/records/{sobject}/{id}`: deletes as another user would (the record goes
+/// to the Recycle Bin); with `?purge=true` it is also emptied from the Recycle Bin, so not
+/// even `queryAll` returns it (as after the bin's 15 days, or a hard delete).
 async fn delete_record(
     State(state): State<SimState>,
     Path((sobject, id)): Path<(String, String)>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
-    match state.instance().delete(&sobject, &id) {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+    let purge = decode_query(raw.as_deref().unwrap_or(""))
+        .get("purge")
+        .is_some_and(|v| v == "true");
+    let mut instance = state.instance();
+    match instance.delete(&sobject, &id) {
+        Ok(record) => {
+            if purge {
+                instance.purge(record.id());
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => sf_errors(&[e]),
     }
 }

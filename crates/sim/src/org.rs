@@ -596,6 +596,11 @@ impl Instance {
         Ok(())
     }
 
+    /// Empties a deleted record from the Recycle Bin: `queryAll` no longer returns it.
+    pub fn purge(&mut self, id: &str) {
+        self.recycle_bin.remove(id);
+    }
+
     /// The org as `queryAll` reads it: the live records, `IsDeleted` false where the field
     /// exists, and the Recycle Bin's.
     pub fn with_recycle_bin(&self) -> Org {

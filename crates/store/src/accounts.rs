@@ -13,7 +13,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 use upsight_core::fieldmap::is_valid_api_name;
-use upsight_core::{Account, AccountId, FieldValues, Opportunity, OpportunityId};
+use upsight_core::{Account, AccountId, FieldValues, MissingReason, Opportunity, OpportunityId};
 
 /// A local account to create.
 #[derive(Debug, Clone, Default)]
@@ -210,8 +210,8 @@ impl PageSql {
     }
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, sf_id, name, fields, quick_links, synced_at, sf_missing_since, created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "id, sf_id, name, fields, quick_links, synced_at, sf_missing_since, \
+     created_at, updated_at, sf_missing_reason, sf_merged_into";
 const OPPORTUNITY_COLUMNS: &str = "id, sf_id, account_id, name, fields, synced_at, created_at";
 
 impl Store {
@@ -220,6 +220,67 @@ impl Store {
     pub fn create_account(&mut self, new: &NewAccount) -> Result<Account> {
         self.write(|tx| {
             let id = insert_account(tx, new)?;
+            get_account(tx, id)
+        })
+    }
+
+    /// Records why Salesforce no longer returns each of these accounts (a sync asks
+    /// `queryAll` for the accounts it found missing), in one transaction. An account that
+    /// is no longer missing (a later sync returned it) is left alone.
+    pub fn record_missing_reasons(
+        &mut self,
+        reasons: &[(AccountId, MissingReason, Option<String>)],
+    ) -> Result<()> {
+        self.write(|tx| {
+            let mut update = tx.prepare_cached(
+                "UPDATE account SET sf_missing_reason = ?2, sf_merged_into = ?3
+                 WHERE id = ?1 AND sf_missing_since IS NOT NULL",
+            )?;
+            for (id, reason, into) in reasons {
+                update.execute(params![id.0, reason.as_str(), into])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Moves an account that Salesforce merged onto the record that was kept: its
+    /// Salesforce Id becomes `into`, the missing marks are cleared, and the change log's
+    /// entries of the account (every status: they are the account's history) name the new
+    /// Id, so a pending edit is pushed to the record that was kept. Local data and entries
+    /// are kept as they are; the caller syncs the account next. Refused when another local
+    /// account already holds `into` ([`StoreError::AlreadyExists`]).
+    pub fn follow_merge(&mut self, id: AccountId, into: &str) -> Result<Account> {
+        self.write(|tx| {
+            let current = get_account(tx, id)?;
+            let taken: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM account WHERE sf_id = ?1 AND id != ?2",
+                    params![into, id.0],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(other) = taken {
+                return Err(StoreError::AlreadyExists {
+                    sf_id: into.to_owned(),
+                    existing: AccountId(other),
+                });
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE account SET sf_id = ?2, sf_missing_since = NULL,
+                         sf_missing_reason = NULL, sf_merged_into = NULL, sf_stamp = NULL,
+                         updated_at = {NOW}
+                     WHERE id = ?1"
+                ),
+                params![id.0, into],
+            )?;
+            if let Some(old) = &current.sf_id {
+                tx.execute(
+                    "UPDATE change_log SET sf_id = ?2
+                     WHERE account_id = ?1 AND record_kind = 'account' AND sf_id = ?3",
+                    params![id.0, into, old],
+                )?;
+            }
             get_account(tx, id)
         })
     }
@@ -537,6 +598,11 @@ fn read_account(row: &Row<'_>) -> Result<Account> {
         sf_missing_since: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
+        sf_missing_reason: row
+            .get::<_, Option<String>>(9)?
+            .as_deref()
+            .and_then(MissingReason::parse),
+        sf_merged_into: row.get(10)?,
     })
 }
 

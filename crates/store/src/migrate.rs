@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_sf_stamp",
         sql: include_str!("../migrations/0003_sf_stamp.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_missing_reason",
+        sql: include_str!("../migrations/0004_missing_reason.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -212,7 +212,8 @@ impl Touched {
         if !self.accounts.is_empty() {
             let updated = tx.execute(
                 &format!(
-                    "UPDATE account SET synced_at = {NOW}, sf_missing_since = NULL
+                    "UPDATE account SET synced_at = {NOW}, sf_missing_since = NULL,
+                         sf_missing_reason = NULL, sf_merged_into = NULL
                      WHERE id IN (SELECT value FROM json_each(?1))"
                 ),
                 [ids(&self.accounts)?],
@@ -269,6 +270,7 @@ fn apply_account(
             "UPDATE account SET name = ?2, fields = ?3,
                  quick_links = coalesce(?4, quick_links),
                  synced_at = {NOW}, sf_missing_since = NULL,
+                 sf_missing_reason = NULL, sf_merged_into = NULL,
                  updated_at = CASE WHEN name = ?2 AND fields = ?3 THEN updated_at ELSE {NOW} END
              WHERE id = ?1"
         ))?

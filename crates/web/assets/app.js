@@ -394,6 +394,16 @@
       else showFormError(linkForm, r.data.error);
     });
   }
+  const follow = document.getElementById("follow-merge");
+  if (follow) {
+    follow.addEventListener("click", async () => {
+      follow.disabled = true;
+      follow.textContent = "Following…";
+      const r = await api("POST", follow.dataset.followUrl, {});
+      if (r.ok) { toast(r.data.message || "Following the merge."); setTimeout(() => location.reload(), 400); }
+      else { follow.disabled = false; follow.textContent = "Follow the merge"; toast(r.data.error, true); }
+    });
+  }
   document.querySelectorAll("[data-sync-account]").forEach((button) => {
     button.addEventListener("click", async () => {
       button.disabled = true;

@@ -27,8 +27,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use upsight_core::input::FieldRules;
 use upsight_core::{
-    Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, Opportunity,
-    RecordRef, SObject, ValueKind,
+    Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, MissingReason,
+    Opportunity, RecordRef, SObject, ValueKind,
 };
 use upsight_engine::writeback::RecordSpec;
 use upsight_engine::{Engine, EngineError, OrgMeta, Progress};
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/accounts/{id}/states", get(states))
         .route("/api/accounts/{id}/link", post(link))
         .route("/api/accounts/{id}/sync", post(sync_one))
+        .route("/api/accounts/{id}/follow", post(follow_merge))
         // The one body that can be large: a long text area's value.
         .route(
             "/api/edit",
@@ -294,9 +295,28 @@ fn render(d: &Detail) -> Markup {
             }
         }
         @if a.sf_missing_since.is_some() {
-            div.banner.warn {
-                "Salesforce no longer returns this account (deleted, merged, or no access). "
-                "upsight keeps it; check it in Salesforce."
+            div.banner.warn #missing-banner data-reason=[a.sf_missing_reason.map(|r| r.as_str())] {
+                @match a.sf_missing_reason {
+                    Some(MissingReason::Merged) => {
+                        "Salesforce merged this account into "
+                        code { (a.sf_merged_into.as_deref().unwrap_or("another account")) }
+                        ". Follow it to keep this account's local data and change log (unpushed edits included) on the record that was kept, and sync from it. "
+                        button.primary #follow-merge type="button"
+                            data-follow-url=(format!("/api/accounts/{}/follow", a.id)) { "Follow the merge" }
+                    }
+                    Some(MissingReason::Deleted) => {
+                        "This account was deleted in Salesforce (it is in the Recycle Bin). "
+                        "upsight keeps it and its change log; an admin can restore it in Salesforce."
+                    }
+                    Some(MissingReason::NotVisible) => {
+                        "You can no longer see this account in Salesforce (your access changed, or it was purged from the Recycle Bin). "
+                        "upsight keeps it and its change log."
+                    }
+                    None => {
+                        "Salesforce no longer returns this account (deleted, merged, or no access). "
+                        "upsight keeps it; check it in Salesforce."
+                    }
+                }
             }
         }
         @if a.sf_id.is_none() {
@@ -784,6 +804,24 @@ async fn sync_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
     let summary = result?;
     Ok(Json(json!({
         "message": format!("Synced from Salesforce in {} ms.", summary.duration_ms),
+    })))
+}
+
+/// Follows a merge: the account now stands for the record Salesforce kept, and is synced
+/// from it.
+async fn follow_merge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_account_id(&id)?;
+    let summary = state
+        .run(move |engine| Ok(engine.follow_merge(id)?))
+        .await?;
+    Ok(Json(json!({
+        "message": format!(
+            "Now following the record that was kept; synced from it in {} ms.",
+            summary.duration_ms
+        ),
     })))
 }
 

@@ -1,0 +1,116 @@
+//! Deleted, merged and no-longer-visible accounts are told apart (issue 11), end to end
+//! through the real `sf` on both transports: a sync that finds accounts missing asks
+//! `queryAll` for `IsDeleted` and `MasterRecordId`, says which is which, and a merged account
+//! can be followed onto the record that was kept, keeping its local data and change log.
+
+mod pull_support;
+
+use pull_support::{Db, Org};
+use serde_json::json;
+
+fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
+    let (merged, master, deleted, purged, kept) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
+    let db = Db::new(org, transport);
+    db.add(&[
+        merged.clone(),
+        deleted.clone(),
+        purged.clone(),
+        kept.clone(),
+    ]);
+    let local = |sf_id: &str| db.store().find_account_by_sf_id(sf_id).unwrap().unwrap().id;
+    let merged_local = local(merged);
+    // An unpushed edit on the account that is about to be merged away.
+    db.ok(&[
+        "set",
+        merged,
+        "Platform_Play_Comments__c",
+        "written before the merge",
+    ]);
+
+    // A colleague merges one account into another (not in this book), deletes one, and
+    // deletes one for good.
+    let (status, body) = org.admin(
+        "POST",
+        "/merge/Account",
+        Some(json!({"master": master, "losers": [merged]})),
+    );
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        org.admin("DELETE", &format!("/records/Account/{deleted}"), None)
+            .0,
+        204
+    );
+    assert_eq!(
+        org.admin(
+            "DELETE",
+            &format!("/records/Account/{purged}?purge=true"),
+            None
+        )
+        .0,
+        204
+    );
+
+    let synced = db.ok(&["sync"]);
+    assert_eq!(synced["accounts_updated"], 1, "{synced}");
+    let missing = synced["missing_accounts"].as_array().unwrap();
+    let reason = |sf_id: &str| {
+        missing
+            .iter()
+            .find(|m| m["sf_id"] == sf_id)
+            .unwrap_or_else(|| panic!("{sf_id} missing from {synced}"))
+            .clone()
+    };
+    assert_eq!(reason(merged)["reason"], "merged");
+    assert_eq!(reason(merged)["merged_into"], json!(master));
+    assert_eq!(reason(deleted)["reason"], "deleted");
+    assert_eq!(reason(purged)["reason"], "not_visible");
+    assert_eq!(missing.len(), 3, "{synced}");
+    // The accounts are kept, and say why they are missing.
+    let shown = db.ok(&["accounts", "show", &merged_local.0.to_string()]);
+    assert_eq!(shown["missing_reason"], "merged", "{shown}");
+    assert_eq!(shown["merged_into"], json!(master));
+    let text = db.run(&["sync"]);
+    assert!(text.code == 0, "{text:?}");
+
+    // Following the merge: the local account now stands for the master, the edit made
+    // before the merge is pushed to it, and nothing of the account's history is lost.
+    let followed = db.ok(&["accounts", "follow", &merged_local.0.to_string()]);
+    assert_eq!(followed["account"]["sf_id"], json!(master), "{followed}");
+    assert_eq!(followed["account"]["missing_reason"], json!(null));
+    assert_eq!(followed["account"]["id"], json!(merged_local.0));
+    // The record that was kept has its own value of the field: the edit's old value was
+    // the merged record's, so the push asks rather than overwrite it (a conflict), and the
+    // CSM keeps theirs.
+    let master_value =
+        org.records_where("Account", "Id", &json!(master))[0]["Platform_Play_Comments__c"].clone();
+    let pushed = db.ok(&["push"]);
+    assert_eq!(pushed["conflicts"], 1, "{pushed}");
+    let conflict = db.ok(&["changes", "--status", "conflict"]);
+    assert_eq!(conflict[0]["remote_value"], master_value, "{conflict}");
+    let change = conflict[0]["id"].as_i64().unwrap().to_string();
+    db.ok(&["resolve", &change, "--keep-mine"]);
+    let record = &org.records_where("Account", "Id", &json!(master))[0];
+    assert_eq!(
+        record["Platform_Play_Comments__c"],
+        "written before the merge"
+    );
+    let history = db.ok(&["changes", "--account", &merged_local.0.to_string()]);
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["sf_id"], json!(master));
+    // A deleted account cannot be followed anywhere.
+    let refused = db.run(&["accounts", "follow", &local(deleted).0.to_string()]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("was not merged"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn deleted_merged_and_invisible_accounts_are_told_apart_and_a_merge_is_followed() {
+    let org = Org::start("merged-accounts", 12, 1);
+    let ids = org.account_ids();
+    run_on(&org, "rest", &ids[0..5]);
+    run_on(&org, "cli", &ids[5..10]);
+}
