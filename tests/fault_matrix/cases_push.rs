@@ -215,36 +215,50 @@ pub fn per_record_try_later_stays_pending() {
     ledger.settle(&rig);
 }
 
-/// Item 5: Salesforce refusing a whole request (not one record's value) keeps every entry
-/// pending with the reason noted; none is marked `failed`.
+/// Item 5: Salesforce refusing a whole request for something that is not a value (here a
+/// limit) keeps every entry pending with the reason noted; none is marked `failed`. A whole
+/// request refused for a value (`JSON_PARSER_ERROR`) is sent again in halves (issue 11):
+/// when the halves go through, every edit lands and nothing is failed.
 pub fn whole_request_refusal_keeps_entries_pending() {
     let rig = Rig::new(3, 2);
     let mut ledger = Ledger::default();
     for (i, account) in rig.accounts.clone().iter().enumerate() {
         ledger.set(&rig, account, NOTES, &format!("edit {i}"));
     }
-    rig.fault(
-        "POST",
-        "/composite",
-        1,
-        json!({"status": 400, "errorCode": "JSON_PARSER_ERROR",
-               "message": "Cannot deserialize instance of datetime from VALUE_STRING"}),
-    );
-    rig.fault(
-        "PATCH",
-        "/composite",
-        1,
-        json!({"status": 400, "errorCode": "JSON_PARSER_ERROR",
-               "message": "Cannot deserialize instance of datetime from VALUE_STRING"}),
-    );
+    for method in ["POST", "PATCH"] {
+        rig.fault(
+            method,
+            "/composite",
+            1,
+            json!({"status": 400, "errorCode": "LIMIT_EXCEEDED",
+                   "message": "The request can't contain more than 500 nodes."}),
+        );
+    }
     let run = rig.run(&["push"]);
     let report = run.json();
     assert_eq!(report["failed"], 0, "{run:?}");
     assert_eq!(report["pending"], 2, "{report}");
+    assert_eq!(report["split_requests"], 0, "{report}");
     for c in rig.changes() {
         assert_eq!(c["status"], "pending", "{c}");
-        assert_eq!(c["error_code"], "JSON_PARSER_ERROR", "{c}");
+        assert_eq!(c["error_code"], "LIMIT_EXCEEDED", "{c}");
     }
+
+    // Refused once for a value: the halves are sent, and both edits land.
+    for method in ["POST", "PATCH"] {
+        rig.fault(
+            method,
+            "/composite",
+            1,
+            json!({"status": 400, "errorCode": "JSON_PARSER_ERROR",
+                   "message": "Cannot deserialize instance of datetime from VALUE_STRING"}),
+        );
+    }
+    let run = rig.run(&["push"]);
+    let report = run.json();
+    assert_eq!(report["failed"], 0, "{run:?}");
+    assert_eq!(report["pushed"], 2, "{report}");
+    assert_eq!(report["split_requests"], 2, "{report}");
     ledger.settle(&rig);
 }
 
