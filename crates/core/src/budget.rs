@@ -125,9 +125,9 @@ pub fn warning(reading: &UsageReading, level: BudgetLevel) -> Option<String> {
             usage_line(reading)
         )),
         BudgetLevel::Pause => Some(format!(
-            "This Salesforce org has used {} in the last 24 hours. {refusal}. Background \
-             pushes are paused at {PAUSE_PERCENT}%: edits stay pending, nothing is lost, and \
-             pushing or syncing yourself still works.",
+            "This Salesforce org has used {} in the last 24 hours. {refusal}. From \
+             {PAUSE_PERCENT}% `upsight serve` pushes nothing on its own: edits stay pending, \
+             nothing is lost, and pushing or syncing yourself still works.",
             usage_line(reading)
         )),
     }
@@ -136,8 +136,8 @@ pub fn warning(reading: &UsageReading, level: BudgetLevel) -> Option<String> {
 /// Why the background pusher is holding its pushes, for the sidebar and the serve log.
 pub fn pause_reason(reading: &UsageReading) -> String {
     format!(
-        "Background pushes are paused: this Salesforce org has used {} (pausing at \
-         {PAUSE_PERCENT}%). Edits stay pending until a fresh reading is under \
+        "Background pushes are paused: this Salesforce org has used {}, and upsight pauses \
+         them from {PAUSE_PERCENT}%. Edits stay pending until a fresh reading is under \
          {PAUSE_PERCENT}%; Push now, `upsight push` and Sync still run.",
         usage_line(reading)
     )
@@ -219,7 +219,7 @@ mod tests {
         assert!(warn.contains("100%"), "{warn}");
         assert!(warn.contains("24 hours"), "{warn}");
         let pause = warning(&reading, BudgetLevel::Pause).unwrap();
-        assert!(pause.contains("paused"), "{pause}");
+        assert!(pause.contains("pushes nothing on its own"), "{pause}");
         assert!(pause.contains("nothing is lost"), "{pause}");
         let reason = pause_reason(&reading);
         assert!(reason.contains("14,251 of 15,000"), "{reason}");
