@@ -1,5 +1,6 @@
-//! The one state every handler shares: the engine, the security gate's token, the demo
-//! badge, and the view of the sync the sidebar is showing.
+//! The one state every handler shares: the engine, the background pusher (and whether the
+//! org's API budget holds it, for the sidebar), the security gate's token, the demo badge,
+//! and the view of the sync the sidebar is showing.
 //!
 //! The engine blocks (SQLite, `sf` processes, HTTP to Salesforce), so handlers reach it only
 //! through [`AppState::run`], which moves the work to tokio's blocking pool and turns a
