@@ -1,5 +1,6 @@
-//! `upsight push`: push every pending edit now, and print
-//! `{pushed, failed, conflicts, pending, rechecks, split_requests, sf_calls, duration_ms}` (plus
+//! `upsight push`: push every pending edit now (whatever the org's API budget: asking is
+//! what the background pusher waits for), and print `{pushed, failed, conflicts, pending,
+//! rechecks, split_requests, sf_calls, http_requests, api_calls, api_usage, duration_ms}` (plus
 //! `waited_for_pid` when another upsight was pushing to the same database and this push
 //! waited for it, saying so on stderr while it waits). Exit 1 when Salesforce
 //! could not be reached for everything (the entries stay pending, nothing is lost); entries
@@ -26,6 +27,8 @@ pub fn report_json(report: &PushReport) -> Value {
         "split_requests": report.split_requests,
         "sf_calls": report.sf_calls,
         "http_requests": report.http_requests,
+        "api_calls": report.api_calls,
+        "api_usage": report.api_usage,
         "duration_ms": report.duration_ms,
     });
     if let Some(error) = &report.error {
@@ -40,12 +43,13 @@ pub fn report_json(report: &PushReport) -> Value {
 /// The report as one line for a terminal.
 pub fn report_line(report: &PushReport) -> String {
     let mut line = format!(
-        "pushed {}, failed {}, conflicts {}, still pending {} ({} sf calls, {} ms)",
+        "pushed {}, failed {}, conflicts {}, still pending {} ({} sf calls, {} API calls, {} ms)",
         report.pushed,
         report.failed,
         report.conflicts,
         report.pending,
         report.sf_calls,
+        report.api_calls,
         report.duration_ms
     );
     if report.rechecks > 0 {
@@ -67,6 +71,9 @@ pub fn report_line(report: &PushReport) -> String {
             "\nnot everything reached Salesforce: {}",
             error.message
         ));
+    }
+    if let Some(warning) = report.api_usage.as_ref().and_then(|u| u.warning.as_deref()) {
+        line.push_str(&format!("\nwarning: {warning}"));
     }
     line
 }

@@ -1,6 +1,8 @@
 //! `upsight status`: whether `sf` is found and logged in, and to which org, as the
-//! "Settings > Salesforce CLI" panel shows it. Reporting any of the three states is a
-//! success (exit 0); scripts branch on `state`.
+//! "Settings > Salesforce CLI" panel shows it, and the org's API usage as the last sync or
+//! push saw it (`api_usage`: `{used, limit, percent, seen_at, level, warning}`, or null
+//! before any reading; read from the database, not asked of Salesforce). Reporting any of
+//! the three states is a success (exit 0); scripts branch on `state`.
 
 use serde_json::{json, Value};
 use upsight_engine::{Engine, EngineError};
@@ -18,7 +20,9 @@ pub fn run(engine: &Engine, json: bool) -> Result<u8, EngineError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let view = status_json(&status, version, config.target_org.as_deref());
+    let mut view = status_json(&status, version, config.target_org.as_deref());
+    let usage = engine.api_usage_view()?;
+    view["api_usage"] = serde_json::to_value(&usage).unwrap_or(Value::Null);
     if json {
         print_json(&view);
     } else {
@@ -37,6 +41,19 @@ pub fn run(engine: &Engine, json: bool) -> Result<u8, EngineError> {
             Status::NotFound { .. } => outln!(
                 "Salesforce CLI not found. Install it from https://developer.salesforce.com/tools/salesforcecli or `upsight settings set sf_path PATH`."
             ),
+        }
+        match &usage {
+            Some(usage) => {
+                outln!(
+                    "API usage: {} in the last 24 hours, seen {}",
+                    usage.line(),
+                    usage.seen_at
+                );
+                if let Some(warning) = &usage.warning {
+                    outln!("warning: {warning}");
+                }
+            }
+            None => outln!("API usage: not seen yet (a sync or push shows it)"),
         }
     }
     Ok(0)

@@ -39,16 +39,20 @@ pub fn run(engine: &Engine, json: bool, args: SyncArgs) -> Result<u8, EngineErro
 
 pub fn print_human(s: &SyncSummary) {
     outln!(
-        "{} {} account(s) ({} changed), {} opportunit(y/ies) upserted, {} removed, {} sf call(s), {} ms{}",
+        "{} {} account(s) ({} changed), {} opportunit(y/ies) upserted, {} removed, {} sf call(s){}, {} API call(s), {} ms",
         if s.joined { "Joined a running sync:" } else { "Synced" },
         s.accounts_updated,
         s.accounts_changed,
         s.opportunities_upserted,
         s.opportunities_removed,
         s.sf_calls,
-        s.duration_ms,
         if s.http_requests > 0 { format!(", {} HTTP request(s)", s.http_requests) } else { String::new() },
+        s.api_calls,
+        s.duration_ms,
     );
+    if let Some(warning) = s.api_usage.as_ref().and_then(|u| u.warning.as_deref()) {
+        outln!("warning: {warning}");
+    }
     for a in &s.missing_accounts {
         outln!("warning: local account {}: {}", a.id, a.message());
         if a.merged_into.is_some() {

@@ -1,10 +1,11 @@
 //! upsight's domain, with no I/O: the field map (which Salesforce fields upsight pulls, how
 //! they are labelled, typed and grouped, and which ones a CSM may write back), the local
 //! records, the change-log state machine, the edit merge rules, value checks against the
-//! org's metadata, the push planners, quick links and the pull planner. The store, the sync and
-//! the push all speak these types.
+//! org's metadata, the push planners, quick links, the pull planner, and what the org's API
+//! budget asks of background work. The store, the sync and the push all speak these types.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod change;
 pub mod edit;
 pub mod fieldmap;

@@ -133,7 +133,10 @@ impl Engine {
             .order_by("Name", Order::Asc)
             .limit(SEARCH_LIMIT)
             .build()?;
-        let records = client.query(&soql)?.records;
+        let records = client.query(&soql);
+        // Over REST the answer carried the org's usage; keep it for the budget.
+        self.note_api_usage(client.as_ref());
+        let records = records?.records;
         let store = self.store();
         let mut hits = Vec::with_capacity(records.len());
         for r in records {

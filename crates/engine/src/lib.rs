@@ -13,6 +13,8 @@
 //! - [`dbpath`]: the database's one canonical name, and a new one created private.
 //! - [`files`]: bounded reads of the files a user names (config, field map, Id file).
 //! - [`meta`]: the org's metadata (describe and instance URL), cached in the database.
+//! - [`budget`]: the org's API usage as last seen (`Sforce-Limit-Info`), kept in the
+//!   database, and what one operation spent.
 //! - [`lock`]: one sync at a time, in this process and across processes.
 //! - [`instance`]: one `upsight serve` per database (the serve lock).
 //! - [`progress`]: what a running sync reports.
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod budget;
 pub mod dbfault;
 pub mod dbpath;
 pub mod edit;
@@ -41,6 +44,7 @@ pub mod sync;
 pub mod writeback;
 
 pub use accounts::{AccountView, AddOutcome, SearchHit};
+pub use budget::ApiUsageView;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ExitClass, Result};
 pub use meta::{FieldMeta, ObjectMeta, OrgMeta};

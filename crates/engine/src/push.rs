@@ -49,6 +49,7 @@ use upsight_salesforce::{
 };
 use upsight_store::{ChangeFilter, PushResult, PushVerdict};
 
+use crate::budget::ApiUsageView;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::meta::OrgMeta;
@@ -85,6 +86,11 @@ pub struct PushReport {
     pub sf_calls: u64,
     /// Direct HTTP requests (REST transport).
     pub http_requests: u64,
+    /// API calls this push spent against the org's daily allocation (see
+    /// `upsight_salesforce::api_calls_spent`).
+    pub api_calls: u64,
+    /// The org's usage as the push left it, with the warning from 80% on.
+    pub api_usage: Option<ApiUsageView>,
     pub duration_ms: u64,
     /// Why entries are still pending, if a request failed as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -385,6 +391,7 @@ impl Engine {
             return Ok(PushReport {
                 duration_ms: elapsed_ms(started),
                 waited_for_pid,
+                api_usage: self.summary_usage(),
                 ..PushReport::default()
             });
         }
@@ -393,15 +400,17 @@ impl Engine {
         let baseline = CallBaseline::take(self);
         let client = self.client()?;
         let report = self.push_entries(client.as_ref(), &pending);
-        let (sf_calls, http_requests) = baseline.since(self, client.as_ref());
+        let spent = baseline.spent(self, client.as_ref());
         // Whatever the outcome, keep what the client learned about the org (its API
         // version), so the next command does not pay an `sf org display` for it.
         let remembered = self.remember_org_facts(client.as_ref());
         // The push's own error, if any, is the one to report.
         let mut report = report?;
         remembered?;
-        report.sf_calls = sf_calls;
-        report.http_requests = http_requests;
+        report.sf_calls = spent.sf_calls;
+        report.http_requests = spent.http_requests;
+        report.api_calls = spent.api_calls;
+        report.api_usage = self.summary_usage();
         report.duration_ms = elapsed_ms(started);
         report.waited_for_pid = waited_for_pid;
         drop(lock);
@@ -788,13 +797,15 @@ impl Engine {
             "revert",
             "failed or pushed",
         ))?;
-        let (sf_calls, http_requests) = baseline.since(self, client.as_ref());
+        let spent = baseline.spent(self, client.as_ref());
         self.remember_org_facts(client.as_ref())?;
         Ok((
             reverted,
             PushReport {
-                sf_calls,
-                http_requests,
+                sf_calls: spent.sf_calls,
+                http_requests: spent.http_requests,
+                api_calls: spent.api_calls,
+                api_usage: self.summary_usage(),
                 duration_ms: elapsed_ms(started),
                 ..PushReport::default()
             },

@@ -11,7 +11,16 @@
 //! Salesforce could not be reached, it tries again with a growing back-off rather than
 //! hammering `sf`.
 //!
-//! The timing decisions are the pure [`Schedule`], tested with made-up instants.
+//! It minds the org's API budget: while the last reading of the org's usage (any upsight
+//! process's, from the database: `crate::budget`) is at or over
+//! `upsight_core::budget::PAUSE_PERCENT`, it pushes nothing on its own, neither after an
+//! edit, at start, nor on the way out; the edits stay pending, it says so once on stderr
+//! (the serve log), and it looks again every [`PAUSE_RECHECK`], so a fresh reading under
+//! the threshold (a sync or `upsight push` the user ran) lets it go on. [`Pusher::flush`]
+//! is someone asking, and always pushes.
+//!
+//! The timing decisions are the pure [`Schedule`], tested with made-up instants, and what
+//! to do when a push is due the pure [`decide`].
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -19,6 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use upsight_core::budget::{self, BudgetLevel};
 
 use crate::engine::Engine;
 use crate::push::PushReport;
@@ -27,6 +37,30 @@ use crate::push::PushReport;
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 /// The longest wait between attempts while Salesforce stays unreachable.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often a pusher paused by the API budget looks at the last reading again (a database
+/// read; no call).
+pub const PAUSE_RECHECK: Duration = Duration::from_secs(5);
+
+/// What a due background push does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    /// Push.
+    Push,
+    /// Hold the pending edits: the budget is nearly spent.
+    Hold,
+    /// Nothing is pending.
+    Idle,
+}
+
+/// The decision for a background push, from the budget's level and whether anything is
+/// pending. Only [`BudgetLevel::Pause`] holds; a warning does not.
+pub fn decide(level: BudgetLevel, pending: bool) -> Background {
+    match (pending, level.pauses_background()) {
+        (false, _) => Background::Idle,
+        (true, true) => Background::Hold,
+        (true, false) => Background::Push,
+    }
+}
 
 /// When the next push is due.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +102,15 @@ impl Schedule {
     /// Asks for a push as soon as possible (start-up recovery, an explicit request).
     pub fn push_now(&mut self, now: Instant) {
         self.retry_at = Some(now);
+    }
+
+    /// A due push was held for the API budget at `now`: look again after
+    /// [`PAUSE_RECHECK`]. The edits it covered are pending in the database and go with the
+    /// next push; the back-off is untouched, since nothing failed.
+    pub fn on_paused(&mut self, now: Instant) {
+        self.first_edit = None;
+        self.last_edit = None;
+        self.retry_at = Some(now + PAUSE_RECHECK);
     }
 
     /// When the next push should start, if one is wanted.
@@ -209,6 +252,8 @@ fn run(engine: Arc<Engine>, rx: Receiver<Message>, status: Arc<Mutex<PusherStatu
     if has_pending {
         schedule.push_now(Instant::now());
     }
+    // Whether the last due push was held, so the log says so once, and when it resumes.
+    let mut held = false;
     loop {
         let due = schedule.due();
         {
@@ -239,14 +284,58 @@ fn run(engine: Arc<Engine>, rx: Receiver<Message>, status: Arc<Mutex<PusherStatu
                 let _ = reply.send(push_once(&engine, &mut schedule, &status));
             }
             Some(Message::Shutdown(reply)) => {
-                let _ = reply.send(push_once(&engine, &mut schedule, &status));
+                // Stopping is not asking for a push: the budget holds this one too.
+                let result = match background(&engine) {
+                    (Background::Hold, reason) => Err(reason),
+                    _ => push_once(&engine, &mut schedule, &status),
+                };
+                let _ = reply.send(result);
                 return;
             }
-            None => {
-                push_once(&engine, &mut schedule, &status).ok();
-            }
+            None => match background(&engine) {
+                (Background::Hold, reason) => {
+                    if !held {
+                        eprintln!("upsight: {reason}");
+                        held = true;
+                    }
+                    schedule.on_paused(Instant::now());
+                }
+                (Background::Idle, _) => schedule.on_push(Instant::now(), false),
+                (Background::Push, reason) => {
+                    if held {
+                        eprintln!("upsight: background pushes resumed: {reason}");
+                        held = false;
+                    }
+                    push_once(&engine, &mut schedule, &status).ok();
+                }
+            },
         }
     }
+}
+
+/// What a due background push does now, and in words why (for the log).
+fn background(engine: &Engine) -> (Background, String) {
+    let pending = engine
+        .store()
+        .change_counts()
+        .map(|c| {
+            c.get(&upsight_core::ChangeStatus::Pending)
+                .copied()
+                .unwrap_or(0)
+                > 0
+        })
+        // Unreadable here: let the push try, and report the database's error.
+        .unwrap_or(true);
+    let (level, reading) = engine.api_budget().unwrap_or((BudgetLevel::Normal, None));
+    let why = match (level, reading) {
+        (BudgetLevel::Pause, Some(reading)) => budget::pause_reason(&reading),
+        (_, Some(reading)) => format!(
+            "this Salesforce org has used {}",
+            budget::usage_line(&reading)
+        ),
+        (_, None) => "no recent reading of the org's API usage".to_owned(),
+    };
+    (decide(level, pending), why)
 }
 
 fn push_once(
@@ -317,6 +406,38 @@ mod tests {
         s.on_edit(t0 + 4 * S);
         s.on_push(t0 + 6 * S, true);
         assert_eq!(s.due(), Some(t0 + 6 * S + FIRST_BACKOFF));
+    }
+
+    #[test]
+    fn a_held_push_looks_again_later_and_keeps_its_back_off() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(2 * S, 10 * S);
+        s.on_edit(t0);
+        s.on_paused(t0 + 2 * S);
+        assert_eq!(s.due(), Some(t0 + 2 * S + PAUSE_RECHECK));
+        // An edit meanwhile is due on its own debounce if that is sooner.
+        s.on_edit(t0 + 3 * S);
+        assert_eq!(s.due(), Some(t0 + 5 * S));
+        s.on_paused(t0 + 5 * S);
+        assert_eq!(s.due(), Some(t0 + 5 * S + PAUSE_RECHECK));
+        // A failure's back-off still starts from the first step.
+        s.on_push(t0 + 10 * S, true);
+        assert_eq!(s.due(), Some(t0 + 10 * S + FIRST_BACKOFF));
+    }
+
+    #[test]
+    fn only_a_nearly_spent_budget_holds_a_background_push() {
+        use BudgetLevel::{Normal, Pause, Warn};
+        let cases = [
+            (Normal, true, Background::Push),
+            (Warn, true, Background::Push),
+            (Pause, true, Background::Hold),
+            (Normal, false, Background::Idle),
+            (Pause, false, Background::Idle),
+        ];
+        for (level, pending, expected) in cases {
+            assert_eq!(decide(level, pending), expected, "{level:?}, {pending}");
+        }
     }
 
     #[test]

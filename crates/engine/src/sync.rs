@@ -40,6 +40,7 @@ use upsight_store::{
     SyncRunReport, SyncRunStatus,
 };
 
+use crate::budget::{ApiUsageView, Spent};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::lock::{Entry, Pass};
@@ -157,6 +158,12 @@ pub struct SyncSummary {
     pub sf_calls: u64,
     /// Direct HTTP requests (REST transport).
     pub http_requests: u64,
+    /// API calls this sync spent against the org's daily allocation: framed by the org's
+    /// own count (`Sforce-Limit-Info`) when two answers showed it, otherwise the requests
+    /// upsight made (`upsight_salesforce::api_calls_spent`).
+    pub api_calls: u64,
+    /// The org's usage as the sync left it, with the warning from 80% on.
+    pub api_usage: Option<ApiUsageView>,
     pub duration_ms: u64,
     /// Whether this request joined a sync that was already running instead of starting one.
     pub joined: bool,
@@ -178,6 +185,8 @@ impl SyncSummary {
             preserved_fields: Vec::new(),
             sf_calls: 0,
             http_requests: 0,
+            api_calls: 0,
+            api_usage: None,
             duration_ms: 0,
             joined: false,
         }
@@ -195,6 +204,7 @@ impl SyncSummary {
         count("opportunities_removed", self.opportunities_removed as u64);
         count("sf_calls", self.sf_calls);
         count("http_requests", self.http_requests);
+        count("api_calls", self.api_calls);
         count("duration_ms", self.duration_ms);
         let mut warnings = Vec::new();
         for f in &self.skipped_fields {
@@ -243,6 +253,7 @@ impl SyncSummary {
         summary.opportunities_removed = count("opportunities_removed") as usize;
         summary.sf_calls = count("sf_calls");
         summary.http_requests = count("http_requests");
+        summary.api_calls = count("api_calls");
         summary.duration_ms = count("duration_ms");
         for w in &run.warnings {
             let text = |k: &str| {
@@ -420,14 +431,11 @@ impl CallBaseline {
         )
     }
 
-    /// (`sf` processes, HTTP requests) since the baseline.
-    pub(crate) fn since(&self, engine: &Engine, client: &dyn SalesforceClient) -> (u64, u64) {
-        let now = client.stats();
-        (
-            now.sf_processes.saturating_sub(self.0.sf_processes)
-                + engine.sf_probes().saturating_sub(self.1),
-            now.http_requests.saturating_sub(self.0.http_requests),
-        )
+    /// What the operation spent since the baseline; and the org's usage the client saw,
+    /// remembered for `upsight status` and the pusher.
+    pub(crate) fn spent(&self, engine: &Engine, client: &dyn SalesforceClient) -> Spent {
+        engine.note_api_usage(client);
+        Spent::between(&self.0, client, engine.sf_probes().saturating_sub(self.1))
     }
 }
 
@@ -437,7 +445,11 @@ fn rfc3339_now() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs();
+    rfc3339(now.as_secs(), now.subsec_millis())
+}
+
+/// Seconds and milliseconds since the Unix epoch as the store writes timestamps.
+pub(crate) fn rfc3339(secs: u64, millis: u32) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -454,7 +466,7 @@ fn rfc3339_now() -> String {
         rem / 3_600,
         rem % 3_600 / 60,
         rem % 60,
-        now.subsec_millis()
+        millis
     )
 }
 
@@ -777,15 +789,17 @@ impl Engine {
         };
         let run_id = self.store().start_sync_run(scope.kind())?;
         let result = self.pull_inner(run_id, scope, &targets, fetched, &report);
-        let (sf_calls, http_requests) = self
+        let spent = self
             .connected_client()
-            .map(|c| baseline.since(self, c.as_ref()))
-            .unwrap_or((0, 0));
+            .map(|c| baseline.spent(self, c.as_ref()))
+            .unwrap_or_default();
         let duration_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(mut summary) => {
-                summary.sf_calls = sf_calls;
-                summary.http_requests = http_requests;
+                summary.sf_calls = spent.sf_calls;
+                summary.http_requests = spent.http_requests;
+                summary.api_calls = spent.api_calls;
+                summary.api_usage = self.summary_usage();
                 summary.duration_ms = duration_ms;
                 let run = self.store().finish_sync_run(run_id, &summary.report())?;
                 summary.status = run.status;
@@ -794,7 +808,8 @@ impl Engine {
             }
             Err(e) => {
                 let mut counts = BTreeMap::new();
-                counts.insert("sf_calls".to_owned(), sf_calls as i64);
+                counts.insert("sf_calls".to_owned(), spent.sf_calls as i64);
+                counts.insert("api_calls".to_owned(), spent.api_calls as i64);
                 counts.insert("duration_ms".to_owned(), duration_ms as i64);
                 // Recording the failure must not hide the error itself.
                 let _ = self.store().finish_sync_run(

@@ -6,17 +6,21 @@
 //! JSON-looking text), and describes through `sf sobject describe --json`. Each `sf` run
 //! costs about 1.5 s of node start-up, so the number of processes is what this transport
 //! optimises.
+//!
+//! Only `sf api request rest --include` shows response headers, so the org's API usage
+//! (`Sforce-Limit-Info`) is read there, refusals included; the API requests every other
+//! command makes are counted by what it is measured to make (see `CallStats::api_requests`).
 
 use serde_json::{json, Map, Value};
 
 use crate::client::{
     child_result, collections_body, finish_query, parse_collection_results, response_error,
-    str_field, update_in_batches, update_in_graphs, CallStats, ConditionalUpdate, QueryResult,
-    RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
+    str_field, update_in_batches, update_in_graphs, ApiUsageReading, CallStats, ConditionalUpdate,
+    QueryResult, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::process::Output;
-use crate::sf::{parse_api_request_output, ApiResponse, Sf};
+use crate::sf::{included_api_usage, parse_api_request_output, ApiResponse, Sf};
 use crate::soql::{
     check_name, encode_uri_component, query_path_prefix, ChunkLimits, Lit, Select, Soql,
     SIZING_API_VERSION,
@@ -94,20 +98,21 @@ impl CliClient {
             ],
             true,
         )?;
+        // A status line means sf got past its pre-flight `GET /services/data/vNN.N` and sent
+        // the request: two calls. The usage is read whatever the status (a refusal is a call
+        // too, and carries the header).
+        if included_status(&out.stdout).is_some() {
+            self.sf.counters.count_api_requests(2);
+        }
+        if let Some(usage) = included_api_usage(&out) {
+            self.sf.counters.note_usage(usage);
+        }
         let mut response = read_api_response(&out, &format!("sf api request rest {path}"))?;
         // A time the request's reads surely ran at or after (the whole `sf` run, start-up
         // included, bounds the time between them and the answer's `Date`).
         response.date = response
             .date
             .map(|date| crate::stamp::read_time_lower_bound(date, started.elapsed()));
-        if let Some(usage) = response.api_usage {
-            *self
-                .sf
-                .counters
-                .api_usage
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(usage);
-        }
         Ok(response)
     }
 }
@@ -137,6 +142,12 @@ fn read_api_response(out: &Output, context: &str) -> Result<ApiResponse> {
 fn included_status(stdout: &str) -> Option<u16> {
     let line = stdout.lines().next()?.trim().strip_prefix("HTTP/")?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// 1 when a one-request `sf` command's answer came from the org (a result, or Salesforce's
+/// refusal), 0 when it never got there (no login, a crash, a timeout).
+fn reached_org<T>(result: &Result<T>) -> u64 {
+    u64::from(matches!(result, Ok(_) | Err(Error::Salesforce { .. })))
 }
 
 /// Which result a page fetched through the Composite resource belongs to.
@@ -356,7 +367,16 @@ impl SalesforceClient for CliClient {
     fn query(&self, soql: &Soql) -> Result<QueryResult> {
         let result = self
             .sf
-            .run_json(&["data", "query", "--query", soql.as_str(), "--json"], true)?;
+            .run_json(&["data", "query", "--query", soql.as_str(), "--json"], true);
+        // The query, then `columns=true`, which sf skips when nothing matched (its pages in
+        // between are not seen here).
+        let matched = result
+            .as_ref()
+            .is_ok_and(|r| r.get("totalSize").and_then(Value::as_u64).unwrap_or(0) > 0);
+        self.sf
+            .counters
+            .count_api_requests(reached_org(&result) + u64::from(matched));
+        let result = result?;
         let raw = result.to_string();
         finish_query(result, &raw)
     }
@@ -416,8 +436,9 @@ impl SalesforceClient for CliClient {
         let result = self.sf.run_json(
             &["sobject", "describe", "--sobject", sobject, "--json"],
             true,
-        )?;
-        match result {
+        );
+        self.sf.counters.count_api_requests(reached_org(&result));
+        match result? {
             Value::Object(map) => Ok(map),
             other => Err(Error::protocol("sf sobject describe", other.to_string())),
         }
@@ -437,6 +458,10 @@ impl SalesforceClient for CliClient {
 
     fn stats(&self) -> CallStats {
         self.sf.counters.snapshot()
+    }
+
+    fn usage_since(&self, seq: u64) -> Option<ApiUsageReading> {
+        self.sf.counters.usage_since(seq)
     }
 
     fn transport(&self) -> TransportKind {

@@ -4,6 +4,7 @@
 //! same tests, so callers never know or care which one runs. Records are plain JSON maps as
 //! Salesforce returns them: this crate knows nothing of upsight's field map.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -189,6 +190,15 @@ impl RecordResult {
 }
 
 /// `Sforce-Limit-Info: api-usage=N/M`: API calls used in the last 24 h, out of the limit.
+///
+/// REST API Developer Guide, "Limit Info Header"
+/// (<https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm>):
+/// "This response header is returned in each request to REST API (except for calls to the
+/// Versions URI, /, which do not count towards your org's limit). [...] api-usage—Specifies
+/// the daily API usage for the organization against which the call was made. The first
+/// number is the number of API calls used, and the second number is the API limit for the
+/// organization." Older versions of the page show other items beside it
+/// (`api-usage=25/5000; per-app-api-usage=17/250(appName=...)`), so it is found among them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ApiUsage {
     pub used: u64,
@@ -209,6 +219,21 @@ impl ApiUsage {
     }
 }
 
+/// One `Sforce-Limit-Info` a client saw: the org's usage then, and where it falls among
+/// the client's own requests, so that two readings can frame what an operation spent
+/// ([`api_calls_spent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ApiUsageReading {
+    pub used: u64,
+    pub limit: u64,
+    /// When it was seen, in seconds since the Unix epoch (this machine's clock).
+    pub seen_at_s: u64,
+    /// Its place among this client's readings: 1 for the first.
+    pub seq: u64,
+    /// [`CallStats::api_requests`] when it was seen, the request that carried it included.
+    pub requests_at: u64,
+}
+
 /// What a client has cost so far, for the sync and push reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct CallStats {
@@ -216,25 +241,98 @@ pub struct CallStats {
     pub sf_processes: u64,
     /// HTTP requests sent directly (REST transport only).
     pub http_requests: u64,
-    /// The last `Sforce-Limit-Info` seen (REST transport only).
-    pub api_usage: Option<ApiUsage>,
+    /// The API requests this client made the org serve, by its own count: each REST
+    /// request but the Versions URI's, and for every `sf` process the requests that
+    /// command makes (measured against the simulator: `sf org display` 2, `sf org auth
+    /// show-access-token` 1, `sf data query` 2, or 1 when nothing matched, plus a request
+    /// per further page, `sf sobject describe` 1, `sf api request rest` 2: its pre-flight
+    /// `GET /services/data/vNN.N` and the request). An estimate where sf decides: the pages
+    /// of an `sf data query` are not seen, so they are not counted.
+    pub api_requests: u64,
+    /// The last `Sforce-Limit-Info` seen: on every REST answer, and on the CLI transport
+    /// only from `sf api request rest --include` (`sf data query` prints no headers), so
+    /// there it is as of the last call that showed it.
+    pub api_usage: Option<ApiUsageReading>,
 }
+
+/// The API calls an operation spent, from the client's stats at its start and end and the
+/// first reading seen during it (`SalesforceClient::usage_since(start's reading seq)`).
+///
+/// With two readings during the operation, the org's own count frames it: the calls the
+/// org counted between them (`last.used - first.used`, which is the same whether a reading
+/// counts the request carrying it or not), plus this client's requests before the first
+/// and after the last (the first reading's own request among them). That counts what the
+/// client cannot see (the pages `sf data query` follows, another client's calls meanwhile).
+/// Otherwise (no reading or one, the window rolled so `used` went down, a new limit), it is
+/// the client's own count.
+pub fn api_calls_spent(start: &CallStats, first: Option<ApiUsageReading>, end: &CallStats) -> u64 {
+    let own = end.api_requests.saturating_sub(start.api_requests);
+    let start_seq = start.api_usage.map_or(0, |r| r.seq);
+    let during = |r: &ApiUsageReading| r.seq > start_seq;
+    match (first.filter(during), end.api_usage.filter(during)) {
+        (Some(first), Some(last))
+            if last.seq > first.seq && last.used >= first.used && last.limit == first.limit =>
+        {
+            (last.used - first.used)
+                + first.requests_at.saturating_sub(start.api_requests)
+                + end.api_requests.saturating_sub(last.requests_at)
+        }
+        _ => own,
+    }
+}
+
+/// How many readings a client remembers for [`SalesforceClient::usage_since`]: an
+/// operation that outlives them is framed from the oldest one kept, which is still exact.
+const REMEMBERED_READINGS: usize = 64;
 
 /// The counters behind [`CallStats`], shared by a client and the `sf` handle it uses.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub sf_processes: AtomicU64,
     pub http_requests: AtomicU64,
-    pub api_usage: Mutex<Option<ApiUsage>>,
+    pub api_requests: AtomicU64,
+    readings: Mutex<VecDeque<ApiUsageReading>>,
 }
 
 impl Counters {
     pub fn snapshot(&self) -> CallStats {
+        let readings = self.readings.lock().unwrap_or_else(|e| e.into_inner());
         CallStats {
             sf_processes: self.sf_processes.load(Ordering::Relaxed),
             http_requests: self.http_requests.load(Ordering::Relaxed),
-            api_usage: *self.api_usage.lock().unwrap_or_else(|e| e.into_inner()),
+            api_requests: self.api_requests.load(Ordering::Relaxed),
+            api_usage: readings.back().copied(),
         }
+    }
+
+    /// Counts `n` API requests made of the org.
+    pub fn count_api_requests(&self, n: u64) {
+        self.api_requests.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Keeps a `Sforce-Limit-Info` an answer carried.
+    pub fn note_usage(&self, usage: ApiUsage) {
+        let seen_at_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut readings = self.readings.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = readings.back().map_or(0, |r| r.seq) + 1;
+        if readings.len() == REMEMBERED_READINGS {
+            readings.pop_front();
+        }
+        readings.push_back(ApiUsageReading {
+            used: usage.used,
+            limit: usage.limit,
+            seen_at_s,
+            seq,
+            requests_at: self.api_requests.load(Ordering::Relaxed),
+        });
+    }
+
+    /// The earliest reading after the `seq`-th that is still remembered.
+    pub fn usage_since(&self, seq: u64) -> Option<ApiUsageReading> {
+        let readings = self.readings.lock().unwrap_or_else(|e| e.into_inner());
+        readings.iter().find(|r| r.seq > seq).copied()
     }
 }
 
@@ -429,6 +527,12 @@ pub trait SalesforceClient: Send + Sync {
 
     /// What the client has cost so far.
     fn stats(&self) -> CallStats;
+
+    /// The earliest `Sforce-Limit-Info` reading after the `seq`-th this client still
+    /// remembers (see [`api_calls_spent`]). `None` for a client that keeps none.
+    fn usage_since(&self, _seq: u64) -> Option<ApiUsageReading> {
+        None
+    }
 
     fn transport(&self) -> TransportKind;
 }
@@ -918,6 +1022,106 @@ mod tests {
             })
         );
         assert_eq!(ApiUsage::parse("nonsense"), None);
+    }
+
+    fn reading(seq: u64, used: u64, requests_at: u64) -> ApiUsageReading {
+        ApiUsageReading {
+            used,
+            limit: 15_000,
+            seen_at_s: 1_796_159_153,
+            seq,
+            requests_at,
+        }
+    }
+
+    fn stats(api_requests: u64, last: Option<ApiUsageReading>) -> CallStats {
+        CallStats {
+            api_requests,
+            api_usage: last,
+            ..CallStats::default()
+        }
+    }
+
+    /// (start, first reading during, end, calls spent).
+    #[test]
+    fn api_calls_spent_cases() {
+        let cases = [
+            // No reading at all: the client's own count.
+            (stats(0, None), None, stats(3, None), 3),
+            // One reading: nothing to frame with, the own count.
+            (
+                stats(0, None),
+                Some(reading(1, 101, 2)),
+                stats(2, Some(reading(1, 101, 2))),
+                2,
+            ),
+            // Two readings 5 apart, with 1 own request before the first (its own) and 1
+            // after the last: 5 + 1 + 1. (The CLI's first pre-flight is before the first.)
+            (
+                stats(10, Some(reading(4, 90, 9))),
+                Some(reading(5, 100, 12)),
+                stats(18, Some(reading(6, 105, 17))),
+                5 + 2 + 1,
+            ),
+            // A colleague's integration spent 40 calls meanwhile: the org's count says so.
+            (
+                stats(0, None),
+                Some(reading(1, 100, 2)),
+                stats(4, Some(reading(2, 142, 4))),
+                42 + 2,
+            ),
+            // The readings before the start do not frame the operation.
+            (
+                stats(5, Some(reading(2, 50, 5))),
+                Some(reading(2, 50, 5)),
+                stats(7, Some(reading(2, 50, 5))),
+                2,
+            ),
+            // The window rolled (used went down): the own count.
+            (
+                stats(0, None),
+                Some(reading(1, 100, 1)),
+                stats(3, Some(reading(2, 60, 3))),
+                3,
+            ),
+            // A new limit between them: the own count.
+            (
+                stats(0, None),
+                Some(reading(1, 100, 1)),
+                stats(
+                    3,
+                    Some(ApiUsageReading {
+                        limit: 100_000,
+                        ..reading(2, 103, 3)
+                    }),
+                ),
+                3,
+            ),
+        ];
+        for (i, (start, first, end, spent)) in cases.into_iter().enumerate() {
+            assert_eq!(api_calls_spent(&start, first, &end), spent, "case {i}");
+        }
+    }
+
+    #[test]
+    fn readings_are_numbered_and_the_oldest_forgotten() {
+        let counters = Counters::default();
+        assert_eq!(counters.snapshot().api_usage, None);
+        counters.count_api_requests(2);
+        counters.note_usage(ApiUsage {
+            used: 7,
+            limit: 100,
+        });
+        let first = counters.snapshot().api_usage.unwrap();
+        assert_eq!((first.seq, first.used, first.requests_at), (1, 7, 2));
+        assert_eq!(counters.usage_since(0), Some(first));
+        assert_eq!(counters.usage_since(1), None);
+        for used in 8..200 {
+            counters.note_usage(ApiUsage { used, limit: 100 });
+        }
+        let oldest = counters.usage_since(0).unwrap();
+        assert_eq!(oldest.seq, 193 - REMEMBERED_READINGS as u64 + 1);
+        assert_eq!(counters.snapshot().api_usage.unwrap().used, 199);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! Code map:
 //! - [`client`]: the [`SalesforceClient`] trait the sync and push call, and its JSON-level
-//!   types (records are `serde_json` maps; nothing here knows upsight's field map).
+//!   types (records are `serde_json` maps; nothing here knows upsight's field map), with
+//!   what a client has cost ([`CallStats`]: processes, requests, the org's API usage as the
+//!   last `Sforce-Limit-Info` showed it, and [`api_calls_spent`] for one operation).
 //! - [`cli`] and [`rest`]: the two transports. [`connect()`] picks one from the settings.
 //! - [`sf`]: one `sf` install and target org: status, token, API version, org list, and
 //!   reading sf's output shapes. [`discover`] finds `sf`; [`process`] runs it safely.
@@ -28,9 +30,10 @@ pub mod stamp;
 
 pub use cli::CliClient;
 pub use client::{
-    ApiUsage, CallStats, ConditionalUpdate, NotAuthenticatedReason, OrgInfo, QueryResult, Record,
-    RecordError, RecordOutcome, RecordResult, RecordUpdate, SalesforceClient, Status,
-    TransportKind, MAX_GRAPHS_PER_REQUEST, MAX_NODES_PER_REQUEST, MAX_RECORDS_PER_UPDATE,
+    api_calls_spent, ApiUsage, ApiUsageReading, CallStats, ConditionalUpdate,
+    NotAuthenticatedReason, OrgInfo, QueryResult, Record, RecordError, RecordOutcome, RecordResult,
+    RecordUpdate, SalesforceClient, Status, TransportKind, MAX_GRAPHS_PER_REQUEST,
+    MAX_NODES_PER_REQUEST, MAX_RECORDS_PER_UPDATE,
 };
 pub use connect::{connect, status, ClientConfig};
 pub use discover::{discover, Candidate, Discovery, SearchEnv};

@@ -27,9 +27,9 @@ use serde_json::{Map, Value};
 
 use crate::client::{
     child_result, collections_body, finish_query, http_status_error, parse_collection_results,
-    response_error, str_field, update_in_batches, update_in_graphs, ApiUsage, CallStats,
-    ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo, QueryResult, RecordResult,
-    RecordUpdate, SalesforceClient, Status, TransportKind,
+    response_error, str_field, update_in_batches, update_in_graphs, ApiUsage, ApiUsageReading,
+    CallStats, ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo, QueryResult,
+    RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::sf::Sf;
@@ -422,6 +422,11 @@ impl RestClient {
         let url = format!("{}{}", session.instance_url, path);
         let auth = format!("Bearer {}", session.token);
         self.counters.http_requests.fetch_add(1, Ordering::Relaxed);
+        // "except for calls to the Versions URI, /, which do not count towards your org's
+        // limit" (REST API Developer Guide, "Limit Info Header").
+        if path.trim_end_matches('/') != "/services/data" {
+            self.counters.count_api_requests(1);
+        }
         let response = match method {
             Method::Get => self
                 .agent
@@ -445,17 +450,14 @@ impl RestClient {
                 .send(body.to_string()),
         };
         let mut response = response.map_err(|e| http_error(e, method.verb(), path))?;
+        // Read whatever the status: a refusal is a call, and its header a reading.
         if let Some(usage) = response
             .headers()
             .get("Sforce-Limit-Info")
             .and_then(|v| v.to_str().ok())
             .and_then(ApiUsage::parse)
         {
-            *self
-                .counters
-                .api_usage
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(usage);
+            self.counters.note_usage(usage);
         }
         let date = response
             .headers()
@@ -741,6 +743,10 @@ impl SalesforceClient for RestClient {
 
     fn stats(&self) -> CallStats {
         self.counters.snapshot()
+    }
+
+    fn usage_since(&self, seq: u64) -> Option<ApiUsageReading> {
+        self.counters.usage_since(seq)
     }
 
     fn transport(&self) -> TransportKind {

@@ -171,6 +171,10 @@ impl Sf {
     pub(crate) fn org_display(&self) -> Result<OrgDisplay> {
         let result = self.run_json(&["org", "display", "--json"], true)?;
         let display = parse_org_display(&result)?;
+        if display.connected_status == "Connected" {
+            // It asks `GET /services/data/vNN.N` twice (measured against the simulator).
+            self.counters.count_api_requests(2);
+        }
         if let Some(v) = &display.info.api_version {
             *self.api_version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v.clone());
         }
@@ -215,6 +219,8 @@ impl Sf {
             &["org", "auth", "show-access-token", "--no-prompt", "--json"],
             true,
         )?;
+        // One `GET /services/data/vNN.N` (measured against the simulator).
+        self.counters.count_api_requests(1);
         str_field(&result, "accessToken")
             .filter(|t| !t.is_empty() && !t.starts_with("[REDACTED]"))
             .ok_or_else(|| {
@@ -557,6 +563,18 @@ pub(crate) fn parse_api_request_output(out: &Output, context: &str) -> Result<Ap
     }
 }
 
+/// The `Sforce-Limit-Info` among the headers `sf api request rest --include` printed,
+/// whatever the status and whether or not the body can be read.
+pub(crate) fn included_api_usage(out: &Output) -> Option<ApiUsage> {
+    let stdout = strip_ansi(&out.stdout);
+    stdout
+        .lines()
+        .skip(1)
+        .map_while(header_line)
+        .find(|(name, _)| *name == "sforce-limit-info")
+        .and_then(|(_, value)| ApiUsage::parse(value))
+}
+
 /// What `sf api request rest` brought back.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApiResponse {
@@ -835,6 +853,18 @@ mod tests {
             "HTTP/1.1 400\n[{\"message\":\"m\",\"errorCode\":\"INVALID_FIELD\"}]",
             "",
         );
+        assert_eq!(included_api_usage(&bad_field), None);
+        let refused_with_usage = out(
+            1,
+            "HTTP/1.1 400\nsforce-limit-info: api-usage=9/10\n\n[{\"message\":\"m\",\"errorCode\":\"INVALID_FIELD\"}]",
+            "",
+        );
+        assert!(parse_api_request_output(&refused_with_usage, "c").is_err());
+        assert_eq!(
+            included_api_usage(&refused_with_usage),
+            Some(ApiUsage { used: 9, limit: 10 })
+        );
+        assert_eq!(included_api_usage(&preflight), None);
         assert!(
             matches!(parse_api_request_output(&bad_field, "c").unwrap_err(), Error::Salesforce { error_code, .. } if error_code == "INVALID_FIELD")
         );

@@ -1030,8 +1030,8 @@ fn discovery_reports_the_real_sf_with_its_version() {
     assert_eq!(first.version.as_deref(), Some("2.146.3"), "{first:?}");
 }
 
-/// The REST transport reads `Sforce-Limit-Info`. The simulator does not send it, so a
-/// one-shot HTTP server does.
+/// The REST transport reads `Sforce-Limit-Info` as the docs' example shows it, from a
+/// one-shot HTTP server that is not the simulator.
 #[test]
 fn rest_exposes_api_usage_from_the_limit_header() {
     use std::io::{BufRead, BufReader, Write};
@@ -1064,4 +1064,175 @@ fn rest_exposes_api_usage_from_the_limit_header() {
         server.join().unwrap().trim(),
         "GET /services/data/v62.0/sobjects/Account/describe HTTP/1.1"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The org's API budget.
+
+/// The calls the org has counted, as the simulator's admin API says.
+fn org_used(live: &Live) -> u64 {
+    live.admin("GET", "/api_usage", None)["used"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Both transports keep the last `Sforce-Limit-Info` they saw, with when they saw it. On
+/// the CLI transport only `sf api request rest --include` shows headers, so a client that
+/// has run only `sf data query` has no reading, and after one the reading is as of the last
+/// call that showed it.
+#[test]
+fn both_transports_report_the_api_usage_the_org_set() {
+    let live = Live::new(6, 1, 2000);
+    live.admin(
+        "PUT",
+        "/api_usage",
+        Some(json!({"used": 12_000, "limit": 15_000})),
+    );
+    let ids = live.account_ids();
+    let select = Select::from("Account").fields(["Id", "Name"]);
+    let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    let cli = live.cli().sf().clone().with_api_version("62.0").unwrap();
+    let cli = CliClient::new(cli);
+    cli.query_in(&select, "Id", &values[..1]).unwrap();
+    assert_eq!(
+        cli.stats().api_usage,
+        None,
+        "sf data query prints no headers"
+    );
+    cli.read_in(&select, "Id", &values).unwrap();
+    let reading = cli
+        .stats()
+        .api_usage
+        .expect("sf api request rest --include");
+    // The Composite request is the last call the org served.
+    assert_eq!((reading.used, reading.limit), (org_used(&live), 15_000));
+    assert!(reading.used > 12_000, "{reading:?}");
+    assert!(reading.seen_at_s >= started, "{reading:?}");
+    // A refusal carries the header too, and is read.
+    live.admin("PUT", "/api_usage", Some(json!({"used": 14_250})));
+    let bad = cli.update(&[RecordUpdate::new("Account", ids[0].clone()).set("Nope__c", "x")]);
+    assert!(bad.is_err(), "{bad:?}");
+    let refused = cli.stats().api_usage.unwrap();
+    assert_eq!((refused.used, refused.limit), (org_used(&live), 15_000));
+    assert!(refused.seq > reading.seq, "{refused:?} after {reading:?}");
+
+    let rest = live.rest();
+    rest.describe("Account").unwrap();
+    let reading = rest
+        .stats()
+        .api_usage
+        .expect("every REST answer carries it");
+    assert_eq!((reading.used, reading.limit), (org_used(&live), 15_000));
+    let bad = rest.describe("NoSuchThing__c");
+    assert!(bad.is_err(), "{bad:?}");
+    let refused = rest.stats().api_usage.unwrap();
+    assert_eq!(refused.used, org_used(&live), "a 404 is a reading too");
+}
+
+/// What each kind of `sf` command and HTTP request costs the org, measured against the
+/// simulator's count, and the client's own count of its requests agrees with it: that count
+/// is what a sync or push reports as `api_calls` when no two readings frame it.
+#[test]
+fn the_api_requests_each_call_makes_are_what_the_client_counts() {
+    let live = Live::new(6, 2, 2000);
+    let ids = live.account_ids();
+    let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
+    let select = Select::from("Account").fields(["Id", "Name"]);
+    let nothing = Select::from("Account")
+        .fields(["Id"])
+        .filter(Cond::eq("Name", "No such account"));
+    let one = Select::from("Account")
+        .fields(["Id"])
+        .filter(Cond::is_in("Id", values[..1].to_vec()));
+    let cli = live.cli();
+    let rest = live.rest();
+    let measure = |name: &str, client: &dyn SalesforceClient, call: &dyn Fn()| -> u64 {
+        let org_before = org_used(&live);
+        let own_before = client.stats().api_requests;
+        call();
+        let org = org_used(&live) - org_before;
+        let own = client.stats().api_requests - own_before;
+        eprintln!("{name}: {org} API request(s) counted by the org");
+        assert_eq!(own, org, "{name}: the client counted {own}, the org {org}");
+        org
+    };
+    let figures = [
+        (
+            "sf org display",
+            measure("sf org display", &cli, &|| {
+                cli.status().unwrap();
+            }),
+            2,
+        ),
+        (
+            "sf data query (rows)",
+            measure("sf data query (rows)", &cli, &|| {
+                cli.query(&one.build().unwrap()).unwrap();
+            }),
+            2,
+        ),
+        (
+            "sf data query (no rows)",
+            measure("sf data query (no rows)", &cli, &|| {
+                cli.query(&nothing.build().unwrap()).unwrap();
+            }),
+            1,
+        ),
+        (
+            "sf sobject describe",
+            measure("sf sobject describe", &cli, &|| {
+                cli.describe("Account").unwrap();
+            }),
+            1,
+        ),
+        (
+            "sf api request rest (Composite)",
+            measure("sf api request rest (Composite)", &cli, &|| {
+                cli.read_in(&select, "Id", &values).unwrap();
+            }),
+            2,
+        ),
+        (
+            "sf api request rest (Composite Graph)",
+            measure("sf api request rest (Composite Graph)", &cli, &|| {
+                let update = RecordUpdate::new("Account", ids[0].clone())
+                    .set("CS_Account_Notes__c", "budget");
+                let results = cli
+                    .update_conditional(&[upsight_salesforce::ConditionalUpdate {
+                        update,
+                        unmodified_since_s: None,
+                    }])
+                    .unwrap();
+                assert!(results[0].is_saved(), "{results:?}");
+            }),
+            2,
+        ),
+        (
+            "REST auth (sf org display + sf org auth show-access-token)",
+            measure("REST auth", &rest, &|| rest.authenticate().unwrap()),
+            3,
+        ),
+        (
+            "REST query",
+            measure("REST query", &rest, &|| {
+                rest.query(&one.build().unwrap()).unwrap();
+            }),
+            1,
+        ),
+        (
+            "REST describe",
+            measure("REST describe", &rest, &|| {
+                rest.describe("Account").unwrap();
+            }),
+            1,
+        ),
+    ];
+    for (name, measured, expected) in figures {
+        assert_eq!(measured, expected, "{name}");
+    }
 }

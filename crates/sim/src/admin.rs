@@ -28,6 +28,8 @@
 //! | `POST /__sim/session/expire` | Expires the current token (every API call with it now gets 401 INVALID_SESSION_ID) and mints a new one: `{"token": "<new>"}`. |
 //! | `GET /__sim/requests` | `{"total", "counts": {class: n}, "log": [{seq, method, path, class, q, columns, status}]}`. Classes: `userinfo`, `versions`, `resources`, `query`, `query_columns`, `query_all`, `query_more`, `tooling_query`, `global_describe`, `describe`, `sobject_get`, `sobject_patch`, `sobject_delete`, `composite` (sObject Collections), `composite_batch` (the Composite resource `POST /composite`, whose subrequests are also counted and logged, each under its own class), `composite_graph` (the Composite Graph resource `POST /composite/graph`, whose nodes are likewise counted under their own classes), `search`, `other`. `q` is the SOQL exactly as decoded by the server. The log keeps the last 10,000 requests. |
 //! | `DELETE /__sim/requests` | Resets the counters and the log. |
+//! | `GET /__sim/api_usage` | `{"used", "limit"}`: the API calls the org has served in its window and its allocation (default 15,000), as `Sforce-Limit-Info` reports them (see [`crate::api_usage`]). |
+//! | `PUT /__sim/api_usage` | `{"used": N, "limit": M}` (either or both; `limit` at least 1) puts the org at that point of its budget: the next API call answers `api-usage=N+1/M`. Answers like `GET`. A reset and `DELETE /__sim/requests` keep it. |
 //!
 //! **A colleague's edit inside a client's check-and-write window.** Hold the client's write
 //! with a delay fault, land the edit through the admin API meanwhile, and see what the
@@ -60,6 +62,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+use crate::api_usage::{ApiUsageError, ApiUsageUpdate};
 use crate::dataset::DatasetSpec;
 use crate::faults::FaultSpec;
 use crate::org::SfFieldError;
@@ -89,6 +92,7 @@ pub(crate) fn router() -> Router<SimState> {
         .route("/session", get(session))
         .route("/session/expire", post(expire_session))
         .route("/requests", get(requests).delete(reset_requests))
+        .route("/api_usage", get(api_usage).put(set_api_usage))
         .fallback(|| async { admin_error(StatusCode::NOT_FOUND, "no such admin endpoint") })
 }
 
@@ -501,4 +505,28 @@ async fn requests(State(state): State<SimState>) -> Response {
 async fn reset_requests(State(state): State<SimState>) -> Response {
     state.stats().reset();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn api_usage(State(state): State<SimState>) -> Response {
+    json_response(StatusCode::OK, &json!(state.api_usage()))
+}
+
+async fn set_api_usage(State(state): State<SimState>, body: Bytes) -> Response {
+    // An object only: serde would also take `[used, limit]` for the struct.
+    let update = match parse_body::<Map<String, Value>>(&body) {
+        Ok(Some(map)) => serde_json::from_value::<ApiUsageUpdate>(Value::Object(map)),
+        Ok(None) => return admin_error(StatusCode::BAD_REQUEST, &ApiUsageError::Empty.to_string()),
+        Err(e) => return e.into_response(),
+    };
+    let update = match update {
+        Ok(update) => update,
+        Err(e) => return BadBody(e).into_response(),
+    };
+    match update.apply(state.api_usage()) {
+        Ok(usage) => {
+            state.set_api_usage(usage);
+            json_response(StatusCode::OK, &json!(usage))
+        }
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
 }

@@ -19,13 +19,15 @@
 //! [`composite`]) and the Composite Graph resource (`POST /composite/graph`: see [`graph`]).
 //! Errors use Salesforce's shapes and codes; a request URI over 16,384 bytes gets HTTP 414, a
 //! URI and headers over 16,384 bytes together HTTP 431; a wrong or expired token gets 401
-//! INVALID_SESSION_ID with `WWW-Authenticate: Token`. The
-//! answers are held to real recorded ones by `tests/recorded_shapes.rs` (fixtures in
-//! `tests/recordings/`, each naming the public recording it comes from).
+//! INVALID_SESSION_ID with `WWW-Authenticate: Token`. Every REST API answer but the
+//! Versions URI's carries `Sforce-Limit-Info: api-usage=USED/LIMIT`, one call per request (a
+//! Composite or Composite Graph request is one), against a settable allocation
+//! ([`api_usage`]). The answers are held to real recorded ones by `tests/recorded_shapes.rs`
+//! (fixtures in `tests/recordings/`, each naming the public recording it comes from).
 //!
 //! The admin API under `/__sim/` (load data, plant and edit records "as another user",
-//! remove fields, set the page size, inject faults, expire the session, read request counts
-//! and the decoded SOQL log) is documented in [`admin`].
+//! remove fields, set the page size, inject faults, expire the session, set the API usage,
+//! read request counts and the decoded SOQL log) is documented in [`admin`].
 //!
 //! Layout:
 //! - [`schema`]: the org's metadata (objects, fields, types, lengths, picklists), used by
@@ -34,6 +36,7 @@
 //! - [`soql`]: a SOQL parser and evaluator over [`org::Org`].
 //! - [`dataset`]: the deterministic dataset generator.
 //! - [`server`]: the axum routes and the gate (auth, faults, limits, counting);
+//!   [`api_usage`]: the org's API budget the gate counts and reports in `Sforce-Limit-Info`;
 //!   [`composite`]: the Composite resource; [`graph`]: the Composite Graph resource; [`paging`]: pages and cursors; [`describe`]:
 //!   describe bodies; [`faults`]: fault rules and the request log; [`admin`]: the `/__sim/`
 //!   API.
@@ -46,6 +49,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin;
+pub mod api_usage;
 pub mod clock;
 pub mod composite;
 pub mod conditional;

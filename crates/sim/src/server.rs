@@ -1,5 +1,7 @@
 //! The simulator's HTTP server: the Salesforce REST subset `sf` uses, behind one gate that
-//! counts requests, refuses over-long URIs and request heads, fires injected faults and checks the session.
+//! counts requests, refuses over-long URIs and request heads, fires injected faults, checks
+//! the session, and counts each API call against the org's budget, answering it with
+//! `Sforce-Limit-Info` (see [`crate::api_usage`]).
 //!
 //! Run it on its own thread with [`spawn`] (tests, `upsight sim`), or on an existing runtime
 //! with [`router`]/[`serve`] (`upsight demo`). The admin API under `/__sim/` is described in
@@ -26,6 +28,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
+use crate::api_usage::ApiUsage;
 use crate::composite::{Subrequest, TxLog};
 use crate::conditional::{self, Conditions};
 use crate::dataset::{self, DatasetSpec};
@@ -112,6 +115,7 @@ struct Inner {
     faults: Mutex<Faults>,
     stats: Mutex<Stats>,
     cursors: Mutex<Cursors>,
+    api_usage: Mutex<ApiUsage>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -152,6 +156,7 @@ impl SimState {
             faults: Mutex::new(Faults::default()),
             stats: Mutex::new(Stats::default()),
             cursors: Mutex::new(Cursors::default()),
+            api_usage: Mutex::new(ApiUsage::default()),
             shutdown: watch::Sender::new(false),
         }))
     }
@@ -208,6 +213,20 @@ impl SimState {
         let n = n.clamp(1, MAX_PAGE_SIZE);
         self.0.page_size.store(n, Ordering::Relaxed);
         n
+    }
+
+    /// The org's API calls in the window and its allocation.
+    pub fn api_usage(&self) -> ApiUsage {
+        *lock(&self.0.api_usage)
+    }
+
+    /// Puts the org at `usage` (tests set 80% or 95% of the allocation this way).
+    pub fn set_api_usage(&self, usage: ApiUsage) {
+        *lock(&self.0.api_usage) = usage;
+    }
+
+    fn count_api_call(&self) -> ApiUsage {
+        lock(&self.0.api_usage).count_call()
     }
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -504,8 +523,17 @@ async fn gate(State(state): State<SimState>, req: Request, next: Next) -> Respon
     let seq = state
         .stats()
         .start(&method, &path, class, q.clone(), columns);
-    let mut response = gated(&state, req, next, &method, &path, q.as_deref()).await;
+    // A Composite subrequest or Graph node is part of the call that carries it.
+    let subrequest = req.extensions().get::<Subrequest>().is_some();
+    let (mut response, answered) = gated(&state, req, next, &method, &path, q.as_deref()).await;
     state.stats().finish(seq, response.status().as_u16());
+    let versions_uri = path.trim_end_matches('/') == "/services/data";
+    if answered == Answered::Api && !subrequest && path.starts_with("/services/") && !versions_uri {
+        let usage = state.count_api_call();
+        if let Ok(value) = HeaderValue::from_str(&usage.header_value()) {
+            response.headers_mut().insert(SFORCE_LIMIT_INFO, value);
+        }
+    }
     // Salesforce's `Date` header and its record stamps come from the same servers' clock
     // (RFC 9110 §6.6.1: the origin's clock when it generated the response), and clients
     // reason with both (a conditional write checks that a record's LastModifiedDate is
@@ -523,6 +551,18 @@ async fn gate(State(state): State<SimState>, req: Request, next: Next) -> Respon
     response
 }
 
+/// The response header that reports the org's API usage.
+const SFORCE_LIMIT_INFO: &str = "sforce-limit-info";
+
+/// Who answered a request: the API (a call against the org's budget), the edge in front of
+/// it, or nobody's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answered {
+    Api,
+    Edge,
+    NoSession,
+}
+
 async fn gated(
     state: &SimState,
     req: Request,
@@ -530,7 +570,7 @@ async fn gated(
     method: &str,
     path: &str,
     q: Option<&str>,
-) -> Response {
+) -> (Response, Answered) {
     let uri_len = req
         .uri()
         .path_and_query()
@@ -539,11 +579,12 @@ async fn gated(
         // A subrequest's URL travels in a JSON body the edge never reads, so the API itself
         // refuses it, in its own error shape.
         if req.extensions().get::<Subrequest>().is_some() {
-            return sf_error(
+            let refusal = sf_error(
                 StatusCode::URI_TOO_LONG,
                 "URI_TOO_LONG",
                 "The request URI is longer than 16384 bytes.",
             );
+            return (refusal, Answered::Api);
         }
         // Salesforce's edge refuses these before the API sees them, with its web server's
         // page, whose body is `<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>` as
@@ -558,7 +599,7 @@ async fn gated(
             CONTENT_TYPE,
             HeaderValue::from_static("text/html;charset=UTF-8"),
         );
-        return r;
+        return (r, Answered::Edge);
     }
     // Salesforce Help, knowledge article 000386264 ("Maximum number of rows returned by
     // SOQL queries over the REST API"): "the maximum length for the combined URI and
@@ -574,11 +615,12 @@ async fn gated(
                 .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
                 .sum::<usize>();
         if head > MAX_REQUEST_HEAD_BYTES {
-            return html(
+            let page = html(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "431 Request Header Fields Too Large",
                 "The request URI and headers are longer than 16384 bytes.",
             );
+            return (page, Answered::Edge);
         }
     }
     let fault = state.faults().take(method, path, q);
@@ -590,26 +632,28 @@ async fn gated(
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if status == StatusCode::UNAUTHORIZED {
-                return unauthorized(&message);
+                return (unauthorized(&message), Answered::NoSession);
             }
-            return sf_error(status, &error_code, &message);
+            return (sf_error(status, &error_code, &message), Answered::Api);
         }
         Some(FaultAction::Html { status }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return html(
+            let page = html(
                 status,
                 status.canonical_reason().unwrap_or("Error"),
                 "The service is temporarily unavailable. Please try again later.",
             );
+            return (page, Answered::Edge);
         }
         Some(FaultAction::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultAction::Hang) => {
             state.hang().await;
-            return html(
+            let page = html(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Shutting down",
                 "The simulator is stopping.",
             );
+            return (page, Answered::Edge);
         }
         Some(FaultAction::ExpireSession) => {
             state.expire_session();
@@ -619,9 +663,12 @@ async fn gated(
     // The version list is public in Salesforce; everything else needs the session.
     let public = path.trim_end_matches('/') == "/services/data";
     if !public && !state.authorized(req.headers()) {
-        return unauthorized("Session expired or invalid");
+        return (
+            unauthorized("Session expired or invalid"),
+            Answered::NoSession,
+        );
     }
-    next.run(req).await
+    (next.run(req).await, Answered::Api)
 }
 
 // ---------------------------------------------------------------------------------------

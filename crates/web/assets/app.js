@@ -111,6 +111,10 @@
   }
 
   function applyStatus(s) {
+    const usage = document.getElementById("api-usage");
+    if (usage && s.budget_html !== undefined && usage.innerHTML !== s.budget_html) {
+      usage.innerHTML = s.budget_html; // rendered and escaped by the server
+    }
     setCount("pending-count", s.pending);
     setCount("failed-count", s.failed);
     setCount("conflict-count", s.conflicts);
@@ -158,6 +162,19 @@
     const fast = syncWasRunning || (r.ok && r.data.pending > 0);
     statusTimer = setTimeout(pollStatus, fast ? 600 : 3000);
   }
+
+  // Push now (shown while background pushes are paused for the API budget): asking is what
+  // the pause waits for.
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-push-now]");
+    if (!button) return;
+    button.disabled = true;
+    const r = await api("POST", "/api/push", {});
+    if (!r.ok) { toast(r.data.error || "The push could not start.", true); button.disabled = false; return; }
+    const report = r.data.report || {};
+    toast("Pushed " + (report.pushed || 0) + ", still pending " + (report.pending || 0) + ".", !!report.error);
+    if (r.data.status) applyStatus(r.data.status);
+  });
 
   if (syncButton) {
     syncButton.addEventListener("click", async () => {

@@ -1,12 +1,15 @@
 //! The page shell every screen shares: the document head (embedded stylesheet and script,
 //! the CSRF token for the script to send), the sidebar (navigation, the Sync button with its
-//! live state, the pending and failed counts), and the bare page used for errors.
+//! live state, the pending and failed counts, the org's API usage with its warning and
+//! whether background pushes are paused for it), and the bare page used for errors.
 //!
 //! maud escapes every `(value)` it splices in, so Salesforce data can only ever appear here
 //! as text. Nothing in this crate uses `PreEscaped` on data.
 
 use crate::format;
 use maud::{html, Markup, DOCTYPE};
+use upsight_core::budget::BudgetLevel;
+use upsight_engine::ApiUsageView;
 use upsight_store::{SyncRun, SyncRunStatus};
 
 /// Which navigation entry is current.
@@ -24,6 +27,10 @@ pub struct Sidebar {
     pub failed: usize,
     pub conflicts: usize,
     pub last_sync: Option<SyncRun>,
+    /// The org's API usage as last seen, if ever.
+    pub api_usage: Option<ApiUsageView>,
+    /// Why background pushes are held, while they are (`upsight serve` only).
+    pub push_paused: Option<String>,
     /// Set in `upsight demo`: the badge text.
     pub demo: Option<String>,
 }
@@ -109,6 +116,9 @@ fn sidebar(s: &Sidebar, nav: Nav) -> Markup {
                 button.primary #sync-button type="button" { "Sync" }
                 div.sync-progress #sync-progress hidden { div {} }
                 div.sync-state #sync-state { (last_sync_line(s.last_sync.as_ref())) }
+                div.api-usage #api-usage {
+                    (budget_line(s.api_usage.as_ref(), s.push_paused.is_some(), s.pending))
+                }
                 div.sync-links {
                     a href="/changes?status=pending" #pending-link {
                         span { "Pending" } span #pending-count { (s.pending) }
@@ -123,6 +133,28 @@ fn sidebar(s: &Sidebar, nav: Nav) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The sidebar's API usage line: "API: 1,234 of 15,000 API calls (8%)", and the warning
+/// from 80% on (from 95% it says that background pushes wait), with Push now while they
+/// hold edits. The script replaces it from `/api/status`.
+pub fn budget_line(usage: Option<&ApiUsageView>, paused: bool, pending: usize) -> Markup {
+    html! {
+        @if let Some(u) = usage {
+            @let title = format!("Seen {}", u.seen_at);
+            @match u.level {
+                BudgetLevel::Normal => div.muted title=(title) { "API: " (u.line()) },
+                BudgetLevel::Warn => div.warn title=(title) { "⚠ API: " (u.line()) },
+                BudgetLevel::Pause => div.bad title=(title) { "⚠ API: " (u.line()) },
+            }
+            @if let Some(warning) = &u.warning {
+                p.budget-warning { (warning) }
+            }
+        }
+        @if paused && pending > 0 {
+            button.small #push-now type="button" data-push-now { "Push now" }
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The one state every handler shares: the engine, the security gate's token, the demo
-//! badge, and the view of the sync the sidebar is showing.
+//! The one state every handler shares: the engine, the background pusher (and whether the
+//! org's API budget holds it, for the sidebar), the security gate's token, the demo badge,
+//! and the view of the sync the sidebar is showing.
 //!
 //! The engine blocks (SQLite, `sf` processes, HTTP to Salesforce), so handlers reach it only
 //! through [`AppState::run`], which moves the work to tokio's blocking pool and turns a
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use upsight_core::ChangeStatus;
 use upsight_engine::pusher::{Pusher, PusherStatus};
-use upsight_engine::{Engine, EngineError, OrgMeta};
+use upsight_engine::{ApiUsageView, Engine, EngineError, OrgMeta};
 
 /// How the app is run.
 #[derive(Debug, Clone)]
@@ -155,10 +156,19 @@ impl AppState {
     /// The sidebar and token for a full page, read in the same blocking call as the page's
     /// own data (`engine` is the caller's).
     pub fn chrome(&self, engine: &Engine) -> Result<Chrome, AppError> {
+        let mut sidebar = sidebar(engine, self.0.demo_badge.clone())?;
+        sidebar.push_paused = self.push_paused(sidebar.api_usage.as_ref());
         Ok(Chrome {
             csrf_token: self.0.csrf_token.clone(),
-            sidebar: sidebar(engine, self.0.demo_badge.clone())?,
+            sidebar,
         })
+    }
+
+    /// Why the background pusher holds its pushes at `usage`, if this app has one and the
+    /// usage is at the pause threshold (the pusher's own rule: `upsight_engine::pusher`).
+    pub fn push_paused(&self, usage: Option<&ApiUsageView>) -> Option<String> {
+        let usage = usage.filter(|u| u.level.pauses_background())?;
+        self.0.pusher.as_ref().map(|_| usage.pause_reason())
     }
 }
 
@@ -172,11 +182,14 @@ pub fn sidebar(engine: &Engine, demo: Option<String>) -> Result<Sidebar, AppErro
         .map_err(EngineError::from)?
         .into_iter()
         .next();
+    drop(store);
     Ok(Sidebar {
         pending: count(ChangeStatus::Pending),
         failed: count(ChangeStatus::Failed),
         conflicts: count(ChangeStatus::Conflict),
         last_sync,
+        api_usage: engine.api_usage_view()?,
+        push_paused: None,
         demo,
     })
 }

@@ -1,8 +1,9 @@
 //! Settings > Salesforce CLI: which `sf` (the detected one, a dropdown of every install
 //! found, or a custom path validated on save), its status exactly as the spec names it
-//! (Authenticated with the username, Not authenticated, Not found), the target org, the
-//! transport and the push delays. The values are the same settings `upsight settings set`
-//! edits, saved through the engine.
+//! (Authenticated with the username, Not authenticated, Not found), the org's API usage as
+//! the last sync or push saw it (with its warning, and whether background pushes are
+//! paused for it), the target org, the transport and the push delays. The values are the
+//! same settings `upsight settings set` edits, saved through the engine.
 //!
 //! The status and the org list each start `sf` (seconds), so the page renders at once and
 //! loads them from `/settings/status` as a fragment.
@@ -73,6 +74,40 @@ fn load(state: &AppState, engine: &Engine) -> Result<View, AppError> {
         discovery: discover(&SearchEnv::from_process()),
         demo: state.is_demo(),
     })
+}
+
+/// The API usage panel: what the last reading said, read from the database (no call).
+fn usage_panel(view: &View) -> Markup {
+    let sidebar = &view.chrome.sidebar;
+    html! {
+        div.panel #api-usage-panel {
+            div.panel-head { h2 { "Salesforce API usage" } }
+            div.panel-pad {
+                @match &sidebar.api_usage {
+                    None => p.muted { "Not seen yet: the next sync or push reads it from Salesforce's answers." },
+                    Some(u) => {
+                        p #api-usage-line {
+                            (u.line()) " in the last 24 hours, as of "
+                            span data-time=(u.seen_at) { (crate::format::relative_time(&u.seen_at)) } "."
+                        }
+                        @if let Some(warning) = &u.warning {
+                            div.banner.warn #api-usage-warning { (warning) }
+                        }
+                        @if sidebar.push_paused.is_some() && sidebar.pending > 0 {
+                            p #api-usage-held {
+                                (sidebar.pending) " edit(s) wait for Push now (in the sidebar) or "
+                                code { "upsight push" } "."
+                            }
+                        }
+                    }
+                }
+                div.hint {
+                    "Salesforce counts every API call of the org, from every integration, over a rolling "
+                    "24 hours. upsight warns from 80% and pauses its background pushes from 95%."
+                }
+            }
+        }
+    }
 }
 
 /// The page probes every `sf` it finds (`sf --version`), so it is same-origin only.
@@ -245,6 +280,7 @@ fn render(
                 span.muted { "Checking the Salesforce CLI…" }
             }
         }
+        (usage_panel(view))
         form.panel #settings-form method="post" action="/settings" {
             input type="hidden" name=(CSRF_FIELD) value=(view.chrome.csrf_token);
             div.panel-head { h2 { "Salesforce CLI" } }

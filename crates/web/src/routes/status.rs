@@ -1,7 +1,9 @@
 //! The sidebar's live data: `GET /api/status` (pending and failed counts, the running
-//! sync's phase and n of total, the last sync line) and `POST /api/sync`, the Sync button.
-//! Every page polls the first; the second starts a full sync in the background and answers
-//! at once.
+//! sync's phase and n of total, the last sync line, the org's API usage and whether
+//! background pushes are paused for it), `POST /api/sync`, the Sync button, and
+//! `POST /api/push`, Push now. Every page polls the first; the second starts a full sync in
+//! the background and answers at once; the third pushes what is pending now, whatever the
+//! API budget (someone asked), and answers with the push's report.
 
 use crate::error::{ApiResult, AppError};
 use crate::layout;
@@ -12,12 +14,14 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use upsight_engine::SyncScope;
+use upsight_engine::push::PushReport;
+use upsight_engine::{ApiUsageView, SyncScope};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/status", get(status))
         .route("/api/sync", post(start_sync))
+        .route("/api/push", post(push_now))
 }
 
 #[derive(Debug, Serialize)]
@@ -32,6 +36,12 @@ pub struct StatusBody {
     pub push_due_in_ms: Option<u64>,
     /// The "Last sync" line, rendered (and escaped) by the server.
     pub last_sync_html: String,
+    /// The org's API usage as last seen (`null` before any reading).
+    pub api_usage: Option<ApiUsageView>,
+    /// Why background pushes are held, while they are.
+    pub push_paused: Option<String>,
+    /// The sidebar's API usage line, rendered (and escaped) by the server.
+    pub budget_html: String,
 }
 
 async fn status(State(state): State<AppState>) -> ApiResult<Json<StatusBody>> {
@@ -60,6 +70,13 @@ async fn read_status(state: &AppState) -> Result<StatusBody, AppError> {
         sync.total = progress.total as u64;
     }
     let pusher = state.pusher_status();
+    let push_paused = state.push_paused(sidebar.api_usage.as_ref());
+    let budget_html = layout::budget_line(
+        sidebar.api_usage.as_ref(),
+        push_paused.is_some(),
+        sidebar.pending,
+    )
+    .into_string();
     Ok(StatusBody {
         pending: sidebar.pending,
         failed: sidebar.failed,
@@ -68,7 +85,26 @@ async fn read_status(state: &AppState) -> Result<StatusBody, AppError> {
         pushing: pusher.as_ref().is_some_and(|p| p.pushing),
         push_due_in_ms: pusher.and_then(|p| p.due_in_ms),
         last_sync_html: layout::last_sync_line(sidebar.last_sync.as_ref()).into_string(),
+        api_usage: sidebar.api_usage,
+        push_paused,
+        budget_html,
     })
+}
+
+#[derive(Debug, Serialize)]
+pub struct PushBody {
+    pub report: PushReport,
+    pub status: StatusBody,
+}
+
+/// Push now: what is pending goes at once. The push lock makes it take turns with the
+/// background pusher.
+async fn push_now(State(state): State<AppState>) -> ApiResult<Json<PushBody>> {
+    let report = state.run(|engine| Ok(engine.push()?)).await?;
+    Ok(Json(PushBody {
+        report,
+        status: read_status(&state).await?,
+    }))
 }
 
 /// Starts a full sync unless one is running (then this joins it), and answers at once.
