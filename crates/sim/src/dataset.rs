@@ -426,6 +426,9 @@ pub fn populate(org: &mut Instance, spec: &DatasetSpec) {
         };
         str_field(&mut a, "Renewal_Risk_Level__c", risk);
         a.insert("NPS_Score__c".into(), json!(rng.range(-40, 90) as f64));
+        // Live records: not in the Recycle Bin, not the loser of a merge.
+        a.insert("IsDeleted".into(), json!(false));
+        a.insert("MasterRecordId".into(), Value::Null);
         str_field(&mut a, "CXM_Name__c", *rng.pick(CSMS));
         str_field(&mut a, "CXM_Sentiment_Picklist__c", *rng.pick(&colours));
         let last_cx = rng.range(0, 120);
@@ -657,6 +660,11 @@ mod tests {
                     let v = &r.fields[&f.name];
                     if f.name == "Churn_Reason__c" {
                         assert_eq!(v.is_null(), r.fields["StageName"] != "Closed Lost");
+                        continue;
+                    }
+                    // Only the loser of a merge has one.
+                    if f.name == "MasterRecordId" {
+                        assert!(v.is_null());
                         continue;
                     }
                     assert!(!v.is_null(), "{object}.{} is null", f.name);

@@ -528,7 +528,19 @@ async fn gate(State(state): State<SimState>, req: Request, next: Next) -> Respon
     let (mut response, answered) = gated(&state, req, next, &method, &path, q.as_deref()).await;
     state.stats().finish(seq, response.status().as_u16());
     let versions_uri = path.trim_end_matches('/') == "/services/data";
-    if answered == Answered::Api && !subrequest && path.starts_with("/services/") && !versions_uri {
+    // A path naming no API version is answered before any API runs: the recorded 404 for
+    // `/services/data/viAmABadVersion/...` carries no Sforce-Limit-Info
+    // (heroku/heroku-applink-nodejs, `mappings/create-invalid-api-version.json`).
+    let bad_version = path
+        .strip_prefix("/services/data/")
+        .and_then(|rest| rest.split('/').next())
+        .is_some_and(|v| !v.is_empty() && check_version(v).is_err());
+    if answered == Answered::Api
+        && !subrequest
+        && path.starts_with("/services/")
+        && !versions_uri
+        && !bad_version
+    {
         let usage = state.count_api_call();
         if let Ok(value) = HeaderValue::from_str(&usage.header_value()) {
             response.headers_mut().insert(SFORCE_LIMIT_INFO, value);
