@@ -485,6 +485,19 @@ impl RestClient {
         }
     }
 
+    /// Runs the query at `path` (the Query or QueryAll resource) and follows every page.
+    fn query_at(&self, path: &str, soql: &Soql) -> Result<QueryResult> {
+        let first = self.request_dated(Method::Get, path)?;
+        let total = first.body.get("totalSize").cloned().unwrap_or(Value::Null);
+        let mut records = Vec::new();
+        self.follow_pages(first.body, &mut records)?;
+        let merged = serde_json::json!({"records": records, "totalSize": total, "done": true});
+        let mut result = finish_query(merged, soql.as_str())?;
+        // The first page's answer is the earliest: the safe time for the settle rule.
+        result.server_time_s = first.date;
+        Ok(result)
+    }
+
     /// Follows `nextRecordsUrl` until `done`, appending every page's records to `records`.
     fn follow_pages(&self, mut page: Value, records: &mut Vec<Value>) -> Result<Value> {
         loop {
@@ -607,15 +620,7 @@ impl SalesforceClient for RestClient {
             query_path_prefix(&self.version()?),
             encode_uri_component(soql.as_str())
         );
-        let first = self.request_dated(Method::Get, &path)?;
-        let total = first.body.get("totalSize").cloned().unwrap_or(Value::Null);
-        let mut records = Vec::new();
-        self.follow_pages(first.body, &mut records)?;
-        let merged = serde_json::json!({"records": records, "totalSize": total, "done": true});
-        let mut result = finish_query(merged, soql.as_str())?;
-        // The first page's answer is the earliest: the safe time for the settle rule.
-        result.server_time_s = first.date;
-        Ok(result)
+        self.query_at(&path, soql)
     }
 
     fn query_all(&self, soql: &Soql) -> Result<QueryResult> {
@@ -624,14 +629,7 @@ impl SalesforceClient for RestClient {
             self.version()?,
             encode_uri_component(soql.as_str())
         );
-        let first = self.request_dated(Method::Get, &path)?;
-        let total = first.body.get("totalSize").cloned().unwrap_or(Value::Null);
-        let mut records = Vec::new();
-        self.follow_pages(first.body, &mut records)?;
-        let merged = serde_json::json!({"records": records, "totalSize": total, "done": true});
-        let mut result = finish_query(merged, soql.as_str())?;
-        result.server_time_s = first.date;
-        Ok(result)
+        self.query_at(&path, soql)
     }
 
     fn update_conditional(&self, records: &[ConditionalUpdate]) -> Result<Vec<RecordResult>> {
