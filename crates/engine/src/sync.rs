@@ -889,15 +889,30 @@ impl Engine {
 impl Engine {
     /// Asks Salesforce's Recycle Bin (`queryAll` for `IsDeleted` and `MasterRecordId`) why
     /// these accounts were not returned, records the answer on each, and fills it in. One
-    /// query per Id chunk. The sync has already succeeded: when the question cannot be
+    /// query per Id chunk, for the accounts with no recorded answer yet. The sync has already succeeded: when the question cannot be
     /// asked (the org hides the fields, the call fails), the accounts stay "missing"
     /// without a reason rather than failing it.
     fn explain_missing(&self, missing: &mut [MissingAccount]) -> Result<()> {
+        // An answer already recorded stands until the account is returned again (which
+        // clears it): a deleted or merged record stays so, and asking again would cost an
+        // `sf` process on every sync of a book that keeps such an account.
+        {
+            let store = self.store();
+            for account in missing.iter_mut() {
+                let known = store.get_account(account.id)?;
+                account.reason = known.sf_missing_reason;
+                account.merged_into = known.sf_merged_into;
+            }
+        }
+        if missing.iter().all(|m| m.reason.is_some()) {
+            return Ok(());
+        }
         let Ok(client) = self.client() else {
             return Ok(());
         };
         let ids: Vec<Lit> = missing
             .iter()
+            .filter(|m| m.reason.is_none())
             .filter_map(|m| SfId::parse(&m.sf_id).ok())
             .map(|id| Lit::from(&id))
             .collect();
@@ -929,7 +944,7 @@ impl Engine {
             }
         }
         let mut reasons = Vec::new();
-        for account in missing.iter_mut() {
+        for account in missing.iter_mut().filter(|m| m.reason.is_none()) {
             let (reason, into) = match rows.get(id_key(&account.sf_id)) {
                 Some((true, Some(master))) => (MissingReason::Merged, Some(master.clone())),
                 Some((true, None)) => (MissingReason::Deleted, None),
