@@ -239,16 +239,7 @@ impl Drop for Pusher {
 fn run(engine: Arc<Engine>, rx: Receiver<Message>, status: Arc<Mutex<PusherStatus>>) {
     let settings = engine.settings();
     let mut schedule = Schedule::new(settings.push_delay(), settings.push_max_delay());
-    let has_pending = engine
-        .store()
-        .change_counts()
-        .map(|c| {
-            c.get(&upsight_core::ChangeStatus::Pending)
-                .copied()
-                .unwrap_or(0)
-                > 0
-        })
-        .unwrap_or(false);
+    let has_pending = has_pending(engine.as_ref()).unwrap_or(false);
     if has_pending {
         schedule.push_now(Instant::now());
     }
@@ -313,19 +304,22 @@ fn run(engine: Arc<Engine>, rx: Receiver<Message>, status: Arc<Mutex<PusherStatu
     }
 }
 
+/// Whether the change log holds pending entries; `None` when it cannot be read.
+fn has_pending(engine: &Engine) -> Option<bool> {
+    let counts = engine.store().change_counts().ok()?;
+    Some(
+        counts
+            .get(&upsight_core::ChangeStatus::Pending)
+            .copied()
+            .unwrap_or(0)
+            > 0,
+    )
+}
+
 /// What a due background push does now, and in words why (for the log).
 fn background(engine: &Engine) -> (Background, String) {
-    let pending = engine
-        .store()
-        .change_counts()
-        .map(|c| {
-            c.get(&upsight_core::ChangeStatus::Pending)
-                .copied()
-                .unwrap_or(0)
-                > 0
-        })
-        // Unreadable here: let the push try, and report the database's error.
-        .unwrap_or(true);
+    // Unreadable here: let the push try, and report the database's error.
+    let pending = has_pending(engine).unwrap_or(true);
     let (level, reading) = engine.api_budget().unwrap_or((BudgetLevel::Normal, None));
     let why = match (level, reading) {
         (BudgetLevel::Pause, Some(reading)) => budget::pause_reason(&reading),
