@@ -3,8 +3,8 @@
 //! channels, account plan, success plan, Google Drive).
 //!
 //! The Lightning host is derived from the instance URL only where Salesforce documents the
-//! mapping (My Domain hosts, with their partitions); every other host keeps the instance
-//! URL's own origin. The rules, and the pages they come from, are next to [`lightning_base`].
+//! mapping (My Domain hosts, with their partitions) or the `sf` CLI itself applies it
+//! (Government Cloud Plus and China); every other host keeps the instance URL's own origin. The rules, and the pages they come from, are next to [`lightning_base`].
 //!
 //! Link field values are typed by people in Salesforce, and the web app renders links as
 //! `href`s, so a value only becomes a link when it is plainly safe: an `https` URL, or a URL
@@ -41,8 +41,9 @@ const PARTITIONS: &[&str] = &[
 /// `instance_url` is not an `http(s)` URL with a host and a valid port.
 ///
 /// Only `https` My Domain hosts `NAME[.PARTITION].my.salesforce.com` are rewritten, to
-/// `https://NAME[.PARTITION].lightning.force.com`; every other host keeps its own origin,
-/// because the documentation gives no Lightning host for it and `instanceUrl/lightning/...`
+/// `https://NAME[.PARTITION].lightning.force.com`, and their Government Cloud Plus and China
+/// counterparts as `sf org open` rewrites them; every other host keeps its own origin,
+/// because neither the documentation nor `sf` gives a Lightning host for it and `instanceUrl/lightning/...`
 /// is expected to reach the record there (Salesforce redirects it; not verified here). The
 /// result is only ever the input's host or its own My Domain prefix, since it becomes `href`s.
 pub fn lightning_base(instance_url: &str) -> Option<String> {
@@ -106,11 +107,17 @@ pub fn lightning_base(instance_url: &str) -> Option<String> {
 ///   Changes" says only that enabling enhanced domains changes a sandbox's Lightning URLs
 ///   (<https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.domain_name_test.htm>). The
 ///   one-label form `NAME--SANDBOX.my.salesforce.com` has the production shape and is mapped.
-/// - government clouds (`*.my.salesforce.mil`, `*.my.salesforce-gov.com`) and China
-///   (`*.my.sfcrmproducts.cn`): no Help page found that names their Lightning hosts. (The
-///   Salesforce CLI maps `.my.salesforce.mil` to `.lightning.crmforce.mil` and
-///   `.my.sfcrmproducts.cn` to `.lightning.sfcrmapps.cn` in `SfdcUrl.toLightningDomain`,
-///   forcedotcom/sfdx-core `src/util/sfdcUrl.ts`; that is code, not documentation.)
+/// - `*.my.salesforce-gov.com`: no Help page found that names its Lightning host.
+///
+/// Mapped after the Salesforce CLI rather than a Help page: Government Cloud Plus
+/// (`NAME[.PARTITION].my.salesforce.mil` to `….lightning.crmforce.mil`) and China
+/// (`NAME[.PARTITION].my.sfcrmproducts.cn` to `….lightning.sfcrmapps.cn`). No Help page found
+/// names those Lightning hosts, but the `sf` that upsight drives (pinned in
+/// `scripts/install-sf`) sends its users there: `SfdcUrl.toLightningDomain` in
+/// `@salesforce/core` (`lib/util/sfdcUrl.js`, forcedotcom/sfdx-core `src/util/sfdcUrl.ts`),
+/// which `sf org open` uses, and whose tests pin
+/// `org62--sbox1.sandbox.my.salesforce.mil` to `org62--sbox1.sandbox.lightning.crmforce.mil`.
+/// A link that lands where `sf org open` lands is the best evidence there is.
 /// - legacy instance hosts (`na123.salesforce.com`, `cs42.salesforce.com`): they name no My
 ///   Domain to build a Lightning host from (Help "My Domain Considerations",
 ///   <https://help.salesforce.com/s/articleView?id=xcloud.domain_name_considerations.htm&language=en_US&type=5>,
@@ -120,14 +127,24 @@ pub fn lightning_base(instance_url: &str) -> Option<String> {
 ///   `*.force.com`): the scratch-org table lists them apart from the login and Lightning
 ///   hosts, and they are not an API instance URL.
 fn my_domain_lightning_host(host: &str) -> Option<String> {
-    let prefix = host.strip_suffix(".my.salesforce.com")?;
-    let (name, partition) = match prefix.split_once('.') {
-        Some((name, partition)) => (name, Some(partition)),
-        None => (prefix, None),
-    };
-    let known_partition = partition.is_none_or(|p| PARTITIONS.contains(&p));
-    (is_dns_label(name) && known_partition).then(|| format!("{prefix}.lightning.force.com"))
+    MY_DOMAIN_SUFFIXES.iter().find_map(|(login, lightning)| {
+        let prefix = host.strip_suffix(login)?;
+        let (name, partition) = match prefix.split_once('.') {
+            Some((name, partition)) => (name, Some(partition)),
+            None => (prefix, None),
+        };
+        let known_partition = partition.is_none_or(|p| PARTITIONS.contains(&p));
+        (is_dns_label(name) && known_partition).then(|| format!("{prefix}{lightning}"))
+    })
 }
+
+/// My Domain login host suffixes and the Lightning host suffix each maps to; the sources
+/// are on [`my_domain_lightning_host`].
+const MY_DOMAIN_SUFFIXES: &[(&str, &str)] = &[
+    (".my.salesforce.com", ".lightning.force.com"),
+    (".my.salesforce.mil", ".lightning.crmforce.mil"),
+    (".my.sfcrmproducts.cn", ".lightning.sfcrmapps.cn"),
+];
 
 /// A single DNS label: letters, digits and inner hyphens, at most 63 characters.
 fn is_dns_label(label: &str) -> bool {
@@ -439,22 +456,31 @@ mod tests {
             "https://eu55.salesforce.com:8443",
             Some("https://eu55.salesforce.com:8443"),
         ),
-        // Government clouds and China: not confirmed in the docs, so kept as they are.
+        // Government Cloud Plus and China: where `sf org open` goes (see the rule's sources).
         (
             "https://agency.my.salesforce.mil",
-            Some("https://agency.my.salesforce.mil"),
+            Some("https://agency.lightning.crmforce.mil"),
         ),
         (
             "https://agency--uat.sandbox.my.salesforce.mil:443",
-            Some("https://agency--uat.sandbox.my.salesforce.mil"),
+            Some("https://agency--uat.sandbox.lightning.crmforce.mil"),
         ),
+        (
+            "https://agency.cs42.my.salesforce.mil",
+            Some("https://agency.cs42.my.salesforce.mil"),
+        ),
+        // Not a documented or sf-mapped host: kept as it is.
         (
             "https://agency.my.salesforce-gov.com",
             Some("https://agency.my.salesforce-gov.com"),
         ),
         (
             "https://acme.my.sfcrmproducts.cn",
-            Some("https://acme.my.sfcrmproducts.cn"),
+            Some("https://acme.lightning.sfcrmapps.cn"),
+        ),
+        (
+            "https://acme--dev.sandbox.my.sfcrmproducts.cn",
+            Some("https://acme--dev.sandbox.lightning.sfcrmapps.cn"),
         ),
         // Experience Cloud and Sites hosts, and hosts that already are Lightning hosts.
         (
@@ -593,7 +619,10 @@ mod tests {
             ".cs42.my.salesforce.com",
             ".my.salesforce.com.evil.example",
             ".my.salesforce.mil",
+            ".sandbox.my.salesforce.mil",
+            ".my.salesforce.mil.evil.example",
             ".my.sfcrmproducts.cn",
+            ".sandbox.my.sfcrmproducts.cn",
             ".salesforce.com",
             ".my.site.com",
             ".lightning.force.com",
@@ -624,7 +653,7 @@ mod tests {
     proptest! {
         /// Whatever the instance URL, the Lightning origin keeps its scheme, keeps (or drops
         /// as default) its port, and its host is the input's host, or the input's own My
-        /// Domain prefix in front of `.lightning.force.com`: never a host from elsewhere.
+        /// Domain prefix in front of its cloud's Lightning suffix: never a host from elsewhere.
         #[test]
         fn lightning_host_is_derived_from_the_instance_host(
             instance in prop_oneof![instance_url(), "\\PC{0,40}"]
@@ -643,13 +672,10 @@ mod tests {
             let in_bare = in_host.strip_suffix('.').unwrap_or(&in_host);
             let derived = out_host == in_host
                 || out_host == in_bare
-                || matches!(
-                    (
-                        in_bare.strip_suffix(".my.salesforce.com"),
-                        out_host.strip_suffix(".lightning.force.com"),
-                    ),
+                || MY_DOMAIN_SUFFIXES.iter().any(|(login, lightning)| matches!(
+                    (in_bare.strip_suffix(login), out_host.strip_suffix(lightning)),
                     (Some(a), Some(b)) if a == b && !a.is_empty()
-                );
+                ));
             prop_assert!(derived, "{} -> {}", instance, out);
             if out_host != in_host && out_host != in_bare {
                 prop_assert_eq!(&out_scheme, "https", "only https hosts are rewritten");
