@@ -849,8 +849,10 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
         let mut store = Store::open(&template)?;
         let state = sim.state();
         let instance = state.instance();
-        for record in instance.org.all("Account") {
-            store.create_account(&NewAccount {
+        let accounts: Vec<NewAccount> = instance
+            .org
+            .all("Account")
+            .map(|record| NewAccount {
                 name: record
                     .get("Name")
                     .and_then(Value::as_str)
@@ -858,8 +860,9 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
                     .to_owned(),
                 sf_id: Some(record.id().to_owned()),
                 fields: Default::default(),
-            })?;
-        }
+            })
+            .collect();
+        store.create_accounts(&accounts)?;
     }
     let replay = Arc::new(Replay::new(Arc::new(RestClient::with_token(
         sim.url(),

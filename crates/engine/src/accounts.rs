@@ -9,7 +9,7 @@
 use serde::Serialize;
 use upsight_core::{Account, AccountId, ChangeEntry, Opportunity};
 use upsight_salesforce::{Cond, KeyPrefix, Order, Select, SfId};
-use upsight_store::{AccountRow, ChangeFilter, NewAccount, StoreError};
+use upsight_store::{AccountRow, ChangeFilter, Created, NewAccount, StoreError};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
@@ -213,7 +213,7 @@ impl Engine {
         let summary = self.gated(SyncScope::Add, progress, |pass| {
             let fetched = self.fetch_accounts(&wanted, progress)?;
             let records = &fetched.records;
-            let mut targets = Vec::new();
+            let mut new = Vec::new();
             for id in &wanted {
                 let record = records.iter().find(|r| {
                     r.get("Id")
@@ -229,18 +229,20 @@ impl Engine {
                     .and_then(|v| v.as_str())
                     .unwrap_or(id.as_str())
                     .to_owned();
-                let created = self.store().create_account(&NewAccount {
+                new.push(NewAccount {
                     name,
                     sf_id: Some(id.to_string()),
                     ..NewAccount::default()
                 });
+            }
+            let mut targets = Vec::new();
+            for created in self.store().create_accounts(&new)? {
                 match created {
-                    Ok(account) => targets.push(account.id),
+                    Created::New(id) => targets.push(id),
                     // Added by someone else since the check above: report it, no duplicate.
-                    Err(StoreError::AlreadyExists { existing, .. }) => {
+                    Created::Existing(existing) => {
                         outcome.existing.push(self.store().get_account(existing)?)
                     }
-                    Err(e) => return Err(e.into()),
                 }
             }
             if targets.is_empty() {

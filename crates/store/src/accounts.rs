@@ -25,6 +25,15 @@ pub struct NewAccount {
     pub fields: FieldValues,
 }
 
+/// What [`Store::create_accounts`] did with one of the accounts it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A new local account.
+    New(AccountId),
+    /// Its Salesforce Id was already taken, by this local account: nothing was created.
+    Existing(AccountId),
+}
+
 /// One line of the accounts list: the account without its full field set, plus only the
 /// fields the list shows. Cheap to build for thousands of accounts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -221,6 +230,24 @@ impl Store {
         self.write(|tx| {
             let id = insert_account(tx, new)?;
             get_account(tx, id)
+        })
+    }
+
+    /// Creates local accounts in one transaction (one commit, however many), in order. An
+    /// account whose Salesforce Id is already taken (also by an earlier one in `new`) is not
+    /// created and comes back as [`Created::Existing`]; any other failure creates none.
+    pub fn create_accounts(&mut self, new: &[NewAccount]) -> Result<Vec<Created>> {
+        self.write(|tx| {
+            new.iter()
+                .map(|account| match insert_account(tx, account) {
+                    Ok(id) => Ok(Created::New(id)),
+                    // SQLite undoes only the refused statement; the transaction goes on.
+                    Err(StoreError::AlreadyExists { existing, .. }) => {
+                        Ok(Created::Existing(existing))
+                    }
+                    Err(e) => Err(e),
+                })
+                .collect()
         })
     }
 

@@ -18,7 +18,9 @@ mod pull;
 mod settings;
 mod sync_runs;
 
-pub use accounts::{AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort, NewAccount};
+pub use accounts::{
+    AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort, Created, NewAccount,
+};
 pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult, PushVerdict};
 pub use error::{DatabaseFault, Result, SqliteCause, StoreError};
 pub use migrate::SCHEMA_VERSION;

@@ -3,7 +3,7 @@
 use serde_json::json;
 use std::time::Instant;
 use upsight_core::{AccountId, FieldValues};
-use upsight_store::{NewAccount, Store, StoreError};
+use upsight_store::{Created, NewAccount, Store, StoreError};
 
 fn values(pairs: &[(&str, serde_json::Value)]) -> FieldValues {
     pairs
@@ -137,6 +137,41 @@ fn account_rows_carry_only_the_requested_fields_with_their_json_types() {
 }
 
 #[test]
+fn creating_accounts_together_skips_ids_already_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("upsight.db")).unwrap();
+    let new = |name: &str, sf_id: Option<&str>| NewAccount {
+        name: name.to_owned(),
+        sf_id: sf_id.map(str::to_owned),
+        ..NewAccount::default()
+    };
+    let first = store
+        .create_account(&new("Acme", Some("001000000000001AAA")))
+        .unwrap();
+    let created = store
+        .create_accounts(&[
+            new("Acme again", Some("001000000000001AAA")),
+            new("Globex", Some("001000000000002AAA")),
+            new("Globex twice", Some("001000000000002AAA")),
+            new("By hand", None),
+        ])
+        .unwrap();
+    let globex = store
+        .find_account_by_sf_id("001000000000002AAA")
+        .unwrap()
+        .expect("created");
+    assert_eq!(globex.name, "Globex");
+    assert_eq!(created[0], Created::Existing(first.id));
+    assert_eq!(created[1], Created::New(globex.id));
+    assert_eq!(created[2], Created::Existing(globex.id));
+    let Created::New(by_hand) = created[3] else {
+        panic!("{created:?}")
+    };
+    assert_eq!(store.get_account(by_hand).unwrap().name, "By hand");
+    assert_eq!(store.list_accounts().unwrap().len(), 3);
+}
+
+#[test]
 fn listing_five_thousand_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path().join("upsight.db")).unwrap();
@@ -145,15 +180,15 @@ fn listing_five_thousand_accounts() {
         .into_iter()
         .map(|name| (name.to_owned(), json!(format!("value of {name}"))))
         .collect();
-    for i in 0..5_000 {
-        store
-            .create_account(&NewAccount {
-                name: format!("Account {i:05}"),
-                sf_id: Some(format!("001{i:015}")),
-                fields: fields.clone(),
-            })
-            .unwrap();
-    }
+    let accounts: Vec<NewAccount> = (0..5_000)
+        .map(|i| NewAccount {
+            name: format!("Account {i:05}"),
+            sf_id: Some(format!("001{i:015}")),
+            fields: fields.clone(),
+        })
+        .collect();
+    let created = store.create_accounts(&accounts).unwrap();
+    assert!(created.iter().all(|c| matches!(c, Created::New(_))));
     let started = Instant::now();
     let rows = store
         .list_account_rows(&["Customer_Health__c", "Renewal_Date__c", "ACV__c"])
