@@ -442,32 +442,23 @@ impl CallBaseline {
 /// The current time as the store writes timestamps (RFC 3339, UTC, milliseconds), so the
 /// two compare as text.
 fn rfc3339_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339(now.as_secs(), now.subsec_millis())
+    store_timestamp(jiff::Timestamp::now())
 }
 
 /// Seconds and milliseconds since the Unix epoch as the store writes timestamps.
 pub(crate) fn rfc3339(secs: u64, millis: u32) -> String {
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60,
-        millis
-    )
+    let millisecond = i64::try_from(secs)
+        .ok()
+        .and_then(|s| s.checked_mul(1_000)?.checked_add(i64::from(millis)))
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .unwrap_or(jiff::Timestamp::MAX);
+    store_timestamp(millisecond)
+}
+
+/// `2026-01-01T00:00:00.000Z`: the store's own form (SQLite's
+/// `strftime('%Y-%m-%dT%H:%M:%fZ')`), milliseconds truncated.
+fn store_timestamp(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 fn is_invalid_field(e: &upsight_salesforce::Error) -> bool {
@@ -1290,10 +1281,28 @@ mod tests {
 
     #[test]
     fn timestamps_look_like_the_stores() {
-        let now = rfc3339_now();
-        assert_eq!(now.len(), "2026-01-01T00:00:00.000Z".len(), "{now}");
-        assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
-        assert_eq!(&now[4..5], "-");
-        assert_eq!(&now[10..11], "T");
+        // Known instants, with the edges of the calendar arithmetic: a leap day, the last
+        // millisecond of a year, and a century that is not a leap year.
+        let table = [
+            (0, 0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400, 7, "2000-02-29T00:00:00.007Z"),
+            (1_798_761_599, 999, "2026-12-31T23:59:59.999Z"),
+            (4_107_542_400, 0, "2100-03-01T00:00:00.000Z"),
+        ];
+        for (secs, millis, expected) in table {
+            assert_eq!(rfc3339(secs, millis), expected, "{secs}.{millis}");
+        }
+        // The store's own clock and ours agree, in the same text form, so they compare.
+        let mut store = upsight_store::Store::open_in_memory().unwrap();
+        let before = rfc3339_now();
+        let stored = store
+            .create_account(&upsight_store::NewAccount::default())
+            .unwrap()
+            .created_at;
+        let after = rfc3339_now();
+        assert!(
+            before <= stored && stored <= after,
+            "{before} {stored} {after}"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Dates and times in Salesforce's wire formats, and the org's write clock.
 //!
 //! Salesforce returns datetimes as `2024-01-15T10:00:00.000+0000` (always UTC) and dates as
-//! `2024-01-15`. The calendar arithmetic is the proleptic Gregorian "days from civil"
-//! algorithm, so the crate needs no date library.
+//! `2024-01-15`. The calendar arithmetic is `jiff`'s; the wire formats are parsed strictly
+//! by the SOQL module's parsers (one set of rules for literals, stored values and headers).
 //!
 //! Precision: "Regular dateTime fields are full timestamps with a precision of one second"
 //! (Object Reference, Primitive Data Types,
@@ -14,38 +14,34 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Days since 1970-01-01 of a calendar date.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// 1970-01-01, day 0 of the day numbers used here.
+const EPOCH: jiff::civil::Date = jiff::civil::date(1970, 1, 1);
+
+/// Days since 1970-01-01 of a calendar date, or `None` for a date that does not exist (or
+/// lies outside years -9999..=9999).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
+    let date = jiff::civil::Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()?;
+    Some(date.duration_since(EPOCH).as_secs().div_euclid(86_400))
 }
 
-/// The calendar date of a day number (days since 1970-01-01).
+/// The calendar date of a day number (days since 1970-01-01), clamped to jiff's range.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
+    let date = jiff::SignedDuration::from_secs(days.saturating_mul(86_400));
+    let date = EPOCH.checked_add(date).unwrap_or(if days < 0 {
+        jiff::civil::Date::MIN
+    } else {
+        jiff::civil::Date::MAX
+    });
+    (
+        i64::from(date.year()),
+        date.month().unsigned_abs().into(),
+        date.day().unsigned_abs().into(),
+    )
 }
 
 /// `YYYY-MM-DD` of a day number.
@@ -70,74 +66,15 @@ pub fn format_datetime(ms: i64) -> String {
     )
 }
 
-fn digits(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
 /// Parses a strict `YYYY-MM-DD` into a day number.
 pub fn parse_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let year = digits(&s[0..4])?;
-    let month = u32::try_from(digits(&s[5..7])?).ok()?;
-    let day = u32::try_from(digits(&s[8..10])?).ok()?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day))
+    crate::soql::time::parse_date(s)
 }
 
 /// Parses an ISO 8601 datetime as Salesforce accepts it: `YYYY-MM-DDTHH:MM:SS`, optional
 /// fraction, then `Z`, `+HHMM` or `+HH:MM`. Returns milliseconds since the epoch (UTC).
 pub fn parse_datetime(s: &str) -> Option<i64> {
-    if s.len() < 20 || s.as_bytes()[10] != b'T' {
-        return None;
-    }
-    let days = parse_date(&s[..10])?;
-    let t = &s[11..];
-    let tb = t.as_bytes();
-    if tb.len() < 9 || tb[2] != b':' || tb[5] != b':' {
-        return None;
-    }
-    let (h, mi, sec) = (digits(&t[0..2])?, digits(&t[3..5])?, digits(&t[6..8])?);
-    if h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
-    let mut rest = &t[8..];
-    let mut millis = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        let padded: String = frac[..n].chars().chain("000".chars()).take(3).collect();
-        millis = digits(&padded)?;
-        rest = &frac[n..];
-    }
-    let offset_min = match rest {
-        "Z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let off = rest[1..].replace(':', "");
-            if off.len() != 4 {
-                return None;
-            }
-            let (oh, om) = (digits(&off[..2])?, digits(&off[2..])?);
-            sign * (oh * 60 + om)
-        }
-    };
-    Some(
-        days * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + millis - offset_min * 60_000,
-    )
+    crate::soql::time::parse_datetime(s, true)
 }
 
 /// Milliseconds since the epoch, from the system clock.
@@ -200,11 +137,16 @@ mod tests {
 
     #[test]
     fn round_trips_dates_and_datetimes() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(format_date(days_from_civil(2024, 2, 29)), "2024-02-29");
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2024, 3, 1), Some(19_783));
+        assert_eq!(days_from_civil(2023, 2, 29), None);
+        assert_eq!(
+            format_date(days_from_civil(2024, 2, 29).unwrap()),
+            "2024-02-29"
+        );
         for d in [-800_000, -1, 0, 1, 19_737, 60_000] {
             let (y, m, dd) = civil_from_days(d);
-            assert_eq!(days_from_civil(y, m, dd), d);
+            assert_eq!(days_from_civil(y, m, dd), Some(d));
         }
         let ms = parse_datetime("2024-01-15T10:00:00.000+0000").unwrap();
         assert_eq!(format_datetime(ms), "2024-01-15T10:00:00.000+0000");

@@ -236,7 +236,7 @@ pub fn populate(org: &mut Instance, spec: &DatasetSpec) {
     org.clear();
     let mut rng = Rng::new(spec.seed);
     let (ry, rm, rd) = REFERENCE_DATE;
-    let today = clock::days_from_civil(ry, rm, rd);
+    let today = clock::days_from_civil(ry, rm, rd).expect("REFERENCE_DATE is a real date");
     let day_ms = 86_400_000i64;
     let created = |rng: &mut Rng, lo: i64, hi: i64| {
         clock::format_datetime((today - rng.range(lo, hi)) * day_ms + rng.range(0, day_ms - 1))

@@ -39,7 +39,7 @@ mod columns;
 mod eval;
 mod lexer;
 mod parser;
-mod time;
+pub(crate) mod time;
 
 #[cfg(test)]
 mod tests;

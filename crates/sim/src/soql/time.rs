@@ -2,26 +2,6 @@
 //! 1970-01-01 and datetimes become UTC milliseconds, so that comparisons are plain integer
 //! comparisons whatever offset a literal or a stored value was written with.
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
 /// Reads exactly `n` ASCII digits at `*i`.
 fn digits(b: &[u8], i: &mut usize, n: usize) -> Option<i64> {
     let chunk = b.get(*i..*i + n)?;
@@ -48,10 +28,8 @@ fn date_prefix(b: &[u8]) -> Option<(i64, usize)> {
     let month = digits(b, &mut i, 2)?;
     expect(b, &mut i, b'-')?;
     let day = digits(b, &mut i, 2)?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some((days_from_civil(year, month, day), i))
+    let days = crate::clock::days_from_civil(year, month.try_into().ok()?, day.try_into().ok()?)?;
+    Some((days, i))
 }
 
 /// A date literal or stored date: exactly `YYYY-MM-DD`.
