@@ -1027,7 +1027,41 @@ fn discovery_reports_the_real_sf_with_its_version() {
     });
     let first = &found.candidates[0];
     assert_eq!(first.path, bin_dir.join("sf"));
-    assert_eq!(first.version.as_deref(), Some("2.146.3"), "{first:?}");
+    let installed = installed_cli_version(&sf_bin());
+    assert_eq!(
+        first.version.as_deref(),
+        Some(installed.as_str()),
+        "{first:?}"
+    );
+    if std::env::var_os("UPSIGHT_TEST_SF").is_none() {
+        let pin: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(upsight_testkit::workspace_root().join("tools/sf/package.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            pin["dependencies"]["@salesforce/cli"].as_str(),
+            Some(installed.as_str()),
+            "tools/sf holds another sf than its package.json pins; run scripts/install-sf"
+        );
+    }
+}
+
+/// The `version` of the `@salesforce/cli` package that `sf` (a link into an npm tree, as npm
+/// installs it) belongs to, so the check holds for whichever `sf` the tests run.
+fn installed_cli_version(sf: &std::path::Path) -> String {
+    let real = std::fs::canonicalize(sf).unwrap();
+    real.ancestors()
+        .filter_map(|dir| std::fs::read(dir.join("package.json")).ok())
+        .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .find(|package| package["name"] == "@salesforce/cli")
+        .and_then(|package| package["version"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| {
+            panic!(
+                "{} is not inside an @salesforce/cli package",
+                real.display()
+            )
+        })
 }
 
 /// The REST transport reads `Sforce-Limit-Info` as the docs' example shows it, from a
