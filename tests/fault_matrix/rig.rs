@@ -128,7 +128,7 @@ esac"#,
     /// config file.
     pub fn env(&self) -> Vec<(String, OsString)> {
         let home = self.dir.path().join("home");
-        vec![
+        let mut env: Vec<(String, OsString)> = vec![
             ("HOME".into(), home.into()),
             ("UPSIGHT_DB".into(), self.db().into()),
             ("UPSIGHT_SF_PATH".into(), self.token_sf.clone().into()),
@@ -137,10 +137,13 @@ esac"#,
                 "UPSIGHT_CONFIG".into(),
                 self.dir.path().join("no-config.toml").into(),
             ),
-            ("SF_DISABLE_TELEMETRY".into(), "true".into()),
-            ("SF_DISABLE_AUTOUPDATE".into(), "true".into()),
-            ("SF_SKIP_NEW_VERSION_CHECK".into(), "true".into()),
-        ]
+        ];
+        env.extend(
+            upsight_testkit::SF_QUIET_ENV
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), OsString::from(v))),
+        );
+        env
     }
 
     /// `upsight ARGS --json` with the base environment, `set` laid over it and the

@@ -401,6 +401,14 @@ fn run_command(
 
 #[cfg(test)]
 mod tests {
+    /// The tests' own `sf` runs (logins, the token script) get what upsight gives `sf`.
+    #[test]
+    fn the_tests_keep_sf_as_quiet_as_upsight_does() {
+        for pair in SF_FIXED_ENV {
+            assert!(upsight_testkit::SF_QUIET_ENV.contains(pair), "{pair:?}");
+        }
+    }
+
     use super::*;
 
     fn sh_runner(timeout: Duration) -> Runner {

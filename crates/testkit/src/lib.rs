@@ -32,12 +32,17 @@ use nix::unistd::Pid;
 /// command on an idle machine; a GET that hits a 5xx is retried for about 15 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The environment that keeps `sf` quiet and self-contained (see the protocol notes, §0).
+/// The environment that keeps `sf` quiet and self-contained (see the protocol notes, §0):
+/// what upsight itself gives every `sf` it runs (`upsight_salesforce::process::SF_FIXED_ENV`,
+/// which a test there holds this list to), plus the file keychain, so that a test's logins
+/// stay in its own HOME.
 pub const SF_QUIET_ENV: &[(&str, &str)] = &[
     ("SF_DISABLE_TELEMETRY", "true"),
     ("SF_DISABLE_AUTOUPDATE", "true"),
     ("SF_SKIP_NEW_VERSION_CHECK", "true"),
     ("SF_DISABLE_LOG_FILE", "true"),
+    ("FORCE_COLOR", "0"),
+    ("NO_COLOR", "1"),
     ("SF_USE_GENERIC_UNIX_KEYCHAIN", "true"),
 ];
 
