@@ -236,21 +236,34 @@ pub fn updates_received() -> u64 {
 }
 
 /// Freezes `child` (SIGSTOP) once the simulator has received an update past `before`
-/// ([`updates_received`] taken before the child started), so that, with the update held by
-/// a delay fault, Salesforce applies it while the process cannot record the answer. The
-/// simulator counts a request when its headers arrive and reads the body only after the
-/// delay; the short grace lets the body, which the client writes right after the headers,
-/// leave the frozen process. Fails the test after a minute.
+/// ([`updates_received`] taken before the child started) in full, body included, so that,
+/// with the update held by a delay fault, Salesforce applies it while the process cannot
+/// record the answer. A delay fault reads the whole request before it waits and the log
+/// says so (`received`), so nothing is left in the frozen process to send. Fails the test
+/// after a minute.
 pub fn freeze_when_update_arrives(child: &Child, before: u64) {
     let started = std::time::Instant::now();
-    while updates_received() <= before {
+    loop {
+        let log = org().api.requests();
+        // The tests that freeze run one at a time, so the newest update is the child's.
+        let counted = log["counts"]["composite_graph"].as_u64().unwrap_or(0);
+        let arrived = counted > before
+            && log["log"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|entry| entry["class"] == "composite_graph")
+                .last()
+                .is_some_and(|entry| entry["received"] == true);
+        if arrived {
+            break;
+        }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(60),
-            "the update never reached the simulator"
+            "the update never reached the simulator whole: {log}"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    std::thread::sleep(std::time::Duration::from_millis(30));
     let stopped = Command::new("kill")
         .args(["-STOP", &child.id().to_string()])
         .status()

@@ -8,8 +8,9 @@
 //! a rule matches them by their own method and path: `{"method": "PATCH", "path_contains":
 //! "/sobjects/Account/001..."}` delays (or fails) that record's write wherever it comes from,
 //! and `{"method": "POST", "path_contains": "/composite/graph"}` acts on the graph request as
-//! a whole, before any node runs. A `Delay` sleeps before the request reaches its handler and
-//! holds no lock, so other requests and admin edits (a colleague's edit: `PATCH
+//! a whole, before any node runs. A `Delay` first reads the whole request (Salesforce has a
+//! request's body before it works on it, so a slow answer comes after the upload), marks it
+//! `received` in the log, then sleeps before the request reaches its handler; it holds no lock, so other requests and admin edits (a colleague's edit: `PATCH
 //! /__sim/records/...`, see [`crate::admin`]) land meanwhile; that is how a test holds a
 //! client's check-and-write window open.
 //!
@@ -66,7 +67,7 @@ pub enum FaultAction {
     },
     /// Answer `status` with an HTML page, as a proxy or maintenance page would.
     Html { status: u16 },
-    /// Wait, then handle the request normally.
+    /// Read the whole request, wait, then handle it normally.
     Delay { ms: u64 },
     /// Accept the request and never answer (until the simulator shuts down).
     Hang,
@@ -240,6 +241,9 @@ pub struct LogEntry {
     pub columns: bool,
     /// The response status; `null` while the request is in flight (or hanging).
     pub status: Option<u16>,
+    /// Whether the whole request, body included, has arrived: set before a delay fault
+    /// waits (see [`FaultAction::Delay`]) and when the request is answered.
+    pub received: bool,
 }
 
 /// Request counters per endpoint class, and the recent request log.
@@ -270,6 +274,7 @@ impl Stats {
             q,
             columns,
             status: None,
+            received: false,
         });
         while self.log.len() > MAX_LOG {
             self.log.pop_front();
@@ -281,6 +286,14 @@ impl Stats {
     pub fn finish(&mut self, seq: u64, status: u16) {
         if let Some(e) = self.log.iter_mut().rev().find(|e| e.seq == seq) {
             e.status = Some(status);
+            e.received = true;
+        }
+    }
+
+    /// Records that request `seq` has arrived whole, body included.
+    pub fn received(&mut self, seq: u64) {
+        if let Some(e) = self.log.iter_mut().rev().find(|e| e.seq == seq) {
+            e.received = true;
         }
     }
 

@@ -525,7 +525,8 @@ async fn gate(State(state): State<SimState>, req: Request, next: Next) -> Respon
         .start(&method, &path, class, q.clone(), columns);
     // A Composite subrequest or Graph node is part of the call that carries it.
     let subrequest = req.extensions().get::<Subrequest>().is_some();
-    let (mut response, answered) = gated(&state, req, next, &method, &path, q.as_deref()).await;
+    let (mut response, answered) =
+        gated(&state, req, next, seq, &method, &path, q.as_deref()).await;
     state.stats().finish(seq, response.status().as_u16());
     let versions_uri = path.trim_end_matches('/') == "/services/data";
     // A path naming no API version is answered before any API runs: the recorded 404 for
@@ -577,8 +578,9 @@ enum Answered {
 
 async fn gated(
     state: &SimState,
-    req: Request,
+    mut req: Request,
     next: Next,
+    seq: u64,
     method: &str,
     path: &str,
     q: Option<&str>,
@@ -657,7 +659,24 @@ async fn gated(
             );
             return (page, Answered::Edge);
         }
-        Some(FaultAction::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultAction::Delay { ms }) => {
+            // The whole request first (a subrequest's body is already in memory), so that a
+            // client frozen during the wait has nothing left to send.
+            if req.extensions().get::<Subrequest>().is_none() {
+                let (parts, body) = req.into_parts();
+                let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+                    let refusal = sf_error(
+                        StatusCode::BAD_REQUEST,
+                        "JSON_PARSER_ERROR",
+                        "The request body could not be read.",
+                    );
+                    return (refusal, Answered::Api);
+                };
+                req = Request::from_parts(parts, axum::body::Body::from(bytes));
+            }
+            state.stats().received(seq);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         Some(FaultAction::Hang) => {
             state.hang().await;
             let page = html(

@@ -609,21 +609,41 @@ fn a_hanging_request_does_not_block_others_or_shutdown() {
         .is_err());
     assert_eq!(c.get("/services/data/v62.0").status, 200);
     let url = sim.info().url.clone();
+    c.admin_post(
+        "/faults",
+        r#"{"match": {"path_contains": "/query"}, "action": {"hang": true}}"#,
+    );
     let hung = std::thread::spawn(move || {
+        // Long enough that only a release by the shutdown ends it in time.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        c.admin_post(
-            "/faults",
-            r#"{"match": {"path_contains": "/query"}, "action": {"hang": true}}"#,
-        );
-        agent
+        let answer = agent
             .get(format!("{url}/services/data/v62.0/query?q=x"))
             .call()
-            .map(|r| r.status().as_u16())
+            .map(|r| r.status().as_u16());
+        (answer, Instant::now())
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The simulator logs a held request with no status yet: then it is surely hanging.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = c.admin_get("/requests").json();
+        let held = log["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["q"] == "x" && entry["status"].is_null());
+        if held {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the simulator: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let t = Instant::now();
     drop(sim);
     assert!(
@@ -632,7 +652,16 @@ fn a_hanging_request_does_not_block_others_or_shutdown() {
         t.elapsed()
     );
     // The hung client is released (with a 503 or a closed connection), not left waiting.
-    let _ = hung.join().unwrap();
+    let (answer, ended) = hung.join().unwrap();
+    assert!(
+        ended.duration_since(t) < Duration::from_secs(5),
+        "the held request ended {:?} after the shutdown began: {answer:?}",
+        ended.duration_since(t)
+    );
+    assert!(
+        matches!(answer, Ok(503) | Err(_)),
+        "a released request answers 503 or is closed, got {answer:?}"
+    );
 }
 
 #[test]
