@@ -252,8 +252,8 @@ pub fn freeze_when_update_arrives(child: &Child, before: u64) {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|entry| entry["class"] == "composite_graph")
-                .last()
+                .rev()
+                .find(|entry| entry["class"] == "composite_graph")
                 .is_some_and(|entry| entry["received"] == true);
         if arrived {
             break;
