@@ -80,12 +80,28 @@ fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
         assert_eq!(again["sf_calls"], 1, "{again}");
     }
 
+    // A push before the merge is followed fails the account's edits (the record is gone);
+    // they are the CSM's work all the same.
+    let before_follow = db.run(&["push"]);
+    let before_follow: serde_json::Value =
+        serde_json::from_str(&before_follow.stdout).unwrap_or_else(|_| panic!("{before_follow:?}"));
+    assert_eq!(before_follow["failed"], 1, "{before_follow}");
+    let failed = db.ok(&["changes", "--status", "failed"]);
+    assert_eq!(failed[0]["error_code"], "ENTITY_IS_DELETED", "{failed}");
+
     // Following the merge: the local account now stands for the master, the edit made
-    // before the merge is pushed to it, and nothing of the account's history is lost.
+    // before the merge is pending again and is pushed to it, and nothing of the account's
+    // history is lost.
     let followed = db.ok(&["accounts", "follow", &merged_local.0.to_string()]);
     assert_eq!(followed["account"]["sf_id"], json!(master), "{followed}");
     assert_eq!(followed["account"]["missing_reason"], json!(null));
     assert_eq!(followed["account"]["id"], json!(merged_local.0));
+    let failed = db.ok(&["changes", "--status", "failed"]);
+    assert_eq!(
+        failed,
+        json!([]),
+        "a follow puts edits the merge failed back to pending"
+    );
     // The record that was kept has its own value of the field: the edit's old value was
     // the merged record's, so the push asks rather than overwrite it (a conflict), and the
     // CSM keeps theirs.
@@ -113,6 +129,36 @@ fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
         "{}",
         refused.stderr
     );
+
+    // Merged into the record another account of the book already stands for: refused,
+    // naming that account, and nothing of this one changes.
+    let (status, body) = org.admin(
+        "POST",
+        "/merge/Account",
+        Some(json!({"master": master, "losers": [kept]})),
+    );
+    assert_eq!(status, 204, "{body}");
+    db.ok(&["sync"]);
+    let holder = db.ok(&["accounts", "show", &merged_local.0.to_string()]);
+    let kept_local = local(kept);
+    let refused = db.run(&["accounts", "follow", &kept_local.0.to_string()]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    let holder_name = holder["name"].as_str().unwrap();
+    assert!(
+        refused.stderr.contains(&format!(
+            "which is already in your book; open {holder_name}"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains(master.as_str()),
+        "{}",
+        refused.stderr
+    );
+    let shown = db.ok(&["accounts", "show", &kept_local.0.to_string()]);
+    assert_eq!(shown["sf_id"], json!(kept), "{shown}");
+    assert_eq!(shown["missing_reason"], "merged", "{shown}");
 }
 
 #[test]

@@ -970,13 +970,16 @@ impl Engine {
             {
                 // No push may be sending this account's entries while they change Id.
                 let _push = crate::push_lock::PushLock::acquire(self.db_path(), &|_| {})?;
-                match self.store().follow_merge(id, &into) {
+                // Bound first: the store's guard must be gone before an arm takes it again.
+                let followed = self.store().follow_merge(id, &into);
+                match followed {
                     Ok(_) => {}
                     Err(upsight_store::StoreError::AlreadyExists { existing, .. }) => {
+                        let kept = self.store().get_account(existing)?;
                         return Err(EngineError::Invalid(format!(
-                            "{} was merged into {into}, which is already in your book as local account {existing}; open that one (this account and its change log are kept as they are)",
-                            account.name
-                        )))
+                            "{} was merged into {}, which is already in your book; open {} there. This account and its edits stay here as they are, so nothing is lost",
+                            account.name, kept.name, kept.name
+                        )));
                     }
                     Err(e) => return Err(e.into()),
                 }

@@ -610,7 +610,7 @@ fn clear_in_flight(tx: &Transaction<'_>, id: ChangeId, answered: &Value) -> Resu
     Ok(())
 }
 
-fn retry(tx: &Transaction<'_>, id: ChangeId) -> Result<ChangeEntry> {
+pub(crate) fn retry(tx: &Transaction<'_>, id: ChangeId) -> Result<ChangeEntry> {
     let entry = get_entry(tx, id)?;
     let status = transition(&entry, ChangeEvent::Retry)?;
     tx.execute(
