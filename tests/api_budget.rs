@@ -157,12 +157,12 @@ fn sync_and_push_say_what_they_spent_and_warn_at_80_percent() {
         assert_eq!(usage["level"], "warn", "{transport}: {synced}");
         let warning = usage["warning"].as_str().unwrap();
         assert!(warning.contains("of 15,000 API calls (80%)"), "{warning}");
-        assert!(warning.contains("REQUEST_LIMIT_EXCEEDED"), "{warning}");
+        assert!(warning.contains("refuses calls from every tool on the org"), "{warning}");
         assert!(warning.contains("24 hours"), "{warning}");
         let shown = text(&db, &["sync"]);
         assert!(shown.contains("API call"), "{transport}: {shown}");
         assert!(
-            shown.contains("REQUEST_LIMIT_EXCEEDED"),
+            shown.contains("refuses calls from every tool on the org"),
             "{transport}: {shown}"
         );
 
@@ -173,7 +173,7 @@ fn sync_and_push_say_what_they_spent_and_warn_at_80_percent() {
         db.ok(&["set", &ids[1], NOTES, &format!("warned again {transport}")]);
         let shown = text(&db, &["push"]);
         assert!(
-            shown.contains("REQUEST_LIMIT_EXCEEDED"),
+            shown.contains("refuses calls from every tool on the org"),
             "{transport}: {shown}"
         );
 
@@ -181,7 +181,7 @@ fn sync_and_push_say_what_they_spent_and_warn_at_80_percent() {
         assert_eq!(status["api_usage"]["level"], "warn", "{status}");
         let shown = text(&db, &["status"]);
         assert!(
-            shown.contains("REQUEST_LIMIT_EXCEEDED"),
+            shown.contains("refuses calls from every tool on the org"),
             "{transport}: {shown}"
         );
     }
@@ -328,7 +328,7 @@ fn at_95_percent_serve_holds_its_background_pushes_and_upsight_push_still_pushes
     assert!(paused.contains("of 15,000 API calls"), "{paused}");
     assert_eq!(status["api_usage"]["level"], "pause", "{status}");
     let sidebar = status["budget_html"].as_str().unwrap();
-    assert!(sidebar.contains("pushes nothing on its own"), "{status}");
+    assert!(sidebar.contains("paused its background pushes"), "{status}");
     assert!(sidebar.contains("Push now"), "{status}");
     assert!(
         serve.log().contains("paused"),

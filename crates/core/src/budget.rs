@@ -115,31 +115,37 @@ pub fn usage_line(reading: &UsageReading) -> String {
 
 /// The warning for a reading at `level`, in plain words; `None` under [`WARN_PERCENT`].
 pub fn warning(reading: &UsageReading, level: BudgetLevel) -> Option<String> {
-    let refusal = "Salesforce refuses API calls with REQUEST_LIMIT_EXCEEDED once the org \
-                   reaches 100%, for every integration of the org, until calls older than \
-                   24 hours leave the window";
     match level {
         BudgetLevel::Normal => None,
         BudgetLevel::Warn => Some(format!(
-            "This Salesforce org has used {} in the last 24 hours. {refusal}.",
+            "This Salesforce org has used {} in the last 24 hours. At 100%, Salesforce \
+             refuses calls from every tool on the org, upsight included, until older calls \
+             age out, so sync only when you need to.",
             usage_line(reading)
         )),
         BudgetLevel::Pause => Some(format!(
-            "This Salesforce org has used {} in the last 24 hours. {refusal}. From \
-             {PAUSE_PERCENT}% `upsight serve` pushes nothing on its own: edits stay pending, \
-             nothing is lost, and pushing or syncing yourself still works.",
+            "This Salesforce org has used {} in the last 24 hours, so upsight has paused its \
+             background pushes, leaving the rest for what you ask and for the org's other \
+             tools. Your edits are kept and nothing is lost: push them yourself if they \
+             cannot wait, or they go by themselves once the usage falls.",
             usage_line(reading)
         )),
     }
 }
 
+/// How old the reading behind a pause may grow before the background pusher pushes once
+/// anyway, which takes a fresh reading (see `upsight_engine::pusher`).
+pub const PAUSE_RECHECK_S: u64 = 15 * 60;
+
 /// Why the background pusher is holding its pushes, for the sidebar and the serve log.
 pub fn pause_reason(reading: &UsageReading) -> String {
     format!(
-        "Background pushes are paused: this Salesforce org has used {}, and upsight pauses \
-         them from {PAUSE_PERCENT}%. Edits stay pending until a fresh reading is under \
-         {PAUSE_PERCENT}%; Push now, `upsight push` and Sync still run.",
-        usage_line(reading)
+        "Background pushes are paused: this Salesforce org has used {} (upsight pauses them \
+         from {PAUSE_PERCENT}%). Your edits are kept; upsight checks the usage again every \
+         {} minutes and pushes them once it is under {PAUSE_PERCENT}%. Pushing or syncing \
+         yourself still works.",
+        usage_line(reading),
+        PAUSE_RECHECK_S / 60
     )
 }
 
@@ -215,15 +221,19 @@ mod tests {
         assert_eq!(warning(&reading, BudgetLevel::Normal), None);
         let warn = warning(&at(12_001, 15_000, 0), BudgetLevel::Warn).unwrap();
         assert!(warn.contains("12,001 of 15,000 API calls (80%)"), "{warn}");
-        assert!(warn.contains("REQUEST_LIMIT_EXCEEDED"), "{warn}");
+        assert!(
+            !warn.contains("REQUEST_LIMIT_EXCEEDED"),
+            "plain words: {warn}"
+        );
         assert!(warn.contains("100%"), "{warn}");
         assert!(warn.contains("24 hours"), "{warn}");
         let pause = warning(&reading, BudgetLevel::Pause).unwrap();
-        assert!(pause.contains("pushes nothing on its own"), "{pause}");
+        assert!(pause.contains("paused its background pushes"), "{pause}");
         assert!(pause.contains("nothing is lost"), "{pause}");
         let reason = pause_reason(&reading);
         assert!(reason.contains("14,251 of 15,000"), "{reason}");
-        assert!(reason.contains("upsight push"), "{reason}");
+        assert!(reason.contains("every 15 minutes"), "{reason}");
+        assert!(reason.contains("yourself still works"), "{reason}");
         assert_eq!(at(1, 0, 0).percent(), 100);
     }
 }

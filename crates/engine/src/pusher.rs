@@ -16,8 +16,10 @@
 //! `upsight_core::budget::PAUSE_PERCENT`, it pushes nothing on its own, neither after an
 //! edit, at start, nor on the way out; the edits stay pending, it says so once on stderr
 //! (the serve log), and it looks again every [`PAUSE_RECHECK`], so a fresh reading under
-//! the threshold (a sync or `upsight push` the user ran) lets it go on. [`Pusher::flush`]
-//! is someone asking, and always pushes.
+//! the threshold (a sync or `upsight push` the user ran) lets it go on. A pause whose
+//! reading is [`PAUSE_READING_TTL`] old pushes once, which takes a fresh reading, so the
+//! pause ends by itself when the org's usage falls. [`Pusher::flush`] is someone asking,
+//! and always pushes.
 //!
 //! The timing decisions are the pure [`Schedule`], tested with made-up instants, and what
 //! to do when a push is due the pure [`decide`].
@@ -52,10 +54,19 @@ pub enum Background {
     Idle,
 }
 
-/// The decision for a background push, from the budget's level and whether anything is
-/// pending. Only [`BudgetLevel::Pause`] holds; a warning does not.
-pub fn decide(level: BudgetLevel, pending: bool) -> Background {
-    match (pending, level.pauses_background()) {
+/// How old the reading that pauses background pushes may grow before one push goes anyway
+/// and so takes a fresh reading. Calls leave Salesforce's rolling 24-hour window all the
+/// time, and only a call reads the usage again: without this, a pause would hold the edits
+/// until the user pushed or synced by hand. One push per this period is a few calls out of
+/// the 5% a pause leaves.
+pub const PAUSE_READING_TTL: Duration = Duration::from_secs(budget::PAUSE_RECHECK_S);
+
+/// The decision for a background push, from the budget's level, the age of the reading it
+/// comes from and whether anything is pending. Only [`BudgetLevel::Pause`] holds, a warning
+/// does not, and a pause holds only while its reading is younger than [`PAUSE_READING_TTL`].
+pub fn decide(level: BudgetLevel, reading_age: Duration, pending: bool) -> Background {
+    let holds = level.pauses_background() && reading_age < PAUSE_READING_TTL;
+    match (pending, holds) {
         (false, _) => Background::Idle,
         (true, true) => Background::Hold,
         (true, false) => Background::Push,
@@ -329,7 +340,13 @@ fn background(engine: &Engine) -> (Background, String) {
         ),
         (_, None) => "no recent reading of the org's API usage".to_owned(),
     };
-    (decide(level, pending), why)
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let age = reading.map_or(Duration::ZERO, |r| {
+        Duration::from_secs(now_s.saturating_sub(r.seen_at_s))
+    });
+    (decide(level, age, pending), why)
 }
 
 fn push_once(
@@ -422,15 +439,26 @@ mod tests {
     #[test]
     fn only_a_nearly_spent_budget_holds_a_background_push() {
         use BudgetLevel::{Normal, Pause, Warn};
+        let fresh = Duration::from_secs(60);
+        let last_fresh = PAUSE_READING_TTL - Duration::from_secs(1);
+        let stale = PAUSE_READING_TTL;
         let cases = [
-            (Normal, true, Background::Push),
-            (Warn, true, Background::Push),
-            (Pause, true, Background::Hold),
-            (Normal, false, Background::Idle),
-            (Pause, false, Background::Idle),
+            (Normal, fresh, true, Background::Push),
+            (Warn, fresh, true, Background::Push),
+            (Pause, fresh, true, Background::Hold),
+            (Pause, last_fresh, true, Background::Hold),
+            // A pause whose reading has aged pushes once, which reads the usage again.
+            (Pause, stale, true, Background::Push),
+            (Normal, fresh, false, Background::Idle),
+            (Pause, fresh, false, Background::Idle),
+            (Pause, stale, false, Background::Idle),
         ];
-        for (level, pending, expected) in cases {
-            assert_eq!(decide(level, pending), expected, "{level:?}, {pending}");
+        for (level, age, pending, expected) in cases {
+            assert_eq!(
+                decide(level, age, pending),
+                expected,
+                "{level:?}, {age:?}, {pending}"
+            );
         }
     }
 

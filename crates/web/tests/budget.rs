@@ -194,7 +194,7 @@ fn the_sidebar_and_settings_show_the_usage_and_warn_from_80_percent() {
     assert_eq!(status["api_usage"]["level"], "normal", "{status}");
     let line = status["budget_html"].as_str().unwrap();
     assert!(line.contains("1,234 of 15,000 API calls (8%)"), "{line}");
-    assert!(!line.contains("REQUEST_LIMIT_EXCEEDED"), "{line}");
+    assert!(!line.contains("refuses calls from every tool on the org"), "{line}");
 
     server
         .engine
@@ -217,7 +217,7 @@ fn the_sidebar_and_settings_show_the_usage_and_warn_from_80_percent() {
     );
     let line = status["budget_html"].as_str().unwrap();
     assert!(line.contains("12,000 of 15,000 API calls (80%)"), "{line}");
-    assert!(line.contains("REQUEST_LIMIT_EXCEEDED"), "{line}");
+    assert!(line.contains("refuses calls from every tool on the org"), "{line}");
     assert!(!line.contains("Push now"), "{line}");
 
     // Every page's sidebar, as rendered, and the Settings panel.
@@ -236,8 +236,8 @@ fn the_sidebar_and_settings_show_the_usage_and_warn_from_80_percent() {
         .nth(1)
         .expect("the Settings panel");
     assert!(panel.contains("12,000 of 15,000 API calls (80%)"), "{page}");
-    assert!(panel.contains("REQUEST_LIMIT_EXCEEDED"), "{page}");
-    assert!(panel.contains("until calls older than 24 hours"), "{page}");
+    assert!(panel.contains("refuses calls from every tool on the org"), "{page}");
+    assert!(panel.contains("until older calls age out"), "{page}");
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn at_95_percent_the_sidebar_says_background_pushes_wait_and_offers_push_now() {
         "{reason}"
     );
     let line = status["budget_html"].as_str().unwrap();
-    assert!(line.contains("pushes nothing on its own"), "{line}");
+    assert!(line.contains("paused its background pushes"), "{line}");
     assert!(line.contains("data-push-now"), "{line}");
     let (code, page) = server.get("/settings");
     assert_eq!(code, 200, "{page}");
