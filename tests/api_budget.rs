@@ -157,7 +157,10 @@ fn sync_and_push_say_what_they_spent_and_warn_at_80_percent() {
         assert_eq!(usage["level"], "warn", "{transport}: {synced}");
         let warning = usage["warning"].as_str().unwrap();
         assert!(warning.contains("of 15,000 API calls (80%)"), "{warning}");
-        assert!(warning.contains("refuses calls from every tool on the org"), "{warning}");
+        assert!(
+            warning.contains("refuses calls from every tool on the org"),
+            "{warning}"
+        );
         assert!(warning.contains("24 hours"), "{warning}");
         let shown = text(&db, &["sync"]);
         assert!(shown.contains("API call"), "{transport}: {shown}");

@@ -167,6 +167,13 @@ pub enum ValueError {
         value: String,
         zone: String,
     },
+    #[error("{value} does not exist in your time zone ({zone}) for {field}: the clocks skip that hour on that day; did you mean {suggestion}?")]
+    SkippedLocalTime {
+        field: String,
+        value: String,
+        zone: String,
+        suggestion: String,
+    },
     #[error("{value} has more decimals than {field} keeps: at most {scale}")]
     TooManyDecimals {
         field: String,
@@ -216,10 +223,18 @@ pub fn parse_value(
             Ok(value)
         }
         "multipicklist" => parse_multipicklist(meta, input, ctx, &field),
-        "datetime" => parse_datetime(input, ctx.time_zone).ok_or_else(|| ValueError::BadDateTime {
-            field: field(),
-            value: input.to_owned(),
-            zone: zone_name(ctx.time_zone),
+        "datetime" => parse_datetime(input, ctx.time_zone).map_err(|problem| match problem {
+            DatetimeProblem::Unreadable => ValueError::BadDateTime {
+                field: field(),
+                value: input.to_owned(),
+                zone: zone_name(ctx.time_zone),
+            },
+            DatetimeProblem::Skipped { suggestion } => ValueError::SkippedLocalTime {
+                field: field(),
+                value: input.trim().to_owned(),
+                zone: zone_name(ctx.time_zone),
+                suggestion,
+            },
         }),
         "email" => {
             let text = input.trim();
@@ -359,26 +374,53 @@ fn parse_multipicklist(
 /// A datetime typed in `zone` (`YYYY-MM-DD HH:MM[:SS]`, `T` or a space between), or with
 /// its own offset (`Z`, `+01:00`, `+0100`), as Salesforce writes a datetime: UTC, to the
 /// millisecond, `2026-12-01T13:30:00.000+0000`. A date alone is refused rather than taken
-/// for midnight, which would store a time the user never chose.
-pub fn parse_datetime(input: &str, zone: &TimeZone) -> Option<Value> {
+/// for midnight, which would store a time the user never chose. A local time the zone skips
+/// (the hour clocks go forward) is refused with the time it would become; one the zone has
+/// twice (the hour they go back) is the first of the two.
+pub fn parse_datetime(input: &str, zone: &TimeZone) -> Result<Value, DatetimeProblem> {
     let text = input.trim();
-    let timestamp = parse_with_offset(text).or_else(|| {
-        let civil = [
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .find_map(|format| jiff::civil::DateTime::strptime(format, text).ok())?;
-        civil.to_zoned(zone.clone()).ok().map(|z| z.timestamp())
-    })?;
+    let timestamp = match parse_with_offset(text) {
+        Some(timestamp) => timestamp,
+        None => {
+            let civil = [
+                "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M",
+            ]
+            .iter()
+            .find_map(|format| jiff::civil::DateTime::strptime(format, text).ok())
+            .ok_or(DatetimeProblem::Unreadable)?;
+            let ambiguous = zone.to_ambiguous_zoned(civil);
+            if let jiff::tz::AmbiguousOffset::Gap { .. } = ambiguous.offset() {
+                let moved = ambiguous
+                    .compatible()
+                    .map_err(|_| DatetimeProblem::Unreadable)?;
+                return Err(DatetimeProblem::Skipped {
+                    suggestion: moved.strftime("%Y-%m-%d %H:%M").to_string(),
+                });
+            }
+            ambiguous
+                .earlier()
+                .map_err(|_| DatetimeProblem::Unreadable)?
+                .timestamp()
+        }
+    };
     let year = timestamp.to_zoned(TimeZone::UTC).year();
     // Salesforce's datetimes run from 1700 to 4000, as its dates do.
     if !(1700..=4000).contains(&year) {
-        return None;
+        return Err(DatetimeProblem::Unreadable);
     }
-    Some(Value::String(salesforce_datetime(timestamp)))
+    Ok(Value::String(salesforce_datetime(timestamp)))
+}
+
+/// Why a typed datetime was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatetimeProblem {
+    /// Not a datetime in a form upsight reads, or outside Salesforce's years.
+    Unreadable,
+    /// A local time the zone skips; `suggestion` is the time it would become, local.
+    Skipped { suggestion: String },
 }
 
 fn parse_with_offset(text: &str) -> Option<jiff::Timestamp> {
@@ -775,6 +817,27 @@ mod tests {
         assert_eq!(
             read_datetime("2026-11-27T10:00:00.000+0000").map(salesforce_datetime),
             Some("2026-11-27T10:00:00.000+0000".to_owned())
+        );
+        // Paris skips 02:00-03:00 on 2026-03-29: a time in the gap is refused, with the
+        // time it would become, rather than moved without a word.
+        match parse("2026-03-29 02:30") {
+            Err(ValueError::SkippedLocalTime {
+                zone, suggestion, ..
+            }) => {
+                assert_eq!(zone, "Europe/Paris");
+                assert_eq!(suggestion, "2026-03-29 03:30");
+            }
+            got => panic!("a skipped time: {got:?}"),
+        }
+        // With its own offset it names one instant, gap or not.
+        assert_eq!(
+            parse("2026-03-29T02:30+01:00"),
+            Ok(json!("2026-03-29T01:30:00.000+0000"))
+        );
+        // 02:30 on 2026-10-25 happens twice in Paris; the first (summer time) is taken.
+        assert_eq!(
+            parse("2026-10-25 02:30"),
+            Ok(json!("2026-10-25T00:30:00.000+0000"))
         );
     }
 

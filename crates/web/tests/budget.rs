@@ -194,7 +194,10 @@ fn the_sidebar_and_settings_show_the_usage_and_warn_from_80_percent() {
     assert_eq!(status["api_usage"]["level"], "normal", "{status}");
     let line = status["budget_html"].as_str().unwrap();
     assert!(line.contains("1,234 of 15,000 API calls (8%)"), "{line}");
-    assert!(!line.contains("refuses calls from every tool on the org"), "{line}");
+    assert!(
+        !line.contains("refuses calls from every tool on the org"),
+        "{line}"
+    );
 
     server
         .engine
@@ -217,7 +220,10 @@ fn the_sidebar_and_settings_show_the_usage_and_warn_from_80_percent() {
     );
     let line = status["budget_html"].as_str().unwrap();
     assert!(line.contains("12,000 of 15,000 API calls (80%)"), "{line}");
-    assert!(line.contains("refuses calls from every tool on the org"), "{line}");
+    assert!(
+        line.contains("refuses calls from every tool on the org"),
+        "{line}"
+    );
     assert!(!line.contains("Push now"), "{line}");
 
     // Every page's sidebar, as rendered, and the Settings panel.
@@ -236,7 +242,10 @@ fn the_sidebar_and_settings_show_the_usage_and_warn_from_80_percent() {
         .nth(1)
         .expect("the Settings panel");
     assert!(panel.contains("12,000 of 15,000 API calls (80%)"), "{page}");
-    assert!(panel.contains("refuses calls from every tool on the org"), "{page}");
+    assert!(
+        panel.contains("refuses calls from every tool on the org"),
+        "{page}"
+    );
     assert!(panel.contains("until older calls age out"), "{page}");
 }
 
