@@ -140,3 +140,57 @@ fn edits_follow_the_orgs_types_on_both_transports() {
     run_on(&org, "rest", &ids[0]);
     run_on(&org, "cli", &ids[1]);
 }
+
+/// An admin narrows a restricted picklist after upsight described the org: the first edit
+/// to a value taken away is refused by Salesforce (the cached describe let it through), and
+/// that refusal makes upsight describe the org again, so the same value is refused at once
+/// the next time, with the values the org offers now.
+#[test]
+fn a_value_salesforce_refuses_for_its_picklist_refreshes_the_field_definitions() {
+    let org = Org::start("picklist-narrowed", 4, 1);
+    let id = org.account_ids()[0].clone();
+    let db = Db::new(&org, "rest");
+    db.add(std::slice::from_ref(&id));
+    let field = "Relationship_Health__c";
+    let start = sf(&org, &id, field);
+    // Make sure the edit is a change whatever the account held.
+    let other = if start == json!("Green") {
+        "Yellow"
+    } else {
+        "Green"
+    };
+    db.ok(&["set", &id, field, other]);
+    db.ok(&["push"]);
+    redefine(
+        &org,
+        field,
+        json!({"name": field, "label": "Relationship Health", "type": "picklist", "length": 255,
+               "custom": true, "restricted_picklist": true,
+               "picklist_values": ["Green", "Yellow"]}),
+    );
+    db.ok(&["set", &id, field, "Red"]);
+    let pushed = db.run(&["push"]);
+    let pushed: Value =
+        serde_json::from_str(&pushed.stdout).unwrap_or_else(|_| panic!("{pushed:?}"));
+    assert_eq!(pushed["failed"], 1, "{pushed}");
+    let failed = db.ok(&["changes", "--status", "failed"]);
+    assert_eq!(
+        failed[0]["error_code"], "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "{failed}"
+    );
+    // The CSM takes the edit back, then tries the same value again.
+    let change = failed[0]["id"].as_i64().unwrap().to_string();
+    db.ok(&["revert", &change]);
+    let again = db.run(&["set", &id, field, "Red"]);
+    assert_eq!(
+        again.code, 2,
+        "refused before any push this time: {again:?}"
+    );
+    assert!(
+        again.stderr.contains("`Red` is not a value"),
+        "{}",
+        again.stderr
+    );
+    assert!(again.stderr.contains("Green, Yellow"), "{}", again.stderr);
+    assert_eq!(sf(&org, &id, field), json!(other));
+}

@@ -597,6 +597,18 @@ impl Engine {
             slots.push((verdict, slot));
         }
         let recorded = self.store().record_push_results(&to_record)?;
+        let definition_changed = to_record.iter().any(|(_, verdict)| {
+            matches!(verdict, PushVerdict::Failed { code, .. }
+                if upsight_core::push::suggests_changed_definition(code))
+        });
+        if definition_changed {
+            // The next use describes the org again (lazily: no call here), so the pages and
+            // `set` stop offering what Salesforce has just refused. The verdicts are already
+            // recorded, so a failure here loses nothing; it is reported, not hidden.
+            if let Err(e) = self.forget_org_meta() {
+                eprintln!("upsight: could not drop the cached field definitions: {e}");
+            }
+        }
         // A superseded result means the user edited the field meanwhile: whatever the
         // verdict, a newer value is still waiting.
         let counted: Vec<Verdict> = slots
