@@ -683,9 +683,18 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
         "Last_CX_Update__c",
         json!({"name": "Last_CX_Update__c", "label": "Last CX Update", "type": "datetime", "custom": true}),
     );
+    redefine(
+        "Platform_Play__c",
+        json!({"name": "Platform_Play__c", "label": "Platform Play", "type": "picklist", "length": 255,
+               "custom": true, "restricted_picklist": true,
+               "picklist_values": ["Green", "Yellow", "Red"],
+               "controller_name": "CXM_Sentiment_Picklist__c",
+               "valid_for": {"Green": ["Green"], "Yellow": ["Green", "Yellow"], "Red": ["Yellow", "Red"]}}),
+    );
     org.colleague_edit(
         &account_id,
-        json!({"CX_Play__c": "Onboarding", "Last_CX_Update__c": "2026-11-27T10:00:00.000+0000"}),
+        json!({"CX_Play__c": "Onboarding", "Last_CX_Update__c": "2026-11-27T10:00:00.000+0000",
+               "CXM_Sentiment_Picklist__c": "Yellow", "Platform_Play__c": "Yellow"}),
     );
 
     let mut env = sf_env(&org.home, true);
@@ -753,6 +762,40 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     })
     .await;
     b.wait_text(&state_of("Last_CX_Update__c"), "Pushed").await;
+
+    // A dependent picklist: with the sentiment Red, the Yellow the platform play holds is
+    // no longer offered, and the field says so, naming the controller, until another
+    // value is picked.
+    b.pick(&field("CXM_Sentiment_Picklist__c"), "Red").await;
+    let warned = b
+        .wait_text(&state_of("Platform_Play__c"), "not offered")
+        .await;
+    assert!(
+        warned.contains("Yellow is not offered while CXM Sentiment is Red"),
+        "{warned}"
+    );
+    let offered = b
+        .js(
+            "return [...document.querySelectorAll(arguments[0] + ' option')].filter(o => !o.disabled).map(o => o.value);",
+            vec![json!(field("Platform_Play__c"))],
+        )
+        .await;
+    assert_eq!(offered, json!(["", "Red"]));
+    b.js(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+        vec![json!(field("Platform_Play__c"))],
+    )
+    .await;
+    b.screenshot("account-dependent-mismatch-1440").await;
+    b.pick(&field("Platform_Play__c"), "Red").await;
+    eventually("the dependent pair pushed", || {
+        let record = sim_record(&sim, "Account", &id);
+        record["CXM_Sentiment_Picklist__c"] == json!("Red")
+            && record["Platform_Play__c"] == json!("Red")
+    })
+    .await;
+    let state = b.text(&state_of("Platform_Play__c")).await;
+    assert!(!state.contains("not offered"), "{state}");
     b.client.set_window_size(390, 900).await.unwrap();
     b.screenshot("account-org-types-390").await;
 }

@@ -312,26 +312,50 @@
 
   // A dependent picklist offers only the values its controlling field's current value
   // allows (each option lists them in data-valid-for); the server checks the same rule.
-  function controllerValue(dependent) {
-    const controller = document.querySelector(
+  function controllerOf(dependent) {
+    return document.querySelector(
       '[data-edit][data-record="' + CSS.escape(dependent.dataset.record) + '"][data-field="' +
         CSS.escape(dependent.dataset.controller) + '"]');
-    if (!controller) return null;
-    return valueOf(controller);
+  }
+  // The field's name as the page shows it: its label, or its indicator card's title.
+  function fieldName(el) {
+    const label = el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]');
+    if (label) return label.textContent.trim();
+    const title = el.closest(".indicator")?.querySelector(".title");
+    return title ? title.textContent.trim() : el.dataset.field;
   }
   function filterDependent(dependent) {
-    const current = controllerValue(dependent);
-    if (current === null) return;
-    const items = dependent.dataset.multi !== undefined
+    const controller = controllerOf(dependent);
+    if (!controller) return;
+    const current = valueOf(controller);
+    const multi = dependent.dataset.multi !== undefined;
+    const items = multi
       ? dependent.querySelectorAll("label[data-valid-for]")
       : dependent.querySelectorAll("option[data-valid-for]");
+    const held = [];
     items.forEach((item) => {
       let allowed = [];
       try { allowed = JSON.parse(item.dataset.validFor); } catch (e) { allowed = []; }
       const ok = allowed.includes(current);
       item.hidden = !ok;
       if (item.tagName === "OPTION") item.disabled = !ok;
+      const chosen = multi ? item.querySelector("input")?.checked : item.selected;
+      if (chosen && !ok) held.push(item.textContent.trim());
     });
+    // What the field holds may not go with the controller's new value: say so next to it,
+    // naming both, rather than leave a value Salesforce would not pair with it.
+    const key = dependent.dataset.edit;
+    if (held.length && current !== "") {
+      dependent.dataset.mismatch = "";
+      setFieldState(key, {
+        status: "invalid",
+        message: held.join(", ") + (held.length > 1 ? " are" : " is") + " not offered while " +
+          fieldName(controller) + " is " + current + ": pick another value here.",
+      });
+    } else if (dependent.dataset.mismatch !== undefined) {
+      delete dependent.dataset.mismatch;
+      setFieldState(key, null);
+    }
   }
   function filterDependentsOf(controller) {
     document.querySelectorAll(
@@ -366,7 +390,12 @@
     if (el.dataset.controller) filterDependent(el);
     if (el.tagName === "SELECT" || el.tagName === "FIELDSET" || el.type === "date" ||
         el.type === "datetime-local") {
-      el.addEventListener("change", () => { colour(el); filterDependentsOf(el); save(el); });
+      el.addEventListener("change", () => {
+        if (el.dataset.controller) filterDependent(el);
+        colour(el);
+        filterDependentsOf(el);
+        save(el);
+      });
     } else {
       el.addEventListener("input", later);
       el.addEventListener("blur", () => later.flush());
