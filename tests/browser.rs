@@ -673,11 +673,25 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
         );
         assert_eq!(status, 204, "{body}");
     };
+    let play_definition = |values: &[&str]| {
+        json!({"name": "CX_Play__c", "label": "CX Play", "type": "multipicklist", "length": 4099,
+               "custom": true, "restricted_picklist": true, "picklist_values": values})
+    };
+    // The account holds a play the admin has since retired from the list.
     redefine(
         "CX_Play__c",
-        json!({"name": "CX_Play__c", "label": "CX Play", "type": "multipicklist", "length": 4099,
-               "custom": true, "restricted_picklist": true,
-               "picklist_values": ["Onboarding", "Adoption", "Expansion", "Renewal Save"]}),
+        play_definition(&[
+            "Onboarding",
+            "Adoption",
+            "Expansion",
+            "Renewal Save",
+            "Legacy Play",
+        ]),
+    );
+    org.colleague_edit(&account_id, json!({"CX_Play__c": "Onboarding;Legacy Play"}));
+    redefine(
+        "CX_Play__c",
+        play_definition(&["Onboarding", "Adoption", "Expansion", "Renewal Save"]),
     );
     redefine(
         "Last_CX_Update__c",
@@ -693,7 +707,7 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     );
     org.colleague_edit(
         &account_id,
-        json!({"CX_Play__c": "Onboarding", "Last_CX_Update__c": "2026-11-27T10:00:00.000+0000",
+        json!({"Last_CX_Update__c": "2026-11-27T10:00:00.000+0000",
                "CXM_Sentiment_Picklist__c": "Yellow", "Platform_Play__c": "Yellow"}),
     );
 
@@ -714,15 +728,20 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     assert_eq!(
         b.count(&format!("fieldset{play} input[type=checkbox]"))
             .await,
-        4
+        5
     );
-    let checked = b
+    let checked_values =
+        "return [...document.querySelectorAll(arguments[0] + ' input:checked')].map(i => i.value);";
+    let checked = b.js(checked_values, vec![json!(play)]).await;
+    assert_eq!(checked, json!(["Onboarding", "Legacy Play"]));
+    // The retired value is kept on screen, and marked: the org refuses it beside another.
+    let retired = b
         .js(
-            "return [...document.querySelectorAll(arguments[0] + ' input:checked')].map(i => i.value);",
+            "return [...document.querySelectorAll(arguments[0] + ' .choice')].filter(c => c.querySelector('.retired')).map(c => c.querySelector('input').value);",
             vec![json!(play)],
         )
         .await;
-    assert_eq!(checked, json!(["Onboarding"]));
+    assert_eq!(retired, json!(["Legacy Play"]));
     let when = field("Last_CX_Update__c");
     let shown = b
         .js(
@@ -733,8 +752,9 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     assert_eq!(shown, json!(["datetime-local", "2026-11-27T11:00"]));
     b.screenshot("account-org-types-1440").await;
 
-    // Check two more values: all three reach Salesforce, in the org's order.
-    for value in ["Renewal Save", "Adoption"] {
+    // Untick the retired value and check two more: all three reach Salesforce, in the
+    // org's order.
+    for value in ["Legacy Play", "Renewal Save", "Adoption"] {
         b.js(
             "const box = [...document.querySelectorAll(arguments[0] + ' input')].find(i => i.value === arguments[1]);
              box.click();",

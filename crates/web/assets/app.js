@@ -340,7 +340,7 @@
       item.hidden = !ok;
       if (item.tagName === "OPTION") item.disabled = !ok;
       const chosen = multi ? item.querySelector("input")?.checked : item.selected;
-      if (chosen && !ok) held.push(item.textContent.trim());
+      if (chosen && !ok) held.push(multi ? item.querySelector("input").value : item.value);
     });
     // What the field holds may not go with the controller's new value: say so next to it,
     // naming both, rather than leave a value Salesforce would not pair with it.

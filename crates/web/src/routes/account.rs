@@ -420,6 +420,13 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
         }
         options
     };
+    // A value a restricted picklist no longer lists is kept on screen but marked, so that a
+    // refusal to save it (with another value beside it) makes sense.
+    let retired = |o: &str| {
+        rules
+            .as_ref()
+            .is_some_and(|r| r.restricted_picklist && !r.picklist_values.iter().any(|v| v == o))
+    };
     // A dependent picklist names its controlling field, and each option the controlling
     // values it goes with (JSON), so the script can offer only what the controller allows.
     let dependency = rules.as_ref().and_then(|r| r.dependency.clone());
@@ -451,7 +458,9 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
                     option value="" selected[raw.is_empty()] { "—" }
                     @for o in &options {
                         option value=(o) selected[*o == raw] data-tone=[format::tone(Some(&json!(o)))]
-                            data-valid-for=[valid_for(o)] { (o) }
+                            data-valid-for=[valid_for(o)] {
+                            (o) @if retired(o) { " (no longer offered)" }
+                        }
                     }
                 }
             }
@@ -469,6 +478,9 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
                         label.choice data-valid-for=[valid_for(o)] {
                             input type="checkbox" value=(o) checked[chosen.contains(&o.as_str())];
                             " " (o)
+                            @if retired(o) {
+                                span.retired { " (no longer offered: untick it to save a change)" }
+                            }
                         }
                     }
                 }
