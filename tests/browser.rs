@@ -711,11 +711,25 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
                "CXM_Sentiment_Picklist__c": "Yellow", "Platform_Play__c": "Yellow"}),
     );
 
-    let mut env = sf_env(&org.home, true);
-    env.push(("UPSIGHT_TIME_ZONE".into(), "Europe/Paris".into()));
+    let env = sf_env(&org.home, true);
     let app = App::serve(&env);
     let b = Browser::start("rebind.test").await;
     app.sign_in(&b).await;
+    // The time zone is chosen in Settings, and holds at once (no restart).
+    b.goto(&app.at("/settings")).await;
+    b.type_into("#time_zone", "Europe/Paris").await;
+    b.css("#save-settings").await.click().await.unwrap();
+    b.wait_text("body", "Settings saved").await;
+    assert_eq!(
+        b.css("#time_zone")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Europe/Paris")
+    );
+    b.screenshot("settings-time-zone-1440").await;
     b.goto(&app.at("/accounts")).await;
     b.css("#new-account-button").await.click().await.unwrap();
     b.type_into("#sf-id-input", &account_id).await;

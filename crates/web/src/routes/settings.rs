@@ -51,6 +51,9 @@ pub struct SettingsForm {
     pub push_delay_ms: String,
     #[serde(default)]
     pub push_max_delay_ms: String,
+    /// An IANA zone name, or empty for the computer's own zone. Absent: left as it is.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// A refused form: the message goes next to its field.
@@ -182,6 +185,9 @@ fn apply(engine: &Engine, form: &SettingsForm) -> Result<(), FieldError> {
     if let Some(org) = &form.target_org {
         changes.push((SettingKey::TargetOrg, "target_org", org.trim().to_owned()));
     }
+    if let Some(zone) = &form.time_zone {
+        changes.push((SettingKey::TimeZone, "time_zone", zone.trim().to_owned()));
+    }
     for (key, field, value) in &changes {
         if let Err(message) = key.normalise(value) {
             return Err(FieldError {
@@ -249,6 +255,13 @@ fn render(
     let max_delay = form
         .map(|f| f.push_max_delay_ms.clone())
         .unwrap_or_else(|| settings.push_max_delay_ms.to_string());
+    let zone = form
+        .and_then(|f| f.time_zone.clone())
+        .unwrap_or_else(|| settings.time_zone.clone().unwrap_or_default());
+    let system_zone = jiff::tz::TimeZone::try_system()
+        .ok()
+        .and_then(|z| z.iana_name().map(str::to_owned))
+        .unwrap_or_else(|| "UTC".to_owned());
     let source_note = |key: SettingKey| {
         let (_, source) = settings.get(key);
         match source {
@@ -343,6 +356,19 @@ fn render(
                     input #push_max_delay_ms type="number" name="push_max_delay_ms" min="0" step="100" value=(max_delay);
                     div.hint { "Milliseconds after the first pending edit, even while you keep typing." }
                     @if let Some(m) = err("push_max_delay_ms") { div.form-error { (m) } }
+                }
+                label for="time_zone" { "Time zone" }
+                div {
+                    input #time_zone type="text" name="time_zone" value=(zone) list="time-zones"
+                        placeholder=(system_zone) autocomplete="off" spellcheck="false";
+                    datalist #time-zones {
+                        @for name in jiff::tz::db().available() { option value=(name) {} }
+                    }
+                    div.hint {
+                        "Dates and times are typed and shown in this zone, and sent to Salesforce in UTC. Leave it empty to use this computer's zone (" (system_zone) ")."
+                    }
+                    @if let Some(m) = err("time_zone") { div.form-error { (m) } }
+                    @if let Some(note) = source_note(SettingKey::TimeZone) { div.hint { (note) } }
                 }
                 span {}
                 div { button.primary #save-settings type="submit" { "Save settings" } }
