@@ -797,6 +797,17 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     .await;
     b.wait_text(&state_of("Last_CX_Update__c"), "Pushed").await;
 
+    // The change log reads the values as the account page does: the datetime in Paris
+    // time, the multi-select's values listed.
+    b.goto(&app.at("/changes")).await;
+    let log = b.text("#changes-table").await;
+    assert!(log.contains("Dec 1, 2026 14:30 CET"), "{log}");
+    assert!(log.contains("Onboarding, Adoption, Renewal Save"), "{log}");
+    assert!(!log.contains("+0000"), "{log}");
+    b.screenshot("changes-org-types-1440").await;
+    b.client.back().await.unwrap();
+    b.wait_for("#account-name").await;
+
     // A dependent picklist: with the sentiment Red, the Yellow the platform play holds is
     // no longer offered, and the field says so, naming the controller, until another
     // value is picked.

@@ -17,7 +17,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use upsight_core::{AccountId, ChangeEntry, ChangeId, ChangeStatus, RecordRef};
+use upsight_core::{AccountId, ChangeEntry, ChangeId, ChangeStatus, FieldType, RecordRef};
 use upsight_engine::push::PushReport;
 use upsight_engine::{Engine, EngineError};
 use upsight_store::ChangeFilter;
@@ -48,6 +48,9 @@ struct Row {
     /// The opportunity's name, for an opportunity's field.
     record_name: Option<String>,
     label: String,
+    /// How the field's values read: the org's type when known (a datetime in the user's
+    /// zone, a multi-select's values, rich text's words), as on the account page.
+    look: format::Look,
 }
 
 struct View {
@@ -72,6 +75,10 @@ fn load(engine: &Engine, filter: &Filter) -> Result<View, AppError> {
         })?)),
     };
     let map = engine.field_map();
+    // Both before the store's guard is taken: each reads the store itself. Only the cached
+    // describe: listing changes never costs a call.
+    let meta = engine.cached_org_meta().ok().flatten();
+    let zone = engine.time_zone();
     let store = engine.store();
     let err = |e| AppError::from(EngineError::from(e));
     let entries = store
@@ -108,13 +115,16 @@ fn load(engine: &Engine, filter: &Filter) -> Result<View, AppError> {
                 ),
                 RecordRef::Account(_) => None,
             };
-            let label = map
-                .get(entry.record.kind().sobject(), &entry.field)
-                .map_or_else(|| entry.field.clone(), |f| f.label.clone());
+            let sobject = entry.record.kind().sobject();
+            let def = map.get(sobject, &entry.field);
+            let label = def.map_or_else(|| entry.field.clone(), |f| f.label.clone());
+            let rules = meta.as_ref().and_then(|m| m.rules(sobject, &entry.field));
+            let field_type = def.map_or(FieldType::Text, |f| f.field_type);
             Row {
                 account_name: names.get(&entry.account_id).cloned().unwrap_or_default(),
                 record_name,
                 label,
+                look: format::Look::of(field_type, rules.as_ref(), &zone),
                 entry,
             }
         })
@@ -234,12 +244,12 @@ fn render_rows(rows: &[Row]) -> Markup {
                     @if let Some(name) = &row.record_name { div.sub { "Opportunity: " (name) } }
                 }
                 td { (row.label) }
-                td.wrap { (value_text(&e.old_value)) }
+                td.wrap { (value_text(&e.old_value, &row.look)) }
                 td.wrap {
-                    (value_text(&e.new_value))
+                    (value_text(&e.new_value, &row.look))
                     @if e.status == ChangeStatus::Conflict {
                         div.sub.conflict-theirs {
-                            "Salesforce now: " strong { (e.remote_value.as_ref().map(value_text).unwrap_or_else(|| "—".into())) }
+                            "Salesforce now: " strong { (e.remote_value.as_ref().map(|v| value_text(v, &row.look)).unwrap_or_else(|| "—".into())) }
                         }
                     }
                 }
@@ -279,12 +289,9 @@ fn render_rows(rows: &[Row]) -> Markup {
     }
 }
 
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::Null => "—".to_owned(),
-        Value::String(s) if s.is_empty() => "—".to_owned(),
-        other => format::raw(Some(other)),
-    }
+/// A value as a CSM reads it (see [`Row::look`]), or a dash for none.
+fn value_text(value: &Value, look: &format::Look) -> String {
+    format::display_as(Some(value), look).unwrap_or_else(|| "—".to_owned())
 }
 
 /// What an action did, for the page's toast.
