@@ -107,17 +107,86 @@ pub fn datetime_local(text: &str, zone: &TimeZone) -> String {
 /// A rich text area's HTML, made safe to put in a page: ammonia's allow-list keeps the
 /// formatting Salesforce's editor produces (paragraphs, emphasis, lists, links, line
 /// breaks) and drops scripts, event handlers, styles and anything else; links get
-/// `rel="noopener noreferrer"`. This is the only HTML from Salesforce a page shows.
+/// `rel="noopener noreferrer"`. Images are dropped too: the page may load nothing from
+/// another host (its Content-Security-Policy would show them broken), and an image URL in
+/// a note would tell that host who reads it, and when. This is the only HTML from
+/// Salesforce a page shows.
+///
+/// A value with none of the markup a rich text editor writes is plain text that reached
+/// the field some other way (typed before the field became rich text, or written by an
+/// integration): it is shown as text, its line breaks kept and anything in angle brackets
+/// (`<preview>`) shown as written, as Salesforce's own page would not lose it either.
 pub fn rich_text(html: &str) -> String {
+    if !has_rich_markup(html) {
+        return maud::html! {
+            @for (i, line) in html.lines().enumerate() {
+                @if i > 0 { br; }
+                (line)
+            }
+        }
+        .into_string();
+    }
     ammonia::Builder::default()
+        .rm_tags(["img"])
         .link_rel(Some("noopener noreferrer"))
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
         .clean(html)
         .to_string()
 }
 
+/// Whether `text` holds a tag of the kinds Salesforce's rich text editor writes.
+fn has_rich_markup(text: &str) -> bool {
+    const TAGS: &[&str] = &[
+        "p",
+        "br",
+        "div",
+        "span",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "s",
+        "strike",
+        "ul",
+        "ol",
+        "li",
+        "a",
+        "img",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "font",
+        "blockquote",
+        "pre",
+        "code",
+        "sub",
+        "sup",
+        "hr",
+    ];
+    let lower = text.to_ascii_lowercase();
+    lower.match_indices('<').any(|(at, _)| {
+        let rest = lower[at + 1..]
+            .strip_prefix('/')
+            .unwrap_or(&lower[at + 1..]);
+        let name: String = rest
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        let after = rest[name.len()..].chars().next();
+        TAGS.contains(&name.as_str()) && matches!(after, Some('>' | ' ' | '/' | '\t' | '\n'))
+    })
+}
+
 /// A rich text area's words without its markup, for a table cell or a terminal.
 pub fn rich_text_words(html: &str) -> String {
+    if !has_rich_markup(html) {
+        return html.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
     let cleaned = ammonia::Builder::empty().clean(html).to_string();
     // `Builder::empty` keeps text only, still entity-escaped for HTML; the caller escapes
     // again, so unescape the few entities ammonia writes.
@@ -349,9 +418,35 @@ mod tests {
             "onerror",
             "<style",
             "alert",
+            "<img",
         ] {
             assert!(!clean.contains(bad), "{bad} in {clean}");
         }
+        // An image from anywhere is dropped, its neighbours kept.
+        let chart = rich_text(
+            r#"<p>Usage <img src="https://tracker.example/chart.png" alt="chart"> up</p>"#,
+        );
+        assert_eq!(chart, "<p>Usage  up</p>");
+    }
+
+    #[test]
+    fn rich_text_that_is_plain_text_keeps_its_lines_and_brackets() {
+        let plain =
+            "2026-08-26 — Chloé: budget freeze <preview>.\n\n2026-07-30 — Dana: QBR & next steps";
+        assert_eq!(
+            rich_text(plain),
+            "2026-08-26 — Chloé: budget freeze &lt;preview&gt;.<br><br>2026-07-30 — Dana: QBR &amp; next steps"
+        );
+        // Markup the editor writes, in any case, makes it HTML.
+        assert!(rich_text("<P>Hi</P>").contains("<p>Hi</p>"));
+        assert!(rich_text("a<br/>b").contains("<br>"));
+        assert_eq!(
+            rich_text_words("budget freeze <preview>.\nnext"),
+            "budget freeze <preview>. next"
+        );
+        // A script is never plain text's way in: it is escaped, and so inert.
+        let sneaky = rich_text("<script>alert(1)</script>");
+        assert!(!sneaky.contains("<script"), "{sneaky}");
     }
 
     #[test]
