@@ -713,6 +713,18 @@ pub fn suggests_changed_definition(code: &str) -> bool {
     DEFINITION_CHANGED_CODES.contains(&code)
 }
 
+/// Failure codes that mean only "the record is not there": Salesforce's
+/// `ENTITY_IS_DELETED` (a deleted or merged-away record; StatusCode in the SOAP API
+/// Developer Guide's "Core Data Types Used in API Calls") and upsight's own `SF_NOT_FOUND`
+/// (a 404 for the record). An edit that failed so is still the CSM's work: it waits for the
+/// record (a merge followed, a record restored) rather than being something to revert.
+pub const RECORD_GONE_CODES: &[&str] = &["ENTITY_IS_DELETED", "SF_NOT_FOUND"];
+
+/// Whether a failure with `code` only says the record is gone.
+pub fn is_record_gone(code: &str) -> bool {
+    RECORD_GONE_CODES.contains(&code)
+}
+
 pub mod split;
 
 #[cfg(test)]

@@ -219,12 +219,6 @@ impl PageSql {
     }
 }
 
-/// The failure codes that mean only "the record is not there": Salesforce's
-/// `ENTITY_IS_DELETED` (a deleted or merged-away record, StatusCode in the SOAP API
-/// Developer Guide's core data types) and upsight's own `SF_NOT_FOUND` (a 404 for the
-/// record).
-const RECORD_GONE_CODES: &str = "('ENTITY_IS_DELETED', 'SF_NOT_FOUND')";
-
 const ACCOUNT_COLUMNS: &str = "id, sf_id, name, fields, quick_links, synced_at, sf_missing_since, \
      created_at, updated_at, sf_missing_reason, sf_merged_into";
 const OPPORTUNITY_COLUMNS: &str = "id, sf_id, account_id, name, fields, synced_at, created_at";
@@ -280,7 +274,8 @@ impl Store {
     /// Salesforce Id becomes `into`, the missing marks are cleared, and the change log's
     /// entries of the account (every status: they are the account's history) name the new
     /// Id, so a pending edit is pushed to the record that was kept, and an edit that failed
-    /// because the record was gone ([`RECORD_GONE_CODES`]) is pending again. Local data is
+    /// because the record was gone (`upsight_core::push::RECORD_GONE_CODES`) is pending
+    /// again. Local data is
     /// kept as it is; the caller syncs the account next. Refused when another local
     /// account already holds `into` ([`StoreError::AlreadyExists`]).
     pub fn follow_merge(&mut self, id: AccountId, into: &str) -> Result<Account> {
@@ -318,16 +313,21 @@ impl Store {
             // Edits that failed only because the merged-away record was gone now have a
             // record to go to: pending again, to be checked against the kept record's values
             // like any edit (a different value there is a conflict, never overwritten).
-            let gone: Vec<i64> = tx
-                .prepare(&format!(
-                    "SELECT id FROM change_log
+            let failed: Vec<(i64, Option<String>)> = tx
+                .prepare(
+                    "SELECT id, error_code FROM change_log
                      WHERE account_id = ?1 AND record_kind = 'account' AND status = 'failed'
-                       AND error_code IN {RECORD_GONE_CODES} ORDER BY id"
-                ))?
-                .query_map(params![id.0], |row| row.get(0))?
+                     ORDER BY id",
+                )?
+                .query_map(params![id.0], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            for entry in gone {
-                crate::changes::retry(tx, upsight_core::ChangeId(entry))?;
+            for (entry, code) in failed {
+                if code
+                    .as_deref()
+                    .is_some_and(upsight_core::push::is_record_gone)
+                {
+                    crate::changes::retry(tx, upsight_core::ChangeId(entry))?;
+                }
             }
             get_account(tx, id)
         })

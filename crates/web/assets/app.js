@@ -282,7 +282,7 @@
       a.href = "/changes?status=conflict";
       a.textContent = "Resolve";
       el.appendChild(a);
-    } else if (st.status === "invalid") {
+    } else if (st.status === "invalid" || st.status === "held") {
       el.textContent = st.message;
     } else {
       el.textContent = stateLabels[st.status] || "";

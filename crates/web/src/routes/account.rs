@@ -68,8 +68,11 @@ pub struct FieldState {
 }
 
 impl FieldState {
-    /// The state an entry gives its field; `None` when there is nothing to say (reverted).
-    pub fn of(entry: &ChangeEntry) -> Option<FieldState> {
+    /// The state an entry gives its field, on an account Salesforce no longer returns for
+    /// `missing` (if so); `None` when there is nothing to say (reverted). An edit that failed
+    /// only because the record is gone is `held`: kept, and waiting for the record, with
+    /// what would let it go, never an invitation to revert it.
+    pub fn of(entry: &ChangeEntry, missing: Option<Option<MissingReason>>) -> Option<FieldState> {
         let plain = |status| FieldState {
             status,
             message: None,
@@ -80,6 +83,23 @@ impl FieldState {
             ChangeStatus::Pending if entry.attempts == 0 => plain("saved"),
             ChangeStatus::Pending => plain("pending"),
             ChangeStatus::Pushed => plain("pushed"),
+            ChangeStatus::Failed
+                if missing.is_some()
+                    && entry
+                        .error_code
+                        .as_deref()
+                        .is_some_and(upsight_core::push::is_record_gone) =>
+            {
+                let message = match missing.flatten() {
+                    Some(MissingReason::Merged) => "Kept here: Salesforce merged this account into another. Follow the merge (above) and this edit is sent to the record that was kept.",
+                    Some(MissingReason::Deleted) => "Kept here: this account is deleted in Salesforce. If an admin restores it, retry this edit from Pending Changes.",
+                    Some(MissingReason::NotVisible) | None => "Kept here: Salesforce no longer returns this account, so this edit cannot be sent.",
+                };
+                FieldState {
+                    message: Some(message.to_owned()),
+                    ..plain("held")
+                }
+            }
             ChangeStatus::Failed => FieldState {
                 message: Some(match (&entry.error_code, &entry.error_message) {
                     (Some(code), Some(message)) => format!("{message} ({code})"),
@@ -109,20 +129,27 @@ pub fn field_key(record: RecordRef, field: &str) -> String {
 
 /// The latest entry's state of every field of the account and its opportunities.
 fn field_states(engine: &Engine, id: AccountId) -> Result<BTreeMap<String, FieldState>, AppError> {
-    let entries = engine
-        .store()
-        .list_changes(&ChangeFilter {
-            account: Some(id),
-            ..ChangeFilter::default()
-        })
-        .map_err(EngineError::from)?;
+    let (entries, account) = {
+        let store = engine.store();
+        let entries = store
+            .list_changes(&ChangeFilter {
+                account: Some(id),
+                ..ChangeFilter::default()
+            })
+            .map_err(EngineError::from)?;
+        (entries, store.get_account(id).map_err(EngineError::from)?)
+    };
+    let missing = account
+        .sf_missing_since
+        .is_some()
+        .then_some(account.sf_missing_reason);
     let mut states = BTreeMap::new();
     // Newest first: the first entry seen for a field is its current one.
     let mut seen = std::collections::HashSet::new();
     for entry in &entries {
         let key = field_key(entry.record, &entry.field);
         if seen.insert(key.clone()) {
-            if let Some(state) = FieldState::of(entry) {
+            if let Some(state) = FieldState::of(entry, missing) {
                 states.insert(key, state);
             }
         }
@@ -767,7 +794,7 @@ async fn edit(State(state): State<AppState>, Json(body): Json<EditBody>) -> ApiR
         .map_err(as_field_error("value"))?;
     // Saved: start the pusher's debounce clock.
     state.nudge_pusher();
-    let field_state = edited.entry.as_ref().and_then(FieldState::of);
+    let field_state = edited.entry.as_ref().and_then(|e| FieldState::of(e, None));
     Ok(Json(json!({
         "outcome": edited.outcome.as_str(),
         "value": edited.value,
@@ -854,5 +881,55 @@ pub fn phase_label(p: Progress) -> &'static str {
         Phase::Querying => "Fetching accounts",
         Phase::Applying => "Saving",
         Phase::Done => "Done",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(code: &str) -> ChangeEntry {
+        ChangeEntry {
+            id: upsight_core::ChangeId(1),
+            record: RecordRef::Account(AccountId(1)),
+            account_id: AccountId(1),
+            sf_id: Some("001000000000001AAA".into()),
+            field: "CX_Play__c".into(),
+            old_value: json!("Onboarding"),
+            new_value: json!("Adoption"),
+            remote_value: None,
+            in_flight_value: None,
+            status: ChangeStatus::Failed,
+            error_code: Some(code.into()),
+            error_message: Some("entity is deleted".into()),
+            note: None,
+            attempts: 1,
+            revision: 0,
+            created_at: String::new(),
+            updated_at: String::new(),
+            pushed_at: None,
+        }
+    }
+
+    /// An edit that failed only because the account is gone is kept and waits, saying what
+    /// lets it go; any other failure (or a gone record on an account still returned) is a
+    /// failure to retry or revert.
+    #[test]
+    fn an_edit_failed_for_a_gone_record_is_held_not_failed() {
+        let merged = Some(Some(MissingReason::Merged));
+        let deleted = Some(Some(MissingReason::Deleted));
+        let cases: &[(&str, Option<Option<MissingReason>>, &str, &str)] = &[
+            ("ENTITY_IS_DELETED", merged, "held", "Follow the merge"),
+            ("ENTITY_IS_DELETED", deleted, "held", "admin restores it"),
+            ("SF_NOT_FOUND", Some(None), "held", "no longer returns"),
+            ("ENTITY_IS_DELETED", None, "failed", "(ENTITY_IS_DELETED)"),
+            ("STRING_TOO_LONG", merged, "failed", "(STRING_TOO_LONG)"),
+        ];
+        for (code, missing, status, says) in cases {
+            let state = FieldState::of(&failed(code), *missing).expect("a state");
+            assert_eq!(state.status, *status, "{code} {missing:?}");
+            let message = state.message.unwrap_or_default();
+            assert!(message.contains(says), "{code} {missing:?}: {message}");
+        }
     }
 }
