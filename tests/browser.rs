@@ -844,3 +844,94 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     b.client.set_window_size(390, 900).await.unwrap();
     b.screenshot("account-org-types-390").await;
 }
+
+/// A merged account in the browser (issue 11): an edit made after Salesforce merged the
+/// account fails only because the record is gone, and after a sync the page says which
+/// record was kept, calls the edit kept rather than failed, and follows the merge on one
+/// click, after which the edit reaches the record that was kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_account_keeps_its_edit_and_follows_the_merge() {
+    let _serial = SERIAL.lock().await;
+    let org = Org::new();
+    let (loser, master) = {
+        let instance = org.sim.state().instance();
+        let mut ids = instance
+            .org
+            .all("Account")
+            .skip(7)
+            .map(|r| r.id().to_owned());
+        (ids.next().unwrap(), ids.next().unwrap())
+    };
+    const NOTES: &str = "Platform_Play_Comments__c";
+    // The two records agree on the field, so the edit's base holds on the kept one too.
+    org.colleague_edit(&loser, json!({ NOTES: "agreed before the merge" }));
+    org.colleague_edit(&master, json!({ NOTES: "agreed before the merge" }));
+
+    let app = App::serve(&sf_env(&org.home, true));
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    b.goto(&app.at("/accounts")).await;
+    b.css("#new-account-button").await.click().await.unwrap();
+    b.type_into("#sf-id-input", &loser).await;
+    b.css("#add-by-id button").await.click().await.unwrap();
+    b.wait_for("#account-name").await;
+    let page = b.client.current_url().await.unwrap().to_string();
+
+    let (status, body) = sim_admin(
+        org.url(),
+        "POST",
+        "/merge/Account",
+        Some(json!({"master": master, "losers": [loser]})),
+    );
+    assert_eq!(status, 204, "{body}");
+    b.type_into(&field(NOTES), "written after the merge").await;
+    b.css("#account-name").await.click().await.unwrap(); // blur saves at once
+    b.wait_text(&state_of(NOTES), "Push failed").await;
+
+    // A sync finds the account merged; the page says so, and keeps the edit.
+    b.css("#sync-button").await.click().await.unwrap();
+    let mut found = false;
+    for _ in 0..100 {
+        b.goto(&page).await;
+        if b.count("#missing-banner[data-reason=merged]").await == 1 {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(found, "the sync never found the merge");
+    let banner = b.text("#missing-banner").await;
+    assert!(
+        banner.contains("merged this account into another account"),
+        "{banner}"
+    );
+    let kept_link = b
+        .css("#missing-banner a")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        kept_link.ends_with(&format!("/lightning/r/Account/{master}/view")),
+        "{kept_link}"
+    );
+    let state = b.wait_text(&state_of(NOTES), "Kept here").await;
+    assert!(state.contains("Follow the merge"), "{state}");
+    assert!(!state.contains("Retry or revert"), "{state}");
+    b.screenshot("account-merged-1440").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("account-merged-390").await;
+    b.client.set_window_size(1440, 900).await.unwrap();
+
+    // One click follows it: the account stands for the kept record, and the edit goes there.
+    b.css("#follow-merge").await.click().await.unwrap();
+    b.wait_text("#account-sf-id", &master).await;
+    let sim = org.url().to_owned();
+    eventually("the kept edit pushed to the record that was kept", || {
+        sim_record(&sim, "Account", &master)[NOTES] == json!("written after the merge")
+    })
+    .await;
+    assert_eq!(b.count("#missing-banner").await, 0);
+    b.screenshot("account-merge-followed-1440").await;
+}

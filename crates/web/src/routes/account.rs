@@ -325,8 +325,10 @@ fn render(d: &Detail) -> Markup {
             div.banner.warn #missing-banner data-reason=[a.sf_missing_reason.map(|r| r.as_str())] {
                 @match a.sf_missing_reason {
                     Some(MissingReason::Merged) => {
-                        "Salesforce merged this account into "
-                        code { (a.sf_merged_into.as_deref().unwrap_or("another account")) }
+                        "Salesforce merged this account into another account"
+                        @if let Some(url) = kept_record_url(a) {
+                            " (" a href=(url) target="_blank" rel="noopener noreferrer" { "open it in Salesforce ↗" } ")"
+                        }
                         ". Follow it to keep this account's local data and change log (unpushed edits included) on the record that was kept, and sync from it. "
                         button.primary #follow-merge type="button"
                             data-follow-url=(format!("/api/accounts/{}/follow", a.id)) { "Follow the merge" }
@@ -410,6 +412,18 @@ fn category_panel(category: Category, fields: &[&FieldDef], a: &Account, ctx: &C
             }
         }
     }
+}
+
+/// The Salesforce page of the record `a` was merged into, on the same host as `a`'s own
+/// page (its quick link), when both Ids are real Ids.
+fn kept_record_url(a: &Account) -> Option<String> {
+    let into = upsight_salesforce::SfId::parse(a.sf_merged_into.as_deref()?).ok()?;
+    let own = a.sf_id.as_deref()?;
+    let base = a
+        .quick_links
+        .get("salesforce")?
+        .strip_suffix(&format!("/lightning/r/Account/{own}/view"))?;
+    Some(format!("{base}/lightning/r/Account/{into}/view"))
 }
 
 /// A DOM id for an editor (API names are `[A-Za-z0-9_]`, so this is a valid id).
@@ -853,13 +867,21 @@ async fn follow_merge(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_account_id(&id)?;
-    let summary = state
-        .run(move |engine| Ok(engine.follow_merge(id)?))
+    let name = state
+        .run(move |engine| {
+            engine.follow_merge(id)?;
+            Ok(engine
+                .store()
+                .get_account(id)
+                .map_err(EngineError::from)?
+                .name)
+        })
         .await?;
+    // The edits the merge had failed are pending again: send them to the kept record.
+    state.nudge_pusher();
     Ok(Json(json!({
         "message": format!(
-            "Now following the record that was kept; synced from it in {} ms.",
-            summary.duration_ms
+            "This account now follows {name}, the record Salesforce kept: its data is synced from it, and your edits kept here are sent to it next."
         ),
     })))
 }
