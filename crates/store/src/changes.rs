@@ -58,6 +58,24 @@ pub struct ChangeFilter {
     pub limit: Option<usize>,
 }
 
+/// One line of the change log as a page lists it: the entry, and the names it is shown by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    pub entry: ChangeEntry,
+    pub account_name: String,
+    /// The opportunity's name, for an opportunity's field.
+    pub opportunity_name: Option<String>,
+}
+
+/// What the change log's page shows, read in one snapshot: the filtered rows with their
+/// names, every account that has entries (for the filter), and the count per status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangePage {
+    pub rows: Vec<ChangeRow>,
+    pub accounts: Vec<(AccountId, String)>,
+    pub counts: BTreeMap<ChangeStatus, usize>,
+}
+
 /// What became of a push result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PushResult {
@@ -199,18 +217,62 @@ impl Store {
 
     /// How many entries are in each status (the sidebar's pending count).
     pub fn change_counts(&self) -> Result<BTreeMap<ChangeStatus, usize>> {
+        self.read(change_counts)
+    }
+
+    /// The change log's page for `filter` (see [`ChangePage`]): three queries in one read
+    /// transaction, whatever the number of rows.
+    pub fn change_page(&self, filter: &ChangeFilter) -> Result<ChangePage> {
+        let columns: Vec<String> = ENTRY_COLUMNS
+            .split(',')
+            .map(|column| format!("c.{}", column.trim()))
+            .collect();
+        let sql = format!(
+            "SELECT {}, COALESCE(a.name, ''), o.name FROM change_log c
+             LEFT JOIN account a ON a.id = c.account_id
+             LEFT JOIN opportunity o ON o.id = c.opportunity_id
+             WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR c.account_id = ?2)
+             ORDER BY c.id DESC LIMIT ?3",
+            columns.join(", ")
+        );
+        let limit = filter
+            .limit
+            .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let names_at = columns.len();
         self.read(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT status, count(*) FROM change_log GROUP BY status")?;
-            let rows = stmt.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-            })?;
-            let mut counts = BTreeMap::new();
-            for row in rows {
-                let (status, count) = row?;
-                counts.insert(parse_status(&status)?, usize::try_from(count).unwrap_or(0));
-            }
-            Ok(counts)
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        filter.status.map(ChangeStatus::as_str),
+                        filter.account.map(|a| a.0),
+                        limit
+                    ],
+                    |row| {
+                        Ok(read_entry(row).map(|entry| -> rusqlite::Result<ChangeRow> {
+                            Ok(ChangeRow {
+                                entry,
+                                account_name: row.get(names_at)?,
+                                opportunity_name: row.get(names_at + 1)?,
+                            })
+                        }))
+                    },
+                )?
+                .map(|row| Ok(row??.map_err(StoreError::from)?))
+                .collect::<Result<Vec<_>>>()?;
+            let accounts = conn
+                .prepare(
+                    "SELECT a.id, a.name FROM account a
+                     WHERE EXISTS (SELECT 1 FROM change_log c WHERE c.account_id = a.id)
+                     ORDER BY a.name COLLATE NOCASE, a.id",
+                )?
+                .query_map([], |row| Ok((AccountId(row.get(0)?), row.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ChangePage {
+                rows,
+                accounts,
+                counts: change_counts(conn)?,
+            })
         })
     }
 
@@ -789,6 +851,19 @@ fn corrupt(err: &dyn std::error::Error) -> StoreError {
 }
 
 /// Maps a row of [`ENTRY_COLUMNS`]; see `accounts::account_from_row` for the nesting.
+fn change_counts(conn: &Connection) -> Result<BTreeMap<ChangeStatus, usize>> {
+    let mut stmt = conn.prepare("SELECT status, count(*) FROM change_log GROUP BY status")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    let mut counts = BTreeMap::new();
+    for row in rows {
+        let (status, count) = row?;
+        counts.insert(parse_status(&status)?, usize::try_from(count).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ChangeEntry>> {
     Ok(read_entry(row))
 }

@@ -21,7 +21,10 @@ mod sync_runs;
 pub use accounts::{
     AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort, Created, NewAccount,
 };
-pub use changes::{ChangeFilter, Edit, EditOutcome, ProtectedFields, PushResult, PushVerdict};
+pub use changes::{
+    ChangeFilter, ChangePage, ChangeRow, Edit, EditOutcome, ProtectedFields, PushResult,
+    PushVerdict,
+};
 pub use error::{DatabaseFault, Result, SqliteCause, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use pull::{AccountPull, OpportunityPull, PreservedField, PullApply, PullOutcome, Stamp};

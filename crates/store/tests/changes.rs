@@ -529,6 +529,96 @@ fn opportunity_edits_are_attributed_to_their_account() {
 }
 
 #[test]
+fn the_change_page_names_each_row_and_lists_the_accounts_with_entries() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let quiet = store
+        .create_account(&NewAccount {
+            name: "No edits here".into(),
+            ..NewAccount::default()
+        })
+        .unwrap()
+        .id;
+    let beta = store
+        .create_account(&NewAccount {
+            name: "beta corp".into(),
+            ..NewAccount::default()
+        })
+        .unwrap()
+        .id;
+    store
+        .apply_pull(&upsight_store::PullApply {
+            accounts: vec![upsight_store::AccountPull {
+                opportunities: Some(vec![upsight_store::OpportunityPull {
+                    sf_id: "006000000000001AAA".into(),
+                    name: "Renewal".into(),
+                    fields: FieldValues::new(),
+                    stamp: None,
+                }]),
+                ..upsight_store::AccountPull::new(acme)
+            }],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    let opportunity = store.opportunities_of(acme).unwrap().remove(0);
+    edit(&mut store, acme, FIELD, json!("Red"));
+    edit(&mut store, beta, FIELD, json!("Yellow"));
+    store
+        .record_edit(&Edit {
+            record: RecordRef::Opportunity(opportunity.id),
+            field: "CX_Notes__c".into(),
+            value: json!("next steps"),
+        })
+        .unwrap();
+    let page = store.change_page(&ChangeFilter::default()).unwrap();
+    let named: Vec<(&str, &str, Option<&str>)> = page
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.entry.field.as_str(),
+                r.account_name.as_str(),
+                r.opportunity_name.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("CX_Notes__c", "Acme", Some("Renewal")),
+            (FIELD, "beta corp", None),
+            (FIELD, "Acme", None),
+        ]
+    );
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.entry.clone())
+            .collect::<Vec<_>>(),
+        store.list_changes(&ChangeFilter::default()).unwrap(),
+        "the same entries as the plain listing"
+    );
+    // By name, whatever the case; an account without entries is not offered.
+    assert_eq!(
+        page.accounts,
+        [(acme, "Acme".to_owned()), (beta, "beta corp".to_owned())]
+    );
+    assert!(!page.accounts.iter().any(|(id, _)| *id == quiet));
+    assert_eq!(page.counts.get(&ChangeStatus::Pending), Some(&3));
+    let only_beta = store
+        .change_page(&ChangeFilter {
+            account: Some(beta),
+            ..ChangeFilter::default()
+        })
+        .unwrap();
+    assert_eq!(only_beta.rows.len(), 1);
+    assert_eq!(
+        only_beta.accounts.len(),
+        2,
+        "the filter still offers every account"
+    );
+}
+
+#[test]
 fn linking_an_account_gives_its_open_entries_the_salesforce_id() {
     let mut store = Store::open_in_memory().unwrap();
     let local_only = store

@@ -76,65 +76,47 @@ fn load(engine: &Engine, filter: &Filter) -> Result<View, AppError> {
     };
     let map = engine.field_map();
     // Both before the store's guard is taken: each reads the store itself. Only the cached
-    // describe: listing changes never costs a call.
+    // describe: listing changes never costs a call. Then the page is three queries in one
+    // snapshot, however many rows.
     let meta = engine.cached_org_meta().ok().flatten();
     let zone = engine.time_zone();
-    let store = engine.store();
-    let err = |e| AppError::from(EngineError::from(e));
-    let entries = store
-        .list_changes(&ChangeFilter {
+    let page = engine
+        .store()
+        .change_page(&ChangeFilter {
             status,
             account,
             limit: Some(MAX_ROWS),
         })
-        .map_err(err)?;
-    let all = store
-        .list_changes(&ChangeFilter {
-            limit: Some(5000),
-            ..ChangeFilter::default()
-        })
-        .map_err(err)?;
-    let mut names: BTreeMap<AccountId, String> = BTreeMap::new();
-    for e in all.iter().chain(entries.iter()) {
-        names.entry(e.account_id).or_insert_with(|| {
-            store
-                .get_account(e.account_id)
-                .map(|a| a.name)
-                .unwrap_or_else(|_| format!("Account {}", e.account_id))
-        });
-    }
-    let rows = entries
+        .map_err(|e| AppError::from(EngineError::from(e)))?;
+    let rows = page
+        .rows
         .into_iter()
-        .map(|entry| {
-            let record_name = match entry.record {
-                RecordRef::Opportunity(id) => Some(
-                    store
-                        .get_opportunity(id)
-                        .map(|o| o.name)
-                        .unwrap_or_else(|_| format!("Opportunity {id}")),
-                ),
-                RecordRef::Account(_) => None,
-            };
+        .map(|row| {
+            let entry = row.entry;
             let sobject = entry.record.kind().sobject();
             let def = map.get(sobject, &entry.field);
             let label = def.map_or_else(|| entry.field.clone(), |f| f.label.clone());
             let rules = meta.as_ref().and_then(|m| m.rules(sobject, &entry.field));
             let field_type = def.map_or(FieldType::Text, |f| f.field_type);
             Row {
-                account_name: names.get(&entry.account_id).cloned().unwrap_or_default(),
-                record_name,
+                account_name: row.account_name,
+                record_name: match entry.record {
+                    RecordRef::Opportunity(id) => Some(
+                        row.opportunity_name
+                            .unwrap_or_else(|| format!("Opportunity {id}")),
+                    ),
+                    RecordRef::Account(_) => None,
+                },
                 label,
                 look: format::Look::of(field_type, rules.as_ref(), &zone),
                 entry,
             }
         })
         .collect();
-    let mut accounts: Vec<(AccountId, String)> = names.into_iter().collect();
-    accounts.sort_by_key(|a| a.1.to_lowercase());
     Ok(View {
         rows,
-        accounts,
-        counts: store.change_counts().map_err(err)?,
+        accounts: page.accounts,
+        counts: page.counts,
     })
 }
 
