@@ -258,7 +258,7 @@ impl Store {
                         }))
                     },
                 )?
-                .map(|row| Ok(row??.map_err(StoreError::from)?))
+                .map(|row| row?.map(|row| row.map_err(StoreError::from))?)
                 .collect::<Result<Vec<_>>>()?;
             let accounts = conn
                 .prepare(
