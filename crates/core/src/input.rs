@@ -174,6 +174,12 @@ pub enum ValueError {
         zone: String,
         suggestion: String,
     },
+    #[error("{value} has more significant digits than can be sent to Salesforce exactly (at most {max}) for {field}; round it, or enter it in Salesforce")]
+    TooManyDigits {
+        field: String,
+        value: String,
+        max: usize,
+    },
     #[error("{value} has more decimals than {field} keeps: at most {scale}")]
     TooManyDecimals {
         field: String,
@@ -547,33 +553,60 @@ fn parse_number(
     if !n.is_finite() || (meta.sf_type == "int" && n.fract() != 0.0) {
         return Err(bad());
     }
-    if meta.sf_type != "int" {
-        let decimals = text
-            .split_once('.')
-            .map_or(0, |(_, frac)| frac.trim_end_matches('0').len());
-        if meta.precision > 0 && decimals > meta.scale as usize {
-            return Err(ValueError::TooManyDecimals {
-                field: field(),
-                value: text.to_owned(),
-                scale: meta.scale,
-            });
-        }
+    // Counted on the text as typed, never on the float: the float is only how it travels.
+    let unsigned = text.trim_start_matches(['-', '+']);
+    let (int_part, frac_part) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let int_part = int_part.trim_start_matches('0');
+    let frac_part = frac_part.trim_end_matches('0');
+    if meta.sf_type != "int" && meta.precision > 0 && frac_part.len() > meta.scale as usize {
+        return Err(ValueError::TooManyDecimals {
+            field: field(),
+            value: text.to_owned(),
+            scale: meta.scale,
+        });
     }
     let int_digits = meta.precision.saturating_sub(meta.scale);
-    if meta.precision > 0 && n.abs() >= 10f64.powi(int_digits as i32) {
+    if meta.precision > 0 && int_part.len() > int_digits as usize {
         return Err(ValueError::NumberOutOfRange {
             field: field(),
             value: text.to_owned(),
             int_digits,
         });
     }
-    let number = if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        serde_json::Number::from(n as i64)
+    // JSON carries the number as a binary double, which holds any 15 significant decimal
+    // digits exactly and no more: a longer value would reach Salesforce changed.
+    let significant = if int_part.is_empty() {
+        frac_part.trim_start_matches('0').len()
+    } else {
+        int_part.len() + frac_part.len()
+    };
+    if significant > MAX_EXACT_DIGITS {
+        return Err(ValueError::TooManyDigits {
+            field: field(),
+            value: text.to_owned(),
+            max: MAX_EXACT_DIGITS,
+        });
+    }
+    let number = if frac_part.is_empty() {
+        // At most 15 digits: an i64 holds it exactly.
+        let magnitude: i64 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| bad())?
+        };
+        serde_json::Number::from(if text.starts_with('-') {
+            -magnitude
+        } else {
+            magnitude
+        })
     } else {
         serde_json::Number::from_f64(n).ok_or_else(bad)?
     };
     Ok(Value::Number(number))
 }
+
+/// The most significant decimal digits a JSON number (an IEEE 754 double) carries exactly.
+pub const MAX_EXACT_DIGITS: usize = 15;
 
 /// Whether `text` is a real calendar date written `YYYY-MM-DD`.
 pub fn is_iso_date(text: &str) -> bool {
@@ -730,6 +763,33 @@ mod tests {
                 (got, want) => panic!("{t} {input}: got {got:?}, want {want:?}"),
             }
         }
+        // precision 18, scale 2 (a real currency field): sixteen digits before the point.
+        // A value is sent exactly as typed or refused, never rounded on the way.
+        let mut wide = meta("currency");
+        wide.precision = 18;
+        wide.scale = 2;
+        let wide = |input: &str| parse_value(&def(true), &wide, input, &ctx);
+        assert_eq!(wide("1234567890.12"), Ok(json!(1234567890.12)));
+        assert_eq!(wide("123456789012345"), Ok(json!(123456789012345_i64)));
+        assert_eq!(wide("000120.50"), Ok(json!(120.5)));
+        assert_eq!(wide("-0.05"), Ok(json!(-0.05)));
+        for too_precise in [
+            "123456789012345.67",
+            "999999999999999.99",
+            "1234567890123456.78",
+            "9999999999999999",
+        ] {
+            match wide(too_precise) {
+                Err(ValueError::TooManyDigits { max: 15, .. }) => {}
+                got => panic!("{too_precise}: got {got:?}"),
+            }
+        }
+        // Sixteen digits before the point fit the field: the refusal is about exactness,
+        // never the field's range.
+        assert!(matches!(
+            wide("12345678901234567"),
+            Err(ValueError::NumberOutOfRange { int_digits: 16, .. })
+        ));
     }
 
     #[test]
