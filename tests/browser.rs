@@ -759,11 +759,21 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     let when = field("Last_CX_Update__c");
     let shown = b
         .js(
-            "const el = document.querySelector(arguments[0]); return [el.type, el.value];",
+            "const el = document.querySelector(arguments[0]); return [el.type, el.value, el.step, el.getAttribute('value')];",
             vec![json!(when)],
         )
         .await;
-    assert_eq!(shown, json!(["datetime-local", "2026-11-27T11:00"]));
+    // The browser drops `:00` seconds from the value it reports; the page sends them, and
+    // the input takes seconds (step 1), so editing the minute keeps any the value has.
+    assert_eq!(
+        shown,
+        json!([
+            "datetime-local",
+            "2026-11-27T11:00",
+            "1",
+            "2026-11-27T11:00:00"
+        ])
+    );
     b.screenshot("account-org-types-1440").await;
 
     // Untick the retired value and check two more: all three reach Salesforce, in the

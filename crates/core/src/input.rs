@@ -167,6 +167,14 @@ pub enum ValueError {
         value: String,
         zone: String,
     },
+    #[error("{value} happens twice in your time zone ({zone}) for {field}, as the clocks go back that night: enter {earlier} for the first or {later} for the second")]
+    RepeatedLocalTime {
+        field: String,
+        value: String,
+        zone: String,
+        earlier: String,
+        later: String,
+    },
     #[error("{value} does not exist in your time zone ({zone}) for {field}: the clocks skip that hour on that day; did you mean {suggestion}?")]
     SkippedLocalTime {
         field: String,
@@ -240,6 +248,13 @@ pub fn parse_value(
                 value: input.trim().to_owned(),
                 zone: zone_name(ctx.time_zone),
                 suggestion,
+            },
+            DatetimeProblem::Repeated { earlier, later } => ValueError::RepeatedLocalTime {
+                field: field(),
+                value: input.trim().to_owned(),
+                zone: zone_name(ctx.time_zone),
+                earlier,
+                later,
             },
         }),
         "email" => {
@@ -381,8 +396,8 @@ fn parse_multipicklist(
 /// its own offset (`Z`, `+01:00`, `+0100`), as Salesforce writes a datetime: UTC, to the
 /// millisecond, `2026-12-01T13:30:00.000+0000`. A date alone is refused rather than taken
 /// for midnight, which would store a time the user never chose. A local time the zone skips
-/// (the hour clocks go forward) is refused with the time it would become; one the zone has
-/// twice (the hour they go back) is the first of the two.
+/// (the hour clocks go forward) is refused with the time it would become, and one the zone
+/// has twice (the hour they go back) with the two ways to write it with an offset.
 pub fn parse_datetime(input: &str, zone: &TimeZone) -> Result<Value, DatetimeProblem> {
     let text = input.trim();
     let timestamp = match parse_with_offset(text) {
@@ -398,16 +413,34 @@ pub fn parse_datetime(input: &str, zone: &TimeZone) -> Result<Value, DatetimePro
             .find_map(|format| jiff::civil::DateTime::strptime(format, text).ok())
             .ok_or(DatetimeProblem::Unreadable)?;
             let ambiguous = zone.to_ambiguous_zoned(civil);
-            if let jiff::tz::AmbiguousOffset::Gap { .. } = ambiguous.offset() {
-                let moved = ambiguous
-                    .compatible()
-                    .map_err(|_| DatetimeProblem::Unreadable)?;
-                return Err(DatetimeProblem::Skipped {
-                    suggestion: moved.strftime("%Y-%m-%d %H:%M").to_string(),
-                });
+            match ambiguous.offset() {
+                jiff::tz::AmbiguousOffset::Unambiguous { .. } => {}
+                jiff::tz::AmbiguousOffset::Gap { .. } => {
+                    let moved = ambiguous
+                        .compatible()
+                        .map_err(|_| DatetimeProblem::Unreadable)?;
+                    return Err(DatetimeProblem::Skipped {
+                        suggestion: moved.strftime("%Y-%m-%d %H:%M").to_string(),
+                    });
+                }
+                jiff::tz::AmbiguousOffset::Fold { before, after } => {
+                    let with = |offset: jiff::tz::Offset| {
+                        let seconds = offset.seconds();
+                        let sign = if seconds < 0 { '-' } else { '+' };
+                        let (hours, minutes) = (seconds.abs() / 3600, seconds.abs() % 3600 / 60);
+                        format!(
+                            "{}{sign}{hours:02}:{minutes:02}",
+                            civil.strftime("%Y-%m-%dT%H:%M")
+                        )
+                    };
+                    return Err(DatetimeProblem::Repeated {
+                        earlier: with(before),
+                        later: with(after),
+                    });
+                }
             }
             ambiguous
-                .earlier()
+                .unambiguous()
                 .map_err(|_| DatetimeProblem::Unreadable)?
                 .timestamp()
         }
@@ -427,6 +460,8 @@ pub enum DatetimeProblem {
     Unreadable,
     /// A local time the zone skips; `suggestion` is the time it would become, local.
     Skipped { suggestion: String },
+    /// A local time the zone has twice; each, written with its offset.
+    Repeated { earlier: String, later: String },
 }
 
 fn parse_with_offset(text: &str) -> Option<jiff::Timestamp> {
@@ -894,10 +929,24 @@ mod tests {
             parse("2026-03-29T02:30+01:00"),
             Ok(json!("2026-03-29T01:30:00.000+0000"))
         );
-        // 02:30 on 2026-10-25 happens twice in Paris; the first (summer time) is taken.
+        // 02:30 on 2026-10-25 happens twice in Paris: refused, naming both offsets, since
+        // either guess is an hour off half the time; with an offset it is one instant.
+        match parse("2026-10-25 02:30") {
+            Err(ValueError::RepeatedLocalTime {
+                zone,
+                earlier,
+                later,
+                ..
+            }) => {
+                assert_eq!(zone, "Europe/Paris");
+                assert_eq!(earlier, "2026-10-25T02:30+02:00");
+                assert_eq!(later, "2026-10-25T02:30+01:00");
+            }
+            got => panic!("a repeated time: {got:?}"),
+        }
         assert_eq!(
-            parse("2026-10-25 02:30"),
-            Ok(json!("2026-10-25T00:30:00.000+0000"))
+            parse("2026-10-25T02:30+01:00"),
+            Ok(json!("2026-10-25T01:30:00.000+0000"))
         );
     }
 

@@ -95,11 +95,12 @@ pub fn datetime(text: &str, zone: &TimeZone) -> String {
 }
 
 /// A Salesforce datetime as a `datetime-local` input's value in `zone`
-/// (`2026-11-27T11:00`), or empty when it is not one.
+/// (`2026-11-27T11:00:00`), or empty when it is not one.
 pub fn datetime_local(text: &str, zone: &TimeZone) -> String {
     upsight_core::input::read_datetime(text).map_or_else(String::new, |ts| {
+        // With its seconds, so that changing the minute keeps them (the input has step=1).
         ts.to_zoned(zone.clone())
-            .strftime("%Y-%m-%dT%H:%M")
+            .strftime("%Y-%m-%dT%H:%M:%S")
             .to_string()
     })
 }
@@ -399,7 +400,11 @@ mod tests {
         }
         assert_eq!(
             datetime_local("2026-11-27T10:00:00.000+0000", &paris),
-            "2026-11-27T11:00"
+            "2026-11-27T11:00:00"
+        );
+        assert_eq!(
+            datetime_local("2026-11-27T10:00:45.000+0000", &paris),
+            "2026-11-27T11:00:45"
         );
         assert_eq!(datetime_local("2026-11-27", &paris), "");
     }

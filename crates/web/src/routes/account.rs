@@ -540,7 +540,7 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
         },
         // Typed and shown in the user's time zone; the server sends it in UTC.
         ValueKind::DateTime => html! {
-            input #(id) type="datetime-local" value=(format::datetime_local(&raw, ctx.zone))
+            input #(id) type="datetime-local" step="1" value=(format::datetime_local(&raw, ctx.zone))
                 data-edit=(key) data-record=(record) data-field=(f.api_name) disabled[disabled];
             span.hint { (upsight_core::input::zone_name(ctx.zone)) }
         },
