@@ -122,6 +122,19 @@ pub struct ControllerMismatch {
     pub allowed: Vec<String>,
 }
 
+/// A local time typed in the hour a zone has twice (see [`ValueError::RepeatedLocalTime`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{value} happens twice in your time zone ({zone}) for {field}, as the clocks go back that night: enter {earlier} for the first or {later} for the second")]
+pub struct RepeatedTime {
+    pub field: String,
+    pub value: String,
+    pub zone: String,
+    /// The first occurrence, with its offset (`2026-10-25T02:30+02:00`).
+    pub earlier: String,
+    /// The second occurrence, with its offset.
+    pub later: String,
+}
+
 /// Why a value is refused. The messages name the field and say what would be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ValueError {
@@ -167,14 +180,8 @@ pub enum ValueError {
         value: String,
         zone: String,
     },
-    #[error("{value} happens twice in your time zone ({zone}) for {field}, as the clocks go back that night: enter {earlier} for the first or {later} for the second")]
-    RepeatedLocalTime {
-        field: String,
-        value: String,
-        zone: String,
-        earlier: String,
-        later: String,
-    },
+    #[error("{0}")]
+    RepeatedLocalTime(Box<RepeatedTime>),
     #[error("{value} does not exist in your time zone ({zone}) for {field}: the clocks skip that hour on that day; did you mean {suggestion}?")]
     SkippedLocalTime {
         field: String,
@@ -249,13 +256,15 @@ pub fn parse_value(
                 zone: zone_name(ctx.time_zone),
                 suggestion,
             },
-            DatetimeProblem::Repeated { earlier, later } => ValueError::RepeatedLocalTime {
-                field: field(),
-                value: input.trim().to_owned(),
-                zone: zone_name(ctx.time_zone),
-                earlier,
-                later,
-            },
+            DatetimeProblem::Repeated { earlier, later } => {
+                ValueError::RepeatedLocalTime(Box::new(RepeatedTime {
+                    field: field(),
+                    value: input.trim().to_owned(),
+                    zone: zone_name(ctx.time_zone),
+                    earlier,
+                    later,
+                }))
+            }
         }),
         "email" => {
             let text = input.trim();
@@ -932,15 +941,10 @@ mod tests {
         // 02:30 on 2026-10-25 happens twice in Paris: refused, naming both offsets, since
         // either guess is an hour off half the time; with an offset it is one instant.
         match parse("2026-10-25 02:30") {
-            Err(ValueError::RepeatedLocalTime {
-                zone,
-                earlier,
-                later,
-                ..
-            }) => {
-                assert_eq!(zone, "Europe/Paris");
-                assert_eq!(earlier, "2026-10-25T02:30+02:00");
-                assert_eq!(later, "2026-10-25T02:30+01:00");
+            Err(ValueError::RepeatedLocalTime(repeated)) => {
+                assert_eq!(repeated.zone, "Europe/Paris");
+                assert_eq!(repeated.earlier, "2026-10-25T02:30+02:00");
+                assert_eq!(repeated.later, "2026-10-25T02:30+01:00");
             }
             got => panic!("a repeated time: {got:?}"),
         }
