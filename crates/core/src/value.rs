@@ -16,6 +16,10 @@ pub type FieldValues = BTreeMap<String, Value>;
 /// - `null` and `""` are the same: Salesforce stores an empty text field as null, so a value
 ///   cleared in upsight ("") comes back from a query as null.
 /// - Numbers compare by value: `5` and `5.0` are the same amount.
+/// - A number and a string that is that number written plainly (`1` and `"1"`) are the
+///   same: a field only holds both kinds when an admin changed its type, and Salesforce
+///   converts the stored values when that happens (the old value of an edit made before
+///   the change is still text), so treating them apart would raise a conflict nobody made.
 /// - Everything else compares exactly (text is case- and whitespace-sensitive, because
 ///   Salesforce keeps what was typed).
 pub fn same_value(a: &Value, b: &Value) -> bool {
@@ -24,9 +28,22 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
             (Some(x), Some(y)) => x == y,
             _ => x == y,
         },
+        (Value::Number(n), Value::String(text)) | (Value::String(text), Value::Number(n)) => {
+            plain_number(text).is_some_and(|parsed| n.as_f64() == Some(parsed))
+        }
         _ if is_blank(a) && is_blank(b) => true,
         _ => a == b,
     }
+}
+
+/// `text` as a number when it is one written plainly (digits, one optional sign and point).
+fn plain_number(text: &str) -> Option<f64> {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.'))
+        && text.chars().any(|c| c.is_ascii_digit());
+    plain.then(|| text.parse().ok()).flatten()
 }
 
 /// Whether a value means "no value" to Salesforce.
@@ -50,7 +67,14 @@ mod tests {
         assert!(same_value(&json!("Green"), &json!("Green")));
         assert!(same_value(&json!(true), &json!(true)));
         assert!(!same_value(&json!("Green"), &json!("green")));
-        assert!(!same_value(&json!("5"), &json!(5)));
+        // A field retyped from text to a number: the text and its number are the same.
+        assert!(same_value(&json!("5"), &json!(5)));
+        assert!(same_value(&json!(1.5), &json!("1.50")));
+        assert!(!same_value(&json!("5 "), &json!(5)));
+        assert!(!same_value(&json!("5e0"), &json!(5)));
+        assert!(!same_value(&json!("-"), &json!(0)));
+        assert!(!same_value(&json!(""), &json!(0)));
+        assert!(!same_value(&json!("6"), &json!(5)));
         assert!(!same_value(&json!(null), &json!(0)));
         assert!(!same_value(&json!(false), &json!(null)));
         assert!(!same_value(&json!(" "), &json!("")));

@@ -214,7 +214,7 @@ mod tests {
             .warning
             .as_deref()
             .unwrap()
-            .contains("REQUEST_LIMIT_EXCEEDED"));
+            .contains("refuses calls from every tool on the org"));
         assert_eq!(view.line(), "12,000 of 15,000 API calls (80%)");
         let stale = ApiUsageView::at(&reading, 1_796_159_153 + budget::WINDOW_S);
         assert_eq!((stale.level, stale.warning), (BudgetLevel::Normal, None));
