@@ -274,8 +274,9 @@ impl Store {
     /// Salesforce Id becomes `into`, the missing marks are cleared, and the change log's
     /// entries of the account (every status: they are the account's history) name the new
     /// Id, so a pending edit is pushed to the record that was kept, and an edit that failed
-    /// because the record was gone (`upsight_core::push::RECORD_GONE_CODES`) is pending
-    /// again. Local data is
+    /// because the record was gone (`upsight_core::push::RECORD_GONE_CODES`), or that was in
+    /// conflict with the gone record's value, is pending again, to be checked against the
+    /// kept record. Local data is
     /// kept as it is; the caller syncs the account next. Refused when another local
     /// account already holds `into` ([`StoreError::AlreadyExists`]).
     pub fn follow_merge(&mut self, id: AccountId, into: &str) -> Result<Account> {
@@ -329,6 +330,18 @@ impl Store {
                     crate::changes::retry(tx, upsight_core::ChangeId(entry))?;
                 }
             }
+            // A conflict names the merged-away record's value, which is no one's now: the
+            // edit is checked again against the kept record, and conflicts with its value
+            // if that differs from the edit's base (never overwritten, never "taken" from a
+            // record that is gone).
+            tx.execute(
+                &format!(
+                    "UPDATE change_log SET status = 'pending', remote_value = NULL,
+                         updated_at = {NOW}
+                     WHERE account_id = ?1 AND record_kind = 'account' AND status = 'conflict'"
+                ),
+                params![id.0],
+            )?;
             get_account(tx, id)
         })
     }

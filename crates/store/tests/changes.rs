@@ -892,3 +892,76 @@ proptest! {
         }
     }
 }
+
+/// Following a merge: an edit that failed because the merged-away record was gone, and a
+/// conflict with the merged-away record's value, are both pending again, to be checked
+/// against the record that was kept (its value, not the gone record's, is what a conflict
+/// must show and "take theirs" take). Other failures and pushed entries stay as they were.
+#[test]
+fn following_a_merge_rechecks_gone_failures_and_conflicts_against_the_kept_record() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    let fields = ["CX_Play__c", "Consumption__c", "Platform_Play__c", FIELD];
+    for field in fields {
+        edit(&mut store, acme, field, json!("sent"));
+    }
+    let read = store.pending_changes().unwrap();
+    let in_flight: Vec<InFlight> = read.iter().map(in_flight).collect();
+    store.begin_push(&in_flight).unwrap();
+    let sent: Vec<ChangeEntry> = read
+        .iter()
+        .map(|e| store.get_change(e.id).unwrap())
+        .collect();
+    let loser_value = json!("the merged-away record's value");
+    store
+        .record_push_results(&[
+            (
+                &sent[0],
+                PushVerdict::Failed {
+                    code: "ENTITY_IS_DELETED",
+                    message: "entity is deleted",
+                },
+            ),
+            (
+                &sent[1],
+                PushVerdict::Conflict {
+                    remote: &loser_value,
+                },
+            ),
+            (
+                &sent[2],
+                PushVerdict::Failed {
+                    code: "STRING_TOO_LONG",
+                    message: "too long",
+                },
+            ),
+            (&sent[3], PushVerdict::Pushed),
+        ])
+        .unwrap();
+    store.follow_merge(acme, "001000000000009AAA").unwrap();
+    let after: Vec<(ChangeStatus, Option<Value>, Option<String>)> = sent
+        .iter()
+        .map(|e| {
+            let now = store.get_change(e.id).unwrap();
+            (now.status, now.remote_value, now.error_code)
+        })
+        .collect();
+    assert_eq!(
+        after,
+        [
+            (ChangeStatus::Pending, None, None),
+            (ChangeStatus::Pending, None, None),
+            (
+                ChangeStatus::Failed,
+                None,
+                Some("STRING_TOO_LONG".to_owned())
+            ),
+            (ChangeStatus::Pushed, None, None),
+        ]
+    );
+    for e in &sent {
+        assert_eq!(
+            store.get_change(e.id).unwrap().sf_id.as_deref(),
+            Some("001000000000009AAA")
+        );
+    }
+}
