@@ -119,6 +119,8 @@ pub struct RestClient {
     /// org is no longer evidence of a working login and `status()` asks `sf` instead.
     rejected: AtomicBool,
     counters: Arc<Counters>,
+    /// The bound on each HTTP request.
+    timeout: Duration,
 }
 
 enum Method {
@@ -201,6 +203,7 @@ impl RestClient {
                 org: None,
             }),
             Arc::new(Counters::default()),
+            DEFAULT_HTTP_TIMEOUT,
         )
     }
 
@@ -214,16 +217,24 @@ impl RestClient {
 
     /// A client that gets its URL and token from `sf`, on first use (or
     /// [`RestClient::authenticate`]). It shares the `sf` handle's call counters.
+    /// Each HTTP request is bounded by the `sf` handle's timeout (`sf_timeout_s`), as each
+    /// `sf` process is.
     pub fn from_sf(sf: Sf) -> RestClient {
         let counters = sf.counters.clone();
-        RestClient::build(Source::Sf(sf), None, counters)
+        let timeout = sf.timeout();
+        RestClient::build(Source::Sf(sf), None, counters, timeout)
     }
 
-    fn build(source: Source, session: Option<Session>, counters: Arc<Counters>) -> RestClient {
+    fn build(
+        source: Source,
+        session: Option<Session>,
+        counters: Arc<Counters>,
+        timeout: Duration,
+    ) -> RestClient {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .timeout_global(Some(DEFAULT_HTTP_TIMEOUT))
+            .timeout_global(Some(timeout))
             .user_agent("upsight")
             .build()
             .into();
@@ -237,6 +248,7 @@ impl RestClient {
             landed: Condvar::new(),
             rejected: AtomicBool::new(false),
             counters,
+            timeout,
         }
     }
 
@@ -449,7 +461,8 @@ impl RestClient {
                 .header("Content-Type", "application/json")
                 .send(body.to_string()),
         };
-        let mut response = response.map_err(|e| http_error(e, method.verb(), path))?;
+        let mut response =
+            response.map_err(|e| http_error(e, method.verb(), path, self.timeout))?;
         // Read whatever the status: a refusal is a call, and its header a reading.
         if let Some(usage) = response
             .headers()
@@ -471,7 +484,7 @@ impl RestClient {
             .limit(MAX_BODY_BYTES)
             .lossy_utf8(true)
             .read_to_string()
-            .map_err(|e| http_error(e, method.verb(), path))?;
+            .map_err(|e| http_error(e, method.verb(), path, self.timeout))?;
         let parsed: Option<Value> = if text.trim().is_empty() {
             Some(Value::Null)
         } else {
@@ -574,11 +587,11 @@ fn next_url(page: &Value) -> Result<Option<String>> {
     }
 }
 
-fn http_error(e: ureq::Error, verb: &str, path: &str) -> Error {
+fn http_error(e: ureq::Error, verb: &str, path: &str, timeout: Duration) -> Error {
     match e {
         ureq::Error::Timeout(_) => Error::Timeout {
             what: format!("the request to {path}"),
-            after: DEFAULT_HTTP_TIMEOUT,
+            after: timeout,
         },
         ureq::Error::BodyExceedsLimit(_) => {
             Error::protocol(format!("{verb} {path}"), "response body too large")

@@ -122,6 +122,12 @@ impl Sf {
         }
     }
 
+    /// How long one run may take (`sf_timeout_s`); the REST transport built on this `sf`
+    /// gives each HTTP request the same bound.
+    pub fn timeout(&self) -> Duration {
+        self.runner.timeout
+    }
+
     pub fn path(&self) -> &Path {
         &self.runner.program
     }

@@ -1270,3 +1270,37 @@ fn the_api_requests_each_call_makes_are_what_the_client_counts() {
         assert_eq!(measured, expected, "{name}");
     }
 }
+
+/// Over REST, a request Salesforce never answers ends at the `sf` timeout the user set
+/// (`sf_timeout_s`), as an `sf` process does on the CLI transport, not at a fixed two
+/// minutes that would hold the push lock all that time.
+#[test]
+fn a_hung_rest_request_ends_at_the_configured_timeout() {
+    let live = Live::new(2, 0, 2000);
+    let sf = Sf::unchecked(
+        &sf_bin(),
+        &SfConfig {
+            timeout: Some(Duration::from_secs(3)),
+            ..live.sf_config()
+        },
+    );
+    let rest = RestClient::from_sf(sf);
+    // Authenticated first, so that only the query can hang.
+    rest.query(&upsight_salesforce::Soql::from_static(
+        "SELECT Id FROM Account LIMIT 1",
+    ))
+    .unwrap();
+    live.fault(json!({"match": {"path_contains": "/query"}, "count": 1, "action": {"hang": true}}));
+    let started = Instant::now();
+    let answer = rest.query(&upsight_salesforce::Soql::from_static(
+        "SELECT Id FROM Account",
+    ));
+    let took = started.elapsed();
+    match answer {
+        Err(Error::Timeout { after, .. }) => {
+            assert_eq!(after, Duration::from_secs(3))
+        }
+        other => panic!("a timeout, not {other:?}"),
+    }
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
