@@ -101,6 +101,7 @@ fn open_engine(cli: &Cli) -> Result<Engine, EngineError> {
 }
 
 fn main() -> ExitCode {
+    upsight_salesforce::process::keep_running_past_a_file_size_limit();
     let cli = Cli::parse();
     if let Command::Sim(args) = cli.command {
         return match cmd::sim::run(args) {

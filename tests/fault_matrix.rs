@@ -108,6 +108,7 @@ matrix! {
     oversize_request_bodies_are_refused in cases_web => "serve (issue 10): oversize request bodies get 413 and save nothing",
     second_serve_on_one_database_refuses_to_start in cases_web => "serve (issue 10): a second serve on one database refuses to start and names the first's pid and link; after kill -9 of the first, a new one starts",
     database_disk_full in cases_store => "database: the disk is full (a filled tmpfs in a private mount namespace)",
+    database_file_size_limit in cases_store => "database: a file-size limit (ulimit -f) below the next write; SIGXFSZ does not kill upsight",
     database_read_only in cases_store => "database: the file, its directory or the file system is read-only",
     database_locked in cases_store => "database: another process holds SQLite's write lock past the busy timeout",
     database_corrupt in cases_store => "database: a damaged table page, then a damaged header; export and recover",

@@ -511,6 +511,59 @@ pub fn database_locked() {
 }
 
 // ---------------------------------------------------------------------------------------
+// file size limit
+
+/// A file-size limit (`ulimit -f`, RLIMIT_FSIZE) below what the next write needs: the
+/// kernel sends SIGXFSZ, whose default kills the process without a word. upsight ignores
+/// it, so the write fails (EFBIG: SQLite cannot grow its files) and the command says what
+/// happened and where to look, with nothing lost.
+pub fn database_file_size_limit() {
+    let (rig, mut ledger) = rig_with_pending("file size");
+    let account = rig.accounts[0].clone();
+    let inner = rig.command(
+        &[
+            "set",
+            &account,
+            OTHER_NOTE,
+            "typed past the file size limit",
+        ],
+        &[],
+        &[],
+    );
+    // One 1 KiB block: the first page SQLite writes is past it.
+    let mut limited = Command::new("bash");
+    limited
+        .arg("-c")
+        .arg("ulimit -f 1 && exec \"$@\"")
+        .arg("bash")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(rig.dir.path())
+        .stdin(Stdio::null());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => limited.env(key, value),
+            None => limited.env_remove(key),
+        };
+    }
+    let set = upsight_testkit::run_command(limited);
+    assert_says(
+        "set past the file size limit",
+        &set,
+        &[
+            "nothing was saved by this command",
+            "no earlier edit was lost",
+            "ulimit -f",
+        ],
+    );
+    ledger.assert_intact(&rig);
+    // Without the limit, the same edit is saved, and everything goes.
+    ledger.set(&rig, &account, OTHER_NOTE, "typed past the file size limit");
+    ledger.assert_intact(&rig);
+    ledger.settle(&rig);
+}
+
+// ---------------------------------------------------------------------------------------
 // corrupt
 
 /// The root page number of `table`, read before the damage.

@@ -350,7 +350,8 @@ impl fmt::Display for DatabaseError {
             Diagnosis::Io => write!(
                 f,
                 "reading or writing the database {db} failed (a disk I/O error); {nothing_lost}. \
-                 Check the disk (`df -h {}`, the system log), then run the command again",
+                 Check the disk (`df -h {}`, the system log) and any file-size limit on this \
+                 shell (`ulimit -f`), then run the command again",
                 dir.display()
             )?,
         }

@@ -44,6 +44,25 @@ pub const SF_FIXED_ENV: &[(&str, &str)] = &[
     ("NO_COLOR", "1"),
 ];
 
+/// A write past a file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action kills
+/// the process without a word, in the middle of whatever it was doing. Ignored, the write
+/// fails with EFBIG instead, which SQLite reports as an I/O error: the command then says
+/// so and stops cleanly, and nothing is lost. Call it first thing in `main`, before any thread
+/// exists. (`sf`, started afterwards, inherits the ignore; a write of its own past the limit
+/// fails the same way and is reported as its failure.)
+#[cfg(unix)]
+#[allow(unsafe_code)]
+pub fn keep_running_past_a_file_size_limit() {
+    use nix::sys::signal::{signal, SigHandler};
+    // SAFETY: installs SIG_IGN (no handler code runs), before any other thread exists.
+    if let Err(e) = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) } {
+        eprintln!("upsight: could not ignore SIGXFSZ ({e}); a file-size limit would stop it");
+    }
+}
+
+#[cfg(not(unix))]
+pub fn keep_running_past_a_file_size_limit() {}
+
 /// How long pipes still open after the leader exited (held by a descendant that left the
 /// process group) are read before they are closed.
 pub const EXIT_GRACE: Duration = Duration::from_secs(2);
