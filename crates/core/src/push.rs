@@ -526,6 +526,15 @@ pub enum Verdict {
     /// Not decided yet: the record changed between the drift query and the write (412), or
     /// had not settled; the executor reads it again and plans it anew.
     Recheck,
+    /// Not decided yet: its record was refused for one field's value, and the record
+    /// carried other edits too, so which edit is the culprit is not known. The executor
+    /// sends each of the record's edits again on its own ([`this_round`]), read afresh
+    /// before each, so the valid ones go and only the culprit fails. `code` and `message`
+    /// are the refusal, for the culprit once it is found.
+    Alone {
+        code: String,
+        message: String,
+    },
 }
 
 impl Verdict {
@@ -535,7 +544,7 @@ impl Verdict {
             Verdict::Pushed => Some(ChangeEvent::PushSucceeded),
             Verdict::Failed { .. } => Some(ChangeEvent::PushFailed),
             Verdict::Conflict { .. } => Some(ChangeEvent::DriftDetected),
-            Verdict::StillPending { .. } | Verdict::Recheck => None,
+            Verdict::StillPending { .. } | Verdict::Recheck | Verdict::Alone { .. } => None,
         }
     }
 }
@@ -584,6 +593,18 @@ pub fn classify_results(
                         && errors.iter().any(|(code, _)| code == CODE_FIELD_NOT_IN_ORG) =>
                 {
                     Verdict::Recheck
+                }
+                // One field's value, but which field the answer does not say.
+                Some(SendOutcome::Refused(errors))
+                    if update.entries.len() > 1
+                        && errors
+                            .first()
+                            .is_some_and(|(code, _)| split::is_value_refusal(code)) =>
+                {
+                    match refused_verdict(errors) {
+                        Verdict::Failed { code, message } => Verdict::Alone { code, message },
+                        other => other,
+                    }
                 }
                 Some(SendOutcome::Refused(errors)) => refused_verdict(errors),
                 Some(SendOutcome::PreconditionFailed | SendOutcome::RolledBack) => Verdict::Recheck,
@@ -635,7 +656,9 @@ impl VerdictCounts {
                 Verdict::Pushed => counts.pushed += 1,
                 Verdict::Failed { .. } => counts.failed += 1,
                 Verdict::Conflict { .. } => counts.conflicts += 1,
-                Verdict::StillPending { .. } | Verdict::Recheck => counts.still_pending += 1,
+                Verdict::StillPending { .. } | Verdict::Recheck | Verdict::Alone { .. } => {
+                    counts.still_pending += 1
+                }
             }
         }
         counts
@@ -689,6 +712,43 @@ pub fn plan_revert(
             remote: remote.clone(),
         })
     }
+}
+
+/// The entries to plan in this round of a push, and those that wait for a later one. An
+/// entry in `alone` ([`Verdict::Alone`]) goes in a round of its own for its record: of each
+/// record that has such entries, only the oldest entry is planned now (so its request holds
+/// that one edit of the record); everything else is planned as usual.
+pub fn this_round(
+    entries: &[ChangeEntry],
+    alone: &std::collections::BTreeSet<ChangeId>,
+) -> (Vec<ChangeEntry>, Vec<ChangeEntry>) {
+    use std::collections::BTreeSet;
+    let solo_records: BTreeSet<(RecordKind, String)> = entries
+        .iter()
+        .filter(|e| alone.contains(&e.id))
+        .filter_map(|e| Some((e.record.kind(), id_key(e.sf_id.as_deref()?).to_owned())))
+        .collect();
+    let mut sorted: Vec<&ChangeEntry> = entries.iter().collect();
+    sorted.sort_by_key(|e| e.id);
+    let mut taken: BTreeSet<(RecordKind, String)> = BTreeSet::new();
+    let (mut now, mut later) = (Vec::new(), Vec::new());
+    for entry in sorted {
+        let record = entry
+            .sf_id
+            .as_deref()
+            .map(|sf_id| (entry.record.kind(), id_key(sf_id).to_owned()));
+        match record {
+            Some(record) if solo_records.contains(&record) => {
+                if taken.insert(record) {
+                    now.push(entry.clone());
+                } else {
+                    later.push(entry.clone());
+                }
+            }
+            _ => now.push(entry.clone()),
+        }
+    }
+    (now, later)
 }
 
 /// Refusal codes that say a field is no longer what upsight checked the value against:

@@ -254,6 +254,43 @@ fn wanted(entries: &[ChangeEntry]) -> BTreeMap<RecordKind, (BTreeSet<SfId>, BTre
     wanted
 }
 
+impl Engine {
+    /// Whether `entry`'s value passes the checks an edit of it would pass now, against the
+    /// org's current describe (asked again if forgotten). Any other failure to check
+    /// (Salesforce unreachable, the record gone locally) says nothing against the value.
+    fn still_fits(&self, entry: &ChangeEntry) -> bool {
+        let spec = match entry.record {
+            upsight_core::RecordRef::Account(id) => {
+                crate::writeback::RecordSpec::Account(id.to_string())
+            }
+            upsight_core::RecordRef::Opportunity(id) => {
+                crate::writeback::RecordSpec::Opportunity(id.to_string())
+            }
+        };
+        let text = match &entry.new_value {
+            Value::Null => String::new(),
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        !matches!(
+            self.validate_edit(&spec, &entry.field, &text),
+            Err(EngineError::WriteBack(WriteBackError::Value(_)))
+        )
+    }
+}
+
+/// How many rounds entries sent one per record may still need: each round carries one
+/// entry of each such record, so the largest number of them on one record, capped by
+/// [`MAX_ALONE_ROUNDS`].
+fn alone_rounds(alone: &BTreeSet<ChangeId>) -> usize {
+    alone.len().min(MAX_ALONE_ROUNDS)
+}
+
+/// The most rounds a push spends sending edits one per record (a record refused for one
+/// field's value, with that many other edits beside it). Past them the edits stay pending
+/// and the next push goes on.
+pub const MAX_ALONE_ROUNDS: usize = 32;
+
 /// Sends the plan's requests in order, each record under its precondition. After a
 /// whole-request failure the later requests are not sent (an expired session or an
 /// unreachable org would fail them too) and their records get the same failure; a request
@@ -432,7 +469,15 @@ impl Engine {
         // The first round writes the records a sync stamped without reading them (see
         // `split_assumable`); a 412 sends them to be read in the next round.
         let stamps = self.assumable_stamps(&todo)?;
-        for round in 0..MAX_ROUNDS {
+        // Entries sent again one per record, after their record was refused for a value
+        // with other edits beside it (`Verdict::Alone`); each such round is extra to the
+        // rechecks' `MAX_ROUNDS`.
+        let mut alone: BTreeSet<ChangeId> = BTreeSet::new();
+        let mut round = 0;
+        while round < MAX_ROUNDS + alone_rounds(&alone) {
+            let (now, later) = upsight_core::push::this_round(&todo, &alone);
+            let todo_later = later;
+            todo = now;
             let in_org = |kind: RecordKind, field: &str| {
                 stamps
                     .1
@@ -487,13 +532,37 @@ impl Engine {
                 .filter(|a| matches!(a, SendOutcome::PreconditionFailed))
                 .count();
             let unsettled = !plan.unsettled.is_empty();
-            let mut again: Vec<ChangeId> = Vec::new();
+            let mut again: Vec<ChangeId> = todo_later.iter().map(|e| e.id).collect();
+            let mut refused_together: Vec<(ChangeId, String, String)> = Vec::new();
             for (id, verdict) in classify_results(&plan, &answers) {
                 match verdict {
                     Verdict::Recheck => again.push(id),
+                    Verdict::Alone { code, message } => refused_together.push((id, code, message)),
                     other => decided.push((id, other)),
                 }
             }
+            // A refusal that says a definition changed: the org is described again, and an
+            // edit whose value no longer fits its field is the culprit, found without a
+            // request; the others are sent one per record (see `Verdict::Alone`).
+            let definitions_changed = refused_together
+                .iter()
+                .any(|(_, code, _)| upsight_core::push::suggests_changed_definition(code));
+            if definitions_changed {
+                self.forget_org_meta()?;
+            }
+            for (id, code, message) in refused_together {
+                let culprit = definitions_changed
+                    && latest.get(&id).is_some_and(|entry| !self.still_fits(entry));
+                if culprit {
+                    decided.push((id, Verdict::Failed { code, message }));
+                } else {
+                    alone.insert(id);
+                    again.push(id);
+                }
+            }
+            // An entry sent on its own has had its answer: it is alone no more.
+            alone.retain(|id| again.contains(id));
+            round += 1;
             if again.is_empty() {
                 todo.clear();
                 break;
@@ -509,7 +578,7 @@ impl Engine {
             for entry in &todo {
                 latest.insert(entry.id, entry.clone());
             }
-            if unsettled && round + 1 < MAX_ROUNDS {
+            if unsettled && round < MAX_ROUNDS {
                 std::thread::sleep(SETTLE_PAUSE);
             }
         }
@@ -588,7 +657,9 @@ impl Engine {
                         message: &failure.message,
                     })
                 }
-                Verdict::StillPending { error: None } | Verdict::Recheck => None,
+                Verdict::StillPending { error: None }
+                | Verdict::Recheck
+                | Verdict::Alone { .. } => None,
             };
             let slot = record.map(|record| {
                 to_record.push((sent, record));

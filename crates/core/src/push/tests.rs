@@ -242,11 +242,24 @@ fn classify_cases() {
     ]);
     let table: Vec<(SendOutcome, Verdict)> = vec![
         (SendOutcome::Saved, Verdict::Pushed),
+        // A value refused in a record that carried two edits: which one is the culprit is
+        // not known, so each goes again on its own.
         (
             refused,
-            Verdict::Failed {
+            Verdict::Alone {
                 code: "STRING_TOO_LONG".into(),
                 message: "too long; and more".into(),
+            },
+        ),
+        // A refusal of the record as a whole (a validation rule) is both edits' fate.
+        (
+            SendOutcome::Refused(vec![(
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+                "Renewal needs a reason".into(),
+            )]),
+            Verdict::Failed {
+                code: "FIELD_CUSTOM_VALIDATION_EXCEPTION".into(),
+                message: "Renewal needs a reason".into(),
             },
         ),
         (
@@ -852,4 +865,35 @@ proptest! {
         let expected = Some(Precondition { unmodified_since_s: STAMP });
         prop_assert!(plan.batches.iter().flatten().all(|u| u.assumed && u.precondition == expected));
     }
+}
+
+/// Entries sent on their own: one per record per round, oldest first; every other entry
+/// goes as usual.
+#[test]
+fn this_round_sends_one_alone_entry_per_record() {
+    use std::collections::BTreeSet;
+    let entries = [
+        entry(5, Some(ID_A), "Y__c", json!("a"), json!("b")),
+        entry(2, Some(ID_A), "X__c", json!("a"), json!("b")),
+        entry(3, Some(ID_B), "X__c", json!("a"), json!("b")),
+        entry(7, Some(ID_A), "Z__c", json!("a"), json!("b")),
+        entry(4, Some(ID_B), "Y__c", json!("a"), json!("b")),
+    ];
+    let ids = |list: &[ChangeEntry]| list.iter().map(|e| e.id.0).collect::<Vec<_>>();
+    let none = BTreeSet::new();
+    let (now, later) = this_round(&entries, &none);
+    assert_eq!((ids(&now), ids(&later)), (vec![2, 3, 4, 5, 7], vec![]));
+    // Record A's edits are alone: one of them now, the oldest; record B's as usual.
+    let alone: BTreeSet<ChangeId> = [ChangeId(2), ChangeId(5), ChangeId(7)].into();
+    let (now, later) = this_round(&entries, &alone);
+    assert_eq!((ids(&now), ids(&later)), (vec![2, 3, 4], vec![5, 7]));
+    // Once 2 is answered, 5 goes, then 7.
+    let rest: Vec<ChangeEntry> = entries.iter().filter(|e| e.id.0 != 2).cloned().collect();
+    let alone: BTreeSet<ChangeId> = [ChangeId(5), ChangeId(7)].into();
+    let (now, later) = this_round(&rest, &alone);
+    assert_eq!((ids(&now), ids(&later)), (vec![3, 4, 5], vec![7]));
+    // A record of which any entry is alone sends one entry per round, the others too.
+    let alone: BTreeSet<ChangeId> = [ChangeId(7)].into();
+    let (now, later) = this_round(&entries, &alone);
+    assert_eq!((ids(&now), ids(&later)), (vec![2, 3, 4], vec![5, 7]));
 }
