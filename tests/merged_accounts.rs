@@ -10,12 +10,14 @@ use serde_json::json;
 
 fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
     let (merged, master, deleted, purged, kept) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
+    let (first, middle, last) = (&ids[5], &ids[6], &ids[7]);
     let db = Db::new(org, transport);
     db.add(&[
         merged.clone(),
         deleted.clone(),
         purged.clone(),
         kept.clone(),
+        first.clone(),
     ]);
     let local = |sf_id: &str| db.store().find_account_by_sf_id(sf_id).unwrap().unwrap().id;
     let merged_local = local(merged);
@@ -51,7 +53,7 @@ fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
     );
 
     let synced = db.ok(&["sync"]);
-    assert_eq!(synced["accounts_updated"], 1, "{synced}");
+    assert_eq!(synced["accounts_updated"], 2, "{synced}");
     let missing = synced["missing_accounts"].as_array().unwrap();
     let reason = |sf_id: &str| {
         missing
@@ -130,6 +132,31 @@ fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
         refused.stderr
     );
 
+    // A chain: merged into a record that was merged again. One follow reaches the record
+    // Salesforce has now, its links included.
+    for (master, loser) in [(middle, first), (last, middle)] {
+        let (status, body) = org.admin(
+            "POST",
+            "/merge/Account",
+            Some(json!({"master": master, "losers": [loser]})),
+        );
+        assert_eq!(status, 204, "{body}");
+    }
+    db.ok(&["sync"]);
+    let first_local = local(first);
+    let followed = db.ok(&["accounts", "follow", &first_local.0.to_string()]);
+    assert_eq!(followed["account"]["sf_id"], json!(last), "{followed}");
+    assert_eq!(
+        followed["account"]["missing_reason"],
+        json!(null),
+        "{followed}"
+    );
+    let link = followed["account"]["quick_links"]["salesforce"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(link.contains(last.as_str()), "{link}");
+
     // Merged into the record another account of the book already stands for: refused,
     // naming that account, and nothing of this one changes.
     let (status, body) = org.admin(
@@ -144,12 +171,15 @@ fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
     let refused = db.run(&["accounts", "follow", &kept_local.0.to_string()]);
     assert_eq!(refused.code, 2, "{refused:?}");
     let holder_name = holder["name"].as_str().unwrap();
+    // The error is JSON (`--json`): read its message, whatever the names hold.
+    let said: serde_json::Value =
+        serde_json::from_str(&refused.stderr).unwrap_or_else(|_| panic!("{refused:?}"));
+    let said = said["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        refused.stderr.contains(&format!(
+        said.contains(&format!(
             "which is already in your book; open {holder_name}"
         )),
-        "{}",
-        refused.stderr
+        "{said}"
     );
     assert!(
         !refused.stderr.contains(master.as_str()),
@@ -163,8 +193,8 @@ fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
 
 #[test]
 fn deleted_merged_and_invisible_accounts_are_told_apart_and_a_merge_is_followed() {
-    let org = Org::start("merged-accounts", 12, 1);
+    let org = Org::start("merged-accounts", 18, 1);
     let ids = org.account_ids();
-    run_on(&org, "rest", &ids[0..5]);
-    run_on(&org, "cli", &ids[5..10]);
+    run_on(&org, "rest", &ids[0..8]);
+    run_on(&org, "cli", &ids[8..16]);
 }

@@ -953,9 +953,27 @@ impl Engine {
 
     /// Follows an account Salesforce merged into another: the local account (its data,
     /// its change log, pending edits included) now stands for the record that was kept,
-    /// and is synced from it at once. Refused unless the last sync found it merged, and
-    /// when another local account already stands for that record.
+    /// and is synced from it at once; when that record was merged again, the chain is
+    /// followed to the record Salesforce has now. Refused unless the last sync found it
+    /// merged, and when another local account already stands for that record.
     pub fn follow_merge(&self, id: AccountId) -> Result<SyncSummary> {
+        let mut summary = self.follow_merge_once(id)?;
+        // The kept record may itself have been merged since (A into B, then B into C): the
+        // sync that followed found that too, and the chain is followed to its end.
+        for _ in 0..MAX_MERGE_CHAIN {
+            let account = self.store().get_account(id)?;
+            let merged_again = account.sf_missing_since.is_some()
+                && account.sf_missing_reason == Some(MissingReason::Merged)
+                && account.sf_merged_into.is_some();
+            if !merged_again {
+                break;
+            }
+            summary = self.follow_merge_once(id)?;
+        }
+        Ok(summary)
+    }
+
+    fn follow_merge_once(&self, id: AccountId) -> Result<SyncSummary> {
         let account = self.store().get_account(id)?;
         let (Some(MissingReason::Merged), Some(into)) =
             (account.sf_missing_reason, account.sf_merged_into.clone())
@@ -989,6 +1007,9 @@ impl Engine {
         })
     }
 }
+
+/// How many merges after the first [`Engine::follow_merge`] follows in one go.
+const MAX_MERGE_CHAIN: usize = 8;
 
 /// What the chunks of one sync planned, ready to apply.
 struct Planned {
