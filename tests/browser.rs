@@ -944,4 +944,49 @@ async fn a_merged_account_keeps_its_edit_and_follows_the_merge() {
     .await;
     assert_eq!(b.count("#missing-banner").await, 0);
     b.screenshot("account-merge-followed-1440").await;
+    let followed_page = b.client.current_url().await.unwrap().to_string();
+
+    // Another account of the book merged into the same kept record: nothing to follow,
+    // the page names the account to open instead.
+    let other = {
+        let instance = org.sim.state().instance();
+        let id = instance.org.all("Account").nth(12).unwrap().id().to_owned();
+        id
+    };
+    b.goto(&app.at("/accounts")).await;
+    b.css("#new-account-button").await.click().await.unwrap();
+    b.type_into("#sf-id-input", &other).await;
+    b.css("#add-by-id button").await.click().await.unwrap();
+    b.wait_for("#account-name").await;
+    let other_page = b.client.current_url().await.unwrap().to_string();
+    let (status, body) = sim_admin(
+        org.url(),
+        "POST",
+        "/merge/Account",
+        Some(json!({"master": master, "losers": [other]})),
+    );
+    assert_eq!(status, 204, "{body}");
+    b.css("#sync-button").await.click().await.unwrap();
+    let mut found = false;
+    for _ in 0..100 {
+        b.goto(&other_page).await;
+        if b.count("#kept-in-book").await == 1 {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        found,
+        "the page never named the account already in the book"
+    );
+    assert_eq!(b.count("#follow-merge").await, 0);
+    let href = b
+        .css("#kept-in-book")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(followed_page.ends_with(&href), "{href} vs {followed_page}");
 }

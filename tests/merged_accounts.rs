@@ -165,7 +165,20 @@ fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
         Some(json!({"master": master, "losers": [kept]})),
     );
     assert_eq!(status, 204, "{body}");
-    db.ok(&["sync"]);
+    let synced = db.ok(&["sync"]);
+    // The sync says which account of the book to open, rather than to follow.
+    let kept_missing = synced["missing_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["sf_id"] == json!(kept))
+        .unwrap_or_else(|| panic!("{synced}"))
+        .clone();
+    assert_eq!(
+        kept_missing["merged_into_book"]["id"],
+        json!(merged_local.0),
+        "{kept_missing}"
+    );
     let holder = db.ok(&["accounts", "show", &merged_local.0.to_string()]);
     let kept_local = local(kept);
     let refused = db.run(&["accounts", "follow", &kept_local.0.to_string()]);

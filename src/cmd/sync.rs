@@ -55,7 +55,7 @@ pub fn print_human(s: &SyncSummary) {
     }
     for a in &s.missing_accounts {
         outln!("warning: local account {}: {}", a.id, a.message());
-        if a.merged_into.is_some() {
+        if a.merged_into.is_some() && a.merged_into_book.is_none() {
             outln!("  follow it with: upsight accounts follow {}", a.id);
         }
     }

@@ -107,6 +107,17 @@ pub struct MissingAccount {
     pub reason: Option<MissingReason>,
     /// For a merged account, the record it was merged into.
     pub merged_into: Option<String>,
+    /// The local account that already stands for `merged_into`, if the book has one: then
+    /// this account cannot follow the merge, and that one is the account to open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into_book: Option<BookAccount>,
+}
+
+/// A local account, by its id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BookAccount {
+    pub id: AccountId,
+    pub name: String,
 }
 
 impl MissingAccount {
@@ -116,7 +127,13 @@ impl MissingAccount {
             Some(reason) => reason.describe(self.merged_into.as_deref()),
             None => "was not returned by Salesforce: deleted, merged, or no access".to_owned(),
         };
-        format!("{} ({}) {what}", self.name, self.sf_id)
+        match &self.merged_into_book {
+            Some(holder) => format!(
+                "{} ({}) {what}; that record is already in your book as {} (local account {}): open that one",
+                self.name, self.sf_id, holder.name, holder.id
+            ),
+            None => format!("{} ({}) {what}", self.name, self.sf_id),
+        }
     }
 }
 
@@ -279,6 +296,7 @@ impl SyncSummary {
                     name: text("name"),
                     reason: MissingReason::parse(&text("reason")),
                     merged_into: Some(text("merged_into")).filter(|t| !t.is_empty()),
+                    merged_into_book: None,
                 }),
                 Some("preserved_field") => summary.preserved_fields.push(PreservedField {
                     record_kind: text("record_kind"),
@@ -871,6 +889,19 @@ impl Engine {
         fill_summary(&mut summary, &planned, &outcome, targets, query.skipped);
         if !summary.missing_accounts.is_empty() {
             self.explain_missing(&mut summary.missing_accounts)?;
+            let store = self.store();
+            for missing in &mut summary.missing_accounts {
+                let Some(into) = &missing.merged_into else {
+                    continue;
+                };
+                missing.merged_into_book = store
+                    .find_account_by_sf_id(into)?
+                    .filter(|holder| holder.id != missing.id)
+                    .map(|holder| BookAccount {
+                        id: holder.id,
+                        name: holder.name,
+                    });
+            }
         }
         summary.retyped_fields = self.newly_retyped()?;
         Ok(summary)
@@ -1236,6 +1267,7 @@ fn fill_summary(
             name: t.name.clone(),
             reason: None,
             merged_into: None,
+            merged_into_book: None,
         })
         .collect();
     let mut preserved = BTreeSet::new();

@@ -167,6 +167,9 @@ struct Detail {
     map: Arc<FieldMap>,
     meta: Option<Arc<OrgMeta>>,
     zone: TimeZone,
+    /// For a merged account: the local account that already stands for the record that
+    /// was kept, if the book has one (then there is nothing to follow; that one is open).
+    kept_in_book: Option<Account>,
 }
 
 fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppError> {
@@ -181,7 +184,16 @@ fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppE
         let opportunities = store.opportunities_of(id).map_err(EngineError::from)?;
         (account, opportunities)
     };
+    let kept_in_book = match (&account.sf_missing_reason, &account.sf_merged_into) {
+        (Some(MissingReason::Merged), Some(into)) => engine
+            .store()
+            .find_account_by_sf_id(into)
+            .map_err(EngineError::from)?
+            .filter(|holder| holder.id != id),
+        _ => None,
+    };
     Ok(Detail {
+        kept_in_book,
         states: field_states(engine, id)?,
         map: engine.field_map(),
         meta: state.org_meta(engine),
@@ -329,9 +341,15 @@ fn render(d: &Detail) -> Markup {
                         @if let Some(url) = kept_record_url(a) {
                             " (" a href=(url) target="_blank" rel="noopener noreferrer" { "open it in Salesforce ↗" } ")"
                         }
-                        ". Follow it to keep this account's local data and change log (unpushed edits included) on the record that was kept, and sync from it. "
-                        button.primary #follow-merge type="button"
-                            data-follow-url=(format!("/api/accounts/{}/follow", a.id)) { "Follow the merge" }
+                        @if let Some(holder) = &d.kept_in_book {
+                            ", which is already in your book as "
+                            a #kept-in-book href={ "/accounts/" (holder.id) } { (holder.name) }
+                            ". Open that one to work on the account; this one keeps its local data and change log as they are."
+                        } @else {
+                            ". Follow it to keep this account's local data and change log (unpushed edits included) on the record that was kept, and sync from it. "
+                            button.primary #follow-merge type="button"
+                                data-follow-url=(format!("/api/accounts/{}/follow", a.id)) { "Follow the merge" }
+                        }
                     }
                     Some(MissingReason::Deleted) => {
                         "This account was deleted in Salesforce (it is in the Recycle Bin). "
