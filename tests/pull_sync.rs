@@ -382,6 +382,12 @@ fn search_text_with_quotes_percent_and_underscore_matches_literally() {
     assert_eq!(db.ok(&["accounts", "list"]), json!([]));
     let empty = db.run(&["accounts", "search", "  "]);
     assert_eq!(empty.code, 2, "{empty:?}");
+    // Under the literal's 4,000 characters, but over the request's size once encoded (9
+    // bytes a `€`): refused with plain words before anything is sent.
+    let long = db.run(&["accounts", "search", &"€".repeat(2_000)]);
+    assert_eq!(long.code, 2, "{long:?}");
+    assert!(long.stderr.contains("too long to send"), "{}", long.stderr);
+    assert!(!long.stderr.contains("<h1>"), "{}", long.stderr);
 }
 
 #[test]

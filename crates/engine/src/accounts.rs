@@ -133,6 +133,17 @@ impl Engine {
             .order_by("Name", Order::Asc)
             .limit(SEARCH_LIMIT)
             .build()?;
+        // The text travels percent-encoded in the URI (a `€` is 9 bytes there), so a text
+        // well under SOQL's 4,000 characters can still make a request Salesforce refuses.
+        let max_uri = client.query_limits()?.max_uri_bytes;
+        let uri = soql.uri_len(upsight_salesforce::soql::SIZING_API_VERSION);
+        if uri > max_uri {
+            return Err(EngineError::Invalid(format!(
+                "the search text is too long to send to Salesforce: {} characters make a \
+                 request of {uri} bytes, over its {max_uri}; search for a shorter part of the name",
+                text.chars().count()
+            )));
+        }
         let records = client.query(&soql);
         // Over REST the answer carried the org's usage; keep it for the budget.
         self.note_api_usage(client.as_ref());
