@@ -106,6 +106,21 @@ fn run_on(org: &Org, transport: &'static str, id: &str) {
         bad.stderr
     );
     db.ok(&["set", id, "Platform_Play__c", "Yellow"]);
+    // Changing the controller afterwards says that the dependent's value no longer goes
+    // with it, before any push (the edit itself is saved: the user fixes the other one).
+    let moved = db.ok(&["set", id, "CXM_Sentiment_Picklist__c", "Red"]);
+    let warnings = moved["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{moved}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.contains("`Yellow` is not available for"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("Yellow, Red") || warning.contains("Red"),
+        "{warning}"
+    );
+    db.ok(&["set", id, "CXM_Sentiment_Picklist__c", "Green"]);
 
     // The sentiment and the platform play may already hold those values (then `set` saved
     // nothing for them); the multi-select and the datetime surely changed.

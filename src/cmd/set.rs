@@ -61,6 +61,7 @@ pub fn run(engine: &Engine, json_out: bool, args: SetArgs) -> Result<u8, EngineE
         if let Some(report) = &pushed {
             out["push"] = report_json(report);
         }
+        out["warnings"] = json!(edited.warnings);
         print_json(&out);
     } else {
         match (&entry, edited.outcome) {
@@ -75,6 +76,9 @@ pub fn run(engine: &Engine, json_out: bool, args: SetArgs) -> Result<u8, EngineE
             ),
             (Some(entry), _) => outln!("saved: {}", view.line(entry)),
             (None, _) => outln!("saved {} = {}", edited.field.label, short(&edited.value)),
+        }
+        for warning in &edited.warnings {
+            outln!("warning: {warning}");
         }
         if let Some(report) = &pushed {
             outln!("{}", super::push::report_line(report));

@@ -27,6 +27,10 @@ pub struct Edited {
     pub outcome: EditOutcomeKind,
     /// The field's open entry after the edit (`None` when unchanged or cancelled).
     pub entry: Option<ChangeEntry>,
+    /// Dependent picklists of this record whose value no longer goes with the value this
+    /// edit gave their controlling field, each said in words with the values that would:
+    /// Salesforce would refuse them at the next push.
+    pub warnings: Vec<String>,
 }
 
 /// The kind of [`EditOutcome`], without its payload.
@@ -207,11 +211,43 @@ impl Engine {
             EditOutcome::Merged(entry) => (EditOutcomeKind::Merged, Some(entry)),
             EditOutcome::Cancelled(id) => (EditOutcomeKind::Cancelled(id), None),
         };
+        let warnings = self.dependents_out_of_step(spec, &def.api_name)?;
         Ok(Edited {
             field: def,
             value,
             outcome,
             entry,
+            warnings,
         })
+    }
+
+    /// For a field just edited, the dependent picklists of the record (in the field map)
+    /// whose local value its new value no longer allows, as [`Edited::warnings`].
+    fn dependents_out_of_step(&self, spec: &RecordSpec, controller: &str) -> Result<Vec<String>> {
+        let meta = self.org_meta()?;
+        let map = self.field_map();
+        let mut warnings = Vec::new();
+        for dependent in &meta.object(spec.sobject()).fields {
+            let controlled = dependent
+                .controller_name
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(controller));
+            if !controlled || map.get(spec.sobject(), &dependent.name).is_none() {
+                continue;
+            }
+            let text = match self.local_value(spec, &dependent.name)? {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(text)) if text.is_empty() => continue,
+                Some(Value::String(text)) => text,
+                Some(other) => other.to_string(),
+            };
+            if let Err(crate::EngineError::WriteBack(WriteBackError::Value(
+                e @ ValueError::NotForController(_),
+            ))) = self.validate_edit(spec, &dependent.name, &text)
+            {
+                warnings.push(e.to_string());
+            }
+        }
+        Ok(warnings)
     }
 }
