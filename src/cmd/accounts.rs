@@ -265,7 +265,14 @@ fn read_id_file(path: &std::path::Path) -> Result<Vec<String>, EngineError> {
     )?;
     Ok(text
         .lines()
-        .map(str::trim)
+        // A comment after the Id (`001... # the big one`) too; a `#` inside a URL, with no
+        // space before it, is part of the URL.
+        .map(|l| {
+            l.split_once(" #")
+                .or_else(|| l.split_once("\t#"))
+                .map_or(l, |(before, _)| before)
+                .trim()
+        })
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_owned)
         .collect())
@@ -343,4 +350,28 @@ fn link(engine: &Engine, json: bool, reference: &str, sf_id: &str) -> Result<u8,
         );
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_file_skips_blank_lines_and_comments_and_keeps_urls_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.txt");
+        std::fs::write(
+            &path,
+            "# my book\n\n0015g0000000001AAA  # the big one\n\t0015g0000000002AAA\t# tabbed\nhttps://acme.my.salesforce.com/0015g0000000003#top\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read_id_file(&path).unwrap(),
+            [
+                "0015g0000000001AAA",
+                "0015g0000000002AAA",
+                "https://acme.my.salesforce.com/0015g0000000003#top",
+            ]
+        );
+    }
 }

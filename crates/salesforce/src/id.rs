@@ -21,7 +21,7 @@ pub enum IdError {
     Characters(String),
     #[error("`{0}` is not a valid Salesforce Id: its last 3 characters do not match the checksum (expected `{1}`)")]
     Checksum(String, String),
-    #[error("`{id}` is a {found} Id, not a{} {expected} Id (those start with {prefix})", if starts_with_vowel(expected) { "n" } else { "" })]
+    #[error("`{id}` is a{} {found} Id, not a{} {expected} Id (those start with {prefix})", if starts_with_vowel(found) { "n" } else { "" }, if starts_with_vowel(expected) { "n" } else { "" })]
     WrongObject {
         id: String,
         found: String,
@@ -306,6 +306,23 @@ pub fn checksum(id15: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_wrong_object_is_named_with_its_article() {
+        let wrong = |found: &str, expected: &str| {
+            IdError::WrongObject {
+                id: "x".into(),
+                found: found.into(),
+                expected: expected.into(),
+                prefix: "001".into(),
+            }
+            .to_string()
+        };
+        assert!(wrong("Opportunity", "Account")
+            .starts_with("`x` is an Opportunity Id, not an Account Id"));
+        assert!(wrong("Contact", "Opportunity")
+            .starts_with("`x` is a Contact Id, not an Opportunity Id"));
+    }
 
     #[test]
     fn known_checksums() {
