@@ -105,11 +105,16 @@ pub fn thousands(n: u64) -> String {
 
 /// "14,250 of 15,000 API calls (95%)".
 pub fn usage_line(reading: &UsageReading) -> String {
+    // Salesforce lets an org go a little past its allocation, never a thousandfold; a
+    // reading that says so is shown as it is, its share without a 20-digit percentage.
+    let share = match reading.percent() {
+        p if p > 999 => "over 999%".to_owned(),
+        p => format!("{p}%"),
+    };
     format!(
-        "{} of {} API calls ({}%)",
+        "{} of {} API calls ({share})",
         thousands(reading.used),
         thousands(reading.limit),
-        reading.percent()
     )
 }
 
@@ -235,5 +240,13 @@ mod tests {
         assert!(reason.contains("every 15 minutes"), "{reason}");
         assert!(reason.contains("yourself still works"), "{reason}");
         assert_eq!(at(1, 0, 0).percent(), 100);
+        assert_eq!(
+            usage_line(&at(u64::MAX, 1, 0)),
+            "18,446,744,073,709,551,615 of 1 API calls (over 999%)"
+        );
+        assert_eq!(
+            usage_line(&at(15_300, 15_000, 0)),
+            "15,300 of 15,000 API calls (102%)"
+        );
     }
 }
