@@ -37,6 +37,32 @@ pub fn run(engine: &Engine, json: bool, args: SyncArgs) -> Result<u8, EngineErro
     Ok(0)
 }
 
+/// How many missing accounts a sync's text names one by one.
+const MISSING_SHOWN: usize = 10;
+
+/// The text lines about accounts Salesforce no longer returns. A book that keeps many
+/// gone accounts would print a screenful on every sync: the first few, then how many more
+/// (`--json` lists them all).
+fn missing_lines(missing: &[upsight_engine::sync::MissingAccount]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in missing.iter().take(MISSING_SHOWN) {
+        lines.push(format!("warning: local account {}: {}", a.id, a.message()));
+        if a.merged_into.is_some() && a.merged_into_book.is_none() {
+            lines.push(format!(
+                "  follow it with: upsight accounts follow {}",
+                a.id
+            ));
+        }
+    }
+    if missing.len() > MISSING_SHOWN {
+        lines.push(format!(
+            "warning: and {} more accounts Salesforce no longer returns (`upsight sync --json` lists them all)",
+            missing.len() - MISSING_SHOWN
+        ));
+    }
+    lines
+}
+
 pub fn print_human(s: &SyncSummary) {
     outln!(
         "{} {} account(s) ({} changed), {} opportunit(y/ies) upserted, {} removed, {} sf call(s){}, {} API call(s), {} ms",
@@ -53,11 +79,8 @@ pub fn print_human(s: &SyncSummary) {
     if let Some(warning) = s.api_usage.as_ref().and_then(|u| u.warning.as_deref()) {
         outln!("warning: {warning}");
     }
-    for a in &s.missing_accounts {
-        outln!("warning: local account {}: {}", a.id, a.message());
-        if a.merged_into.is_some() && a.merged_into_book.is_none() {
-            outln!("  follow it with: upsight accounts follow {}", a.id);
-        }
+    for line in missing_lines(&s.missing_accounts) {
+        outln!("{line}");
     }
     for f in &s.skipped_fields {
         outln!(
@@ -127,5 +150,31 @@ impl ProgressBar {
             let _ = write!(err, "\r{}\r", " ".repeat(60));
             let _ = err.flush();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use upsight_core::{AccountId, MissingReason};
+    use upsight_engine::sync::MissingAccount;
+
+    #[test]
+    fn many_missing_accounts_are_named_ten_at_most() {
+        let missing = |n: i64| MissingAccount {
+            id: AccountId(n),
+            sf_id: format!("001{n:015}"),
+            name: format!("Account {n}"),
+            reason: Some(MissingReason::Deleted),
+            merged_into: None,
+            merged_into_book: None,
+        };
+        let few: Vec<MissingAccount> = (1..=3).map(missing).collect();
+        assert_eq!(missing_lines(&few).len(), 3);
+        let many: Vec<MissingAccount> = (1..=400).map(missing).collect();
+        let lines = missing_lines(&many);
+        assert_eq!(lines.len(), MISSING_SHOWN + 1, "{lines:?}");
+        assert!(lines[0].contains("Account 1 "), "{}", lines[0]);
+        assert!(lines[MISSING_SHOWN].contains("and 390 more"), "{lines:?}");
     }
 }
