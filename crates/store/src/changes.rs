@@ -537,6 +537,8 @@ fn push_deferred(
 }
 
 /// [`Store::record_conflict`] inside a transaction.
+/// A conflict says only that Salesforce's value changed: the reason an earlier attempt was
+/// deferred (a timeout, a 503) is no longer the entry's story.
 fn conflict(tx: &Transaction<'_>, id: ChangeId, remote: &Value) -> Result<PushResult> {
     let Some(entry) = find_entry(tx, id)? else {
         return Ok(PushResult::Superseded(id));
@@ -545,7 +547,8 @@ fn conflict(tx: &Transaction<'_>, id: ChangeId, remote: &Value) -> Result<PushRe
     tx.execute(
         &format!(
             "UPDATE change_log SET status = ?2, remote_value = ?3,
-                 in_flight_value = NULL, updated_at = {NOW}
+                 in_flight_value = NULL, error_code = NULL, error_message = NULL,
+                 updated_at = {NOW}
              WHERE id = ?1"
         ),
         params![id.0, status.as_str(), encode(remote)?],

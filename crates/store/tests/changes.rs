@@ -965,3 +965,29 @@ fn following_a_merge_rechecks_gone_failures_and_conflicts_against_the_kept_recor
         );
     }
 }
+
+#[test]
+fn a_conflict_drops_the_reason_an_earlier_attempt_was_deferred() {
+    let (mut store, acme) = store_with_account(json!("Green"));
+    edit(&mut store, acme, FIELD, json!("Red"));
+    let push = |store: &mut Store, verdict: PushVerdict<'_>| {
+        let read = store.pending_changes().unwrap();
+        let in_flight: Vec<InFlight> = read.iter().map(in_flight).collect();
+        store.begin_push(&in_flight).unwrap();
+        let sent = store.get_change(read[0].id).unwrap();
+        store.record_push_results(&[(&sent, verdict)]).unwrap();
+    };
+    push(
+        &mut store,
+        PushVerdict::Deferred {
+            code: "TIMEOUT",
+            message: "did not finish within 8s",
+        },
+    );
+    assert_eq!(only_entry(&store).error_code.as_deref(), Some("TIMEOUT"));
+    let theirs = json!("Yellow");
+    push(&mut store, PushVerdict::Conflict { remote: &theirs });
+    let entry = only_entry(&store);
+    assert_eq!(entry.status, ChangeStatus::Conflict);
+    assert_eq!((entry.error_code, entry.error_message), (None, None));
+}
