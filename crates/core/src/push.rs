@@ -751,26 +751,13 @@ pub fn this_round(
     (now, later)
 }
 
-/// Refusal codes that say a field is no longer what upsight checked the value against:
-/// the org's definition changed since upsight described it (a picklist narrowed, a length
-/// shortened, a type or precision changed, a field made read-only). Each is a Salesforce
-/// `StatusCode` about a field's value or access (SOAP API Developer Guide, "StatusCode" in
-/// "Core Data Types Used in API Calls"; `JSON_PARSER_ERROR` from the REST API's "Status
-/// Codes and Error Responses"). After one, the describe is asked again, so the next edit is
-/// checked against the org as it is now.
-pub const DEFINITION_CHANGED_CODES: &[&str] = &[
-    "JSON_PARSER_ERROR",
-    "INVALID_TYPE_ON_FIELD_IN_RECORD",
-    "STRING_TOO_LONG",
-    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-    "NUMBER_OUTSIDE_VALID_RANGE",
-    "FIELD_INTEGRITY_EXCEPTION",
-    "INVALID_FIELD_FOR_INSERT_UPDATE",
-];
-
-/// Whether a refusal with `code` says the org's field definitions changed.
+/// Whether a refusal with `code` says a field is no longer what upsight checked the value
+/// against: the org's definition changed since upsight described it (a picklist narrowed, a
+/// length shortened, a type or precision changed: [`split::FIELD_VALUE_CODES`], or a field
+/// made read-only: `INVALID_FIELD_FOR_INSERT_UPDATE`). After one, the describe is asked
+/// again, so the next edit is checked against the org as it is now.
 pub fn suggests_changed_definition(code: &str) -> bool {
-    DEFINITION_CHANGED_CODES.contains(&code)
+    split::FIELD_VALUE_CODES.contains(&code) || code == "INVALID_FIELD_FOR_INSERT_UPDATE"
 }
 
 /// Failure codes that mean only "the record is not there": Salesforce's

@@ -12,28 +12,35 @@
 //! The I/O is the caller's `send` closure; everything else here is pure and tested with a
 //! fake server.
 
-/// Codes that, on a whole-request refusal, say a value in the request is at fault, so the
-/// same records in smaller requests can partly succeed. Each is a Salesforce `StatusCode`
-/// about a field's value (SOAP API Developer Guide, "StatusCode" in "Core Data Types Used in
-/// API Calls"; `JSON_PARSER_ERROR` from the REST API's "Status Codes and Error Responses"):
-/// the value does not deserialize, has the wrong type, is too long, is not in a restricted
-/// picklist, is out of range, or is an Id of the wrong kind. A refusal with any other code
-/// (a limit, the session, a missing field) would fail every half the same way.
-pub const VALUE_REFUSAL_CODES: &[&str] = &[
+/// Codes about one field's value (SOAP API Developer Guide, "StatusCode" in "Core Data Types
+/// Used in API Calls"; `JSON_PARSER_ERROR` from the REST API's "Status Codes and Error
+/// Responses"): the value does not deserialize, has the wrong type, is too long, is not in
+/// a restricted picklist, is out of range, or breaks the field's integrity (a dependent
+/// picklist). Each says a value is at fault, and, since upsight checked it against the
+/// describe first, that the field's definition may have changed since.
+pub const FIELD_VALUE_CODES: &[&str] = &[
     "JSON_PARSER_ERROR",
     "INVALID_TYPE_ON_FIELD_IN_RECORD",
     "STRING_TOO_LONG",
     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
     "NUMBER_OUTSIDE_VALID_RANGE",
     "FIELD_INTEGRITY_EXCEPTION",
+];
+
+/// Codes about an Id given as a value (same StatusCode page): of the wrong kind, malformed,
+/// or naming a record that does not exist.
+pub const ID_VALUE_CODES: &[&str] = &[
     "MALFORMED_ID",
     "INVALID_ID_FIELD",
     "INVALID_CROSS_REFERENCE_KEY",
 ];
 
-/// Whether a whole-request refusal with `code` was caused by a value in the request.
+/// Whether a whole-request refusal with `code` was caused by a value in the request, so
+/// the same records in smaller requests can partly succeed ([`FIELD_VALUE_CODES`] and
+/// [`ID_VALUE_CODES`]). A refusal with any other code (a limit, the session, a missing
+/// field) would fail every half the same way.
 pub fn is_value_refusal(code: &str) -> bool {
-    VALUE_REFUSAL_CODES.contains(&code)
+    FIELD_VALUE_CODES.contains(&code) || ID_VALUE_CODES.contains(&code)
 }
 
 /// What became of one item of a batch sent by [`send_splitting`].
