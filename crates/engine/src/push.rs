@@ -506,7 +506,7 @@ impl Engine {
                     // Nothing more is sent: every entry still open stays pending, with the
                     // reason noted.
                     let failure = request_failure(&e);
-                    decided.extend(todo.iter().map(|entry| {
+                    decided.extend(todo.iter().chain(&todo_later).map(|entry| {
                         (
                             entry.id,
                             Verdict::StillPending {
