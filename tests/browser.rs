@@ -730,6 +730,9 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
         Some("Europe/Paris")
     );
     b.screenshot("settings-time-zone-1440").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("settings-time-zone-390").await;
+    b.client.set_window_size(1440, 900).await.unwrap();
     b.goto(&app.at("/accounts")).await;
     b.css("#new-account-button").await.click().await.unwrap();
     b.type_into("#sf-id-input", &account_id).await;
@@ -815,6 +818,9 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     assert!(log.contains("Onboarding, Adoption, Renewal Save"), "{log}");
     assert!(!log.contains("+0000"), "{log}");
     b.screenshot("changes-org-types-1440").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("changes-org-types-390").await;
+    b.client.set_window_size(1440, 900).await.unwrap();
     b.client.back().await.unwrap();
     b.wait_for("#account-name").await;
 
