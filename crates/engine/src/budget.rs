@@ -173,7 +173,7 @@ impl Engine {
             version: USAGE_VERSION,
             reading,
         })
-        .map_err(|e| EngineError::Invalid(format!("cannot encode the API usage: {e}")))?;
+        .map_err(|e| EngineError::internal("encoding the API usage", e))?;
         store.set_setting(&key, &text)?;
         Ok(())
     }

@@ -103,6 +103,17 @@ pub enum EngineError {
     #[error("{0}")]
     Invalid(String),
 
+    /// Something upsight itself got wrong (data it wrote that it cannot read back, a value
+    /// it cannot encode): not the user's mistake, so exit 1, with the cause kept.
+    #[error(
+        "upsight failed {what}: {source}; this is upsight's fault, not yours: please report it"
+    )]
+    Internal {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A Salesforce call failed; the message already says what to do.
     #[error("{0}")]
     Salesforce(#[from] upsight_salesforce::Error),
@@ -126,6 +137,17 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// An internal failure while doing `what` ("encoding the org metadata").
+    pub fn internal(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> EngineError {
+        EngineError::Internal {
+            what,
+            source: Box::new(source),
+        }
+    }
+
     /// Whether the request was at fault (exit code 2) or something else (exit code 1).
     pub fn exit_class(&self) -> ExitClass {
         match self {
@@ -148,6 +170,7 @@ impl EngineError {
             | EngineError::Store(_)
             | EngineError::Database(_)
             | EngineError::Io { .. }
+            | EngineError::Internal { .. }
             | EngineError::JoinedSyncFailed(_) => ExitClass::Failure,
         }
     }
@@ -187,6 +210,7 @@ impl EngineError {
             EngineError::Store(_) => "database",
             EngineError::Database(e) => e.kind(),
             EngineError::Io { .. } => "io",
+            EngineError::Internal { .. } => "internal",
             EngineError::JoinedSyncFailed(_) => "sync_failed",
         }
     }
@@ -211,3 +235,29 @@ impl From<StoreError> for EngineError {
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The user's mistakes exit 2 and say so; upsight's own faults exit 1, as internal,
+    /// with their cause kept for the report.
+    #[test]
+    fn internal_faults_are_not_the_users_mistake() {
+        let cause = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let internal = EngineError::internal("encoding the org metadata", cause);
+        assert_eq!(internal.exit_class(), ExitClass::Failure);
+        assert_eq!(internal.exit_class().code(), 1);
+        assert_eq!(internal.kind(), "internal");
+        assert!(
+            std::error::Error::source(&internal).is_some(),
+            "the cause is kept"
+        );
+        let said = internal.to_string();
+        assert!(said.contains("encoding the org metadata"), "{said}");
+        assert!(said.contains("not yours"), "{said}");
+        let invalid = EngineError::Invalid("an account needs a name".into());
+        assert_eq!(invalid.exit_class().code(), 2);
+        assert_eq!(invalid.kind(), "invalid");
+    }
+}

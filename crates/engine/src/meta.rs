@@ -366,7 +366,7 @@ impl Engine {
             fetched_at: now_s(),
         };
         let text = serde_json::to_string(&facts)
-            .map_err(|e| EngineError::Invalid(format!("cannot encode the org facts: {e}")))?;
+            .map_err(|e| EngineError::internal("encoding the org facts", e))?;
         self.store().set_setting(&self.facts_cache_key(), &text)?;
         Ok(())
     }
@@ -419,7 +419,7 @@ impl Engine {
             version: CACHE_VERSION,
             meta: meta.clone(),
         })
-        .map_err(|e| EngineError::Invalid(format!("cannot encode the org metadata: {e}")))?;
+        .map_err(|e| EngineError::internal("encoding the org metadata", e))?;
         self.store().set_setting(&key, &text)?;
         let meta = Arc::new(meta);
         *self.meta_slot() = Some((key, meta.clone()));

@@ -684,9 +684,7 @@ impl Engine {
             .iter()
             .map(|t| SfId::parse(&t.sf_id))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| {
-                EngineError::Invalid(format!("a stored Salesforce Id is not valid: {e}"))
-            })?;
+            .map_err(|e| EngineError::internal("reading a Salesforce Id it stored", e))?;
         let client = self.client()?;
         progress(Progress::new(Phase::Describing, 0, ids.len()));
         let mut meta = self.org_meta()?;
