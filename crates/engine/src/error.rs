@@ -59,10 +59,6 @@ pub enum EngineError {
     #[error("cannot use the config file {path}: {message}; fix it or remove it")]
     Config { path: PathBuf, message: String },
 
-    /// The field map override file cannot be read, or is invalid.
-    #[error("cannot read the field map override {path}: {message}; fix the file or unset field_map_path")]
-    FieldMapFile { path: PathBuf, message: String },
-
     #[error("{0}; fix the field map override file or unset field_map_path")]
     FieldMap(#[from] FieldMapError),
 
@@ -128,11 +124,12 @@ pub enum EngineError {
     Database(Box<crate::dbfault::DatabaseError>),
 
     /// A file the engine needs (the lock file, the database directory) failed.
-    #[error("{what} {path}: {message}")]
+    #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -156,7 +153,6 @@ impl EngineError {
             | EngineError::UnknownSetting { .. }
             | EngineError::InvalidSetting { .. }
             | EngineError::Config { .. }
-            | EngineError::FieldMapFile { .. }
             | EngineError::FieldMap(_)
             | EngineError::File(_)
             | EngineError::AccountNotFound(_)
@@ -192,7 +188,7 @@ impl EngineError {
             EngineError::UnknownSetting { .. } => "unknown_setting",
             EngineError::InvalidSetting { .. } => "invalid_setting",
             EngineError::Config { .. } => "config",
-            EngineError::FieldMapFile { .. } | EngineError::FieldMap(_) => "field_map",
+            EngineError::FieldMap(_) => "field_map",
             EngineError::File(e) => match e.role {
                 crate::files::FileRole::Config => "config",
                 crate::files::FileRole::FieldMap => "field_map",

@@ -209,9 +209,9 @@ impl SyncGate {
                 pass.running.report(Progress::new(Phase::Waiting, 0, 0));
                 report(Progress::new(Phase::Waiting, 0, 0));
                 Flock::lock(file, FlockArg::LockExclusive)
-                    .map_err(|(_, errno)| self.io_error(errno.desc().to_owned()))?
+                    .map_err(|(_, errno)| self.io_error(errno.into()))?
             }
-            Err((_, errno)) => return Err(self.io_error(errno.desc().to_owned())),
+            Err((_, errno)) => return Err(self.io_error(errno.into())),
         };
         pass.file_lock = Some(lock);
         Ok(Entry::Run(pass))
@@ -228,15 +228,15 @@ impl SyncGate {
             .unwrap_or_else(|| self.lock_path.clone());
         match crate::dbfault::DatabaseError::lock_file_error(&db, &self.lock_path, e) {
             Some(fault) => EngineError::Database(Box::new(fault)),
-            None => self.io_error(e.to_string()),
+            None => self.io_error(std::io::Error::new(e.kind(), e.to_string())),
         }
     }
 
-    fn io_error(&self, message: String) -> EngineError {
+    fn io_error(&self, source: std::io::Error) -> EngineError {
         EngineError::Io {
             what: "cannot lock",
             path: self.lock_path.clone(),
-            message,
+            source,
         }
     }
 }

@@ -54,10 +54,10 @@ impl PushLock {
     /// holds it. `waiting` is called once, before the wait, with the holder.
     pub fn acquire(db_path: &Path, waiting: &dyn Fn(Holder)) -> Result<PushLock> {
         let path = lock_path(db_path);
-        let io_error = |message: String| EngineError::Io {
+        let io_error = |source: std::io::Error| EngineError::Io {
             what: "cannot take the push lock",
             path: path.clone(),
-            message,
+            source,
         };
         let file = OpenOptions::new()
             .create(true)
@@ -65,7 +65,7 @@ impl PushLock {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| io_error(e.to_string()))?;
+            .map_err(io_error)?;
         let (mut lock, waited_for) = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => (lock, None),
             Err((file, Errno::EWOULDBLOCK)) => {
@@ -74,10 +74,10 @@ impl PushLock {
                 };
                 waiting(holder);
                 let lock = Flock::lock(file, FlockArg::LockExclusive)
-                    .map_err(|(_, errno)| io_error(errno.desc().to_owned()))?;
+                    .map_err(|(_, errno)| io_error(errno.into()))?;
                 (lock, Some(holder))
             }
-            Err((_, errno)) => return Err(io_error(errno.desc().to_owned())),
+            Err((_, errno)) => return Err(io_error(errno.into())),
         };
         // Best effort: the pid only improves messages, so failing to write it (a full
         // disk) must not stop a push.
