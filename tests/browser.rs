@@ -30,6 +30,16 @@ fn field(selector_field: &str) -> String {
     format!("[data-edit$=':{selector_field}']")
 }
 
+/// Adds a Salesforce account by its Id through the New Account dialog, as a CSM pasting an
+/// Id does, and waits for its page.
+async fn add_by_id(b: &Browser, app: &App, sf_id: &str) {
+    b.goto(&app.at("/accounts")).await;
+    b.css("#new-account-button").await.click().await.unwrap();
+    b.type_into("#sf-id-input", sf_id).await;
+    b.css("#add-by-id button").await.click().await.unwrap();
+    b.wait_for("#account-name").await;
+}
+
 fn state_of(selector_field: &str) -> String {
     format!(".field-state[data-for$=':{selector_field}']")
 }
@@ -733,11 +743,7 @@ async fn serve_edits_multi_select_and_datetime_fields_as_the_org_types_them() {
     b.client.set_window_size(390, 900).await.unwrap();
     b.screenshot("settings-time-zone-390").await;
     b.client.set_window_size(1440, 900).await.unwrap();
-    b.goto(&app.at("/accounts")).await;
-    b.css("#new-account-button").await.click().await.unwrap();
-    b.type_into("#sf-id-input", &account_id).await;
-    b.css("#add-by-id button").await.click().await.unwrap();
-    b.wait_for("#account-name").await;
+    add_by_id(&b, &app, &account_id).await;
 
     // Both as the org types them: checkboxes with the synced value checked, and the
     // synced datetime in Paris time (UTC+1 in November).
@@ -886,11 +892,7 @@ async fn a_merged_account_keeps_its_edit_and_follows_the_merge() {
     let app = App::serve(&sf_env(&org.home, true));
     let b = Browser::start("rebind.test").await;
     app.sign_in(&b).await;
-    b.goto(&app.at("/accounts")).await;
-    b.css("#new-account-button").await.click().await.unwrap();
-    b.type_into("#sf-id-input", &loser).await;
-    b.css("#add-by-id button").await.click().await.unwrap();
-    b.wait_for("#account-name").await;
+    add_by_id(&b, &app, &loser).await;
     let page = b.client.current_url().await.unwrap().to_string();
 
     let (status, body) = sim_admin(
@@ -959,11 +961,7 @@ async fn a_merged_account_keeps_its_edit_and_follows_the_merge() {
         let id = instance.org.all("Account").nth(12).unwrap().id().to_owned();
         id
     };
-    b.goto(&app.at("/accounts")).await;
-    b.css("#new-account-button").await.click().await.unwrap();
-    b.type_into("#sf-id-input", &other).await;
-    b.css("#add-by-id button").await.click().await.unwrap();
-    b.wait_for("#account-name").await;
+    add_by_id(&b, &app, &other).await;
     let other_page = b.client.current_url().await.unwrap().to_string();
     let (status, body) = sim_admin(
         org.url(),

@@ -47,6 +47,25 @@ fn local(store: &Store, account: AccountId, field: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Gives `account` one synced opportunity, "Renewal", and returns it.
+fn with_renewal(store: &mut Store, account: AccountId) -> upsight_core::Opportunity {
+    store
+        .apply_pull(&upsight_store::PullApply {
+            accounts: vec![upsight_store::AccountPull {
+                opportunities: Some(vec![upsight_store::OpportunityPull {
+                    sf_id: "006000000000001AAA".into(),
+                    name: "Renewal".into(),
+                    fields: FieldValues::new(),
+                    stamp: None,
+                }]),
+                ..upsight_store::AccountPull::new(account)
+            }],
+            missing_accounts: vec![],
+        })
+        .unwrap();
+    store.opportunities_of(account).unwrap().remove(0)
+}
+
 fn only_entry(store: &Store) -> ChangeEntry {
     let all = store.list_changes(&ChangeFilter::default()).unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
@@ -494,21 +513,7 @@ fn lists_newest_first_with_filters() {
 #[test]
 fn opportunity_edits_are_attributed_to_their_account() {
     let (mut store, acme) = store_with_account(json!("Green"));
-    store
-        .apply_pull(&upsight_store::PullApply {
-            accounts: vec![upsight_store::AccountPull {
-                opportunities: Some(vec![upsight_store::OpportunityPull {
-                    sf_id: "006000000000001AAA".into(),
-                    name: "Renewal".into(),
-                    fields: FieldValues::new(),
-                    stamp: None,
-                }]),
-                ..upsight_store::AccountPull::new(acme)
-            }],
-            missing_accounts: vec![],
-        })
-        .unwrap();
-    let opportunity = store.opportunities_of(acme).unwrap().remove(0);
+    let opportunity = with_renewal(&mut store, acme);
     let outcome = store
         .record_edit(&Edit {
             record: RecordRef::Opportunity(opportunity.id),
@@ -545,21 +550,7 @@ fn the_change_page_names_each_row_and_lists_the_accounts_with_entries() {
         })
         .unwrap()
         .id;
-    store
-        .apply_pull(&upsight_store::PullApply {
-            accounts: vec![upsight_store::AccountPull {
-                opportunities: Some(vec![upsight_store::OpportunityPull {
-                    sf_id: "006000000000001AAA".into(),
-                    name: "Renewal".into(),
-                    fields: FieldValues::new(),
-                    stamp: None,
-                }]),
-                ..upsight_store::AccountPull::new(acme)
-            }],
-            missing_accounts: vec![],
-        })
-        .unwrap();
-    let opportunity = store.opportunities_of(acme).unwrap().remove(0);
+    let opportunity = with_renewal(&mut store, acme);
     edit(&mut store, acme, FIELD, json!("Red"));
     edit(&mut store, beta, FIELD, json!("Yellow"));
     store
