@@ -3,9 +3,9 @@
 //!
 //! One sync is: take the gate (`lock`), connect, read the org's metadata (cached), build
 //! one SOQL statement of the mapped Account fields the org has plus a subquery of open and
-//! Closed Won Opportunities, run it once per chunk of Ids (as large as the URI limit
-//! allows: one `sf` process for a book of ~500 accounts on the CLI transport), plan with
-//! `upsight_core::pull`, apply in one store transaction, and record the run.
+//! Closed Won Opportunities, run it over the Ids in the parts the client reads best
+//! (`SalesforceClient::read_each`: the engine never asks which transport it has), plan
+//! with `upsight_core::pull`, apply in one store transaction, and record the run.
 //!
 //! Memory: each chunk is planned the moment it arrives, against the local state of just
 //! the accounts it returned (read from the store then), and only the store's compact apply
@@ -19,6 +19,8 @@
 //! retried.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -34,7 +36,9 @@ use upsight_core::{
     AccountId, FieldMap, FieldValues, MissingReason, RecordRef, SObject, SyncRunId,
 };
 use upsight_salesforce::soql::SIZING_API_VERSION;
-use upsight_salesforce::{stamp, CallStats, Cond, Lit, SalesforceClient, Select, SfId};
+use upsight_salesforce::{
+    stamp, CallStats, Cond, Lit, QueryResult, SalesforceClient, Select, SfId,
+};
 use upsight_store::{
     AccountPull, OpportunityPull, PullApply, PullOutcome, Stamp, SyncKind, SyncRunEnd,
     SyncRunReport, SyncRunStatus,
@@ -51,8 +55,8 @@ use crate::progress::{Phase, Progress, ProgressFn};
 type Records = Vec<Map<String, Value>>;
 
 /// Where `run_chunks` hands each chunk's records, with the chunk's index and the server's
-/// clock when it answered (if the transport saw it), as it arrives (from the query threads
-/// on the REST transport).
+/// clock when it answered (if the transport saw it), as it arrives (from several threads
+/// when the client reads parts side by side).
 type ChunkSink<'s> = &'s (dyn Fn(usize, Records, Option<i64>) -> Result<()> + Sync);
 
 /// A linked account a sync covers: enough to match Salesforce's records to it and to name
@@ -63,17 +67,6 @@ pub(crate) struct Target {
     pub sf_id: String,
     pub name: String,
 }
-
-/// How many chunk queries of one REST sync run at once.
-const MAX_PARALLEL_QUERIES: usize = 4;
-
-/// The most Ids in one REST chunk. The URI limit alone allows about 750, whose answer
-/// (an account with its open opportunities is ~5 rows) spans three 2,000-row pages fetched
-/// one after another; four such chunks in flight, each held by the client as JSON twice
-/// over, put `upsight serve`'s peak at 184 MiB for a 5,000-account sync. 250 Ids answer in
-/// about one page each: about as many requests in all (20 instead of 19), more of them
-/// side by side, and a peak of 105 MiB.
-const MAX_CHUNK_IDS: usize = 250;
 
 /// What a sync covers; two syncs of the same full scope can share one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -710,8 +703,9 @@ impl Engine {
         }
     }
 
-    /// Runs the query for `values` chunk by chunk and hands each chunk's records to `sink`
-    /// as it arrives, so no caller has to hold every chunk at once.
+    /// Runs the query for `values` part by part, as the transport reads best
+    /// ([`SalesforceClient::read_each`]), and hands each part's records to `sink` as it
+    /// arrives, so no caller has to hold every part at once.
     fn run_chunks(
         &self,
         client: &dyn SalesforceClient,
@@ -725,51 +719,27 @@ impl Engine {
         if values.is_empty() {
             return Ok(());
         }
-        // On the CLI transport every call is an `sf` process costing over a second of node
-        // start-up, and the client batches several chunks into one process through the
-        // Composite resource: one call beats chunks side by side, which would each pay the
-        // start-up and fight over the cores.
-        // `read_in`, not `query_in`: always the Composite resource, one chunk included, for
-        // the server's `Date` (`sf data query` prints no headers); the same one process.
-        if client.transport() == upsight_salesforce::TransportKind::Cli {
-            let result = client.read_in(select, "Id", values)?;
-            progress(Progress::new(Phase::Querying, total, total));
-            return sink(0, result.records, result.server_time_s);
+        let done = AtomicUsize::new(0);
+        // The sink's own failure (the store, planning) stops the read and is the error.
+        let failed: Mutex<Option<EngineError>> = Mutex::new(None);
+        let part = |i: usize, result: QueryResult| {
+            let n = done.fetch_add(result.records.len(), Ordering::Relaxed) + result.records.len();
+            progress(Progress::new(Phase::Querying, n.min(total), total));
+            match sink(i, result.records, result.server_time_s) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    lock(&failed).get_or_insert(e);
+                    ControlFlow::Break(())
+                }
+            }
+        };
+        let read = client.read_each(select, "Id", values, &part);
+        if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e);
         }
-        // Groups of at most MAX_CHUNK_IDS Ids, so the records in flight stay small (see the
-        // constant); the client splits a group further where the request limits need it.
-        let chunks: Vec<&[Lit]> = values.chunks(MAX_CHUNK_IDS).collect();
-        // Over REST a chunk is one HTTP request of milliseconds, so chunks run side by side
-        // and are merged in chunk order. On a fresh client the first calls all need the
-        // access token; the client fetches it from `sf` once for all of them.
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let workers = chunks.len().min(MAX_PARALLEL_QUERIES);
-        let results: Vec<Result<()>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(chunk) = chunks.get(i) else { break };
-                            let result = client.read_in(select, "Id", chunk)?;
-                            let records = result.records;
-                            let n = done
-                                .fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed)
-                                + records.len();
-                            progress(Progress::new(Phase::Querying, n.min(total), total));
-                            sink(i, records, result.server_time_s)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("query thread panicked"))
-                .collect()
-        });
-        results.into_iter().collect()
+        read?;
+        progress(Progress::new(Phase::Querying, total, total));
+        Ok(())
     }
 
     /// The whole pull for `targets`: fetch (unless `fetched` is given), plan, apply, and

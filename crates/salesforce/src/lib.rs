@@ -30,10 +30,10 @@ pub mod stamp;
 
 pub use cli::CliClient;
 pub use client::{
-    api_calls_spent, ApiUsage, ApiUsageReading, CallStats, ConditionalUpdate,
-    NotAuthenticatedReason, OrgInfo, QueryResult, Record, RecordError, RecordOutcome, RecordResult,
-    RecordUpdate, SalesforceClient, Status, TransportKind, MAX_GRAPHS_PER_REQUEST,
-    MAX_NODES_PER_REQUEST, MAX_RECORDS_PER_UPDATE,
+    api_calls_spent, read_side_by_side, ApiUsage, ApiUsageReading, CallStats, ConditionalUpdate,
+    NotAuthenticatedReason, OrgInfo, PartSink, QueryResult, Record, RecordError, RecordOutcome,
+    RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind, MAX_GRAPHS_PER_REQUEST,
+    MAX_NODES_PER_REQUEST, MAX_PARALLEL_READS, MAX_PART_VALUES, MAX_RECORDS_PER_UPDATE,
 };
 pub use connect::{connect, status, ClientConfig};
 pub use discover::{discover, Candidate, Discovery, SearchEnv};

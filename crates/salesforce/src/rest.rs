@@ -27,13 +27,15 @@ use serde_json::{Map, Value};
 
 use crate::client::{
     child_result, collections_body, finish_query, http_status_error, parse_collection_results,
-    response_error, str_field, update_in_batches, update_in_graphs, ApiUsage, ApiUsageReading,
-    CallStats, ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo, QueryResult,
-    RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
+    read_side_by_side, response_error, str_field, update_in_batches, update_in_graphs, ApiUsage,
+    ApiUsageReading, CallStats, ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo,
+    PartSink, QueryResult, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::sf::Sf;
-use crate::soql::{check_name, encode_uri_component, query_path_prefix, ChunkLimits, Soql};
+use crate::soql::{
+    check_name, encode_uri_component, query_path_prefix, ChunkLimits, Lit, Select, Soql,
+};
 
 /// How long one HTTP request may take, end to end.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -621,6 +623,16 @@ fn query_header_bytes(session: &Session) -> usize {
 }
 
 impl SalesforceClient for RestClient {
+    fn read_each(
+        &self,
+        select: &Select,
+        field: &str,
+        values: &[Lit],
+        sink: PartSink<'_>,
+    ) -> Result<()> {
+        read_side_by_side(self, select, field, values, sink)
+    }
+
     /// The URI gets what this session's own headers leave: the token is known here, and
     /// JWT-based access tokens are far longer than opaque ones.
     fn query_limits(&self) -> Result<ChunkLimits> {
