@@ -191,6 +191,131 @@ fn sync_and_push_say_what_they_spent_and_warn_at_80_percent() {
 }
 
 /// `upsight serve --json --no-open --port 0` on `db`, pushing 300 ms after an edit.
+/// An `sf` that logs each call (its arguments, one line) before running the real one.
+struct CountingSf {
+    path: std::path::PathBuf,
+    log: std::path::PathBuf,
+}
+
+impl CountingSf {
+    fn new(dir: &std::path::Path) -> CountingSf {
+        let sf = CountingSf {
+            path: dir.join("sf"),
+            log: dir.join("sf-calls"),
+        };
+        sf.write("");
+        sf
+    }
+
+    fn write(&self, extra: &str) {
+        std::fs::write(
+            &self.path,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n{extra}",
+                self.log.display(),
+                upsight_testkit::sf_bin().display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// The calls since the last look.
+    fn calls(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        text.lines().map(str::to_owned).collect()
+    }
+}
+
+/// `upsight status` and Settings > Salesforce CLI cost one `sf` process once the install
+/// is known (issue 12: each took about 9 s): no `sf --version` again while the file is
+/// unchanged, and one `sf org list`, which answers the status and the org picker. The
+/// Settings page answers from the last check at once, with no `sf` at all.
+#[test]
+fn status_and_settings_cost_one_sf_process_once_sf_is_known() {
+    let org = Org::start("status-cost", 2, 0);
+    let db = Db::new(&org, "rest");
+    let sf = CountingSf::new(db.dir.path());
+    let status = || {
+        let mut cmd = db.command(&["status"]);
+        cmd.env("UPSIGHT_SF_PATH", &sf.path);
+        let run = upsight_testkit::run_command(cmd);
+        assert_eq!(run.code, 0, "{run:#?}");
+        run.json()
+    };
+    let org_list = "org list --json".to_owned();
+
+    let first = status();
+    assert_eq!(first["state"], "authenticated", "{first}");
+    assert_eq!(sf.calls(), vec!["--version".to_owned(), org_list.clone()]);
+    let second = status();
+    assert_eq!(second["state"], "authenticated", "{second}");
+    assert_eq!(second["username"], first["username"]);
+    assert_eq!(second["version"], first["version"]);
+    assert_eq!(sf.calls(), vec![org_list.clone()], "the install is known");
+    // Each says when it was checked: now, not an earlier answer.
+    let checked = |s: &Value| s["checked_at"].as_str().unwrap_or_default().to_owned();
+    assert!(checked(&second).ends_with('Z'), "{second}");
+    assert_ne!(checked(&first), checked(&second));
+
+    // An upgrade rewrites the file: it is probed again.
+    sf.write("# upgraded\n");
+    assert_eq!(status()["state"], "authenticated");
+    assert_eq!(sf.calls(), vec!["--version".to_owned(), org_list.clone()]);
+    let last_check = Instant::now();
+
+    // Settings shows the last check in the page itself, running nothing; the fresh
+    // check behind it is one `sf org list`.
+    let serve = Serve::start_with(&db, &[("UPSIGHT_SF_PATH", sf.path.as_os_str())]);
+    // A check under 5 s old is the answer (quick reloads share it); this one is older.
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(last_check.elapsed()));
+    let (code, page) = rig::http(
+        &serve.base,
+        "GET",
+        "/settings",
+        &[("Sec-Fetch-Site", "same-origin")],
+        b"",
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("data-state=\"authenticated\""), "{page}");
+    assert!(
+        page.contains("sf-rechecking"),
+        "shown as the last check: {page}"
+    );
+    assert!(page.contains(first["username"].as_str().unwrap()), "{page}");
+    assert_eq!(sf.calls(), Vec::<String>::new(), "the page ran sf");
+    let (code, fragment) = rig::http(
+        &serve.base,
+        "GET",
+        "/settings/status",
+        &[("Sec-Fetch-Site", "same-origin")],
+        b"",
+    );
+    assert_eq!(code, 200, "{fragment}");
+    assert!(
+        fragment.contains("data-state=\"authenticated\""),
+        "{fragment}"
+    );
+    assert!(fragment.contains("data-fresh=\"1\""), "{fragment}");
+    assert_eq!(sf.calls(), vec![org_list.clone()]);
+    drop(serve);
+
+    // Logged out in a terminal: the next status says so (never a cached answer).
+    let out = org.home.run(&[
+        "org",
+        "logout",
+        "--target-org",
+        "status-cost",
+        "--no-prompt",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let after = status();
+    assert_eq!(after["state"], "not_authenticated", "{after}");
+    assert_eq!(sf.calls(), vec![org_list]);
+}
+
 struct Serve {
     child: Child,
     base: String,
@@ -199,9 +324,14 @@ struct Serve {
 
 impl Serve {
     fn start(db: &Db) -> Serve {
+        Serve::start_with(db, &[])
+    }
+
+    fn start_with(db: &Db, envs: &[(&str, &std::ffi::OsStr)]) -> Serve {
         let stderr = db.dir.path().join("serve.stderr");
         let mut child = db
             .command(&["serve", "--no-open", "--port", "0"])
+            .envs(envs.iter().copied())
             .env("UPSIGHT_PUSH_DELAY_MS", "300")
             .env("UPSIGHT_PUSH_MAX_DELAY_MS", "1000")
             .stdout(Stdio::piped())

@@ -3,24 +3,27 @@
 //! push saw it (`api_usage`: `{used, limit, percent, seen_at, level, warning}`, or null
 //! before any reading; read from the database, not asked of Salesforce). Reporting any of
 //! the three states is a success (exit 0); scripts branch on `state`.
+//!
+//! It always checks now (a CSM who just ran `sf org login web` expects to see it): one
+//! `sf org list`, which the Settings page then shows too. Finding `sf` costs nothing more
+//! while the install is the one an earlier command probed.
 
 use serde_json::{json, Value};
 use upsight_engine::{Engine, EngineError};
-use upsight_salesforce::{Sf, Status};
+use upsight_salesforce::Status;
 
 use super::output::print_json;
 
 pub fn run(engine: &Engine, json: bool) -> Result<u8, EngineError> {
     let config = engine.sf_config();
-    // Locating sf validates it (`sf --version`), which also gives the version to show.
-    let (status, version) = match Sf::locate(&config) {
-        Ok(sf) => (sf.status()?, sf.version().map(str::to_owned)),
-        Err(upsight_salesforce::Error::NotFound { searched, detail }) => {
-            (Status::NotFound { searched, detail }, None)
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut view = status_json(&status, version, config.target_org.as_deref());
+    let checked = engine.sf_report(std::time::Duration::ZERO)?;
+    let status = checked.report.status;
+    let mut view = status_json(
+        &status,
+        checked.report.version,
+        config.target_org.as_deref(),
+    );
+    view["checked_at"] = json!(checked.checked_at);
     let usage = engine.api_usage_view()?;
     view["api_usage"] = serde_json::to_value(&usage).unwrap_or(Value::Null);
     if json {

@@ -4,8 +4,11 @@
 //! run the same code, share the same settings and never run at the same time.
 //!
 //! Code map:
-//! - [`engine`]: [`Engine`] itself: the database, the resolved settings, the field map and
-//!   the lazily connected Salesforce client.
+//! - [`engine`]: [`Engine`], the facade over the services below.
+//! - `context`: what every service shares: the database, the resolved settings and the
+//!   field map.
+//! - [`connection`]: which `sf`, the client the settings ask for (connected once, one
+//!   connect at a time), and the cached report Settings and `upsight status` show.
 //! - [`settings`]: the setting keys and their layers (defaults, config file, database,
 //!   `UPSIGHT_*` environment).
 //! - [`error`]: [`EngineError`], with messages that say what to do next and an exit class.
@@ -26,6 +29,8 @@
 
 pub mod accounts;
 pub mod budget;
+pub mod connection;
+mod context;
 pub mod dbfault;
 pub mod dbpath;
 pub mod edit;
@@ -45,6 +50,7 @@ pub mod writeback;
 
 pub use accounts::{AccountView, AddOutcome, SearchHit};
 pub use budget::ApiUsageView;
+pub use connection::CheckedReport;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ExitClass, Result};
 pub use meta::{FieldMeta, ObjectMeta, OrgMeta};

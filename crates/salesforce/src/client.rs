@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -338,7 +338,7 @@ impl Counters {
 }
 
 /// The org a client talks to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgInfo {
     pub username: String,
     pub org_id: String,
@@ -348,7 +348,7 @@ pub struct OrgInfo {
 }
 
 /// Why `sf` has no usable org.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotAuthenticatedReason {
     /// No default org and none configured.
@@ -362,7 +362,7 @@ pub enum NotAuthenticatedReason {
 }
 
 /// The three states of Settings > Salesforce CLI, with details.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
     NotFound {

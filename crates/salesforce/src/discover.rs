@@ -5,6 +5,10 @@
 //! discovery returns all candidates rather than the first. A path is only accepted once
 //! `sf --version` answers like the Salesforce CLI, so a random `sf` binary (or a script
 //! named `sf`) is never mistaken for it. Everything runs directly, never through a shell.
+//!
+//! Each probe starts node (over a second), so what a probe found is remembered with the
+//! file's stamp ([`KnownInstalls`]): an unchanged file is not probed again, and a file that
+//! was replaced (an upgrade) is.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -12,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::process::{Limits, Runner};
@@ -44,7 +48,7 @@ impl SearchEnv {
 }
 
 /// One `sf` found on the machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {
     pub path: PathBuf,
     /// The Salesforce CLI version (`2.146.3`), when it answered like the Salesforce CLI.
@@ -60,7 +64,7 @@ impl Candidate {
 }
 
 /// The result of a search: every place looked at, and every executable found there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Discovery {
     pub searched: Vec<PathBuf>,
     pub candidates: Vec<Candidate>,
@@ -132,6 +136,87 @@ pub fn search_places(env: &SearchEnv) -> Vec<PathBuf> {
 /// Looks in every place and probes each executable found with `--version`, in parallel
 /// (each probe starts node). Two paths to the same file are reported once.
 pub fn discover(env: &SearchEnv) -> Discovery {
+    discover_known(env, &KnownInstalls::default()).discovery
+}
+
+/// Which file an install is, as far as a probe cares: its size, permissions and
+/// modification time. A package manager that upgrades `sf` rewrites the file (or the link's
+/// target), so one of them changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub size: u64,
+    /// The permission bits: a `chmod +x` makes an unusable file usable.
+    pub mode: u32,
+    /// Nanoseconds since the Unix epoch, as text (JSON numbers lose precision past 2^53).
+    pub modified: String,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path` (following links), if it can be read.
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        let modified = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some(FileStamp {
+            size: meta.len(),
+            mode: meta.permissions().mode(),
+            modified: modified.to_string(),
+        })
+    }
+}
+
+/// What earlier probes found, per path, with the stamp of the file they probed. Plain
+/// data, so the caller can keep it wherever it keeps things (upsight keeps it in the
+/// database, so each command does not pay for the probes again).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KnownInstalls {
+    pub installs: Vec<KnownInstall>,
+}
+
+/// One probed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownInstall {
+    pub stamp: FileStamp,
+    pub candidate: Candidate,
+}
+
+impl KnownInstalls {
+    /// What the probe of `path` found, if the file is still the one probed.
+    pub fn recall(&self, path: &Path) -> Option<&Candidate> {
+        let known = self.installs.iter().find(|k| k.candidate.path == path)?;
+        (FileStamp::of(path).as_ref() == Some(&known.stamp)).then_some(&known.candidate)
+    }
+
+    /// Remembers `candidate` (replacing what was known of its path), if its file can be
+    /// stamped.
+    pub fn remember(&mut self, candidate: &Candidate) {
+        let Some(stamp) = FileStamp::of(&candidate.path) else {
+            return;
+        };
+        self.installs.retain(|k| k.candidate.path != candidate.path);
+        self.installs.push(KnownInstall {
+            stamp,
+            candidate: candidate.clone(),
+        });
+    }
+}
+
+/// A search that reused what was known: what it found, what is known now, and how many
+/// `sf --version` probes it ran.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub discovery: Discovery,
+    pub known: KnownInstalls,
+    pub probes: u64,
+}
+
+/// [`discover`], probing only the files `known` does not describe as they are now. The
+/// returned `known` describes exactly the files found (a vanished install is forgotten).
+pub fn discover_known(env: &SearchEnv, known: &KnownInstalls) -> Scan {
     let searched = search_places(env);
     let mut seen_files = HashSet::new();
     let found: Vec<PathBuf> = searched
@@ -143,30 +228,48 @@ pub fn discover(env: &SearchEnv) -> Discovery {
         })
         .cloned()
         .collect();
-    let candidates = std::thread::scope(|scope| {
+    let recalled: Vec<Option<Candidate>> = found
+        .iter()
+        .map(|path| known.recall(path).cloned())
+        .collect();
+    let probes = recalled.iter().filter(|c| c.is_none()).count() as u64;
+    let candidates: Vec<Candidate> = std::thread::scope(|scope| {
         let handles: Vec<_> = found
             .iter()
-            .map(|path| scope.spawn(|| probe(path, &env.extra_env)))
+            .zip(recalled)
+            .map(|(path, recalled)| match recalled {
+                Some(candidate) => Err(candidate),
+                None => Ok(scope.spawn(|| probe(path, &env.extra_env))),
+            })
             .collect();
         handles
             .into_iter()
             .zip(&found)
-            .map(|(h, path)| {
-                h.join().unwrap_or_else(|_| Candidate {
+            .map(|(h, path)| match h {
+                Err(candidate) => candidate,
+                Ok(h) => h.join().unwrap_or_else(|_| Candidate {
                     path: path.clone(),
                     version: None,
                     problem: Some("the probe crashed".into()),
-                })
+                }),
             })
             .collect()
     });
-    Discovery {
-        searched,
-        candidates,
+    let mut now_known = KnownInstalls::default();
+    for candidate in &candidates {
+        now_known.remember(candidate);
+    }
+    Scan {
+        discovery: Discovery {
+            searched,
+            candidates,
+        },
+        known: now_known,
+        probes,
     }
 }
 
-fn probe(path: &Path, extra_env: &[(OsString, OsString)]) -> Candidate {
+pub(crate) fn probe(path: &Path, extra_env: &[(OsString, OsString)]) -> Candidate {
     match validate(path, extra_env) {
         Ok(version) => Candidate {
             path: path.to_path_buf(),
@@ -338,5 +441,61 @@ mod tests {
         assert_eq!(ours[0].version.as_deref(), Some("2.1.0"));
         assert!(ours[1].problem.is_some());
         assert_eq!(found.best().map(|c| &c.path), Some(&a.join("sf")));
+    }
+
+    /// An unchanged install is not probed again; a replaced one (an upgrade) is, and a
+    /// removed one is forgotten.
+    #[test]
+    fn known_installs_are_probed_once_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir_all(&a).unwrap();
+        let count = dir.path().join("probes");
+        let body = |version: &str| {
+            format!(
+                "echo x >> '{}'\necho '@salesforce/cli/{version} linux-x64'",
+                count.display()
+            )
+        };
+        script(&a, "sf", &body("2.1.0"), 0o755);
+        let env = SearchEnv {
+            path: Some(a.clone().into_os_string()),
+            home: Some(dir.path().join("nohome")),
+            npm_prefix: None,
+            extra_env: vec![],
+        };
+        let probes_run = || {
+            std::fs::read_to_string(&count)
+                .map(|t| t.lines().count())
+                .unwrap_or(0)
+        };
+        let first = discover_known(&env, &KnownInstalls::default());
+        assert_eq!(first.probes, probes_run() as u64);
+        assert!(first.probes >= 1);
+        let ours = |scan: &Scan| {
+            scan.discovery
+                .candidates
+                .iter()
+                .find(|c| c.path == a.join("sf"))
+                .and_then(|c| c.version.clone())
+        };
+        assert_eq!(ours(&first).as_deref(), Some("2.1.0"));
+
+        let before = probes_run();
+        let again = discover_known(&env, &first.known);
+        assert_eq!(probes_run(), before, "an unchanged file is not probed");
+        assert_eq!(ours(&again).as_deref(), Some("2.1.0"));
+        assert_eq!(again.discovery.best(), first.discovery.best());
+
+        // An upgrade rewrites the file: a new size, so a new probe and the new version.
+        script(&a, "sf", &format!("{}\n# upgraded", body("2.2.0")), 0o755);
+        let upgraded = discover_known(&env, &again.known);
+        assert_eq!(probes_run(), before + 1);
+        assert_eq!(ours(&upgraded).as_deref(), Some("2.2.0"));
+
+        std::fs::remove_file(a.join("sf")).unwrap();
+        let gone = discover_known(&env, &upgraded.known);
+        assert!(gone.known.recall(&a.join("sf")).is_none());
+        assert!(ours(&gone).is_none());
     }
 }

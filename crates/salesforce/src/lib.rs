@@ -35,10 +35,13 @@ pub use client::{
     RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind, MAX_GRAPHS_PER_REQUEST,
     MAX_NODES_PER_REQUEST, MAX_PARALLEL_READS, MAX_PART_VALUES, MAX_RECORDS_PER_UPDATE,
 };
-pub use connect::{connect, status, ClientConfig};
-pub use discover::{discover, Candidate, Discovery, SearchEnv};
+pub use connect::{connect, report, status, ClientConfig, SfReport};
+pub use discover::{
+    discover, discover_known, Candidate, Discovery, FileStamp, KnownInstall, KnownInstalls,
+    SearchEnv,
+};
 pub use error::{Error, Result};
 pub use id::{IdError, KeyPrefix, SfId};
 pub use rest::RestClient;
-pub use sf::{OrgSummary, Sf, SfConfig};
+pub use sf::{Locator, OrgSummary, Sf, SfConfig};
 pub use soql::{escape_like, escape_literal, ChunkLimits, Cond, Lit, Op, Order, Select, Soql};

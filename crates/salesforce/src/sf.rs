@@ -11,14 +11,14 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::{
     error_from_array, http_status_error, str_field, ApiUsage, Counters, NotAuthenticatedReason,
     OrgInfo, Status,
 };
-use crate::discover::{self, Discovery, SearchEnv};
+use crate::discover::{self, Discovery, KnownInstalls, SearchEnv};
 use crate::error::{Error, Result};
 use crate::process::{Limits, Output, Runner};
 
@@ -40,7 +40,7 @@ pub struct SfConfig {
 }
 
 /// An org `sf org list` knows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgSummary {
     pub username: String,
     pub org_id: Option<String>,
@@ -51,6 +51,78 @@ pub struct OrgSummary {
     pub connected_status: Option<String>,
     /// `org`, `sandbox`, `scratch` or `devhub`.
     pub kind: String,
+    /// The org's API version as sf last retrieved it (`instanceApiVersion`).
+    #[serde(default)]
+    pub api_version: Option<String>,
+}
+
+/// Finds `sf` and remembers what each `sf --version` probe found, so an install is probed
+/// once per file (see [`KnownInstalls`]) however often `sf` is located. Keep it (or its
+/// `known`) between runs to keep that saving across processes.
+#[derive(Debug, Clone, Default)]
+pub struct Locator {
+    pub known: KnownInstalls,
+    /// The probes run so far (each one an `sf` process).
+    pub probes: u64,
+}
+
+impl Locator {
+    pub fn new(known: KnownInstalls) -> Locator {
+        Locator { known, probes: 0 }
+    }
+
+    /// The custom path of `config`, validated, or the best install found: probing only
+    /// what is not known as it is now.
+    pub fn locate(&mut self, config: &SfConfig) -> Result<Sf> {
+        match &config.sf_path {
+            Some(path) => {
+                let candidate = match self.known.recall(path) {
+                    Some(candidate) => candidate.clone(),
+                    None => {
+                        let candidate = discover::probe(path, &config.extra_env);
+                        self.probes += 1;
+                        self.known.remember(&candidate);
+                        candidate
+                    }
+                };
+                match candidate.version {
+                    Some(version) => Ok(Sf::at(path.clone(), Some(version), config)),
+                    None => Err(Error::NotFound {
+                        searched: vec![path.clone()],
+                        detail: candidate.problem,
+                    }),
+                }
+            }
+            None => {
+                let found = self.discover(config);
+                match found.best() {
+                    Some(best) => Ok(Sf::at(best.path.clone(), best.version.clone(), config)),
+                    None => Err(Error::NotFound {
+                        searched: found.searched,
+                        detail: None,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Every install found (for the Settings dropdown), probing only what is not known.
+    /// A custom path stays known, since searching does not look there.
+    pub fn discover(&mut self, config: &SfConfig) -> Discovery {
+        let mut env = SearchEnv::from_process();
+        env.extra_env = config.extra_env.clone();
+        let scan = discover::discover_known(&env, &self.known);
+        self.probes += scan.probes;
+        if let Some(custom) = config.sf_path.as_ref().and_then(|p| self.known.recall(p)) {
+            let custom = custom.clone();
+            let mut known = scan.known;
+            known.remember(&custom);
+            self.known = known;
+        } else {
+            self.known = scan.known;
+        }
+        scan.discovery
+    }
 }
 
 /// What `sf org display --json` says.
@@ -75,27 +147,7 @@ pub struct Sf {
 impl Sf {
     /// Finds `sf` (the custom path, validated, or the best install found) for `config`.
     pub fn locate(config: &SfConfig) -> Result<Sf> {
-        let (path, version) = match &config.sf_path {
-            Some(path) => {
-                let version = discover::validate(path, &config.extra_env)?;
-                (path.clone(), Some(version))
-            }
-            None => {
-                let mut env = SearchEnv::from_process();
-                env.extra_env = config.extra_env.clone();
-                let found: Discovery = discover::discover(&env);
-                match found.best() {
-                    Some(best) => (best.path.clone(), best.version.clone()),
-                    None => {
-                        return Err(Error::NotFound {
-                            searched: found.searched,
-                            detail: None,
-                        })
-                    }
-                }
-            }
-        };
-        Ok(Sf::at(path, version, config))
+        Locator::default().locate(config)
     }
 
     /// Uses `path` as is, without validating it (`sf` is validated lazily by the first
@@ -289,7 +341,23 @@ impl Sf {
     /// Every org `sf` knows (`sf org list --json`), each once, for the target-org picker.
     pub fn list_orgs(&self) -> Result<Vec<OrgSummary>> {
         let result = self.run_json(&["org", "list", "--json"], false)?;
-        Ok(parse_org_list(&result))
+        let orgs = parse_org_list(&result);
+        // It asks `GET /services/data/vNN.N` of each org it checks (see the protocol notes).
+        let checked = orgs.iter().filter(|o| o.kind != "scratch").count();
+        self.counters.count_api_requests(2 * checked as u64);
+        Ok(orgs)
+    }
+
+    /// The status and the org list from one `sf org list`: it checks each org's connection
+    /// (`connectedStatus`) as `sf org display` does for one. Only when the target is an org
+    /// `sf org list` does not check (a scratch org) is `sf org display` asked as well.
+    pub fn report(&self) -> Result<(Status, Vec<OrgSummary>)> {
+        let orgs = self.list_orgs()?;
+        let status = match status_from_orgs(&orgs, self.target_org(), self.path()) {
+            Some(status) => status,
+            None => self.status()?,
+        };
+        Ok((status, orgs))
     }
 }
 
@@ -389,6 +457,55 @@ fn connected_status_reason(status: &str) -> NotAuthenticatedReason {
         NotAuthenticatedReason::Unreachable
     } else {
         NotAuthenticatedReason::SessionExpired
+    }
+}
+
+/// The status `sf org display` would report for `target` (sf's default org when `None`),
+/// read from `sf org list`'s answer; `None` when the list does not say (the org was not
+/// checked, as sf does not check scratch orgs).
+fn status_from_orgs(orgs: &[OrgSummary], target: Option<&str>, sf_path: &Path) -> Option<Status> {
+    let sf_path = Some(sf_path.to_path_buf());
+    let org = match target {
+        Some(target) => orgs
+            .iter()
+            .find(|o| o.alias.as_deref() == Some(target) || o.username == target),
+        None => orgs.iter().find(|o| o.is_default),
+    };
+    let Some(org) = org else {
+        // sf's own words for the two cases (`sf org display`, see the protocol notes).
+        return Some(Status::NotAuthenticated {
+            sf_path,
+            reason: match target {
+                Some(_) => NotAuthenticatedReason::UnknownTargetOrg,
+                None => NotAuthenticatedReason::NoDefaultOrg,
+            },
+            message: match target {
+                Some(target) => format!("No authorization information found for {target}."),
+                None => "No default environment found. Use -o or --target-org to specify an \
+                         environment."
+                    .to_owned(),
+            },
+        });
+    };
+    match org.connected_status.as_deref() {
+        Some("Connected") => Some(Status::Authenticated {
+            sf_path,
+            org: OrgInfo {
+                username: org.username.clone(),
+                org_id: org.org_id.clone().unwrap_or_default(),
+                instance_url: org.instance_url.clone()?,
+                alias: org.alias.clone(),
+                api_version: org.api_version.clone(),
+            },
+        }),
+        // A scratch org's `status` (`Active`) says nothing about the connection.
+        None => None,
+        Some(_) if org.kind == "scratch" => None,
+        Some(problem) => Some(Status::NotAuthenticated {
+            sf_path,
+            reason: connected_status_reason(problem),
+            message: problem.to_owned(),
+        }),
     }
 }
 
@@ -675,6 +792,7 @@ pub(crate) fn parse_org_list(result: &Value) -> Vec<OrgSummary> {
                 connected_status: str_field(item, "connectedStatus")
                     .or_else(|| str_field(item, "status")),
                 kind: kind.to_string(),
+                api_version: str_field(item, "instanceApiVersion"),
             });
         }
     }
@@ -970,6 +1088,94 @@ mod tests {
             assert!(
                 matches!(sf.with_api_version(bad), Err(Error::Invalid(_))),
                 "{bad:?} accepted"
+            );
+        }
+    }
+
+    /// `sf org list` answers the status `sf org display` would for each kind of target,
+    /// and says "don't know" only where sf does not check the connection (scratch orgs).
+    #[test]
+    fn status_from_the_org_list() {
+        let org =
+            |username: &str, alias: Option<&str>, default: bool, status: Option<&str>| OrgSummary {
+                username: username.into(),
+                org_id: Some("00D000000000001EAA".into()),
+                alias: alias.map(str::to_owned),
+                instance_url: Some("https://acme.my.salesforce.com".into()),
+                is_default: default,
+                connected_status: status.map(str::to_owned),
+                kind: "org".into(),
+                api_version: Some("62.0".into()),
+            };
+        let mut scratch = org("s@x.com", Some("scr"), false, Some("Active"));
+        scratch.kind = "scratch".into();
+        let orgs = vec![
+            org("csm@acme.com", Some("acme"), true, Some("Connected")),
+            org(
+                "old@acme.com",
+                Some("old"),
+                false,
+                Some("expired access/refresh token"),
+            ),
+            org("far@acme.com", None, false, Some("fetch failed")),
+            org("new@acme.com", None, false, None),
+            scratch,
+        ];
+        let sf = Path::new("/opt/sf/bin/sf");
+        let authenticated = |username: &str, alias: Option<&str>| {
+            Some(Status::Authenticated {
+                sf_path: Some(sf.to_path_buf()),
+                org: OrgInfo {
+                    username: username.into(),
+                    org_id: "00D000000000001EAA".into(),
+                    instance_url: "https://acme.my.salesforce.com".into(),
+                    alias: alias.map(str::to_owned),
+                    api_version: Some("62.0".into()),
+                },
+            })
+        };
+        let not = |reason, message: &str| {
+            Some(Status::NotAuthenticated {
+                sf_path: Some(sf.to_path_buf()),
+                reason,
+                message: message.into(),
+            })
+        };
+        use NotAuthenticatedReason::*;
+        let cases: Vec<(&[OrgSummary], Option<&str>, Option<Status>)> = vec![
+            (&orgs, None, authenticated("csm@acme.com", Some("acme"))),
+            (&orgs, Some("acme"), authenticated("csm@acme.com", Some("acme"))),
+            (&orgs, Some("csm@acme.com"), authenticated("csm@acme.com", Some("acme"))),
+            (
+                &orgs,
+                Some("old"),
+                not(SessionExpired, "expired access/refresh token"),
+            ),
+            (&orgs, Some("far@acme.com"), not(Unreachable, "fetch failed")),
+            (
+                &orgs,
+                Some("nobody"),
+                not(UnknownTargetOrg, "No authorization information found for nobody."),
+            ),
+            (
+                &orgs[1..],
+                None,
+                not(
+                    NoDefaultOrg,
+                    "No default environment found. Use -o or --target-org to specify an \
+                     environment.",
+                ),
+            ),
+            (&[], None, not(NoDefaultOrg, "No default environment found. Use -o or --target-org to specify an environment.")),
+            // Not checked: the caller asks `sf org display`.
+            (&orgs, Some("new@acme.com"), None),
+            (&orgs, Some("scr"), None),
+        ];
+        for (orgs, target, want) in cases {
+            assert_eq!(
+                status_from_orgs(orgs, target, sf),
+                want,
+                "target {target:?}"
             );
         }
     }

@@ -494,13 +494,32 @@
 
   const sfStatus = document.getElementById("sf-status");
   if (sfStatus && sfStatus.dataset.url) {
-    fragment(sfStatus.dataset.url).then((html) => {
-      sfStatus.innerHTML = html === null ? "Could not read the status." : html; // escaped by the server
-      // The org picker needs `sf org list`, so it arrives with the status; move it into the form.
+    // The org picker arrives with the status (both come from `sf org list`); it is moved
+    // into the form. A choice the user already made in it survives a newer list.
+    let chosen = null;
+    const placePicker = () => {
       const picker = document.getElementById("org-picker");
       const select = sfStatus.querySelector("#org-picker-source select");
-      if (picker && select) { picker.replaceChildren(select); }
-      else if (picker) { picker.textContent = "sf's default org (no org list available)"; }
+      if (picker && select) {
+        if (chosen !== null && [...select.options].some((o) => o.value === chosen)) select.value = chosen;
+        select.addEventListener("change", () => { chosen = select.value; });
+        picker.replaceChildren(select);
+      } else if (picker) {
+        picker.textContent = "sf's default org (no org list available)";
+      }
+    };
+    // The page shows the last check at once; a fresh one replaces it when sf answers.
+    if (sfStatus.querySelector("#sf-state")) placePicker();
+    fragment(sfStatus.dataset.url).then((html) => {
+      if (html === null) {
+        const again = sfStatus.querySelector("#sf-rechecking");
+        if (again) again.textContent = " · could not check again";
+        else sfStatus.textContent = "Could not read the status.";
+        return;
+      }
+      sfStatus.innerHTML = html; // escaped by the server
+      placePicker();
+      renderTimes(sfStatus);
     });
   }
   const sfPathChoice = document.getElementById("sf_path_choice");

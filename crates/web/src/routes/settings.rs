@@ -5,8 +5,10 @@
 //! paused for it), the target org, the transport and the push delays. The values are the
 //! same settings `upsight settings set` edits, saved through the engine.
 //!
-//! The status and the org list each start `sf` (seconds), so the page renders at once and
-//! loads them from `/settings/status` as a fragment.
+//! The status and the org list come from one `sf org list` (seconds), so the page shows
+//! the last check at once (the engine keeps it, with when it was made) and the browser
+//! fetches a fresh one from `/settings/status` behind it. The install dropdown costs an
+//! `sf --version` only for an install the engine has not probed as it is now.
 
 use crate::error::{AppError, PageResult};
 use crate::layout::{self, Chrome, Nav};
@@ -19,8 +21,13 @@ use axum::routing::get;
 use axum::{Form, Router};
 use maud::{html, Markup};
 use serde::Deserialize;
-use upsight_engine::{Engine, SettingKey, SettingSource, Settings};
-use upsight_salesforce::{discover, Discovery, OrgSummary, SearchEnv, Sf, Status};
+use std::time::Duration;
+use upsight_engine::{CheckedReport, Engine, SettingKey, SettingSource, Settings};
+use upsight_salesforce::{Discovery, OrgSummary, Status};
+
+/// A check this recent is shown as the answer rather than asked again: several tabs or
+/// quick reloads share one `sf org list`.
+const RECHECK_AFTER: Duration = Duration::from_secs(5);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -67,6 +74,8 @@ struct View {
     chrome: Chrome,
     settings: std::sync::Arc<Settings>,
     discovery: Discovery,
+    /// The last check of the status and the org list, however old (`None`: never).
+    report: Option<CheckedReport>,
     demo: bool,
 }
 
@@ -74,7 +83,8 @@ fn load(state: &AppState, engine: &Engine) -> Result<View, AppError> {
     Ok(View {
         chrome: state.chrome(engine)?,
         settings: engine.settings(),
-        discovery: discover(&SearchEnv::from_process()),
+        discovery: engine.sf_installs(),
+        report: engine.cached_sf_report(),
         demo: state.is_demo(),
     })
 }
@@ -113,7 +123,7 @@ fn usage_panel(view: &View) -> Markup {
     }
 }
 
-/// The page probes every `sf` it finds (`sf --version`), so it is same-origin only.
+/// The page may probe an `sf` it has not seen (`sf --version`), so it is same-origin only.
 async fn page(
     _: SameOrigin,
     State(state): State<AppState>,
@@ -290,7 +300,10 @@ fn render(
         div.panel {
             div.panel-head { h2 { "Status" } }
             div.panel-pad #sf-status data-url="/settings/status" {
-                span.muted { "Checking the Salesforce CLI…" }
+                @match &view.report {
+                    Some(report) => (status_body(Ok(report), settings.target_org.as_deref(), report.age() < RECHECK_AFTER)),
+                    None => span.muted { "Checking the Salesforce CLI…" },
+                }
             }
         }
         (usage_panel(view))
@@ -378,25 +391,31 @@ fn render(
     layout::page(&view.chrome, Nav::Settings, "Settings", content)
 }
 
-/// The status panel and the org picker, rendered after `sf` answered (it asks Salesforce
-/// who is logged in, so same-origin only).
+/// The status panel and the org picker, checked now (or a moment ago: [`RECHECK_AFTER`]).
+/// It asks Salesforce who is logged in, so same-origin only.
 async fn status_fragment(_: SameOrigin, State(state): State<AppState>) -> PageResult<Markup> {
-    let (status, orgs, target) = state
+    let (report, target) = state
         .run(|engine| {
-            let status = engine.status();
-            let config = engine.sf_config();
-            let orgs = match &status {
-                Ok(Status::NotFound { .. }) | Err(_) => Vec::new(),
-                Ok(Status::Authenticated { sf_path: None, .. }) => Vec::new(),
-                Ok(_) => Sf::locate(&config)
-                    .and_then(|sf| sf.list_orgs())
-                    .unwrap_or_default(),
-            };
-            Ok((status, orgs, config.target_org))
+            let report = engine.sf_report(RECHECK_AFTER);
+            Ok((report, engine.sf_config().target_org))
         })
         .await?;
-    Ok(html! {
-        @match &status {
+    Ok(status_body(report.as_ref(), target.as_deref(), true))
+}
+
+/// The status, when it was checked, and the org picker. `fresh` is false for the last
+/// check shown while a new one runs.
+fn status_body(
+    report: Result<&CheckedReport, &upsight_engine::EngineError>,
+    target: Option<&str>,
+    fresh: bool,
+) -> Markup {
+    let orgs: &[OrgSummary] = match report {
+        Ok(r) => &r.report.orgs,
+        Err(_) => &[],
+    };
+    html! {
+        @match report.map(|r| &r.report.status) {
             Ok(Status::Authenticated { sf_path, org }) => {
                 div.state-line #sf-state data-state="authenticated" {
                     span.state-dot.authenticated {} span #sf-state-label { "Authenticated" }
@@ -441,8 +460,14 @@ async fn status_fragment(_: SameOrigin, State(state): State<AppState>) -> PageRe
                 p.error-text { (e) }
             }
         }
-        (org_picker(&orgs, target.as_deref()))
-    })
+        @if let Ok(r) = report {
+            p.hint #sf-checked data-fresh=(if fresh { "1" } else { "0" }) {
+                "Checked " span data-time=(r.checked_at) { (crate::format::relative_time(&r.checked_at)) }
+                @if !fresh { span #sf-rechecking { " · checking again…" } }
+            }
+        }
+        (org_picker(orgs, target))
+    }
 }
 
 /// The target org select. It lives in the status fragment (it needs `sf org list`) and joins

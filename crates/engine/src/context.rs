@@ -1,0 +1,178 @@
+//! What every engine service shares: the open database, the resolved settings and the field
+//! map. The services (connection, metadata, sync, push, accounts) take a [`Context`]
+//! rather than the [`crate::Engine`] facade, so none of them depends on the facade or on
+//! each other through it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use upsight_core::FieldMap;
+use upsight_salesforce::SfConfig;
+use upsight_store::Store;
+
+use crate::engine::EngineOptions;
+use crate::error::{EngineError, Result};
+use crate::files::{read_user_file, FileRole, USER_FILE_LIMIT};
+use crate::settings::{self, Layers, SettingKey, Settings};
+
+/// The database, the settings and the field map of one engine.
+pub(crate) struct Context {
+    db_path: PathBuf,
+    options: EngineOptions,
+    store: Mutex<Store>,
+    settings: RwLock<Arc<Settings>>,
+    field_map: RwLock<Arc<FieldMap>>,
+}
+
+/// A saved setting: the settings before and after it.
+pub(crate) struct SettingChange {
+    pub before: Arc<Settings>,
+    pub after: Arc<Settings>,
+}
+
+impl SettingChange {
+    /// Whether how to reach Salesforce changed (another `sf`, org or transport), so a
+    /// connected client no longer is the one the settings ask for.
+    pub fn reaches_salesforce_differently(&self) -> bool {
+        let (a, b) = (&self.before, &self.after);
+        a.sf_path != b.sf_path || a.target_org != b.target_org || a.transport != b.transport
+    }
+}
+
+impl Context {
+    /// Opens the database at its canonical path and resolves the settings (salvaging: a
+    /// database too damaged to hold settings contributes none).
+    pub fn open(options: EngineOptions, salvage: bool) -> Result<Context> {
+        // One canonical name per file: every lock beside it is named after it.
+        let db_path = crate::dbpath::prepare(&options.db_path)?;
+        let store = Store::open(&db_path)?;
+        let database = match store.settings() {
+            Err(e) if salvage && e.database_fault().is_some() => BTreeMap::new(),
+            other => other?,
+        };
+        let settings = Settings::resolve(&build_layers(&options, database)?)?;
+        let field_map = load_field_map(&settings)?;
+        Ok(Context {
+            db_path,
+            options,
+            store: Mutex::new(store),
+            settings: RwLock::new(Arc::new(settings)),
+            field_map: RwLock::new(Arc::new(field_map)),
+        })
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// The store, locked for this thread. Hold the guard only for the store calls
+    /// themselves, never across a Salesforce call.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn field_map(&self) -> Arc<FieldMap> {
+        self.field_map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Where `sf` is and which org it targets, per the settings.
+    pub fn sf_config(&self) -> SfConfig {
+        let settings = self.settings();
+        SfConfig {
+            sf_path: settings.sf_path.clone(),
+            target_org: settings.target_org.clone(),
+            timeout: Some(settings.sf_timeout()),
+            ..SfConfig::default()
+        }
+    }
+
+    /// A value the store keeps as a cache (under [`crate::meta::CACHE_PREFIX`]), parsed;
+    /// `None` when missing or unreadable (a cache is rebuilt, never trusted blindly).
+    pub fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let text = self.store().setting(key).ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Keeps `value` as a cache. A failure to write it (a read-only or full disk) is not
+    /// the caller's problem: the cache only saves work, and the next run does that work.
+    pub fn keep_cached<T: serde::Serialize>(&self, key: &str, value: &T) {
+        if let Ok(text) = serde_json::to_string(value) {
+            let _ = self.store().set_setting(key, &text);
+        }
+    }
+
+    /// Saves `normalised` for `key` in the database (empty removes it) after checking that
+    /// the whole resolved set is still valid, and makes it the setting in effect.
+    pub fn save_setting(&self, key: SettingKey, normalised: &str) -> Result<SettingChange> {
+        let after = {
+            let mut store = self.store();
+            // Check the result of the change before saving it, so that a value that makes
+            // the whole set invalid (a field map file that does not parse) is refused.
+            let mut database = store.settings()?;
+            if normalised.is_empty() {
+                database.remove(key.as_str());
+            } else {
+                database.insert(key.as_str().to_owned(), normalised.to_owned());
+            }
+            let settings = Settings::resolve(&build_layers(&self.options, database)?)?;
+            let field_map = load_field_map(&settings)?;
+            if normalised.is_empty() {
+                store.delete_setting(key.as_str())?;
+            } else {
+                store.set_setting(key.as_str(), normalised)?;
+            }
+            *self.field_map.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(field_map);
+            Arc::new(settings)
+        };
+        let before = std::mem::replace(
+            &mut *self.settings.write().unwrap_or_else(|e| e.into_inner()),
+            after.clone(),
+        );
+        Ok(SettingChange { before, after })
+    }
+}
+
+/// The setting layers: the config file (if any), the database, the environment, the flags.
+fn build_layers(options: &EngineOptions, database: BTreeMap<String, String>) -> Result<Layers> {
+    let path = match &options.config_path {
+        Some(path) => Some(path.clone()),
+        None => settings::default_config_path(&options.env),
+    };
+    let file = match path {
+        Some(path) => match read_user_file(FileRole::Config, &path, USER_FILE_LIMIT) {
+            Ok(text) => Some((path, text)),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(EngineError::from(e)),
+        },
+        None => None,
+    };
+    Ok(Layers {
+        file,
+        database,
+        env: options.env.clone(),
+        flags: options.flags.clone(),
+    })
+}
+
+/// The built-in field map, with the override file laid over it when one is set.
+fn load_field_map(settings: &Settings) -> Result<FieldMap> {
+    let builtin = FieldMap::builtin();
+    match &settings.field_map_path {
+        None => Ok(builtin.clone()),
+        Some(path) => {
+            let text = read_user_file(FileRole::FieldMap, path, USER_FILE_LIMIT)?;
+            Ok(builtin.with_override(&path.display().to_string(), &text)?)
+        }
+    }
+}
