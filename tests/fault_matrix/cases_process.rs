@@ -4,7 +4,7 @@
 //! missing `TMPDIR`, and unbounded stdout.
 //!
 //! Most need the CLI transport with an `sf` that really reaches the simulator but costs
-//! milliseconds, not 1.5 s: [`curl_sf`] answers `org display`, `show-access-token`, `data
+//! milliseconds, not 1.5 s: [`curl_sf`] answers `org display`, `org list`, `show-access-token`, `data
 //! query --json` and `api request rest --include` with curl, the way the Salesforce CLI
 //! prints them, and each case hooks its misbehaviour into it.
 
@@ -103,6 +103,7 @@ URL='{url}'
 case "$*" in
   --version*) echo '{SF_VERSION_LINE}' ;;
   *"org display"*) echo '{{"status":0,"result":{{"id":"{org}","apiVersion":"62.0","instanceUrl":"{url}/","username":"{user}","connectedStatus":"Connected","alias":"fault"}}}}' ;;
+  *"org list"*) echo '{list}' ;;
   *show-access-token*) printf '{{"status":0,"result":{{"accessToken":"%s"}}}}\n' "$TOKEN" ;;
   "data query"*)
     {query} ;;
@@ -122,6 +123,7 @@ esac"#,
             url = info.url,
             org = info.org_id,
             user = info.username,
+            list = crate::rig::org_list_json(&info.org_id, &info.url, &info.username),
             print = PRINT_INCLUDED,
             before = if hooks.before_update.is_empty() {
                 ":"

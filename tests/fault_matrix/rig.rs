@@ -3,8 +3,8 @@
 //! `sf` executables.
 //!
 //! Every `sf` process costs ~1.5 s on these machines, so where the transport is not the
-//! point the rig's default `sf` is a *token* script: it answers `--version`, `org display`
-//! and `org auth show-access-token` the way the Salesforce CLI does, with the simulator's
+//! point the rig's default `sf` is a *token* script: it answers `--version`, `org display`,
+//! `org list` and `org auth show-access-token` the way the Salesforce CLI does, with the simulator's
 //! URL and a token read from a file, in milliseconds. upsight's REST transport then talks
 //! to the simulator directly, exactly as it would after the real `sf` handed it a token.
 //! Rewriting the token file is "the user logged in again". Cases about `sf` itself use the
@@ -74,6 +74,7 @@ impl Rig {
                 r#"case "$*" in
   --version*) echo '{SF_VERSION_LINE}' ;;
   *"org display"*) echo '{{"status":0,"result":{{"id":"{org}","apiVersion":"62.0","instanceUrl":"{url}/","username":"{user}","connectedStatus":"Connected","alias":"fault"}}}}' ;;
+  *"org list"*) echo '{list}' ;;
   *show-access-token*) printf '{{"status":0,"result":{{"accessToken":"%s"}}}}\n' "$(cat '{token}')" ;;
   *) echo '{{"status":1,"name":"FakeSf","message":"this fake sf only hands out tokens"}}'; exit 1 ;;
 esac"#,
@@ -81,6 +82,7 @@ esac"#,
                 url = info.url,
                 user = info.username,
                 token = token_file.display(),
+                list = org_list_json(&info.org_id, &info.url, &info.username),
             ),
         );
         let mut ids: Vec<String> = {
@@ -277,6 +279,21 @@ static SIGNED_IN: std::sync::Mutex<BTreeMap<String, String>> =
 
 /// Remembers the cookie of the serve at `base` (what `serve --json` printed first), so
 /// that [`http`] to it carries it like the user's browser does.
+/// What `sf org list --json` prints when `sf` holds one org, the default, connected
+/// (`shared/sf-protocol.md`, 2.3: it lists it under both `other` and `nonScratchOrgs`).
+pub fn org_list_json(org_id: &str, url: &str, username: &str) -> String {
+    let org = serde_json::json!({
+        "username": username, "orgId": org_id, "instanceUrl": format!("{url}/"),
+        "instanceApiVersion": "62.0", "alias": "fault", "isDefaultDevHubUsername": false,
+        "isDefaultUsername": true, "connectedStatus": "Connected", "defaultMarker": "(U)",
+    });
+    serde_json::json!({"status": 0, "result": {
+        "other": [org.clone()], "sandboxes": [], "nonScratchOrgs": [org], "devHubs": [],
+        "scratchOrgs": [],
+    }, "warnings": []})
+    .to_string()
+}
+
 pub fn sign_in(base: &str, cookie_name: &str, token: &str) {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
     SIGNED_IN
