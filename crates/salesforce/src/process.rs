@@ -154,6 +154,20 @@ impl Runner {
     }
 }
 
+/// Runs a prepared command (any program: the test support runs `upsight` this way) as
+/// `sf` is run: in its own process group, killed with the whole group at `timeout` or when
+/// stdout passes the bound, with no descendant outliving the call. stdin is left as the
+/// command set it; stdout and stderr are captured.
+pub fn run_bounded(mut cmd: Command, timeout: Duration, limits: Limits) -> Result<Output, Error> {
+    let program = PathBuf::from(cmd.get_program());
+    let args: Vec<OsString> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let what = describe(&program, &args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    die_with_parent(&mut cmd);
+    run_command(cmd, &program, timeout, limits, &what)
+}
+
 /// Asks the kernel to SIGKILL the child when upsight dies (Linux).
 ///
 /// The parent-death signal fires when the *thread* that forked the child exits, not the

@@ -20,12 +20,11 @@ mod sim_admin;
 pub use sim_admin::SimAdmin;
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 /// How long one `sf` run may take before the harness kills it. `sf` needs about 1.5 s per
@@ -295,53 +294,29 @@ pub fn upsight_command(
 /// completion with [`run_to_end`]: in its own process group, stdout and stderr captured, and
 /// killed with its whole group after [`COMMAND_TIMEOUT`]. stdin is left as the command set
 /// it. Panics if it does not finish in time.
-pub fn run_command(mut cmd: Command) -> Output {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+pub fn run_command(cmd: Command) -> Output {
     run_to_end(cmd, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs a prepared command (which must be in its own process group) to completion, reading
-/// both pipes on threads so a chatty child cannot deadlock. At the timeout it kills the whole
-/// group and returns an error.
-pub fn run_to_end(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
-    let pgid = Pid::from_raw(child.id() as i32);
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            let _ = killpg(pgid, Signal::SIGKILL);
-            let _ = child.wait();
-            return Err(format!("did not finish within {timeout:?}: {cmd:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
+/// Runs a prepared command to completion with upsight's own process runner
+/// (`upsight_salesforce::process::run_bounded`, the one that runs `sf`): its own process
+/// group, both pipes read without deadlock, the whole group killed at the timeout, and
+/// nothing it started outliving the call. Returns an error at the timeout.
+pub fn run_to_end(cmd: Command, timeout: Duration) -> Result<Output, String> {
+    let described = format!("{cmd:?}");
+    // Tests read whole listings (thousands of accounts): far past what `sf` may print.
+    let limits = upsight_salesforce::process::Limits {
+        stdout: 1 << 30,
+        stderr: 1 << 30,
     };
-    // Reap anything the command left in its group; the pipes close once they are gone.
-    let _ = killpg(pgid, Signal::SIGKILL);
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
-    Ok(Output {
-        code: status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-    })
+    match upsight_salesforce::process::run_bounded(cmd, timeout, limits) {
+        Ok(out) => Ok(Output {
+            code: out.code.unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }),
+        Err(e) => Err(format!("{described}: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -372,7 +347,7 @@ mod tests {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let result = run_to_end(cmd, Duration::from_millis(300));
         assert!(
             result.is_err(),
