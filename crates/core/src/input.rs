@@ -694,6 +694,7 @@ mod tests {
             category: Category::CxData,
             write_back,
             indicator: None,
+            role: None,
         }
     }
 

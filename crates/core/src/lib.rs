@@ -21,7 +21,7 @@ pub use change::{ChangeEvent, ChangeStatus, IllegalTransition, RecordKind, Unkno
 pub use edit::{plan_edit, EditPlan, OpenEntry};
 pub use fieldmap::{
     Category, FieldDef, FieldMap, FieldMapError, FieldType, Indicator, IndicatorMembership,
-    IndicatorRole, LookupError, SObject,
+    IndicatorRole, LookupError, Role, SObject,
 };
 pub use kind::ValueKind;
 pub use record::{

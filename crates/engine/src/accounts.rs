@@ -7,7 +7,7 @@
 //! no second call.
 
 use serde::Serialize;
-use upsight_core::{Account, AccountId, ChangeEntry, Opportunity};
+use upsight_core::{Account, AccountId, ChangeEntry, Opportunity, Role, SObject};
 use upsight_salesforce::{Cond, KeyPrefix, Order, Select, SfId};
 use upsight_store::{AccountRow, ChangeFilter, Created, NewAccount, StoreError};
 
@@ -19,14 +19,15 @@ use crate::sync::{SyncScope, SyncSummary};
 /// The most matches a Salesforce search returns.
 pub const SEARCH_LIMIT: u32 = 50;
 
-/// The fields `accounts list` shows besides the name.
-pub const LIST_FIELDS: &[&str] = &[
-    "Industry",
-    "Account_Segment__c",
-    "Customer_Health__c",
-    "CXM_Sentiment_Picklist__c",
-    "ACV__c",
-    "Renewal_Date__c",
+/// The roles of the fields `accounts list` shows besides the name, found in the field
+/// map by role (an override that replaces one lists the replacement).
+pub const LIST_ROLES: [Role; 6] = [
+    Role::Industry,
+    Role::Segment,
+    Role::Health,
+    Role::Sentiment,
+    Role::Acv,
+    Role::RenewalDate,
 ];
 
 /// One Salesforce account matching a search.
@@ -84,7 +85,13 @@ impl Engine {
 
     /// Every local account with the list's key fields, by name.
     pub fn list_accounts(&self) -> Result<Vec<AccountRow>> {
-        Ok(self.store().list_account_rows(LIST_FIELDS)?)
+        let map = self.field_map();
+        let fields: Vec<&str> = LIST_ROLES
+            .iter()
+            .filter_map(|&role| map.by_role(SObject::Account, role))
+            .map(|def| def.api_name.as_str())
+            .collect();
+        Ok(self.store().list_account_rows(&fields)?)
     }
 
     /// An account, its opportunities and its unresolved edits.

@@ -1,7 +1,7 @@
 //! Errors of the field map. A user writes override files by hand, so every error names the
 //! file (its `origin`) and the entry at fault, in words a CSM's admin can act on.
 
-use super::types::{Category, SObject};
+use super::types::{Category, Role, SObject};
 use thiserror::Error;
 
 /// Why a field map (the built-in one, or the built-in one plus an override) was refused.
@@ -45,6 +45,25 @@ pub enum FieldMapError {
         origin: String,
         sobject: SObject,
         label: String,
+        first: String,
+        second: String,
+    },
+
+    #[error(
+        "{origin}: {entry}: unknown role \"{role}\" (the roles are: {known}; \"\" removes one)"
+    )]
+    BadRole {
+        origin: String,
+        entry: String,
+        role: String,
+        known: String,
+    },
+
+    #[error("{origin}: {sobject} role \"{role}\" is given to both {first} and {second}; give it to one (set role = \"\" on the other)")]
+    DuplicateRole {
+        origin: String,
+        sobject: SObject,
+        role: Role,
         first: String,
         second: String,
     },

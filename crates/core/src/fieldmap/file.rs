@@ -13,6 +13,12 @@
 //! api_name = "CX_Play__c"
 //! label = "Success Play"
 //!
+//! # `role` says what upsight uses a field for (see `Role`): here, the health column.
+//! [[field]]
+//! sobject = "Account"
+//! api_name = "Health_Score__c"
+//! role = "health"
+//!
 //! # `replaces` swaps a field for one with another API name, keeping its place and
 //! # attributes (the usual case: the org calls the same thing by another name).
 //! [[field]]
@@ -32,7 +38,9 @@
 //! Removals apply first, then the entries in file order. Validation runs on the result.
 
 use super::error::FieldMapError;
-use super::types::{Category, FieldDef, FieldType, IndicatorMembership, IndicatorRole, SObject};
+use super::types::{
+    Category, FieldDef, FieldType, IndicatorMembership, IndicatorRole, Role, SObject,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +68,8 @@ struct RawField {
     /// The empty string takes a field out of its indicator.
     indicator: Option<String>,
     indicator_role: Option<IndicatorRole>,
+    /// What upsight uses the field for; the empty string takes its role away.
+    role: Option<String>,
 }
 
 impl RawField {
@@ -135,6 +145,9 @@ fn patch(
     name: &str,
 ) -> Result<FieldDef, FieldMapError> {
     field.indicator = membership(&entry, field.indicator.as_ref(), origin, name)?;
+    if let Some(role) = &entry.role {
+        field.role = parse_role(role, origin, name)?;
+    }
     field.api_name = entry.api_name;
     if let Some(label) = entry.label {
         field.label = label;
@@ -158,6 +171,10 @@ fn create(entry: RawField, origin: &str, name: &str) -> Result<FieldDef, FieldMa
         attribute,
     };
     let indicator = membership(&entry, None, origin, name)?;
+    let role = match &entry.role {
+        Some(role) => parse_role(role, origin, name)?,
+        None => None,
+    };
     Ok(FieldDef {
         sobject: entry.sobject,
         label: entry.label.ok_or_else(|| missing("label"))?,
@@ -166,7 +183,25 @@ fn create(entry: RawField, origin: &str, name: &str) -> Result<FieldDef, FieldMa
         write_back: entry.write_back.unwrap_or(false),
         api_name: entry.api_name,
         indicator,
+        role,
     })
+}
+
+/// A `role` value: one of [`Role::ALL`], or empty for none.
+fn parse_role(text: &str, origin: &str, name: &str) -> Result<Option<Role>, FieldMapError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Role::ALL
+        .into_iter()
+        .find(|r| r.as_str() == text)
+        .map(Some)
+        .ok_or_else(|| FieldMapError::BadRole {
+            origin: origin.to_owned(),
+            entry: name.to_owned(),
+            role: text.to_owned(),
+            known: Role::ALL.map(Role::as_str).join(", "),
+        })
 }
 
 /// The indicator membership after applying `entry` to a field that had `existing`.

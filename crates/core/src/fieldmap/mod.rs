@@ -14,7 +14,7 @@ mod validate;
 
 pub use error::{FieldMapError, LookupError};
 pub use types::{
-    Category, FieldDef, FieldType, Indicator, IndicatorMembership, IndicatorRole, SObject,
+    Category, FieldDef, FieldType, Indicator, IndicatorMembership, IndicatorRole, Role, SObject,
 };
 pub use validate::is_valid_api_name;
 
@@ -36,6 +36,8 @@ pub struct FieldMap {
     by_api_name: HashMap<(SObject, String), usize>,
     /// (object, normalised label) → index into `fields`.
     by_label: HashMap<(SObject, String), usize>,
+    /// (object, role) → index into `fields`.
+    by_role: HashMap<(SObject, Role), usize>,
     indicators: Vec<Indicator>,
 }
 
@@ -78,10 +80,16 @@ impl FieldMap {
         };
         let by_api_name = index(|f| f.api_name.to_ascii_lowercase());
         let by_label = index(|f| validate::label_key(&f.label));
+        let by_role = fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| Some(((f.sobject, f.role?), i)))
+            .collect();
         Ok(FieldMap {
             fields,
             by_api_name,
             by_label,
+            by_role,
             indicators,
         })
     }
@@ -108,6 +116,12 @@ impl FieldMap {
         self.by_label
             .get(&(sobject, validate::label_key(label)))
             .map(|&i| &self.fields[i])
+    }
+
+    /// The field that plays `role` on `sobject`, if the map names one. Screens find their
+    /// key fields this way, never by label, so a relabelled field keeps its place.
+    pub fn by_role(&self, sobject: SObject, role: Role) -> Option<&FieldDef> {
+        self.by_role.get(&(sobject, role)).map(|&i| &self.fields[i])
     }
 
     /// Resolves what a user typed (an API name or a label) to one field. A name that is one

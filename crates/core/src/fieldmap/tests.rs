@@ -508,3 +508,125 @@ fn resolve_refuses_a_name_that_is_one_fields_api_name_and_anothers_label() {
         Err(LookupError::Ambiguous { .. })
     ));
 }
+
+/// The screens' key fields are found by role: one per role on Account in the default map,
+/// a relabel or a replacement keeps the role, and an override can move a role but not give
+/// one role to two fields.
+#[test]
+fn roles_survive_relabels_and_are_unique() {
+    let expected = [
+        (Role::Industry, "Industry"),
+        (Role::Segment, "Account_Segment__c"),
+        (Role::Health, "Customer_Health__c"),
+        (Role::Sentiment, "CXM_Sentiment_Picklist__c"),
+        (Role::Acv, "ACV__c"),
+        (Role::RenewalDate, "Renewal_Date__c"),
+        (Role::RenewalRisk, "Renewal_Risk_Level__c"),
+    ];
+    for (role, api_name) in expected {
+        let def = map().by_role(SObject::Account, role).unwrap();
+        assert_eq!(def.api_name, api_name, "{role}");
+    }
+    assert!(map().by_role(SObject::Opportunity, Role::Acv).is_none());
+
+    let renamed = map()
+        .with_override(
+            "o.toml",
+            r#"
+[[field]]
+sobject = "Account"
+api_name = "Customer_Health__c"
+label = "Account Health"
+
+[[field]]
+sobject = "Account"
+replaces = "ACV__c"
+api_name = "Total_ACV__c"
+"#,
+        )
+        .unwrap();
+    let health = renamed.by_role(SObject::Account, Role::Health).unwrap();
+    assert_eq!(
+        (health.label.as_str(), health.api_name.as_str()),
+        ("Account Health", "Customer_Health__c")
+    );
+    assert!(renamed
+        .by_label(SObject::Account, "Customer Health")
+        .is_none());
+    assert_eq!(
+        renamed
+            .by_role(SObject::Account, Role::Acv)
+            .unwrap()
+            .api_name,
+        "Total_ACV__c"
+    );
+
+    let moved = map()
+        .with_override(
+            "o.toml",
+            r#"
+[[field]]
+sobject = "Account"
+api_name = "Customer_Health__c"
+role = ""
+
+[[field]]
+sobject = "Account"
+api_name = "Health_Score__c"
+label = "Health Score"
+type = "picklist"
+category = "Health"
+role = "health"
+"#,
+        )
+        .unwrap();
+    assert_eq!(
+        moved
+            .by_role(SObject::Account, Role::Health)
+            .unwrap()
+            .api_name,
+        "Health_Score__c"
+    );
+    assert_eq!(
+        moved
+            .get(SObject::Account, "Customer_Health__c")
+            .unwrap()
+            .role,
+        None
+    );
+
+    let twice = override_error(
+        r#"
+[[field]]
+sobject = "Account"
+api_name = "Health_Score__c"
+label = "Health Score"
+type = "picklist"
+category = "Health"
+role = "health"
+"#,
+    );
+    assert!(
+        matches!(
+            twice,
+            FieldMapError::DuplicateRole {
+                role: Role::Health,
+                ..
+            }
+        ),
+        "{twice}"
+    );
+    assert!(twice.to_string().contains("Customer_Health__c"), "{twice}");
+    let unknown = override_error(
+        r#"
+[[field]]
+sobject = "Account"
+api_name = "Customer_Health__c"
+role = "mood"
+"#,
+    );
+    assert!(
+        unknown.to_string().contains("unknown role \"mood\""),
+        "{unknown}"
+    );
+}

@@ -164,6 +164,58 @@ pub enum IndicatorRole {
     Comment,
 }
 
+/// What a field is for, where upsight must find it whatever the org calls it: the Accounts
+/// list's columns and health filter, the account's summary strip, `accounts list`. A map
+/// names each role at most once per object (`role = "health"`), so an override that
+/// relabels or replaces the field keeps its place on those screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Industry,
+    Segment,
+    /// The account's overall health (Green, Yellow, Red): the list's health column and
+    /// filter, and the colour of the summary strip.
+    Health,
+    /// The CSM's own read of the account (the Monthly CX Update's first field).
+    Sentiment,
+    /// The annual contract value.
+    Acv,
+    RenewalDate,
+    /// How likely the renewal is to be lost (Low, Medium, High).
+    RenewalRisk,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Industry,
+        Role::Segment,
+        Role::Health,
+        Role::Sentiment,
+        Role::Acv,
+        Role::RenewalDate,
+        Role::RenewalRisk,
+    ];
+
+    /// The name field map files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Industry => "industry",
+            Role::Segment => "segment",
+            Role::Health => "health",
+            Role::Sentiment => "sentiment",
+            Role::Acv => "acv",
+            Role::RenewalDate => "renewal_date",
+            Role::RenewalRisk => "renewal_risk",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One mapped Salesforce field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldDef {
@@ -177,6 +229,8 @@ pub struct FieldDef {
     pub write_back: bool,
     /// The health indicator this field belongs to, if any.
     pub indicator: Option<IndicatorMembership>,
+    /// What upsight uses the field for, if it has a [`Role`].
+    pub role: Option<Role>,
 }
 
 impl FieldDef {

@@ -14,7 +14,19 @@ use std::collections::HashMap;
 pub(super) fn validate(fields: &[FieldDef], origin: &str) -> Result<Vec<Indicator>, FieldMapError> {
     let mut api_names = HashMap::new();
     let mut labels: HashMap<_, &FieldDef> = HashMap::new();
+    let mut roles: HashMap<_, &FieldDef> = HashMap::new();
     for field in fields {
+        if let Some(role) = field.role {
+            if let Some(first) = roles.insert((field.sobject, role), field) {
+                return Err(FieldMapError::DuplicateRole {
+                    origin: origin.to_owned(),
+                    sobject: field.sobject,
+                    role,
+                    first: first.api_name.clone(),
+                    second: field.api_name.clone(),
+                });
+            }
+        }
         check_field(field, origin)?;
         if api_names
             .insert((field.sobject, field.api_name.to_ascii_lowercase()), ())

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use upsight_core::input::FieldRules;
 use upsight_core::{
     Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, MissingReason,
-    Opportunity, RecordRef, SObject, ValueKind,
+    Opportunity, RecordRef, Role, SObject, ValueKind,
 };
 use upsight_engine::writeback::RecordSpec;
 use upsight_engine::{Engine, EngineError, OrgMeta, Progress};
@@ -281,11 +281,12 @@ fn render(d: &Detail) -> Markup {
         meta: d.meta.as_deref(),
         zone: &d.zone,
     };
-    let by_label = |label: &str| d.map.by_label(SObject::Account, label);
-    let summary_item = |label: &str| {
-        let Some(def) = by_label(label) else {
+    // The strip's fields by role: a relabelled field keeps its place, under its new label.
+    let summary_item = |role: Role| {
+        let Some(def) = d.map.by_role(SObject::Account, role) else {
             return html! {};
         };
+        let label = &def.label;
         let value = a.fields.get(&def.api_name);
         let text = ctx.show(def, value);
         let tone = (ctx.look(def).kind == ValueKind::Picklist)
@@ -374,12 +375,12 @@ fn render(d: &Detail) -> Markup {
         }
         div.panel {
             div.summary {
-                (summary_item("Customer Health"))
-                (summary_item("CXM Sentiment"))
-                (summary_item("Renewal Risk Level"))
-                (summary_item("ACV"))
-                (summary_item("Renewal Date"))
-                (summary_item("Segment"))
+                (summary_item(Role::Health))
+                (summary_item(Role::Sentiment))
+                (summary_item(Role::RenewalRisk))
+                (summary_item(Role::Acv))
+                (summary_item(Role::RenewalDate))
+                (summary_item(Role::Segment))
             }
         }
         div.grid.two {

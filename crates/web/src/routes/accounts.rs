@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use upsight_core::{FieldMap, FieldType, SObject};
+use upsight_core::{FieldMap, FieldType, Role, SObject};
 use upsight_engine::{Engine, EngineError};
 use upsight_store::{AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort};
 
@@ -53,13 +53,25 @@ impl Column {
         Column::Acv,
     ];
 
-    fn label(self) -> &'static str {
+    /// The field the column shows, by its role in the field map (never by label: an
+    /// override that relabels the field keeps the column).
+    fn role(self) -> Role {
         match self {
-            Column::Segment => "Segment",
-            Column::Health => "Customer Health",
-            Column::Sentiment => "CXM Sentiment",
-            Column::Renewal => "Renewal Date",
-            Column::Acv => "ACV",
+            Column::Segment => Role::Segment,
+            Column::Health => Role::Health,
+            Column::Sentiment => Role::Sentiment,
+            Column::Renewal => Role::RenewalDate,
+            Column::Acv => Role::Acv,
+        }
+    }
+
+    /// The header: the field's label in this map ("Renewal" for the renewal date, which
+    /// the list has no room to spell out).
+    fn header(self, map: &FieldMap) -> String {
+        match (self, map.by_role(SObject::Account, self.role())) {
+            (Column::Renewal, _) => "Renewal".to_owned(),
+            (_, Some(def)) => def.label.clone(),
+            (_, None) => self.role().as_str().replace('_', " "),
         }
     }
 
@@ -79,7 +91,7 @@ impl Column {
 
     /// The API name and type of the column's field in this map.
     fn field(self, map: &FieldMap) -> Option<(String, FieldType)> {
-        map.by_label(SObject::Account, self.label())
+        map.by_role(SObject::Account, self.role())
             .map(|f| (f.api_name.clone(), f.field_type))
     }
 }
@@ -111,12 +123,15 @@ pub struct ListPage {
     pub page: usize,
     pub pages: usize,
     pub columns: Vec<(Column, Option<(String, FieldType)>)>,
+    /// Each column's header, from the field map.
+    pub headers: Vec<(Column, String)>,
 }
 
 /// Searches, filters, sorts and slices the accounts for `query`, in SQL.
 pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineError> {
     let map = engine.field_map();
     let columns: Vec<_> = Column::ALL.iter().map(|&c| (c, c.field(&map))).collect();
+    let headers: Vec<_> = Column::ALL.iter().map(|&c| (c, c.header(&map))).collect();
     let field_of = |column: Column| {
         columns
             .iter()
@@ -149,6 +164,7 @@ pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineE
             page: 1,
             pages: 1,
             columns,
+            headers,
         });
     }
     let sort = match Column::from_key(&query.sort).and_then(|c| Some((c, field_of(c)?))) {
@@ -194,6 +210,7 @@ pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineE
         page,
         pages,
         columns,
+        headers,
     })
 }
 
@@ -313,11 +330,9 @@ pub fn render_list(page: &ListPage, query: &ListQuery) -> Markup {
                 table #accounts-table {
                     thead { tr {
                         (sort_link("name", "Account", false))
-                        (sort_link("segment", "Segment", false))
-                        (sort_link("health", "Customer Health", false))
-                        (sort_link("sentiment", "CXM Sentiment", false))
-                        (sort_link("renewal", "Renewal", false))
-                        (sort_link("acv", "ACV", true))
+                        @for (column, header) in &page.headers {
+                            (sort_link(column.key(), header, *column == Column::Acv))
+                        }
                     } }
                     tbody {
                         @for row in &page.rows { (render_row(row, &page.columns)) }
@@ -539,5 +554,71 @@ pub fn as_field_error(field: &'static str) -> impl Fn(AppError) -> AppError {
             AppError::invalid(field, e.to_string())
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use upsight_core::FieldValues;
+    use upsight_engine::EngineOptions;
+    use upsight_store::NewAccount;
+
+    /// A field map that relabels Customer Health keeps the health column, its filter and
+    /// its sort, under the new label: the list finds the field by its role.
+    #[test]
+    fn a_relabelled_health_field_keeps_its_column_and_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = dir.path().join("fieldmap.toml");
+        std::fs::write(
+            &map,
+            "[[field]]\nsobject = \"Account\"\napi_name = \"Customer_Health__c\"\nlabel = \"Account Health\"\n",
+        )
+        .unwrap();
+        let engine = Engine::open(EngineOptions {
+            db_path: dir.path().join("upsight.db"),
+            config_path: Some(dir.path().join("no-config.toml")),
+            env: BTreeMap::from([(
+                "UPSIGHT_FIELD_MAP_PATH".to_owned(),
+                map.display().to_string(),
+            )]),
+            flags: BTreeMap::new(),
+        })
+        .unwrap();
+        for (name, health) in [("Alpha", "Green"), ("Bravo", "Red"), ("Charlie", "Yellow")] {
+            let mut fields = FieldValues::new();
+            fields.insert("Customer_Health__c".into(), json!(health));
+            engine
+                .store()
+                .create_account(&NewAccount {
+                    name: name.into(),
+                    sf_id: None,
+                    fields,
+                })
+                .unwrap();
+        }
+        let page = |health: &str, sort: &str| {
+            load_page(
+                &engine,
+                &ListQuery {
+                    health: health.into(),
+                    sort: sort.into(),
+                    ..ListQuery::default()
+                },
+            )
+            .unwrap()
+        };
+        let names = |p: &ListPage| p.rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let red = page("red", "");
+        assert_eq!(names(&red), vec!["Bravo"]);
+        assert!(red
+            .headers
+            .contains(&(Column::Health, "Account Health".to_owned())));
+        // Worst first: the ranked sort needs the field too.
+        assert_eq!(
+            names(&page("", "health")),
+            vec!["Bravo", "Charlie", "Alpha"]
+        );
     }
 }
