@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         return match cmd::sim::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", with_causes(&e));
                 ExitCode::from(1)
             }
         };
@@ -172,8 +172,36 @@ fn exit_on(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", with_causes(&e));
             ExitCode::from(1)
         }
+    }
+}
+
+/// The error and each cause its text does not already quote (the engine's errors quote
+/// their cause, so `{:#}` would say it twice).
+fn with_causes(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_causes;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_not_repeated() {
+        let cause = || std::io::Error::other("disk full");
+        let quoted = anyhow::Error::new(cause()).context("cannot write the lock: disk full");
+        assert_eq!(with_causes(&quoted), "cannot write the lock: disk full");
+        let bare = anyhow::Error::new(cause()).context("cannot start serve");
+        assert_eq!(with_causes(&bare), "cannot start serve: disk full");
     }
 }

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,7 @@ use upsight_salesforce::{
 
 use crate::context::Context;
 use crate::error::Result;
+use crate::flight::SingleFlight;
 use crate::meta::CACHE_PREFIX;
 
 /// The database key of what the `sf --version` probes found.
@@ -64,6 +65,13 @@ impl CheckedReport {
         Duration::try_from(now.duration_since(at)).unwrap_or(Duration::ZERO)
     }
 
+    /// Whether it was checked at or after `at`.
+    fn checked_since(&self, at: jiff::Timestamp) -> bool {
+        self.checked_at
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|checked| checked >= at)
+    }
+
     fn is_for(&self, sf_path: &Option<PathBuf>, target_org: &Option<String>) -> bool {
         &self.sf_path == sf_path && &self.target_org == target_org
     }
@@ -72,7 +80,6 @@ impl CheckedReport {
 #[derive(Default)]
 struct ClientSlot {
     client: Option<Arc<dyn SalesforceClient>>,
-    connecting: bool,
     /// Bumped when the settings change, so a connect that started before lands nowhere.
     epoch: u64,
 }
@@ -82,41 +89,19 @@ struct ReportSlot {
     latest: Option<CheckedReport>,
     /// The database's copy was read (once per engine).
     loaded: bool,
-    refreshing: bool,
-    /// Bumped each time a refresh ends (with a report or an error).
-    landings: u64,
-    /// The landing that last brought a report: equal to `landings` when the last refresh
-    /// succeeded.
-    succeeded: u64,
 }
 
 /// The connection service of one engine.
 pub(crate) struct Connection {
     source: ClientSource,
     client: Mutex<ClientSlot>,
-    client_landed: Condvar,
+    connecting: SingleFlight,
     /// `None` until read from the database.
     locator: Mutex<Option<Locator>>,
     /// `sf --version` probes run (each an `sf` process the client does not count).
     probes: AtomicU64,
     report: Mutex<ReportSlot>,
-    report_landed: Condvar,
-}
-
-/// Clears an in-flight flag however the work ends (a panic included), and wakes the
-/// waiters.
-struct InFlight<'a, T> {
-    slot: &'a Mutex<T>,
-    landed: &'a Condvar,
-    clear: fn(&mut T),
-}
-
-impl<T> Drop for InFlight<'_, T> {
-    fn drop(&mut self) {
-        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        (self.clear)(&mut slot);
-        self.landed.notify_all();
-    }
+    checking: SingleFlight,
 }
 
 impl Connection {
@@ -131,11 +116,11 @@ impl Connection {
                 client,
                 ..ClientSlot::default()
             }),
-            client_landed: Condvar::new(),
+            connecting: SingleFlight::default(),
             locator: Mutex::new(None),
             probes: AtomicU64::new(0),
             report: Mutex::new(ReportSlot::default()),
-            report_landed: Condvar::new(),
+            checking: SingleFlight::default(),
         }
     }
 
@@ -152,44 +137,35 @@ impl Connection {
     pub fn client(
         &self,
         ctx: &Context,
-        api_version: impl FnOnce() -> Result<Option<String>>,
+        api_version: impl Fn() -> Result<Option<String>>,
     ) -> Result<Arc<dyn SalesforceClient>> {
-        let mut slot = self.client_slot();
         loop {
-            if let Some(client) = &slot.client {
-                return Ok(client.clone());
+            let epoch = {
+                let slot = self.client_slot();
+                if let Some(client) = &slot.client {
+                    return Ok(client.clone());
+                }
+                slot.epoch
+            };
+            let connected = self.connecting.run_or_join(|| {
+                let config = ClientConfig {
+                    sf: ctx.sf_config(),
+                    transport: ctx.settings().transport,
+                    api_version: api_version()?,
+                };
+                let client = self
+                    .with_locator(ctx, |locator| upsight_salesforce::connect(&config, locator))?;
+                let mut slot = self.client_slot();
+                if slot.epoch == epoch {
+                    slot.client = Some(client.clone());
+                }
+                Ok(client)
+            });
+            // `None`: another caller connected meanwhile (or failed: then this one tries).
+            if let Some(connected) = connected {
+                return connected;
             }
-            if !slot.connecting {
-                break;
-            }
-            slot = self
-                .client_landed
-                .wait(slot)
-                .unwrap_or_else(|e| e.into_inner());
         }
-        slot.connecting = true;
-        let epoch = slot.epoch;
-        drop(slot);
-        let flight = InFlight {
-            slot: &self.client,
-            landed: &self.client_landed,
-            clear: |slot: &mut ClientSlot| slot.connecting = false,
-        };
-        let settings = ctx.settings();
-        let config = ClientConfig {
-            sf: ctx.sf_config(),
-            transport: settings.transport,
-            api_version: api_version()?,
-        };
-        let client =
-            self.with_locator(ctx, |locator| upsight_salesforce::connect(&config, locator))?;
-        let mut slot = self.client_slot();
-        if slot.epoch == epoch {
-            slot.client = Some(client.clone());
-        }
-        drop(slot);
-        drop(flight);
-        Ok(client)
     }
 
     /// The client if one is connected already, without connecting.
@@ -277,71 +253,43 @@ impl Connection {
             .filter(|r| r.is_for(&config.sf_path, &config.target_org))
     }
 
-    /// Whether a refresh of the report is running.
+    /// Whether a check of the report is running.
     pub fn refreshing(&self) -> bool {
-        self.report_slot().refreshing
+        self.checking.is_running()
     }
 
-    /// The report, from the cache when it was checked under `max_age` ago, else asked of
-    /// `sf` now (joining a refresh that is already running).
+    /// The report, from the last check when that is under `max_age` old, else checked now:
+    /// one `sf org list` (and a probe of an install not seen before). A caller that arrives
+    /// while a check runs shares it (after a failure, it checks itself, for its own error).
     pub fn report(&self, ctx: &Context, max_age: Duration) -> Result<CheckedReport> {
-        if let Some(cached) = self.cached_report(ctx).filter(|r| r.age() < max_age) {
-            return Ok(cached);
+        let asked = jiff::Timestamp::now();
+        loop {
+            if let Some(cached) = self.cached_report(ctx) {
+                if cached.age() < max_age || cached.checked_since(asked) {
+                    return Ok(cached);
+                }
+            }
+            if let Some(checked) = self.checking.run_or_join(|| self.check(ctx)) {
+                return checked;
+            }
         }
-        self.refresh_report(ctx)
     }
 
-    /// Asks `sf` for the report now: one `sf org list` (and a probe of an install not
-    /// seen before). A caller that arrives while a refresh runs waits for that one and
-    /// shares its report (after a failure, it asks again itself, for its own error).
-    pub fn refresh_report(&self, ctx: &Context) -> Result<CheckedReport> {
-        let mut slot = self.report_slot();
-        let mut waited = false;
-        while slot.refreshing {
-            let before = slot.landings;
-            while slot.landings == before {
-                slot = self
-                    .report_landed
-                    .wait(slot)
-                    .unwrap_or_else(|e| e.into_inner());
-            }
-            waited = true;
-        }
-        if waited && slot.succeeded == slot.landings {
-            let config = ctx.sf_config();
-            if let Some(latest) = slot
-                .latest
-                .as_ref()
-                .filter(|r| r.is_for(&config.sf_path, &config.target_org))
-            {
-                return Ok(latest.clone());
-            }
-        }
-        slot.refreshing = true;
-        drop(slot);
-        let flight = InFlight {
-            slot: &self.report,
-            landed: &self.report_landed,
-            clear: |slot: &mut ReportSlot| {
-                slot.refreshing = false;
-                slot.landings += 1;
-            },
-        };
+    /// Checks now, and keeps the answer.
+    fn check(&self, ctx: &Context) -> Result<CheckedReport> {
         let config = ctx.sf_config();
         let report = self.make_report(ctx)?;
         let checked = CheckedReport {
             report,
             checked_at: jiff::Timestamp::now().to_string(),
-            sf_path: config.sf_path.clone(),
-            target_org: config.target_org.clone(),
+            sf_path: config.sf_path,
+            target_org: config.target_org,
         };
-        let mut slot = self.report_slot();
-        slot.latest = Some(checked.clone());
-        slot.loaded = true;
-        // The landing the flight is about to count.
-        slot.succeeded = slot.landings + 1;
-        drop(slot);
-        drop(flight);
+        {
+            let mut slot = self.report_slot();
+            slot.latest = Some(checked.clone());
+            slot.loaded = true;
+        }
         if !self.is_fixed() {
             ctx.keep_cached(&format!("{CACHE_PREFIX}{REPORT_KEY}"), &checked);
         }

@@ -18,6 +18,7 @@ use upsight_store::Store;
 use crate::connection::{CheckedReport, ClientSource, Connection};
 use crate::context::Context;
 use crate::error::{EngineError, Result};
+use crate::flight::SingleFlight;
 use crate::lock::SyncGate;
 use crate::meta::OrgMeta;
 use crate::settings::{self, SettingKey, Settings};
@@ -55,6 +56,8 @@ pub struct Engine {
     ctx: Context,
     connection: Connection,
     meta: Mutex<Option<(String, Arc<OrgMeta>)>>,
+    /// One describe of the org at a time (see `meta`).
+    pub(crate) describing: SingleFlight,
     pub(crate) sync_gate: SyncGate,
 }
 
@@ -98,6 +101,7 @@ impl Engine {
             ctx,
             connection: Connection::new(client_source),
             meta: Mutex::new(None),
+            describing: SingleFlight::default(),
             sync_gate,
         })
     }

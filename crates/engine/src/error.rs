@@ -27,6 +27,20 @@ impl ExitClass {
     }
 }
 
+/// What is wrong with the config file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigProblem {
+    /// It is not TOML.
+    #[error("{0}")]
+    Syntax(#[from] toml::de::Error),
+    /// A key that is not a setting (a typo should not be ignored).
+    #[error("unknown key `{name}` (known: {known})")]
+    UnknownKey { name: String, known: String },
+    /// A value of a kind no setting takes (a table, an array, a date).
+    #[error("`{name}` must be a string or a number, not {kind}")]
+    WrongKind { name: String, kind: &'static str },
+}
+
 /// Everything an engine operation can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -55,9 +69,14 @@ pub enum EngineError {
         reason: String,
     },
 
-    /// The config file exists but cannot be read or parsed.
-    #[error("cannot use the config file {path}: {message}; fix it or remove it")]
-    Config { path: PathBuf, message: String },
+    /// The config file exists but cannot be parsed, or holds a key or value upsight does
+    /// not take. The parser's own error (with its line and column) is kept as the source.
+    #[error("cannot use the config file {path}: {problem}; fix it or remove it")]
+    Config {
+        path: PathBuf,
+        #[source]
+        problem: ConfigProblem,
+    },
 
     #[error("{0}; fix the field map override file or unset field_map_path")]
     FieldMap(#[from] FieldMapError),
@@ -143,6 +162,15 @@ impl EngineError {
             what,
             source: Box::new(source),
         }
+    }
+
+    /// Whether Salesforce refused a field it does not have (`INVALID_FIELD`).
+    pub fn is_invalid_field(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Salesforce(upsight_salesforce::Error::Salesforce { error_code, .. })
+                if error_code == "INVALID_FIELD"
+        )
     }
 
     /// Whether the request was at fault (exit code 2) or something else (exit code 1).

@@ -37,6 +37,7 @@ pub mod edit;
 pub mod engine;
 pub mod error;
 pub mod files;
+mod flight;
 pub mod instance;
 pub mod lock;
 pub mod meta;

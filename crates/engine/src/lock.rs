@@ -32,8 +32,32 @@ use crate::sync::{SyncScope, SyncSummary};
 pub struct RunningSync {
     pub scope: SyncScope,
     progress: Mutex<Progress>,
-    outcome: Mutex<Option<std::result::Result<SyncSummary, String>>>,
+    outcome: Mutex<Option<std::result::Result<SyncSummary, SharedFailure>>>,
     finished: Condvar,
+}
+
+/// How a sync failed, as its joiners get it: a Salesforce error as itself (a session that
+/// expired stays "log in again", not "the sync failed"), anything else as its message.
+#[derive(Debug, Clone)]
+enum SharedFailure {
+    Salesforce(upsight_salesforce::Error),
+    Other(String),
+}
+
+impl SharedFailure {
+    fn of(e: &EngineError) -> SharedFailure {
+        match e {
+            EngineError::Salesforce(e) => SharedFailure::Salesforce(e.clone()),
+            other => SharedFailure::Other(other.to_string()),
+        }
+    }
+
+    fn into_error(self) -> EngineError {
+        match self {
+            SharedFailure::Salesforce(e) => EngineError::Salesforce(e),
+            SharedFailure::Other(message) => EngineError::JoinedSyncFailed(message),
+        }
+    }
 }
 
 impl RunningSync {
@@ -47,7 +71,7 @@ impl RunningSync {
     }
 
     /// Waits for the run to end and returns its outcome.
-    fn wait(&self) -> std::result::Result<SyncSummary, String> {
+    fn wait(&self) -> std::result::Result<SyncSummary, SharedFailure> {
         let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(result) = outcome.as_ref() {
@@ -96,7 +120,7 @@ impl Pass<'_> {
     pub(crate) fn finish(&self, outcome: &Result<SyncSummary>) {
         let shared = match outcome {
             Ok(summary) => Ok(summary.clone()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(SharedFailure::of(e)),
         };
         *self
             .running
@@ -118,7 +142,9 @@ impl Drop for Pass<'_> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             if outcome.is_none() {
-                *outcome = Some(Err("the sync stopped before finishing".to_owned()));
+                *outcome = Some(Err(SharedFailure::Other(
+                    "the sync stopped before finishing".to_owned(),
+                )));
             }
         }
         self.running.finished.notify_all();
@@ -166,7 +192,7 @@ impl SyncGate {
                         let current = current.clone();
                         drop(slot);
                         report(Progress::new(Phase::Waiting, 0, 0));
-                        let joined = current.wait().map_err(EngineError::JoinedSyncFailed);
+                        let joined = current.wait().map_err(SharedFailure::into_error);
                         return Ok(Entry::Joined(joined.map(|mut s| {
                             s.joined = true;
                             s
@@ -238,5 +264,56 @@ impl SyncGate {
             path: self.lock_path.clone(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sync that joined one whose session expired is told to log in again, as the one
+    /// that ran is; any other failure is "the sync this request joined failed".
+    #[test]
+    fn a_joiner_gets_the_salesforce_error_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = SyncGate::new(&dir.path().join("upsight.db"));
+        let expired = || {
+            EngineError::Salesforce(upsight_salesforce::Error::SessionExpired {
+                message: "Session expired or invalid".into(),
+            })
+        };
+        for (failure, kind) in [
+            (expired(), "salesforce_auth"),
+            (EngineError::Invalid("bad".into()), "sync_failed"),
+        ] {
+            let Entry::Run(pass) = gate.enter(SyncScope::Full, &|_| {}).unwrap() else {
+                panic!("nothing was running");
+            };
+            let (waiting, joiner_waits) = std::sync::mpsc::channel();
+            let joined = std::thread::scope(|scope| {
+                let joiner = scope.spawn(|| {
+                    let report = |p: Progress| {
+                        if p.phase == Phase::Waiting {
+                            let _ = waiting.send(());
+                        }
+                    };
+                    match gate.enter(SyncScope::Full, &report) {
+                        Ok(Entry::Joined(result)) => result,
+                        _ => panic!("the second full sync should join the first"),
+                    }
+                });
+                joiner_waits.recv().unwrap();
+                pass.finish(&Err(failure));
+                drop(pass);
+                joiner.join().unwrap()
+            });
+            let error = joined.unwrap_err();
+            assert_eq!(error.kind(), kind, "{error}");
+        }
+        let session = SharedFailure::of(&expired()).into_error();
+        assert!(matches!(
+            session,
+            EngineError::Salesforce(ref e) if e.needs_user_action()
+        ));
     }
 }

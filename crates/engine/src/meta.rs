@@ -372,12 +372,26 @@ impl Engine {
     }
 
     /// The org's metadata, from memory, the database cache (while fresh), or the org.
+    /// Callers that need it from the org at once share one describe.
     pub fn org_meta(&self) -> Result<Arc<OrgMeta>> {
+        loop {
+            if let Some(meta) = self.fresh_org_meta()? {
+                return Ok(meta);
+            }
+            // `None`: another caller described meanwhile (or failed: then this one tries).
+            if let Some(fetched) = self.describing.run_or_join(|| self.refresh_org_meta()) {
+                return fetched;
+            }
+        }
+    }
+
+    /// The metadata from memory or the database, if a copy is fresh.
+    fn fresh_org_meta(&self) -> Result<Option<Arc<OrgMeta>>> {
         let key = self.meta_cache_key();
         let ttl = self.settings().describe_ttl_s;
         if let Some((cached_key, meta)) = self.meta_slot().as_ref() {
             if *cached_key == key && meta.is_fresh(ttl) {
-                return Ok(meta.clone());
+                return Ok(Some(meta.clone()));
             }
         }
         let stored = self.store().setting(&key)?;
@@ -385,10 +399,27 @@ impl Engine {
             if cached.version == CACHE_VERSION && cached.meta.is_fresh(ttl) {
                 let meta = Arc::new(cached.meta);
                 *self.meta_slot() = Some((key, meta.clone()));
-                return Ok(meta);
+                return Ok(Some(meta));
             }
         }
-        self.refresh_org_meta()
+        Ok(None)
+    }
+
+    /// Runs `attempt` with the metadata it already has (`None`), and if Salesforce
+    /// refuses a field (`INVALID_FIELD`: the org changed since the describe was cached),
+    /// once more with the org's metadata asked anew. The one place that rule lives: the
+    /// sync's reads and the push's read of current values both go through it.
+    pub(crate) fn retrying_on_invalid_field<T>(
+        &self,
+        mut attempt: impl FnMut(Option<&Arc<OrgMeta>>) -> Result<T>,
+    ) -> Result<T> {
+        match attempt(None) {
+            Err(e) if e.is_invalid_field() => {
+                let fresh = self.refresh_org_meta()?;
+                attempt(Some(&fresh))
+            }
+            other => other,
+        }
     }
 
     /// The org's metadata if memory or the database holds a copy, however old, without
@@ -464,5 +495,63 @@ mod tests {
         assert!(!meta.has_path("Parent.Name"));
         assert!(!meta.has_path("NPS_Score__c"));
         assert!(meta.has_child_relationship("opportunities"));
+    }
+
+    /// Pages that need the metadata at once share one describe of the org, and none of
+    /// them holds a lock while it runs (the store stays usable meanwhile).
+    #[test]
+    fn callers_at_once_share_one_describe() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("calls");
+        let sf = dir.path().join("sf");
+        let display = r#"{"status":0,"result":{"id":"00D000000000001AAA","apiVersion":"62.0","instanceUrl":"https://acme.my.salesforce.com","username":"csm@acme.com","connectedStatus":"Connected"}}"#;
+        let describe = r#"{"status":0,"result":{"fields":[],"childRelationships":[]}}"#;
+        std::fs::write(
+            &sf,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{log}'\n\
+                 if [ \"$1\" = \"--version\" ]; then echo '@salesforce/cli/2.146.3 linux-x64'; exit 0; fi\n\
+                 sleep 0.4\n\
+                 if [ \"$1\" = \"org\" ]; then echo '{display}'; else echo '{describe}'; fi\n",
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&sf, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let engine = crate::Engine::open(crate::EngineOptions {
+            db_path: dir.path().join("upsight.db"),
+            config_path: Some(dir.path().join("no-config.toml")),
+            env: BTreeMap::from([
+                ("UPSIGHT_SF_PATH".to_owned(), sf.display().to_string()),
+                ("UPSIGHT_TRANSPORT".to_owned(), "cli".to_owned()),
+            ]),
+            flags: BTreeMap::new(),
+        })
+        .unwrap();
+        let start = std::sync::Barrier::new(3);
+        let metas: Vec<Arc<OrgMeta>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        engine.org_meta().unwrap()
+                    })
+                })
+                .collect();
+            // While the describe runs, the store answers.
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            let reading = std::time::Instant::now();
+            engine.store().settings().unwrap();
+            assert!(reading.elapsed() < std::time::Duration::from_millis(100));
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(metas.iter().all(|m| m.username == "csm@acme.com"));
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let describes = calls
+            .lines()
+            .filter(|l| l.starts_with("sobject describe"))
+            .count();
+        assert_eq!(describes, 2, "one describe per object: {calls}");
     }
 }

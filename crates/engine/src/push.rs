@@ -185,26 +185,28 @@ fn read_remote(
     let mut first = true;
     for (kind, (ids, fields)) in wanted {
         let sobject = sobject_of(*kind);
-        let mut fields: Vec<String> = fields.iter().cloned().collect();
         let ids: Vec<Lit> = ids.iter().map(Lit::from).collect();
-        let mut refreshed = false;
-        let result = loop {
+        let (fields, result) = engine.retrying_on_invalid_field(|fresh| {
+            // With fresh metadata, only the fields the org has: an entry for a missing
+            // one is then refused by the planner instead of failing every other.
+            let fields: Vec<String> = match fresh {
+                None => fields.iter().cloned().collect(),
+                Some(meta) => {
+                    let object = meta.object(kind.sobject());
+                    fields
+                        .iter()
+                        .filter(|f| object.field(f).is_some())
+                        .cloned()
+                        .collect()
+                }
+            };
             let select = Select::from(sobject)
                 .field("Id")
                 .field(LAST_MODIFIED_FIELD)
                 .fields(&fields);
-            match client.read_in(&select, "Id", &ids) {
-                Err(SfError::Salesforce { error_code, .. })
-                    if error_code == "INVALID_FIELD" && !refreshed =>
-                {
-                    refreshed = true;
-                    let meta = engine.refresh_org_meta()?;
-                    let object = meta.object(kind.sobject());
-                    fields.retain(|f| object.field(f).is_some());
-                }
-                other => break other?,
-            }
-        };
+            let result = client.read_in(&select, "Id", &ids)?;
+            Ok((fields, result))
+        })?;
         for field in &fields {
             snapshot.add_queried_field(*kind, field);
         }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use upsight_salesforce::TransportKind;
 
-use crate::error::{EngineError, Result};
+use crate::error::{ConfigProblem, EngineError, Result};
 
 /// Every setting key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -326,31 +326,31 @@ impl Settings {
 /// Reads the config file's keys. Unknown keys are refused (a typo should not be ignored);
 /// values may be strings, integers or booleans and are checked like any other layer.
 fn parse_config_file(path: &std::path::Path, text: &str) -> Result<BTreeMap<SettingKey, String>> {
-    let bad = |message: String| EngineError::Config {
+    let bad = |problem: ConfigProblem| EngineError::Config {
         path: path.to_path_buf(),
-        message,
+        problem,
     };
-    let table: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| bad(ConfigProblem::Syntax(e)))?;
     let mut out = BTreeMap::new();
     for (name, value) in table {
         let key = SettingKey::ALL
             .into_iter()
             .find(|k| k.as_str() == name)
             .ok_or_else(|| {
-                bad(format!(
-                    "unknown key `{name}` (known: {})",
-                    SettingKey::known()
-                ))
+                bad(ConfigProblem::UnknownKey {
+                    name: name.clone(),
+                    known: SettingKey::known(),
+                })
             })?;
         let text = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(n) => n.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             other => {
-                return Err(bad(format!(
-                    "`{name}` must be a string or a number, not {}",
-                    other.type_str()
-                )))
+                return Err(bad(ConfigProblem::WrongKind {
+                    name,
+                    kind: other.type_str(),
+                }))
             }
         };
         out.insert(key, text);
@@ -564,6 +564,45 @@ mod tests {
         assert_eq!(
             default_config_path(&env).unwrap(),
             PathBuf::from("/etc/u.toml")
+        );
+    }
+
+    /// A config file that is not TOML keeps the parser's error, with its position, as the
+    /// source; a typo'd key and a value of the wrong kind say which key.
+    #[test]
+    fn config_file_errors_keep_their_cause() {
+        let path = std::path::Path::new("/home/csm/.config/upsight/config.toml");
+        let resolve = |text: &str| {
+            Settings::resolve(&Layers {
+                file: Some((path.to_path_buf(), text.to_owned())),
+                ..layers()
+            })
+            .unwrap_err()
+        };
+        let broken = resolve("transport = \"rest\"\npush_delay_ms = = 3\n");
+        let source = std::error::Error::source(&broken).expect("the cause is kept");
+        assert!(
+            source.downcast_ref::<ConfigProblem>().is_some(),
+            "{source:?}"
+        );
+        let toml_error = std::error::Error::source(source).expect("toml's own error");
+        assert!(toml_error.downcast_ref::<toml::de::Error>().is_some());
+        assert!(broken.to_string().contains("line 2"), "{broken}");
+        assert!(broken.to_string().contains("config.toml"), "{broken}");
+        assert_eq!(broken.kind(), "config");
+        assert_eq!(broken.exit_class(), crate::ExitClass::Usage);
+
+        let typo = resolve("transprot = \"rest\"\n");
+        assert!(
+            typo.to_string().contains("unknown key `transprot`"),
+            "{typo}"
+        );
+        let table = resolve("[transport]\nkind = \"rest\"\n");
+        assert!(
+            table
+                .to_string()
+                .contains("`transport` must be a string or a number, not table"),
+            "{table}"
         );
     }
 }

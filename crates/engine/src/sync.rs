@@ -472,10 +472,6 @@ fn store_timestamp(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-fn is_invalid_field(e: &upsight_salesforce::Error) -> bool {
-    matches!(e, upsight_salesforce::Error::Salesforce { error_code, .. } if error_code == "INVALID_FIELD")
-}
-
 impl Engine {
     /// The sync running in this process, if any, with its scope and progress.
     pub fn running_sync(&self) -> Option<(SyncScope, Progress)> {
@@ -627,41 +623,33 @@ impl Engine {
     pub(crate) fn fetch_accounts(&self, ids: &[SfId], progress: ProgressFn<'_>) -> Result<Fetched> {
         let client = self.client()?;
         progress(Progress::new(Phase::Describing, 0, ids.len()));
-        let mut meta = self.org_meta()?;
+        let cached = self.org_meta()?;
         let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
-        let mut refreshed = false;
-        loop {
+        self.retrying_on_invalid_field(|fresh| {
+            let meta = fresh.unwrap_or(&cached).clone();
             let query = pull_query(&self.field_map(), &meta);
             let parts: Mutex<Vec<(usize, Records, Option<i64>)>> = Mutex::new(Vec::new());
             let collect = |i: usize, records: Records, server_time: Option<i64>| {
                 lock(&parts).push((i, records, server_time));
                 Ok(())
             };
-            match self.run_chunks(client.as_ref(), &query.select, &values, progress, &collect) {
-                Ok(()) => {
-                    let mut parts = parts.into_inner().unwrap_or_else(|e| e.into_inner());
-                    // In chunk order, as the Ids were asked for.
-                    parts.sort_by_key(|(i, _, _)| *i);
-                    // One time for all: the earliest, and unknown if any chunk's was.
-                    let server_time_s = parts
-                        .iter()
-                        .map(|(_, _, t)| *t)
-                        .reduce(|a, b| a.zip(b).map(|(a, b)| a.min(b)))
-                        .flatten();
-                    return Ok(Fetched {
-                        server_time_s,
-                        records: parts.into_iter().flat_map(|(_, r, _)| r).collect(),
-                        query,
-                        meta,
-                    });
-                }
-                Err(EngineError::Salesforce(e)) if is_invalid_field(&e) && !refreshed => {
-                    refreshed = true;
-                    meta = self.refresh_org_meta()?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+            self.run_chunks(client.as_ref(), &query.select, &values, progress, &collect)?;
+            let mut parts = parts.into_inner().unwrap_or_else(|e| e.into_inner());
+            // In chunk order, as the Ids were asked for.
+            parts.sort_by_key(|(i, _, _)| *i);
+            // One time for all: the earliest, and unknown if any chunk's was.
+            let server_time_s = parts
+                .iter()
+                .map(|(_, _, t)| *t)
+                .reduce(|a, b| a.zip(b).map(|(a, b)| a.min(b)))
+                .flatten();
+            Ok(Fetched {
+                server_time_s,
+                records: parts.into_iter().flat_map(|(_, r, _)| r).collect(),
+                query,
+                meta,
+            })
+        })
     }
 
     /// Fetches the records of `targets` with the sync's query and plans each chunk as it
@@ -680,27 +668,21 @@ impl Engine {
             .map_err(|e| EngineError::internal("reading a Salesforce Id it stored", e))?;
         let client = self.client()?;
         progress(Progress::new(Phase::Describing, 0, ids.len()));
-        let mut meta = self.org_meta()?;
+        let cached = self.org_meta()?;
         let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
         let field_map = self.field_map();
-        let mut refreshed = false;
-        loop {
-            let query = pull_query(&field_map, &meta);
+        self.retrying_on_invalid_field(|fresh| {
+            let meta: &OrgMeta = fresh.unwrap_or(&cached);
+            let query = pull_query(&field_map, meta);
             let links = OrgLinks::new(&meta.instance_url);
             let planner =
                 ChunkPlanner::new(self, &field_map, &query, protected, links.as_ref(), targets);
             let sink = |_: usize, records: Records, server_time: Option<i64>| {
                 planner.add(records, server_time)
             };
-            match self.run_chunks(client.as_ref(), &query.select, &values, progress, &sink) {
-                Ok(()) => return Ok((planner.finish(), query)),
-                Err(EngineError::Salesforce(e)) if is_invalid_field(&e) && !refreshed => {
-                    refreshed = true;
-                    meta = self.refresh_org_meta()?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+            self.run_chunks(client.as_ref(), &query.select, &values, progress, &sink)?;
+            Ok((planner.finish(), query))
+        })
     }
 
     /// Runs the query for `values` part by part, as the transport reads best

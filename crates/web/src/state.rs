@@ -123,34 +123,37 @@ impl AppState {
     /// The org's metadata (instance URL for quick links, picklist values for editors), or
     /// `None` while it cannot be had. Pages render without it rather than fail.
     pub fn org_meta(&self, engine: &Engine) -> Option<Arc<OrgMeta>> {
-        let mut failed = self
-            .0
-            .meta_failed_at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if failed.is_some_and(|at| at.elapsed() < META_RETRY_AFTER) {
+        let recently_failed = self
+            .meta_failed()
+            .is_some_and(|at| at.elapsed() < META_RETRY_AFTER);
+        if recently_failed {
             return None;
         }
+        // Not under the lock: a describe takes seconds, and pages that need no
+        // metadata must not wait behind it (the engine runs one describe at a time).
         match engine.org_meta() {
             Ok(meta) => {
-                *failed = None;
+                *self.meta_failed() = None;
                 Some(meta)
             }
             Err(e) => {
                 eprintln!("upsight web: cannot read the org's metadata: {e}");
-                *failed = Some(Instant::now());
+                *self.meta_failed() = Some(Instant::now());
                 None
             }
         }
     }
 
-    /// Forgets a remembered metadata failure (after a sync or a settings change).
-    pub fn retry_org_meta(&self) {
-        *self
-            .0
+    fn meta_failed(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.0
             .meta_failed_at
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets a remembered metadata failure (after a sync or a settings change).
+    pub fn retry_org_meta(&self) {
+        *self.meta_failed() = None;
     }
 
     /// The sidebar and token for a full page, read in the same blocking call as the page's
