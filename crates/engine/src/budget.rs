@@ -123,7 +123,7 @@ impl Engine {
     /// client's if it saw a newer one since. No call is made.
     pub fn api_usage(&self) -> Result<Option<UsageReading>> {
         let stored = self
-            .store()
+            .reader()
             .setting(&self.usage_key())?
             .and_then(|text| serde_json::from_str::<Stored>(&text).ok())
             .filter(|s| s.version == USAGE_VERSION)

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use upsight_core::FieldMap;
 use upsight_salesforce::SfConfig;
@@ -16,13 +17,38 @@ use crate::error::{EngineError, Result};
 use crate::files::{read_user_file, FileRole, USER_FILE_LIMIT};
 use crate::settings::{self, Layers, SettingKey, Settings};
 
+/// How many connections serve reads beside the one that writes: the web app's pages, the
+/// sidebar and the Changes page read through them, so none waits behind a sync's apply
+/// (SQLite's WAL lets readers read the last commit while a write transaction is open).
+const READERS: usize = 2;
+
 /// The database, the settings and the field map of one engine.
 pub(crate) struct Context {
     db_path: PathBuf,
     options: EngineOptions,
+    /// The one connection that writes (and reads what it is about to change).
     store: Mutex<Store>,
+    /// Connections for reads only, opened on first use.
+    readers: OnceLock<Vec<Mutex<Store>>>,
+    next_reader: AtomicUsize,
     settings: RwLock<Arc<Settings>>,
     field_map: RwLock<Arc<FieldMap>>,
+}
+
+/// A store connection lent for reading (see [`Context::reader`]).
+pub enum ReadStore<'a> {
+    Reader(MutexGuard<'a, Store>),
+    Writer(MutexGuard<'a, Store>),
+}
+
+impl std::ops::Deref for ReadStore<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        match self {
+            ReadStore::Reader(store) | ReadStore::Writer(store) => store,
+        }
+    }
 }
 
 /// A saved setting: the settings before and after it.
@@ -57,6 +83,8 @@ impl Context {
             db_path,
             options,
             store: Mutex::new(store),
+            readers: OnceLock::new(),
+            next_reader: AtomicUsize::new(0),
             settings: RwLock::new(Arc::new(settings)),
             field_map: RwLock::new(Arc::new(field_map)),
         })
@@ -70,6 +98,31 @@ impl Context {
     /// themselves, never across a Salesforce call.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection for reading only: a free reader, else the next one in turn. Where the
+    /// readers cannot be opened (a read-only directory, where SQLite cannot make the WAL's
+    /// shared memory for a second connection), the writer serves the read.
+    pub fn reader(&self) -> ReadStore<'_> {
+        let readers = match self.readers.get() {
+            Some(readers) => readers,
+            None => {
+                let opened: std::result::Result<Vec<_>, _> = (0..READERS)
+                    .map(|_| Store::open(&self.db_path).map(Mutex::new))
+                    .collect();
+                match opened {
+                    Ok(opened) => self.readers.get_or_init(|| opened),
+                    Err(_) => return ReadStore::Writer(self.store()),
+                }
+            }
+        };
+        for reader in readers {
+            if let Ok(guard) = reader.try_lock() {
+                return ReadStore::Reader(guard);
+            }
+        }
+        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
+        ReadStore::Reader(readers[turn].lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn settings(&self) -> Arc<Settings> {
@@ -174,5 +227,67 @@ fn load_field_map(settings: &Settings) -> Result<FieldMap> {
             let text = read_user_file(FileRole::FieldMap, path, USER_FILE_LIMIT)?;
             Ok(builtin.with_override(&path.display().to_string(), &text)?)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use upsight_core::FieldValues;
+    use upsight_store::NewAccount;
+
+    use crate::{Engine, EngineOptions};
+
+    /// A page's read does not wait for the writer: while a long write holds it (a sync's
+    /// apply), reads answer from the last commit, and see each commit once it is made.
+    #[test]
+    fn reads_do_not_wait_behind_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineOptions {
+            db_path: dir.path().join("upsight.db"),
+            config_path: Some(dir.path().join("no-config.toml")),
+            env: BTreeMap::new(),
+            flags: BTreeMap::new(),
+        })
+        .unwrap();
+        let add = |name: &str| {
+            engine
+                .store()
+                .create_account(&NewAccount {
+                    name: name.into(),
+                    sf_id: None,
+                    fields: FieldValues::new(),
+                })
+                .unwrap();
+        };
+        add("Alpha");
+        assert_eq!(engine.reader().account_count().unwrap(), 1);
+        std::thread::scope(|scope| {
+            let writer = engine.store();
+            let (done, read) = std::sync::mpsc::channel();
+            let engine = &engine;
+            scope.spawn(move || {
+                let started = Instant::now();
+                let count = engine.reader().account_count().unwrap();
+                let _ = done.send((count, started.elapsed()));
+            });
+            let (count, took) = read
+                .recv_timeout(Duration::from_secs(5))
+                .expect("the read waited for the writer");
+            assert_eq!(count, 1);
+            assert!(took < Duration::from_secs(1), "{took:?}");
+            drop(writer);
+        });
+        add("Bravo");
+        assert_eq!(engine.reader().account_count().unwrap(), 2);
+        // Two readers at once, and a third waits for its turn rather than failing.
+        let first = engine.reader();
+        let second = engine.reader();
+        assert!(matches!(first, super::ReadStore::Reader(_)));
+        assert!(matches!(second, super::ReadStore::Reader(_)));
+        drop(first);
+        assert_eq!(engine.reader().account_count().unwrap(), 2);
     }
 }

@@ -16,7 +16,7 @@ use upsight_salesforce::{Discovery, Error as SfError, SalesforceClient, SfConfig
 use upsight_store::Store;
 
 use crate::connection::{CheckedReport, ClientSource, Connection};
-use crate::context::Context;
+use crate::context::{Context, ReadStore};
 use crate::error::{EngineError, Result};
 use crate::flight::SingleFlight;
 use crate::lock::SyncGate;
@@ -121,6 +121,12 @@ impl Engine {
     /// other request.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.ctx.store()
+    }
+
+    /// A store connection for reading only, which does not wait behind the writer (a
+    /// sync's apply). Use it where nothing read is then written.
+    pub fn reader(&self) -> ReadStore<'_> {
+        self.ctx.reader()
     }
 
     /// The settings in effect.

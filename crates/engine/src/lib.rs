@@ -52,6 +52,7 @@ pub mod writeback;
 pub use accounts::{AccountView, AddOutcome, SearchHit};
 pub use budget::ApiUsageView;
 pub use connection::CheckedReport;
+pub use context::ReadStore;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ExitClass, Result};
 pub use meta::{FieldMeta, ObjectMeta, OrgMeta};

@@ -432,7 +432,7 @@ impl Engine {
                 return Ok(Some(meta.clone()));
             }
         }
-        let stored = self.store().setting(&key)?;
+        let stored = self.reader().setting(&key)?;
         Ok(stored
             .and_then(|text| serde_json::from_str::<Cached>(&text).ok())
             .filter(|cached| cached.version == CACHE_VERSION)

@@ -177,7 +177,7 @@ impl AppState {
 
 /// The counts and last run the sidebar shows.
 pub fn sidebar(engine: &Engine, demo: Option<String>) -> Result<Sidebar, AppError> {
-    let store = engine.store();
+    let store = engine.reader();
     let counts = store.change_counts().map_err(EngineError::from)?;
     let count = |s| counts.get(&s).copied().unwrap_or(0);
     let last_sync = store

@@ -130,7 +130,7 @@ pub fn field_key(record: RecordRef, field: &str) -> String {
 /// The latest entry's state of every field of the account and its opportunities.
 fn field_states(engine: &Engine, id: AccountId) -> Result<BTreeMap<String, FieldState>, AppError> {
     let (entries, account) = {
-        let store = engine.store();
+        let store = engine.reader();
         let entries = store
             .list_changes(&ChangeFilter {
                 account: Some(id),
@@ -174,7 +174,7 @@ struct Detail {
 
 fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppError> {
     let (account, opportunities) = {
-        let store = engine.store();
+        let store = engine.reader();
         let account = store.get_account(id).map_err(|e| match e {
             upsight_store::StoreError::NotFound { .. } => {
                 AppError::NotFound(format!("There is no local account {id}."))
@@ -186,7 +186,7 @@ fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppE
     };
     let kept_in_book = match (&account.sf_missing_reason, &account.sf_merged_into) {
         (Some(MissingReason::Merged), Some(into)) => engine
-            .store()
+            .reader()
             .find_account_by_sf_id(into)
             .map_err(EngineError::from)?
             .filter(|holder| holder.id != id),

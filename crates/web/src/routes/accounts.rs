@@ -160,7 +160,7 @@ pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineE
         return Ok(ListPage {
             rows: Vec::new(),
             matching: 0,
-            total: engine.store().account_count()?,
+            total: engine.reader().account_count()?,
             page: 1,
             pages: 1,
             columns,
@@ -202,7 +202,7 @@ pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineE
         total,
         page,
         pages,
-    } = engine.store().account_page(&store_query)?;
+    } = engine.reader().account_page(&store_query)?;
     Ok(ListPage {
         rows,
         matching,

@@ -81,7 +81,7 @@ fn load(engine: &Engine, filter: &Filter) -> Result<View, AppError> {
     let meta = engine.cached_org_meta().ok().flatten();
     let zone = engine.time_zone();
     let page = engine
-        .store()
+        .reader()
         .change_page(&ChangeFilter {
             status,
             account,
