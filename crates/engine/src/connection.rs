@@ -253,11 +253,6 @@ impl Connection {
             .filter(|r| r.is_for(&config.sf_path, &config.target_org))
     }
 
-    /// Whether a check of the report is running.
-    pub fn refreshing(&self) -> bool {
-        self.checking.is_running()
-    }
-
     /// The report, from the last check when that is under `max_age` old, else checked now:
     /// one `sf org list` (and a probe of an install not seen before). A caller that arrives
     /// while a check runs shares it (after a failure, it checks itself, for its own error).
@@ -436,7 +431,6 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(reports[0].report.version.as_deref(), Some("2.146.3"));
-        assert!(!engine.sf_report_refreshing());
 
         let before = calls(&log).len();
         let next = self::engine(dir.path(), &sf);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use upsight_core::FieldMap;
-use upsight_salesforce::{Discovery, Error as SfError, SalesforceClient, SfConfig, Status};
+use upsight_salesforce::{Discovery, Error as SfError, SalesforceClient, SfConfig};
 use upsight_store::Store;
 
 use crate::connection::{CheckedReport, ClientSource, Connection};
@@ -216,17 +216,6 @@ impl Engine {
     /// The last report for the current settings, however old, without running anything.
     pub fn cached_sf_report(&self) -> Option<CheckedReport> {
         self.connection.cached_report(&self.ctx)
-    }
-
-    /// Whether a check of the report is running (another caller's [`Engine::sf_report`]).
-    pub fn sf_report_refreshing(&self) -> bool {
-        self.connection.refreshing()
-    }
-
-    /// The status of Settings > Salesforce CLI, checked now: `not_found`,
-    /// `not_authenticated` or `authenticated`, with details.
-    pub fn status(&self) -> Result<Status> {
-        Ok(self.sf_report(Duration::ZERO)?.report.status)
     }
 }
 

@@ -50,6 +50,7 @@ impl SingleFlight {
     }
 
     /// Whether a run is under way.
+    #[cfg(test)]
     pub fn is_running(&self) -> bool {
         self.lock().running
     }
