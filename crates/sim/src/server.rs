@@ -958,7 +958,7 @@ async fn query(
     Path(version): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    run_query(&state, &version, raw.as_deref())
+    off_the_workers(move || run_query_over(&state, &version, raw.as_deref(), false)).await
 }
 
 async fn query_all(
@@ -970,11 +970,24 @@ async fn query_all(
     // Query resource, QueryAll will return records that have been deleted because of a
     // merge or delete." The simulator's Recycle Bin holds them (`Instance::delete`,
     // `Instance::merge`).
-    run_query_over(&state, &version, raw.as_deref(), true)
+    off_the_workers(move || run_query_over(&state, &version, raw.as_deref(), true)).await
 }
 
-fn run_query(state: &SimState, version: &str, raw: Option<&str>) -> Response {
-    run_query_over(state, version, raw, false)
+/// Runs a query's evaluation and its page's encoding on tokio's blocking pool. Both are
+/// CPU work in the hundreds of milliseconds for a large book; on the runtime's two workers
+/// they would stall every other request (a describe, a login, the gate's hang faults) while
+/// they ran.
+async fn off_the_workers(work: impl FnOnce() -> Response + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(response) => response,
+        // A panic in the evaluation is the simulator's bug; answer as Salesforce answers an
+        // internal failure rather than dropping the connection.
+        Err(_) => sf_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "An unexpected error occurred. Please include this ErrorId if you contact support.",
+        ),
+    }
 }
 
 fn run_query_over(state: &SimState, version: &str, raw: Option<&str>, all_rows: bool) -> Response {
@@ -1040,13 +1053,17 @@ async fn query_more(
     State(state): State<SimState>,
     Path((version, locator)): Path<(String, String)>,
 ) -> Response {
-    let v = match check_version(&version) {
+    off_the_workers(move || next_page(&state, &version, &locator)).await
+}
+
+fn next_page(state: &SimState, version: &str, locator: &str) -> Response {
+    let v = match check_version(version) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
     let page_size = state.page_size();
     let mut cursors = lock(&state.0.cursors);
-    let Some((cursor, rows, offset)) = cursors.resolve(&locator) else {
+    let Some((cursor, rows, offset)) = cursors.resolve(locator) else {
         return sf_error(
             StatusCode::BAD_REQUEST,
             "INVALID_QUERY_LOCATOR",

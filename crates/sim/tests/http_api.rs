@@ -2001,3 +2001,47 @@ fn describe_answers_with_and_without_the_trailing_slash() {
     assert_eq!((a.status, b.status), (200, 200), "{}", b.body);
     assert_eq!(a.json(), b.json());
 }
+
+/// Queries are evaluated on the blocking pool, not on the runtime's two workers: while
+/// two queries wait for the org (held here, as a long evaluation would hold it), the
+/// simulator still answers a request that does not need the org. Evaluated on the workers,
+/// the two queries would block both, and nothing else would be answered until one ended.
+#[test]
+fn queries_do_not_stall_the_async_workers() {
+    let sim = sim(3, 1, 2000);
+    let quick = Client::with_timeout(&sim, Duration::from_secs(3));
+    let org = sim.state().instance();
+    let queries: Vec<_> = (0..2)
+        .map(|_| {
+            let c = Client::new(&sim);
+            std::thread::spawn(move || c.query("SELECT Id, Name FROM Account"))
+        })
+        .collect();
+    // Both queries have reached the server (logged, unanswered) before the check.
+    let in_flight = |c: &Client| {
+        c.admin_get("/requests").json()["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["class"] == "query" && e["status"].is_null())
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while in_flight(&quick) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queries never arrived"
+        );
+        std::thread::yield_now();
+    }
+    for _ in 0..10 {
+        let r = quick.admin_get("/page_size");
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    drop(org);
+    for q in queries {
+        let r = q.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["totalSize"], 3);
+    }
+}
