@@ -75,13 +75,13 @@ pub fn run(engine: &Engine, json: bool, command: AccountsCommand) -> Result<u8, 
 }
 
 fn follow(engine: &Engine, json: bool, account: &str) -> Result<u8, EngineError> {
-    let (record, _) = engine.find_record(&upsight_engine::writeback::RecordSpec::Account(
-        account.to_owned(),
-    ))?;
+    let (record, _) = engine
+        .edits()
+        .find_record(&upsight_engine::RecordSpec::Account(account.to_owned()))?;
     let upsight_core::RecordRef::Account(id) = record else {
         return Err(EngineError::AccountNotFound(account.to_owned()));
     };
-    let summary = engine.follow_merge(id)?;
+    let summary = engine.sync().follow_merge(id)?;
     let followed = engine.store().get_account(id)?;
     if json {
         print_json(&json!({"account": account_json(&followed), "sync": summary}));
@@ -97,7 +97,7 @@ fn follow(engine: &Engine, json: bool, account: &str) -> Result<u8, EngineError>
 }
 
 fn list(engine: &Engine, json: bool) -> Result<u8, EngineError> {
-    let rows = engine.list_accounts()?;
+    let rows = engine.accounts().list_accounts()?;
     if json {
         let out: Vec<Value> = rows
             .iter()
@@ -158,7 +158,7 @@ fn opportunity_json(o: &Opportunity) -> Value {
 }
 
 fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError> {
-    let view = engine.show_account(reference)?;
+    let view = engine.accounts().show_account(reference)?;
     if json {
         let mut out = account_json(&view.account);
         out["opportunities"] = view.opportunities.iter().map(opportunity_json).collect();
@@ -186,8 +186,8 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
     // Shown by the org's type when the describe is cached (a datetime in the user's time
     // zone, a multi-select picklist's values, rich text without its markup), else by the
     // field map's; no call to Salesforce for it.
-    let meta = engine.cached_org_meta().ok().flatten();
-    let zone = engine.time_zone();
+    let meta = engine.metadata().cached_org_meta().ok().flatten();
+    let zone = engine.edits().time_zone();
     for (category, fields) in field_map.by_category(upsight_core::SObject::Account) {
         outln!("\n{category}");
         for f in fields {
@@ -236,7 +236,7 @@ fn display_value(v: &Value) -> String {
 }
 
 fn search(engine: &Engine, json: bool, text: &str) -> Result<u8, EngineError> {
-    let hits = engine.search_salesforce(text)?;
+    let hits = engine.accounts().search_salesforce(text)?;
     if json {
         print_json(&hits);
     } else {
@@ -286,7 +286,7 @@ fn add(engine: &Engine, json: bool, args: AddArgs) -> Result<u8, EngineError> {
     if let Some(path) = &args.sf_id_file {
         inputs.extend(read_id_file(path)?);
     }
-    let outcome = engine.add_accounts(&inputs, &no_progress)?;
+    let outcome = engine.accounts().add_accounts(&inputs, &no_progress)?;
     if json {
         print_json(&json!({
             "created": outcome.created.iter().map(account_json).collect::<Vec<_>>(),
@@ -319,7 +319,7 @@ fn add(engine: &Engine, json: bool, args: AddArgs) -> Result<u8, EngineError> {
 }
 
 fn new(engine: &Engine, json: bool, name: &str) -> Result<u8, EngineError> {
-    let account = engine.create_local_account(name)?;
+    let account = engine.accounts().create_local_account(name)?;
     if json {
         print_json(
             &json!({"created": [account_json(&account)], "existing": [], "not_found": [], "sync": null}),
@@ -336,7 +336,9 @@ fn new(engine: &Engine, json: bool, name: &str) -> Result<u8, EngineError> {
 }
 
 fn link(engine: &Engine, json: bool, reference: &str, sf_id: &str) -> Result<u8, EngineError> {
-    let (account, summary) = engine.link_account(reference, sf_id, &no_progress)?;
+    let (account, summary) = engine
+        .accounts()
+        .link_account(reference, sf_id, &no_progress)?;
     if json {
         let mut out = account_json(&account);
         out["sync"] = json!(summary);

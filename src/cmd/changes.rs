@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use clap::Args;
 use serde_json::{json, Value};
 use upsight_core::{AccountId, ChangeEntry, ChangeStatus};
-use upsight_engine::writeback::RecordSpec;
+use upsight_engine::RecordSpec;
 use upsight_engine::{Engine, EngineError};
 
 use super::output::print_json;
@@ -125,7 +125,10 @@ pub fn short(value: &Value) -> String {
 
 pub fn run(engine: &Engine, json_out: bool, args: ChangesArgs) -> Result<u8, EngineError> {
     let account = match &args.account {
-        Some(text) => match engine.find_record(&RecordSpec::Account(text.clone()))? {
+        Some(text) => match engine
+            .edits()
+            .find_record(&RecordSpec::Account(text.clone()))?
+        {
             (upsight_core::RecordRef::Account(id), _) => Some(id),
             _ => None,
         },

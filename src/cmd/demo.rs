@@ -74,6 +74,7 @@ pub fn run(args: &DemoArgs, json: bool) -> anyhow::Result<()> {
         book.len()
     );
     engine
+        .accounts()
         .add_accounts(&book, &|_| {})
         .context("add the sample accounts")?;
     let serve = ServeArgs {

@@ -93,7 +93,7 @@ pub fn print_report(json_out: bool, report: &PushReport) -> u8 {
 }
 
 pub fn run(engine: &Engine, json_out: bool, _args: PushArgs) -> Result<u8, EngineError> {
-    let report = engine.push_reporting_wait(&|pid| match pid {
+    let report = engine.write_back().push_reporting_wait(&|pid| match pid {
         Some(pid) => eprintln!(
             "another upsight (pid {pid}) is pushing to this database; waiting for it to finish…"
         ),

@@ -29,7 +29,7 @@ pub fn run(engine: &Engine, json_out: bool, args: ResolveArgs) -> Result<u8, Eng
     let id = ChangeId(args.change);
     let mut view = EntryView::new(engine);
     if args.take_theirs {
-        let entry = engine.take_theirs(id)?;
+        let entry = engine.write_back().take_theirs(id)?;
         if json_out {
             print_json(&json!({"change": view.json(&entry)}));
         } else {
@@ -37,7 +37,7 @@ pub fn run(engine: &Engine, json_out: bool, args: ResolveArgs) -> Result<u8, Eng
         }
         return Ok(0);
     }
-    let (entry, report) = engine.keep_mine(id)?;
+    let (entry, report) = engine.write_back().keep_mine(id)?;
     if json_out {
         print_json(&json!({"change": view.json(&entry), "push": report_json(&report)}));
     } else {

@@ -24,10 +24,10 @@ pub struct RetryArgs {
 pub fn run(engine: &Engine, json_out: bool, args: RetryArgs) -> Result<u8, EngineError> {
     let (entries, report) = match args.change {
         Some(id) => {
-            let (entry, report) = engine.retry(ChangeId(id))?;
+            let (entry, report) = engine.write_back().retry(ChangeId(id))?;
             (vec![entry], report)
         }
-        None => engine.retry_all_failed()?,
+        None => engine.write_back().retry_all_failed()?,
     };
     let mut view = EntryView::new(engine);
     if json_out {

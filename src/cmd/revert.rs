@@ -19,7 +19,7 @@ pub struct RevertArgs {
 }
 
 pub fn run(engine: &Engine, json_out: bool, args: RevertArgs) -> Result<u8, EngineError> {
-    let (entry, report) = engine.revert(ChangeId(args.change))?;
+    let (entry, report) = engine.write_back().revert(ChangeId(args.change))?;
     let mut view = EntryView::new(engine);
     if json_out {
         print_json(&json!({"change": view.json(&entry), "push": report_json(&report)}));

@@ -4,7 +4,7 @@
 
 use clap::Args;
 use serde_json::json;
-use upsight_engine::writeback::RecordSpec;
+use upsight_engine::RecordSpec;
 use upsight_engine::{Engine, EngineError};
 
 use super::output::print_json;
@@ -34,10 +34,10 @@ pub fn run(engine: &Engine, json_out: bool, args: SetArgs) -> Result<u8, EngineE
     } else {
         RecordSpec::Account(args.record.clone())
     };
-    let edited = engine.edit(&spec, &args.field, &args.value)?;
+    let edited = engine.edits().edit(&spec, &args.field, &args.value)?;
     // Reload the entry after a push, so the printed status is the one that counts.
     let pushed = if args.push {
-        Some(engine.push()?)
+        Some(engine.write_back().push()?)
     } else {
         None
     };

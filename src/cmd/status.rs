@@ -24,7 +24,7 @@ pub fn run(engine: &Engine, json: bool) -> Result<u8, EngineError> {
         config.target_org.as_deref(),
     );
     view["checked_at"] = json!(checked.checked_at);
-    let usage = engine.api_usage_view()?;
+    let usage = engine.budget().api_usage_view()?;
     view["api_usage"] = serde_json::to_value(&usage).unwrap_or(Value::Null);
     if json {
         print_json(&view);

@@ -22,10 +22,10 @@ pub fn run(engine: &Engine, json: bool, args: SyncArgs) -> Result<u8, EngineErro
     let report = |p: Progress| bar.draw(p);
     let summary = match &args.account {
         Some(reference) => {
-            let account = engine.resolve_account(reference)?;
-            engine.sync_account(account.id, &report)
+            let account = engine.accounts().resolve_account(reference)?;
+            engine.sync().sync_account(account.id, &report)
         }
-        None => engine.sync_all(&report),
+        None => engine.sync().sync_all(&report),
     };
     bar.clear();
     let summary = summary?;

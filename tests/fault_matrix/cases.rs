@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use upsight_core::{FieldMap, RecordRef, SObject};
-use upsight_engine::writeback::RecordSpec;
+use upsight_engine::RecordSpec;
 use upsight_engine::{Engine, EngineOptions};
 use upsight_salesforce::{CliClient, RestClient, Sf, SfConfig};
 use upsight_store::Edit;
@@ -234,7 +234,7 @@ pub fn sf_hangs() {
     })
     .expect("the hanging script answers --version");
     let engine = Engine::with_client(engine_options(&rig), Arc::new(CliClient::new(sf))).unwrap();
-    let message = match engine.push() {
+    let message = match engine.write_back().push() {
         Ok(report) => {
             assert_eq!(report.pushed, 0, "{report:?}");
             assert_eq!(report.pending, 2, "{report:?}");
@@ -253,7 +253,10 @@ pub fn sf_hangs() {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "the hung sf (pid {pid}) is still running"
     );
-    let sync = engine.sync_all(&|_| {}).expect_err("a hung sync fails");
+    let sync = engine
+        .sync()
+        .sync_all(&|_| {})
+        .expect_err("a hung sync fails");
     assert!(sync.to_string().contains("did not finish within"), "{sync}");
     drop(engine);
     ledger.assert_status(&rig, "pending");
@@ -1486,6 +1489,7 @@ pub fn soak_1000_push_cycles_with_faults() {
             let field = NOTES[rng.below(NOTES.len() as u64) as usize];
             let value = format!("soak {cycle}.{k}");
             engine
+                .edits()
                 .edit(&RecordSpec::Account(account.clone()), field, &value)
                 .unwrap();
             ledger.note("account", &account, field, &value);
@@ -1495,10 +1499,10 @@ pub fn soak_1000_push_cycles_with_faults() {
             rig.fault(method, path, 1, action.clone());
             faulted += 1;
         }
-        let report = engine.push().unwrap();
+        let report = engine.write_back().push().unwrap();
         assert_eq!(report.conflicts, 0, "cycle {cycle}: {report:?}");
         if report.failed > 0 {
-            let (_, again) = engine.retry_all_failed().unwrap();
+            let (_, again) = engine.write_back().retry_all_failed().unwrap();
             assert_eq!(
                 again.failed, 0,
                 "cycle {cycle}: a retry failed again: {again:?}"
@@ -1509,7 +1513,7 @@ pub fn soak_1000_push_cycles_with_faults() {
     }
     assert!(faulted >= 50, "only {faulted} faults injected");
     let _ = retried;
-    let last = engine.push().unwrap();
+    let last = engine.write_back().push().unwrap();
     assert!(last.is_complete(), "{last:?}");
     drop(engine);
     ledger.assert_status(&rig, "pushed");

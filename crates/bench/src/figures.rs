@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context};
 use serde_json::{json, Map, Value};
-use upsight_engine::writeback::RecordSpec;
+use upsight_engine::RecordSpec;
 use upsight_engine::{Engine, EngineOptions};
 use upsight_salesforce::RestClient;
 use upsight_store::{NewAccount, Store};
@@ -56,7 +56,7 @@ pub fn run_all(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
     // The SOQL upsight sends, read back from the simulator, is the baselines' query: the
     // same rows and fields by construction.
     org.reset_requests()?;
-    let warm = eng300.sync_all(&|_| {})?;
+    let warm = eng300.sync().sync_all(&|_| {})?;
     ensure!(warm.accounts_updated == 300, "warm-up sync: {warm:?}");
     let q300 = org.logged_queries()?;
     ensure!(
@@ -68,7 +68,7 @@ pub fn run_all(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
     // the book is two chunks; the baseline is still one bare query for all 300 Ids.
     let bare300 = with_id_list(&q300[0], book)?;
     org.reset_requests()?;
-    let warm = eng2000.sync_all(&|_| {})?;
+    let warm = eng2000.sync().sync_all(&|_| {})?;
     ensure!(warm.accounts_updated == 2000, "warm-up sync: {warm:?}");
     let q2000 = org.logged_queries()?;
     let bare2000 = without_id_list(&q2000[0])?;
@@ -79,7 +79,7 @@ pub fn run_all(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
         .context("the first account is local")?
         .id;
     org.reset_requests()?;
-    eng300.sync_account(single_local, &|_| {})?;
+    eng300.sync().sync_account(single_local, &|_| {})?;
     let q1 = org.logged_queries()?;
     ensure!(
         q1.len() == 1,
@@ -305,7 +305,7 @@ fn sync_rows(
     let (warm, bare) = interleaved(
         runs,
         |_| {
-            let (summary, ms) = timed(|| engine.sync_all(&|_| {}));
+            let (summary, ms) = timed(|| engine.sync().sync_all(&|_| {}));
             let summary = summary?;
             ensure!(summary.accounts_updated == n, "sync: {summary:?}");
             ensure!(summary.sf_calls == 0, "a warm sync ran sf: {summary:?}");
@@ -362,7 +362,7 @@ fn sync_rows(
 fn make_edits(engine: &Engine, accounts: &[String], tag: &str) -> anyhow::Result<()> {
     for (i, id) in accounts.iter().enumerate() {
         for (j, field) in PUSH_FIELDS.iter().enumerate() {
-            engine.edit(
+            engine.edits().edit(
                 &RecordSpec::Account(id.clone()),
                 field,
                 &format!("bench {tag}: account {i}, field {j}"),
@@ -462,7 +462,7 @@ fn push_rows(
             // Our previous push's writes settle (two seconds of server clock) before the
             // sync reads them, or it could not stamp those records.
             std::thread::sleep(std::time::Duration::from_millis(2_100));
-            engine.sync_all(&|_| {})?;
+            engine.sync().sync_all(&|_| {})?;
             make_edits(engine, pushed_accounts, &format!("synced {i}"))?;
             let (out, ms) = world.run_upsight(db, "cli", org, &["push"])?;
             ensure!(out["pushed"] == 500, "push: {out}");
@@ -484,7 +484,7 @@ fn push_rows(
         runs,
         |i| {
             make_edits(engine, pushed_accounts, &format!("rest {i}"))?;
-            let (report, ms) = timed(|| engine.push());
+            let (report, ms) = timed(|| engine.write_back().push());
             let report = report?;
             ensure!(report.pushed == 500, "push: {report:?}");
             Ok(ms)
@@ -880,7 +880,7 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
         Ok(Engine::with_client(options, replay.clone())?)
     };
     // Record every answer once.
-    let recorded = fresh("apply-record.db")?.sync_all(&|_| {})?;
+    let recorded = fresh("apply-record.db")?.sync().sync_all(&|_| {})?;
     ensure!(
         recorded.accounts_updated == 2000 && recorded.opportunities_upserted == 10_000,
         "recording sync: {recorded:?}"
@@ -890,7 +890,7 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
     for i in 0..runs {
         let engine = fresh(&format!("apply-{i}.db"))?;
         let before = process_cpu_ms();
-        let (summary, ms) = timed(|| engine.sync_all(&|_| {}));
+        let (summary, ms) = timed(|| engine.sync().sync_all(&|_| {}));
         let used = process_cpu_ms() - before;
         let summary = summary?;
         ensure!(

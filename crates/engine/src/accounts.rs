@@ -11,9 +11,13 @@ use upsight_core::{Account, AccountId, ChangeEntry, Opportunity, Role, SObject};
 use upsight_salesforce::{Cond, KeyPrefix, Order, Select, SfId};
 use upsight_store::{AccountRow, ChangeFilter, Created, NewAccount, StoreError};
 
-use crate::engine::Engine;
+use crate::budget::Budget;
 use crate::error::{EngineError, Result};
+use crate::lock::SyncGate;
+use crate::metadata::Metadata;
 use crate::progress::ProgressFn;
+use crate::shared::Shared;
+use crate::sync::Syncs;
 use crate::sync::{SyncScope, SyncSummary};
 
 /// The most matches a Salesforce search returns.
@@ -70,34 +74,46 @@ pub fn parse_account_id(text: &str) -> Result<SfId> {
     })
 }
 
-impl Engine {
+/// The accounts service (search Salesforce, add, create, link, show, list), over the parts the engine's services share.
+#[derive(Clone, Copy)]
+pub struct Accounts<'a> {
+    shared: &'a Shared,
+    gate: &'a SyncGate,
+}
+
+impl<'a> Accounts<'a> {
+    pub(crate) fn new(shared: &'a Shared, gate: &'a SyncGate) -> Accounts<'a> {
+        Accounts { shared, gate }
+    }
+
     /// Finds a local account by local id (`42`) or Salesforce Id / record URL.
     pub fn resolve_account(&self, reference: &str) -> Result<Account> {
         let reference = reference.trim();
         if let Ok(id) = reference.parse::<i64>() {
-            return Ok(self.store().get_account(AccountId(id))?);
+            return Ok(self.shared.store().get_account(AccountId(id))?);
         }
         let sf_id = parse_account_id(reference)?;
-        self.store()
+        self.shared
+            .store()
             .find_account_by_sf_id(sf_id.as_str())?
             .ok_or_else(|| EngineError::AccountNotFound(reference.to_owned()))
     }
 
     /// Every local account with the list's key fields, by name.
     pub fn list_accounts(&self) -> Result<Vec<AccountRow>> {
-        let map = self.field_map();
+        let map = self.shared.field_map();
         let fields: Vec<&str> = LIST_ROLES
             .iter()
             .filter_map(|&role| map.by_role(SObject::Account, role))
             .map(|def| def.api_name.as_str())
             .collect();
-        Ok(self.store().list_account_rows(&fields)?)
+        Ok(self.shared.store().list_account_rows(&fields)?)
     }
 
     /// An account, its opportunities and its unresolved edits.
     pub fn show_account(&self, reference: &str) -> Result<AccountView> {
         let account = self.resolve_account(reference)?;
-        let store = self.store();
+        let store = self.shared.store();
         let opportunities = store.opportunities_of(account.id)?;
         let pending = store
             .list_changes(&ChangeFilter {
@@ -123,8 +139,8 @@ impl Engine {
                 "search text is empty; give part of an account name".into(),
             ));
         }
-        let client = self.client()?;
-        let meta = self.org_meta()?;
+        let client = self.shared.client()?;
+        let meta = Metadata::new(self.shared).org_meta()?;
         let account = meta.object(upsight_core::SObject::Account);
         let mut select = Select::from("Account").field("Id").field("Name");
         let with_owner = account.has_path("Owner.Name");
@@ -153,9 +169,9 @@ impl Engine {
         }
         let records = client.query(&soql);
         // Over REST the answer carried the org's usage; keep it for the budget.
-        self.note_api_usage(client.as_ref());
+        Budget::new(self.shared).note_api_usage(client.as_ref());
         let records = records?.records;
-        let store = self.store();
+        let store = self.shared.store();
         let mut hits = Vec::with_capacity(records.len());
         for r in records {
             let text_of = |path: &str| {
@@ -181,7 +197,7 @@ impl Engine {
         if name.is_empty() {
             return Err(EngineError::Invalid("an account needs a name".into()));
         }
-        Ok(self.store().create_account(&NewAccount {
+        Ok(self.shared.store().create_account(&NewAccount {
             name: name.to_owned(),
             sf_id: None,
             ..NewAccount::default()
@@ -212,7 +228,7 @@ impl Engine {
         };
         let mut wanted = Vec::new();
         {
-            let store = self.store();
+            let store = self.shared.store();
             for id in ids {
                 match store.find_account_by_sf_id(id.as_str())? {
                     Some(account) => outcome.existing.push(account),
@@ -228,50 +244,58 @@ impl Engine {
                 name: first.name.clone(),
             });
         }
-        let summary = self.gated(SyncScope::Add, progress, |pass| {
-            let fetched = self.fetch_accounts(&wanted, progress)?;
-            let records = &fetched.records;
-            let mut new = Vec::new();
-            for id in &wanted {
-                let record = records.iter().find(|r| {
-                    r.get("Id")
+        let summary =
+            Syncs::new(self.shared, self.gate).gated(SyncScope::Add, progress, |pass| {
+                let fetched =
+                    Syncs::new(self.shared, self.gate).fetch_accounts(&wanted, progress)?;
+                let records = &fetched.records;
+                let mut new = Vec::new();
+                for id in &wanted {
+                    let record = records.iter().find(|r| {
+                        r.get("Id")
+                            .and_then(|v| v.as_str())
+                            .is_some_and(|v| v.eq_ignore_ascii_case(id.as_str()))
+                    });
+                    let Some(record) = record else {
+                        outcome.not_found.push(id.to_string());
+                        continue;
+                    };
+                    let name = record
+                        .get("Name")
                         .and_then(|v| v.as_str())
-                        .is_some_and(|v| v.eq_ignore_ascii_case(id.as_str()))
-                });
-                let Some(record) = record else {
-                    outcome.not_found.push(id.to_string());
-                    continue;
-                };
-                let name = record
-                    .get("Name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(id.as_str())
-                    .to_owned();
-                new.push(NewAccount {
-                    name,
-                    sf_id: Some(id.to_string()),
-                    ..NewAccount::default()
-                });
-            }
-            let mut targets = Vec::new();
-            for created in self.store().create_accounts(&new)? {
-                match created {
-                    Created::New(id) => targets.push(id),
-                    // Added by someone else since the check above: report it, no duplicate.
-                    Created::Existing(existing) => {
-                        outcome.existing.push(self.store().get_account(existing)?)
+                        .unwrap_or(id.as_str())
+                        .to_owned();
+                    new.push(NewAccount {
+                        name,
+                        sf_id: Some(id.to_string()),
+                        ..NewAccount::default()
+                    });
+                }
+                let mut targets = Vec::new();
+                for created in self.shared.store().create_accounts(&new)? {
+                    match created {
+                        Created::New(id) => targets.push(id),
+                        // Added by someone else since the check above: report it, no duplicate.
+                        Created::Existing(existing) => outcome
+                            .existing
+                            .push(self.shared.store().get_account(existing)?),
                     }
                 }
-            }
-            if targets.is_empty() {
-                return Err(EngineError::NotInSalesforce {
-                    ids: outcome.not_found.clone(),
-                });
-            }
-            let locals = self.targets(Some(&targets))?;
-            self.pull(pass, SyncScope::Add, locals, Some(fetched), progress)
-        })?;
-        let store = self.store();
+                if targets.is_empty() {
+                    return Err(EngineError::NotInSalesforce {
+                        ids: outcome.not_found.clone(),
+                    });
+                }
+                let locals = Syncs::new(self.shared, self.gate).targets(Some(&targets))?;
+                Syncs::new(self.shared, self.gate).pull(
+                    pass,
+                    SyncScope::Add,
+                    locals,
+                    Some(fetched),
+                    progress,
+                )
+            })?;
+        let store = self.shared.store();
         // The new accounts, as the sync left them.
         for id in wanted {
             if let Some(account) = store.find_account_by_sf_id(id.as_str())? {
@@ -303,7 +327,7 @@ impl Engine {
             }
             _ => {}
         }
-        if let Some(other) = self.store().find_account_by_sf_id(sf_id.as_str())? {
+        if let Some(other) = self.shared.store().find_account_by_sf_id(sf_id.as_str())? {
             if other.id != account.id {
                 return Err(EngineError::AlreadyExists {
                     sf_id: sf_id.to_string(),
@@ -312,33 +336,41 @@ impl Engine {
                 });
             }
         }
-        let summary = self.gated(SyncScope::Account(account.id), progress, |pass| {
-            let fetched = self.fetch_accounts(std::slice::from_ref(&sf_id), progress)?;
-            if fetched.records.is_empty() {
-                return Err(EngineError::NotInSalesforce {
-                    ids: vec![sf_id.to_string()],
-                });
-            }
-            self.store()
-                .link_account(account.id, sf_id.as_str())
-                .map_err(|e| match e {
-                    StoreError::AlreadyExists { sf_id, existing } => EngineError::AlreadyExists {
-                        sf_id,
-                        existing,
-                        name: String::new(),
-                    },
-                    other => other.into(),
-                })?;
-            let locals = self.targets(Some(&[account.id]))?;
-            self.pull(
-                pass,
-                SyncScope::Account(account.id),
-                locals,
-                Some(fetched),
-                progress,
-            )
-        })?;
-        let account = self.store().get_account(account.id)?;
+        let summary = Syncs::new(self.shared, self.gate).gated(
+            SyncScope::Account(account.id),
+            progress,
+            |pass| {
+                let fetched = Syncs::new(self.shared, self.gate)
+                    .fetch_accounts(std::slice::from_ref(&sf_id), progress)?;
+                if fetched.records.is_empty() {
+                    return Err(EngineError::NotInSalesforce {
+                        ids: vec![sf_id.to_string()],
+                    });
+                }
+                self.shared
+                    .store()
+                    .link_account(account.id, sf_id.as_str())
+                    .map_err(|e| match e {
+                        StoreError::AlreadyExists { sf_id, existing } => {
+                            EngineError::AlreadyExists {
+                                sf_id,
+                                existing,
+                                name: String::new(),
+                            }
+                        }
+                        other => other.into(),
+                    })?;
+                let locals = Syncs::new(self.shared, self.gate).targets(Some(&[account.id]))?;
+                Syncs::new(self.shared, self.gate).pull(
+                    pass,
+                    SyncScope::Account(account.id),
+                    locals,
+                    Some(fetched),
+                    progress,
+                )
+            },
+        )?;
+        let account = self.shared.store().get_account(account.id)?;
         Ok((account, summary))
     }
 }

@@ -6,7 +6,7 @@
 //! search write the reading their client saw when they end; the decision is
 //! `upsight_core::budget::assess`, and this module is only its I/O.
 //!
-//! It also counts what one operation spent ([`Spent`]), for the summaries.
+//! It also counts what one operation spent (`Spent`), for the summaries.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use upsight_core::budget::{self, BudgetLevel, UsageReading};
 use upsight_salesforce::{api_calls_spent, CallStats, SalesforceClient};
 
-use crate::engine::Engine;
+use crate::context::CACHE_PREFIX;
 use crate::error::{EngineError, Result};
-use crate::meta::CACHE_PREFIX;
+use crate::shared::Shared;
 
 /// The format of the stored reading; bump it when it changes shape (an old one is then
 /// ignored until the next call brings a new one).
@@ -53,7 +53,7 @@ impl ApiUsageView {
             used: reading.used,
             limit: reading.limit,
             percent: reading.percent(),
-            seen_at: crate::sync::rfc3339(reading.seen_at_s, 0),
+            seen_at: rfc3339(reading.seen_at_s, 0),
             level,
             warning: budget::warning(reading, level),
         }
@@ -103,16 +103,67 @@ impl Spent {
     }
 }
 
+/// Call counters at the start of an operation, to report what it cost: the client's, and
+/// the engine's `sf --version` probes.
+pub(crate) struct CallBaseline(CallStats, u64);
+
+impl CallBaseline {
+    /// The client's counters now, or zero if it is not connected yet (so connecting, which
+    /// may start `sf` twice, is counted too).
+    pub(crate) fn take(shared: &Shared) -> CallBaseline {
+        CallBaseline(
+            shared
+                .connected_client()
+                .map(|c| c.stats())
+                .unwrap_or_default(),
+            shared.sf_probes(),
+        )
+    }
+
+    /// What the operation spent since the baseline; and the org's usage the client saw,
+    /// remembered for `upsight status` and the pusher.
+    pub(crate) fn spent(&self, shared: &Shared, client: &dyn SalesforceClient) -> Spent {
+        Budget::new(shared).note_api_usage(client);
+        Spent::between(&self.0, client, shared.sf_probes().saturating_sub(self.1))
+    }
+}
+
+/// Seconds and milliseconds since the Unix epoch as the store writes timestamps.
+pub(crate) fn rfc3339(secs: u64, millis: u32) -> String {
+    let millisecond = i64::try_from(secs)
+        .ok()
+        .and_then(|s| s.checked_mul(1_000)?.checked_add(i64::from(millis)))
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .unwrap_or(jiff::Timestamp::MAX);
+    store_timestamp(millisecond)
+}
+
+/// `2026-01-01T00:00:00.000Z`: the store's own form (SQLite's
+/// `strftime('%Y-%m-%dT%H:%M:%fZ')`), milliseconds truncated.
+pub(crate) fn store_timestamp(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 pub(crate) fn now_s() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-impl Engine {
+/// The API budget service (the org's usage as last seen, and what an operation spent), over the parts the engine's services share.
+#[derive(Clone, Copy)]
+pub struct Budget<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> Budget<'a> {
+    pub(crate) fn new(shared: &'a Shared) -> Budget<'a> {
+        Budget { shared }
+    }
+
     /// The settings-table key of the stored reading for the current target org.
     fn usage_key(&self) -> String {
-        let settings = self.settings();
+        let settings = self.shared.settings();
         format!(
             "{CACHE_PREFIX}api_usage:{}",
             settings.target_org.as_deref().unwrap_or("")
@@ -123,12 +174,14 @@ impl Engine {
     /// client's if it saw a newer one since. No call is made.
     pub fn api_usage(&self) -> Result<Option<UsageReading>> {
         let stored = self
+            .shared
             .reader()
             .setting(&self.usage_key())?
             .and_then(|text| serde_json::from_str::<Stored>(&text).ok())
             .filter(|s| s.version == USAGE_VERSION)
             .map(|s| s.reading);
         let live = self
+            .shared
             .connected_client()
             .and_then(|c| client_reading(c.as_ref()));
         Ok(match (stored, live) {
@@ -138,13 +191,13 @@ impl Engine {
         })
     }
 
-    /// [`Engine::api_usage`] as it stands now, for a summary or a page.
+    /// [`Budget::api_usage`] as it stands now, for a summary or a page.
     pub fn api_usage_view(&self) -> Result<Option<ApiUsageView>> {
         let now = now_s();
         Ok(self.api_usage()?.map(|r| ApiUsageView::at(&r, now)))
     }
 
-    /// [`Engine::api_usage_view`] for a summary: the usage is a note on the result, and a
+    /// [`Budget::api_usage_view`] for a summary: the usage is a note on the result, and a
     /// database that cannot be read here fails the operation's own writes, which say so.
     pub(crate) fn summary_usage(&self) -> Option<ApiUsageView> {
         self.api_usage_view().ok().flatten()
@@ -160,7 +213,7 @@ impl Engine {
     /// (another process may have seen one since).
     pub fn record_api_usage(&self, reading: UsageReading) -> Result<()> {
         let key = self.usage_key();
-        let mut store = self.store();
+        let mut store = self.shared.store();
         let newer_stored = store
             .setting(&key)?
             .and_then(|text| serde_json::from_str::<Stored>(&text).ok())

@@ -25,9 +25,9 @@ use upsight_salesforce::{
 };
 
 use crate::context::Context;
+use crate::context::CACHE_PREFIX;
 use crate::error::Result;
 use crate::flight::SingleFlight;
-use crate::meta::CACHE_PREFIX;
 
 /// The database key of what the `sf --version` probes found.
 const INSTALLS_KEY: &str = "sf_installs";

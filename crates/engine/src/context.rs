@@ -12,10 +12,38 @@ use upsight_core::FieldMap;
 use upsight_salesforce::SfConfig;
 use upsight_store::Store;
 
-use crate::engine::EngineOptions;
 use crate::error::{EngineError, Result};
 use crate::files::{read_user_file, FileRole, USER_FILE_LIMIT};
 use crate::settings::{self, Layers, SettingKey, Settings};
+
+/// The prefix of cache keys in the settings table. Settings never use it.
+pub const CACHE_PREFIX: &str = "cache.";
+
+/// How to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The SQLite file; created (with its directory) if missing.
+    pub db_path: PathBuf,
+    /// The config file to read; `None` for the default location
+    /// ([`settings::default_config_path`]). A missing file is not an error.
+    pub config_path: Option<PathBuf>,
+    /// The environment settings are read from (`UPSIGHT_*`, `HOME`, XDG directories).
+    pub env: BTreeMap<String, String>,
+    /// One-run overrides from command-line flags (`--target-org`).
+    pub flags: BTreeMap<SettingKey, String>,
+}
+
+impl EngineOptions {
+    /// Options for `db_path`, reading the process environment.
+    pub fn new(db_path: impl Into<PathBuf>) -> EngineOptions {
+        EngineOptions {
+            db_path: db_path.into(),
+            config_path: None,
+            env: settings::process_env(),
+            flags: BTreeMap::new(),
+        }
+    }
+}
 
 /// How many connections serve reads beside the one that writes: the web app's pages, the
 /// sidebar and the Changes page read through them, so none waits behind a sync's apply
@@ -35,7 +63,7 @@ pub(crate) struct Context {
     field_map: RwLock<Arc<FieldMap>>,
 }
 
-/// A store connection lent for reading (see [`Context::reader`]).
+/// A store connection lent for reading (see `Engine::reader`).
 pub enum ReadStore<'a> {
     Reader(MutexGuard<'a, Store>),
     Writer(MutexGuard<'a, Store>),
@@ -150,7 +178,7 @@ impl Context {
         }
     }
 
-    /// A value the store keeps as a cache (under [`crate::meta::CACHE_PREFIX`]), parsed;
+    /// A value the store keeps as a cache (under [`CACHE_PREFIX`]), parsed;
     /// `None` when missing or unreadable (a cache is rebuilt, never trusted blindly).
     pub fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
         let text = self.store().setting(key).ok()??;

@@ -6,17 +6,16 @@
 //! this returns.
 
 use serde_json::Value;
-use upsight_core::input::{
-    checkbox_controller_values, decode_valid_for, parse_value, Dependency, FieldRules,
-    InputContext, ValueError,
-};
+use upsight_core::input::{parse_value, InputContext, ValueError};
 use upsight_core::{ChangeEntry, ChangeId, FieldDef};
 use upsight_store::{Edit, EditOutcome};
 
-use crate::engine::Engine;
 use crate::error::Result;
-use crate::meta::{FieldMeta, ObjectMeta};
-use crate::writeback::{RecordSpec, WriteBackError};
+use crate::meta::rules;
+use crate::metadata::Metadata;
+use crate::records::RecordSpec;
+use crate::shared::Shared;
+use crate::writeback::WriteBackError;
 
 /// What an edit did, with the entry it opened or merged into.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,59 +56,31 @@ impl EditOutcomeKind {
     }
 }
 
-/// The org's rules for a field, in the form the pure validator takes. A dependent
-/// picklist's `validFor` bitmaps are read against its controller's values (a checkbox
-/// controller has two: unchecked, checked).
-pub fn rules(meta: &FieldMeta, object: &ObjectMeta) -> FieldRules {
-    let dependency = meta.controller_name.as_ref().and_then(|controller| {
-        let controller_meta = object.field(controller)?;
-        let controller_values = if controller_meta.field_type == "boolean" {
-            checkbox_controller_values()
-        } else {
-            controller_meta.picklist_values.clone()
-        };
-        let valid_for = meta
-            .picklist_values
-            .iter()
-            .zip(meta.valid_for.iter().chain(std::iter::repeat(&None)))
-            .map(|(value, bits)| {
-                let with = bits
-                    .as_deref()
-                    .and_then(|b| decode_valid_for(b, &controller_values))
-                    .unwrap_or_default();
-                (value.clone(), with)
-            })
-            .collect();
-        Some(Dependency {
-            controller: controller_meta.name.clone(),
-            valid_for,
-        })
-    });
-    FieldRules {
-        name: meta.name.clone(),
-        label: meta.label.clone(),
-        sf_type: meta.field_type.clone(),
-        length: usize::try_from(meta.length).unwrap_or(usize::MAX),
-        restricted_picklist: meta.restricted_picklist,
-        picklist_values: meta.picklist_values.clone(),
-        precision: meta
-            .precision
-            .and_then(|p| u32::try_from(p).ok())
-            .unwrap_or(0),
-        scale: meta.scale.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
-        updateable: meta.updateable,
-        nillable: meta.nillable,
-        html_formatted: meta.html_formatted,
-        dependency,
-    }
+/// The edit service (validate and save a local edit of a write-back field), over the parts the engine's services share.
+#[derive(Clone, Copy)]
+pub struct Edits<'a> {
+    shared: &'a Shared,
 }
 
-impl Engine {
+impl<'a> Edits<'a> {
+    pub(crate) fn new(shared: &'a Shared) -> Edits<'a> {
+        Edits { shared }
+    }
+
+    /// The local record `spec` names, with its Salesforce Id.
+    pub fn find_record(
+        &self,
+        spec: &RecordSpec,
+    ) -> Result<(upsight_core::RecordRef, Option<String>)> {
+        crate::records::find_record(&self.shared.store(), spec)
+    }
+
     /// Resolves `field` (an API name or a unique label) to a write-back field of the record
     /// kind, refusing every other field with a message that says so.
     pub fn write_back_field(&self, spec: &RecordSpec, field: &str) -> Result<FieldDef> {
         let sobject = spec.sobject();
         let def = self
+            .shared
             .field_map()
             .resolve(sobject, field)
             .map_err(WriteBackError::from)?
@@ -133,7 +104,7 @@ impl Engine {
         input: &str,
     ) -> Result<(FieldDef, Value)> {
         let def = self.write_back_field(spec, field)?;
-        let meta = self.org_meta()?;
+        let meta = Metadata::new(self.shared).org_meta()?;
         let Some(org_field) = meta.object(def.sobject).field(&def.api_name) else {
             return Err(WriteBackError::Value(ValueError::NotInOrg {
                 sobject: def.sobject,
@@ -149,6 +120,7 @@ impl Engine {
         let controller_value = match &rules.dependency {
             Some(dependency)
                 if self
+                    .shared
                     .field_map()
                     .get(def.sobject, &dependency.controller)
                     .is_some() =>
@@ -173,8 +145,8 @@ impl Engine {
     /// The record's local value of `field` (the value a pending edit set, or the last
     /// synced one), matched case-insensitively as Salesforce names fields.
     fn local_value(&self, spec: &RecordSpec, field: &str) -> Result<Option<Value>> {
-        let (record, _) = self.find_record(spec)?;
-        let store = self.store();
+        let (record, _) = crate::records::find_record(&self.shared.store(), spec)?;
+        let store = self.shared.store();
         let fields = match record {
             upsight_core::RecordRef::Account(id) => store.get_account(id)?.fields,
             upsight_core::RecordRef::Opportunity(id) => store.get_opportunity(id)?.fields,
@@ -187,7 +159,7 @@ impl Engine {
 
     /// The time zone datetimes are typed and shown in.
     pub fn time_zone(&self) -> jiff::tz::TimeZone {
-        self.settings().time_zone()
+        self.shared.settings().time_zone()
     }
 
     /// Validates and saves one edit: the local value and its change-log entry, in one
@@ -195,12 +167,12 @@ impl Engine {
     /// afterwards.
     pub fn edit(&self, spec: &RecordSpec, field: &str, input: &str) -> Result<Edited> {
         // Resolve the record first: a typo in the account should not cost a describe.
-        let (record, sf_id) = self.find_record(spec)?;
+        let (record, sf_id) = crate::records::find_record(&self.shared.store(), spec)?;
         if sf_id.is_none() {
             return Err(WriteBackError::NotLinked(record).into());
         }
         let (def, value) = self.validate_edit(spec, field, input)?;
-        let outcome = self.store().record_edit(&Edit {
+        let outcome = self.shared.store().record_edit(&Edit {
             record,
             field: def.api_name.clone(),
             value: value.clone(),
@@ -224,8 +196,8 @@ impl Engine {
     /// For a field just edited, the dependent picklists of the record (in the field map)
     /// whose local value its new value no longer allows, as [`Edited::warnings`].
     fn dependents_out_of_step(&self, spec: &RecordSpec, controller: &str) -> Result<Vec<String>> {
-        let meta = self.org_meta()?;
-        let map = self.field_map();
+        let meta = Metadata::new(self.shared).org_meta()?;
+        let map = self.shared.field_map();
         let mut warnings = Vec::new();
         for dependent in &meta.object(spec.sobject()).fields {
             let controlled = dependent

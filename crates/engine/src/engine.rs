@@ -6,65 +6,41 @@
 //! Every method blocks (the client runs `sf` or HTTP synchronously); the web app calls
 //! them from `spawn_blocking`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::Path;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use upsight_core::FieldMap;
 use upsight_salesforce::{Discovery, Error as SfError, SalesforceClient, SfConfig};
 use upsight_store::Store;
 
+use crate::accounts::Accounts;
+use crate::budget::Budget;
 use crate::connection::{CheckedReport, ClientSource, Connection};
-use crate::context::{Context, ReadStore};
+use crate::context::{Context, EngineOptions, ReadStore};
+use crate::edit::Edits;
 use crate::error::{EngineError, Result};
-use crate::flight::SingleFlight;
 use crate::lock::SyncGate;
-use crate::meta::OrgMeta;
-use crate::settings::{self, SettingKey, Settings};
+use crate::metadata::Metadata;
+use crate::push::Pushes;
+use crate::settings::{SettingKey, Settings};
+use crate::shared::Shared;
+use crate::sync::Syncs;
 
-/// How to open an engine.
-#[derive(Debug, Clone)]
-pub struct EngineOptions {
-    /// The SQLite file; created (with its directory) if missing.
-    pub db_path: PathBuf,
-    /// The config file to read; `None` for the default location
-    /// ([`settings::default_config_path`]). A missing file is not an error.
-    pub config_path: Option<PathBuf>,
-    /// The environment settings are read from (`UPSIGHT_*`, `HOME`, XDG directories).
-    pub env: BTreeMap<String, String>,
-    /// One-run overrides from command-line flags (`--target-org`).
-    pub flags: BTreeMap<SettingKey, String>,
-}
-
-impl EngineOptions {
-    /// Options for `db_path`, reading the process environment.
-    pub fn new(db_path: impl Into<PathBuf>) -> EngineOptions {
-        EngineOptions {
-            db_path: db_path.into(),
-            config_path: None,
-            env: settings::process_env(),
-            flags: BTreeMap::new(),
-        }
-    }
-}
-
-/// The executor: a facade over the services (the shared [`Context`], the Salesforce
-/// [`Connection`], the metadata cache and the sync gate). `Send + Sync`; share it with
-/// `Arc`.
+/// The executor: a facade that holds the parts the services share (`Shared`: the
+/// database and settings, the Salesforce connection, the metadata cache) and the sync
+/// gate, and hands out the services: [`Engine::accounts`], [`Engine::sync`],
+/// [`Engine::write_back`], [`Engine::edits`], [`Engine::metadata`], [`Engine::budget`].
+/// `Send + Sync`; share it with `Arc`.
 pub struct Engine {
-    ctx: Context,
-    connection: Connection,
-    meta: Mutex<Option<(String, Arc<OrgMeta>)>>,
-    /// One describe of the org at a time (see `meta`).
-    pub(crate) describing: SingleFlight,
-    pub(crate) sync_gate: SyncGate,
+    shared: Shared,
+    sync_gate: SyncGate,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("db_path", &self.ctx.db_path())
+            .field("db_path", &self.shared.db_path())
             .finish_non_exhaustive()
     }
 }
@@ -98,45 +74,67 @@ impl Engine {
         let ctx = Context::open(options, salvage)?;
         let sync_gate = SyncGate::new(ctx.db_path());
         Ok(Engine {
-            ctx,
-            connection: Connection::new(client_source),
-            meta: Mutex::new(None),
-            describing: SingleFlight::default(),
+            shared: Shared::new(ctx, Connection::new(client_source)),
             sync_gate,
         })
     }
 
-    /// The in-memory slot of the org metadata cache (see `meta`), keyed by cache key.
-    pub(crate) fn meta_slot(&self) -> MutexGuard<'_, Option<(String, Arc<OrgMeta>)>> {
-        self.meta.lock().unwrap_or_else(|e| e.into_inner())
+    /// Accounts: search Salesforce, add by Id or URL, create, link, show, list.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts::new(&self.shared, &self.sync_gate)
+    }
+
+    /// Pull sync: the whole book or one account, one at a time per database.
+    pub fn sync(&self) -> Syncs<'_> {
+        Syncs::new(&self.shared, &self.sync_gate)
+    }
+
+    /// Write-back: push pending edits, retry, keep mine, take theirs, revert.
+    pub fn write_back(&self) -> Pushes<'_> {
+        Pushes::new(&self.shared)
+    }
+
+    /// Local edits of write-back fields, validated against the org's describe.
+    pub fn edits(&self) -> Edits<'_> {
+        Edits::new(&self.shared)
+    }
+
+    /// The org's metadata (describe, instance URL), cached.
+    pub fn metadata(&self) -> Metadata<'_> {
+        Metadata::new(&self.shared)
+    }
+
+    /// The org's API usage as last seen, and what the budget asks of background work.
+    pub fn budget(&self) -> Budget<'_> {
+        Budget::new(&self.shared)
     }
 
     /// The database file.
     pub fn db_path(&self) -> &Path {
-        self.ctx.db_path()
+        self.shared.ctx.db_path()
     }
 
     /// The store, locked for this thread. Hold the guard only for the store calls
     /// themselves, never across a Salesforce call, so one slow `sf` cannot stall every
     /// other request.
     pub fn store(&self) -> MutexGuard<'_, Store> {
-        self.ctx.store()
+        self.shared.ctx.store()
     }
 
     /// A store connection for reading only, which does not wait behind the writer (a
     /// sync's apply). Use it where nothing read is then written.
     pub fn reader(&self) -> ReadStore<'_> {
-        self.ctx.reader()
+        self.shared.ctx.reader()
     }
 
     /// The settings in effect.
     pub fn settings(&self) -> Arc<Settings> {
-        self.ctx.settings()
+        self.shared.ctx.settings()
     }
 
     /// The field map in effect (built-in, with the override file laid over it).
     pub fn field_map(&self) -> Arc<FieldMap> {
-        self.ctx.field_map()
+        self.shared.ctx.field_map()
     }
 
     /// Saves a setting in the database (an empty value removes it), re-resolves every
@@ -159,15 +157,16 @@ impl Engine {
         if key == SettingKey::SfPath && !normalised.is_empty() {
             // Checked before the store is locked: it runs `<path> --version`.
             if let Err(e) = self
+                .shared
                 .connection
-                .check_sf_path(&self.ctx, Path::new(&normalised))
+                .check_sf_path(&self.shared.ctx, Path::new(&normalised))
             {
                 return Err(invalid(sf_path_problem(e)));
             }
         }
-        let change = self.ctx.save_setting(key, &normalised)?;
+        let change = self.shared.ctx.save_setting(key, &normalised)?;
         if change.reaches_salesforce_differently() {
-            self.connection.reset();
+            self.shared.connection.reset();
         }
         Ok(change.after)
     }
@@ -179,43 +178,41 @@ impl Engine {
     /// to `sf` up front: on the CLI transport, learning it costs an `sf org display` before
     /// the first update or composite query.
     pub fn client(&self) -> Result<Arc<dyn SalesforceClient>> {
-        self.connection.client(&self.ctx, || {
-            Ok(self.org_facts()?.map(|facts| facts.api_version))
-        })
+        self.shared.client()
     }
 
     /// The client if one is connected already, without connecting.
     pub fn connected_client(&self) -> Option<Arc<dyn SalesforceClient>> {
-        self.connection.connected_client()
+        self.shared.connection.connected_client()
     }
 
     /// `sf --version` probes run so far to find `sf`. The client's own counters start
     /// after them, so reports that count every `sf` process add these.
     pub fn sf_probes(&self) -> u64 {
-        self.connection.probes()
+        self.shared.connection.probes()
     }
 
     /// Where `sf` is and which org it targets, per the settings.
     pub fn sf_config(&self) -> SfConfig {
-        self.ctx.sf_config()
+        self.shared.ctx.sf_config()
     }
 
     /// Every `sf` install found (Settings' dropdown). Only a file not probed before as it
     /// is now costs an `sf --version`.
     pub fn sf_installs(&self) -> Discovery {
-        self.connection.installs(&self.ctx)
+        self.shared.connection.installs(&self.shared.ctx)
     }
 
     /// What Settings > Salesforce CLI and `upsight status` show (the status, `sf`'s
     /// version, the orgs it knows), from the last check when that is under `max_age` old,
     /// else checked now: one `sf org list`. With a fixed client, that client's status.
     pub fn sf_report(&self, max_age: Duration) -> Result<CheckedReport> {
-        self.connection.report(&self.ctx, max_age)
+        self.shared.connection.report(&self.shared.ctx, max_age)
     }
 
     /// The last report for the current settings, however old, without running anything.
     pub fn cached_sf_report(&self) -> Option<CheckedReport> {
-        self.connection.cached_report(&self.ctx)
+        self.shared.connection.cached_report(&self.shared.ctx)
     }
 }
 

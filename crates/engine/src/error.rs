@@ -9,23 +9,7 @@ use upsight_core::{AccountId, FieldMapError};
 use upsight_salesforce::IdError;
 use upsight_store::StoreError;
 
-/// How a failure maps to an exit code (and, in the web app, to a status class).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitClass {
-    /// Something went wrong that the input did not cause: exit code 1.
-    Failure,
-    /// The request itself was bad (an Id, a setting value, an unknown account): exit code 2.
-    Usage,
-}
-
-impl ExitClass {
-    pub fn code(self) -> u8 {
-        match self {
-            ExitClass::Failure => 1,
-            ExitClass::Usage => 2,
-        }
-    }
-}
+pub use crate::exit::ExitClass;
 
 /// What is wrong with the config file.
 #[derive(Debug, thiserror::Error)]

@@ -3,28 +3,24 @@
 //! call an [`Engine`], so a sync started from a terminal and one started from the browser
 //! run the same code, share the same settings and never run at the same time.
 //!
-//! Code map:
-//! - [`engine`]: [`Engine`], the facade over the services below.
-//! - `context`: what every service shares: the database, the resolved settings and the
-//!   field map.
-//! - [`connection`]: which `sf`, the client the settings ask for (connected once, one
-//!   connect at a time), and the cached report Settings and `upsight status` show.
-//! - [`settings`]: the setting keys and their layers (defaults, config file, database,
-//!   `UPSIGHT_*` environment).
-//! - [`error`]: [`EngineError`], with messages that say what to do next and an exit class.
-//! - [`dbfault`]: what a failure of the database file means and what to do about it.
-//! - [`dbpath`]: the database's one canonical name, and a new one created private.
-//! - [`files`]: bounded reads of the files a user names (config, field map, Id file).
-//! - [`meta`]: the org's metadata (describe and instance URL), cached in the database.
-//! - [`budget`]: the org's API usage as last seen (`Sforce-Limit-Info`), kept in the
-//!   database, and what one operation spent.
-//! - [`lock`]: one sync at a time, in this process and across processes.
-//! - [`instance`]: one `upsight serve` per database (the serve lock).
-//! - [`progress`]: what a running sync reports.
-//! - [`sync`]: full and single-account pull sync.
-//! - [`accounts`]: search Salesforce, add accounts by Id or URL, create, link, show.
-//!
-//! Write-back (edit, push, the background pusher) lives in its own modules beside these.
+//! Code map, lowest layer first (`tests/module_graph.rs` keeps it free of loops):
+//! - [`exit`], [`files`], [`progress`], `flight`: leaves (exit classes, bounded user
+//!   file reads, sync progress, one slow call shared by every caller who wants it).
+//! - [`writeback`]: what a write-back operation can refuse; [`error`]: [`EngineError`],
+//!   with messages that say what to do next; [`dbfault`]: what a failure of the
+//!   database file means; [`dbpath`]: the database's one canonical name.
+//! - [`settings`]: the setting keys and their layers; `context`: the database (one
+//!   writer, read-only readers), the resolved settings and the field map.
+//! - [`connection`]: which `sf`, the client (connected once), the cached `sf` report.
+//! - [`meta`]: the org's metadata and remembered facts as data; `shared`: what every
+//!   service is built on.
+//! - The services, each a view of `shared`: [`metadata`] (describe, cached),
+//!   [`budget`] (API usage), [`edit`] (local edits), [`push`] (write-back), [`sync`]
+//!   (pull sync, reporting through [`summary`] and gated by [`lock`]), [`accounts`]
+//!   (search, add, create, link, show). [`records`] resolves what an edit names.
+//! - [`engine`]: [`Engine`], the facade that holds them; [`pusher`]: the background
+//!   pusher over it. [`instance`] (one `serve` per database) and [`push_lock`] stand
+//!   apart.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
@@ -36,26 +32,33 @@ pub mod dbpath;
 pub mod edit;
 pub mod engine;
 pub mod error;
+pub mod exit;
 pub mod files;
 mod flight;
 pub mod instance;
 pub mod lock;
 pub mod meta;
+pub mod metadata;
 pub mod progress;
 pub mod push;
 pub mod push_lock;
 pub mod pusher;
+pub mod records;
 pub mod settings;
+mod shared;
+pub mod summary;
 pub mod sync;
 pub mod writeback;
 
 pub use accounts::{AccountView, AddOutcome, SearchHit};
 pub use budget::ApiUsageView;
 pub use connection::CheckedReport;
-pub use context::ReadStore;
-pub use engine::{Engine, EngineOptions};
-pub use error::{EngineError, ExitClass, Result};
+pub use context::{EngineOptions, ReadStore};
+pub use engine::Engine;
+pub use error::{EngineError, Result};
+pub use exit::ExitClass;
 pub use meta::{FieldMeta, ObjectMeta, OrgMeta};
 pub use progress::{Phase, Progress, ProgressFn};
+pub use records::RecordSpec;
 pub use settings::{SettingKey, SettingSource, Settings};
 pub use sync::{SyncScope, SyncSummary};

@@ -25,7 +25,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{EngineError, Result};
 use crate::progress::{Phase, Progress};
-use crate::sync::{SyncScope, SyncSummary};
+use crate::summary::{SyncScope, SyncSummary};
 
 /// The sync running in this process.
 #[derive(Debug)]
@@ -112,7 +112,7 @@ pub(crate) struct Pass<'g> {
     /// When the request was made, and the call counters then: what the run reports as its
     /// duration and `sf` calls (so a fetch before the apply, as adding does, counts).
     pub(crate) started: std::time::Instant,
-    pub(crate) baseline: Option<crate::sync::CallBaseline>,
+    pub(crate) baseline: Option<crate::budget::CallBaseline>,
 }
 
 impl Pass<'_> {

@@ -19,22 +19,20 @@
 //! `upsight push` on the CLI transport is the drift query and the update: two processes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use upsight_core::SObject;
+use upsight_core::input::{checkbox_controller_values, decode_valid_for, Dependency, FieldRules};
+use upsight_core::{FieldMap, SObject};
 use upsight_salesforce::{SalesforceClient, Status};
 
-use crate::engine::Engine;
+use crate::context::{Context, CACHE_PREFIX};
 use crate::error::{EngineError, Result};
 
-/// The format of the cached value; bump it when [`OrgMeta`] changes shape, and old caches
+/// The format of the cached value ([`Cached`]); bump it when [`OrgMeta`] changes shape, and old caches
 /// are simply refetched.
-const CACHE_VERSION: u32 = 2;
-/// The prefix of cache keys in the settings table. Settings never use it.
-pub const CACHE_PREFIX: &str = "cache.";
+pub(crate) const CACHE_VERSION: u32 = 2;
 
 /// One field as the org describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,12 +204,10 @@ impl OrgMeta {
     /// or `None` when the org does not describe it.
     pub fn rules(&self, sobject: SObject, field: &str) -> Option<upsight_core::input::FieldRules> {
         let object = self.object(sobject);
-        object
-            .field(field)
-            .map(|meta| crate::edit::rules(meta, object))
+        object.field(field).map(|meta| rules(meta, object))
     }
 
-    fn is_fresh(&self, ttl_s: u64) -> bool {
+    pub(crate) fn is_fresh(&self, ttl_s: u64) -> bool {
         now_s().saturating_sub(self.fetched_at) < ttl_s
     }
 
@@ -257,9 +253,9 @@ impl OrgMeta {
 
 /// The cached value as stored.
 #[derive(Serialize, Deserialize)]
-struct Cached {
-    version: u32,
-    meta: OrgMeta,
+pub(crate) struct Cached {
+    pub version: u32,
+    pub meta: OrgMeta,
 }
 
 /// The format of the cached [`OrgFacts`]; bump it when they change shape.
@@ -289,190 +285,133 @@ fn now_s() -> u64 {
         .unwrap_or(0)
 }
 
-impl Engine {
-    /// The settings-table key of the cached metadata for the current target org.
-    fn meta_cache_key(&self) -> String {
-        let settings = self.settings();
-        format!(
-            "{CACHE_PREFIX}org_meta:{}",
-            settings.target_org.as_deref().unwrap_or("")
-        )
-    }
+/// The settings-table key of the remembered [`OrgFacts`] for the current target org.
+pub(crate) fn facts_cache_key(ctx: &Context) -> String {
+    let settings = ctx.settings();
+    format!(
+        "{CACHE_PREFIX}org_facts:{}",
+        settings.target_org.as_deref().unwrap_or("")
+    )
+}
 
-    /// The fields the org types differently from the field map that no sync has reported
-    /// yet for the current target org; the whole current set is remembered, so each is
-    /// told once (and again only if it goes away and comes back). Uses the cached metadata
-    /// only: a sync has just refreshed it if it was stale.
-    pub fn newly_retyped(&self) -> Result<Vec<crate::sync::RetypedField>> {
-        let Some(meta) = self.cached_org_meta()? else {
-            return Ok(Vec::new());
+/// The remembered facts of the current target org, while fresh (`describe_ttl_s`, like
+/// the metadata: a stale API version heals within a day by asking the org again).
+pub(crate) fn org_facts(ctx: &Context) -> Result<Option<OrgFacts>> {
+    let ttl = ctx.settings().describe_ttl_s;
+    let stored = ctx.reader().setting(&facts_cache_key(ctx))?;
+    Ok(stored
+        .and_then(|text| serde_json::from_str::<OrgFacts>(&text).ok())
+        .filter(|facts| facts.is_fresh(ttl)))
+}
+
+/// Remembers what `client` has learned about the org (its API version), if that is
+/// news: a database write only when the value changed or went stale.
+pub(crate) fn remember_org_facts(ctx: &Context, client: &dyn SalesforceClient) -> Result<()> {
+    let Some(api_version) = client.known_api_version() else {
+        return Ok(());
+    };
+    if org_facts(ctx)?.is_some_and(|facts| facts.api_version == api_version) {
+        return Ok(());
+    }
+    let facts = OrgFacts {
+        version: FACTS_VERSION,
+        api_version,
+        fetched_at: now_s(),
+    };
+    let text = serde_json::to_string(&facts)
+        .map_err(|e| EngineError::internal("encoding the org facts", e))?;
+    ctx.store().set_setting(&facts_cache_key(ctx), &text)?;
+    Ok(())
+}
+
+/// The org's rules for a field, in the form the pure validator takes. A dependent
+/// picklist's `validFor` bitmaps are read against its controller's values (a checkbox
+/// controller has two: unchecked, checked).
+pub fn rules(meta: &FieldMeta, object: &ObjectMeta) -> FieldRules {
+    let dependency = meta.controller_name.as_ref().and_then(|controller| {
+        let controller_meta = object.field(controller)?;
+        let controller_values = if controller_meta.field_type == "boolean" {
+            checkbox_controller_values()
+        } else {
+            controller_meta.picklist_values.clone()
         };
-        let current = crate::sync::retyped_fields(&self.field_map(), &meta);
-        let key = format!(
-            "{CACHE_PREFIX}retyped_reported:{}",
-            self.settings().target_org.as_deref().unwrap_or("")
-        );
-        let mut store = self.store();
-        let reported: Vec<String> = store
-            .setting(&key)?
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
-        let name =
-            |f: &crate::sync::RetypedField| format!("{}.{}:{}", f.sobject, f.field, f.org_type);
-        let names: Vec<String> = current.iter().map(name).collect();
-        if names != reported {
-            store.set_setting(&key, &serde_json::to_string(&names).unwrap_or_default())?;
-        }
-        Ok(current
-            .into_iter()
-            .filter(|f| !reported.contains(&name(f)))
-            .collect())
-    }
-
-    /// The settings-table key of the remembered [`OrgFacts`] for the current target org.
-    fn facts_cache_key(&self) -> String {
-        let settings = self.settings();
-        format!(
-            "{CACHE_PREFIX}org_facts:{}",
-            settings.target_org.as_deref().unwrap_or("")
-        )
-    }
-
-    /// The remembered facts of the current target org, while fresh (`describe_ttl_s`, like
-    /// the metadata: a stale API version heals within a day by asking the org again).
-    pub fn org_facts(&self) -> Result<Option<OrgFacts>> {
-        let ttl = self.settings().describe_ttl_s;
-        let stored = self.store().setting(&self.facts_cache_key())?;
-        Ok(stored
-            .and_then(|text| serde_json::from_str::<OrgFacts>(&text).ok())
-            .filter(|facts| facts.is_fresh(ttl)))
-    }
-
-    /// Remembers what `client` has learned about the org (its API version), if that is
-    /// news: a database write only when the value changed or went stale.
-    pub fn remember_org_facts(&self, client: &dyn SalesforceClient) -> Result<()> {
-        let Some(api_version) = client.known_api_version() else {
-            return Ok(());
-        };
-        if self
-            .org_facts()?
-            .is_some_and(|facts| facts.api_version == api_version)
-        {
-            return Ok(());
-        }
-        let facts = OrgFacts {
-            version: FACTS_VERSION,
-            api_version,
-            fetched_at: now_s(),
-        };
-        let text = serde_json::to_string(&facts)
-            .map_err(|e| EngineError::internal("encoding the org facts", e))?;
-        self.store().set_setting(&self.facts_cache_key(), &text)?;
-        Ok(())
-    }
-
-    /// The org's metadata, from memory, the database cache (while fresh), or the org.
-    /// Callers that need it from the org at once share one describe.
-    pub fn org_meta(&self) -> Result<Arc<OrgMeta>> {
-        loop {
-            if let Some(meta) = self.fresh_org_meta()? {
-                return Ok(meta);
-            }
-            // `None`: another caller described meanwhile (or failed: then this one tries).
-            if let Some(fetched) = self.describing.run_or_join(|| self.refresh_org_meta()) {
-                return fetched;
-            }
-        }
-    }
-
-    /// The metadata from memory or the database, if a copy is fresh.
-    fn fresh_org_meta(&self) -> Result<Option<Arc<OrgMeta>>> {
-        let key = self.meta_cache_key();
-        let ttl = self.settings().describe_ttl_s;
-        if let Some((cached_key, meta)) = self.meta_slot().as_ref() {
-            if *cached_key == key && meta.is_fresh(ttl) {
-                return Ok(Some(meta.clone()));
-            }
-        }
-        let stored = self.store().setting(&key)?;
-        if let Some(cached) = stored.and_then(|text| serde_json::from_str::<Cached>(&text).ok()) {
-            if cached.version == CACHE_VERSION && cached.meta.is_fresh(ttl) {
-                let meta = Arc::new(cached.meta);
-                *self.meta_slot() = Some((key, meta.clone()));
-                return Ok(Some(meta));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Runs `attempt` with the metadata it already has (`None`), and if Salesforce
-    /// refuses a field (`INVALID_FIELD`: the org changed since the describe was cached),
-    /// once more with the org's metadata asked anew. The one place that rule lives: the
-    /// sync's reads and the push's read of current values both go through it.
-    pub(crate) fn retrying_on_invalid_field<T>(
-        &self,
-        mut attempt: impl FnMut(Option<&Arc<OrgMeta>>) -> Result<T>,
-    ) -> Result<T> {
-        match attempt(None) {
-            Err(e) if e.is_invalid_field() => {
-                let fresh = self.refresh_org_meta()?;
-                attempt(Some(&fresh))
-            }
-            other => other,
-        }
-    }
-
-    /// The org's metadata if memory or the database holds a copy, however old, without
-    /// asking the org: for a decision that is safe when the copy is stale (a push that
-    /// writes without reading first falls back to reading on any surprise).
-    pub fn cached_org_meta(&self) -> Result<Option<Arc<OrgMeta>>> {
-        let key = self.meta_cache_key();
-        if let Some((cached_key, meta)) = self.meta_slot().as_ref() {
-            if *cached_key == key {
-                return Ok(Some(meta.clone()));
-            }
-        }
-        let stored = self.reader().setting(&key)?;
-        Ok(stored
-            .and_then(|text| serde_json::from_str::<Cached>(&text).ok())
-            .filter(|cached| cached.version == CACHE_VERSION)
-            .map(|cached| Arc::new(cached.meta)))
-    }
-
-    /// Asks the org for its metadata now, and caches it.
-    pub fn refresh_org_meta(&self) -> Result<Arc<OrgMeta>> {
-        let key = self.meta_cache_key();
-        let client = self.client()?;
-        let meta = OrgMeta::fetch(client.as_ref())?;
-        // The status look-up taught the client the API version: keep it for later runs.
-        self.remember_org_facts(client.as_ref())?;
-        let text = serde_json::to_string(&Cached {
-            version: CACHE_VERSION,
-            meta: meta.clone(),
+        let valid_for = meta
+            .picklist_values
+            .iter()
+            .zip(meta.valid_for.iter().chain(std::iter::repeat(&None)))
+            .map(|(value, bits)| {
+                let with = bits
+                    .as_deref()
+                    .and_then(|b| decode_valid_for(b, &controller_values))
+                    .unwrap_or_default();
+                (value.clone(), with)
+            })
+            .collect();
+        Some(Dependency {
+            controller: controller_meta.name.clone(),
+            valid_for,
         })
-        .map_err(|e| EngineError::internal("encoding the org metadata", e))?;
-        self.store().set_setting(&key, &text)?;
-        let meta = Arc::new(meta);
-        *self.meta_slot() = Some((key, meta.clone()));
-        Ok(meta)
+    });
+    FieldRules {
+        name: meta.name.clone(),
+        label: meta.label.clone(),
+        sf_type: meta.field_type.clone(),
+        length: usize::try_from(meta.length).unwrap_or(usize::MAX),
+        restricted_picklist: meta.restricted_picklist,
+        picklist_values: meta.picklist_values.clone(),
+        precision: meta
+            .precision
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(0),
+        scale: meta.scale.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
+        updateable: meta.updateable,
+        nillable: meta.nillable,
+        html_formatted: meta.html_formatted,
+        dependency,
     }
+}
 
-    /// Forgets the cached metadata and facts (memory and database), so the next use asks
-    /// the org.
-    pub fn forget_org_meta(&self) -> Result<()> {
-        let key = self.meta_cache_key();
-        *self.meta_slot() = None;
-        let mut store = self.store();
-        store.delete_setting(&key)?;
-        store.delete_setting(&self.facts_cache_key())?;
-        Ok(())
+/// A mapped field whose type in the org differs from the field map's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RetypedField {
+    pub sobject: String,
+    pub field: String,
+    /// The field map's kind, in words (`date`).
+    pub map_type: String,
+    /// The org's kind, in words (`date and time`).
+    pub org_type: String,
+}
+
+/// Every mapped field the org types differently from the field map, sorted.
+pub fn retyped_fields(field_map: &FieldMap, meta: &OrgMeta) -> Vec<RetypedField> {
+    let mut retyped = Vec::new();
+    for sobject in SObject::ALL {
+        for def in field_map.fields_of(sobject) {
+            let Some(rules) = meta.rules(sobject, &def.api_name) else {
+                continue;
+            };
+            let org = upsight_core::ValueKind::of_rules(&rules);
+            if org.disagrees_with(def.field_type) {
+                retyped.push(RetypedField {
+                    sobject: sobject.api_name().to_owned(),
+                    field: def.api_name.clone(),
+                    map_type: upsight_core::ValueKind::of_map(def.field_type)
+                        .name()
+                        .to_owned(),
+                    org_type: org.name().to_owned(),
+                });
+            }
+        }
     }
+    retyped.sort();
+    retyped
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::Arc;
 
     #[test]
     fn reads_the_describe_fields_it_needs() {
@@ -535,7 +474,7 @@ mod tests {
                 .map(|_| {
                     scope.spawn(|| {
                         start.wait();
-                        engine.org_meta().unwrap()
+                        engine.metadata().org_meta().unwrap()
                     })
                 })
                 .collect();

@@ -50,12 +50,16 @@ use upsight_salesforce::{
 use upsight_store::{ChangeFilter, PushResult, PushVerdict};
 
 use crate::budget::ApiUsageView;
-use crate::engine::Engine;
+use crate::budget::Budget;
+use crate::budget::CallBaseline;
+use crate::edit::Edits;
 use crate::error::{EngineError, Result};
 use crate::meta::OrgMeta;
+use crate::metadata::Metadata;
 use crate::push_lock::{Holder, PushLock};
-use crate::sync::CallBaseline;
-use crate::writeback::{change_error, WriteBackError};
+use crate::records::change_error;
+use crate::shared::Shared;
+use crate::writeback::WriteBackError;
 
 /// How many times one push reads and sends a record that keeps changing under it (412) or
 /// has not settled, before leaving its entries pending for the next push.
@@ -176,7 +180,7 @@ fn sobject_of(kind: RecordKind) -> &'static str {
 /// the org's metadata is refreshed and the query repeated without the missing fields; an
 /// entry for such a field is then refused by the planner instead of blocking every other.
 fn read_remote(
-    engine: &Engine,
+    metadata: Metadata<'_>,
     client: &dyn SalesforceClient,
     wanted: &BTreeMap<RecordKind, (BTreeSet<SfId>, BTreeSet<String>)>,
 ) -> std::result::Result<RemoteSnapshot, EngineError> {
@@ -186,7 +190,7 @@ fn read_remote(
     for (kind, (ids, fields)) in wanted {
         let sobject = sobject_of(*kind);
         let ids: Vec<Lit> = ids.iter().map(Lit::from).collect();
-        let (fields, result) = engine.retrying_on_invalid_field(|fresh| {
+        let (fields, result) = metadata.retrying_on_invalid_field(|fresh| {
             // With fresh metadata, only the fields the org has: an entry for a missing
             // one is then refused by the planner instead of failing every other.
             let fields: Vec<String> = match fresh {
@@ -256,17 +260,27 @@ fn wanted(entries: &[ChangeEntry]) -> BTreeMap<RecordKind, (BTreeSet<SfId>, BTre
     wanted
 }
 
-impl Engine {
+/// The write-back service (push, retry, keep mine, take theirs, revert), over the parts the engine's services share.
+#[derive(Clone, Copy)]
+pub struct Pushes<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> Pushes<'a> {
+    pub(crate) fn new(shared: &'a Shared) -> Pushes<'a> {
+        Pushes { shared }
+    }
+
     /// Whether `entry`'s value passes the checks an edit of it would pass now, against the
     /// org's current describe (asked again if forgotten). Any other failure to check
     /// (Salesforce unreachable, the record gone locally) says nothing against the value.
     fn still_fits(&self, entry: &ChangeEntry) -> bool {
         let spec = match entry.record {
             upsight_core::RecordRef::Account(id) => {
-                crate::writeback::RecordSpec::Account(id.to_string())
+                crate::records::RecordSpec::Account(id.to_string())
             }
             upsight_core::RecordRef::Opportunity(id) => {
-                crate::writeback::RecordSpec::Opportunity(id.to_string())
+                crate::records::RecordSpec::Opportunity(id.to_string())
             }
         };
         let text = match &entry.new_value {
@@ -275,7 +289,7 @@ impl Engine {
             other => other.to_string(),
         };
         !matches!(
-            self.validate_edit(&spec, &entry.field, &text),
+            Edits::new(self.shared).validate_edit(&spec, &entry.field, &text),
             Err(EngineError::WriteBack(WriteBackError::Value(_)))
         )
     }
@@ -388,14 +402,14 @@ fn send(
     answers
 }
 
-impl Engine {
+impl<'a> Pushes<'a> {
     /// Pushes every pending entry now (after another pusher on the same database, if one
     /// is running).
     pub fn push(&self) -> Result<PushReport> {
         self.push_selected(None, &|_| {})
     }
 
-    /// [`Engine::push`], calling `waiting` with the other pusher's pid (if it wrote one)
+    /// [`Pushes::push`], calling `waiting` with the other pusher's pid (if it wrote one)
     /// before waiting for it.
     pub fn push_reporting_wait(&self, waiting: &dyn Fn(Option<u32>)) -> Result<PushReport> {
         self.push_selected(None, waiting)
@@ -409,7 +423,7 @@ impl Engine {
 
     /// Takes the database's push lock, waiting for another pusher if needed.
     fn push_lock(&self) -> Result<PushLock> {
-        PushLock::acquire(self.db_path(), &|_: Holder| {})
+        PushLock::acquire(self.shared.db_path(), &|_: Holder| {})
     }
 
     fn push_selected(
@@ -420,9 +434,9 @@ impl Engine {
         let started = Instant::now();
         // Taken before the change log is read: entries another pusher is sending are
         // read only once its verdicts are recorded.
-        let lock = PushLock::acquire(self.db_path(), &|holder: Holder| waiting(holder.pid))?;
+        let lock = PushLock::acquire(self.shared.db_path(), &|holder: Holder| waiting(holder.pid))?;
         let waited_for_pid = lock.waited_for.and_then(|h| h.pid);
-        let mut pending = self.store().pending_changes()?;
+        let mut pending = self.shared.store().pending_changes()?;
         if let Some(only) = only {
             pending.retain(|e| only.contains(&e.id));
         }
@@ -430,26 +444,26 @@ impl Engine {
             return Ok(PushReport {
                 duration_ms: elapsed_ms(started),
                 waited_for_pid,
-                api_usage: self.summary_usage(),
+                api_usage: Budget::new(self.shared).summary_usage(),
                 ..PushReport::default()
             });
         }
         // Count from the client's birth if this push is what connects it, so the report
         // includes the auth look-up and the `sf` probe the push caused.
-        let baseline = CallBaseline::take(self);
-        let client = self.client()?;
+        let baseline = CallBaseline::take(self.shared);
+        let client = self.shared.client()?;
         let report = self.push_entries(client.as_ref(), &pending);
-        let spent = baseline.spent(self, client.as_ref());
+        let spent = baseline.spent(self.shared, client.as_ref());
         // Whatever the outcome, keep what the client learned about the org (its API
         // version), so the next command does not pay an `sf org display` for it.
-        let remembered = self.remember_org_facts(client.as_ref());
+        let remembered = crate::meta::remember_org_facts(&self.shared.ctx, client.as_ref());
         // The push's own error, if any, is the one to report.
         let mut report = report?;
         remembered?;
         report.sf_calls = spent.sf_calls;
         report.http_requests = spent.http_requests;
         report.api_calls = spent.api_calls;
-        report.api_usage = self.summary_usage();
+        report.api_usage = Budget::new(self.shared).summary_usage();
         report.duration_ms = elapsed_ms(started);
         report.waited_for_pid = waited_for_pid;
         drop(lock);
@@ -497,7 +511,7 @@ impl Engine {
             let read = if split.to_read.is_empty() {
                 Ok(RemoteSnapshot::new())
             } else {
-                read_remote(self, client, &wanted(&split.to_read))
+                read_remote(Metadata::new(self.shared), client, &wanted(&split.to_read))
             };
             let remote = match read {
                 Ok(mut remote) => {
@@ -525,7 +539,7 @@ impl Engine {
             if !plan.in_flight.is_empty() {
                 // Committed before the first request: from here on, a crash leaves every
                 // value that may reach Salesforce on record as ours.
-                self.store().begin_push(&plan.in_flight)?;
+                self.shared.store().begin_push(&plan.in_flight)?;
             }
             let answers = send(client, &plan, &mut extra_requests);
             rechecks += answers
@@ -550,7 +564,7 @@ impl Engine {
                 .iter()
                 .any(|(_, code, _)| upsight_core::push::suggests_changed_definition(code));
             if definitions_changed {
-                self.forget_org_meta()?;
+                Metadata::new(self.shared).forget_org_meta()?;
             }
             for (id, code, message) in refused_together {
                 let culprit = definitions_changed
@@ -572,6 +586,7 @@ impl Engine {
             // Read back as they are now (this round may have recorded their in-flight value,
             // and the user may have edited them meanwhile).
             todo = self
+                .shared
                 .store()
                 .pending_changes()?
                 .into_iter()
@@ -614,10 +629,10 @@ impl Engine {
         &self,
         entries: &[ChangeEntry],
     ) -> Result<(SyncStamps, Option<Arc<OrgMeta>>)> {
-        let Some(meta) = self.cached_org_meta()? else {
+        let Some(meta) = Metadata::new(self.shared).cached_org_meta()? else {
             return Ok((HashMap::new(), None));
         };
-        let by_entry = self.store().push_stamps(entries)?;
+        let by_entry = self.shared.store().push_stamps(entries)?;
         let stamps = entries
             .iter()
             .filter_map(|e| {
@@ -669,7 +684,7 @@ impl Engine {
             });
             slots.push((verdict, slot));
         }
-        let recorded = self.store().record_push_results(&to_record)?;
+        let recorded = self.shared.store().record_push_results(&to_record)?;
         let definition_changed = to_record.iter().any(|(_, verdict)| {
             matches!(verdict, PushVerdict::Failed { code, .. }
                 if upsight_core::push::suggests_changed_definition(code))
@@ -678,7 +693,7 @@ impl Engine {
             // The next use describes the org again (lazily: no call here), so the pages and
             // `set` stop offering what Salesforce has just refused. The verdicts are already
             // recorded, so a failure here loses nothing; it is reported, not hidden.
-            if let Err(e) = self.forget_org_meta() {
+            if let Err(e) = Metadata::new(self.shared).forget_org_meta() {
                 eprintln!("upsight: could not drop the cached field definitions: {e}");
             }
         }
@@ -701,19 +716,20 @@ impl Engine {
 
     /// Puts a failed entry back to pending and pushes it.
     pub fn retry(&self, id: ChangeId) -> Result<(ChangeEntry, PushReport)> {
-        self.store()
+        self.shared
+            .store()
             .retry(id)
             .map_err(change_error(id, "retry", "failed"))?;
         let report = self.push_only(&[id])?;
-        Ok((self.store().get_change(id)?, report))
+        Ok((self.shared.store().get_change(id)?, report))
     }
 
     /// Puts every failed entry back to pending (one transaction) and pushes them.
     pub fn retry_all_failed(&self) -> Result<(Vec<ChangeEntry>, PushReport)> {
-        let retried = self.store().retry_all_failed()?;
+        let retried = self.shared.store().retry_all_failed()?;
         let ids: Vec<ChangeId> = retried.iter().map(|e| e.id).collect();
         let report = self.push_only(&ids)?;
-        let store = self.store();
+        let store = self.shared.store();
         let entries = ids
             .iter()
             .map(|id| store.get_change(*id))
@@ -724,26 +740,29 @@ impl Engine {
     /// Resolves a conflict by pushing the local value over Salesforce's (with a fresh drift
     /// check: if Salesforce changed again, it is a conflict again).
     pub fn keep_mine(&self, id: ChangeId) -> Result<(ChangeEntry, PushReport)> {
-        self.store()
+        self.shared
+            .store()
             .keep_mine(id)
             .map_err(change_error(id, "keep-mine", "conflict"))?;
         let report = self.push_only(&[id])?;
-        Ok((self.store().get_change(id)?, report))
+        Ok((self.shared.store().get_change(id)?, report))
     }
 
     /// Resolves a conflict by taking Salesforce's value locally; no call is made.
     pub fn take_theirs(&self, id: ChangeId) -> Result<ChangeEntry> {
         let _lock = self.push_lock()?;
-        let entry =
-            self.store()
-                .get_change(id)
-                .map_err(change_error(id, "take-theirs", "conflict"))?;
+        let entry = self.shared.store().get_change(id).map_err(change_error(
+            id,
+            "take-theirs",
+            "conflict",
+        ))?;
         let note = format!(
             "took the Salesforce value {} over the local edit {}",
             show(entry.remote_value.as_ref().unwrap_or(&Value::Null)),
             show(&entry.new_value)
         );
-        self.store()
+        self.shared
+            .store()
             .take_theirs(id, Some(&note))
             .map_err(change_error(id, "take-theirs", "conflict"))
     }
@@ -754,10 +773,11 @@ impl Engine {
     pub fn revert(&self, id: ChangeId) -> Result<(ChangeEntry, PushReport)> {
         let _lock = self.push_lock()?;
         let started = Instant::now();
-        let entry =
-            self.store()
-                .get_change(id)
-                .map_err(change_error(id, "revert", "failed or pushed"))?;
+        let entry = self.shared.store().get_change(id).map_err(change_error(
+            id,
+            "revert",
+            "failed or pushed",
+        ))?;
         if !matches!(entry.status, ChangeStatus::Failed | ChangeStatus::Pushed) {
             return Err(WriteBackError::WrongStatus {
                 id,
@@ -770,6 +790,7 @@ impl Engine {
         // Restoring the old value would silently discard a newer unpushed edit; check before
         // anything is sent, not after.
         let newer = self
+            .shared
             .store()
             .list_changes(&ChangeFilter {
                 account: Some(entry.account_id),
@@ -790,15 +811,19 @@ impl Engine {
             .into());
         }
         let sf_id = entry.sf_id.clone().unwrap_or_default();
-        let baseline = CallBaseline::take(self);
-        let client = self.client()?;
+        let baseline = CallBaseline::take(self.shared);
+        let client = self.shared.client()?;
         let kind = entry.record.kind();
         // The same drift rule and conditional write as a push: read, plan, write under the
         // read's LastModifiedDate; a record that changed in between is read again.
         let mut rounds = 0;
         loop {
             rounds += 1;
-            let remote = read_remote(self, client.as_ref(), &wanted(std::slice::from_ref(&entry)))?;
+            let remote = read_remote(
+                Metadata::new(self.shared),
+                client.as_ref(),
+                &wanted(std::slice::from_ref(&entry)),
+            )?;
             let current = if remote.was_queried(kind, &entry.field) {
                 remote.value(kind, &sf_id, &entry.field)
             } else {
@@ -877,20 +902,20 @@ impl Engine {
                 }
             }
         }
-        let reverted = self.store().record_revert(id).map_err(change_error(
+        let reverted = self.shared.store().record_revert(id).map_err(change_error(
             id,
             "revert",
             "failed or pushed",
         ))?;
-        let spent = baseline.spent(self, client.as_ref());
-        self.remember_org_facts(client.as_ref())?;
+        let spent = baseline.spent(self.shared, client.as_ref());
+        crate::meta::remember_org_facts(&self.shared.ctx, client.as_ref())?;
         Ok((
             reverted,
             PushReport {
                 sf_calls: spent.sf_calls,
                 http_requests: spent.http_requests,
                 api_calls: spent.api_calls,
-                api_usage: self.summary_usage(),
+                api_usage: Budget::new(self.shared).summary_usage(),
                 duration_ms: elapsed_ms(started),
                 ..PushReport::default()
             },

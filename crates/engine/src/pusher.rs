@@ -331,7 +331,10 @@ fn has_pending(engine: &Engine) -> Option<bool> {
 fn background(engine: &Engine) -> (Background, String) {
     // Unreadable here: let the push try, and report the database's error.
     let pending = has_pending(engine).unwrap_or(true);
-    let (level, reading) = engine.api_budget().unwrap_or((BudgetLevel::Normal, None));
+    let (level, reading) = engine
+        .budget()
+        .api_budget()
+        .unwrap_or((BudgetLevel::Normal, None));
     let why = match (level, reading) {
         (BudgetLevel::Pause, Some(reading)) => budget::pause_reason(&reading),
         (_, Some(reading)) => format!(
@@ -355,7 +358,7 @@ fn push_once(
     status: &Mutex<PusherStatus>,
 ) -> Result<PushReport, String> {
     status.lock().unwrap_or_else(|e| e.into_inner()).pushing = true;
-    let result = engine.push();
+    let result = engine.write_back().push();
     let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
     s.pushing = false;
     match &result {

@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 use upsight_core::links::OrgLinks;
 use upsight_core::pull::{
@@ -36,20 +35,23 @@ use upsight_core::{
     AccountId, FieldMap, FieldValues, MissingReason, RecordRef, SObject, SyncRunId,
 };
 use upsight_salesforce::soql::SIZING_API_VERSION;
-use upsight_salesforce::{
-    stamp, CallStats, Cond, Lit, QueryResult, SalesforceClient, Select, SfId,
-};
+use upsight_salesforce::{stamp, Cond, Lit, QueryResult, SalesforceClient, Select, SfId};
 use upsight_store::{
     AccountPull, OpportunityPull, PullApply, PullOutcome, Stamp, SyncKind, SyncRunEnd,
     SyncRunReport, SyncRunStatus,
 };
 
-use crate::budget::{ApiUsageView, Spent};
-use crate::engine::Engine;
+use crate::budget::{store_timestamp, Budget, CallBaseline};
 use crate::error::{EngineError, Result};
+use crate::lock::SyncGate;
 use crate::lock::{Entry, Pass};
 use crate::meta::OrgMeta;
+use crate::metadata::Metadata;
 use crate::progress::{Phase, Progress, ProgressFn};
+use crate::shared::Shared;
+pub use crate::summary::{
+    BookAccount, MissingAccount, PreservedField, SkippedField, SyncScope, SyncSummary,
+};
 
 /// Query records as Salesforce returns them.
 type Records = Vec<Map<String, Value>>;
@@ -66,277 +68,6 @@ pub(crate) struct Target {
     pub id: AccountId,
     pub sf_id: String,
     pub name: String,
-}
-
-/// What a sync covers; two syncs of the same full scope can share one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "account", rename_all = "snake_case")]
-pub enum SyncScope {
-    /// Every linked account.
-    Full,
-    /// One account (Account Setup > Sync from Salesforce, or linking it).
-    Account(AccountId),
-    /// Accounts being added from Salesforce.
-    Add,
-}
-
-impl SyncScope {
-    fn kind(self) -> SyncKind {
-        match self {
-            SyncScope::Full => SyncKind::Full,
-            SyncScope::Account(_) => SyncKind::Account,
-            SyncScope::Add => SyncKind::Add,
-        }
-    }
-}
-
-/// A linked account Salesforce did not return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MissingAccount {
-    pub id: AccountId,
-    pub sf_id: String,
-    pub name: String,
-    /// Why, when Salesforce's Recycle Bin could be asked (`queryAll`).
-    pub reason: Option<MissingReason>,
-    /// For a merged account, the record it was merged into.
-    pub merged_into: Option<String>,
-    /// The local account that already stands for `merged_into`, if the book has one: then
-    /// this account cannot follow the merge, and that one is the account to open.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub merged_into_book: Option<BookAccount>,
-}
-
-/// A local account, by its id and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BookAccount {
-    pub id: AccountId,
-    pub name: String,
-}
-
-impl MissingAccount {
-    /// The warning's words.
-    pub fn message(&self) -> String {
-        let what = match self.reason {
-            Some(reason) => reason.describe(self.merged_into.as_deref()),
-            None => "was not returned by Salesforce: deleted, merged, or no access".to_owned(),
-        };
-        match &self.merged_into_book {
-            Some(holder) => format!(
-                "{} ({}) {what}; that record is already in your book as {} (local account {}): open that one",
-                self.name, self.sf_id, holder.name, holder.id
-            ),
-            None => format!("{} ({}) {what}", self.name, self.sf_id),
-        }
-    }
-}
-
-/// A mapped field the org does not have.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct SkippedField {
-    pub sobject: String,
-    pub field: String,
-}
-
-/// A field whose local value was kept over Salesforce's because of an unresolved edit.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct PreservedField {
-    /// `account` or `opportunity`.
-    pub record_kind: String,
-    pub record_id: i64,
-    pub field: String,
-}
-
-/// The summary of one sync run: what `upsight sync --json` prints.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SyncSummary {
-    pub run_id: SyncRunId,
-    pub kind: SyncKind,
-    pub status: SyncRunStatus,
-    /// Accounts refreshed from Salesforce.
-    pub accounts_updated: usize,
-    /// Of those, the ones where a value actually changed.
-    pub accounts_changed: usize,
-    pub opportunities_upserted: usize,
-    pub opportunities_removed: usize,
-    pub missing_accounts: Vec<MissingAccount>,
-    pub skipped_fields: Vec<SkippedField>,
-    /// Mapped fields whose type in the org is not the field map's, reported by the first
-    /// sync that sees each (upsight shows, checks and sends them by the org's type).
-    pub retyped_fields: Vec<RetypedField>,
-    pub preserved_fields: Vec<PreservedField>,
-    /// `sf` processes this sync started (including connecting and describing).
-    pub sf_calls: u64,
-    /// Direct HTTP requests (REST transport).
-    pub http_requests: u64,
-    /// API calls this sync spent against the org's daily allocation: framed by the org's
-    /// own count (`Sforce-Limit-Info`) when two answers showed it, otherwise the requests
-    /// upsight made (`upsight_salesforce::api_calls_spent`).
-    pub api_calls: u64,
-    /// The org's usage as the sync left it, with the warning from 80% on.
-    pub api_usage: Option<ApiUsageView>,
-    pub duration_ms: u64,
-    /// Whether this request joined a sync that was already running instead of starting one.
-    pub joined: bool,
-}
-
-impl SyncSummary {
-    fn empty(run_id: SyncRunId, kind: SyncKind) -> SyncSummary {
-        SyncSummary {
-            run_id,
-            kind,
-            status: SyncRunStatus::Succeeded,
-            accounts_updated: 0,
-            accounts_changed: 0,
-            opportunities_upserted: 0,
-            opportunities_removed: 0,
-            missing_accounts: Vec::new(),
-            skipped_fields: Vec::new(),
-            retyped_fields: Vec::new(),
-            preserved_fields: Vec::new(),
-            sf_calls: 0,
-            http_requests: 0,
-            api_calls: 0,
-            api_usage: None,
-            duration_ms: 0,
-            joined: false,
-        }
-    }
-
-    /// The counts and warnings to record, and the end status they imply.
-    fn report(&self) -> SyncRunReport {
-        let mut counts = BTreeMap::new();
-        let mut count = |key: &str, n: u64| {
-            counts.insert(key.to_owned(), i64::try_from(n).unwrap_or(i64::MAX));
-        };
-        count("accounts_updated", self.accounts_updated as u64);
-        count("accounts_changed", self.accounts_changed as u64);
-        count("opportunities_upserted", self.opportunities_upserted as u64);
-        count("opportunities_removed", self.opportunities_removed as u64);
-        count("sf_calls", self.sf_calls);
-        count("http_requests", self.http_requests);
-        count("api_calls", self.api_calls);
-        count("duration_ms", self.duration_ms);
-        let mut warnings = Vec::new();
-        for f in &self.skipped_fields {
-            warnings.push(json!({"kind": "skipped_field", "sobject": f.sobject, "field": f.field,
-                "message": format!("{}.{} is not in this org; it was not synced", f.sobject, f.field)}));
-        }
-        for f in &self.retyped_fields {
-            warnings.push(json!({"kind": "retyped_field", "sobject": f.sobject, "field": f.field,
-                "map_type": f.map_type, "org_type": f.org_type,
-                "message": format!("{}.{} is a {} in this org, not a {} as the field map says; upsight shows, checks and sends it as a {}",
-                    f.sobject, f.field, f.org_type, f.map_type, f.org_type)}));
-        }
-        for a in &self.missing_accounts {
-            warnings.push(
-                json!({"kind": "missing_account", "id": a.id, "sf_id": a.sf_id, "name": a.name,
-                "reason": a.reason, "merged_into": a.merged_into, "message": a.message()}),
-            );
-        }
-        for p in &self.preserved_fields {
-            warnings.push(
-                json!({"kind": "preserved_field", "record_kind": p.record_kind,
-                "record_id": p.record_id, "field": p.field}),
-            );
-        }
-        let end = if self.skipped_fields.is_empty() && self.missing_accounts.is_empty() {
-            SyncRunEnd::Succeeded
-        } else {
-            SyncRunEnd::Partial
-        };
-        SyncRunReport {
-            end,
-            counts,
-            warnings,
-            errors: Vec::new(),
-        }
-    }
-
-    /// Rebuilds a summary from a recorded run (to join another process's run).
-    fn from_run(run: &upsight_store::SyncRun) -> SyncSummary {
-        let count = |key: &str| run.counts.get(key).copied().unwrap_or(0).max(0) as u64;
-        let mut summary = SyncSummary::empty(run.id, run.kind);
-        summary.status = run.status;
-        summary.accounts_updated = count("accounts_updated") as usize;
-        summary.accounts_changed = count("accounts_changed") as usize;
-        summary.opportunities_upserted = count("opportunities_upserted") as usize;
-        summary.opportunities_removed = count("opportunities_removed") as usize;
-        summary.sf_calls = count("sf_calls");
-        summary.http_requests = count("http_requests");
-        summary.api_calls = count("api_calls");
-        summary.duration_ms = count("duration_ms");
-        for w in &run.warnings {
-            let text = |k: &str| {
-                w.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            match w.get("kind").and_then(Value::as_str) {
-                Some("skipped_field") => summary.skipped_fields.push(SkippedField {
-                    sobject: text("sobject"),
-                    field: text("field"),
-                }),
-                Some("retyped_field") => summary.retyped_fields.push(RetypedField {
-                    sobject: text("sobject"),
-                    field: text("field"),
-                    map_type: text("map_type"),
-                    org_type: text("org_type"),
-                }),
-                Some("missing_account") => summary.missing_accounts.push(MissingAccount {
-                    id: AccountId(w.get("id").and_then(Value::as_i64).unwrap_or(0)),
-                    sf_id: text("sf_id"),
-                    name: text("name"),
-                    reason: MissingReason::parse(&text("reason")),
-                    merged_into: Some(text("merged_into")).filter(|t| !t.is_empty()),
-                    merged_into_book: None,
-                }),
-                Some("preserved_field") => summary.preserved_fields.push(PreservedField {
-                    record_kind: text("record_kind"),
-                    record_id: w.get("record_id").and_then(Value::as_i64).unwrap_or(0),
-                    field: text("field"),
-                }),
-                _ => {}
-            }
-        }
-        summary
-    }
-}
-
-/// A mapped field whose type in the org differs from the field map's.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct RetypedField {
-    pub sobject: String,
-    pub field: String,
-    /// The field map's kind, in words (`date`).
-    pub map_type: String,
-    /// The org's kind, in words (`date and time`).
-    pub org_type: String,
-}
-
-/// Every mapped field the org types differently from the field map, sorted.
-pub fn retyped_fields(field_map: &FieldMap, meta: &OrgMeta) -> Vec<RetypedField> {
-    let mut retyped = Vec::new();
-    for sobject in SObject::ALL {
-        for def in field_map.fields_of(sobject) {
-            let Some(rules) = meta.rules(sobject, &def.api_name) else {
-                continue;
-            };
-            let org = upsight_core::ValueKind::of_rules(&rules);
-            if org.disagrees_with(def.field_type) {
-                retyped.push(RetypedField {
-                    sobject: sobject.api_name().to_owned(),
-                    field: def.api_name.clone(),
-                    map_type: upsight_core::ValueKind::of_map(def.field_type)
-                        .name()
-                        .to_owned(),
-                    org_type: org.name().to_owned(),
-                });
-            }
-        }
-    }
-    retyped.sort();
-    retyped
 }
 
 /// The query of one sync, and what it left out.
@@ -425,57 +156,27 @@ pub(crate) struct Fetched {
     pub meta: std::sync::Arc<OrgMeta>,
 }
 
-/// Call counters at the start of an operation, to report what it cost: the client's, and
-/// the engine's `sf --version` probes.
-pub(crate) struct CallBaseline(CallStats, u64);
-
-impl CallBaseline {
-    /// The client's counters now, or zero if it is not connected yet (so connecting, which
-    /// may start `sf` twice, is counted too).
-    pub(crate) fn take(engine: &Engine) -> CallBaseline {
-        CallBaseline(
-            engine
-                .connected_client()
-                .map(|c| c.stats())
-                .unwrap_or_default(),
-            engine.sf_probes(),
-        )
-    }
-
-    /// What the operation spent since the baseline; and the org's usage the client saw,
-    /// remembered for `upsight status` and the pusher.
-    pub(crate) fn spent(&self, engine: &Engine, client: &dyn SalesforceClient) -> Spent {
-        engine.note_api_usage(client);
-        Spent::between(&self.0, client, engine.sf_probes().saturating_sub(self.1))
-    }
-}
-
 /// The current time as the store writes timestamps (RFC 3339, UTC, milliseconds), so the
 /// two compare as text.
-fn rfc3339_now() -> String {
+pub(crate) fn rfc3339_now() -> String {
     store_timestamp(jiff::Timestamp::now())
 }
 
-/// Seconds and milliseconds since the Unix epoch as the store writes timestamps.
-pub(crate) fn rfc3339(secs: u64, millis: u32) -> String {
-    let millisecond = i64::try_from(secs)
-        .ok()
-        .and_then(|s| s.checked_mul(1_000)?.checked_add(i64::from(millis)))
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .unwrap_or(jiff::Timestamp::MAX);
-    store_timestamp(millisecond)
+/// The sync service (full and single-account pull sync), over the parts the engine's services share.
+#[derive(Clone, Copy)]
+pub struct Syncs<'a> {
+    shared: &'a Shared,
+    gate: &'a SyncGate,
 }
 
-/// `2026-01-01T00:00:00.000Z`: the store's own form (SQLite's
-/// `strftime('%Y-%m-%dT%H:%M:%fZ')`), milliseconds truncated.
-fn store_timestamp(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+impl<'a> Syncs<'a> {
+    pub(crate) fn new(shared: &'a Shared, gate: &'a SyncGate) -> Syncs<'a> {
+        Syncs { shared, gate }
+    }
 
-impl Engine {
     /// The sync running in this process, if any, with its scope and progress.
     pub fn running_sync(&self) -> Option<(SyncScope, Progress)> {
-        self.sync_gate.current().map(|r| (r.scope, r.progress()))
+        self.gate.current().map(|r| (r.scope, r.progress()))
     }
 
     /// Syncs every linked account. Never discovers new accounts.
@@ -492,7 +193,7 @@ impl Engine {
         account: AccountId,
         progress: ProgressFn<'_>,
     ) -> Result<SyncSummary> {
-        let sf_id = self.store().get_account(account)?.sf_id;
+        let sf_id = self.shared.store().get_account(account)?.sf_id;
         if sf_id.is_none() {
             return Err(EngineError::NotLinked(account));
         }
@@ -513,15 +214,15 @@ impl Engine {
         // finished after this request was made, so it is as fresh as this one would be.
         let requested_at = rfc3339_now();
         let started = Instant::now();
-        let baseline = CallBaseline::take(self);
-        let mut pass = match self.sync_gate.enter(scope, &|p| progress(p))? {
+        let baseline = CallBaseline::take(self.shared);
+        let mut pass = match self.gate.enter(scope, &|p| progress(p))? {
             Entry::Joined(result) => return result,
             Entry::Run(pass) => pass,
         };
         pass.started = started;
         pass.baseline = Some(baseline);
         if pass.waited_for_other_process && scope == SyncScope::Full {
-            let last = self.store().last_finished_sync_run(SyncKind::Full)?;
+            let last = self.shared.store().last_finished_sync_run(SyncKind::Full)?;
             if let Some(run) = last.filter(|r| {
                 r.finished_at.as_deref() >= Some(requested_at.as_str())
                     && matches!(r.status, SyncRunStatus::Succeeded | SyncRunStatus::Partial)
@@ -540,7 +241,7 @@ impl Engine {
 
     /// Runs still marked running while we hold the lock belong to a process that died.
     fn fail_orphaned_runs(&self) -> Result<()> {
-        let mut store = self.store();
+        let mut store = self.shared.store();
         let orphans: Vec<SyncRunId> = store
             .recent_sync_runs(100)?
             .into_iter()
@@ -564,7 +265,7 @@ impl Engine {
     /// The linked accounts a sync covers (all, or those in `only`), without their values:
     /// listing 5,000 of them reads no field JSON.
     pub(crate) fn targets(&self, only: Option<&[AccountId]>) -> Result<Vec<Target>> {
-        let store = self.store();
+        let store = self.shared.store();
         let rows: Vec<(AccountId, Option<String>, String)> = match only {
             None => store
                 .list_account_rows(&[])?
@@ -591,7 +292,7 @@ impl Engine {
     /// The accounts `ids` (those linked) with their values and opportunities, as the
     /// planner wants them.
     pub(crate) fn load_locals(&self, ids: &[AccountId]) -> Result<Vec<LocalAccount>> {
-        let read = self.store().accounts_with_opportunities(ids)?;
+        let read = self.shared.store().accounts_with_opportunities(ids)?;
         let mut locals = Vec::with_capacity(read.len());
         for (account, opportunities) in read {
             let Some(sf_id) = account.sf_id else {
@@ -621,13 +322,13 @@ impl Engine {
     /// Fetches the records of `ids` with the sync's query, one query per chunk, reporting
     /// progress. Refreshes the metadata and retries once if the org lost a field.
     pub(crate) fn fetch_accounts(&self, ids: &[SfId], progress: ProgressFn<'_>) -> Result<Fetched> {
-        let client = self.client()?;
+        let client = self.shared.client()?;
         progress(Progress::new(Phase::Describing, 0, ids.len()));
-        let cached = self.org_meta()?;
+        let cached = Metadata::new(self.shared).org_meta()?;
         let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
-        self.retrying_on_invalid_field(|fresh| {
+        Metadata::new(self.shared).retrying_on_invalid_field(|fresh| {
             let meta = fresh.unwrap_or(&cached).clone();
-            let query = pull_query(&self.field_map(), &meta);
+            let query = pull_query(&self.shared.field_map(), &meta);
             let parts: Mutex<Vec<(usize, Records, Option<i64>)>> = Mutex::new(Vec::new());
             let collect = |i: usize, records: Records, server_time: Option<i64>| {
                 lock(&parts).push((i, records, server_time));
@@ -666,17 +367,23 @@ impl Engine {
             .map(|t| SfId::parse(&t.sf_id))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| EngineError::internal("reading a Salesforce Id it stored", e))?;
-        let client = self.client()?;
+        let client = self.shared.client()?;
         progress(Progress::new(Phase::Describing, 0, ids.len()));
-        let cached = self.org_meta()?;
+        let cached = Metadata::new(self.shared).org_meta()?;
         let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
-        let field_map = self.field_map();
-        self.retrying_on_invalid_field(|fresh| {
+        let field_map = self.shared.field_map();
+        Metadata::new(self.shared).retrying_on_invalid_field(|fresh| {
             let meta: &OrgMeta = fresh.unwrap_or(&cached);
             let query = pull_query(&field_map, meta);
             let links = OrgLinks::new(&meta.instance_url);
-            let planner =
-                ChunkPlanner::new(self, &field_map, &query, protected, links.as_ref(), targets);
+            let planner = ChunkPlanner::new(
+                *self,
+                &field_map,
+                &query,
+                protected,
+                links.as_ref(),
+                targets,
+            );
             let sink = |_: usize, records: Records, server_time: Option<i64>| {
                 planner.add(records, server_time)
             };
@@ -738,7 +445,7 @@ impl Engine {
         let (started, baseline) = match &pass.baseline {
             Some(baseline) => (pass.started, baseline),
             None => {
-                fresh = CallBaseline::take(self);
+                fresh = CallBaseline::take(self.shared);
                 (Instant::now(), &fresh)
             }
         };
@@ -746,11 +453,12 @@ impl Engine {
             pass.running.report(p);
             progress(p);
         };
-        let run_id = self.store().start_sync_run(scope.kind())?;
+        let run_id = self.shared.store().start_sync_run(scope.kind())?;
         let result = self.pull_inner(run_id, scope, &targets, fetched, &report);
         let spent = self
+            .shared
             .connected_client()
-            .map(|c| baseline.spent(self, c.as_ref()))
+            .map(|c| baseline.spent(self.shared, c.as_ref()))
             .unwrap_or_default();
         let duration_ms = started.elapsed().as_millis() as u64;
         match result {
@@ -758,9 +466,12 @@ impl Engine {
                 summary.sf_calls = spent.sf_calls;
                 summary.http_requests = spent.http_requests;
                 summary.api_calls = spent.api_calls;
-                summary.api_usage = self.summary_usage();
+                summary.api_usage = Budget::new(self.shared).summary_usage();
                 summary.duration_ms = duration_ms;
-                let run = self.store().finish_sync_run(run_id, &summary.report())?;
+                let run = self
+                    .shared
+                    .store()
+                    .finish_sync_run(run_id, &summary.report())?;
                 summary.status = run.status;
                 report(Progress::new(Phase::Done, targets.len(), targets.len()));
                 Ok(summary)
@@ -771,7 +482,7 @@ impl Engine {
                 counts.insert("api_calls".to_owned(), spent.api_calls as i64);
                 counts.insert("duration_ms".to_owned(), duration_ms as i64);
                 // Recording the failure must not hide the error itself.
-                let _ = self.store().finish_sync_run(
+                let _ = self.shared.store().finish_sync_run(
                     run_id,
                     &SyncRunReport {
                         end: SyncRunEnd::Failed,
@@ -800,6 +511,7 @@ impl Engine {
         // Read the protection before planning the first chunk; the store re-checks it at
         // apply time, so an edit saved while the query runs still wins.
         let protected: Protected = self
+            .shared
             .store()
             .protected_fields()?
             .iter()
@@ -812,10 +524,10 @@ impl Engine {
                 query,
                 meta,
             }) => {
-                let field_map = self.field_map();
+                let field_map = self.shared.field_map();
                 let links = OrgLinks::new(&meta.instance_url);
                 let planner = ChunkPlanner::new(
-                    self,
+                    *self,
                     &field_map,
                     &query,
                     &protected,
@@ -835,11 +547,11 @@ impl Engine {
             planned.apply.accounts.len(),
             targets.len(),
         ));
-        let outcome = self.store().apply_pull(&planned.apply)?;
+        let outcome = self.shared.store().apply_pull(&planned.apply)?;
         fill_summary(&mut summary, &planned, &outcome, targets, query.skipped);
         if !summary.missing_accounts.is_empty() {
             self.explain_missing(&mut summary.missing_accounts)?;
-            let store = self.store();
+            let store = self.shared.store();
             for missing in &mut summary.missing_accounts {
                 let Some(into) = &missing.merged_into else {
                     continue;
@@ -853,12 +565,12 @@ impl Engine {
                     });
             }
         }
-        summary.retyped_fields = self.newly_retyped()?;
+        summary.retyped_fields = Metadata::new(self.shared).newly_retyped()?;
         Ok(summary)
     }
 }
 
-impl Engine {
+impl<'a> Syncs<'a> {
     /// Asks Salesforce's Recycle Bin (`queryAll` for `IsDeleted` and `MasterRecordId`) why
     /// these accounts were not returned, records the answer on each, and fills it in. One
     /// query per Id chunk, for the accounts with no recorded answer yet. The sync has already succeeded: when the question cannot be
@@ -869,7 +581,7 @@ impl Engine {
         // clears it): a deleted or merged record stays so, and asking again would cost an
         // `sf` process on every sync of a book that keeps such an account.
         {
-            let store = self.store();
+            let store = self.shared.store();
             for account in missing.iter_mut() {
                 let known = store.get_account(account.id)?;
                 account.reason = known.sf_missing_reason;
@@ -879,7 +591,7 @@ impl Engine {
         if missing.iter().all(|m| m.reason.is_some()) {
             return Ok(());
         }
-        let Ok(client) = self.client() else {
+        let Ok(client) = self.shared.client() else {
             return Ok(());
         };
         let ids: Vec<Lit> = missing
@@ -928,7 +640,7 @@ impl Engine {
             account.merged_into.clone_from(&into);
             reasons.push((account.id, reason, into));
         }
-        self.store().record_missing_reasons(&reasons)?;
+        self.shared.store().record_missing_reasons(&reasons)?;
         Ok(())
     }
 
@@ -942,7 +654,7 @@ impl Engine {
         // The kept record may itself have been merged since (A into B, then B into C): the
         // sync that followed found that too, and the chain is followed to its end.
         for _ in 0..MAX_MERGE_CHAIN {
-            let account = self.store().get_account(id)?;
+            let account = self.shared.store().get_account(id)?;
             let merged_again = account.sf_missing_since.is_some()
                 && account.sf_missing_reason == Some(MissingReason::Merged)
                 && account.sf_merged_into.is_some();
@@ -955,7 +667,7 @@ impl Engine {
     }
 
     fn follow_merge_once(&self, id: AccountId) -> Result<SyncSummary> {
-        let account = self.store().get_account(id)?;
+        let account = self.shared.store().get_account(id)?;
         let (Some(MissingReason::Merged), Some(into)) =
             (account.sf_missing_reason, account.sf_merged_into.clone())
         else {
@@ -968,13 +680,13 @@ impl Engine {
         self.gated(SyncScope::Account(id), &|_| {}, |pass| {
             {
                 // No push may be sending this account's entries while they change Id.
-                let _push = crate::push_lock::PushLock::acquire(self.db_path(), &|_| {})?;
+                let _push = crate::push_lock::PushLock::acquire(self.shared.db_path(), &|_| {})?;
                 // Bound first: the store's guard must be gone before an arm takes it again.
-                let followed = self.store().follow_merge(id, &into);
+                let followed = self.shared.store().follow_merge(id, &into);
                 match followed {
                     Ok(_) => {}
                     Err(upsight_store::StoreError::AlreadyExists { existing, .. }) => {
-                        let kept = self.store().get_account(existing)?;
+                        let kept = self.shared.store().get_account(existing)?;
                         return Err(EngineError::Invalid(format!(
                             "{} was merged into {}, which is already in your book; open {} there. This account and its edits stay here as they are, so nothing is lost",
                             account.name, kept.name, kept.name
@@ -1016,7 +728,7 @@ struct PlanSoFar {
 /// Plans a sync one chunk of records at a time (see the module docs). `add` may be called
 /// from several query threads; planning is serialised by the lock, the queries are not.
 struct ChunkPlanner<'a> {
-    engine: &'a Engine,
+    syncs: Syncs<'a>,
     field_map: &'a FieldMap,
     query: &'a PullQuery,
     protected: &'a Protected,
@@ -1030,7 +742,7 @@ struct ChunkPlanner<'a> {
 
 impl<'a> ChunkPlanner<'a> {
     fn new(
-        engine: &'a Engine,
+        syncs: Syncs<'a>,
         field_map: &'a FieldMap,
         query: &'a PullQuery,
         protected: &'a Protected,
@@ -1038,7 +750,7 @@ impl<'a> ChunkPlanner<'a> {
         targets: &'a [Target],
     ) -> ChunkPlanner<'a> {
         ChunkPlanner {
-            engine,
+            syncs,
             field_map,
             query,
             protected,
@@ -1072,7 +784,7 @@ impl<'a> ChunkPlanner<'a> {
         mine.sort_unstable();
         mine.dedup();
         let ids: Vec<AccountId> = mine.iter().map(|&i| self.targets[i].id).collect();
-        let local = self.engine.load_locals(&ids)?;
+        let local = self.syncs.load_locals(&ids)?;
         let plan = plan_pull(PullInput {
             field_map: self.field_map,
             queried: &self.query.queried,
@@ -1250,6 +962,7 @@ fn fill_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::rfc3339;
 
     #[test]
     fn apply_data_takes_changed_values_and_drops_unchanged_opportunities_values() {

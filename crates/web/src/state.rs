@@ -131,7 +131,7 @@ impl AppState {
         }
         // Not under the lock: a describe takes seconds, and pages that need no
         // metadata must not wait behind it (the engine runs one describe at a time).
-        match engine.org_meta() {
+        match engine.metadata().org_meta() {
             Ok(meta) => {
                 *self.meta_failed() = None;
                 Some(meta)
@@ -191,7 +191,7 @@ pub fn sidebar(engine: &Engine, demo: Option<String>) -> Result<Sidebar, AppErro
         failed: count(ChangeStatus::Failed),
         conflicts: count(ChangeStatus::Conflict),
         last_sync,
-        api_usage: engine.api_usage_view()?,
+        api_usage: engine.budget().api_usage_view()?,
         push_paused: None,
         demo,
     })

@@ -44,6 +44,7 @@ impl Server {
                 .unwrap()
                 .as_secs();
             engine
+                .budget()
                 .record_api_usage(UsageReading {
                     used,
                     limit,
@@ -201,6 +202,7 @@ fn the_sidebar_and_settings_show_the_usage_and_warn_from_80_percent() {
 
     server
         .engine
+        .budget()
         .record_api_usage(UsageReading {
             used: 12_000,
             limit: 15_000,

@@ -30,7 +30,7 @@ use upsight_core::{
     Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, MissingReason,
     Opportunity, RecordRef, Role, SObject, ValueKind,
 };
-use upsight_engine::writeback::RecordSpec;
+use upsight_engine::RecordSpec;
 use upsight_engine::{Engine, EngineError, OrgMeta, Progress};
 use upsight_store::ChangeFilter;
 
@@ -197,7 +197,7 @@ fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppE
         states: field_states(engine, id)?,
         map: engine.field_map(),
         meta: state.org_meta(engine),
-        zone: engine.time_zone(),
+        zone: engine.edits().time_zone(),
         account,
         opportunities,
     })
@@ -822,7 +822,7 @@ async fn edit(State(state): State<AppState>, Json(body): Json<EditBody>) -> ApiR
         _ => return Err(AppError::invalid("record", "Unknown record.").into()),
     };
     let edited = state
-        .run(move |engine| Ok(engine.edit(&spec, &body.field, &body.value)?))
+        .run(move |engine| Ok(engine.edits().edit(&spec, &body.field, &body.value)?))
         .await
         .map_err(as_field_error("value"))?;
     // Saved: start the pusher's debounce clock.
@@ -850,7 +850,9 @@ async fn link(
     let (account, _summary) = state
         .run(move |engine| {
             let report = |p: Progress| job.progress(phase_label(p), p.done as u64, p.total as u64);
-            Ok(engine.link_account(&id.to_string(), &body.sf_id, &report)?)
+            Ok(engine
+                .accounts()
+                .link_account(&id.to_string(), &body.sf_id, &report)?)
         })
         .await
         .map_err(as_field_error("sf_id"))?;
@@ -867,7 +869,7 @@ async fn sync_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
         .run(move |engine| {
             let report =
                 |p: Progress| progress_job.progress(phase_label(p), p.done as u64, p.total as u64);
-            Ok(engine.sync_account(id, &report)?)
+            Ok(engine.sync().sync_account(id, &report)?)
         })
         .await;
     if started {
@@ -888,7 +890,7 @@ async fn follow_merge(
     let id = parse_account_id(&id)?;
     let name = state
         .run(move |engine| {
-            engine.follow_merge(id)?;
+            engine.sync().follow_merge(id)?;
             Ok(engine
                 .store()
                 .get_account(id)
@@ -908,7 +910,7 @@ async fn follow_merge(
 /// Runs a full sync, forwarding progress to the sidebar.
 pub fn full_sync(engine: &Engine, job: &SyncJob) -> Result<(), EngineError> {
     let report = |p: Progress| job.progress(phase_label(p), p.done as u64, p.total as u64);
-    engine.sync_all(&report)?;
+    engine.sync().sync_all(&report)?;
     Ok(())
 }
 

@@ -452,7 +452,7 @@ async fn search_salesforce(
 ) -> impl IntoResponse {
     let text = query.q.trim().to_owned();
     let result = state
-        .run(move |engine| Ok(engine.search_salesforce(&text)?))
+        .run(move |engine| Ok(engine.accounts().search_salesforce(&text)?))
         .await;
     Html(
         match result {
@@ -501,7 +501,7 @@ async fn add_from_salesforce(
         );
     }
     let outcome = state
-        .run(move |engine| Ok(engine.add_accounts(&[input], &|_| {})?))
+        .run(move |engine| Ok(engine.accounts().add_accounts(&[input], &|_| {})?))
         .await
         .map_err(as_field_error("sf_id"))?;
     if let Some(account) = outcome.created.first() {
@@ -541,7 +541,7 @@ async fn create_local(
     Json(body): Json<CreateBody>,
 ) -> ApiResult<Json<Value>> {
     let account = state
-        .run(move |engine| Ok(engine.create_local_account(&body.name)?))
+        .run(move |engine| Ok(engine.accounts().create_local_account(&body.name)?))
         .await
         .map_err(as_field_error("name"))?;
     Ok(Json(json!({ "url": format!("/accounts/{}", account.id) })))

@@ -78,8 +78,8 @@ fn load(engine: &Engine, filter: &Filter) -> Result<View, AppError> {
     // Both before the store's guard is taken: each reads the store itself. Only the cached
     // describe: listing changes never costs a call. Then the page is three queries in one
     // snapshot, however many rows.
-    let meta = engine.cached_org_meta().ok().flatten();
-    let zone = engine.time_zone();
+    let meta = engine.metadata().cached_org_meta().ok().flatten();
+    let zone = engine.edits().time_zone();
     let page = engine
         .reader()
         .change_page(&ChangeFilter {
@@ -311,10 +311,10 @@ async fn act(
     let result = state
         .run(move |engine| {
             Ok(match action.as_str() {
-                "retry" => engine.retry(id).map(|(e, r)| (e, Some(r))),
-                "revert" => engine.revert(id).map(|(e, r)| (e, Some(r))),
-                "keep-mine" => engine.keep_mine(id).map(|(e, r)| (e, Some(r))),
-                "take-theirs" => engine.take_theirs(id).map(|e| (e, None)),
+                "retry" => engine.write_back().retry(id).map(|(e, r)| (e, Some(r))),
+                "revert" => engine.write_back().revert(id).map(|(e, r)| (e, Some(r))),
+                "keep-mine" => engine.write_back().keep_mine(id).map(|(e, r)| (e, Some(r))),
+                "take-theirs" => engine.write_back().take_theirs(id).map(|e| (e, None)),
                 other => return Err(AppError::NotFound(format!("There is no action {other:?}."))),
             }?)
         })
@@ -323,7 +323,9 @@ async fn act(
 }
 
 async fn retry_all(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let (entries, report) = state.run(|engine| Ok(engine.retry_all_failed()?)).await?;
+    let (entries, report) = state
+        .run(|engine| Ok(engine.write_back().retry_all_failed()?))
+        .await?;
     let pushed = entries
         .iter()
         .filter(|e| e.status == ChangeStatus::Pushed)

@@ -50,7 +50,7 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<StatusBody>> {
 
 async fn read_status(state: &AppState) -> Result<StatusBody, AppError> {
     let (sidebar, running) = state
-        .run(|engine| Ok((state::sidebar(engine, None)?, engine.running_sync())))
+        .run(|engine| Ok((state::sidebar(engine, None)?, engine.sync().running_sync())))
         .await?;
     // The engine knows every sync running in this process (also one an add or a link
     // started); the job knows how a browser-started one ended.
@@ -100,7 +100,7 @@ pub struct PushBody {
 /// Push now: what is pending goes at once. The push lock makes it take turns with the
 /// background pusher.
 async fn push_now(State(state): State<AppState>) -> ApiResult<Json<PushBody>> {
-    let report = state.run(|engine| Ok(engine.push()?)).await?;
+    let report = state.run(|engine| Ok(engine.write_back().push()?)).await?;
     Ok(Json(PushBody {
         report,
         status: read_status(&state).await?,
