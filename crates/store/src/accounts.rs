@@ -8,9 +8,13 @@
 
 use crate::error::{is_unique_violation, Result, StoreError};
 use crate::json::{decode, encode};
+use crate::rows::{
+    account_from_row, get_account, get_opportunity, not_found_account, opportunities_of,
+    opportunity_from_row, ACCOUNT_COLUMNS, OPPORTUNITY_COLUMNS,
+};
 use crate::{Store, NOW};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use upsight_core::fieldmap::is_valid_api_name;
 use upsight_core::{Account, AccountId, FieldValues, MissingReason, Opportunity, OpportunityId};
@@ -218,10 +222,6 @@ impl PageSql {
         Ok(sql)
     }
 }
-
-const ACCOUNT_COLUMNS: &str = "id, sf_id, name, fields, quick_links, synced_at, sf_missing_since, \
-     created_at, updated_at, sf_missing_reason, sf_merged_into";
-const OPPORTUNITY_COLUMNS: &str = "id, sf_id, account_id, name, fields, synced_at, created_at";
 
 impl Store {
     /// Creates a local account. A Salesforce Id already in use is refused with
@@ -597,89 +597,4 @@ fn already_exists(conn: &Connection, err: rusqlite::Error, sf_id: &str) -> Store
         Ok(None) => err.into(),
         Err(lookup) => lookup.into(),
     }
-}
-
-pub(crate) fn not_found_account(id: AccountId) -> StoreError {
-    StoreError::NotFound {
-        what: "account",
-        key: id.to_string(),
-    }
-}
-
-pub(crate) fn not_found_opportunity(id: OpportunityId) -> StoreError {
-    StoreError::NotFound {
-        what: "opportunity",
-        key: id.to_string(),
-    }
-}
-
-pub(crate) fn get_account(conn: &Connection, id: AccountId) -> Result<Account> {
-    // Cached: a sync reads thousands of accounts one by one, and parsing the statement
-    // each time cost more than running it.
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE id = ?1");
-    conn.prepare_cached(&sql)?
-        .query_row([id.0], account_from_row)
-        .optional()?
-        .ok_or_else(|| not_found_account(id))?
-}
-
-pub(crate) fn get_opportunity(conn: &Connection, id: OpportunityId) -> Result<Opportunity> {
-    let sql = format!("SELECT {OPPORTUNITY_COLUMNS} FROM opportunity WHERE id = ?1");
-    conn.prepare_cached(&sql)?
-        .query_row([id.0], opportunity_from_row)
-        .optional()?
-        .ok_or_else(|| not_found_opportunity(id))?
-}
-
-pub(crate) fn opportunities_of(conn: &Connection, account: AccountId) -> Result<Vec<Opportunity>> {
-    let sql = format!(
-        "SELECT {OPPORTUNITY_COLUMNS} FROM opportunity WHERE account_id = ?1
-         ORDER BY fields ->> '$.CloseDate' DESC, id"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([account.0], opportunity_from_row)?;
-    rows.map(|row| row?).collect()
-}
-
-/// Maps a row of [`ACCOUNT_COLUMNS`]. `query_map` closures may only fail with SQLite's
-/// error, so the mapping (which also decodes JSON) returns its result inside `Ok`, and
-/// callers flatten it.
-fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Account>> {
-    Ok(read_account(row))
-}
-
-fn read_account(row: &Row<'_>) -> Result<Account> {
-    Ok(Account {
-        id: AccountId(row.get(0)?),
-        sf_id: row.get(1)?,
-        name: row.get(2)?,
-        fields: decode(&row.get::<_, String>(3)?, "account fields")?,
-        quick_links: decode(&row.get::<_, String>(4)?, "account quick links")?,
-        synced_at: row.get(5)?,
-        sf_missing_since: row.get(6)?,
-        created_at: row.get(7)?,
-        updated_at: row.get(8)?,
-        sf_missing_reason: row
-            .get::<_, Option<String>>(9)?
-            .as_deref()
-            .and_then(MissingReason::parse),
-        sf_merged_into: row.get(10)?,
-    })
-}
-
-/// Maps a row of [`OPPORTUNITY_COLUMNS`], like [`account_from_row`].
-fn opportunity_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Opportunity>> {
-    Ok(read_opportunity(row))
-}
-
-fn read_opportunity(row: &Row<'_>) -> Result<Opportunity> {
-    Ok(Opportunity {
-        id: OpportunityId(row.get(0)?),
-        sf_id: row.get(1)?,
-        account_id: AccountId(row.get(2)?),
-        name: row.get(3)?,
-        fields: decode(&row.get::<_, String>(4)?, "opportunity fields")?,
-        synced_at: row.get(5)?,
-        created_at: row.get(6)?,
-    })
 }

@@ -14,9 +14,9 @@
 //! push killed after Salesforce accepted the update leaves a trace the next drift check can
 //! recognise as our own write, even after the user edited the field again.
 
-use crate::accounts::{get_account, get_opportunity};
 use crate::error::{Result, StoreError};
 use crate::json::{decode, encode, field_value, set_field};
+use crate::rows::{get_account, get_opportunity};
 use crate::{Store, NOW};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::Value;
@@ -853,7 +853,7 @@ fn corrupt(err: &dyn std::error::Error) -> StoreError {
     }
 }
 
-/// Maps a row of [`ENTRY_COLUMNS`]; see `accounts::account_from_row` for the nesting.
+/// Maps a row of [`ENTRY_COLUMNS`]; see `rows::account_from_row` for the nesting.
 fn change_counts(conn: &Connection) -> Result<BTreeMap<ChangeStatus, usize>> {
     let mut stmt = conn.prepare("SELECT status, count(*) FROM change_log GROUP BY status")?;
     let rows = stmt.query_map([], |row| {

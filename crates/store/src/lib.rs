@@ -15,6 +15,7 @@ mod error;
 mod json;
 mod migrate;
 mod pull;
+mod rows;
 mod settings;
 mod sync_runs;
 

@@ -8,10 +8,10 @@
 //! overwritten here, and an opportunity with such an entry is never removed, whatever the
 //! plan says. Both are reported back.
 
-use crate::accounts::not_found_account;
 use crate::changes::{protected_fields, ProtectedFields};
 use crate::error::Result;
 use crate::json::{decode, encode, set_field};
+use crate::rows::not_found_account;
 use crate::{Store, NOW};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;

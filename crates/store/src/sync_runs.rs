@@ -193,7 +193,7 @@ fn find_run(conn: &rusqlite::Connection, id: SyncRunId) -> Result<Option<SyncRun
         .transpose()
 }
 
-/// Maps a row of [`RUN_COLUMNS`]; see `accounts::account_from_row` for the nesting.
+/// Maps a row of [`RUN_COLUMNS`]; see `rows::account_from_row` for the nesting.
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<SyncRun>> {
     Ok(read_run(row))
 }
