@@ -66,7 +66,8 @@ use crate::api_usage::{ApiUsageError, ApiUsageUpdate};
 use crate::dataset::DatasetSpec;
 use crate::faults::FaultSpec;
 use crate::org::SfFieldError;
-use crate::server::{decode_query, json_response, SimState};
+use crate::state::SimState;
+use crate::wire::{decode_query, json_response};
 
 pub(crate) fn router() -> Router<SimState> {
     Router::new()

@@ -1,8 +1,8 @@
 //! Dates and times in Salesforce's wire formats, and the org's write clock.
 //!
 //! Salesforce returns datetimes as `2024-01-15T10:00:00.000+0000` (always UTC) and dates as
-//! `2024-01-15`. The calendar arithmetic is `jiff`'s; the wire formats are parsed strictly
-//! by the SOQL module's parsers (one set of rules for literals, stored values and headers).
+//! `2024-01-15`. The calendar arithmetic is `jiff`'s, and the wire formats are parsed
+//! strictly by [`crate::datetime`], the same rules as SOQL literals and stored values.
 //!
 //! Precision: "Regular dateTime fields are full timestamps with a precision of one second"
 //! (Object Reference, Primitive Data Types,
@@ -14,67 +14,17 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// 1970-01-01, day 0 of the day numbers used here.
-const EPOCH: jiff::civil::Date = jiff::civil::date(1970, 1, 1);
-
-/// Days since 1970-01-01 of a calendar date, or `None` for a date that does not exist (or
-/// lies outside years -9999..=9999).
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
-    let date = jiff::civil::Date::new(
-        i16::try_from(year).ok()?,
-        i8::try_from(month).ok()?,
-        i8::try_from(day).ok()?,
-    )
-    .ok()?;
-    Some(date.duration_since(EPOCH).as_secs().div_euclid(86_400))
-}
-
-/// The calendar date of a day number (days since 1970-01-01), clamped to jiff's range.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let date = jiff::SignedDuration::from_secs(days.saturating_mul(86_400));
-    let date = EPOCH.checked_add(date).unwrap_or(if days < 0 {
-        jiff::civil::Date::MIN
-    } else {
-        jiff::civil::Date::MAX
-    });
-    (
-        i64::from(date.year()),
-        date.month().unsigned_abs().into(),
-        date.day().unsigned_abs().into(),
-    )
-}
-
-/// `YYYY-MM-DD` of a day number.
-pub fn format_date(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Salesforce's datetime format of milliseconds since the epoch.
-pub fn format_datetime(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (h, mi, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    format!(
-        "{}T{h:02}:{mi:02}:{s:02}.{milli:03}+0000",
-        format_date(days)
-    )
-}
+pub use crate::datetime::{civil_from_days, days_from_civil, format_date, format_datetime};
 
 /// Parses a strict `YYYY-MM-DD` into a day number.
 pub fn parse_date(s: &str) -> Option<i64> {
-    crate::soql::time::parse_date(s)
+    crate::datetime::parse_date(s)
 }
 
 /// Parses an ISO 8601 datetime as Salesforce accepts it: `YYYY-MM-DDTHH:MM:SS`, optional
 /// fraction, then `Z`, `+HHMM` or `+HH:MM`. Returns milliseconds since the epoch (UTC).
 pub fn parse_datetime(s: &str) -> Option<i64> {
-    crate::soql::time::parse_datetime(s, true)
+    crate::datetime::parse_datetime(s, true)
 }
 
 /// Milliseconds since the epoch, from the system clock.

@@ -75,7 +75,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::org::RecordState;
-use crate::server::{check_version, json_response, lock, sf_error, SimState, MAX_BODY_BYTES};
+use crate::state::{lock, SimState};
+use crate::wire::{check_version, json_response, sf_error, MAX_BODY_BYTES};
 
 /// The most subrequests one Composite request may carry.
 pub const MAX_SUBREQUESTS: usize = 25;
@@ -535,7 +536,7 @@ pub(crate) async fn composite(
         Err(refusal) => return refusal.into_response(),
     };
     // The same router a direct request goes through, so subrequests meet the same gate.
-    let mut router = crate::server::router(state.clone());
+    let mut router = state.router();
     let mut journal = Journal::default();
     let mut entries = Vec::with_capacity(subs.len());
     let mut failed_at = None;

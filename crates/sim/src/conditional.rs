@@ -54,7 +54,7 @@ use serde_json::Value;
 
 use crate::clock;
 use crate::org::Record;
-use crate::server::sf_error;
+use crate::wire::sf_error;
 
 /// The one object whose records carry ETags.
 pub const ETAG_OBJECT: &str = "Account";

@@ -66,7 +66,8 @@ use serde_json::{json, Value};
 
 use crate::composite::{halted, parse_graph_node, parser_error, Journal, Outcome, Refusal, Sub};
 use crate::org::SfFieldError;
-use crate::server::{check_version, json_response, sf_error, SimState};
+use crate::state::SimState;
+use crate::wire::{check_version, json_response, sf_error};
 
 /// The most graphs one payload may carry.
 pub const MAX_GRAPHS: usize = 75;
@@ -256,7 +257,7 @@ pub(crate) async fn graph(
     if let Err(e) = check_node_bodies(&state, &graphs) {
         return sf_error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.message);
     }
-    let mut router = crate::server::router(state.clone());
+    let mut router = state.router();
     let mut failures = 0usize;
     let mut out = Vec::with_capacity(graphs.len());
     for graph in &graphs {

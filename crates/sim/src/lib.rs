@@ -35,15 +35,22 @@
 //! - [`org`]: the org's records, and validated writes that bump the modstamps.
 //! - [`soql`]: a SOQL parser and evaluator over [`org::Org`].
 //! - [`dataset`]: the deterministic dataset generator.
-//! - [`server`]: the axum routes and the gate (auth, faults, limits, counting);
-//!   [`api_usage`]: the org's API budget the gate counts and reports in `Sforce-Limit-Info`;
-//!   [`composite`]: the Composite resource; [`graph`]: the Composite Graph resource; [`paging`]: pages and cursors; [`describe`]:
-//!   describe bodies; [`faults`]: fault rules and the request log; [`admin`]: the `/__sim/`
-//!   API.
+//! - [`server`]: the routes and running the server, over `state` (the shared state),
+//!   `gate` (auth, faults, limits, counting: every request passes it), `wire` (limits,
+//!   JSON in Salesforce's number format, error shapes, the version check), `login` (the
+//!   handshake and resource map), `query` (Query resources, on the blocking pool) and
+//!   `sobjects` (describes, sObject Rows, sObject Collections); [`api_usage`]: the org's
+//!   API budget the gate counts and reports in `Sforce-Limit-Info`; [`composite`]: the
+//!   Composite resource; [`graph`]: the Composite Graph resource (both run subrequests
+//!   through the router the state hands them, not through `server`); [`paging`]: pages
+//!   and cursors; [`describe`]: describe bodies; [`faults`]: fault rules and the request
+//!   log; [`admin`]: the `/__sim/` API.
 //! - [`conditional`] evaluates `If-Match`, `If-None-Match`, `If-Modified-Since` and
 //!   `If-Unmodified-Since`, and computes the Account `ETag`, on sObject Rows.
-//! - [`ids`], [`clock`]: Salesforce Ids (checksums, generation), date/time formats, and the
-//!   org clock (whole seconds, pinnable).
+//! - [`ids`]: Salesforce Ids (checksums, generation); [`datetime`]: date/time wire formats
+//!   and the calendar (`jiff`); [`clock`]: the org clock (whole seconds, pinnable).
+//!
+//! No module reaches back to one that reaches it (`crates/engine/tests/module_graph.rs`).
 #![forbid(unsafe_code)]
 // The describe field object is one large `json!` literal.
 #![recursion_limit = "256"]
@@ -54,15 +61,22 @@ pub mod clock;
 pub mod composite;
 pub mod conditional;
 pub mod dataset;
+pub mod datetime;
 pub mod describe;
 pub mod faults;
+mod gate;
 pub mod graph;
 pub mod ids;
+mod login;
 pub mod org;
 pub mod paging;
+mod query;
 pub mod schema;
 pub mod server;
+mod sobjects;
 pub mod soql;
+mod state;
+mod wire;
 
 pub use dataset::DatasetSpec;
 pub use server::{router, serve, spawn, SimConfig, SimHandle, SimInfo, SimState};

@@ -12,8 +12,8 @@ use super::ast::{
     CompareOp, Condition, FieldPath, LikePattern, LikeToken, Literal, LiteralValue, Query,
     SelectItem,
 };
-use super::time::{parse_date, parse_datetime};
 use super::{Answer, ResultRow, SoqlError};
+use crate::datetime::{parse_date, parse_datetime};
 use crate::org::{Org, Record};
 use crate::schema::{ChildRelationship, FieldKind, FieldSchema, SObjectSchema, Schema};
 

@@ -4,8 +4,8 @@
 //! unescaping once the context is known.
 
 use super::ast::{CompareOp, LikeToken, Pos};
-use super::time::{parse_date, parse_datetime};
 use super::SoqlError;
+use crate::datetime::{parse_date, parse_datetime};
 
 const MALFORMED: &str = "MALFORMED_QUERY";
 

@@ -39,7 +39,6 @@ mod columns;
 mod eval;
 mod lexer;
 mod parser;
-pub(crate) mod time;
 
 #[cfg(test)]
 mod tests;

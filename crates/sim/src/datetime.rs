@@ -1,6 +1,59 @@
-//! Date and datetime parsing for SOQL literals and stored values. Dates become days since
+//! Salesforce's date and datetime wire formats: the calendar (through `jiff`), and the
+//! strict parsers shared by SOQL literals, stored values and the admin API. Dates become days since
 //! 1970-01-01 and datetimes become UTC milliseconds, so that comparisons are plain integer
 //! comparisons whatever offset a literal or a stored value was written with.
+
+/// 1970-01-01, day 0 of the day numbers used here.
+const EPOCH: jiff::civil::Date = jiff::civil::date(1970, 1, 1);
+
+/// Days since 1970-01-01 of a calendar date, or `None` for a date that does not exist (or
+/// lies outside years -9999..=9999).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
+    let date = jiff::civil::Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()?;
+    Some(date.duration_since(EPOCH).as_secs().div_euclid(86_400))
+}
+
+/// The calendar date of a day number (days since 1970-01-01), clamped to jiff's range.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let date = jiff::SignedDuration::from_secs(days.saturating_mul(86_400));
+    let date = EPOCH.checked_add(date).unwrap_or(if days < 0 {
+        jiff::civil::Date::MIN
+    } else {
+        jiff::civil::Date::MAX
+    });
+    (
+        i64::from(date.year()),
+        date.month().unsigned_abs().into(),
+        date.day().unsigned_abs().into(),
+    )
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn format_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Salesforce's datetime format of milliseconds since the epoch.
+pub fn format_datetime(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (h, mi, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    format!(
+        "{}T{h:02}:{mi:02}:{s:02}.{milli:03}+0000",
+        format_date(days)
+    )
+}
 
 /// Reads exactly `n` ASCII digits at `*i`.
 fn digits(b: &[u8], i: &mut usize, n: usize) -> Option<i64> {
@@ -28,7 +81,7 @@ fn date_prefix(b: &[u8]) -> Option<(i64, usize)> {
     let month = digits(b, &mut i, 2)?;
     expect(b, &mut i, b'-')?;
     let day = digits(b, &mut i, 2)?;
-    let days = crate::clock::days_from_civil(year, month.try_into().ok()?, day.try_into().ok()?)?;
+    let days = days_from_civil(year, month.try_into().ok()?, day.try_into().ok()?)?;
     Some((days, i))
 }
 
