@@ -144,6 +144,12 @@ pub(crate) fn store_timestamp(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// The current time as the store writes timestamps (RFC 3339, UTC, milliseconds), so the
+/// two compare as text.
+pub(crate) fn rfc3339_now() -> String {
+    store_timestamp(jiff::Timestamp::now())
+}
+
 pub(crate) fn now_s() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -271,5 +277,32 @@ mod tests {
         assert_eq!(view.line(), "12,000 of 15,000 API calls (80%)");
         let stale = ApiUsageView::at(&reading, 1_796_159_153 + budget::WINDOW_S);
         assert_eq!((stale.level, stale.warning), (BudgetLevel::Normal, None));
+    }
+
+    #[test]
+    fn timestamps_look_like_the_stores() {
+        // Known instants, with the edges of the calendar arithmetic: a leap day, the last
+        // millisecond of a year, and a century that is not a leap year.
+        let table = [
+            (0, 0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400, 7, "2000-02-29T00:00:00.007Z"),
+            (1_798_761_599, 999, "2026-12-31T23:59:59.999Z"),
+            (4_107_542_400, 0, "2100-03-01T00:00:00.000Z"),
+        ];
+        for (secs, millis, expected) in table {
+            assert_eq!(rfc3339(secs, millis), expected, "{secs}.{millis}");
+        }
+        // The store's own clock and ours agree, in the same text form, so they compare.
+        let mut store = upsight_store::Store::open_in_memory().unwrap();
+        let before = rfc3339_now();
+        let stored = store
+            .create_account(&upsight_store::NewAccount::default())
+            .unwrap()
+            .created_at;
+        let after = rfc3339_now();
+        assert!(
+            before <= stored && stored <= after,
+            "{before} {stored} {after}"
+        );
     }
 }

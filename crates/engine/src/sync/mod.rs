@@ -18,7 +18,7 @@
 //! query fails with `INVALID_FIELD`; the metadata is then refreshed once and the query
 //! retried.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -26,22 +26,14 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 use upsight_core::links::OrgLinks;
-use upsight_core::pull::{
-    plan_pull, AccountPlan, LocalAccount, LocalOpportunity, PreservedValue, Protected, PullInput,
-    Queried, OPPORTUNITIES_RELATIONSHIP,
-};
-use upsight_core::push::{id_key, is_settled, LAST_MODIFIED_FIELD};
-use upsight_core::{
-    AccountId, FieldMap, FieldValues, MissingReason, RecordRef, SObject, SyncRunId,
-};
+use upsight_core::pull::{LocalAccount, LocalOpportunity, Protected};
+use upsight_core::push::id_key;
+use upsight_core::{AccountId, MissingReason, SyncRunId};
 use upsight_salesforce::soql::SIZING_API_VERSION;
-use upsight_salesforce::{stamp, Cond, Lit, QueryResult, SalesforceClient, Select, SfId};
-use upsight_store::{
-    AccountPull, OpportunityPull, PullApply, PullOutcome, Stamp, SyncKind, SyncRunEnd,
-    SyncRunReport, SyncRunStatus,
-};
+use upsight_salesforce::{Lit, QueryResult, SalesforceClient, Select, SfId};
+use upsight_store::{SyncKind, SyncRunEnd, SyncRunReport, SyncRunStatus};
 
-use crate::budget::{store_timestamp, Budget, CallBaseline};
+use crate::budget::{rfc3339_now, Budget, CallBaseline};
 use crate::error::{EngineError, Result};
 use crate::lock::SyncGate;
 use crate::lock::{Entry, Pass};
@@ -49,9 +41,15 @@ use crate::meta::OrgMeta;
 use crate::metadata::Metadata;
 use crate::progress::{Phase, Progress, ProgressFn};
 use crate::shared::Shared;
+
+mod plan;
+mod query;
+
 pub use crate::summary::{
     BookAccount, MissingAccount, PreservedField, SkippedField, SyncScope, SyncSummary,
 };
+use plan::{fill_summary, ChunkPlanner, Planned};
+pub(crate) use query::{pull_query, PullQuery};
 
 /// Query records as Salesforce returns them.
 type Records = Vec<Map<String, Value>>;
@@ -70,82 +68,6 @@ pub(crate) struct Target {
     pub name: String,
 }
 
-/// The query of one sync, and what it left out.
-pub(crate) struct PullQuery {
-    pub select: Select,
-    pub queried: Queried,
-    pub skipped: Vec<SkippedField>,
-    /// Whether the opportunity subquery is part of it (the org has the relationship).
-    pub with_opportunities: bool,
-}
-
-/// The Account select with the opportunity subquery, limited to what the org has.
-pub(crate) fn pull_query(field_map: &FieldMap, meta: &OrgMeta) -> PullQuery {
-    let mut skipped = Vec::new();
-    let mut keep = |sobject: SObject, names: Vec<&str>| -> Vec<String> {
-        let object = meta.object(sobject);
-        let mut seen = BTreeSet::new();
-        let mut kept = Vec::new();
-        for name in names {
-            if !seen.insert(name.to_ascii_lowercase()) {
-                continue;
-            }
-            if object.has_path(name) {
-                kept.push(name.to_owned());
-            } else {
-                skipped.push(SkippedField {
-                    sobject: sobject.api_name().to_owned(),
-                    field: name.to_owned(),
-                });
-            }
-        }
-        kept
-    };
-    let account = keep(SObject::Account, field_map.soql_fields(SObject::Account));
-    let opportunity = keep(
-        SObject::Opportunity,
-        field_map.soql_fields(SObject::Opportunity),
-    );
-    let with_opportunities = meta
-        .object(SObject::Account)
-        .has_child_relationship(OPPORTUNITIES_RELATIONSHIP);
-    let plumbing = |names: &[String], extra: &[&'static str]| -> Vec<String> {
-        extra
-            .iter()
-            .filter(|e| !names.iter().any(|n| n.eq_ignore_ascii_case(e)))
-            .map(|e| (*e).to_owned())
-            .collect()
-    };
-    // LastModifiedDate, with the server's clock at the read, is the stamp a later push may
-    // write under without reading the record again (see `upsight_store::Stamp`).
-    let mut select = Select::from("Account")
-        .fields(plumbing(&account, &["Id", "Name", LAST_MODIFIED_FIELD]))
-        .fields(&account);
-    if with_opportunities {
-        let child = Select::from(OPPORTUNITIES_RELATIONSHIP)
-            .fields(plumbing(
-                &opportunity,
-                &["Id", "Name", "IsClosed", "IsWon", LAST_MODIFIED_FIELD],
-            ))
-            .fields(&opportunity)
-            .filter(Cond::or([
-                Cond::eq("IsClosed", false),
-                Cond::eq("IsWon", true),
-            ]));
-        select = select.subquery(child);
-    }
-    skipped.sort();
-    PullQuery {
-        select,
-        queried: Queried {
-            account,
-            opportunity,
-        },
-        skipped,
-        with_opportunities,
-    }
-}
-
 /// The records a sync fetched, with the query that fetched them and the metadata it
 /// was built from.
 pub(crate) struct Fetched {
@@ -154,12 +76,6 @@ pub(crate) struct Fetched {
     pub server_time_s: Option<i64>,
     pub query: PullQuery,
     pub meta: std::sync::Arc<OrgMeta>,
-}
-
-/// The current time as the store writes timestamps (RFC 3339, UTC, milliseconds), so the
-/// two compare as text.
-pub(crate) fn rfc3339_now() -> String {
-    store_timestamp(jiff::Timestamp::now())
 }
 
 /// The sync service (full and single-account pull sync), over the parts the engine's services share.
@@ -704,324 +620,8 @@ impl<'a> Syncs<'a> {
 /// How many merges after the first [`Engine::follow_merge`] follows in one go.
 const MAX_MERGE_CHAIN: usize = 8;
 
-/// What the chunks of one sync planned, ready to apply.
-struct Planned {
-    apply: PullApply,
-    /// Accounts where a value actually changed.
-    accounts_changed: usize,
-    /// Protected fields whose Salesforce value differs from the local one.
-    preserved: Vec<PreservedValue>,
-}
-
-/// The plan so far, behind [`ChunkPlanner`]'s lock.
-#[derive(Default)]
-struct PlanSoFar {
-    /// Apply data with its target's index, to apply in target order whatever order the
-    /// chunks arrived in.
-    accounts: Vec<(usize, AccountPull)>,
-    /// By target index: whether Salesforce returned the account.
-    returned: Vec<bool>,
-    accounts_changed: usize,
-    preserved: Vec<PreservedValue>,
-}
-
-/// Plans a sync one chunk of records at a time (see the module docs). `add` may be called
-/// from several query threads; planning is serialised by the lock, the queries are not.
-struct ChunkPlanner<'a> {
-    syncs: Syncs<'a>,
-    field_map: &'a FieldMap,
-    query: &'a PullQuery,
-    protected: &'a Protected,
-    links: Option<&'a OrgLinks>,
-    targets: &'a [Target],
-    /// Target index by lower-case Salesforce Id: 18-character Ids are case-insensitively
-    /// unique, and an org may return another casing than the one stored.
-    by_sf_id: HashMap<String, usize>,
-    so_far: Mutex<PlanSoFar>,
-}
-
-impl<'a> ChunkPlanner<'a> {
-    fn new(
-        syncs: Syncs<'a>,
-        field_map: &'a FieldMap,
-        query: &'a PullQuery,
-        protected: &'a Protected,
-        links: Option<&'a OrgLinks>,
-        targets: &'a [Target],
-    ) -> ChunkPlanner<'a> {
-        ChunkPlanner {
-            syncs,
-            field_map,
-            query,
-            protected,
-            links,
-            targets,
-            by_sf_id: targets
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.sf_id.to_ascii_lowercase(), i))
-                .collect(),
-            so_far: Mutex::new(PlanSoFar {
-                returned: vec![false; targets.len()],
-                ..PlanSoFar::default()
-            }),
-        }
-    }
-
-    /// Plans one chunk against the current local state of the accounts it returned, keeps
-    /// the apply data, and drops the records.
-    fn add(&self, records: Records, server_time_s: Option<i64>) -> Result<()> {
-        let stamps = record_stamps(&records, server_time_s);
-        let mut so_far = lock(&self.so_far);
-        // Records of no target (or of one an earlier chunk returned) are ignored, as the
-        // planner ignores unexpected records.
-        let mut mine: Vec<usize> = records
-            .iter()
-            .filter_map(|r| r.get("Id").and_then(Value::as_str))
-            .filter_map(|id| self.by_sf_id.get(&id.to_ascii_lowercase()).copied())
-            .filter(|&i| !so_far.returned[i])
-            .collect();
-        mine.sort_unstable();
-        mine.dedup();
-        let ids: Vec<AccountId> = mine.iter().map(|&i| self.targets[i].id).collect();
-        let local = self.syncs.load_locals(&ids)?;
-        let plan = plan_pull(PullInput {
-            field_map: self.field_map,
-            queried: &self.query.queried,
-            local: &local,
-            remote: &records,
-            protected: self.protected,
-            links: self.links,
-        });
-        drop(records);
-        drop(local);
-        let index: HashMap<AccountId, usize> =
-            mine.iter().map(|&i| (self.targets[i].id, i)).collect();
-        for account in plan.accounts {
-            let Some(&i) = index.get(&account.account_id) else {
-                continue;
-            };
-            so_far.returned[i] = true;
-            if account.changes_anything() {
-                so_far.accounts_changed += 1;
-            }
-            let mut pull = to_account_pull(account, self.query.with_opportunities);
-            pull.stamp = stamps.get(id_key(&self.targets[i].sf_id)).copied();
-            for opportunity in pull.opportunities.iter_mut().flatten() {
-                opportunity.stamp = stamps.get(id_key(&opportunity.sf_id)).copied();
-            }
-            so_far.accounts.push((i, pull));
-        }
-        so_far.preserved.extend(plan.preserved);
-        Ok(())
-    }
-
-    /// The whole plan: every chunk's apply data, and the targets no chunk returned.
-    fn finish(self) -> Planned {
-        let mut so_far = self.so_far.into_inner().unwrap_or_else(|e| e.into_inner());
-        so_far.accounts.sort_by_key(|(i, _)| *i);
-        so_far.preserved.sort();
-        let missing_accounts = self
-            .targets
-            .iter()
-            .zip(&so_far.returned)
-            .filter(|(_, returned)| !**returned)
-            .map(|(t, _)| t.id)
-            .collect();
-        Planned {
-            apply: PullApply {
-                accounts: so_far.accounts.into_iter().map(|(_, a)| a).collect(),
-                missing_accounts,
-            },
-            accounts_changed: so_far.accounts_changed,
-            preserved: so_far.preserved,
-        }
-    }
-}
-
-/// The `LastModifiedDate` of every account and opportunity in `records`, by Id key, with
-/// whether it had settled at `server_time_s` (see `upsight_store::Stamp`).
-fn record_stamps(records: &Records, server_time_s: Option<i64>) -> HashMap<String, Stamp> {
-    let mut stamps = HashMap::new();
-    let mut note = |record: &Map<String, Value>| {
-        let id = record.get("Id").and_then(Value::as_str);
-        let seconds = record
-            .get(LAST_MODIFIED_FIELD)
-            .and_then(Value::as_str)
-            .and_then(stamp::datetime_secs);
-        if let (Some(id), Some(seconds)) = (id, seconds) {
-            let settled = is_settled(seconds, server_time_s);
-            stamps.insert(id_key(id).to_owned(), Stamp { seconds, settled });
-        }
-    };
-    for record in records {
-        note(record);
-        let children = record
-            .get(OPPORTUNITIES_RELATIONSHIP)
-            .and_then(|c| c.get("records"))
-            .and_then(Value::as_array);
-        for child in children.into_iter().flatten().filter_map(Value::as_object) {
-            note(child);
-        }
-    }
-    stamps
-}
-
 /// A lock that a panicked holder does not poison for the rest of the sync: the panic
 /// itself fails the sync.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The store's form of one account's plan, taking its values rather than copying them.
-fn to_account_pull(plan: AccountPlan, with_opportunities: bool) -> AccountPull {
-    AccountPull {
-        account_id: plan.account_id,
-        name: plan.name,
-        fields: plan.fields,
-        quick_links: plan.quick_links,
-        stamp: None,
-        // Without the subquery nothing is known about opportunities, so none may be
-        // removed: `None` leaves them as they are.
-        opportunities: with_opportunities.then(|| {
-            plan.opportunities
-                .into_iter()
-                .map(|o| OpportunityPull {
-                    sf_id: o.sf_id,
-                    name: o.name,
-                    // The store lays these values over the stored ones. The planner found
-                    // every value of an unchanged opportunity equal (or protected), so an
-                    // empty overlay writes the same record without holding 20,000
-                    // opportunities' values until the apply.
-                    fields: if o.changed {
-                        o.fields
-                    } else {
-                        FieldValues::new()
-                    },
-                    stamp: None,
-                })
-                .collect()
-        }),
-    }
-}
-
-fn fill_summary(
-    summary: &mut SyncSummary,
-    planned: &Planned,
-    outcome: &PullOutcome,
-    targets: &[Target],
-    skipped: Vec<SkippedField>,
-) {
-    summary.accounts_updated = outcome.accounts_updated;
-    summary.accounts_changed = planned.accounts_changed;
-    summary.opportunities_upserted = outcome.opportunities_upserted;
-    summary.opportunities_removed = outcome.opportunities_removed;
-    summary.skipped_fields = skipped;
-    let by_id: HashMap<AccountId, &Target> = targets.iter().map(|t| (t.id, t)).collect();
-    summary.missing_accounts = planned
-        .apply
-        .missing_accounts
-        .iter()
-        .filter_map(|id| by_id.get(id))
-        .map(|t| MissingAccount {
-            id: t.id,
-            sf_id: t.sf_id.clone(),
-            name: t.name.clone(),
-            reason: None,
-            merged_into: None,
-            merged_into_book: None,
-        })
-        .collect();
-    let mut preserved = BTreeSet::new();
-    let describe = |record: RecordRef, field: &str| match record {
-        RecordRef::Account(id) => PreservedField {
-            record_kind: "account".into(),
-            record_id: id.0,
-            field: field.to_owned(),
-        },
-        RecordRef::Opportunity(id) => PreservedField {
-            record_kind: "opportunity".into(),
-            record_id: id.0,
-            field: field.to_owned(),
-        },
-    };
-    for p in &planned.preserved {
-        preserved.insert(describe(p.record, &p.field));
-    }
-    // The store's own check also catches edits saved while the query ran. Opportunity
-    // fields are handed to it whole, so it names protected ones even when Salesforce
-    // agrees; only the planner's differing ones (above) and account fields count.
-    for p in &outcome.preserved_fields {
-        if matches!(p.record, RecordRef::Account(_)) {
-            preserved.insert(describe(p.record, &p.field));
-        }
-    }
-    summary.preserved_fields = preserved.into_iter().collect();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::budget::rfc3339;
-
-    #[test]
-    fn apply_data_takes_changed_values_and_drops_unchanged_opportunities_values() {
-        use upsight_core::pull::OpportunityPlan;
-        let values =
-            |v: &str| -> FieldValues { [("StageName".to_owned(), json!(v))].into_iter().collect() };
-        let opportunity = |sf_id: &str, changed: bool| OpportunityPlan {
-            sf_id: sf_id.into(),
-            name: format!("Deal {sf_id}"),
-            fields: values("Prospecting"),
-            changed,
-        };
-        let plan = AccountPlan {
-            account_id: AccountId(7),
-            name: Some("Acme".into()),
-            fields: values("x"),
-            quick_links: None,
-            opportunities: vec![opportunity("006A", true), opportunity("006B", false)],
-        };
-        let pull = to_account_pull(plan.clone(), true);
-        assert_eq!(pull.account_id, AccountId(7));
-        assert_eq!(pull.name.as_deref(), Some("Acme"));
-        assert_eq!(pull.fields, values("x"));
-        let opportunities = pull.opportunities.expect("the subquery ran");
-        let shape: Vec<_> = opportunities
-            .iter()
-            .map(|o| (o.sf_id.as_str(), o.name.as_str(), o.fields.len()))
-            .collect();
-        // Both stay in the complete set (so neither is removed); only the changed one
-        // carries values for the store to lay over the stored ones.
-        assert_eq!(shape, [("006A", "Deal 006A", 1), ("006B", "Deal 006B", 0)]);
-        // Without the subquery nothing is known about opportunities.
-        assert!(to_account_pull(plan, false).opportunities.is_none());
-    }
-
-    #[test]
-    fn timestamps_look_like_the_stores() {
-        // Known instants, with the edges of the calendar arithmetic: a leap day, the last
-        // millisecond of a year, and a century that is not a leap year.
-        let table = [
-            (0, 0, "1970-01-01T00:00:00.000Z"),
-            (951_782_400, 7, "2000-02-29T00:00:00.007Z"),
-            (1_798_761_599, 999, "2026-12-31T23:59:59.999Z"),
-            (4_107_542_400, 0, "2100-03-01T00:00:00.000Z"),
-        ];
-        for (secs, millis, expected) in table {
-            assert_eq!(rfc3339(secs, millis), expected, "{secs}.{millis}");
-        }
-        // The store's own clock and ours agree, in the same text form, so they compare.
-        let mut store = upsight_store::Store::open_in_memory().unwrap();
-        let before = rfc3339_now();
-        let stored = store
-            .create_account(&upsight_store::NewAccount::default())
-            .unwrap()
-            .created_at;
-        let after = rfc3339_now();
-        assert!(
-            before <= stored && stored <= after,
-            "{before} {stored} {after}"
-        );
-    }
 }
