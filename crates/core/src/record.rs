@@ -91,7 +91,7 @@ pub struct Account {
 }
 
 /// Why Salesforce no longer returns an account, as `queryAll` tells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingReason {
     /// In the Recycle Bin (`IsDeleted`, no `MasterRecordId`).

@@ -3,10 +3,9 @@
 //! kept with the sync's run in the store so that a sync that joined another, or a page
 //! opened later, reads the same report.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
 use upsight_core::{AccountId, MissingReason, SyncRunId};
 use upsight_store::{SyncKind, SyncRunEnd, SyncRunReport, SyncRunStatus};
 
@@ -91,6 +90,43 @@ pub struct PreservedField {
     pub field: String,
 }
 
+/// A warning as the store records it with the run (`sync_run.warnings`, one JSON object
+/// each, tagged by `kind`). The format is the database's: older databases hold it, so a
+/// change must still read what earlier versions wrote. `message` is written for readers
+/// of the record alone and not read back (the summary words it again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum SyncWarning {
+    SkippedField {
+        sobject: String,
+        field: String,
+        #[serde(default)]
+        message: String,
+    },
+    RetypedField {
+        sobject: String,
+        field: String,
+        map_type: String,
+        org_type: String,
+        #[serde(default)]
+        message: String,
+    },
+    MissingAccount {
+        id: AccountId,
+        sf_id: String,
+        name: String,
+        reason: Option<MissingReason>,
+        merged_into: Option<String>,
+        #[serde(default)]
+        message: String,
+    },
+    PreservedField {
+        record_kind: String,
+        record_id: i64,
+        field: String,
+    },
+}
+
 /// The summary of one sync run: what `upsight sync --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncSummary {
@@ -147,6 +183,52 @@ impl SyncSummary {
         }
     }
 
+    /// The warnings to record with the run, each with its words for a reader that has only
+    /// the record.
+    fn warnings(&self) -> Vec<SyncWarning> {
+        let mut warnings = Vec::new();
+        for f in &self.skipped_fields {
+            warnings.push(SyncWarning::SkippedField {
+                message: format!(
+                    "{}.{} is not in this org; it was not synced",
+                    f.sobject, f.field
+                ),
+                sobject: f.sobject.clone(),
+                field: f.field.clone(),
+            });
+        }
+        for f in &self.retyped_fields {
+            warnings.push(SyncWarning::RetypedField {
+                message: format!(
+                    "{}.{} is a {} in this org, not a {} as the field map says; upsight shows, checks and sends it as a {}",
+                    f.sobject, f.field, f.org_type, f.map_type, f.org_type
+                ),
+                sobject: f.sobject.clone(),
+                field: f.field.clone(),
+                map_type: f.map_type.clone(),
+                org_type: f.org_type.clone(),
+            });
+        }
+        for a in &self.missing_accounts {
+            warnings.push(SyncWarning::MissingAccount {
+                message: a.message(),
+                id: a.id,
+                sf_id: a.sf_id.clone(),
+                name: a.name.clone(),
+                reason: a.reason,
+                merged_into: a.merged_into.clone(),
+            });
+        }
+        for p in &self.preserved_fields {
+            warnings.push(SyncWarning::PreservedField {
+                record_kind: p.record_kind.clone(),
+                record_id: p.record_id,
+                field: p.field.clone(),
+            });
+        }
+        warnings
+    }
+
     /// The counts and warnings to record, and the end status they imply.
     pub(crate) fn report(&self) -> SyncRunReport {
         let mut counts = BTreeMap::new();
@@ -161,29 +243,11 @@ impl SyncSummary {
         count("http_requests", self.http_requests);
         count("api_calls", self.api_calls);
         count("duration_ms", self.duration_ms);
-        let mut warnings = Vec::new();
-        for f in &self.skipped_fields {
-            warnings.push(json!({"kind": "skipped_field", "sobject": f.sobject, "field": f.field,
-                "message": format!("{}.{} is not in this org; it was not synced", f.sobject, f.field)}));
-        }
-        for f in &self.retyped_fields {
-            warnings.push(json!({"kind": "retyped_field", "sobject": f.sobject, "field": f.field,
-                "map_type": f.map_type, "org_type": f.org_type,
-                "message": format!("{}.{} is a {} in this org, not a {} as the field map says; upsight shows, checks and sends it as a {}",
-                    f.sobject, f.field, f.org_type, f.map_type, f.org_type)}));
-        }
-        for a in &self.missing_accounts {
-            warnings.push(
-                json!({"kind": "missing_account", "id": a.id, "sf_id": a.sf_id, "name": a.name,
-                "reason": a.reason, "merged_into": a.merged_into, "message": a.message()}),
-            );
-        }
-        for p in &self.preserved_fields {
-            warnings.push(
-                json!({"kind": "preserved_field", "record_kind": p.record_kind,
-                "record_id": p.record_id, "field": p.field}),
-            );
-        }
+        let warnings = self
+            .warnings()
+            .iter()
+            .filter_map(|w| serde_json::to_value(w).ok())
+            .collect();
         let end = if self.skipped_fields.is_empty() && self.missing_accounts.is_empty() {
             SyncRunEnd::Succeeded
         } else {
@@ -210,40 +274,187 @@ impl SyncSummary {
         summary.http_requests = count("http_requests");
         summary.api_calls = count("api_calls");
         summary.duration_ms = count("duration_ms");
-        for w in &run.warnings {
-            let text = |k: &str| {
-                w.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
+        for recorded in &run.warnings {
+            // A warning this version cannot read (a later upsight wrote the database) is
+            // left out of the summary, not a reason to fail the sync that joined the run.
+            let Ok(warning) = SyncWarning::deserialize(recorded) else {
+                continue;
             };
-            match w.get("kind").and_then(Value::as_str) {
-                Some("skipped_field") => summary.skipped_fields.push(SkippedField {
-                    sobject: text("sobject"),
-                    field: text("field"),
+            match warning {
+                SyncWarning::SkippedField { sobject, field, .. } => {
+                    summary.skipped_fields.push(SkippedField { sobject, field })
+                }
+                SyncWarning::RetypedField {
+                    sobject,
+                    field,
+                    map_type,
+                    org_type,
+                    ..
+                } => summary.retyped_fields.push(RetypedField {
+                    sobject,
+                    field,
+                    map_type,
+                    org_type,
                 }),
-                Some("retyped_field") => summary.retyped_fields.push(RetypedField {
-                    sobject: text("sobject"),
-                    field: text("field"),
-                    map_type: text("map_type"),
-                    org_type: text("org_type"),
-                }),
-                Some("missing_account") => summary.missing_accounts.push(MissingAccount {
-                    id: AccountId(w.get("id").and_then(Value::as_i64).unwrap_or(0)),
-                    sf_id: text("sf_id"),
-                    name: text("name"),
-                    reason: MissingReason::parse(&text("reason")),
-                    merged_into: Some(text("merged_into")).filter(|t| !t.is_empty()),
+                SyncWarning::MissingAccount {
+                    id,
+                    sf_id,
+                    name,
+                    reason,
+                    merged_into,
+                    ..
+                } => summary.missing_accounts.push(MissingAccount {
+                    id,
+                    sf_id,
+                    name,
+                    reason,
+                    merged_into: merged_into.filter(|t| !t.is_empty()),
                     merged_into_book: None,
                 }),
-                Some("preserved_field") => summary.preserved_fields.push(PreservedField {
-                    record_kind: text("record_kind"),
-                    record_id: w.get("record_id").and_then(Value::as_i64).unwrap_or(0),
-                    field: text("field"),
+                SyncWarning::PreservedField {
+                    record_kind,
+                    record_id,
+                    field,
+                } => summary.preserved_fields.push(PreservedField {
+                    record_kind,
+                    record_id,
+                    field,
                 }),
-                _ => {}
             }
         }
         summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run_with(warnings: Vec<serde_json::Value>) -> upsight_store::SyncRun {
+        upsight_store::SyncRun {
+            id: SyncRunId(4),
+            kind: SyncKind::Full,
+            status: SyncRunStatus::Partial,
+            started_at: "2026-12-01T09:00:00.000Z".into(),
+            finished_at: Some("2026-12-01T09:00:02.000Z".into()),
+            counts: BTreeMap::from([("accounts_updated".to_owned(), 3)]),
+            warnings,
+            errors: Vec::new(),
+        }
+    }
+
+    fn every_kind() -> SyncSummary {
+        let mut summary = SyncSummary::empty(SyncRunId(4), SyncKind::Full);
+        summary.status = SyncRunStatus::Partial;
+        summary.accounts_updated = 3;
+        summary.skipped_fields.push(SkippedField {
+            sobject: "Account".into(),
+            field: "Churn_Reason__c".into(),
+        });
+        summary.retyped_fields.push(RetypedField {
+            sobject: "Account".into(),
+            field: "Renewal_Date__c".into(),
+            map_type: "date".into(),
+            org_type: "date and time".into(),
+        });
+        summary.missing_accounts.push(MissingAccount {
+            id: AccountId(7),
+            sf_id: "001000000000001AAA".into(),
+            name: "Acme".into(),
+            reason: Some(MissingReason::Merged),
+            merged_into: Some("001000000000002AAA".into()),
+            merged_into_book: None,
+        });
+        summary.missing_accounts.push(MissingAccount {
+            id: AccountId(8),
+            sf_id: "001000000000003AAA".into(),
+            name: "Globex".into(),
+            reason: None,
+            merged_into: None,
+            merged_into_book: None,
+        });
+        summary.preserved_fields.push(PreservedField {
+            record_kind: "account".into(),
+            record_id: 7,
+            field: "CXM_Sentiment__c".into(),
+        });
+        summary
+    }
+
+    #[test]
+    fn a_recorded_run_reads_back_as_the_summary_it_recorded() {
+        let summary = every_kind();
+        let report = summary.report();
+        assert_eq!(report.end, SyncRunEnd::Partial);
+        let back = SyncSummary::from_run(&run_with(report.warnings));
+        assert_eq!(back.skipped_fields, summary.skipped_fields);
+        assert_eq!(back.retyped_fields, summary.retyped_fields);
+        assert_eq!(back.missing_accounts, summary.missing_accounts);
+        assert_eq!(back.preserved_fields, summary.preserved_fields);
+        assert_eq!(back.accounts_updated, 3);
+    }
+
+    #[test]
+    fn warnings_earlier_versions_recorded_still_read() {
+        // The stored form, as the databases of earlier versions hold it (built with
+        // `json!` then): every kind, with the `message` that is not read back, a missing
+        // account with no reason, and an empty `merged_into` that means none.
+        let recorded = vec![
+            json!({"kind": "skipped_field", "sobject": "Account", "field": "Churn_Reason__c",
+                "message": "Account.Churn_Reason__c is not in this org; it was not synced"}),
+            json!({"kind": "retyped_field", "sobject": "Account", "field": "Renewal_Date__c",
+                "map_type": "date", "org_type": "date and time", "message": "…"}),
+            json!({"kind": "missing_account", "id": 7, "sf_id": "001000000000001AAA",
+                "name": "Acme", "reason": "merged", "merged_into": "001000000000002AAA",
+                "message": "…"}),
+            json!({"kind": "missing_account", "id": 8, "sf_id": "001000000000003AAA",
+                "name": "Globex", "reason": null, "merged_into": "", "message": "…"}),
+            json!({"kind": "preserved_field", "record_kind": "account", "record_id": 7,
+                "field": "CXM_Sentiment__c"}),
+        ];
+        let back = SyncSummary::from_run(&run_with(recorded));
+        let expected = every_kind();
+        assert_eq!(back.skipped_fields, expected.skipped_fields);
+        assert_eq!(back.retyped_fields, expected.retyped_fields);
+        assert_eq!(back.missing_accounts, expected.missing_accounts);
+        assert_eq!(back.preserved_fields, expected.preserved_fields);
+    }
+
+    #[test]
+    fn the_recorded_form_is_the_stored_format() {
+        // What is written is what earlier versions wrote, key for key: the database's
+        // format does not change with the types.
+        let warnings = every_kind().report().warnings;
+        assert_eq!(
+            warnings[0],
+            json!({"kind": "skipped_field", "sobject": "Account", "field": "Churn_Reason__c",
+                "message": "Account.Churn_Reason__c is not in this org; it was not synced"})
+        );
+        assert_eq!(
+            warnings[2],
+            json!({"kind": "missing_account", "id": 7, "sf_id": "001000000000001AAA",
+                "name": "Acme", "reason": "merged", "merged_into": "001000000000002AAA",
+                "message": every_kind().missing_accounts[0].message()})
+        );
+        assert_eq!(
+            warnings[4],
+            json!({"kind": "preserved_field", "record_kind": "account", "record_id": 7,
+                "field": "CXM_Sentiment__c"})
+        );
+    }
+
+    #[test]
+    fn a_warning_this_version_cannot_read_is_left_out() {
+        let recorded = vec![
+            json!({"kind": "a_later_kind", "what": 1}),
+            json!({"kind": "skipped_field", "sobject": "Account"}),
+            json!("not an object"),
+            json!({"kind": "preserved_field", "record_kind": "account", "record_id": 7,
+                "field": "CXM_Sentiment__c"}),
+        ];
+        let back = SyncSummary::from_run(&run_with(recorded));
+        assert!(back.skipped_fields.is_empty());
+        assert_eq!(back.preserved_fields.len(), 1);
     }
 }
