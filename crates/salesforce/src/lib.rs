@@ -21,7 +21,9 @@ pub mod client;
 pub mod connect;
 pub mod discover;
 pub mod error;
-pub mod id;
+/// Salesforce record Ids, defined in `upsight-core` so the domain and the store hold them
+/// typed; re-exported here, where the transport builds queries from them.
+pub use upsight_core::id;
 pub mod process;
 pub mod rest;
 pub mod sf;
