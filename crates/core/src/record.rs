@@ -50,6 +50,29 @@ pub enum RecordRef {
 }
 
 impl RecordRef {
+    /// The key a page names the record by: `account:12`, `opportunity:7` (local ids).
+    pub fn key(self) -> String {
+        match self {
+            RecordRef::Account(id) => format!("account:{id}"),
+            RecordRef::Opportunity(id) => format!("opportunity:{id}"),
+        }
+    }
+
+    /// Reads a [`RecordRef::key`] back: the kind, a colon, and the local id in decimal
+    /// digits only (no sign, space or Salesforce Id), or `None`.
+    pub fn from_key(key: &str) -> Option<RecordRef> {
+        let (kind, id) = key.split_once(':')?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let id: i64 = id.parse().ok()?;
+        match kind {
+            "account" => Some(RecordRef::Account(AccountId(id))),
+            "opportunity" => Some(RecordRef::Opportunity(OpportunityId(id))),
+            _ => None,
+        }
+    }
+
     pub fn kind(self) -> RecordKind {
         match self {
             RecordRef::Account(_) => RecordKind::Account,
@@ -184,4 +207,45 @@ pub struct ChangeEntry {
     pub created_at: String,
     pub updated_at: String,
     pub pushed_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_record_key_reads_back_as_its_record(id in 0i64..=i64::MAX, account: bool) {
+            let record = if account {
+                RecordRef::Account(AccountId(id))
+            } else {
+                RecordRef::Opportunity(OpportunityId(id))
+            };
+            prop_assert_eq!(RecordRef::from_key(&record.key()), Some(record));
+        }
+    }
+
+    #[test]
+    fn only_a_kind_and_decimal_digits_are_a_key() {
+        for key in [
+            "account:001000000000001AAA",
+            "account:12abc",
+            "account:",
+            "account: 1",
+            "account:+1",
+            "account:-1",
+            "account:99999999999999999999",
+            "Account:1",
+            "lead:1",
+            "1",
+            "opportunity:1:2",
+        ] {
+            assert_eq!(RecordRef::from_key(key), None, "{key}");
+        }
+        assert_eq!(
+            RecordRef::from_key("opportunity:007"),
+            Some(RecordRef::Opportunity(OpportunityId(7)))
+        );
+    }
 }

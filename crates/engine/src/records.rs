@@ -39,6 +39,9 @@ pub enum RecordSpec {
     Account(String),
     /// A local opportunity id or an Opportunity Salesforce Id.
     Opportunity(String),
+    /// A local record, already read (the web app's `account:12`, see
+    /// [`RecordRef::from_key`]).
+    Local(RecordRef),
 }
 
 impl RecordSpec {
@@ -46,6 +49,7 @@ impl RecordSpec {
         match self {
             RecordSpec::Account(_) => SObject::Account,
             RecordSpec::Opportunity(_) => SObject::Opportunity,
+            RecordSpec::Local(record) => record.kind().sobject(),
         }
     }
 }
@@ -53,6 +57,20 @@ impl RecordSpec {
 /// The local record `spec` names, with its Salesforce Id.
 pub(crate) fn find_record(store: &Store, spec: &RecordSpec) -> Result<(RecordRef, Option<String>)> {
     match spec {
+        RecordSpec::Local(RecordRef::Account(id)) => {
+            let account = store.get_account(*id)?;
+            Ok((RecordRef::Account(account.id), account.sf_id))
+        }
+        RecordSpec::Local(RecordRef::Opportunity(id)) => match store.get_opportunity(*id) {
+            Ok(opportunity) => Ok((
+                RecordRef::Opportunity(opportunity.id),
+                Some(opportunity.sf_id),
+            )),
+            Err(StoreError::NotFound { .. }) => {
+                Err(WriteBackError::OpportunityNotFound(id.to_string()).into())
+            }
+            Err(e) => Err(e.into()),
+        },
         RecordSpec::Account(text) => {
             let text = text.trim();
             let account = match text.parse::<i64>() {

@@ -613,3 +613,54 @@ fn a_stalled_client_cannot_pin_a_connection() {
     assert!(server.engine.store().list_accounts().unwrap().is_empty());
     assert!(started.elapsed() < within);
 }
+
+#[test]
+fn an_edit_names_its_record_by_local_key_only() {
+    // The page names a record `account:ID` or `opportunity:ID` with the local id; that key
+    // is read once, as a record reference, and anything else is refused on the `record`
+    // field before the engine looks anything up (a Salesforce Id in its place included:
+    // the key is not a search).
+    let server = Server::start();
+    let host = server.host();
+    let origin = server.origin();
+    let token = server.token.clone();
+    let json = [
+        ("Host", host.as_str()),
+        ("Origin", origin.as_str()),
+        ("X-CSRF-Token", token.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let sf_id = "001000000000001AAA";
+    server
+        .engine
+        .store()
+        .create_account(&upsight_store::NewAccount {
+            name: "Acme".into(),
+            sf_id: Some(sf_id.into()),
+            fields: Default::default(),
+        })
+        .unwrap();
+    for key in [
+        format!("account:{sf_id}"),
+        "account:12abc".to_owned(),
+        "account:".to_owned(),
+        "account: 1".to_owned(),
+        "account:+1".to_owned(),
+        "lead:1".to_owned(),
+        "1".to_owned(),
+        "opportunity:1:2".to_owned(),
+    ] {
+        let body = serde_json::json!({"record": key, "field": "CX_Play__c", "value": "x"});
+        let (status, _, answer) = server.request("POST", "/api/edit", &json, &body.to_string());
+        assert_eq!(status, 422, "{key}: {answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["field"], "record", "{key}: {answer}");
+        assert_eq!(answer["error"], "Unknown record.", "{key}: {answer}");
+    }
+    assert!(server
+        .engine
+        .store()
+        .list_changes(&Default::default())
+        .unwrap()
+        .is_empty());
+}

@@ -456,10 +456,7 @@ fn dom_id(record: RecordRef, field: &str) -> String {
 /// The in-place editor of one write-back field, with its state line.
 fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
     let key = field_key(ctx.record, &f.api_name);
-    let record = match ctx.record {
-        RecordRef::Account(id) => format!("account:{id}"),
-        RecordRef::Opportunity(id) => format!("opportunity:{id}"),
-    };
+    let record = ctx.record.key();
     let raw = format::raw(value);
     let id = dom_id(ctx.record, &f.api_name);
     let state = ctx.states.get(&key);
@@ -816,11 +813,10 @@ pub struct EditBody {
 }
 
 async fn edit(State(state): State<AppState>, Json(body): Json<EditBody>) -> ApiResult<Json<Value>> {
-    let spec = match body.record.split_once(':') {
-        Some(("account", id)) => RecordSpec::Account(id.to_owned()),
-        Some(("opportunity", id)) => RecordSpec::Opportunity(id.to_owned()),
-        _ => return Err(AppError::invalid("record", "Unknown record.").into()),
+    let Some(record) = RecordRef::from_key(&body.record) else {
+        return Err(AppError::invalid("record", "Unknown record.").into());
     };
+    let spec = RecordSpec::Local(record);
     let edited = state
         .run(move |engine| Ok(engine.edits().edit(&spec, &body.field, &body.value)?))
         .await
