@@ -106,6 +106,7 @@ matrix! {
     cross_site_get_spends_no_api_budget in cases_web => "serve (issue 10): a cross-site (or same-site, other-port) GET of a route that queries Salesforce is refused and runs no query",
     another_local_user_without_the_link_is_refused in cases_web => "serve (issue 10): without the printed link's secret, every page, API and edit is refused",
     oversize_request_bodies_are_refused in cases_web => "serve (issue 10): oversize request bodies get 413 and save nothing",
+    the_sidebar_shows_a_browser_sync_as_the_engine_reports_it in cases_web => "serve (issue 12): the sidebar shows a browser-started sync's phase and count from the engine's sync gate",
     second_serve_on_one_database_refuses_to_start in cases_web => "serve (issue 10): a second serve on one database refuses to start and names the first's pid and link; after kill -9 of the first, a new one starts",
     database_disk_full in cases_store => "database: the disk is full (a filled tmpfs in a private mount namespace)",
     database_file_size_limit in cases_store => "database: a file-size limit (ulimit -f) below the next write; SIGXFSZ does not kill upsight",

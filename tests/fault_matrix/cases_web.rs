@@ -509,3 +509,65 @@ pub fn oversize_request_bodies_are_refused() {
     drop(serve);
     ledger.settle(&rig);
 }
+
+/// The sidebar's progress of a sync started from the browser is the engine's own (issue
+/// 12: one progress model): `/api/status` shows the phase the sync gate holds, in the
+/// sidebar's words, with the accounts to fetch, while Salesforce is slow to answer, and
+/// nothing once it ended.
+pub fn the_sidebar_shows_a_browser_sync_as_the_engine_reports_it() {
+    let rig = Rig::new(6, 2);
+    let serve = Serve::start(&rig, "serve", &[]);
+    // The sync's query waits 3 s at Salesforce: long enough to read its phase.
+    rig.fault("GET", "/query", 1, json!({"delay_ms": 3_000}));
+    let (status, text) = http(
+        &serve.base,
+        "POST",
+        "/api/sync",
+        &[
+            ("Origin", &serve.base),
+            ("X-CSRF-Token", &serve.csrf()),
+            ("Content-Type", "application/json"),
+        ],
+        b"{}",
+    );
+    assert_eq!(status, 200, "{text}");
+    let status_now = || -> Value {
+        let (status, text) = http(
+            &serve.base,
+            "GET",
+            "/api/status",
+            &[("Sec-Fetch-Site", "same-origin")],
+            b"",
+        );
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    let fetching = loop {
+        let sync = status_now()["sync"].clone();
+        seen.push(sync["phase"].clone());
+        if sync["phase"] == "Fetching accounts" {
+            break sync;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sidebar never showed the query's phase; it showed {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(fetching["running"], true, "{fetching}");
+    assert_eq!(fetching["kind"], "full", "{fetching}");
+    assert_eq!(fetching["total"], json!(rig.accounts.len()), "{fetching}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ended = loop {
+        let sync = status_now()["sync"].clone();
+        if sync["running"] == false {
+            break sync;
+        }
+        assert!(Instant::now() < deadline, "the sync never ended: {sync}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ended["error"], Value::Null, "{ended}");
+    assert_eq!(ended["phase"], Value::Null, "{ended}");
+}

@@ -1,6 +1,8 @@
 //! The sync the sidebar shows. A sync started from the browser runs on the blocking pool
-//! while the page polls `/api/status`; this holds what it reports (phase, n of total) and
-//! how it ended, so every open page shows the same progress.
+//! while the page polls `/api/status`; this holds that one is running and how it ended.
+//! Its progress (phase, n of total) is not kept here: the engine's sync gate has it for
+//! every sync of this process (`Syncs::running_sync`), and `/api/status` reads it there,
+//! so there is one model of progress, not two merged.
 //!
 //! It also keeps the browser from starting a second full sync while one runs: the request
 //! joins the running one instead. (The engine enforces one sync per database across
@@ -15,7 +17,8 @@ pub struct SyncView {
     pub running: bool,
     /// "full" or "account".
     pub kind: Option<String>,
-    /// The phase the engine reports ("Querying Salesforce", "Saving", ...).
+    /// The phase in the sidebar's words ("Fetching accounts", "Saving", ...), from the
+    /// engine's progress when `/api/status` answers.
     pub phase: Option<String>,
     pub done: u64,
     pub total: u64,
@@ -48,25 +51,15 @@ impl SyncJob {
         *view = SyncView {
             running: true,
             kind: Some(kind.to_owned()),
-            phase: Some("Starting".to_owned()),
             ..SyncView::default()
         };
         true
-    }
-
-    /// Progress from the engine's callback.
-    pub fn progress(&self, phase: &str, done: u64, total: u64) {
-        let mut view = self.lock();
-        view.phase = Some(phase.to_owned());
-        view.done = done;
-        view.total = total;
     }
 
     /// The run ended; `error` is the engine's message if it failed.
     pub fn finish(&self, error: Option<String>) {
         let mut view = self.lock();
         view.running = false;
-        view.phase = None;
         view.error = error;
     }
 }
@@ -80,8 +73,6 @@ mod tests {
         let job = SyncJob::default();
         assert!(job.begin("full"));
         assert!(!job.begin("full"));
-        job.progress("Querying Salesforce", 1, 3);
-        assert_eq!(job.snapshot().done, 1);
         job.finish(Some("boom".into()));
         let view = job.snapshot();
         assert!(!view.running);

@@ -15,7 +15,6 @@ use crate::links::OrgHosts;
 use crate::routes::accounts::as_field_error;
 use crate::security::SameOrigin;
 use crate::state::AppState;
-use crate::sync_job::SyncJob;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,6 +29,7 @@ use upsight_core::{
     Account, AccountId, Category, ChangeEntry, ChangeStatus, FieldDef, FieldMap, MissingReason,
     Opportunity, RecordRef, Role, SObject, ValueKind,
 };
+use upsight_engine::progress::no_progress;
 use upsight_engine::RecordSpec;
 use upsight_engine::{Engine, EngineError, OrgMeta, Progress};
 use upsight_store::ChangeFilter;
@@ -842,13 +842,11 @@ async fn link(
     Json(body): Json<LinkBody>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_account_id(&id)?;
-    let job = state.sync().clone();
     let (account, _summary) = state
         .run(move |engine| {
-            let report = |p: Progress| job.progress(phase_label(p), p.done as u64, p.total as u64);
             Ok(engine
                 .accounts()
-                .link_account(&id.to_string(), &body.sf_id, &report)?)
+                .link_account(&id.to_string(), &body.sf_id, &no_progress)?)
         })
         .await
         .map_err(as_field_error("sf_id"))?;
@@ -860,13 +858,8 @@ async fn sync_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
     let id = parse_account_id(&id)?;
     let job = state.sync().clone();
     let started = job.begin("account");
-    let progress_job = job.clone();
     let result = state
-        .run(move |engine| {
-            let report =
-                |p: Progress| progress_job.progress(phase_label(p), p.done as u64, p.total as u64);
-            Ok(engine.sync().sync_account(id, &report)?)
-        })
+        .run(move |engine| Ok(engine.sync().sync_account(id, &no_progress)?))
         .await;
     if started {
         job.finish(result.as_ref().err().map(|e| e.to_string()));
@@ -903,10 +896,9 @@ async fn follow_merge(
     })))
 }
 
-/// Runs a full sync, forwarding progress to the sidebar.
-pub fn full_sync(engine: &Engine, job: &SyncJob) -> Result<(), EngineError> {
-    let report = |p: Progress| job.progress(phase_label(p), p.done as u64, p.total as u64);
-    engine.sync().sync_all(&report)?;
+/// Runs a full sync. The sidebar reads its progress from the engine (`/api/status`).
+pub fn full_sync(engine: &Engine) -> Result<(), EngineError> {
+    engine.sync().sync_all(&no_progress)?;
     Ok(())
 }
 

@@ -55,6 +55,10 @@ async fn read_status(state: &AppState) -> Result<StatusBody, AppError> {
     // The engine knows every sync running in this process (also one an add or a link
     // started); the job knows how a browser-started one ended.
     let mut sync = state.sync().snapshot();
+    if sync.running {
+        // Started from the browser, not yet in the engine's gate.
+        sync.phase = Some("Starting".to_owned());
+    }
     if let Some((scope, progress)) = running {
         sync.running = true;
         sync.kind = Some(
@@ -113,10 +117,9 @@ async fn start_sync(State(state): State<AppState>) -> ApiResult<Json<StatusBody>
         let job = state.sync().clone();
         let runner = state.clone();
         tokio::spawn(async move {
-            let progress_job = job.clone();
             let result = runner
                 .run(move |engine| {
-                    crate::routes::account::full_sync(engine, &progress_job).map_err(AppError::from)
+                    crate::routes::account::full_sync(engine).map_err(AppError::from)
                 })
                 .await;
             job.finish(result.err().map(|e| e.to_string()));
