@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
+use upsight_salesforce::SObjectDescribe;
 use upsight_salesforce::{
     CallStats, ConditionalUpdate, QueryResult, RecordResult, RecordUpdate, Result,
     SalesforceClient, Soql, Status, TransportKind,
@@ -18,7 +18,7 @@ use upsight_salesforce::{
 pub struct Replay {
     inner: Arc<dyn SalesforceClient>,
     queries: Mutex<HashMap<String, QueryResult>>,
-    describes: Mutex<HashMap<String, Map<String, Value>>>,
+    describes: Mutex<HashMap<String, SObjectDescribe>>,
 }
 
 impl Replay {
@@ -66,7 +66,7 @@ impl SalesforceClient for Replay {
         self.inner.update_conditional(records)
     }
 
-    fn describe(&self, sobject: &str) -> Result<Map<String, Value>> {
+    fn describe(&self, sobject: &str) -> Result<SObjectDescribe> {
         if let Some(hit) = self
             .describes
             .lock()

@@ -22,9 +22,10 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+
 use upsight_core::input::{checkbox_controller_values, decode_valid_for, Dependency, FieldRules};
 use upsight_core::{FieldMap, SObject};
+use upsight_salesforce::describe::{DescribeField, SObjectDescribe};
 use upsight_salesforce::{SalesforceClient, Status};
 
 use crate::context::{Context, CACHE_PREFIX};
@@ -106,74 +107,53 @@ impl ObjectMeta {
             .any(|r| r.eq_ignore_ascii_case(name))
     }
 
-    fn from_describe(describe: &Map<String, Value>) -> ObjectMeta {
-        let fields = describe
-            .get("fields")
-            .and_then(Value::as_array)
-            .map(|fields| fields.iter().filter_map(field_meta).collect())
-            .unwrap_or_default();
-        let child_relationships = describe
-            .get("childRelationships")
-            .and_then(Value::as_array)
-            .map(|children| {
-                children
-                    .iter()
-                    .filter_map(|c| c.get("relationshipName")?.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+    fn from_describe(describe: &SObjectDescribe) -> ObjectMeta {
         ObjectMeta {
-            fields,
-            child_relationships,
+            fields: describe
+                .fields
+                .iter()
+                .filter(|f| !f.name.is_empty())
+                .map(field_meta)
+                .collect(),
+            child_relationships: describe
+                .child_relationships
+                .iter()
+                .filter_map(|c| c.relationship_name.clone())
+                .collect(),
         }
     }
 }
 
-fn field_meta(field: &Value) -> Option<FieldMeta> {
-    let text = |key: &str| field.get(key).and_then(Value::as_str).map(str::to_owned);
-    let flag = |key: &str| field.get(key).and_then(Value::as_bool).unwrap_or(false);
-    let number = |key: &str| field.get(key).and_then(Value::as_u64);
-    let active: Vec<&Value> = field
-        .get("picklistValues")
-        .and_then(Value::as_array)
-        .map(|values| {
-            values
-                .iter()
-                .filter(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
-                .filter(|v| v.get("value").and_then(Value::as_str).is_some())
-                .collect()
-        })
-        .unwrap_or_default();
-    let picklist_values = active
+fn field_meta(field: &DescribeField) -> FieldMeta {
+    // Inactive values are not offered and not accepted (`active` absent means active).
+    let active: Vec<_> = field
+        .picklist_values
         .iter()
-        .filter_map(|v| v.get("value")?.as_str().map(str::to_owned))
+        .filter(|v| v.active.unwrap_or(true))
+        .filter_map(|v| Some((v.value.clone()?, v.valid_for.clone())))
         .collect();
-    let dependent = flag("dependentPicklist") || text("controllerName").is_some();
-    let valid_for = if dependent {
-        active
-            .iter()
-            .map(|v| v.get("validFor").and_then(Value::as_str).map(str::to_owned))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Some(FieldMeta {
-        name: text("name")?,
-        label: text("label").unwrap_or_default(),
-        field_type: text("type").unwrap_or_default(),
-        length: number("length").unwrap_or(0),
-        updateable: flag("updateable"),
-        nillable: flag("nillable"),
-        restricted_picklist: flag("restrictedPicklist"),
-        picklist_values,
-        relationship_name: text("relationshipName"),
-        precision: number("precision"),
-        scale: number("scale"),
-        html_formatted: flag("htmlFormatted"),
-        extra_type_info: text("extraTypeInfo"),
-        controller_name: text("controllerName").filter(|_| dependent),
-        valid_for,
-    })
+    let dependent = field.dependent_picklist.unwrap_or(false) || field.controller_name.is_some();
+    FieldMeta {
+        name: field.name.clone(),
+        label: field.label.clone().unwrap_or_default(),
+        field_type: field.field_type.clone().unwrap_or_default(),
+        length: field.length.unwrap_or(0),
+        updateable: field.updateable.unwrap_or(false),
+        nillable: field.nillable.unwrap_or(false),
+        restricted_picklist: field.restricted_picklist.unwrap_or(false),
+        picklist_values: active.iter().map(|(value, _)| value.clone()).collect(),
+        relationship_name: field.relationship_name.clone(),
+        precision: field.precision,
+        scale: field.scale,
+        html_formatted: field.html_formatted.unwrap_or(false),
+        extra_type_info: field.extra_type_info.clone(),
+        controller_name: field.controller_name.clone().filter(|_| dependent),
+        valid_for: if dependent {
+            active.into_iter().map(|(_, bits)| bits).collect()
+        } else {
+            Vec::new()
+        },
+    }
 }
 
 /// What upsight knows about the org it talks to.
@@ -426,7 +406,7 @@ mod tests {
             ],
             "childRelationships": [{"relationshipName": "Opportunities"}, {"relationshipName": null}],
         });
-        let meta = ObjectMeta::from_describe(describe.as_object().unwrap());
+        let meta = ObjectMeta::from_describe(&serde_json::from_value(describe).unwrap());
         let sentiment = meta.field("cxm_sentiment_picklist__c").unwrap();
         assert_eq!(sentiment.picklist_values, vec!["Green"]);
         assert!(sentiment.restricted_picklist);

@@ -11,13 +11,14 @@
 //! (`Sforce-Limit-Info`) is read there, refusals included; the API requests every other
 //! command makes are counted by what it is measured to make (see `CallStats::api_requests`).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::client::{
     child_result, collections_body, finish_query, parse_collection_results, response_error,
     str_field, update_in_batches, update_in_graphs, ApiUsageReading, CallStats, ConditionalUpdate,
     QueryResult, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
 };
+use crate::describe::SObjectDescribe;
 use crate::error::{Error, Result};
 use crate::process::Output;
 use crate::sf::{included_api_usage, parse_api_request_output, ApiResponse, Sf};
@@ -25,6 +26,7 @@ use crate::soql::{
     check_name, encode_uri_component, query_path_prefix, ChunkLimits, Lit, Select, Soql,
     SIZING_API_VERSION,
 };
+use serde::Deserialize as _;
 
 /// The most query subrequests one Composite request may carry (of its 25 subrequests).
 const MAX_QUERIES_PER_COMPOSITE: usize = 5;
@@ -431,7 +433,7 @@ impl SalesforceClient for CliClient {
         })
     }
 
-    fn describe(&self, sobject: &str) -> Result<Map<String, Value>> {
+    fn describe(&self, sobject: &str) -> Result<SObjectDescribe> {
         check_name(sobject)?;
         let result = self.sf.run_json(
             &["sobject", "describe", "--sobject", sobject, "--json"],
@@ -439,7 +441,8 @@ impl SalesforceClient for CliClient {
         );
         self.sf.counters.count_api_requests(reached_org(&result));
         match result? {
-            Value::Object(map) => Ok(map),
+            body @ Value::Object(_) => SObjectDescribe::deserialize(&body)
+                .map_err(|e| Error::protocol("sf sobject describe", format!("{e}: {body}"))),
             other => Err(Error::protocol("sf sobject describe", other.to_string())),
         }
     }

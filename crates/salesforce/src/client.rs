@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::describe::SObjectDescribe;
 use crate::error::{Error, Result};
 use crate::id::SfId;
 use crate::soql::{check_name, ChunkLimits, Lit, Select, Soql, SIZING_API_VERSION};
@@ -525,8 +526,8 @@ pub trait SalesforceClient: Send + Sync {
     /// [`RecordOutcome::RequestFailed`].
     fn update(&self, records: &[RecordUpdate]) -> Result<Vec<RecordResult>>;
 
-    /// The object's describe, as Salesforce returns it.
-    fn describe(&self, sobject: &str) -> Result<Map<String, Value>>;
+    /// The object's describe, deserialized where it arrives.
+    fn describe(&self, sobject: &str) -> Result<SObjectDescribe>;
 
     /// Which org the client talks to, and whether it can. This may answer from what the
     /// client learned in this process instead of asking: a REST client that got its session
@@ -1519,7 +1520,7 @@ mod read_tests {
         fn update(&self, _: &[RecordUpdate]) -> Result<Vec<RecordResult>> {
             unreachable!()
         }
-        fn describe(&self, _: &str) -> Result<Map<String, Value>> {
+        fn describe(&self, _: &str) -> Result<crate::describe::SObjectDescribe> {
             unreachable!()
         }
         fn status(&self) -> Result<Status> {

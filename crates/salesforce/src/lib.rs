@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod client;
 pub mod connect;
+pub mod describe;
 pub mod discover;
 pub mod error;
 /// Salesforce record Ids, defined in `upsight-core` so the domain and the store hold them
@@ -38,6 +39,7 @@ pub use client::{
     MAX_NODES_PER_REQUEST, MAX_PARALLEL_READS, MAX_PART_VALUES, MAX_RECORDS_PER_UPDATE,
 };
 pub use connect::{connect, report, status, ClientConfig, SfReport};
+pub use describe::SObjectDescribe;
 pub use discover::{
     discover, discover_known, Candidate, Discovery, FileStamp, KnownInstall, KnownInstalls,
     SearchEnv,

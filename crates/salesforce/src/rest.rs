@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::client::{
     child_result, collections_body, finish_query, http_status_error, parse_collection_results,
@@ -31,11 +31,13 @@ use crate::client::{
     ApiUsageReading, CallStats, ConditionalUpdate, Counters, NotAuthenticatedReason, OrgInfo,
     PartSink, QueryResult, RecordResult, RecordUpdate, SalesforceClient, Status, TransportKind,
 };
+use crate::describe::SObjectDescribe;
 use crate::error::{Error, Result};
 use crate::sf::Sf;
 use crate::soql::{
     check_name, encode_uri_component, query_path_prefix, ChunkLimits, Lit, Select, Soql,
 };
+use serde::Deserialize as _;
 
 /// How long one HTTP request may take, end to end.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -685,14 +687,15 @@ impl SalesforceClient for RestClient {
         })
     }
 
-    fn describe(&self, sobject: &str) -> Result<Map<String, Value>> {
+    fn describe(&self, sobject: &str) -> Result<SObjectDescribe> {
         check_name(sobject)?;
         let path = format!(
             "/services/data/v{}/sobjects/{sobject}/describe",
             self.version()?
         );
         match self.request(Method::Get, &path)? {
-            Value::Object(map) => Ok(map),
+            body @ Value::Object(_) => SObjectDescribe::deserialize(&body)
+                .map_err(|e| Error::protocol(format!("GET {path}"), format!("{e}: {body}"))),
             other => Err(Error::protocol(format!("GET {path}"), other.to_string())),
         }
     }

@@ -301,13 +301,14 @@ fn case_numbers_read_in_one_form(live: &Live, client: &dyn SalesforceClient) {
 
 fn case_describe(_live: &Live, client: &dyn SalesforceClient) {
     let describe = client.describe("Account").unwrap();
-    assert_eq!(describe["name"], "Account");
-    let fields = describe["fields"].as_array().unwrap();
-    let sentiment = fields
+    assert_eq!(describe.name, "Account");
+    let sentiment = describe
+        .fields
         .iter()
-        .find(|f| f["name"] == "CXM_Sentiment_Picklist__c")
+        .find(|f| f.name == "CXM_Sentiment_Picklist__c")
         .expect("the picklist is described");
-    assert_eq!(sentiment["type"], "picklist");
+    assert_eq!(sentiment.field_type.as_deref(), Some("picklist"));
+    assert!(!sentiment.picklist_values.is_empty());
     match client.describe("NoSuchThing__c").unwrap_err() {
         Error::Salesforce { error_code, .. } => assert_eq!(error_code, "NOT_FOUND"),
         other => panic!("{other:?}"),
@@ -1203,7 +1204,7 @@ fn rest_exposes_api_usage_from_the_limit_header() {
         request_line
     });
     let client = RestClient::with_token(&url, "00Dx!token").with_api_version("62.0");
-    assert_eq!(client.describe("Account").unwrap()["name"], "Account");
+    assert_eq!(client.describe("Account").unwrap().name, "Account");
     let usage = client.stats().api_usage.unwrap();
     assert_eq!((usage.used, usage.limit), (42, 15000));
     assert_eq!(
