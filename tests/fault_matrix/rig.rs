@@ -15,11 +15,10 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use upsight_testkit::http::exchange;
 
 use serde_json::Value;
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
@@ -314,68 +313,32 @@ pub fn http(
     body: &[u8],
 ) -> (u16, String) {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    let mut all: Vec<(&str, &str)> = Vec::new();
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        request.push_str(&format!("Host: {addr}\r\n"));
+        all.push(("Host", addr));
     }
-    if !headers
+    let cookie = if headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
     {
-        let signed_in = SIGNED_IN.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(cookie) = signed_in.get(addr) {
-            request.push_str(&format!("Cookie: {cookie}\r\n"));
-        }
-    }
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    stream.write_all(request.as_bytes()).unwrap();
-    // A server may answer (413 for a body over its limit) and close before reading it all;
-    // the answer is what counts.
-    let body_sent = stream.write_all(body);
-    let mut raw = Vec::new();
-    let read = stream.read_to_end(&mut raw);
-    if raw.is_empty() {
-        body_sent.unwrap();
-        read.unwrap();
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .lines()
-        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"))
-    {
-        dechunk(rest)
+        None
     } else {
-        rest.to_owned()
+        let signed_in = SIGNED_IN.lock().unwrap_or_else(|e| e.into_inner());
+        signed_in.get(addr).cloned()
     };
-    (status, body)
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
+    if let Some(cookie) = &cookie {
+        all.push(("Cookie", cookie));
     }
-    out
+    all.extend_from_slice(headers);
+    let answer = exchange(
+        addr,
+        method,
+        path,
+        &all,
+        body,
+        std::time::Duration::from_secs(300),
+    );
+    (answer.status, answer.body)
 }
 
 /// The edits a case made, by record and field, with the value last entered: the record of

@@ -15,6 +15,7 @@
 //! must not depend on `upsight-sim` (the simulator's own tests use this crate).
 #![forbid(unsafe_code)]
 
+pub mod http;
 mod sim_admin;
 
 pub use sim_admin::SimAdmin;

@@ -4,8 +4,6 @@
 //! No Salesforce is involved: the reading is planted in the database, as a sync would have
 //! left it, and the pusher never reaches a push.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -112,34 +110,11 @@ impl Server {
 
     /// A same-origin GET with the launch secret's cookie: (status, body).
     fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nSec-Fetch-Site: same-origin\r\n\
-             Cookie: upsight-token-{port}=test-secret\r\nConnection: close\r\n\r\n",
-            port = self.port
-        );
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let response = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        (status, body)
+        let cookie = format!("upsight-token-{}=test-secret", self.port);
+        upsight_testkit::http::get(
+            &format!("http://127.0.0.1:{}{path}", self.port),
+            &[("Sec-Fetch-Site", "same-origin"), ("Cookie", &cookie)],
+        )
     }
 
     fn status(&self) -> Value {
@@ -158,21 +133,6 @@ impl Drop for Server {
             let _ = thread.join();
         }
     }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 #[test]

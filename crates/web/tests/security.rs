@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
+use upsight_testkit::http::exchange;
 
 use upsight_engine::{Engine, EngineOptions};
 use upsight_store::NewAccount;
@@ -109,31 +110,15 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let mut raw = format!("{method} {path} HTTP/1.1\r\n");
-        for (k, v) in headers {
-            raw.push_str(&format!("{k}: {v}\r\n"));
-        }
-        raw.push_str(&format!(
-            "Connection: close\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        ));
-        stream.write_all(raw.as_bytes()).unwrap();
-        // The server may answer (413) and close before it has read a large body.
-        let _ = stream.write_all(body);
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let response = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, head.to_ascii_lowercase(), body.to_owned())
+        let answer = exchange(
+            &format!("127.0.0.1:{}", self.port),
+            method,
+            path,
+            headers,
+            body,
+            Duration::from_secs(30),
+        );
+        (answer.status, answer.head.to_ascii_lowercase(), answer.body)
     }
 
     /// A GET as the browser sends it for the app's own pages (with `Sec-Fetch-Site:
