@@ -55,6 +55,7 @@ pub fn run(args: &DemoArgs, json: bool) -> anyhow::Result<()> {
         config_path: Some(dir.path().join("no-config.toml")),
         env: BTreeMap::new(),
         flags: BTreeMap::new(),
+        pause: Default::default(),
     };
     let client = RestClient::with_token(&sim.info().url, &sim.info().token);
     let engine =

@@ -7,15 +7,17 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Child;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use upsight_core::{FieldMap, RecordRef, SObject};
 use upsight_engine::RecordSpec;
-use upsight_engine::{Engine, EngineOptions};
+use upsight_engine::{Engine, EngineOptions, Pause};
 use upsight_salesforce::{CliClient, RestClient, Sf, SfConfig};
 use upsight_store::Edit;
+use upsight_testkit::SimAdmin;
 
 use crate::rig::{http, Ledger, Rig, Run, SF_VERSION_LINE};
 
@@ -132,6 +134,7 @@ fn engine_options(rig: &Rig) -> EngineOptions {
         config_path: Some(rig.dir.path().join("no-config.toml")),
         env: BTreeMap::new(),
         flags: BTreeMap::new(),
+        pause: Default::default(),
     }
 }
 
@@ -1450,8 +1453,31 @@ pub fn soak_1000_push_cycles_with_faults() {
     // 1,000 cycles through the binary would spend minutes starting processes; the soak is
     // about the push logic under faults, so it drives upsight's engine in this process
     // with the REST transport and an explicit URL and token.
+    //
+    // A push waits (`SETTLE_PAUSE`, 1.1 s) for a record written in the current second to
+    // settle, and nearly every cycle writes a record the cycle before wrote: 1,000 cycles
+    // would spend 18 minutes watching the clock. The org's clock is pinned instead, and the
+    // engine's wait moves it on by the time it would have waited, so every stamp, header
+    // and decision is what it would be in real time, without the wall time.
+    let (status, body) = rig
+        .api
+        .request("PUT", "/clock", Some(json!({"advance_ms": 0})));
+    assert_eq!(status, 200, "{body}");
+    let clock = SimAdmin::new(rig.sim.url());
+    let waits = Arc::new(AtomicU64::new(0));
+    let counted = waits.clone();
+    let mut options = engine_options(&rig);
+    options.pause = Pause::with(move |wait| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        let (status, body) = clock.request(
+            "PUT",
+            "/clock",
+            Some(json!({"advance_ms": wait.as_millis() as u64})),
+        );
+        assert_eq!(status, 200, "{body}");
+    });
     let engine = Engine::with_client(
-        engine_options(&rig),
+        options,
         Arc::new(RestClient::with_token(rig.sim.url(), &rig.sim.info().token)),
     )
     .unwrap();
@@ -1513,6 +1539,12 @@ pub fn soak_1000_push_cycles_with_faults() {
     }
     assert!(faulted >= 50, "only {faulted} faults injected");
     let _ = retried;
+    // The pushes did wait for the clock (the pinned clock stands still between writes).
+    assert!(
+        waits.load(Ordering::Relaxed) >= 500,
+        "only {} waits for a record to settle",
+        waits.load(Ordering::Relaxed)
+    );
     let last = engine.write_back().push().unwrap();
     assert!(last.is_complete(), "{last:?}");
     drop(engine);

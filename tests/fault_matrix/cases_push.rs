@@ -506,6 +506,7 @@ pub fn pusher_retries_try_later_by_itself() {
             config_path: Some(rig.dir.path().join("no-config.toml")),
             env: BTreeMap::new(),
             flags: BTreeMap::new(),
+            pause: Default::default(),
         },
         Arc::new(RestClient::with_token(rig.sim.url(), &rig.sim.info().token)),
     )

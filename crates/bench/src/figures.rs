@@ -192,6 +192,7 @@ fn options(world: &World, db: &Path, transport: &str, org: &Org) -> EngineOption
         config_path: Some(world.path("no-config.toml")),
         env,
         flags: BTreeMap::new(),
+        pause: Default::default(),
     }
 }
 
@@ -876,6 +877,7 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
             config_path: Some(world.path("no-config.toml")),
             env: BTreeMap::new(),
             flags: BTreeMap::new(),
+            pause: Default::default(),
         };
         Ok(Engine::with_client(options, replay.clone())?)
     };

@@ -355,6 +355,7 @@ mod tests {
             config_path: Some(dir.join("no-config.toml")),
             env,
             flags: BTreeMap::new(),
+            pause: Default::default(),
         })
         .unwrap()
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::Duration;
 
 use upsight_core::FieldMap;
 use upsight_salesforce::SfConfig;
@@ -31,6 +32,38 @@ pub struct EngineOptions {
     pub env: BTreeMap<String, String>,
     /// One-run overrides from command-line flags (`--target-org`).
     pub flags: BTreeMap<SettingKey, String>,
+    /// How the engine waits for Salesforce's clock (a push's pause for a record written in
+    /// the current second to settle). The wall clock by default.
+    pub pause: Pause,
+}
+
+/// Waits for a stretch of the server's time to pass: `std::thread::sleep` in use; a test
+/// whose simulated org has a pinned clock moves that clock on instead, so a long soak
+/// spends no wall time waiting for seconds to tick (the engine's decisions are the same).
+#[derive(Clone)]
+pub struct Pause(Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl Pause {
+    /// Waits with `wait` instead of sleeping.
+    pub fn with(wait: impl Fn(Duration) + Send + Sync + 'static) -> Pause {
+        Pause(Arc::new(wait))
+    }
+
+    pub fn wait(&self, duration: Duration) {
+        (self.0)(duration)
+    }
+}
+
+impl Default for Pause {
+    fn default() -> Pause {
+        Pause::with(std::thread::sleep)
+    }
+}
+
+impl std::fmt::Debug for Pause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pause")
+    }
 }
 
 impl EngineOptions {
@@ -41,6 +74,7 @@ impl EngineOptions {
             config_path: None,
             env: settings::process_env(),
             flags: BTreeMap::new(),
+            pause: Pause::default(),
         }
     }
 }
@@ -116,6 +150,11 @@ impl Context {
             settings: RwLock::new(Arc::new(settings)),
             field_map: RwLock::new(Arc::new(field_map)),
         })
+    }
+
+    /// How to wait for Salesforce's clock (see [`Pause`]).
+    pub fn pause(&self, duration: Duration) {
+        self.options.pause.wait(duration)
     }
 
     pub fn db_path(&self) -> &Path {
@@ -278,6 +317,7 @@ mod tests {
             config_path: Some(dir.path().join("no-config.toml")),
             env: BTreeMap::new(),
             flags: BTreeMap::new(),
+            pause: Default::default(),
         })
         .unwrap();
         let add = |name: &str| {

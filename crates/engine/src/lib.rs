@@ -53,7 +53,7 @@ pub mod writeback;
 pub use accounts::{AccountView, AddOutcome, SearchHit};
 pub use budget::ApiUsageView;
 pub use connection::CheckedReport;
-pub use context::{EngineOptions, ReadStore};
+pub use context::{EngineOptions, Pause, ReadStore};
 pub use engine::Engine;
 pub use error::{EngineError, Result};
 pub use exit::ExitClass;

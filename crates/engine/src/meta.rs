@@ -446,6 +446,7 @@ mod tests {
                 ("UPSIGHT_TRANSPORT".to_owned(), "cli".to_owned()),
             ]),
             flags: BTreeMap::new(),
+            pause: Default::default(),
         })
         .unwrap();
         let start = std::sync::Barrier::new(3);

@@ -596,7 +596,7 @@ impl<'a> Pushes<'a> {
                 latest.insert(entry.id, entry.clone());
             }
             if unsettled && round < MAX_ROUNDS {
-                std::thread::sleep(SETTLE_PAUSE);
+                self.shared.ctx.pause(SETTLE_PAUSE);
             }
         }
         let busy = RequestFailure {
@@ -863,7 +863,7 @@ impl<'a> Pushes<'a> {
                 if rounds >= MAX_ROUNDS {
                     return Err(busy());
                 }
-                std::thread::sleep(SETTLE_PAUSE);
+                self.shared.ctx.pause(SETTLE_PAUSE);
                 continue;
             };
             let sf = SfId::parse(&sf_id).map_err(|source| EngineError::InvalidId {

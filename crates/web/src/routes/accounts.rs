@@ -584,6 +584,7 @@ mod tests {
                 map.display().to_string(),
             )]),
             flags: BTreeMap::new(),
+            pause: Default::default(),
         })
         .unwrap();
         for (name, health) in [("Alpha", "Green"), ("Bravo", "Red"), ("Charlie", "Yellow")] {
