@@ -206,10 +206,15 @@ impl OrgMeta {
         let org = match status? {
             Status::Authenticated { org, .. } => org,
             other => {
-                return Err(other
-                    .to_error(None)
-                    .map(EngineError::Salesforce)
-                    .unwrap_or_else(|| EngineError::Invalid("no org".into())))
+                // Every status but `Authenticated` is an error; one that is not would be a
+                // bug here, not the user's input (exit 1, not 2).
+                return Err(match other.to_error(None) {
+                    Some(e) => EngineError::Salesforce(e),
+                    None => EngineError::internal(
+                        "reading the org's status",
+                        std::io::Error::other(format!("{other:?}")),
+                    ),
+                });
             }
         };
         let mut objects = BTreeMap::new();

@@ -437,6 +437,21 @@ impl std::str::FromStr for TransportKind {
     }
 }
 
+impl TransportKind {
+    /// Every choice, in the order Settings offers them.
+    pub const ALL: [TransportKind; 3] =
+        [TransportKind::Auto, TransportKind::Rest, TransportKind::Cli];
+
+    /// What Settings calls the choice.
+    pub fn label(self) -> &'static str {
+        match self {
+            TransportKind::Auto => "Auto (REST when sf can give a token)",
+            TransportKind::Rest => "REST (sf for login only, fastest)",
+            TransportKind::Cli => "CLI (one sf process per call)",
+        }
+    }
+}
+
 impl std::fmt::Display for TransportKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -1054,6 +1069,19 @@ pub(crate) fn child_result(value: &Value) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_transport_settings_offers_reads_back_as_itself() {
+        // Settings renders its choices from `TransportKind::ALL` and saves what `Display`
+        // writes; the setting parses it back. A new transport joins all three at once.
+        for kind in TransportKind::ALL {
+            assert_eq!(kind.to_string().parse::<TransportKind>().unwrap(), kind);
+            assert!(!kind.label().is_empty());
+        }
+        let mut names: Vec<String> = TransportKind::ALL.iter().map(|k| k.to_string()).collect();
+        names.dedup();
+        assert_eq!(names.len(), TransportKind::ALL.len());
+    }
     use serde_json::json;
 
     #[test]

@@ -23,7 +23,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use std::time::Duration;
 use upsight_engine::{CheckedReport, Engine, SettingKey, SettingSource, Settings};
-use upsight_salesforce::{Discovery, OrgSummary, Status};
+use upsight_salesforce::{Discovery, OrgSummary, Status, TransportKind};
 
 /// A check this recent is shown as the answer rather than asked again: several tabs or
 /// quick reloads share one `sf org list`.
@@ -351,9 +351,10 @@ fn render(
                 label for="transport" { "Transport" }
                 div {
                     select #transport name="transport" {
-                        option value="auto" selected[transport == "auto"] { "Auto (REST when sf can give a token)" }
-                        option value="rest" selected[transport == "rest"] { "REST (sf for login only, fastest)" }
-                        option value="cli" selected[transport == "cli"] { "CLI (one sf process per call)" }
+                        @for kind in TransportKind::ALL {
+                            @let value = kind.to_string();
+                            option value=(value) selected[transport == value] { (kind.label()) }
+                        }
                     }
                     @if let Some(m) = err("transport") { div.form-error { (m) } }
                     @if let Some(note) = source_note(SettingKey::Transport) { div.hint { (note) } }
