@@ -278,7 +278,7 @@ impl Store {
 
     /// The fields a sync must not overwrite.
     pub fn protected_fields(&self) -> Result<ProtectedFields> {
-        self.read(protected_fields)
+        self.read(|conn| protected_fields(conn, None))
     }
 
     /// Before a push sends anything: for each pending entry in `sent`, counts an attempt,
@@ -700,12 +700,17 @@ fn transition(entry: &ChangeEntry, event: ChangeEvent) -> Result<ChangeStatus> {
         })
 }
 
-pub(crate) fn protected_fields(conn: &Connection) -> Result<ProtectedFields> {
+/// The fields open entries protect, and with `changed_since`, also those whose entry
+/// changed at or after that instant (see `PullApply::read_since`).
+pub(crate) fn protected_fields(
+    conn: &Connection,
+    changed_since: Option<&str>,
+) -> Result<ProtectedFields> {
     let mut stmt = conn.prepare(&format!(
         "SELECT record_kind, account_id, opportunity_id, field FROM change_log
-         WHERE status IN {PROTECTING}"
+         WHERE status IN {PROTECTING} OR (?1 IS NOT NULL AND updated_at >= ?1)"
     ))?;
-    let rows = stmt.query_map([], |row| {
+    let rows = stmt.query_map([changed_since], |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, i64>(1)?,

@@ -4,9 +4,10 @@
 //!
 //! The store re-checks conflict protection itself, inside the transaction: the planner saw
 //! the change log before the Salesforce query, and an edit saved while the query ran must
-//! still win. So a field with a `pending`, `failed` or `conflict` entry is never
-//! overwritten here, and an opportunity with such an entry is never removed, whatever the
-//! plan says. Both are reported back.
+//! still win. So a field with a `pending`, `failed` or `conflict` entry, or one whose entry
+//! changed after the sync began reading (an edit saved and already pushed meanwhile:
+//! [`PullApply::read_since`]), is never overwritten here, and an opportunity with such an
+//! entry is never removed, whatever the plan says. Both are reported back.
 
 use crate::changes::{protected_fields, ProtectedFields};
 use crate::error::Result;
@@ -25,6 +26,12 @@ pub struct PullApply {
     /// Linked accounts Salesforce did not return (deleted, merged, no access). They are
     /// kept and flagged, never deleted.
     pub missing_accounts: Vec<AccountId>,
+    /// When the sync began reading Salesforce (the store's timestamp form). A field whose
+    /// change-log entry changed since then (an edit saved, pushed, resolved or reverted
+    /// while the query ran) is protected like a pending one: the values read predate it,
+    /// and laying them over it would undo the edit locally. `None`: only open entries
+    /// protect.
+    pub read_since: Option<String>,
 }
 
 /// Salesforce's current state of one local account.
@@ -106,7 +113,7 @@ impl Store {
     /// Applies a pull in one transaction: all of it, or (on any error) none of it.
     pub fn apply_pull(&mut self, pull: &PullApply) -> Result<PullOutcome> {
         self.write(|tx| {
-            let protected = protected_fields(tx)?;
+            let protected = protected_fields(tx, pull.read_since.as_deref())?;
             let mut outcome = PullOutcome::default();
             let mut touched = Touched::default();
             for account in &pull.accounts {

@@ -61,6 +61,7 @@ fn with_renewal(store: &mut Store, account: AccountId) -> upsight_core::Opportun
                 ..upsight_store::AccountPull::new(account)
             }],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     store.opportunities_of(account).unwrap().remove(0)

@@ -74,6 +74,7 @@ fn applies_fields_links_and_opportunities() {
                 ],
             )],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     assert_eq!(outcome.accounts_updated, 1);
@@ -97,6 +98,7 @@ fn applies_fields_links_and_opportunities() {
                 ],
             )],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     assert_eq!(
@@ -138,6 +140,7 @@ fn protected_fields_and_opportunities_keep_their_local_state() {
                 vec![opp("006000000000001AAA", "Prospecting")],
             )],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     let opportunity = store
@@ -169,6 +172,7 @@ fn protected_fields_and_opportunities_keep_their_local_state() {
                 vec![],
             )],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     assert_eq!(
@@ -200,6 +204,7 @@ fn reapplying_the_same_pull_changes_nothing() {
             vec![opp("006000000000001AAA", "Prospecting")],
         )],
         missing_accounts: vec![],
+        read_since: None,
     };
     store.apply_pull(&apply).unwrap();
     let first = (
@@ -225,6 +230,7 @@ fn missing_accounts_are_flagged_not_deleted() {
         .apply_pull(&PullApply {
             accounts: vec![],
             missing_accounts: vec![acme],
+            read_since: None,
         })
         .unwrap();
     let flagged = store.get_account(acme).unwrap();
@@ -234,6 +240,7 @@ fn missing_accounts_are_flagged_not_deleted() {
         .apply_pull(&PullApply {
             accounts: vec![AccountPull::new(acme)],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     assert_eq!(store.get_account(acme).unwrap().sf_missing_since, None);
@@ -255,6 +262,7 @@ fn a_failing_apply_leaves_nothing_behind() {
             pull(AccountId(999), FieldValues::new(), vec![]),
         ],
         missing_accounts: vec![],
+        read_since: None,
     });
     assert!(
         matches!(result, Err(StoreError::NotFound { .. })),
@@ -277,6 +285,7 @@ fn a_reparented_opportunity_moves_with_its_change_log() {
                 vec![opp("006000000000001AAA", "Qualify")],
             )],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     let opportunity = store
@@ -298,6 +307,7 @@ fn a_reparented_opportunity_moves_with_its_change_log() {
                 vec![opp("006000000000001AAA", "Qualify")],
             )],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     assert_eq!(
@@ -322,6 +332,7 @@ fn a_pull_of_unchanged_records_only_marks_them_synced() {
                 vec![opp("006000000000001AAA", "Prospecting")],
             )],
             missing_accounts: vec![acme],
+            read_since: None,
         })
         .unwrap();
     let before = store.get_account(acme).unwrap();
@@ -340,6 +351,7 @@ fn a_pull_of_unchanged_records_only_marks_them_synced() {
                 ..AccountPull::new(acme)
             }],
             missing_accounts: vec![],
+            read_since: None,
         })
         .unwrap();
     assert_eq!(outcome.accounts_updated, 1);
@@ -361,6 +373,7 @@ fn a_pull_of_unchanged_records_only_marks_them_synced() {
     let result = store.apply_pull(&PullApply {
         accounts: vec![AccountPull::new(acme), AccountPull::new(AccountId(999))],
         missing_accounts: vec![],
+        read_since: None,
     });
     assert!(
         matches!(result, Err(StoreError::NotFound { .. })),
@@ -400,6 +413,7 @@ fn sync_stamps_are_kept_only_where_a_push_may_trust_them() {
                     ..AccountPull::new(account)
                 }],
                 missing_accounts: vec![],
+                read_since: None,
             })
             .unwrap();
     };
@@ -451,4 +465,57 @@ fn sync_stamps_are_kept_only_where_a_push_may_trust_them() {
         }])
         .unwrap();
     assert_eq!(stamped(&store, initech, "Notes__c"), None);
+}
+
+#[test]
+fn values_read_before_an_edit_that_was_pushed_meanwhile_do_not_undo_it() {
+    // A sync reads Salesforce; while its query runs, the CSM saves an edit and the pusher
+    // sends it (the entry is `pushed`, no longer open). The sync's values predate the
+    // edit: applying them would put the old value back locally, with Salesforce holding
+    // the new one, and the edit would look lost until the next sync.
+    let mut store = Store::open_in_memory().unwrap();
+    let acme = linked(&mut store, "Acme", "001000000000001AAA");
+    let before = |notes: &str, read_since: Option<&str>| PullApply {
+        accounts: vec![pull(
+            acme,
+            values(&[("CS_Account_Notes__c", json!(notes))]),
+            vec![],
+        )],
+        missing_accounts: vec![],
+        read_since: read_since.map(str::to_owned),
+    };
+    store.apply_pull(&before("old", None)).unwrap();
+    let read_since = "2000-01-01T00:00:00.000Z";
+    let upsight_store::EditOutcome::Opened(entry) = store
+        .record_edit(&Edit {
+            record: RecordRef::Account(acme),
+            field: "CS_Account_Notes__c".into(),
+            value: json!("the CSM's edit"),
+        })
+        .unwrap()
+    else {
+        panic!("the edit opened no entry")
+    };
+    store.record_push_success(&entry).unwrap();
+    assert!(store.protected_fields().unwrap().is_empty());
+
+    let outcome = store.apply_pull(&before("old", Some(read_since))).unwrap();
+    assert_eq!(
+        store.get_account(acme).unwrap().fields["CS_Account_Notes__c"],
+        json!("the CSM's edit"),
+        "the sync's older value undid the pushed edit locally"
+    );
+    assert_eq!(outcome.preserved_fields.len(), 1, "{outcome:?}");
+
+    // A sync that began reading after the push lays Salesforce's value over it as usual.
+    store
+        .apply_pull(&before(
+            "a colleague's later value",
+            Some("2999-01-01T00:00:00.000Z"),
+        ))
+        .unwrap();
+    assert_eq!(
+        store.get_account(acme).unwrap().fields["CS_Account_Notes__c"],
+        json!("a colleague's later value")
+    );
 }

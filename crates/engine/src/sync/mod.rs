@@ -76,6 +76,8 @@ pub(crate) struct Fetched {
     pub server_time_s: Option<i64>,
     pub query: PullQuery,
     pub meta: std::sync::Arc<OrgMeta>,
+    /// When the read began, before the first request (see `PullApply::read_since`).
+    pub read_since: String,
 }
 
 /// The sync service (full and single-account pull sync), over the parts the engine's services share.
@@ -242,6 +244,9 @@ impl<'a> Syncs<'a> {
         progress(Progress::new(Phase::Describing, 0, ids.len()));
         let cached = Metadata::new(self.shared).org_meta()?;
         let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
+        // Before any request: an edit whose entry changes after this is newer than what
+        // is read, whatever its status by the time the records are applied.
+        let read_since = rfc3339_now();
         Metadata::new(self.shared).retrying_on_invalid_field(|fresh| {
             let meta = fresh.unwrap_or(&cached).clone();
             let query = pull_query(&self.shared.field_map(), &meta);
@@ -265,6 +270,7 @@ impl<'a> Syncs<'a> {
                 records: parts.into_iter().flat_map(|(_, r, _)| r).collect(),
                 query,
                 meta,
+                read_since: read_since.clone(),
             })
         })
     }
@@ -288,6 +294,8 @@ impl<'a> Syncs<'a> {
         let cached = Metadata::new(self.shared).org_meta()?;
         let values: Vec<Lit> = ids.iter().map(Lit::from).collect();
         let field_map = self.shared.field_map();
+        // Before any request (see `fetch_accounts`).
+        let read_since = rfc3339_now();
         Metadata::new(self.shared).retrying_on_invalid_field(|fresh| {
             let meta: &OrgMeta = fresh.unwrap_or(&cached);
             let query = pull_query(&field_map, meta);
@@ -299,6 +307,7 @@ impl<'a> Syncs<'a> {
                 protected,
                 links.as_ref(),
                 targets,
+                &read_since,
             );
             let sink = |_: usize, records: Records, server_time: Option<i64>| {
                 planner.add(records, server_time)
@@ -439,6 +448,7 @@ impl<'a> Syncs<'a> {
                 server_time_s,
                 query,
                 meta,
+                read_since,
             }) => {
                 let field_map = self.shared.field_map();
                 let links = OrgLinks::new(&meta.instance_url);
@@ -449,6 +459,7 @@ impl<'a> Syncs<'a> {
                     &protected,
                     links.as_ref(),
                     targets,
+                    &read_since,
                 );
                 planner.add(records, server_time_s)?;
                 (planner.finish(), query)

@@ -52,6 +52,8 @@ pub(super) struct ChunkPlanner<'a> {
     protected: &'a Protected,
     links: Option<&'a OrgLinks>,
     targets: &'a [Target],
+    /// When the sync began reading Salesforce (`PullApply::read_since`).
+    read_since: &'a str,
     /// Target index by lower-case Salesforce Id: 18-character Ids are case-insensitively
     /// unique, and an org may return another casing than the one stored.
     by_sf_id: HashMap<String, usize>,
@@ -66,9 +68,11 @@ impl<'a> ChunkPlanner<'a> {
         protected: &'a Protected,
         links: Option<&'a OrgLinks>,
         targets: &'a [Target],
+        read_since: &'a str,
     ) -> ChunkPlanner<'a> {
         ChunkPlanner {
             syncs,
+            read_since,
             field_map,
             query,
             protected,
@@ -150,6 +154,7 @@ impl<'a> ChunkPlanner<'a> {
             apply: PullApply {
                 accounts: so_far.accounts.into_iter().map(|(_, a)| a).collect(),
                 missing_accounts,
+                read_since: Some(self.read_since.to_owned()),
             },
             accounts_changed: so_far.accounts_changed,
             preserved: so_far.preserved,
