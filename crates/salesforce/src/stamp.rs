@@ -5,21 +5,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use time::format_description::FormatItem;
-use time::macros::format_description;
-use time::OffsetDateTime;
-
-/// Salesforce's datetime format in REST responses (always with a numeric offset, no colon).
-/// See "Valid Date and DateTime Formats" in the SOQL and SOSL Reference.
-const SF_DATETIME: &[FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
-);
+/// Salesforce's datetime format in REST responses (always with a numeric offset, no colon),
+/// for `jiff`'s `strtime`. See "Valid Date and DateTime Formats" in the SOQL and SOSL
+/// Reference.
+const SF_DATETIME: &str = "%Y-%m-%dT%H:%M:%S%.f%z";
 
 /// Whole seconds since the epoch of a Salesforce datetime (`2026-12-01T21:05:53.000+0000`),
 /// rounded down; `None` for anything else.
 pub fn datetime_secs(text: &str) -> Option<i64> {
-    let parsed = OffsetDateTime::parse(text, SF_DATETIME).ok()?;
-    Some(parsed.unix_timestamp())
+    let parsed = jiff::fmt::strtime::parse(SF_DATETIME, text).ok()?;
+    Some(parsed.to_timestamp().ok()?.as_second())
 }
 
 /// An HTTP-date (IMF-fixdate) for whole seconds since the epoch, as `If-Unmodified-Since`
