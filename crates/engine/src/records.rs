@@ -2,7 +2,7 @@
 //! ([`RecordSpec`]) resolved against the store, and the store's refusals of change-log
 //! actions turned into the write-back vocabulary ([`WriteBackError`]).
 
-use upsight_core::{ChangeId, RecordRef, SObject};
+use upsight_core::{AccountId, ChangeId, Opportunity, OpportunityId, RecordRef, SObject};
 use upsight_salesforce::SfId;
 use upsight_store::{Store, StoreError};
 
@@ -61,57 +61,55 @@ pub(crate) fn find_record(store: &Store, spec: &RecordSpec) -> Result<(RecordRef
             let account = store.get_account(*id)?;
             Ok((RecordRef::Account(account.id), account.sf_id))
         }
-        RecordSpec::Local(RecordRef::Opportunity(id)) => match store.get_opportunity(*id) {
-            Ok(opportunity) => Ok((
+        RecordSpec::Local(RecordRef::Opportunity(id)) => {
+            let opportunity = opportunity_by_id(store, *id, &id.to_string())?;
+            Ok((
                 RecordRef::Opportunity(opportunity.id),
                 Some(opportunity.sf_id),
-            )),
-            Err(StoreError::NotFound { .. }) => {
-                Err(WriteBackError::OpportunityNotFound(id.to_string()).into())
-            }
-            Err(e) => Err(e.into()),
-        },
+            ))
+        }
         RecordSpec::Account(text) => {
             let text = text.trim();
             let account = match text.parse::<i64>() {
-                Ok(id) => store.get_account(upsight_core::AccountId(id))?,
-                Err(_) => {
-                    let sf_id =
-                        SfId::from_pasted(text).map_err(|source| EngineError::InvalidId {
-                            input: text.to_owned(),
-                            source,
-                        })?;
-                    store
-                        .find_account_by_sf_id(sf_id.as_str())?
-                        .ok_or_else(|| EngineError::AccountNotFound(text.to_owned()))?
-                }
+                Ok(id) => store.get_account(AccountId(id))?,
+                Err(_) => store
+                    .find_account_by_sf_id(pasted(text)?.as_str())?
+                    .ok_or_else(|| EngineError::AccountNotFound(text.to_owned()))?,
             };
             Ok((RecordRef::Account(account.id), account.sf_id))
         }
         RecordSpec::Opportunity(text) => {
             let text = text.trim();
-            let missing = || WriteBackError::OpportunityNotFound(text.to_owned());
             let opportunity = match text.parse::<i64>() {
-                Ok(id) => match store.get_opportunity(upsight_core::OpportunityId(id)) {
-                    Ok(opportunity) => opportunity,
-                    Err(StoreError::NotFound { .. }) => return Err(missing().into()),
-                    Err(e) => return Err(e.into()),
-                },
-                Err(_) => {
-                    let sf_id =
-                        SfId::from_pasted(text).map_err(|source| EngineError::InvalidId {
-                            input: text.to_owned(),
-                            source,
-                        })?;
-                    store
-                        .find_opportunity_by_sf_id(sf_id.as_str())?
-                        .ok_or_else(missing)?
-                }
+                Ok(id) => opportunity_by_id(store, OpportunityId(id), text)?,
+                Err(_) => store
+                    .find_opportunity_by_sf_id(pasted(text)?.as_str())?
+                    .ok_or_else(|| WriteBackError::OpportunityNotFound(text.to_owned()))?,
             };
             Ok((
                 RecordRef::Opportunity(opportunity.id),
                 Some(opportunity.sf_id),
             ))
         }
+    }
+}
+
+/// The Id in what the user pasted (an Id or a record URL).
+fn pasted(text: &str) -> Result<SfId> {
+    SfId::from_pasted(text).map_err(|source| EngineError::InvalidId {
+        input: text.to_owned(),
+        source,
+    })
+}
+
+/// The local opportunity `id`; one that does not exist is the user's `named` opportunity
+/// not found, not a database failure.
+fn opportunity_by_id(store: &Store, id: OpportunityId, named: &str) -> Result<Opportunity> {
+    match store.get_opportunity(id) {
+        Ok(opportunity) => Ok(opportunity),
+        Err(StoreError::NotFound { .. }) => {
+            Err(WriteBackError::OpportunityNotFound(named.to_owned()).into())
+        }
+        Err(e) => Err(e.into()),
     }
 }

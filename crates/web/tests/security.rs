@@ -121,6 +121,22 @@ impl Server {
         (answer.status, answer.head.to_ascii_lowercase(), answer.body)
     }
 
+    /// A JSON POST as the app's own script sends it (Origin, CSRF token, cookie).
+    fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, String, String) {
+        let (host, origin) = (self.host(), self.origin());
+        self.request(
+            "POST",
+            path,
+            &[
+                ("Host", &host),
+                ("Origin", &origin),
+                ("X-CSRF-Token", &self.token),
+                ("Content-Type", "application/json"),
+            ],
+            &body.to_string(),
+        )
+    }
+
     /// A GET as the browser sends it for the app's own pages (with `Sec-Fetch-Site:
     /// same-origin`) and the cookie.
     fn get(&self, path: &str) -> (u16, String, String) {
@@ -606,15 +622,6 @@ fn an_edit_names_its_record_by_local_key_only() {
     // field before the engine looks anything up (a Salesforce Id in its place included:
     // the key is not a search).
     let server = Server::start();
-    let host = server.host();
-    let origin = server.origin();
-    let token = server.token.clone();
-    let json = [
-        ("Host", host.as_str()),
-        ("Origin", origin.as_str()),
-        ("X-CSRF-Token", token.as_str()),
-        ("Content-Type", "application/json"),
-    ];
     let sf_id = "001000000000001AAA";
     server
         .engine
@@ -636,7 +643,7 @@ fn an_edit_names_its_record_by_local_key_only() {
         "opportunity:1:2".to_owned(),
     ] {
         let body = serde_json::json!({"record": key, "field": "CX_Play__c", "value": "x"});
-        let (status, _, answer) = server.request("POST", "/api/edit", &json, &body.to_string());
+        let (status, _, answer) = server.post_json("/api/edit", &body);
         assert_eq!(status, 422, "{key}: {answer}");
         let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(answer["field"], "record", "{key}: {answer}");
