@@ -192,7 +192,7 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
         outln!("\n{category}");
         for f in fields {
             let rules = meta.as_ref().and_then(|m| m.rules(f.sobject, &f.api_name));
-            let look = upsight_web::format::Look::of(f.field_type, rules.as_ref(), &zone);
+            let look = upsight_web::format::Look::of(f.field_type, rules, &zone);
             let value = upsight_web::format::display_as(a.fields.get(&f.api_name), &look)
                 .unwrap_or_default();
             let pending = view.pending.iter().any(|e| {

@@ -18,7 +18,8 @@
 //! (same key scheme, same `describe_ttl_s`), and the next client starts with it, so a warm
 //! `upsight push` on the CLI transport is the drift query and the update: two processes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -75,9 +76,45 @@ pub struct ObjectMeta {
     pub fields: Vec<FieldMeta>,
     /// Parent-to-child relationship names (`Opportunities` on Account).
     pub child_relationships: Vec<String>,
+    /// Each field's rules, built from the describe once, on first use, and kept for the
+    /// life of this metadata (a page of 60 fields reads them 60 times). Derived, so not
+    /// stored in the cache.
+    #[serde(skip)]
+    rules: RulesByField,
+}
+
+/// [`ObjectMeta`]'s rules by lower-case field name, built once.
+#[derive(Default, Clone)]
+struct RulesByField(OnceLock<HashMap<String, FieldRules>>);
+
+impl PartialEq for RulesByField {
+    /// Derived from the fields, which the metadata's equality already compares.
+    fn eq(&self, _: &RulesByField) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for RulesByField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RulesByField")
+    }
 }
 
 impl ObjectMeta {
+    /// The org's rules for `field` (case-insensitive), or `None` when the org does not
+    /// describe it.
+    pub fn field_rules(&self, field: &str) -> Option<&FieldRules> {
+        self.rules
+            .0
+            .get_or_init(|| {
+                self.fields
+                    .iter()
+                    .map(|meta| (meta.name.to_ascii_lowercase(), rules(meta, self)))
+                    .collect()
+            })
+            .get(&field.to_ascii_lowercase())
+    }
+
     /// A field by API name, case-insensitively (as Salesforce resolves names).
     pub fn field(&self, name: &str) -> Option<&FieldMeta> {
         self.fields
@@ -109,6 +146,7 @@ impl ObjectMeta {
 
     fn from_describe(describe: &SObjectDescribe) -> ObjectMeta {
         ObjectMeta {
+            rules: RulesByField::default(),
             fields: describe
                 .fields
                 .iter()
@@ -176,15 +214,15 @@ impl OrgMeta {
         static EMPTY: ObjectMeta = ObjectMeta {
             fields: Vec::new(),
             child_relationships: Vec::new(),
+            rules: RulesByField(OnceLock::new()),
         };
         self.objects.get(sobject.api_name()).unwrap_or(&EMPTY)
     }
 
     /// The org's rules for one field (type, lengths, picklist values and dependencies),
     /// or `None` when the org does not describe it.
-    pub fn rules(&self, sobject: SObject, field: &str) -> Option<upsight_core::input::FieldRules> {
-        let object = self.object(sobject);
-        object.field(field).map(|meta| rules(meta, object))
+    pub fn rules(&self, sobject: SObject, field: &str) -> Option<&FieldRules> {
+        self.object(sobject).field_rules(field)
     }
 
     pub(crate) fn is_fresh(&self, ttl_s: u64) -> bool {
@@ -375,7 +413,7 @@ pub fn retyped_fields(field_map: &FieldMap, meta: &OrgMeta) -> Vec<RetypedField>
             let Some(rules) = meta.rules(sobject, &def.api_name) else {
                 continue;
             };
-            let org = upsight_core::ValueKind::of_rules(&rules);
+            let org = upsight_core::ValueKind::of_rules(rules);
             if org.disagrees_with(def.field_type) {
                 retyped.push(RetypedField {
                     sobject: sobject.api_name().to_owned(),
@@ -397,6 +435,31 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::sync::Arc;
+
+    #[test]
+    fn rules_are_built_once_and_survive_the_cache() {
+        let describe = json!({"fields": [
+            {"name": "CX_Play__c", "label": "CX Play", "type": "picklist", "length": 255,
+             "updateable": true, "nillable": true,
+             "picklistValues": [{"value": "Adopt", "active": true}]}
+        ]});
+        let object = ObjectMeta::from_describe(&serde_json::from_value(describe).unwrap());
+        let first = object.field_rules("CX_Play__c").expect("described");
+        // Case-insensitive, as Salesforce resolves names, and the same rules, not a copy.
+        assert!(std::ptr::eq(
+            first,
+            object.field_rules("cx_play__c").unwrap()
+        ));
+        assert_eq!(first.picklist_values, ["Adopt"]);
+        assert!(object.field_rules("Nope__c").is_none());
+        // The database cache keeps the describe, not the rules; read back, the rules are
+        // built again from it, the same.
+        let stored = serde_json::to_string(&object).unwrap();
+        assert!(!stored.contains("rules"), "{stored}");
+        let back: ObjectMeta = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, object);
+        assert_eq!(back.field_rules("CX_Play__c"), Some(first));
+    }
 
     #[test]
     fn reads_the_describe_fields_it_needs() {

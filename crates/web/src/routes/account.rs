@@ -240,15 +240,15 @@ struct Ctx<'a> {
     zone: &'a TimeZone,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// The org's rules for a field of this page, when the describe is at hand.
-    fn rules(&self, f: &FieldDef) -> Option<FieldRules> {
+    fn rules(&self, f: &FieldDef) -> Option<&'a FieldRules> {
         self.meta.and_then(|m| m.rules(f.sobject, &f.api_name))
     }
 
     /// How to show a field: the org's type when known, else the field map's.
     fn look(&self, f: &FieldDef) -> format::Look {
-        format::Look::of(f.field_type, self.rules(f).as_ref(), self.zone)
+        format::Look::of(f.field_type, self.rules(f), self.zone)
     }
 
     /// A field's value as text for a CSM.
@@ -462,7 +462,7 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
     let state = ctx.states.get(&key);
     let disabled = !ctx.linked;
     let rules = ctx.rules(f);
-    let kind = ValueKind::of(f.field_type, rules.as_ref());
+    let kind = ValueKind::of(f.field_type, rules);
     let options = |current: &[&str]| -> Vec<String> {
         let mut options: Vec<String> = rules
             .as_ref()
@@ -486,7 +486,7 @@ fn editor(f: &FieldDef, value: Option<&Value>, ctx: &Ctx<'_>) -> Markup {
     };
     // A dependent picklist names its controlling field, and each option the controlling
     // values it goes with (JSON), so the script can offer only what the controller allows.
-    let dependency = rules.as_ref().and_then(|r| r.dependency.clone());
+    let dependency = rules.and_then(|r| r.dependency.clone());
     let valid_for = |o: &str| {
         dependency.as_ref().map(|d| {
             let with: Vec<&String> = d
@@ -736,7 +736,7 @@ fn opportunities_panel(d: &Detail) -> Markup {
                                 td.name { (o.name) }
                                 @for f in &shown {
                                     td class=[f.field_type.is_numeric().then_some("num")] {
-                                        @match format::display_as(o.fields.get(&f.api_name), &format::Look::of(f.field_type, d.meta.as_deref().and_then(|m| m.rules(f.sobject, &f.api_name)).as_ref(), &d.zone)) {
+                                        @match format::display_as(o.fields.get(&f.api_name), &format::Look::of(f.field_type, d.meta.as_deref().and_then(|m| m.rules(f.sobject, &f.api_name)), &d.zone)) {
                                             Some(t) => (t),
                                             None => span.muted { "—" },
                                         }

@@ -108,7 +108,7 @@ fn load(engine: &Engine, filter: &Filter) -> Result<View, AppError> {
                     RecordRef::Account(_) => None,
                 },
                 label,
-                look: format::Look::of(field_type, rules.as_ref(), &zone),
+                look: format::Look::of(field_type, rules, &zone),
                 entry,
             }
         })
