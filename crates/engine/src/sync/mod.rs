@@ -277,7 +277,7 @@ impl<'a> Syncs<'a> {
 
     /// Fetches the records of `targets` with the sync's query and plans each chunk as it
     /// arrives (see the module docs), with the same refresh-and-retry-once as
-    /// [`Engine::fetch_accounts`]; a retry starts the plan over.
+    /// [`Syncs::fetch_accounts`]; a retry starts the plan over.
     fn fetch_planned(
         &self,
         targets: &[Target],
@@ -628,7 +628,7 @@ impl<'a> Syncs<'a> {
     }
 }
 
-/// How many merges after the first [`Engine::follow_merge`] follows in one go.
+/// How many merges after the first [`Syncs::follow_merge`] follows in one go.
 const MAX_MERGE_CHAIN: usize = 8;
 
 /// A lock that a panicked holder does not poison for the rest of the sync: the panic
