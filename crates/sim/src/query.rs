@@ -41,7 +41,11 @@ pub(crate) async fn off_the_workers(work: impl FnOnce() -> Response + Send + 'st
     match tokio::task::spawn_blocking(work).await {
         Ok(response) => response,
         // A panic in the evaluation is the simulator's bug; answer as Salesforce answers an
-        // internal failure rather than dropping the connection.
+        // internal failure rather than dropping the connection: HTTP 500, "An error has
+        // occurred within Lightning Platform, so the request couldn't be completed" (REST
+        // API Developer Guide, Status Codes and Error Responses,
+        // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm),
+        // with the `UNKNOWN_EXCEPTION` code its error bodies carry.
         Err(_) => sf_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN_EXCEPTION",
