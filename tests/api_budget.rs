@@ -57,6 +57,9 @@ fn text(db: &Db, args: &[&str]) -> String {
         db.transport,
         &db.dir.path().join("no-config.toml"),
     );
+    if let Some(sf) = &db.sf_path {
+        cmd.env("UPSIGHT_SF_PATH", sf);
+    }
     cmd.args(args).arg("--target-org").arg(&db.alias);
     let run = upsight_testkit::run_command(cmd);
     assert_eq!(run.code, 0, "upsight {args:?}: {run:#?}");
@@ -88,6 +91,7 @@ fn status_shows_the_usage_the_last_sync_saw_on_both_transports() {
     let ids = org.account_ids();
     for (transport, accounts) in [("cli", &ids[..4]), ("rest", &ids[4..])] {
         set_usage(&org, 1_000, 15_000);
+        // The real `sf` on both: what its own token look-ups cost the org is counted too.
         let db = Db::new(&org, transport);
         let none = db.ok(&["status"]);
         assert_eq!(none["api_usage"], Value::Null, "{transport}: {none}");
@@ -137,6 +141,7 @@ fn sync_and_push_say_what_they_spent_and_warn_at_80_percent() {
     let ids = org.account_ids();
     for transport in ["cli", "rest"] {
         set_usage(&org, 500, 15_000);
+        // The real `sf` on both: what its own token look-ups cost the org is counted too.
         let db = Db::new(&org, transport);
         db.add(&ids[..2]);
         db.ok(&["set", &ids[0], NOTES, &format!("budget {transport}")]);
@@ -303,7 +308,7 @@ fn status_and_settings_cost_one_sf_process_once_sf_is_known() {
     drop(serve);
 
     // Logged out in a terminal: the next status says so (never a cached answer).
-    let out = org.home.run(&[
+    let out = org.home().run(&[
         "org",
         "logout",
         "--target-org",
@@ -439,7 +444,7 @@ fn eventually(within: Duration, done: impl Fn() -> bool) -> bool {
 fn at_95_percent_serve_holds_its_background_pushes_and_upsight_push_still_pushes() {
     let org = Org::start("budget-pause", 4, 2);
     let ids = org.account_ids();
-    let db = Db::new(&org, "rest");
+    let db = Db::fast(&org);
     db.add(&ids[..2]);
     // 95% of the org's calls, seen by a sync the user asked for (which still runs).
     set_usage(&org, 14_250, 15_000);

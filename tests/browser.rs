@@ -277,8 +277,10 @@ fn sf_env(home: &SfHome, with_sf: bool) -> Vec<(String, OsString)> {
         path.push("/usr/bin:/bin");
         let mut env = home.envs();
         env.push(("PATH".into(), path));
-        // Quick pushes keep the flows short.
-        env.push(("UPSIGHT_PUSH_DELAY_MS".into(), "700".into()));
+        // The product's own push delay: edits typed one after another through WebDriver
+        // must land within it to share a push, and on a loaded machine (tests run side by
+        // side) a shorter one split "three quick edits" into two pushes.
+        env.push(("UPSIGHT_PUSH_DELAY_MS".into(), "2000".into()));
         env
     }
 }

@@ -46,7 +46,7 @@ fn sf(org: &Org, id: &str, field: &str) -> Value {
 }
 
 fn run_on(org: &Org, transport: &'static str, id: &str) {
-    let mut db = Db::new(org, transport);
+    let mut db = Db::via(org, transport);
     db.envs
         .push(("UPSIGHT_TIME_ZONE".into(), "Europe/Paris".into()));
     // The first sync says, once, which fields the org types otherwise than the field map.
@@ -164,7 +164,7 @@ fn edits_follow_the_orgs_types_on_both_transports() {
 fn a_value_salesforce_refuses_for_its_picklist_refreshes_the_field_definitions() {
     let org = Org::start("picklist-narrowed", 4, 1);
     let id = org.account_ids()[0].clone();
-    let db = Db::new(&org, "rest");
+    let db = Db::fast(&org);
     db.add(std::slice::from_ref(&id));
     let field = "Relationship_Health__c";
     let start = sf(&org, &id, field);

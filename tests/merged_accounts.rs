@@ -11,7 +11,7 @@ use serde_json::json;
 fn run_on(org: &Org, transport: &'static str, ids: &[String]) {
     let (merged, master, deleted, purged, kept) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
     let (first, middle, last) = (&ids[5], &ids[6], &ids[7]);
-    let db = Db::new(org, transport);
+    let db = Db::via(org, transport);
     db.add(&[
         merged.clone(),
         deleted.clone(),

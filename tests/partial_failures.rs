@@ -33,7 +33,7 @@ fn a_value_the_org_cannot_read_fails_alone_and_the_rest_of_the_push_goes() {
     let cases = [("rest", &ids[..20]), ("cli", &ids[20..40])];
     let mut dbs = Vec::new();
     for (transport, accounts) in cases {
-        let db = Db::new(&org, transport);
+        let db = Db::via(&org, transport);
         db.add(accounts);
         // The culprit sits in the middle of the batch, beside a valid edit of its own
         // record: that one is not the culprit either.

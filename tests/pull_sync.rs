@@ -1,5 +1,7 @@
 //! End-to-end tests of pull sync, adding and linking accounts, search and settings: the real
-//! `upsight` binary, the real `sf` logged in to the simulator, and a temp database per test.
+//! `upsight` binary against the simulator and a temp database per test. The tests about the
+//! transport run the real `sf`; the others run upsight's REST transport with the token-only
+//! `sf` (`Db::fast`), since the requests the org sees are the same.
 //!
 //! Tests that count requests or change the org get their own simulator (logged in to the
 //! shared `sf` home under their own alias); the others share one.
@@ -152,7 +154,7 @@ fn opportunity_open_then_closed_won_is_kept_then_closed_lost_is_removed() {
         .clone();
     let opp_id = open["Id"].as_str().unwrap().to_owned();
     let account = open["AccountId"].as_str().unwrap().to_owned();
-    let db = Db::new(&org, "cli");
+    let db = Db::fast(&org);
     db.add(std::slice::from_ref(&account));
     let has_opp = |db: &Db| -> Option<Value> {
         let shown = db.ok(&["accounts", "show", &account]);
@@ -184,7 +186,7 @@ fn opportunity_open_then_closed_won_is_kept_then_closed_lost_is_removed() {
 fn accounts_deleted_in_salesforce_are_reported_and_kept() {
     let org = Org::start("pull-deleted", 4, 1);
     let ids = org.account_ids();
-    let db = Db::new(&org, "cli");
+    let db = Db::fast(&org);
     db.add(&ids[..3]);
     let (status, _) = org.admin("DELETE", &format!("/records/Account/{}", ids[1]), None);
     assert_eq!(status, 204);
@@ -267,7 +269,7 @@ fn pending_edits_are_preserved_across_a_sync_until_resolved() {
     let org = main_org();
     let ids = org.account_ids();
     let sf_id = ids[10].clone();
-    let db = Db::new(org, "cli");
+    let db = Db::fast(org);
     db.add(std::slice::from_ref(&sf_id));
     let mut store = db.store();
     let account = store.find_account_by_sf_id(&sf_id).unwrap().unwrap().id;
@@ -359,7 +361,7 @@ fn search_text_with_quotes_percent_and_underscore_matches_literally() {
     let records: Vec<Value> = names.iter().map(|n| json!({"Name": n})).collect();
     let (status, body) = org.admin("POST", "/records/Account", Some(json!(records)));
     assert_eq!(status, 201, "{body}");
-    let db = Db::new(org, "cli");
+    let db = Db::fast(org);
     let hits = |text: &str| -> Vec<String> {
         let mut names: Vec<String> = db
             .ok(&["accounts", "search", text])
@@ -394,7 +396,7 @@ fn search_text_with_quotes_percent_and_underscore_matches_literally() {
 fn bad_ids_and_urls_are_refused() {
     let org = main_org();
     let ids = org.account_ids();
-    let db = Db::new(org, "cli");
+    let db = Db::fast(org);
     let opportunity = org.records_where("Opportunity", "AccountId", &json!(ids[20]))[0]["Id"]
         .as_str()
         .unwrap()
@@ -473,10 +475,13 @@ fn bad_ids_and_urls_are_refused() {
 fn two_syncs_started_at_once_run_one_sync() {
     let org = Org::start("pull-race", 6, 2);
     let ids = org.account_ids();
-    let db = Db::new(&org, "cli");
+    let db = Db::fast(&org);
     db.add(&ids);
     db.ok(&["sync"]); // warm everything, so both runs below would be one query each
     let q0 = org.queries();
+    // The org holds the first query for 2 s, so the second run starts while the first is
+    // still reading, however fast both start.
+    org.api.fault("GET", "/query", 1, json!({"delay_ms": 2000}));
     let first = db.spawn(&["sync"]);
     let second = db.spawn(&["sync"]);
     let outputs = [first, second].map(|c| c.wait_with_output().unwrap());
@@ -506,9 +511,9 @@ fn two_syncs_started_at_once_run_one_sync() {
 #[test]
 fn settings_layers_and_validation() {
     let org = main_org();
-    let db = Db::new(org, "cli");
+    let db = Db::fast(org);
     let got = db.ok(&["settings", "get"]);
-    assert_eq!(got["transport"]["value"], "cli");
+    assert_eq!(got["transport"]["value"], "rest");
     assert_eq!(got["transport"]["source"]["kind"], "env");
     assert_eq!(got["push_delay_ms"]["value"], "2000");
     assert_eq!(got["push_delay_ms"]["source"]["kind"], "default");

@@ -26,7 +26,7 @@ fn refused_for_size(org: &Org) -> Vec<Value> {
 /// Adds `n` accounts, edits one field on each, and pushes: every edit lands, and no
 /// request was refused for its size.
 fn push_of_many_records(org: &Org, transport: &'static str, ids: &[String]) {
-    let db = Db::new(org, transport);
+    let db = Db::via(org, transport);
     let added = db.add(ids);
     assert_eq!(
         added["created"].as_array().unwrap().len(),

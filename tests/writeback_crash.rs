@@ -67,7 +67,7 @@ struct ReplaySf {
 
 fn replay_sf() -> ReplaySf {
     let dir = tempfile::tempdir().unwrap();
-    let home = &org().home;
+    let home = org().home();
     let answers = [
         ("version", vec!["--version"]),
         (

@@ -124,8 +124,10 @@ fn an_expired_session_keeps_edits_pending_and_says_to_log_in() {
         .as_str()
         .unwrap()
         .to_owned();
-    let login = org().home.login(org().sim.url(), &token, ALIAS);
+    let login = org().home().login(org().sim.url(), &token, ALIAS);
     assert_eq!(login.code, 0, "{login:?}");
+    // The REST tests of this binary share the org, and their token `sf` the new session.
+    org().token_sf.set_token(&token);
     let report = db.ok(&["push"]);
     assert_eq!(report["pushed"], 1, "{report}");
     assert_eq!(

@@ -19,7 +19,8 @@ use upsight_salesforce::{CliClient, RestClient, Sf, SfConfig};
 use upsight_store::Edit;
 use upsight_testkit::SimAdmin;
 
-use crate::rig::{http, Ledger, Rig, Run, SF_VERSION_LINE};
+use crate::rig::{http, Ledger, Rig, Run};
+use upsight_testkit::token_sf::sf_version_line;
 
 /// Long-text write-back fields: any text is valid in them, so cases that need "an edit"
 /// use these.
@@ -221,10 +222,11 @@ pub fn session_expired_mid_push() {
 pub fn sf_hangs() {
     let (rig, ledger) = rig_with_edits(6, 2, 2, "hang");
     let pid_file = rig.dir.path().join("hung.pid");
+    let version = sf_version_line();
     let hang = rig.script(
         "hang",
         &format!(
-            "case \"$*\" in --version*) echo '{SF_VERSION_LINE}' ;; *) echo $$ > '{}'; exec sleep 600 ;; esac",
+            "case \"$*\" in --version*) echo '{version}' ;; *) echo $$ > '{}'; exec sleep 600 ;; esac",
             pid_file.display()
         ),
     );
@@ -269,9 +271,10 @@ pub fn sf_hangs() {
 /// A fake `sf` that passes the `--version` check and then does `behaviour` for every
 /// other command; upsight is pointed at it with the CLI transport.
 fn broken_sf(rig: &Rig, name: &str, behaviour: &str) -> Vec<(&'static str, OsString)> {
+    let version = sf_version_line();
     let path = rig.script(
         name,
-        &format!("case \"$*\" in --version*) echo '{SF_VERSION_LINE}' ;; *) {behaviour} ;; esac"),
+        &format!("case \"$*\" in --version*) echo '{version}' ;; *) {behaviour} ;; esac"),
     );
     vec![
         ("UPSIGHT_SF_PATH", os(path)),

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::rig::{Ledger, Rig, Run, SF_VERSION_LINE};
+use crate::rig::{Ledger, Rig, Run};
+use upsight_testkit::token_sf::sf_version_line;
 
 // Small helpers of `cases.rs`, repeated here so that this file stands on its own.
 
@@ -82,7 +83,8 @@ const PRINT_INCLUDED: &str = r#"printf 'HTTP/1.1 %s\n' "$code"; tail -n +2 "$hdr
 /// (the Composite Graph request) only; the drift read goes through `api request rest` too.
 fn curl_sf(rig: &Rig, name: &str, hooks: Hooks) -> Vec<(&'static str, OsString)> {
     let info = rig.sim.info();
-    let token = rig.dir.path().join("token");
+    let token = rig.token_sf.token_file();
+    let version = sf_version_line();
     let after = hooks
         .after_update
         .unwrap_or_else(|| PRINT_INCLUDED.to_owned());
@@ -101,7 +103,7 @@ fn curl_sf(rig: &Rig, name: &str, hooks: Hooks) -> Vec<(&'static str, OsString)>
             r#"TOKEN=$(cat '{token}')
 URL='{url}'
 case "$*" in
-  --version*) echo '{SF_VERSION_LINE}' ;;
+  --version*) echo '{version}' ;;
   *"org display"*) echo '{{"status":0,"result":{{"id":"{org}","apiVersion":"62.0","instanceUrl":"{url}/","username":"{user}","connectedStatus":"Connected","alias":"fault"}}}}' ;;
   *"org list"*) echo '{list}' ;;
   *show-access-token*) printf '{{"status":0,"result":{{"accessToken":"%s"}}}}\n' "$TOKEN" ;;
@@ -123,7 +125,13 @@ esac"#,
             url = info.url,
             org = info.org_id,
             user = info.username,
-            list = crate::rig::org_list_json(&info.org_id, &info.url, &info.username),
+            list = upsight_testkit::token_sf::org_list_json(&upsight_testkit::TokenOrg {
+                url: &info.url,
+                token: &info.token,
+                org_id: &info.org_id,
+                username: &info.username,
+                alias: "fault",
+            }),
             print = PRINT_INCLUDED,
             before = if hooks.before_update.is_empty() {
                 ":"
@@ -378,10 +386,11 @@ pub fn stdout_past_the_bound() {
 pub fn escaped_helper_holds_stdout_past_the_deadline() {
     let (rig, ledger) = rig_with_edits(6, 2, 2, "setsid");
     let helper_pid = rig.dir.path().join("helper.pid");
+    let version = sf_version_line();
     let script = rig.script(
         "setsid-sf",
         &format!(
-            "case \"$*\" in --version*) echo '{SF_VERSION_LINE}' ;; *) setsid sh -c 'echo $$ >> {}; exec sleep 300' & exec sleep 300 ;; esac",
+            "case \"$*\" in --version*) echo '{version}' ;; *) setsid sh -c 'echo $$ >> {}; exec sleep 300' & exec sleep 300 ;; esac",
             helper_pid.display()
         ),
     );

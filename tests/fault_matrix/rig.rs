@@ -24,14 +24,10 @@ use serde_json::Value;
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_sim::DatasetSpec;
 use upsight_store::Store;
-use upsight_testkit::{run_command, SimAdmin};
+use upsight_testkit::{run_command, SimAdmin, TokenOrg, TokenSf};
 
 /// What one `upsight` run printed (with `error_message()` for its `--json` error).
 pub use upsight_testkit::Output as Run;
-
-/// The version line the Salesforce CLI prints; fake `sf` scripts print it too so that
-/// upsight's check of a custom path accepts them.
-pub const SF_VERSION_LINE: &str = "@salesforce/cli/2.146.3 linux-x64 node-v20.20.2";
 
 /// One case's org, database and fake `sf`.
 pub struct Rig {
@@ -40,7 +36,7 @@ pub struct Rig {
     pub api: SimAdmin,
     pub dir: tempfile::TempDir,
     /// The token script (the default `sf`).
-    pub token_sf: PathBuf,
+    pub token_sf: TokenSf,
     /// Salesforce Ids of the accounts in the database, in order.
     pub accounts: Vec<String>,
 }
@@ -63,26 +59,16 @@ impl Rig {
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let token_file = dir.path().join("token");
-        std::fs::write(&token_file, &sim.info().token).unwrap();
         let info = sim.info();
-        let token_sf = write_script(
+        let token_sf = TokenSf::write(
             dir.path(),
-            "sf",
-            &format!(
-                r#"case "$*" in
-  --version*) echo '{SF_VERSION_LINE}' ;;
-  *"org display"*) echo '{{"status":0,"result":{{"id":"{org}","apiVersion":"62.0","instanceUrl":"{url}/","username":"{user}","connectedStatus":"Connected","alias":"fault"}}}}' ;;
-  *"org list"*) echo '{list}' ;;
-  *show-access-token*) printf '{{"status":0,"result":{{"accessToken":"%s"}}}}\n' "$(cat '{token}')" ;;
-  *) echo '{{"status":1,"name":"FakeSf","message":"this fake sf only hands out tokens"}}'; exit 1 ;;
-esac"#,
-                org = info.org_id,
-                url = info.url,
-                user = info.username,
-                token = token_file.display(),
-                list = org_list_json(&info.org_id, &info.url, &info.username),
-            ),
+            &TokenOrg {
+                url: &info.url,
+                token: &info.token,
+                org_id: &info.org_id,
+                username: &info.username,
+                alias: "fault",
+            },
         );
         let mut ids: Vec<String> = {
             let state = sim.state();
@@ -132,7 +118,7 @@ esac"#,
         let mut env: Vec<(String, OsString)> = vec![
             ("HOME".into(), home.into()),
             ("UPSIGHT_DB".into(), self.db().into()),
-            ("UPSIGHT_SF_PATH".into(), self.token_sf.clone().into()),
+            ("UPSIGHT_SF_PATH".into(), self.token_sf.path().into()),
             ("UPSIGHT_TRANSPORT".into(), "rest".into()),
             (
                 "UPSIGHT_CONFIG".into(),
@@ -200,7 +186,7 @@ esac"#,
 
     /// Makes the token `sf` hand out the org's current token ("logged in again").
     pub fn log_in_again(&self) {
-        std::fs::write(self.dir.path().join("token"), self.sim.state().token()).unwrap();
+        self.token_sf.set_token(&self.sim.state().token());
     }
 
     /// The simulator's current value of a field.
@@ -278,21 +264,6 @@ static SIGNED_IN: std::sync::Mutex<BTreeMap<String, String>> =
 
 /// Remembers the cookie of the serve at `base` (what `serve --json` printed first), so
 /// that [`http`] to it carries it like the user's browser does.
-/// What `sf org list --json` prints when `sf` holds one org, the default, connected
-/// (`shared/sf-protocol.md`, 2.3: it lists it under both `other` and `nonScratchOrgs`).
-pub fn org_list_json(org_id: &str, url: &str, username: &str) -> String {
-    let org = serde_json::json!({
-        "username": username, "orgId": org_id, "instanceUrl": format!("{url}/"),
-        "instanceApiVersion": "62.0", "alias": "fault", "isDefaultDevHubUsername": false,
-        "isDefaultUsername": true, "connectedStatus": "Connected", "defaultMarker": "(U)",
-    });
-    serde_json::json!({"status": 0, "result": {
-        "other": [org.clone()], "sandboxes": [], "nonScratchOrgs": [org], "devHubs": [],
-        "scratchOrgs": [],
-    }, "warnings": []})
-    .to_string()
-}
-
 pub fn sign_in(base: &str, cookie_name: &str, token: &str) {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
     SIGNED_IN

@@ -4,32 +4,41 @@
 //! binary (run through testkit), and testkit's client for the simulator's admin API. Tests
 //! that only read share one org; a test that changes the org or counts its requests starts
 //! its own.
+//!
+//! A [`Db::new`] runs upsight on the real `sf`, for the cases where the transport is the
+//! point (the CLI transport, `sf`'s own token look-up); [`Db::fast`] runs it on the REST
+//! transport with testkit's token-only `sf`, in milliseconds instead of seconds a run. The
+//! real `sf` logs in on first use only, so a test that needs none pays for none.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_sim::DatasetSpec;
 use upsight_store::Store;
-use upsight_testkit::{run_command, upsight_command, SfHome, SimAdmin};
+use upsight_testkit::{run_command, upsight_command, SfHome, SimAdmin, TokenOrg, TokenSf};
 
 /// What one run of the binary printed.
 pub use upsight_testkit::Output as Run;
 
-/// A simulated org, and an `sf` home logged in to it as `alias`.
+/// A simulated org, an `sf` home logged in to it as `alias` on first use, and a token-only
+/// `sf` for it.
 pub struct Org {
     pub sim: SimHandle,
-    pub home: SfHome,
+    home: OnceLock<SfHome>,
     pub alias: String,
     pub api: SimAdmin,
+    /// Holds the token `sf` and the empty `HOME` the fast runs get.
+    scratch: tempfile::TempDir,
+    pub token_sf: TokenSf,
 }
 
 impl Org {
-    /// Starts a simulator with `accounts` accounts of `opportunities` opportunities each,
-    /// and logs `sf` in to it as `alias` (one `sf` process).
+    /// Starts a simulator with `accounts` accounts of `opportunities` opportunities each.
     pub fn start(alias: &str, accounts: usize, opportunities: usize) -> Org {
         let sim = spawn(SimConfig {
             dataset: DatasetSpec {
@@ -40,14 +49,38 @@ impl Org {
             ..SimConfig::default()
         })
         .expect("start the simulator");
-        let home = SfHome::logged_in(sim.url(), &sim.info().token, alias);
         let api = SimAdmin::new(sim.url());
+        let scratch = tempfile::Builder::new()
+            .prefix("upsight-org-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::create_dir_all(scratch.path().join("home")).unwrap();
+        let info = sim.info();
+        let token_sf = TokenSf::write(
+            scratch.path(),
+            &TokenOrg {
+                url: &info.url,
+                token: &info.token,
+                org_id: &info.org_id,
+                username: &info.username,
+                alias,
+            },
+        );
         Org {
             sim,
-            home,
+            home: OnceLock::new(),
             alias: alias.to_owned(),
             api,
+            scratch,
+            token_sf,
         }
+    }
+
+    /// The real `sf`'s home, logged in to this org as `alias` (one `sf` process, the first
+    /// time it is asked for).
+    pub fn home(&self) -> &SfHome {
+        self.home
+            .get_or_init(|| SfHome::logged_in(self.sim.url(), &self.sim.info().token, &self.alias))
     }
 
     /// Every Account Id in the org, sorted.
@@ -91,15 +124,41 @@ pub struct Db {
     pub alias: String,
     pub envs: Vec<(String, std::ffi::OsString)>,
     pub transport: &'static str,
+    /// The `sf` upsight runs instead of the real one.
+    pub sf_path: Option<PathBuf>,
 }
 
 impl Db {
+    /// Upsight on `transport` through the real `sf`, logged in to `org`.
     pub fn new(org: &Org, transport: &'static str) -> Db {
         Db {
             dir: tempfile::tempdir().unwrap(),
             alias: org.alias.clone(),
-            envs: org.home.envs(),
+            envs: org.home().envs(),
             transport,
+            sf_path: None,
+        }
+    }
+
+    /// Upsight on `transport` as cheaply as still crosses it: the CLI transport through the
+    /// real `sf` (which carries every request), REST through the token-only `sf` (which only
+    /// hands out the token).
+    pub fn via(org: &Org, transport: &'static str) -> Db {
+        match transport {
+            "rest" => Db::fast(org),
+            _ => Db::new(org, transport),
+        }
+    }
+
+    /// Upsight on the REST transport with the org's token-only `sf` (and an empty `HOME`):
+    /// the same requests to the org, without a `node` start per run.
+    pub fn fast(org: &Org) -> Db {
+        Db {
+            dir: tempfile::tempdir().unwrap(),
+            alias: org.alias.clone(),
+            envs: vec![("HOME".to_owned(), org.scratch.path().join("home").into())],
+            transport: "rest",
+            sf_path: Some(org.token_sf.path().to_owned()),
         }
     }
 
@@ -120,6 +179,9 @@ impl Db {
             self.transport,
             &self.dir.path().join("no-config.toml"),
         );
+        if let Some(sf) = &self.sf_path {
+            cmd.env("UPSIGHT_SF_PATH", sf);
+        }
         cmd.args(args)
             .arg("--json")
             .arg("--target-org")

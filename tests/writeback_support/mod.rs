@@ -2,6 +2,10 @@
 //! test binary (every `sf` process costs over a second), a fresh database per test seeded
 //! from the simulator's own records, the real `upsight` binary (run through testkit), and
 //! testkit's client for the simulator's admin API.
+//!
+//! The CLI transport runs the real `sf`, which carries every request; the REST transport runs
+//! testkit's token-only `sf`, since there `sf` only hands out the token and the requests the
+//! org sees are the same. The real `sf` logs in on first use only.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -14,7 +18,7 @@ use upsight_core::{AccountId, FieldMap, FieldValues, SObject};
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_sim::DatasetSpec;
 use upsight_store::{AccountPull, NewAccount, OpportunityPull, PullApply, Store};
-use upsight_testkit::{run_command, sf_bin, upsight_command, SfHome, SimAdmin};
+use upsight_testkit::{run_command, sf_bin, upsight_command, SfHome, SimAdmin, TokenOrg, TokenSf};
 
 /// What one run of the binary printed.
 pub use upsight_testkit::Output as Run;
@@ -23,8 +27,28 @@ pub const ALIAS: &str = "writeback-sim";
 
 pub struct Org {
     pub sim: SimHandle,
-    pub home: SfHome,
+    home: OnceLock<SfHome>,
     pub api: SimAdmin,
+    /// Holds the token `sf` and the empty `HOME` of REST runs.
+    scratch: tempfile::TempDir,
+    pub token_sf: TokenSf,
+}
+
+impl Org {
+    /// The real `sf`'s home, logged in as [`ALIAS`] the first time it is asked for.
+    pub fn home(&self) -> &SfHome {
+        self.home
+            .get_or_init(|| SfHome::logged_in(self.sim.url(), &self.sim.info().token, ALIAS))
+    }
+
+    /// The environment a run on `transport` gets: the logged-in home for the real `sf`, an
+    /// empty one for the token `sf`.
+    fn envs(&self, transport: &str) -> Vec<(String, std::ffi::OsString)> {
+        match transport {
+            "rest" => vec![("HOME".to_owned(), self.scratch.path().join("home").into())],
+            _ => self.home().envs(),
+        }
+    }
 }
 
 /// The file's simulator, started and logged in on first use.
@@ -40,9 +64,30 @@ pub fn org() -> &'static Org {
             ..SimConfig::default()
         })
         .expect("start the simulator");
-        let home = SfHome::logged_in(sim.url(), &sim.info().token, ALIAS);
         let api = SimAdmin::new(sim.url());
-        Org { sim, home, api }
+        let scratch = tempfile::Builder::new()
+            .prefix("upsight-writeback-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::create_dir_all(scratch.path().join("home")).unwrap();
+        let info = sim.info();
+        let token_sf = TokenSf::write(
+            scratch.path(),
+            &TokenOrg {
+                url: &info.url,
+                token: &info.token,
+                org_id: &info.org_id,
+                username: &info.username,
+                alias: ALIAS,
+            },
+        );
+        Org {
+            sim,
+            home: OnceLock::new(),
+            api,
+            scratch,
+            token_sf,
+        }
     })
 }
 
@@ -50,8 +95,8 @@ pub fn org() -> &'static Org {
 pub struct Db {
     pub dir: tempfile::TempDir,
     pub transport: &'static str,
-    /// The `sf` upsight runs; the real one unless a test replaces it (see
-    /// `writeback_crash.rs`).
+    /// The `sf` upsight runs: the real one on the CLI transport, the token one on REST,
+    /// unless a test replaces it (see `writeback_crash.rs`).
     pub sf_path: PathBuf,
 }
 
@@ -88,10 +133,14 @@ impl Db {
     /// leave them: the simulator's current values of every mapped field it has.
     pub fn new(transport: &'static str, ids: &[String]) -> Db {
         let dir = tempfile::tempdir().unwrap();
+        let sf_path = match transport {
+            "rest" => org().token_sf.path().to_owned(),
+            _ => sf_bin(),
+        };
         let db = Db {
             dir,
             transport,
-            sf_path: sf_bin(),
+            sf_path,
         };
         let mut store = db.store();
         let map = FieldMap::builtin();
@@ -161,7 +210,7 @@ impl Db {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = upsight_command(
             env!("CARGO_BIN_EXE_upsight"),
-            &org().home.envs(),
+            &org().envs(self.transport),
             &self.path(),
             self.transport,
             &self.dir.path().join("no-config.toml"),
@@ -169,7 +218,7 @@ impl Db {
         cmd.args(args)
             .env("UPSIGHT_SF_PATH", &self.sf_path)
             .env("UPSIGHT_TARGET_ORG", ALIAS)
-            .current_dir(org().home.path());
+            .current_dir(self.dir.path());
         cmd
     }
 

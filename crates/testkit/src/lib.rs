@@ -13,12 +13,16 @@
 //! same pipe reading, timeout and process-group kill as `sf` gets. [`SimAdmin`] is the
 //! simulator's `/__sim` API; it takes the simulator's URL as a string because this crate
 //! must not depend on `upsight-sim` (the simulator's own tests use this crate).
+//! [`TokenSf`] is the fast stand-in for `sf` where the transport is not the point: it only
+//! hands out the simulator's token, so upsight's REST transport runs without a `node` start.
 #![forbid(unsafe_code)]
 
 pub mod http;
 mod sim_admin;
+pub mod token_sf;
 
 pub use sim_admin::SimAdmin;
+pub use token_sf::{TokenOrg, TokenSf};
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
