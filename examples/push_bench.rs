@@ -55,7 +55,9 @@ fn main() {
             let account = store
                 .create_account(&NewAccount {
                     name: fields["Name"].as_str().unwrap_or("?").into(),
-                    sf_id: Some(id.clone()),
+                    sf_id: Some(
+                        upsight_core::SfId::parse(id).expect("the simulator's Ids are valid"),
+                    ),
                     fields: values,
                 })
                 .unwrap();

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use serde_json::json;
-use upsight_core::{FieldValues, RecordRef};
+use upsight_core::{FieldValues, RecordRef, SfId};
 use upsight_store::{Edit, NewAccount, Store};
 
 /// A database with one account whose name and notes hold escape sequences, as any user of
@@ -21,7 +21,7 @@ fn hostile_db(dir: &std::path::Path) -> std::path::PathBuf {
     let account = store
         .create_account(&NewAccount {
             name: "Evil \u{1b}]0;pwned\u{7}\u{1b}[2J Corp \u{202e}dehsup".into(),
-            sf_id: Some("001000000000001AAA".into()),
+            sf_id: Some(SfId::parse("001000000000001AAA").unwrap()),
             fields,
         })
         .unwrap();

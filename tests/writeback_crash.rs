@@ -273,7 +273,7 @@ fn kill_9_at_any_point_of_a_push_loses_nothing() {
         for entry in &entries {
             assert_eq!(entry.status, ChangeStatus::Pushed, "run {run}: {entry:?}");
             assert_eq!(entry.in_flight_value, None, "run {run}: {entry:?}");
-            let sf_id = entry.sf_id.clone().unwrap();
+            let sf_id = entry.sf_id.clone().unwrap().to_string();
             assert_eq!(
                 Some(&entry.new_value),
                 last.get(&(sf_id, entry.field.clone()))

@@ -492,7 +492,7 @@ pub fn partial_composite_failure_and_field_refusals() {
                     value,
                 })
                 .unwrap();
-            refused.insert((opportunity.sf_id.clone(), field.clone()), code);
+            refused.insert((opportunity.sf_id.to_string(), field.clone()), code);
         }
     }
     for (i, sf_id) in rig.accounts[account_fields.len()..].iter().enumerate() {

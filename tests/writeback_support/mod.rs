@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use upsight_core::{AccountId, FieldMap, FieldValues, SObject};
+use upsight_core::{AccountId, FieldMap, FieldValues, SObject, SfId};
 use upsight_sim::server::{spawn, SimConfig, SimHandle};
 use upsight_sim::DatasetSpec;
 use upsight_store::{AccountPull, NewAccount, OpportunityPull, PullApply, Store};
@@ -165,7 +165,7 @@ impl Db {
                         .and_then(Value::as_str)
                         .unwrap_or("?")
                         .into(),
-                    sf_id: Some(id.clone()),
+                    sf_id: Some(SfId::parse(id).expect("the simulator's Ids are valid")),
                     fields: values_of(SObject::Account, record),
                 })
                 .unwrap();
@@ -174,7 +174,7 @@ impl Db {
                 .all("Opportunity")
                 .filter(|r| r.get("AccountId").and_then(Value::as_str) == Some(id.as_str()))
                 .map(|r| OpportunityPull {
-                    sf_id: r.id().to_owned(),
+                    sf_id: SfId::parse(r.id()).expect("the simulator's Ids are valid"),
                     name: r.get("Name").and_then(Value::as_str).unwrap_or("?").into(),
                     fields: values_of(SObject::Opportunity, r),
                     stamp: None,

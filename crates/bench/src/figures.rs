@@ -36,7 +36,50 @@ const PUSH_FIELDS: [&str; 5] = [
 /// The API version the simulator serves (and `sf` picks), for the bare composite call.
 const API_VERSION: &str = "62.0";
 
-pub fn run_all(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
+/// The figures in groups that can be run alone (`--only`), to look at one closely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Syncs and pushes beside the bare `sf` command.
+    Sf,
+    /// `upsight serve` with 5,000 accounts: pages, edits, memory.
+    Serve,
+    /// The CPU time of applying a 2,000-account sync.
+    Apply,
+}
+
+impl Group {
+    pub const ALL: [Group; 3] = [Group::Sf, Group::Serve, Group::Apply];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Sf => "sf",
+            Group::Serve => "serve",
+            Group::Apply => "apply",
+        }
+    }
+}
+
+/// The figures of `only` (every group when it is empty), in the order of [`Group::ALL`].
+pub fn run(world: &World, runs: usize, only: &[Group]) -> anyhow::Result<Vec<Row>> {
+    let wanted = |g: Group| only.is_empty() || only.contains(&g);
+    let mut rows = Vec::new();
+    if wanted(Group::Sf) {
+        rows.extend(sf_rows(world, runs)?);
+    }
+    if wanted(Group::Serve) {
+        eprintln!("bench: 5,000 accounts in upsight serve (page, edits, RSS)");
+        rows.extend(serve_rows(world)?);
+    }
+    if wanted(Group::Apply) {
+        eprintln!("bench: CPU time of applying 2,000 accounts and 10,000 opportunities");
+        rows.push(apply_row(world, runs)?);
+    }
+    Ok(rows)
+}
+
+/// Syncs and pushes on both transports, each beside the bare `sf` command that does the
+/// same work.
+fn sf_rows(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
 
     eprintln!("bench: starting the 2,000-account org and logging sf in");
@@ -148,15 +191,6 @@ pub fn run_all(world: &World, runs: usize) -> anyhow::Result<Vec<Row>> {
     rows.extend(push_rows(world, &org, &eng300, &db300, book, runs)?);
 
     rows.extend(process_rows(&rows, one_sf_process));
-    drop(eng300);
-    drop(eng2000);
-    drop(org);
-
-    eprintln!("bench: 5,000 accounts in upsight serve (page, edits, RSS)");
-    rows.extend(serve_rows(world)?);
-
-    eprintln!("bench: CPU time of applying 2,000 accounts and 10,000 opportunities");
-    rows.push(apply_row(world, runs)?);
     Ok(rows)
 }
 
@@ -859,7 +893,9 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
                     .and_then(Value::as_str)
                     .unwrap_or("?")
                     .to_owned(),
-                sf_id: Some(record.id().to_owned()),
+                sf_id: Some(
+                    upsight_core::SfId::parse(record.id()).expect("the simulator's Ids are valid"),
+                ),
                 fields: Default::default(),
             })
             .collect();
@@ -889,6 +925,7 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
     );
     let mut cpu = Vec::new();
     let mut wall = Vec::new();
+    replay.arm(runs);
     for i in 0..runs {
         let engine = fresh(&format!("apply-{i}.db"))?;
         let before = process_cpu_ms();
@@ -911,9 +948,11 @@ fn apply_row(world: &World, runs: usize) -> anyhow::Result<Row> {
         "ms",
         median(&cpu),
         cpu,
-        Some(1000.0),
+        // Issue 12's target (issue 7 asked for under a second).
+        Some(200.0),
         format!(
-            "plan, one SQLite transaction and the run record; wall time {:.0} ms.",
+            "plan, one SQLite transaction and the run record (the recorded answers are \
+             copied before the clock starts); wall time {:.0} ms.",
             median(&wall)
         ),
     ))

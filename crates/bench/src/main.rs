@@ -37,6 +37,8 @@ struct Args {
     upsight: PathBuf,
     runs: usize,
     out: PathBuf,
+    /// Only these figure groups (all when empty).
+    only: Vec<figures::Group>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -45,6 +47,7 @@ fn parse_args() -> anyhow::Result<Args> {
         upsight: root.join("target/release/upsight"),
         runs: 5,
         out: root.join("target/bench"),
+        only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -53,9 +56,23 @@ fn parse_args() -> anyhow::Result<Args> {
             "--upsight" => args.upsight = PathBuf::from(value()?),
             "--runs" => args.runs = value()?.parse().context("--runs takes a number")?,
             "--out" => args.out = PathBuf::from(value()?),
+            "--only" => {
+                let name = value()?;
+                let group = figures::Group::ALL
+                    .into_iter()
+                    .find(|g| g.name() == name)
+                    .with_context(|| {
+                        let names: Vec<&str> =
+                            figures::Group::ALL.iter().map(|g| g.name()).collect();
+                        format!("--only takes one of {}", names.join(", "))
+                    })?;
+                args.only.push(group);
+            }
             "-h" | "--help" => {
                 println!(
-                    "usage: upsight-bench [--upsight PATH] [--runs N (>= 5)] [--out DIR]\n\
+                    "usage: upsight-bench [--upsight PATH] [--runs N (>= 5)] [--out DIR] [--only GROUP]...\n\
+                     GROUP: sf (syncs and pushes against the bare sf), serve (pages, edits,\n\
+                     memory), apply (CPU of applying a sync).\n\
                      Run it through ./scripts/bench, which builds the release binary first."
                 );
                 std::process::exit(0);
@@ -79,7 +96,7 @@ fn main() -> anyhow::Result<()> {
     }
     let machine = report::Machine::probe();
     eprintln!("bench: {machine}");
-    let rows = figures::run_all(&world, args.runs)?;
+    let rows = figures::run(&world, args.runs, &args.only)?;
     let report = report::Report::new(machine, args.runs, rows);
     println!("{}", report.table());
     let written = report.write_json(&args.out)?;

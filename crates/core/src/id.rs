@@ -198,6 +198,33 @@ impl FromStr for SfId {
     }
 }
 
+/// An Id reads as the text it holds (its 18-character form), so code that only looks at the
+/// text (a URL, a SOQL literal, a map key) takes `&str` and needs no conversion.
+impl std::ops::Deref for SfId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for SfId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SfId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl From<SfId> for String {
+    fn from(id: SfId) -> String {
+        id.0
+    }
+}
+
 impl AsRef<str> for SfId {
     fn as_ref(&self) -> &str {
         &self.0

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde_json::{Map, Value};
 
 use crate::fieldmap::{FieldMap, SObject};
+use crate::id::SfId;
 use crate::links::OrgLinks;
 use crate::record::{AccountId, OpportunityId, RecordRef};
 use crate::value::{same_value, FieldValues};
@@ -36,7 +37,7 @@ pub const OPPORTUNITIES_RELATIONSHIP: &str = "Opportunities";
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalOpportunity {
     pub id: OpportunityId,
-    pub sf_id: String,
+    pub sf_id: SfId,
     pub name: String,
     pub fields: FieldValues,
 }
@@ -45,8 +46,7 @@ pub struct LocalOpportunity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalAccount {
     pub id: AccountId,
-    /// The 18-character Salesforce Id.
-    pub sf_id: String,
+    pub sf_id: SfId,
     pub name: String,
     pub fields: FieldValues,
     pub quick_links: BTreeMap<String, String>,
@@ -132,7 +132,7 @@ pub struct PullInput<'a> {
 /// What to write for one opportunity Salesforce returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpportunityPlan {
-    pub sf_id: String,
+    pub sf_id: SfId,
     pub name: String,
     /// Every queried field's value (the store upserts the record and merges protection).
     pub fields: FieldValues,
@@ -256,29 +256,30 @@ fn id_of(record: &Map<String, Value>) -> Option<&str> {
     get_ci(record, "Id").and_then(Value::as_str)
 }
 
+/// A returned record's Id, in its canonical form. 18-character Ids are case-insensitively
+/// unique, so an org that returns another casing than the one stored still matches; a
+/// record without a well-formed Id matches nothing.
+fn sf_id_of(record: &Map<String, Value>) -> Option<SfId> {
+    SfId::parse_case_insensitive(id_of(record)?).ok()
+}
+
 /// Plans one sync. See the module docs for the rules.
 pub fn plan_pull(input: PullInput<'_>) -> PullPlan {
     let mut plan = PullPlan::default();
-    // 18-character Ids are case-insensitively unique, so match them that way: an org may
-    // return a different casing than the one stored.
-    let remote_by_id: BTreeMap<String, &Map<String, Value>> = input
+    let remote_by_id: BTreeMap<SfId, &Map<String, Value>> = input
         .remote
         .iter()
-        .filter_map(|r| Some((id_of(r)?.to_ascii_lowercase(), r)))
+        .filter_map(|r| Some((sf_id_of(r)?, r)))
         .collect();
-    let local_ids: BTreeSet<String> = input
-        .local
-        .iter()
-        .map(|a| a.sf_id.to_ascii_lowercase())
-        .collect();
+    let local_ids: BTreeSet<&SfId> = input.local.iter().map(|a| &a.sf_id).collect();
     plan.unexpected = remote_by_id
-        .keys()
-        .filter(|id| !local_ids.contains(*id))
-        .map(|id| id_of(remote_by_id[id]).unwrap_or_default().to_owned())
+        .iter()
+        .filter(|(id, _)| !local_ids.contains(id))
+        .map(|(_, r)| id_of(r).unwrap_or_default().to_owned())
         .collect();
 
     for local in input.local {
-        match remote_by_id.get(&local.sf_id.to_ascii_lowercase()) {
+        match remote_by_id.get(&local.sf_id) {
             None => plan.missing_accounts.push(local.id),
             Some(remote) => {
                 let account = plan_account(&input, local, remote, &mut plan);
@@ -347,20 +348,16 @@ fn plan_opportunities(
     remote: &Map<String, Value>,
     plan: &mut PullPlan,
 ) -> Vec<OpportunityPlan> {
-    let local_by_id: BTreeMap<String, &LocalOpportunity> = local
-        .opportunities
-        .iter()
-        .map(|o| (o.sf_id.to_ascii_lowercase(), o))
-        .collect();
+    let local_by_id: BTreeMap<&SfId, &LocalOpportunity> =
+        local.opportunities.iter().map(|o| (&o.sf_id, o)).collect();
     let mut planned = Vec::new();
     let mut returned = HashSet::new();
     for row in children(remote, OPPORTUNITIES_RELATIONSHIP) {
-        let Some(sf_id) = id_of(row) else { continue };
+        let Some(sf_id) = sf_id_of(row) else { continue };
         if !is_kept_opportunity(row) {
             continue;
         }
-        let key = sf_id.to_ascii_lowercase();
-        if !returned.insert(key.clone()) {
+        if !returned.insert(sf_id.clone()) {
             continue;
         }
         let name = get_ci(row, "Name")
@@ -373,7 +370,7 @@ fn plan_opportunities(
             .iter()
             .filter_map(|f| Some((f.clone(), record_value(row, f)?)))
             .collect();
-        let changed = match local_by_id.get(&key) {
+        let changed = match local_by_id.get(&sf_id) {
             None => true,
             Some(existing) => {
                 let record = RecordRef::Opportunity(existing.id);
@@ -395,14 +392,14 @@ fn plan_opportunities(
             }
         };
         planned.push(OpportunityPlan {
-            sf_id: sf_id.to_owned(),
+            sf_id,
             name,
             fields,
             changed,
         });
     }
     for opportunity in &local.opportunities {
-        if returned.contains(&opportunity.sf_id.to_ascii_lowercase()) {
+        if returned.contains(&opportunity.sf_id) {
             continue;
         }
         if input

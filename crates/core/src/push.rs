@@ -41,6 +41,7 @@
 //!   `pending` (or no transition at all). The property tests below check exactly that.
 
 use crate::change::{ChangeEvent, ChangeStatus, RecordKind};
+use crate::id::SfId;
 use crate::record::{ChangeEntry, ChangeId};
 use crate::value::{is_blank, same_value, FieldValues};
 use serde_json::{Map, Value};
@@ -246,7 +247,7 @@ pub fn split_assumable<'a>(
     let mut index: HashMap<(RecordKind, String), usize> = HashMap::new();
     let mut unkeyed: Vec<ChangeEntry> = Vec::new();
     for entry in pending {
-        let Some(sf_id) = entry.sf_id.as_deref().filter(|s| !s.trim().is_empty()) else {
+        let Some(sf_id) = entry.sf_id.as_deref() else {
             unkeyed.push(entry.clone());
             continue;
         };
@@ -286,8 +287,7 @@ pub fn split_assumable<'a>(
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedUpdate {
     pub kind: RecordKind,
-    /// The Salesforce Id as the entries spell it.
-    pub sf_id: String,
+    pub sf_id: SfId,
     /// Field API name → value to send (blank values are sent as JSON null, which clears).
     pub fields: Map<String, Value>,
     /// The entries this update carries, one per field, in field order.
@@ -377,7 +377,7 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
     let mut by_record: HashMap<(RecordKind, String), usize> = HashMap::new();
     for entry in pending.iter().filter(|e| e.status == ChangeStatus::Pending) {
         let kind = entry.record.kind();
-        let Some(sf_id) = entry.sf_id.as_deref().filter(|s| !s.trim().is_empty()) else {
+        let Some(sf_id) = entry.sf_id.as_ref() else {
             plan.refused.push(Refusal {
                 entry: entry.id,
                 code: CODE_NO_SALESFORCE_ID.to_owned(),
@@ -435,7 +435,7 @@ pub fn plan_push(pending: &[ChangeEntry], remote: &RemoteSnapshot) -> PushPlan {
         let index = *by_record.entry(key).or_insert_with(|| {
             updates.push(PlannedUpdate {
                 kind,
-                sf_id: sf_id.to_owned(),
+                sf_id: sf_id.clone(),
                 fields: Map::new(),
                 entries: Vec::new(),
                 precondition,

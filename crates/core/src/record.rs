@@ -3,6 +3,7 @@
 //! live here, free of SQL.
 
 use crate::change::{ChangeStatus, RecordKind};
+use crate::id::SfId;
 use crate::value::FieldValues;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -95,7 +96,7 @@ impl fmt::Display for RecordRef {
 pub struct Account {
     pub id: AccountId,
     /// The Salesforce Id; `None` for an account created by hand and not linked yet.
-    pub sf_id: Option<String>,
+    pub sf_id: Option<SfId>,
     pub name: String,
     /// Mapped Salesforce field values, keyed by API name.
     pub fields: FieldValues,
@@ -108,7 +109,7 @@ pub struct Account {
     /// Why, once a sync asked Salesforce's Recycle Bin (`queryAll`).
     pub sf_missing_reason: Option<MissingReason>,
     /// For a merged account, the Salesforce Id of the account it was merged into.
-    pub sf_merged_into: Option<String>,
+    pub sf_merged_into: Option<SfId>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -166,7 +167,7 @@ impl MissingReason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Opportunity {
     pub id: OpportunityId,
-    pub sf_id: String,
+    pub sf_id: SfId,
     pub account_id: AccountId,
     pub name: String,
     pub fields: FieldValues,
@@ -182,7 +183,7 @@ pub struct ChangeEntry {
     /// The account of the record (the record itself, or the opportunity's account).
     pub account_id: AccountId,
     /// The record's Salesforce Id, if it has one yet.
-    pub sf_id: Option<String>,
+    pub sf_id: Option<SfId>,
     /// The field's API name.
     pub field: String,
     /// The Salesforce value the edit was based on.

@@ -239,7 +239,7 @@ impl<'a> Accounts<'a> {
         if wanted.is_empty() {
             let first = &outcome.existing[0];
             return Err(EngineError::AlreadyExists {
-                sf_id: first.sf_id.clone().unwrap_or_default(),
+                sf_id: first.sf_id.as_deref().unwrap_or_default().to_owned(),
                 existing: first.id,
                 name: first.name.clone(),
             });
@@ -267,7 +267,7 @@ impl<'a> Accounts<'a> {
                         .to_owned();
                     new.push(NewAccount {
                         name,
-                        sf_id: Some(id.to_string()),
+                        sf_id: Some(id.clone()),
                         ..NewAccount::default()
                     });
                 }
@@ -319,10 +319,10 @@ impl<'a> Accounts<'a> {
         let sf_id = parse_account_id(sf_id_text)?;
         let account = self.resolve_account(reference)?;
         match &account.sf_id {
-            Some(current) if current != sf_id.as_str() => {
+            Some(current) if *current != sf_id => {
                 return Err(EngineError::AlreadyLinked {
                     account: account.id,
-                    sf_id: current.clone(),
+                    sf_id: current.to_string(),
                 })
             }
             _ => {}
@@ -349,7 +349,7 @@ impl<'a> Accounts<'a> {
                 }
                 self.shared
                     .store()
-                    .link_account(account.id, sf_id.as_str())
+                    .link_account(account.id, &sf_id)
                     .map_err(|e| match e {
                         StoreError::AlreadyExists { sf_id, existing } => {
                             EngineError::AlreadyExists {

@@ -71,7 +71,7 @@ impl<'a> Edits<'a> {
     pub fn find_record(
         &self,
         spec: &RecordSpec,
-    ) -> Result<(upsight_core::RecordRef, Option<String>)> {
+    ) -> Result<(upsight_core::RecordRef, Option<upsight_core::SfId>)> {
         crate::records::find_record(&self.shared.store(), spec)
     }
 

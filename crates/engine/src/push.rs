@@ -243,12 +243,12 @@ fn read_remote(
     Ok(snapshot)
 }
 
-/// Which records and fields the drift query must read for `entries`. Entries with a
-/// malformed Id are left out, and the planner treats their records as not returned.
+/// Which records and fields the drift query must read for `entries`. Entries without an
+/// Id are left out (the planner refuses them).
 fn wanted(entries: &[ChangeEntry]) -> BTreeMap<RecordKind, (BTreeSet<SfId>, BTreeSet<String>)> {
     let mut wanted: BTreeMap<RecordKind, (BTreeSet<SfId>, BTreeSet<String>)> = BTreeMap::new();
     for entry in entries {
-        let Some(id) = entry.sf_id.as_deref().and_then(|s| SfId::parse(s).ok()) else {
+        let Some(id) = entry.sf_id.clone() else {
             continue;
         };
         let slot = wanted.entry(entry.record.kind()).or_default();
@@ -327,35 +327,18 @@ fn send(
             ]);
             continue;
         }
-        // A malformed Id refuses its own record, never the request.
         let mut outcomes: Vec<Option<SendOutcome>> = vec![None; batch.len()];
-        let mut updates = Vec::with_capacity(batch.len());
-        let mut positions = Vec::with_capacity(batch.len());
-        for (i, u) in batch.iter().enumerate() {
-            match SfId::parse(&u.sf_id) {
-                Ok(id) => {
-                    updates.push(ConditionalUpdate {
-                        update: RecordUpdate {
-                            sobject: sobject_of(u.kind).to_owned(),
-                            id,
-                            fields: u.fields.clone(),
-                        },
-                        unmodified_since_s: u.precondition.map(|p| p.unmodified_since_s),
-                    });
-                    positions.push(i);
-                }
-                Err(source) => {
-                    let e = EngineError::InvalidId {
-                        input: u.sf_id.clone(),
-                        source,
-                    };
-                    outcomes[i] = Some(SendOutcome::Refused(vec![(
-                        "MALFORMED_ID".into(),
-                        e.to_string(),
-                    )]));
-                }
-            }
-        }
+        let updates: Vec<ConditionalUpdate> = batch
+            .iter()
+            .map(|u| ConditionalUpdate {
+                update: RecordUpdate {
+                    sobject: sobject_of(u.kind).to_owned(),
+                    id: u.sf_id.clone(),
+                    fields: u.fields.clone(),
+                },
+                unmodified_since_s: u.precondition.map(|p| p.unmodified_since_s),
+            })
+            .collect();
         // A request Salesforce refuses as a whole for one value is sent again in halves,
         // so the valid records still go and only the culprit fails (`core::push::split`).
         let split = send_splitting(
@@ -368,8 +351,8 @@ fn send(
             &|e: &SfError| e.error_code().is_some_and(is_value_refusal) && !e.is_retryable(),
         );
         *extra_requests += split.requests.saturating_sub(1);
-        for (i, sent) in positions.iter().zip(split.outcomes) {
-            outcomes[*i] = Some(match sent {
+        for (i, sent) in split.outcomes.into_iter().enumerate() {
+            outcomes[i] = Some(match sent {
                 Sent::Answered(RecordOutcome::Saved) => SendOutcome::Saved,
                 Sent::Answered(RecordOutcome::PreconditionFailed) => {
                     SendOutcome::PreconditionFailed
@@ -810,7 +793,7 @@ impl<'a> Pushes<'a> {
             }
             .into());
         }
-        let sf_id = entry.sf_id.clone().unwrap_or_default();
+        let sf_id = entry.sf_id.as_deref().unwrap_or_default().to_owned();
         let baseline = CallBaseline::take(self.shared);
         let client = self.shared.client()?;
         let kind = entry.record.kind();
@@ -866,10 +849,14 @@ impl<'a> Pushes<'a> {
                 self.shared.ctx.pause(SETTLE_PAUSE);
                 continue;
             };
-            let sf = SfId::parse(&sf_id).map_err(|source| EngineError::InvalidId {
-                input: sf_id.clone(),
-                source,
-            })?;
+            // The store hands out only validated Ids; an entry without one has no record.
+            let Some(sf) = entry.sf_id.clone() else {
+                return Err(WriteBackError::RecordMissing {
+                    id,
+                    sf_id: sf_id.clone(),
+                }
+                .into());
+            };
             let update = ConditionalUpdate {
                 update: RecordUpdate::new(sobject_of(kind), sf).set(&entry.field, value),
                 unmodified_since_s: Some(precondition.unmodified_since_s),

@@ -55,7 +55,7 @@ impl RecordSpec {
 }
 
 /// The local record `spec` names, with its Salesforce Id.
-pub(crate) fn find_record(store: &Store, spec: &RecordSpec) -> Result<(RecordRef, Option<String>)> {
+pub(crate) fn find_record(store: &Store, spec: &RecordSpec) -> Result<(RecordRef, Option<SfId>)> {
     match spec {
         RecordSpec::Local(RecordRef::Account(id)) => {
             let account = store.get_account(*id)?;

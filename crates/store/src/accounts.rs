@@ -10,22 +10,24 @@ use crate::error::{is_unique_violation, Result, StoreError};
 use crate::json::{decode, encode};
 use crate::rows::{
     account_from_row, get_account, get_opportunity, not_found_account, opportunities_of,
-    opportunity_from_row, ACCOUNT_COLUMNS, OPPORTUNITY_COLUMNS,
+    opportunity_from_row, optional_sf_id_at, sf_id_at, ACCOUNT_COLUMNS, OPPORTUNITY_COLUMNS,
 };
 use crate::{Store, NOW};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use upsight_core::fieldmap::is_valid_api_name;
-use upsight_core::{Account, AccountId, FieldValues, MissingReason, Opportunity, OpportunityId};
+use upsight_core::{
+    Account, AccountId, FieldValues, MissingReason, Opportunity, OpportunityId, SfId,
+};
 
 /// A local account to create.
 #[derive(Debug, Clone, Default)]
 pub struct NewAccount {
     pub name: String,
     /// The Salesforce Id, when adding from Salesforce; `None` for an account made by hand.
-    /// Callers store the 18-character form so that the unique index catches duplicates.
-    pub sf_id: Option<String>,
+    /// Always the 18-character form, so that the unique index catches duplicates.
+    pub sf_id: Option<SfId>,
     pub fields: FieldValues,
 }
 
@@ -43,7 +45,7 @@ pub enum Created {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccountRow {
     pub id: AccountId,
-    pub sf_id: Option<String>,
+    pub sf_id: Option<SfId>,
     pub name: String,
     pub synced_at: Option<String>,
     pub sf_missing_since: Option<String>,
@@ -279,7 +281,8 @@ impl Store {
     /// kept record. Local data is
     /// kept as it is; the caller syncs the account next. Refused when another local
     /// account already holds `into` ([`StoreError::AlreadyExists`]).
-    pub fn follow_merge(&mut self, id: AccountId, into: &str) -> Result<Account> {
+    pub fn follow_merge(&mut self, id: AccountId, into: &SfId) -> Result<Account> {
+        let into = into.as_str();
         self.write(|tx| {
             let current = get_account(tx, id)?;
             let taken: Option<i64> = tx
@@ -308,7 +311,7 @@ impl Store {
                 tx.execute(
                     "UPDATE change_log SET sf_id = ?2
                      WHERE account_id = ?1 AND record_kind = 'account' AND sf_id = ?3",
-                    params![id.0, into, old],
+                    params![id.0, into, old.as_str()],
                 )?;
             }
             // Edits that failed only because the merged-away record was gone now have a
@@ -433,18 +436,22 @@ impl Store {
     }
 
     /// The local ids and Salesforce Ids of every linked account: what a full sync queries.
-    pub fn linked_accounts(&self) -> Result<Vec<(AccountId, String)>> {
+    pub fn linked_accounts(&self) -> Result<Vec<(AccountId, SfId)>> {
         self.read(|conn| {
             let mut stmt =
                 conn.prepare("SELECT id, sf_id FROM account WHERE sf_id IS NOT NULL ORDER BY id")?;
-            let rows = stmt.query_map([], |row| Ok((AccountId(row.get(0)?), row.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let rows = stmt.query_map([], |row| {
+                let id = AccountId(row.get(0)?);
+                Ok(sf_id_at(row, 1).map(|sf_id| (id, sf_id)))
+            })?;
+            rows.map(|row| row?).collect()
         })
     }
 
     /// Links a local account to a Salesforce Id (the Account Setup dialog). Open change-log
     /// entries of the account take the Id too, so they can be pushed.
-    pub fn link_account(&mut self, id: AccountId, sf_id: &str) -> Result<Account> {
+    pub fn link_account(&mut self, id: AccountId, sf_id: &SfId) -> Result<Account> {
+        let sf_id = sf_id.as_str();
         self.write(|tx| {
             let updated = tx
                 .execute(
@@ -541,17 +548,19 @@ fn account_rows(
         Ok((
             AccountRow {
                 id: AccountId(row.get(0)?),
-                sf_id: row.get(1)?,
+                sf_id: None,
                 name: row.get(2)?,
                 synced_at: row.get(3)?,
                 sf_missing_since: row.get(4)?,
                 fields: FieldValues::new(),
             },
+            optional_sf_id_at(row, 1),
             values,
         ))
     })?;
     rows.map(|row| {
-        let (mut account, values) = row?;
+        let (mut account, sf_id, values) = row?;
+        account.sf_id = sf_id?;
         for (name, value) in fields.iter().zip(values) {
             if let Some(text) = value {
                 account
@@ -570,7 +579,7 @@ pub(crate) fn insert_account(tx: &Transaction<'_>, new: &NewAccount) -> Result<A
             "INSERT INTO account (sf_id, name, fields, created_at, updated_at)
              VALUES (?1, ?2, ?3, {NOW}, {NOW})"
         ),
-        params![new.sf_id, new.name, encode(&new.fields)?],
+        params![new.sf_id.as_deref(), new.name, encode(&new.fields)?],
     )
     .map_err(|e| match &new.sf_id {
         Some(sf_id) => already_exists(tx, e, sf_id),

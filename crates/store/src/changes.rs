@@ -16,7 +16,7 @@
 
 use crate::error::{Result, StoreError};
 use crate::json::{decode, encode, field_value, set_field};
-use crate::rows::{get_account, get_opportunity};
+use crate::rows::{get_account, get_opportunity, optional_sf_id_at};
 use crate::{Store, NOW};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::Value;
@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use upsight_core::push::InFlight;
 use upsight_core::{
     plan_edit, same_value, AccountId, ChangeEntry, ChangeEvent, ChangeId, ChangeStatus, EditPlan,
-    FieldValues, OpenEntry, OpportunityId, RecordKind, RecordRef,
+    FieldValues, OpenEntry, OpportunityId, RecordKind, RecordRef, SfId,
 };
 
 /// A local edit of one field to save.
@@ -734,7 +734,7 @@ pub(crate) fn protected_fields(
 fn load_record(
     conn: &Connection,
     record: RecordRef,
-) -> Result<(AccountId, Option<String>, FieldValues)> {
+) -> Result<(AccountId, Option<SfId>, FieldValues)> {
     Ok(match record {
         RecordRef::Account(id) => {
             let account = get_account(conn, id)?;
@@ -883,7 +883,7 @@ fn read_entry(row: &Row<'_>) -> Result<ChangeEntry> {
         id: ChangeId(row.get(0)?),
         record: record_ref(&row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)?,
         account_id: AccountId(row.get(2)?),
-        sf_id: row.get(4)?,
+        sf_id: optional_sf_id_at(row, 4)?,
         field: row.get(5)?,
         old_value: decode(&row.get::<_, String>(6)?, "change old value")?,
         new_value: decode(&row.get::<_, String>(7)?, "change new value")?,

@@ -17,7 +17,7 @@ use crate::{Store, NOW};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use upsight_core::{AccountId, FieldValues, OpportunityId, RecordRef};
+use upsight_core::{AccountId, FieldValues, OpportunityId, RecordRef, SfId};
 
 /// Everything one sync run writes.
 #[derive(Debug, Clone, Default)]
@@ -81,9 +81,9 @@ impl AccountPull {
 }
 
 /// Salesforce's current state of one opportunity.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct OpportunityPull {
-    pub sf_id: String,
+    pub sf_id: SfId,
     pub name: String,
     pub fields: FieldValues,
     /// Its `LastModifiedDate` as the query read it, if it did (see [`Stamp`]).
@@ -393,7 +393,7 @@ fn upsert_opportunity(
 ) -> Result<i64> {
     let existing: Option<(i64, i64, String, String)> = tx
         .prepare_cached("SELECT id, account_id, name, fields FROM opportunity WHERE sf_id = ?1")?
-        .query_row([&pull.sf_id], |row| {
+        .query_row([pull.sf_id.as_str()], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
@@ -404,7 +404,7 @@ fn upsert_opportunity(
                  VALUES (?1, ?2, ?3, ?4, {NOW}, {NOW})"
             ))?
             .execute(params![
-                pull.sf_id,
+                pull.sf_id.as_str(),
                 account.0,
                 pull.name,
                 encode(&pull.fields)?

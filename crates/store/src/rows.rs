@@ -3,7 +3,7 @@
 //! the pull share.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use upsight_core::{Account, AccountId, MissingReason, Opportunity, OpportunityId};
+use upsight_core::{Account, AccountId, MissingReason, Opportunity, OpportunityId, SfId};
 
 use crate::error::{Result, StoreError};
 use crate::json::decode;
@@ -56,6 +56,27 @@ pub(crate) fn opportunities_of(conn: &Connection, account: AccountId) -> Result<
     rows.map(|row| row?).collect()
 }
 
+/// The Salesforce Id in column `index`. The store writes only validated Ids, so one that
+/// does not parse is damage, reported as such rather than carried on as text.
+pub(crate) fn sf_id_at(row: &Row<'_>, index: usize) -> Result<SfId> {
+    let text: String = row.get(index)?;
+    parse_stored_id(&text)
+}
+
+/// [`sf_id_at`] for a column that may be NULL.
+pub(crate) fn optional_sf_id_at(row: &Row<'_>, index: usize) -> Result<Option<SfId>> {
+    row.get::<_, Option<String>>(index)?
+        .map(|text| parse_stored_id(&text))
+        .transpose()
+}
+
+fn parse_stored_id(text: &str) -> Result<SfId> {
+    SfId::parse(text).map_err(|e| StoreError::Corrupt {
+        what: "a Salesforce Id".to_owned(),
+        detail: e.to_string(),
+    })
+}
+
 /// Maps a row of [`ACCOUNT_COLUMNS`]. `query_map` closures may only fail with SQLite's
 /// error, so the mapping (which also decodes JSON) returns its result inside `Ok`, and
 /// callers flatten it.
@@ -66,7 +87,7 @@ pub(crate) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Account
 fn read_account(row: &Row<'_>) -> Result<Account> {
     Ok(Account {
         id: AccountId(row.get(0)?),
-        sf_id: row.get(1)?,
+        sf_id: optional_sf_id_at(row, 1)?,
         name: row.get(2)?,
         fields: decode(&row.get::<_, String>(3)?, "account fields")?,
         quick_links: decode(&row.get::<_, String>(4)?, "account quick links")?,
@@ -78,7 +99,7 @@ fn read_account(row: &Row<'_>) -> Result<Account> {
             .get::<_, Option<String>>(9)?
             .as_deref()
             .and_then(MissingReason::parse),
-        sf_merged_into: row.get(10)?,
+        sf_merged_into: optional_sf_id_at(row, 10)?,
     })
 }
 
@@ -90,7 +111,7 @@ pub(crate) fn opportunity_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Opp
 fn read_opportunity(row: &Row<'_>) -> Result<Opportunity> {
     Ok(Opportunity {
         id: OpportunityId(row.get(0)?),
-        sf_id: row.get(1)?,
+        sf_id: sf_id_at(row, 1)?,
         account_id: AccountId(row.get(2)?),
         name: row.get(3)?,
         fields: decode(&row.get::<_, String>(4)?, "opportunity fields")?,

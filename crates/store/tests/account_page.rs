@@ -3,7 +3,7 @@
 //! and page boundaries. Case tables against one small, awkward book.
 
 use serde_json::{json, Value};
-use upsight_core::FieldValues;
+use upsight_core::{FieldValues, SfId};
 use upsight_store::{AccountFilter, AccountPage, AccountQuery, AccountSort, NewAccount, Store};
 
 /// (name, Salesforce Id, health, ACV, renewal, segment)
@@ -21,7 +21,7 @@ fn book() -> Store {
     let seeds: Vec<Seed> = vec![
         (
             "Acme 100% Corp",
-            Some("001A00000000001AAA"),
+            Some("001A00000000001IAA"),
             json!("Green"),
             json!(5000),
             json!("2027-03-01"),
@@ -29,7 +29,7 @@ fn book() -> Store {
         ),
         (
             "beta_works",
-            Some("001A00000000002AAA"),
+            Some("001A00000000002IAA"),
             json!(" red "),
             json!(900.5),
             json!("2026-12-31"),
@@ -37,7 +37,7 @@ fn book() -> Store {
         ),
         (
             "O'Brien & Sons",
-            Some("001B00000000003AAA"),
+            Some("001B00000000003IAA"),
             json!("Yellow"),
             json!(12000),
             Value::Null,
@@ -53,7 +53,7 @@ fn book() -> Store {
         ),
         (
             "back\\slash",
-            Some("001B00000000005AAA"),
+            Some("001B00000000005IAA"),
             json!("Onboarding"),
             Value::Null,
             json!("2026-06-30"),
@@ -61,7 +61,7 @@ fn book() -> Store {
         ),
         (
             "acme two",
-            Some("001C00000000006AAA"),
+            Some("001C00000000006IAA"),
             json!("critical"),
             json!(5000),
             json!("2027-03-01"),
@@ -69,7 +69,7 @@ fn book() -> Store {
         ),
         (
             "Zeta",
-            Some("001C00000000007AAA"),
+            Some("001C00000000007IAA"),
             Value::Null,
             json!(75),
             json!(""),
@@ -93,7 +93,7 @@ fn book() -> Store {
         store
             .create_account(&NewAccount {
                 name: name.into(),
-                sf_id: sf_id.map(str::to_owned),
+                sf_id: sf_id.map(|id| SfId::parse(id).expect("a valid Id")),
                 fields,
             })
             .unwrap();
@@ -161,7 +161,7 @@ fn search_matches_names_and_id_prefixes_with_wildcards_taken_literally() {
         ("'; DROP TABLE account; --", &[]),
         // Ids match by prefix, case-insensitively; not in the middle.
         ("001b", &["back\\slash", "O'Brien & Sons"]),
-        ("001C00000000007aaa", &["Zeta"]),
+        ("001C00000000007iaa", &["Zeta"]),
         ("00000000007", &[]),
         ("nobody", &[]),
     ];

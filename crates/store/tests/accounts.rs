@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use std::time::Instant;
-use upsight_core::{AccountId, FieldValues};
+use upsight_core::{AccountId, FieldValues, SfId};
 use upsight_store::{Created, NewAccount, Store, StoreError};
 
 fn values(pairs: &[(&str, serde_json::Value)]) -> FieldValues {
@@ -18,7 +18,7 @@ fn create_get_find_and_list() {
     let acme = store
         .create_account(&NewAccount {
             name: "Acme".into(),
-            sf_id: Some("001000000000001AAA".into()),
+            sf_id: Some(sf("001000000000001AAA")),
             fields: values(&[("Industry", json!("Retail")), ("ACV__c", json!(1200.5))]),
         })
         .unwrap();
@@ -52,7 +52,7 @@ fn create_get_find_and_list() {
     assert_eq!(names, ["Acme", "beta (made by hand)"]);
     assert_eq!(
         store.linked_accounts().unwrap(),
-        [(acme.id, "001000000000001AAA".to_owned())]
+        [(acme.id, sf("001000000000001AAA"))]
     );
     assert!(matches!(
         store.get_account(AccountId(999)),
@@ -68,7 +68,7 @@ fn duplicate_salesforce_ids_are_refused_with_the_owner() {
     let mut store = Store::open_in_memory().unwrap();
     let new = NewAccount {
         name: "Acme".into(),
-        sf_id: Some("001000000000001AAA".into()),
+        sf_id: Some(sf("001000000000001AAA")),
         ..NewAccount::default()
     };
     let acme = store.create_account(&new).unwrap();
@@ -85,15 +85,17 @@ fn duplicate_salesforce_ids_are_refused_with_the_owner() {
         })
         .unwrap();
     assert!(matches!(
-        store.link_account(local.id, "001000000000001AAA"),
+        store.link_account(local.id, &sf("001000000000001AAA")),
         Err(StoreError::AlreadyExists { existing, .. }) if existing == acme.id
     ));
     // The failed link changed nothing.
     assert_eq!(store.get_account(local.id).unwrap().sf_id, None);
-    let linked = store.link_account(local.id, "001000000000002AAA").unwrap();
+    let linked = store
+        .link_account(local.id, &sf("001000000000002AAA"))
+        .unwrap();
     assert_eq!(linked.sf_id.as_deref(), Some("001000000000002AAA"));
     assert!(matches!(
-        store.link_account(AccountId(42), "001000000000003AAA"),
+        store.link_account(AccountId(42), &sf("001000000000003AAA")),
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -142,7 +144,7 @@ fn creating_accounts_together_skips_ids_already_taken() {
     let mut store = Store::open(dir.path().join("upsight.db")).unwrap();
     let new = |name: &str, sf_id: Option<&str>| NewAccount {
         name: name.to_owned(),
-        sf_id: sf_id.map(str::to_owned),
+        sf_id: sf_id.map(sf),
         ..NewAccount::default()
     };
     let first = store
@@ -183,7 +185,7 @@ fn listing_five_thousand_accounts() {
     let accounts: Vec<NewAccount> = (0..5_000)
         .map(|i| NewAccount {
             name: format!("Account {i:05}"),
-            sf_id: Some(format!("001{i:015}")),
+            sf_id: Some(sf(&format!("001{i:012}"))),
             fields: fields.clone(),
         })
         .collect();
@@ -201,4 +203,9 @@ fn listing_five_thousand_accounts() {
     assert_eq!(rows[0].name, "Account 00000");
     // Reported, not asserted: timings belong to the benchmarks.
     eprintln!("5,000 accounts: rows {rows_time:?}, full {full_time:?}");
+}
+
+/// A valid Id of the fixtures.
+fn sf(id: &str) -> SfId {
+    SfId::parse(id).expect("a valid Id")
 }

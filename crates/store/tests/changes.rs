@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use upsight_core::push::InFlight;
 use upsight_core::{
-    same_value, AccountId, ChangeEntry, ChangeEvent, ChangeStatus, FieldValues, RecordRef,
+    same_value, AccountId, ChangeEntry, ChangeEvent, ChangeStatus, FieldValues, RecordRef, SfId,
 };
 use upsight_store::{
     ChangeFilter, Edit, EditOutcome, NewAccount, PushResult, PushVerdict, Store, StoreError,
@@ -19,7 +19,7 @@ fn store_with_account(sentiment: Value) -> (Store, AccountId) {
     let id = store
         .create_account(&NewAccount {
             name: "Acme".into(),
-            sf_id: Some("001000000000001AAA".into()),
+            sf_id: Some(sf("001000000000001AAA")),
             fields,
         })
         .unwrap()
@@ -53,7 +53,7 @@ fn with_renewal(store: &mut Store, account: AccountId) -> upsight_core::Opportun
         .apply_pull(&upsight_store::PullApply {
             accounts: vec![upsight_store::AccountPull {
                 opportunities: Some(vec![upsight_store::OpportunityPull {
-                    sf_id: "006000000000001AAA".into(),
+                    sf_id: sf("006000000000001AAA"),
                     name: "Renewal".into(),
                     fields: FieldValues::new(),
                     stamp: None,
@@ -292,7 +292,7 @@ fn the_in_flight_value_survives_a_crash_and_a_later_edit_until_answered() {
         let acme = store
             .create_account(&NewAccount {
                 name: "Acme".into(),
-                sf_id: Some("001000000000001AAA".into()),
+                sf_id: Some(sf("001000000000001AAA")),
                 fields,
             })
             .unwrap()
@@ -625,7 +625,7 @@ fn linking_an_account_gives_its_open_entries_the_salesforce_id() {
     };
     assert_eq!(entry.sf_id, None);
     store
-        .link_account(local_only, "001000000000009AAA")
+        .link_account(local_only, &sf("001000000000009AAA"))
         .unwrap();
     assert_eq!(
         store.get_change(entry.id).unwrap().sf_id.as_deref(),
@@ -929,7 +929,7 @@ fn following_a_merge_rechecks_gone_failures_and_conflicts_against_the_kept_recor
             (&sent[3], PushVerdict::Pushed),
         ])
         .unwrap();
-    store.follow_merge(acme, "001000000000009AAA").unwrap();
+    store.follow_merge(acme, &sf("001000000000009AAA")).unwrap();
     let after: Vec<(ChangeStatus, Option<Value>, Option<String>)> = sent
         .iter()
         .map(|e| {
@@ -982,4 +982,9 @@ fn a_conflict_drops_the_reason_an_earlier_attempt_was_deferred() {
     let entry = only_entry(&store);
     assert_eq!(entry.status, ChangeStatus::Conflict);
     assert_eq!((entry.error_code, entry.error_message), (None, None));
+}
+
+/// A valid Id of the fixtures.
+fn sf(id: &str) -> SfId {
+    SfId::parse(id).expect("a valid Id")
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use upsight_core::{AccountId, FieldValues, RecordRef};
+use upsight_core::{AccountId, FieldValues, RecordRef, SfId};
 use upsight_store::{
     AccountPull, Edit, NewAccount, OpportunityPull, PreservedField, PullApply, Stamp, Store,
     StoreError,
@@ -19,7 +19,7 @@ fn linked(store: &mut Store, name: &str, sf_id: &str) -> AccountId {
     store
         .create_account(&NewAccount {
             name: name.into(),
-            sf_id: Some(sf_id.into()),
+            sf_id: Some(sf(sf_id)),
             fields: FieldValues::new(),
         })
         .unwrap()
@@ -28,7 +28,7 @@ fn linked(store: &mut Store, name: &str, sf_id: &str) -> AccountId {
 
 fn opp(sf_id: &str, stage: &str) -> OpportunityPull {
     OpportunityPull {
-        sf_id: sf_id.into(),
+        sf_id: sf(sf_id),
         name: format!("Renewal {sf_id}"),
         fields: values(&[
             ("StageName", json!(stage)),
@@ -518,4 +518,9 @@ fn values_read_before_an_edit_that_was_pushed_meanwhile_do_not_undo_it() {
         store.get_account(acme).unwrap().fields["CS_Account_Notes__c"],
         json!("a colleague's later value")
     );
+}
+
+/// A valid Id of the fixtures.
+fn sf(id: &str) -> SfId {
+    SfId::parse(id).expect("a valid Id")
 }

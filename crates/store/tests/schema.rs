@@ -147,3 +147,45 @@ fn foreign_keys_and_checks_are_enforced() {
         "opportunity entry without opportunity accepted"
     );
 }
+
+/// The store writes only validated Salesforce Ids and hands them out typed; a stored Id
+/// that does not parse (damage, or a hand edit of the file) is reported as such when read,
+/// never carried on as text into a query or a URL.
+#[test]
+fn a_damaged_salesforce_id_is_reported_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upsight.db");
+    let id = {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .create_account(&NewAccount {
+                name: "Acme".into(),
+                sf_id: Some(upsight_core::SfId::parse("001000000000001AAA").unwrap()),
+                ..NewAccount::default()
+            })
+            .unwrap()
+            .id
+    };
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.get_account(id).unwrap().sf_id.as_deref(),
+        Some("001000000000001AAA")
+    );
+    drop(store);
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE account SET sf_id = '001000000000001ZZZ'", [])
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    match store.get_account(id) {
+        Err(StoreError::Corrupt { what, detail }) => {
+            assert_eq!(what, "a Salesforce Id");
+            assert!(detail.contains("001000000000001ZZZ"), "{detail}");
+        }
+        other => panic!("a damaged Id was read as {other:?}"),
+    }
+    assert!(matches!(
+        store.linked_accounts(),
+        Err(StoreError::Corrupt { .. })
+    ));
+}

@@ -55,7 +55,10 @@ impl Server {
             let account = store
                 .create_account(&NewAccount {
                     name: format!("Account {i}"),
-                    sf_id: Some(format!("0015g00000000{:02}AAA", i + 1)),
+                    sf_id: Some(
+                        upsight_core::SfId::parse(&format!("0015g00000000{:02}AAA", i + 1))
+                            .unwrap(),
+                    ),
                     ..NewAccount::default()
                 })
                 .unwrap();

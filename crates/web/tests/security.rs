@@ -628,7 +628,7 @@ fn an_edit_names_its_record_by_local_key_only() {
         .store()
         .create_account(&upsight_store::NewAccount {
             name: "Acme".into(),
-            sf_id: Some(sf_id.into()),
+            sf_id: Some(upsight_core::SfId::parse(sf_id).unwrap()),
             fields: Default::default(),
         })
         .unwrap();

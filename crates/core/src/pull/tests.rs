@@ -40,7 +40,7 @@ fn opp_sf_id(n: i64) -> String {
 fn account(n: i64, fields: Value) -> LocalAccount {
     LocalAccount {
         id: AccountId(n),
-        sf_id: sf_id(n),
+        sf_id: typed(&sf_id(n)),
         name: format!("Account {n}"),
         fields: serde_json::from_value(fields).unwrap(),
         quick_links: BTreeMap::new(),
@@ -232,7 +232,7 @@ fn opportunity_stages_open_won_lost() {
         let mut local = account(1, json!({}));
         local.opportunities.push(LocalOpportunity {
             id: OpportunityId(5),
-            sf_id: opp_sf_id(5),
+            sf_id: typed(&opp_sf_id(5)),
             name: "Opp 5".into(),
             fields: FieldValues::new(),
         });
@@ -252,7 +252,7 @@ fn a_protected_opportunity_is_kept_when_it_leaves() {
     let mut local = account(1, json!({}));
     local.opportunities.push(LocalOpportunity {
         id: OpportunityId(5),
-        sf_id: opp_sf_id(5),
+        sf_id: typed(&opp_sf_id(5)),
         name: "Opp 5".into(),
         fields: FieldValues::new(),
     });
@@ -376,7 +376,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 if is_local {
                     acc.opportunities.push(LocalOpportunity {
                         id: OpportunityId(id),
-                        sf_id: opp_sf_id(id),
+                        sf_id: typed(&opp_sf_id(id)),
                         name: format!("Opp {id}"),
                         fields: opp_fields.clone(),
                     });
@@ -451,7 +451,7 @@ proptest! {
         let returned: HashSet<String> =
             s.remote.iter().map(|r| r["Id"].as_str().unwrap().to_owned()).collect();
         let expected: Vec<AccountId> =
-            s.local.iter().filter(|a| !returned.contains(&a.sf_id)).map(|a| a.id).collect();
+            s.local.iter().filter(|a| !returned.contains(a.sf_id.as_str())).map(|a| a.id).collect();
         prop_assert_eq!(&p.missing_accounts, &expected);
         let after = apply(&s.local, &p, &s.protected);
         prop_assert_eq!(after.len(), s.local.len());
@@ -476,4 +476,9 @@ proptest! {
             }
         }
     }
+}
+
+/// The fixture Id `text`, as the local records hold it.
+fn typed(text: &str) -> crate::SfId {
+    crate::SfId::parse(text).expect("a valid Id")
 }

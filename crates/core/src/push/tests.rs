@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::record::{AccountId, OpportunityId, RecordRef};
+use crate::SfId;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -13,7 +14,7 @@ fn entry(id: i64, sf_id: Option<&str>, field: &str, old: Value, new: Value) -> C
         id: ChangeId(id),
         record: RecordRef::Account(AccountId(1)),
         account_id: AccountId(1),
-        sf_id: sf_id.map(str::to_owned),
+        sf_id: sf_id.map(|s| SfId::parse(s).expect("a valid Id")),
         field: field.to_owned(),
         old_value: old,
         new_value: new,

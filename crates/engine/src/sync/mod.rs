@@ -64,7 +64,7 @@ type ChunkSink<'s> = &'s (dyn Fn(usize, Records, Option<i64>) -> Result<()> + Sy
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub id: AccountId,
-    pub sf_id: String,
+    pub sf_id: SfId,
     pub name: String,
 }
 
@@ -184,7 +184,7 @@ impl<'a> Syncs<'a> {
     /// listing 5,000 of them reads no field JSON.
     pub(crate) fn targets(&self, only: Option<&[AccountId]>) -> Result<Vec<Target>> {
         let store = self.shared.store();
-        let rows: Vec<(AccountId, Option<String>, String)> = match only {
+        let rows: Vec<(AccountId, Option<SfId>, String)> = match only {
             None => store
                 .list_account_rows(&[])?
                 .into_iter()
@@ -284,11 +284,7 @@ impl<'a> Syncs<'a> {
         protected: &Protected,
         progress: ProgressFn<'_>,
     ) -> Result<(Planned, PullQuery)> {
-        let ids = targets
-            .iter()
-            .map(|t| SfId::parse(&t.sf_id))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| EngineError::internal("reading a Salesforce Id it stored", e))?;
+        let ids: Vec<SfId> = targets.iter().map(|t| t.sf_id.clone()).collect();
         let client = self.shared.client()?;
         progress(Progress::new(Phase::Describing, 0, ids.len()));
         let cached = Metadata::new(self.shared).org_meta()?;
@@ -512,7 +508,7 @@ impl<'a> Syncs<'a> {
             for account in missing.iter_mut() {
                 let known = store.get_account(account.id)?;
                 account.reason = known.sf_missing_reason;
-                account.merged_into = known.sf_merged_into;
+                account.merged_into = known.sf_merged_into.map(String::from);
             }
         }
         if missing.iter().all(|m| m.reason.is_some()) {

@@ -12,7 +12,7 @@ use upsight_core::pull::{
     plan_pull, AccountPlan, PreservedValue, Protected, PullInput, OPPORTUNITIES_RELATIONSHIP,
 };
 use upsight_core::push::{id_key, is_settled, LAST_MODIFIED_FIELD};
-use upsight_core::{AccountId, FieldMap, FieldValues, RecordRef};
+use upsight_core::{AccountId, FieldMap, FieldValues, RecordRef, SfId};
 use upsight_salesforce::stamp;
 use upsight_store::{AccountPull, OpportunityPull, PullApply, PullOutcome, Stamp};
 
@@ -56,7 +56,7 @@ pub(super) struct ChunkPlanner<'a> {
     read_since: &'a str,
     /// Target index by lower-case Salesforce Id: 18-character Ids are case-insensitively
     /// unique, and an org may return another casing than the one stored.
-    by_sf_id: HashMap<String, usize>,
+    by_sf_id: HashMap<SfId, usize>,
     so_far: Mutex<PlanSoFar>,
 }
 
@@ -81,7 +81,7 @@ impl<'a> ChunkPlanner<'a> {
             by_sf_id: targets
                 .iter()
                 .enumerate()
-                .map(|(i, t)| (t.sf_id.to_ascii_lowercase(), i))
+                .map(|(i, t)| (t.sf_id.clone(), i))
                 .collect(),
             so_far: Mutex::new(PlanSoFar {
                 returned: vec![false; targets.len()],
@@ -100,7 +100,9 @@ impl<'a> ChunkPlanner<'a> {
         let mut mine: Vec<usize> = records
             .iter()
             .filter_map(|r| r.get("Id").and_then(Value::as_str))
-            .filter_map(|id| self.by_sf_id.get(&id.to_ascii_lowercase()).copied())
+            // 18-character Ids are case-insensitively unique (see the planner).
+            .filter_map(|id| SfId::parse_case_insensitive(id).ok())
+            .filter_map(|id| self.by_sf_id.get(&id).copied())
             .filter(|&i| !so_far.returned[i])
             .collect();
         mine.sort_unstable();
@@ -245,7 +247,7 @@ pub(super) fn fill_summary(
         .filter_map(|id| by_id.get(id))
         .map(|t| MissingAccount {
             id: t.id,
-            sf_id: t.sf_id.clone(),
+            sf_id: t.sf_id.to_string(),
             name: t.name.clone(),
             reason: None,
             merged_into: None,
@@ -290,7 +292,7 @@ mod tests {
         let values =
             |v: &str| -> FieldValues { [("StageName".to_owned(), json!(v))].into_iter().collect() };
         let opportunity = |sf_id: &str, changed: bool| OpportunityPlan {
-            sf_id: sf_id.into(),
+            sf_id: SfId::parse(sf_id).expect("a valid Id"),
             name: format!("Deal {sf_id}"),
             fields: values("Prospecting"),
             changed,
@@ -300,7 +302,10 @@ mod tests {
             name: Some("Acme".into()),
             fields: values("x"),
             quick_links: None,
-            opportunities: vec![opportunity("006A", true), opportunity("006B", false)],
+            opportunities: vec![
+                opportunity("006000000000001AAA", true),
+                opportunity("006000000000002AAA", false),
+            ],
         };
         let pull = to_account_pull(plan.clone(), true);
         assert_eq!(pull.account_id, AccountId(7));
@@ -313,7 +318,13 @@ mod tests {
             .collect();
         // Both stay in the complete set (so neither is removed); only the changed one
         // carries values for the store to lay over the stored ones.
-        assert_eq!(shape, [("006A", "Deal 006A", 1), ("006B", "Deal 006B", 0)]);
+        assert_eq!(
+            shape,
+            [
+                ("006000000000001AAA", "Deal 006000000000001AAA", 1),
+                ("006000000000002AAA", "Deal 006000000000002AAA", 0)
+            ]
+        );
         // Without the subquery nothing is known about opportunities.
         assert!(to_account_pull(plan, false).opportunities.is_none());
     }

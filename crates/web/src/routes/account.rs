@@ -924,7 +924,7 @@ mod tests {
             id: upsight_core::ChangeId(1),
             record: RecordRef::Account(AccountId(1)),
             account_id: AccountId(1),
-            sf_id: Some("001000000000001AAA".into()),
+            sf_id: Some(upsight_core::SfId::parse("001000000000001AAA").unwrap()),
             field: "CX_Play__c".into(),
             old_value: json!("Onboarding"),
             new_value: json!("Adoption"),
