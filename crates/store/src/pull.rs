@@ -11,7 +11,7 @@
 
 use crate::changes::{protected_fields, ProtectedFields};
 use crate::error::Result;
-use crate::json::{decode, encode, set_field};
+use crate::json::{decode, encode};
 use crate::rows::not_found_account;
 use crate::{Store, NOW};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -114,20 +114,23 @@ impl Store {
     pub fn apply_pull(&mut self, pull: &PullApply) -> Result<PullOutcome> {
         self.write(|tx| {
             let protected = protected_fields(tx, pull.read_since.as_deref())?;
+            // One time for the whole pull, read once: SQLite's clock function costs more
+            // than the rest of a row's update, and one sync is one moment anyway.
+            let now: String = tx.query_row(&format!("SELECT {NOW}"), [], |row| row.get(0))?;
             let mut outcome = PullOutcome::default();
             let mut touched = Touched::default();
             for account in &pull.accounts {
-                apply_account(tx, account, &protected, &mut touched, &mut outcome)?;
+                apply_account(tx, account, &protected, &now, &mut touched, &mut outcome)?;
             }
-            touched.write(tx)?;
+            touched.write(tx, &now)?;
             touched.write_stamps(tx)?;
             for &id in &pull.missing_accounts {
                 let updated = tx
-                    .prepare_cached(&format!(
-                        "UPDATE account SET sf_missing_since = coalesce(sf_missing_since, {NOW})
-                     WHERE id = ?1"
-                    ))?
-                    .execute([id.0])?;
+                    .prepare_cached(
+                        "UPDATE account SET sf_missing_since = coalesce(sf_missing_since, ?2)
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id.0, now])?;
                 if updated == 0 {
                     return Err(not_found_account(id));
                 }
@@ -214,16 +217,14 @@ impl Touched {
 }
 
 impl Touched {
-    fn write(&self, tx: &Transaction<'_>) -> Result<()> {
+    fn write(&self, tx: &Transaction<'_>, now: &str) -> Result<()> {
         let ids = |v: &[i64]| encode(&v);
         if !self.accounts.is_empty() {
             let updated = tx.execute(
-                &format!(
-                    "UPDATE account SET synced_at = {NOW}, sf_missing_since = NULL,
-                         sf_missing_reason = NULL, sf_merged_into = NULL
-                     WHERE id IN (SELECT value FROM json_each(?1))"
-                ),
-                [ids(&self.accounts)?],
+                "UPDATE account SET synced_at = ?2, sf_missing_since = NULL,
+                     sf_missing_reason = NULL, sf_merged_into = NULL
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+                params![ids(&self.accounts)?, now],
             )?;
             if updated != self.accounts.len() {
                 // Some account is gone; name the first one, as the row-by-row path would.
@@ -238,11 +239,9 @@ impl Touched {
         if !self.opportunities.is_empty() {
             // Every id was read from the table in this transaction, so all of them match.
             tx.execute(
-                &format!(
-                    "UPDATE opportunity SET synced_at = {NOW}
-                     WHERE id IN (SELECT value FROM json_each(?1))"
-                ),
-                [ids(&self.opportunities)?],
+                "UPDATE opportunity SET synced_at = ?2
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+                params![ids(&self.opportunities)?, now],
             )?;
         }
         Ok(())
@@ -253,6 +252,7 @@ fn apply_account(
     tx: &Transaction<'_>,
     pull: &AccountPull,
     protected: &ProtectedFields,
+    now: &str,
     touched: &mut Touched,
     outcome: &mut PullOutcome,
 ) -> Result<()> {
@@ -268,24 +268,25 @@ fn apply_account(
             .optional()?
             .ok_or_else(|| not_found_account(id))?;
         let before: FieldValues = decode(&stored, "account fields")?;
-        let after = merge(&before, &pull.fields, record, protected, outcome);
+        let after = merge(before, &pull.fields, record, protected, outcome);
         let name = match &pull.name {
             Some(pulled) if !protected.contains(record, "Name") => pulled.clone(),
             _ => name,
         };
-        tx.prepare_cached(&format!(
+        tx.prepare_cached(
             "UPDATE account SET name = ?2, fields = ?3,
                  quick_links = coalesce(?4, quick_links),
-                 synced_at = {NOW}, sf_missing_since = NULL,
+                 synced_at = ?5, sf_missing_since = NULL,
                  sf_missing_reason = NULL, sf_merged_into = NULL,
-                 updated_at = CASE WHEN name = ?2 AND fields = ?3 THEN updated_at ELSE {NOW} END
-             WHERE id = ?1"
-        ))?
+                 updated_at = CASE WHEN name = ?2 AND fields = ?3 THEN updated_at ELSE ?5 END
+             WHERE id = ?1",
+        )?
         .execute(params![
             id.0,
             name,
             encode(&after)?,
-            pull.quick_links.as_ref().map(encode).transpose()?
+            pull.quick_links.as_ref().map(encode).transpose()?,
+            now
         ])?;
     }
     touched.stamp(
@@ -296,28 +297,51 @@ fn apply_account(
     );
     outcome.accounts_updated += 1;
     if let Some(opportunities) = &pull.opportunities {
-        apply_opportunities(tx, id, opportunities, protected, touched, outcome)?;
+        apply_opportunities(tx, id, opportunities, protected, now, touched, outcome)?;
     }
     Ok(())
 }
 
 /// `stored` with the `pulled` values laid over it, except for protected fields.
 fn merge(
-    stored: &FieldValues,
+    stored: FieldValues,
     pulled: &FieldValues,
     record: RecordRef,
     protected: &ProtectedFields,
     outcome: &mut PullOutcome,
 ) -> FieldValues {
-    let mut merged = stored.clone();
+    let mut merged = stored;
+    // A pulled name matches a stored one case-insensitively; looking each up in an index
+    // of the stored names keeps a record of many fields linear, not quadratic. A record
+    // with nothing stored yet (the first sync) needs no index.
+    let mut stored_names: HashMap<String, String> = if merged.is_empty() {
+        HashMap::new()
+    } else {
+        merged
+            .keys()
+            .map(|k| (k.to_ascii_lowercase(), k.clone()))
+            .collect()
+    };
+    let index_names = !merged.is_empty();
     for (field, value) in pulled {
         if protected.contains(record, field) {
             outcome.preserved_fields.push(PreservedField {
                 record,
                 field: field.clone(),
             });
-        } else {
-            set_field(&mut merged, field, value.clone());
+            continue;
+        }
+        match merged.get_mut(field) {
+            Some(slot) => *slot = value.clone(),
+            None => {
+                if index_names {
+                    if let Some(other) = stored_names.remove(&field.to_ascii_lowercase()) {
+                        // The same field under another casing: one entry, the pulled name.
+                        merged.remove(&other);
+                    }
+                }
+                merged.insert(field.clone(), value.clone());
+            }
         }
     }
     merged
@@ -328,6 +352,7 @@ fn apply_opportunities(
     account: AccountId,
     pulled: &[OpportunityPull],
     protected: &ProtectedFields,
+    now: &str,
     touched: &mut Touched,
     outcome: &mut PullOutcome,
 ) -> Result<()> {
@@ -359,7 +384,7 @@ fn apply_opportunities(
                 outcome.opportunities_upserted += 1;
                 id
             }
-            _ => upsert_opportunity(tx, account, opportunity, protected, outcome)?,
+            _ => upsert_opportunity(tx, account, opportunity, protected, now, outcome)?,
         };
         touched.stamp(
             StampTable::Opportunity,
@@ -389,6 +414,7 @@ fn upsert_opportunity(
     account: AccountId,
     pull: &OpportunityPull,
     protected: &ProtectedFields,
+    now: &str,
     outcome: &mut PullOutcome,
 ) -> Result<i64> {
     let existing: Option<(i64, i64, String, String)> = tx
@@ -399,33 +425,33 @@ fn upsert_opportunity(
         .optional()?;
     let id = match existing {
         None => {
-            tx.prepare_cached(&format!(
+            tx.prepare_cached(
                 "INSERT INTO opportunity (sf_id, account_id, name, fields, synced_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, {NOW}, {NOW})"
-            ))?
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
             .execute(params![
                 pull.sf_id.as_str(),
                 account.0,
                 pull.name,
-                encode(&pull.fields)?
+                encode(&pull.fields)?,
+                now
             ])?;
             tx.last_insert_rowid()
         }
         Some((id, previous_account, name, stored)) => {
             let record = RecordRef::Opportunity(OpportunityId(id));
             let before: FieldValues = decode(&stored, "opportunity fields")?;
-            let after = merge(&before, &pull.fields, record, protected, outcome);
+            let after = merge(before, &pull.fields, record, protected, outcome);
             let name = if protected.contains(record, "Name") {
                 name
             } else {
                 pull.name.clone()
             };
-            tx.prepare_cached(&format!(
-                "UPDATE opportunity SET account_id = ?2, name = ?3, fields = ?4,
-                     synced_at = {NOW}
-                 WHERE id = ?1"
-            ))?
-            .execute(params![id, account.0, name, encode(&after)?])?;
+            tx.prepare_cached(
+                "UPDATE opportunity SET account_id = ?2, name = ?3, fields = ?4, synced_at = ?5
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, account.0, name, encode(&after)?, now])?;
             if previous_account != account.0 {
                 // Reparented in Salesforce: its change log follows it to the new account.
                 tx.execute(
