@@ -184,7 +184,7 @@ impl Db {
             account_pull.opportunities = Some(opportunities);
             pull.accounts.push(account_pull);
         }
-        store.apply_pull(&pull).unwrap();
+        store.apply_pull(pull).unwrap();
         drop(store);
         db
     }

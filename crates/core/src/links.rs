@@ -268,6 +268,17 @@ impl OrgLinks {
         fields: &FieldValues,
         field_map: &FieldMap,
     ) -> BTreeMap<String, String> {
+        self.account_links_from(sf_id, |name| local_field(fields, name), field_map)
+    }
+
+    /// [`OrgLinks::account_links`] reading each link field through `value_of` (by API name,
+    /// case-insensitively), so a caller holding the values in two maps need not merge them.
+    pub fn account_links_from<'v>(
+        &self,
+        sf_id: &str,
+        value_of: impl Fn(&str) -> Option<&'v Value>,
+        field_map: &FieldMap,
+    ) -> BTreeMap<String, String> {
         let mut links = BTreeMap::new();
         let record = format!("{}/lightning/r/Account/{sf_id}", self.lightning_base);
         links.insert("salesforce".to_owned(), format!("{record}/view"));
@@ -285,11 +296,7 @@ impl OrgLinks {
             .fields_of(SObject::Account)
             .filter(|f| f.category == Category::Links)
         {
-            let value = fields
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&field.api_name))
-                .map(|(_, v)| v);
-            if let Some(Value::String(text)) = value {
+            if let Some(Value::String(text)) = value_of(&field.api_name) {
                 if let Some(link) = safe_link(text, &origins) {
                     links.insert(link_key(&field.label), link);
                 }
@@ -297,6 +304,16 @@ impl OrgLinks {
         }
         links
     }
+}
+
+/// A stored field by API name, case-insensitively.
+fn local_field<'f>(fields: &'f FieldValues, name: &str) -> Option<&'f Value> {
+    fields.get(name).or_else(|| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 #[cfg(test)]

@@ -72,7 +72,10 @@ impl Protected {
     }
 
     pub fn contains(&self, record: RecordRef, field: &str) -> bool {
-        self.fields.contains(&(record, field.to_ascii_lowercase()))
+        // Most records have no protected field: asking the record set first spares a
+        // lower-cased copy of every field name a sync looks up.
+        self.records.contains(&record)
+            && self.fields.contains(&(record, field.to_ascii_lowercase()))
     }
 
     pub fn has_record(&self, record: RecordRef) -> bool {
@@ -115,15 +118,14 @@ impl Queried {
     }
 }
 
-/// Everything the planner reads.
+/// Everything the planner reads but the records (which [`plan_pull`] takes, to move their
+/// values into the plan rather than copy them).
 #[derive(Debug, Clone, Copy)]
 pub struct PullInput<'a> {
     pub field_map: &'a FieldMap,
     pub queried: &'a Queried,
     /// The linked accounts this sync covers (all of them, or the one being synced).
     pub local: &'a [LocalAccount],
-    /// The Account records Salesforce returned, each with its `Opportunities` subquery.
-    pub remote: &'a [Map<String, Value>],
     pub protected: &'a Protected,
     /// The org's hosts; `None` when unknown, and then quick links are left as they are.
     pub links: Option<&'a OrgLinks>,
@@ -213,13 +215,18 @@ pub fn is_kept_opportunity(record: &Map<String, Value>) -> bool {
 /// A field of a query record by API name, case-insensitively; a dotted path reads the
 /// parent record (`Owner.Name` → `record.Owner.Name`, null when the parent is null).
 pub fn record_value(record: &Map<String, Value>, path: &str) -> Option<Value> {
+    record_value_ref(record, path).cloned()
+}
+
+/// [`record_value`] without the copy.
+fn record_value_ref<'r>(record: &'r Map<String, Value>, path: &str) -> Option<&'r Value> {
     let mut segments = path.split('.');
     let first = segments.next()?;
-    let mut current = get_ci(record, first)?.clone();
+    let mut current = get_ci(record, first)?;
     for segment in segments {
         current = match current {
-            Value::Null => return Some(Value::Null),
-            Value::Object(map) => get_ci(&map, segment)?.clone(),
+            Value::Null => return Some(current),
+            Value::Object(map) => get_ci(map, segment)?,
             _ => return None,
         };
     }
@@ -243,13 +250,56 @@ fn local_value<'f>(fields: &'f FieldValues, name: &str) -> Option<&'f Value> {
     })
 }
 
-/// The child records of a parent's subquery (`{"records": [...]}`, or null for none).
-fn children<'r>(record: &'r Map<String, Value>, relationship: &str) -> Vec<&'r Map<String, Value>> {
-    get_ci(record, relationship)
-        .and_then(|v| v.get("records"))
-        .and_then(Value::as_array)
-        .map(|rows| rows.iter().filter_map(Value::as_object).collect())
-        .unwrap_or_default()
+/// The child records of a parent's subquery (`{"records": [...]}`, or null for none),
+/// taken out of the parent.
+fn take_children(record: &mut Map<String, Value>, relationship: &str) -> Vec<Map<String, Value>> {
+    let Some(Value::Object(mut subquery)) = take_ci(record, relationship) else {
+        return Vec::new();
+    };
+    let Some(Value::Array(rows)) = subquery.remove("records") else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .filter_map(|row| match row {
+            Value::Object(row) => Some(row),
+            _ => None,
+        })
+        .collect()
+}
+
+/// [`record_value`], taking the value out of the record instead of copying it: the planner
+/// reads each queried field once, and a sync's records are dropped after planning.
+fn take_value(record: &mut Map<String, Value>, path: &str) -> Option<Value> {
+    let mut segments = path.split('.').peekable();
+    let mut current = record;
+    loop {
+        let segment = segments.next()?;
+        if segments.peek().is_none() {
+            return take_ci(current, segment);
+        }
+        match get_ci_mut(current, segment)? {
+            Value::Null => return Some(Value::Null),
+            Value::Object(parent) => current = parent,
+            _ => return None,
+        }
+    }
+}
+
+fn take_ci(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    if let Some(value) = map.remove(key) {
+        return Some(value);
+    }
+    let other = map.keys().find(|k| k.eq_ignore_ascii_case(key))?.clone();
+    map.remove(&other)
+}
+
+fn get_ci_mut<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
+    if map.contains_key(key) {
+        return map.get_mut(key);
+    }
+    map.iter_mut()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
 }
 
 fn id_of(record: &Map<String, Value>) -> Option<&str> {
@@ -263,13 +313,13 @@ fn sf_id_of(record: &Map<String, Value>) -> Option<SfId> {
     SfId::parse_case_insensitive(id_of(record)?).ok()
 }
 
-/// Plans one sync. See the module docs for the rules.
-pub fn plan_pull(input: PullInput<'_>) -> PullPlan {
+/// Plans one sync of the Account records Salesforce returned (`remote`, each with its
+/// `Opportunities` subquery). See the module docs for the rules.
+pub fn plan_pull(input: PullInput<'_>, remote: Vec<Map<String, Value>>) -> PullPlan {
     let mut plan = PullPlan::default();
-    let remote_by_id: BTreeMap<SfId, &Map<String, Value>> = input
-        .remote
-        .iter()
-        .filter_map(|r| Some((sf_id_of(r)?, r)))
+    let mut remote_by_id: BTreeMap<SfId, Map<String, Value>> = remote
+        .into_iter()
+        .filter_map(|r| Some((sf_id_of(&r)?, r)))
         .collect();
     let local_ids: BTreeSet<&SfId> = input.local.iter().map(|a| &a.sf_id).collect();
     plan.unexpected = remote_by_id
@@ -279,7 +329,7 @@ pub fn plan_pull(input: PullInput<'_>) -> PullPlan {
         .collect();
 
     for local in input.local {
-        match remote_by_id.get(&local.sf_id) {
+        match remote_by_id.remove(&local.sf_id) {
             None => plan.missing_accounts.push(local.id),
             Some(remote) => {
                 let account = plan_account(&input, local, remote, &mut plan);
@@ -294,15 +344,19 @@ pub fn plan_pull(input: PullInput<'_>) -> PullPlan {
 fn plan_account(
     input: &PullInput<'_>,
     local: &LocalAccount,
-    remote: &Map<String, Value>,
+    mut remote: Map<String, Value>,
     plan: &mut PullPlan,
 ) -> AccountPlan {
     let record = RecordRef::Account(local.id);
+    // Read before the fields are taken out of the record (the field map may map Name).
+    let name = get_ci(&remote, "Name")
+        .and_then(Value::as_str)
+        .filter(|n| *n != local.name && !input.protected.contains(record, "Name"))
+        .map(str::to_owned);
+    let opportunities = take_children(&mut remote, OPPORTUNITIES_RELATIONSHIP);
     let mut fields = FieldValues::new();
-    // The values the account will have after the plan, for the link fields.
-    let mut merged = local.fields.clone();
     for name in &input.queried.account {
-        let Some(value) = record_value(remote, name) else {
+        let Some(value) = take_value(&mut remote, name) else {
             continue;
         };
         let current = local_value(&local.fields, name);
@@ -318,21 +372,18 @@ fn plan_account(
             });
             continue;
         }
-        merged.insert(name.clone(), value.clone());
         fields.insert(name.clone(), value);
     }
 
-    let name = get_ci(remote, "Name")
-        .and_then(Value::as_str)
-        .filter(|n| *n != local.name && !input.protected.contains(record, "Name"))
-        .map(str::to_owned);
-
     let quick_links = input.links.and_then(|org| {
-        let links = org.account_links(&local.sf_id, &merged, input.field_map);
+        // The link fields as they will be after the plan: pulled over stored.
+        let after =
+            |name: &str| local_value(&fields, name).or_else(|| local_value(&local.fields, name));
+        let links = org.account_links_from(&local.sf_id, after, input.field_map);
         (links != local.quick_links).then_some(links)
     });
 
-    let opportunities = plan_opportunities(input, local, remote, plan);
+    let opportunities = plan_opportunities(input, local, opportunities, plan);
     AccountPlan {
         account_id: local.id,
         name,
@@ -345,22 +396,24 @@ fn plan_account(
 fn plan_opportunities(
     input: &PullInput<'_>,
     local: &LocalAccount,
-    remote: &Map<String, Value>,
+    rows: Vec<Map<String, Value>>,
     plan: &mut PullPlan,
 ) -> Vec<OpportunityPlan> {
     let local_by_id: BTreeMap<&SfId, &LocalOpportunity> =
         local.opportunities.iter().map(|o| (&o.sf_id, o)).collect();
     let mut planned = Vec::new();
     let mut returned = HashSet::new();
-    for row in children(remote, OPPORTUNITIES_RELATIONSHIP) {
-        let Some(sf_id) = sf_id_of(row) else { continue };
-        if !is_kept_opportunity(row) {
+    for mut row in rows {
+        let Some(sf_id) = sf_id_of(&row) else {
+            continue;
+        };
+        if !is_kept_opportunity(&row) {
             continue;
         }
         if !returned.insert(sf_id.clone()) {
             continue;
         }
-        let name = get_ci(row, "Name")
+        let name = get_ci(&row, "Name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
@@ -368,7 +421,7 @@ fn plan_opportunities(
             .queried
             .opportunity
             .iter()
-            .filter_map(|f| Some((f.clone(), record_value(row, f)?)))
+            .filter_map(|f| Some((f.clone(), take_value(&mut row, f)?)))
             .collect();
         let changed = match local_by_id.get(&sf_id) {
             None => true,

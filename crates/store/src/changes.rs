@@ -113,7 +113,10 @@ pub struct ProtectedFields {
 impl ProtectedFields {
     /// Whether `field` of `record` has a pending, failed or conflict entry.
     pub fn contains(&self, record: RecordRef, field: &str) -> bool {
-        self.fields.contains(&(record, field.to_ascii_lowercase()))
+        // Most records have no protected field: asking the record set first spares a
+        // lower-cased copy of every field name a sync looks up.
+        self.records.contains(&record)
+            && self.fields.contains(&(record, field.to_ascii_lowercase()))
     }
 
     /// Whether any field of `record` is protected.

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::json::{decode, encode};
 use crate::rows::not_found_account;
 use crate::{Store, NOW};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{named_params, params, OptionalExtension, Transaction};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use upsight_core::{AccountId, FieldValues, OpportunityId, RecordRef, SfId};
@@ -110,8 +110,9 @@ pub struct PullOutcome {
 }
 
 impl Store {
-    /// Applies a pull in one transaction: all of it, or (on any error) none of it.
-    pub fn apply_pull(&mut self, pull: &PullApply) -> Result<PullOutcome> {
+    /// Applies a pull in one transaction: all of it, or (on any error) none of it. The
+    /// pull is taken, so its values move into the rows instead of being copied.
+    pub fn apply_pull(&mut self, pull: PullApply) -> Result<PullOutcome> {
         self.write(|tx| {
             let protected = protected_fields(tx, pull.read_since.as_deref())?;
             // One time for the whole pull, read once: SQLite's clock function costs more
@@ -119,11 +120,10 @@ impl Store {
             let now: String = tx.query_row(&format!("SELECT {NOW}"), [], |row| row.get(0))?;
             let mut outcome = PullOutcome::default();
             let mut touched = Touched::default();
-            for account in &pull.accounts {
+            for account in pull.accounts {
                 apply_account(tx, account, &protected, &now, &mut touched, &mut outcome)?;
             }
             touched.write(tx, &now)?;
-            touched.write_stamps(tx)?;
             for &id in &pull.missing_accounts {
                 let updated = tx
                     .prepare_cached(
@@ -141,108 +141,69 @@ impl Store {
 }
 
 /// Records the pull confirmed without a single value to write (on a warm sync, nearly all
-/// of them). Their rows only get a new `synced_at`, and that in one statement per table at
-/// the end, instead of each row being read, decoded, merged, re-encoded and rewritten.
+/// of them). Their rows only get a new `synced_at` (and their stamp), without being read,
+/// decoded, merged, re-encoded and rewritten.
 #[derive(Default)]
 struct Touched {
-    accounts: Vec<i64>,
-    opportunities: Vec<i64>,
-    /// Rows whose stamp the pull keeps: (table, row id, stamp).
-    set_stamps: Vec<(StampTable, i64, i64)>,
-    /// Rows whose stored stamp is cleared unless it equals the one read: (table, row id,
-    /// stamp read).
-    stale_stamps: Vec<(StampTable, i64, i64)>,
+    accounts: Vec<(i64, StampWrite)>,
+    opportunities: Vec<(i64, StampWrite)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StampTable {
-    Account,
-    Opportunity,
+/// What a pull does to a row's stored stamp, as two statement parameters: a settled stamp
+/// of a record no open entry protects is kept (`keep`); any other stamp read proves a
+/// different stored one stale and clears it (`check`), so the next push reads the record
+/// first. Each row's write sets its stamp in the same statement, so no row is written
+/// twice.
+#[derive(Debug, Clone, Copy, Default)]
+struct StampWrite {
+    keep: Option<i64>,
+    check: Option<i64>,
 }
 
-impl StampTable {
-    fn name(self) -> &'static str {
-        match self {
-            StampTable::Account => "account",
-            StampTable::Opportunity => "opportunity",
-        }
-    }
-}
-
-impl Touched {
-    /// Notes what the pull's `stamp` does to the row `id` of `table`: a settled stamp of a
-    /// record no open entry protects is kept; any other proves a different stored one
-    /// stale, and clears it (the next push then reads the record first).
-    fn stamp(&mut self, table: StampTable, id: i64, stamp: Option<Stamp>, protected: bool) {
+impl StampWrite {
+    fn new(stamp: Option<Stamp>, protected: bool) -> StampWrite {
         match stamp {
-            Some(s) if s.settled && !protected => self.set_stamps.push((table, id, s.seconds)),
-            Some(s) => self.stale_stamps.push((table, id, s.seconds)),
-            None => {}
+            Some(s) if s.settled && !protected => StampWrite {
+                keep: Some(s.seconds),
+                check: None,
+            },
+            Some(s) => StampWrite {
+                keep: None,
+                check: Some(s.seconds),
+            },
+            None => StampWrite::default(),
         }
-    }
-
-    fn write_stamps(&self, tx: &Transaction<'_>) -> Result<()> {
-        for table in [StampTable::Account, StampTable::Opportunity] {
-            let of = |rows: &[(StampTable, i64, i64)]| -> Vec<(i64, i64)> {
-                rows.iter()
-                    .filter(|(t, _, _)| *t == table)
-                    .map(|(_, id, stamp)| (*id, *stamp))
-                    .collect()
-            };
-            let name = table.name();
-            let set = of(&self.set_stamps);
-            if !set.is_empty() {
-                tx.execute(
-                    &format!(
-                        "UPDATE {name} SET sf_stamp = json_extract(j.value, '$[1]')
-                         FROM json_each(?1) AS j WHERE {name}.id = json_extract(j.value, '$[0]')"
-                    ),
-                    [encode(&set)?],
-                )?;
-            }
-            let stale = of(&self.stale_stamps);
-            if !stale.is_empty() {
-                tx.execute(
-                    &format!(
-                        "UPDATE {name} SET sf_stamp = NULL
-                         FROM json_each(?1) AS j WHERE {name}.id = json_extract(j.value, '$[0]')
-                             AND {name}.sf_stamp IS NOT json_extract(j.value, '$[1]')"
-                    ),
-                    [encode(&stale)?],
-                )?;
-            }
-        }
-        Ok(())
     }
 }
+
+/// The `sf_stamp` expression of a row write whose [`StampWrite`] is bound at `?keep` and
+/// `?check`.
+const STAMP_SET: &str = "sf_stamp = CASE WHEN :keep IS NOT NULL THEN :keep
+     WHEN :check IS NOT NULL AND sf_stamp IS NOT :check THEN NULL ELSE sf_stamp END";
 
 impl Touched {
     fn write(&self, tx: &Transaction<'_>, now: &str) -> Result<()> {
-        let ids = |v: &[i64]| encode(&v);
-        if !self.accounts.is_empty() {
-            let updated = tx.execute(
-                "UPDATE account SET synced_at = ?2, sf_missing_since = NULL,
-                     sf_missing_reason = NULL, sf_merged_into = NULL
-                 WHERE id IN (SELECT value FROM json_each(?1))",
-                params![ids(&self.accounts)?, now],
-            )?;
-            if updated != self.accounts.len() {
-                // Some account is gone; name the first one, as the row-by-row path would.
-                let mut exists = tx.prepare_cached("SELECT 1 FROM account WHERE id = ?1")?;
-                for &id in &self.accounts {
-                    if !exists.exists([id])? {
-                        return Err(not_found_account(AccountId(id)));
-                    }
-                }
+        let mut account = tx.prepare_cached(&format!(
+            "UPDATE account SET synced_at = :now, sf_missing_since = NULL,
+                 sf_missing_reason = NULL, sf_merged_into = NULL, {STAMP_SET}
+             WHERE id = :id"
+        ))?;
+        for &(id, stamp) in &self.accounts {
+            let updated = account.execute(named_params! {
+                ":id": id, ":now": now, ":keep": stamp.keep, ":check": stamp.check,
+            })?;
+            if updated == 0 {
+                return Err(not_found_account(AccountId(id)));
             }
         }
-        if !self.opportunities.is_empty() {
-            // Every id was read from the table in this transaction, so all of them match.
-            tx.execute(
-                "UPDATE opportunity SET synced_at = ?2
-                 WHERE id IN (SELECT value FROM json_each(?1))",
-                params![ids(&self.opportunities)?, now],
-            )?;
+        // Every opportunity id was read from the table in this transaction.
+        let mut opportunity = tx.prepare_cached(&format!(
+            "UPDATE opportunity SET synced_at = :now, {STAMP_SET} WHERE id = :id"
+        ))?;
+        for &(id, stamp) in &self.opportunities {
+            opportunity.execute(named_params! {
+                ":id": id, ":now": now, ":keep": stamp.keep, ":check": stamp.check,
+            })?;
         }
         Ok(())
     }
@@ -250,7 +211,7 @@ impl Touched {
 
 fn apply_account(
     tx: &Transaction<'_>,
-    pull: &AccountPull,
+    pull: AccountPull,
     protected: &ProtectedFields,
     now: &str,
     touched: &mut Touched,
@@ -258,9 +219,10 @@ fn apply_account(
 ) -> Result<()> {
     let id = pull.account_id;
     let record = RecordRef::Account(id);
+    let stamp = StampWrite::new(pull.stamp, protected.has_record(record));
     if pull.name.is_none() && pull.fields.is_empty() && pull.quick_links.is_none() {
         // Nothing to lay over the stored values: merging would write the same row back.
-        touched.accounts.push(id.0);
+        touched.accounts.push((id.0, stamp));
     } else {
         let (name, stored): (String, String) = tx
             .prepare_cached("SELECT name, fields FROM account WHERE id = ?1")?
@@ -268,35 +230,32 @@ fn apply_account(
             .optional()?
             .ok_or_else(|| not_found_account(id))?;
         let before: FieldValues = decode(&stored, "account fields")?;
-        let after = merge(before, &pull.fields, record, protected, outcome);
-        let name = match &pull.name {
-            Some(pulled) if !protected.contains(record, "Name") => pulled.clone(),
+        let after = merge(before, pull.fields, record, protected, outcome);
+        let name = match pull.name {
+            Some(pulled) if !protected.contains(record, "Name") => pulled,
             _ => name,
         };
-        tx.prepare_cached(
-            "UPDATE account SET name = ?2, fields = ?3,
-                 quick_links = coalesce(?4, quick_links),
-                 synced_at = ?5, sf_missing_since = NULL,
-                 sf_missing_reason = NULL, sf_merged_into = NULL,
-                 updated_at = CASE WHEN name = ?2 AND fields = ?3 THEN updated_at ELSE ?5 END
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            id.0,
-            name,
-            encode(&after)?,
-            pull.quick_links.as_ref().map(encode).transpose()?,
-            now
-        ])?;
+        tx.prepare_cached(&format!(
+            "UPDATE account SET name = :name, fields = :fields,
+                 quick_links = coalesce(:links, quick_links),
+                 synced_at = :now, sf_missing_since = NULL,
+                 sf_missing_reason = NULL, sf_merged_into = NULL, {STAMP_SET},
+                 updated_at = CASE WHEN name = :name AND fields = :fields
+                     THEN updated_at ELSE :now END
+             WHERE id = :id"
+        ))?
+        .execute(named_params! {
+            ":id": id.0,
+            ":name": name,
+            ":fields": encode(&after)?,
+            ":links": pull.quick_links.as_ref().map(encode).transpose()?,
+            ":now": now,
+            ":keep": stamp.keep,
+            ":check": stamp.check,
+        })?;
     }
-    touched.stamp(
-        StampTable::Account,
-        id.0,
-        pull.stamp,
-        protected.has_record(record),
-    );
     outcome.accounts_updated += 1;
-    if let Some(opportunities) = &pull.opportunities {
+    if let Some(opportunities) = pull.opportunities {
         apply_opportunities(tx, id, opportunities, protected, now, touched, outcome)?;
     }
     Ok(())
@@ -305,11 +264,16 @@ fn apply_account(
 /// `stored` with the `pulled` values laid over it, except for protected fields.
 fn merge(
     stored: FieldValues,
-    pulled: &FieldValues,
+    pulled: FieldValues,
     record: RecordRef,
     protected: &ProtectedFields,
     outcome: &mut PullOutcome,
 ) -> FieldValues {
+    if stored.is_empty() && !protected.has_record(record) {
+        // Nothing stored and nothing protected (a first sync): the pulled values are the
+        // record.
+        return pulled;
+    }
     let mut merged = stored;
     // A pulled name matches a stored one case-insensitively; looking each up in an index
     // of the stored names keeps a record of many fields linear, not quadratic. A record
@@ -324,15 +288,14 @@ fn merge(
     };
     let index_names = !merged.is_empty();
     for (field, value) in pulled {
-        if protected.contains(record, field) {
-            outcome.preserved_fields.push(PreservedField {
-                record,
-                field: field.clone(),
-            });
+        if protected.contains(record, &field) {
+            outcome
+                .preserved_fields
+                .push(PreservedField { record, field });
             continue;
         }
-        match merged.get_mut(field) {
-            Some(slot) => *slot = value.clone(),
+        match merged.get_mut(&field) {
+            Some(slot) => *slot = value,
             None => {
                 if index_names {
                     if let Some(other) = stored_names.remove(&field.to_ascii_lowercase()) {
@@ -340,7 +303,7 @@ fn merge(
                         merged.remove(&other);
                     }
                 }
-                merged.insert(field.clone(), value.clone());
+                merged.insert(field, value);
             }
         }
     }
@@ -350,7 +313,7 @@ fn merge(
 fn apply_opportunities(
     tx: &Transaction<'_>,
     account: AccountId,
-    pulled: &[OpportunityPull],
+    pulled: Vec<OpportunityPull>,
     protected: &ProtectedFields,
     now: &str,
     touched: &mut Touched,
@@ -368,6 +331,7 @@ fn apply_opportunities(
         .iter()
         .map(|(id, sf_id, name)| (sf_id.as_str(), (*id, name.as_str())))
         .collect();
+    let returned: HashSet<String> = pulled.iter().map(|o| o.sf_id.to_string()).collect();
     for opportunity in pulled {
         // No values to lay over, already this account's, and its name either unchanged
         // or kept by a protecting edit: the row stays as it is but for `synced_at`.
@@ -378,22 +342,17 @@ fn apply_opportunities(
                     name == opportunity.name
                         || protected.contains(RecordRef::Opportunity(OpportunityId(id)), "Name")
                 });
-        let id = match by_sf_id.get(opportunity.sf_id.as_str()) {
+        match by_sf_id.get(opportunity.sf_id.as_str()) {
             Some(&(id, _)) if unchanged => {
-                touched.opportunities.push(id);
+                let record = RecordRef::Opportunity(OpportunityId(id));
+                let stamp = StampWrite::new(opportunity.stamp, protected.has_record(record));
+                touched.opportunities.push((id, stamp));
                 outcome.opportunities_upserted += 1;
-                id
             }
             _ => upsert_opportunity(tx, account, opportunity, protected, now, outcome)?,
-        };
-        touched.stamp(
-            StampTable::Opportunity,
-            id,
-            opportunity.stamp,
-            protected.has_record(RecordRef::Opportunity(OpportunityId(id))),
-        );
+        }
     }
-    let returned: HashSet<&str> = pulled.iter().map(|o| o.sf_id.as_str()).collect();
+
     for (id, sf_id, _) in &local {
         if returned.contains(sf_id.as_str()) {
             continue;
@@ -412,46 +371,59 @@ fn apply_opportunities(
 fn upsert_opportunity(
     tx: &Transaction<'_>,
     account: AccountId,
-    pull: &OpportunityPull,
+    pull: OpportunityPull,
     protected: &ProtectedFields,
     now: &str,
     outcome: &mut PullOutcome,
-) -> Result<i64> {
+) -> Result<()> {
     let existing: Option<(i64, i64, String, String)> = tx
         .prepare_cached("SELECT id, account_id, name, fields FROM opportunity WHERE sf_id = ?1")?
         .query_row([pull.sf_id.as_str()], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
-    let id = match existing {
+    match existing {
         None => {
+            // A new row: no change-log entry can protect it yet.
+            let stamp = StampWrite::new(pull.stamp, false);
             tx.prepare_cached(
-                "INSERT INTO opportunity (sf_id, account_id, name, fields, synced_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                "INSERT INTO opportunity
+                     (sf_id, account_id, name, fields, synced_at, created_at, sf_stamp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             )?
             .execute(params![
                 pull.sf_id.as_str(),
                 account.0,
                 pull.name,
                 encode(&pull.fields)?,
-                now
+                now,
+                stamp.keep
             ])?;
-            tx.last_insert_rowid()
         }
         Some((id, previous_account, name, stored)) => {
             let record = RecordRef::Opportunity(OpportunityId(id));
+            let stamp = StampWrite::new(pull.stamp, protected.has_record(record));
             let before: FieldValues = decode(&stored, "opportunity fields")?;
-            let after = merge(before, &pull.fields, record, protected, outcome);
+            let after = merge(before, pull.fields, record, protected, outcome);
             let name = if protected.contains(record, "Name") {
                 name
             } else {
-                pull.name.clone()
+                pull.name
             };
-            tx.prepare_cached(
-                "UPDATE opportunity SET account_id = ?2, name = ?3, fields = ?4, synced_at = ?5
-                 WHERE id = ?1",
-            )?
-            .execute(params![id, account.0, name, encode(&after)?, now])?;
+            tx.prepare_cached(&format!(
+                "UPDATE opportunity SET account_id = :account, name = :name, fields = :fields,
+                     synced_at = :now, {STAMP_SET}
+                 WHERE id = :id"
+            ))?
+            .execute(named_params! {
+                ":id": id,
+                ":account": account.0,
+                ":name": name,
+                ":fields": encode(&after)?,
+                ":now": now,
+                ":keep": stamp.keep,
+                ":check": stamp.check,
+            })?;
             if previous_account != account.0 {
                 // Reparented in Salesforce: its change log follows it to the new account.
                 tx.execute(
@@ -459,9 +431,8 @@ fn upsert_opportunity(
                     params![id, account.0],
                 )?;
             }
-            id
         }
-    };
+    }
     outcome.opportunities_upserted += 1;
-    Ok(id)
+    Ok(())
 }

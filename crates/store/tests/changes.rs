@@ -50,7 +50,7 @@ fn local(store: &Store, account: AccountId, field: &str) -> Value {
 /// Gives `account` one synced opportunity, "Renewal", and returns it.
 fn with_renewal(store: &mut Store, account: AccountId) -> upsight_core::Opportunity {
     store
-        .apply_pull(&upsight_store::PullApply {
+        .apply_pull(upsight_store::PullApply {
             accounts: vec![upsight_store::AccountPull {
                 opportunities: Some(vec![upsight_store::OpportunityPull {
                     sf_id: sf("006000000000001AAA"),

@@ -61,7 +61,7 @@ fn applies_fields_links_and_opportunities() {
     let mut store = Store::open_in_memory().unwrap();
     let acme = linked(&mut store, "Acme", "001000000000001AAA");
     let outcome = store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![pull(
                 acme,
                 values(&[
@@ -88,7 +88,7 @@ fn applies_fields_links_and_opportunities() {
 
     // Next sync: one opportunity closed lost (not returned), one stage change, one new.
     let outcome = store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![pull(
                 acme,
                 values(&[("Customer_Health__c", json!("Red"))]),
@@ -130,7 +130,7 @@ fn protected_fields_and_opportunities_keep_their_local_state() {
     let mut store = Store::open_in_memory().unwrap();
     let acme = linked(&mut store, "Acme", "001000000000001AAA");
     store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![pull(
                 acme,
                 values(&[
@@ -164,7 +164,7 @@ fn protected_fields_and_opportunities_keep_their_local_state() {
 
     // Salesforce still has the old values, and no longer returns the opportunity.
     let outcome = store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![pull(
                 acme,
                 // Salesforce's casing may differ from ours: protection is case-insensitive.
@@ -206,12 +206,12 @@ fn reapplying_the_same_pull_changes_nothing() {
         missing_accounts: vec![],
         read_since: None,
     };
-    store.apply_pull(&apply).unwrap();
+    store.apply_pull(apply.clone()).unwrap();
     let first = (
         store.get_account(acme).unwrap(),
         store.opportunities_of(acme).unwrap(),
     );
-    store.apply_pull(&apply).unwrap();
+    store.apply_pull(apply).unwrap();
     let second = (
         store.get_account(acme).unwrap(),
         store.opportunities_of(acme).unwrap(),
@@ -227,7 +227,7 @@ fn missing_accounts_are_flagged_not_deleted() {
     let mut store = Store::open_in_memory().unwrap();
     let acme = linked(&mut store, "Acme", "001000000000001AAA");
     store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![],
             missing_accounts: vec![acme],
             read_since: None,
@@ -237,7 +237,7 @@ fn missing_accounts_are_flagged_not_deleted() {
     assert!(flagged.sf_missing_since.is_some());
     // Found again: the flag clears.
     store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![AccountPull::new(acme)],
             missing_accounts: vec![],
             read_since: None,
@@ -251,7 +251,7 @@ fn a_failing_apply_leaves_nothing_behind() {
     let mut store = Store::open_in_memory().unwrap();
     let acme = linked(&mut store, "Acme", "001000000000001AAA");
     let before = store.get_account(acme).unwrap();
-    let result = store.apply_pull(&PullApply {
+    let result = store.apply_pull(PullApply {
         accounts: vec![
             pull(
                 acme,
@@ -278,7 +278,7 @@ fn a_reparented_opportunity_moves_with_its_change_log() {
     let acme = linked(&mut store, "Acme", "001000000000001AAA");
     let beta = linked(&mut store, "Beta", "001000000000002AAA");
     store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![pull(
                 acme,
                 FieldValues::new(),
@@ -300,7 +300,7 @@ fn a_reparented_opportunity_moves_with_its_change_log() {
         })
         .unwrap();
     store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![pull(
                 beta,
                 FieldValues::new(),
@@ -325,7 +325,7 @@ fn a_pull_of_unchanged_records_only_marks_them_synced() {
     let mut store = Store::open_in_memory().unwrap();
     let acme = linked(&mut store, "Acme", "001000000000001AAA");
     store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![pull(
                 acme,
                 values(&[("Customer_Health__c", json!("Green"))]),
@@ -345,7 +345,7 @@ fn a_pull_of_unchanged_records_only_marks_them_synced() {
         ..opp("006000000000001AAA", "Prospecting")
     };
     let outcome = store
-        .apply_pull(&PullApply {
+        .apply_pull(PullApply {
             accounts: vec![AccountPull {
                 opportunities: Some(vec![unchanged]),
                 ..AccountPull::new(acme)
@@ -370,7 +370,7 @@ fn a_pull_of_unchanged_records_only_marks_them_synced() {
     assert!(opps_after[0].synced_at > opps_before[0].synced_at);
 
     // An account gone from the database still fails the whole apply on the short path.
-    let result = store.apply_pull(&PullApply {
+    let result = store.apply_pull(PullApply {
         accounts: vec![AccountPull::new(acme), AccountPull::new(AccountId(999))],
         missing_accounts: vec![],
         read_since: None,
@@ -407,7 +407,7 @@ fn sync_stamps_are_kept_only_where_a_push_may_trust_them() {
     };
     let apply = |store: &mut Store, account: AccountId, seconds: i64, settled: bool| {
         store
-            .apply_pull(&PullApply {
+            .apply_pull(PullApply {
                 accounts: vec![AccountPull {
                     stamp: Some(Stamp { seconds, settled }),
                     ..AccountPull::new(account)
@@ -484,7 +484,7 @@ fn values_read_before_an_edit_that_was_pushed_meanwhile_do_not_undo_it() {
         missing_accounts: vec![],
         read_since: read_since.map(str::to_owned),
     };
-    store.apply_pull(&before("old", None)).unwrap();
+    store.apply_pull(before("old", None)).unwrap();
     let read_since = "2000-01-01T00:00:00.000Z";
     let upsight_store::EditOutcome::Opened(entry) = store
         .record_edit(&Edit {
@@ -499,7 +499,7 @@ fn values_read_before_an_edit_that_was_pushed_meanwhile_do_not_undo_it() {
     store.record_push_success(&entry).unwrap();
     assert!(store.protected_fields().unwrap().is_empty());
 
-    let outcome = store.apply_pull(&before("old", Some(read_since))).unwrap();
+    let outcome = store.apply_pull(before("old", Some(read_since))).unwrap();
     assert_eq!(
         store.get_account(acme).unwrap().fields["CS_Account_Notes__c"],
         json!("the CSM's edit"),
@@ -509,7 +509,7 @@ fn values_read_before_an_edit_that_was_pushed_meanwhile_do_not_undo_it() {
 
     // A sync that began reading after the push lays Salesforce's value over it as usual.
     store
-        .apply_pull(&before(
+        .apply_pull(before(
             "a colleague's later value",
             Some("2999-01-01T00:00:00.000Z"),
         ))

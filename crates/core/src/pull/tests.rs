@@ -71,14 +71,16 @@ fn opp(n: i64, stage: &str, closed: bool, won: bool) -> Value {
 fn plan(local: &[LocalAccount], remote: &[Map<String, Value>], protected: &Protected) -> PullPlan {
     let q = queried();
     let org = org();
-    plan_pull(PullInput {
-        field_map: FieldMap::builtin(),
-        queried: &q,
-        local,
-        remote,
-        protected,
-        links: Some(&org),
-    })
+    plan_pull(
+        PullInput {
+            field_map: FieldMap::builtin(),
+            queried: &q,
+            local,
+            protected,
+            links: Some(&org),
+        },
+        remote.to_vec(),
+    )
 }
 
 /// What the store does with a plan: set planned values except protected ones, upsert the
@@ -465,10 +467,10 @@ proptest! {
         for acc in after.iter().filter(|a| !missing.contains(&a.id)) {
             let remote = s.remote.iter().find(|r| r["Id"] == json!(acc.sf_id)).unwrap();
             for o in &acc.opportunities {
-                let row = children(remote, OPPORTUNITIES_RELATIONSHIP)
+                let row = take_children(&mut remote.clone(), OPPORTUNITIES_RELATIONSHIP)
                     .into_iter()
                     .find(|r| r["Id"] == json!(o.sf_id));
-                let kept_remotely = row.is_some_and(is_kept_opportunity);
+                let kept_remotely = row.as_ref().is_some_and(is_kept_opportunity);
                 prop_assert!(
                     kept_remotely || s.protected.has_record(RecordRef::Opportunity(o.id)),
                     "opportunity {} should have been removed", o.sf_id

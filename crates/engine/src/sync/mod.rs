@@ -470,8 +470,14 @@ impl<'a> Syncs<'a> {
             planned.apply.accounts.len(),
             targets.len(),
         ));
-        let outcome = self.shared.store().apply_pull(&planned.apply)?;
-        fill_summary(&mut summary, &planned, &outcome, targets, query.skipped);
+        let outcome = self.shared.store().apply_pull(planned.apply)?;
+        fill_summary(
+            &mut summary,
+            &planned.facts,
+            &outcome,
+            targets,
+            query.skipped,
+        );
         if !summary.missing_accounts.is_empty() {
             self.explain_missing(&mut summary.missing_accounts)?;
             let store = self.shared.store();

@@ -22,13 +22,21 @@ use crate::summary::{MissingAccount, PreservedField, SkippedField, SyncSummary};
 use super::query::PullQuery;
 use super::{lock, Records, Syncs, Target};
 
-/// What the chunks of one sync planned, ready to apply.
+/// What the chunks of one sync planned: the store's apply data, handed over whole, and
+/// what the summary reports of the plan.
 pub(super) struct Planned {
     pub apply: PullApply,
+    pub facts: PlanFacts,
+}
+
+/// What the summary reports of a plan.
+pub(super) struct PlanFacts {
     /// Accounts where a value actually changed.
     pub accounts_changed: usize,
     /// Protected fields whose Salesforce value differs from the local one.
     pub preserved: Vec<PreservedValue>,
+    /// Linked accounts Salesforce did not return.
+    pub missing_accounts: Vec<AccountId>,
 }
 
 /// The plan so far, behind [`ChunkPlanner`]'s lock.
@@ -109,15 +117,16 @@ impl<'a> ChunkPlanner<'a> {
         mine.dedup();
         let ids: Vec<AccountId> = mine.iter().map(|&i| self.targets[i].id).collect();
         let local = self.syncs.load_locals(&ids)?;
-        let plan = plan_pull(PullInput {
-            field_map: self.field_map,
-            queried: &self.query.queried,
-            local: &local,
-            remote: &records,
-            protected: self.protected,
-            links: self.links,
-        });
-        drop(records);
+        let plan = plan_pull(
+            PullInput {
+                field_map: self.field_map,
+                queried: &self.query.queried,
+                local: &local,
+                protected: self.protected,
+                links: self.links,
+            },
+            records,
+        );
         drop(local);
         let index: HashMap<AccountId, usize> =
             mine.iter().map(|&i| (self.targets[i].id, i)).collect();
@@ -145,7 +154,7 @@ impl<'a> ChunkPlanner<'a> {
         let mut so_far = self.so_far.into_inner().unwrap_or_else(|e| e.into_inner());
         so_far.accounts.sort_by_key(|(i, _)| *i);
         so_far.preserved.sort();
-        let missing_accounts = self
+        let missing_accounts: Vec<AccountId> = self
             .targets
             .iter()
             .zip(&so_far.returned)
@@ -155,11 +164,14 @@ impl<'a> ChunkPlanner<'a> {
         Planned {
             apply: PullApply {
                 accounts: so_far.accounts.into_iter().map(|(_, a)| a).collect(),
-                missing_accounts,
+                missing_accounts: missing_accounts.clone(),
                 read_since: Some(self.read_since.to_owned()),
             },
-            accounts_changed: so_far.accounts_changed,
-            preserved: so_far.preserved,
+            facts: PlanFacts {
+                accounts_changed: so_far.accounts_changed,
+                preserved: so_far.preserved,
+                missing_accounts,
+            },
         }
     }
 }
@@ -229,7 +241,7 @@ pub(super) fn to_account_pull(plan: AccountPlan, with_opportunities: bool) -> Ac
 
 pub(super) fn fill_summary(
     summary: &mut SyncSummary,
-    planned: &Planned,
+    planned: &PlanFacts,
     outcome: &PullOutcome,
     targets: &[Target],
     skipped: Vec<SkippedField>,
@@ -241,7 +253,6 @@ pub(super) fn fill_summary(
     summary.skipped_fields = skipped;
     let by_id: HashMap<AccountId, &Target> = targets.iter().map(|t| (t.id, t)).collect();
     summary.missing_accounts = planned
-        .apply
         .missing_accounts
         .iter()
         .filter_map(|id| by_id.get(id))
