@@ -285,6 +285,15 @@ fn take_value(record: &mut Map<String, Value>, path: &str) -> Option<Value> {
     }
 }
 
+/// [`take_value`] with the field's name to key it by: the record's own key when it is
+/// spelt as the field map spells it (so the name is moved, not copied), else `name`.
+fn take_field(record: &mut Map<String, Value>, name: &str) -> Option<(String, Value)> {
+    if let Some(entry) = record.remove_entry(name) {
+        return Some(entry);
+    }
+    take_value(record, name).map(|value| (name.to_owned(), value))
+}
+
 fn take_ci(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
     if let Some(value) = map.remove(key) {
         return Some(value);
@@ -356,7 +365,7 @@ fn plan_account(
     let opportunities = take_children(&mut remote, OPPORTUNITIES_RELATIONSHIP);
     let mut fields = FieldValues::new();
     for name in &input.queried.account {
-        let Some(value) = take_value(&mut remote, name) else {
+        let Some((key, value)) = take_field(&mut remote, name) else {
             continue;
         };
         let current = local_value(&local.fields, name);
@@ -372,7 +381,7 @@ fn plan_account(
             });
             continue;
         }
-        fields.insert(name.clone(), value);
+        fields.insert(key, value);
     }
 
     let quick_links = input.links.and_then(|org| {
@@ -421,7 +430,7 @@ fn plan_opportunities(
             .queried
             .opportunity
             .iter()
-            .filter_map(|f| Some((f.clone(), take_value(&mut row, f)?)))
+            .filter_map(|f| take_field(&mut row, f))
             .collect();
         let changed = match local_by_id.get(&sf_id) {
             None => true,

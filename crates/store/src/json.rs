@@ -16,6 +16,29 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     })
 }
 
+/// Serialises values for JSON columns into one buffer that is reused from row to row, so a
+/// sync writing thousands of rows does not allocate and grow a new string for each.
+#[derive(Default)]
+pub(crate) struct Encoder {
+    buffer: Vec<u8>,
+}
+
+impl Encoder {
+    /// `value` as JSON text, valid until the next call.
+    pub(crate) fn encode<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&str> {
+        self.buffer.clear();
+        serde_json::to_writer(&mut self.buffer, value).map_err(|e| StoreError::Corrupt {
+            what: "a value to store".to_owned(),
+            detail: e.to_string(),
+        })?;
+        // serde_json writes UTF-8 only; the check costs a pass over the bytes, not a copy.
+        std::str::from_utf8(&self.buffer).map_err(|e| StoreError::Corrupt {
+            what: "a value to store".to_owned(),
+            detail: e.to_string(),
+        })
+    }
+}
+
 /// Parses a JSON column; `what` says which one, for the error.
 pub(crate) fn decode<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt {

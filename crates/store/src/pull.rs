@@ -11,7 +11,7 @@
 
 use crate::changes::{protected_fields, ProtectedFields};
 use crate::error::Result;
-use crate::json::{decode, encode};
+use crate::json::{decode, encode, Encoder};
 use crate::rows::not_found_account;
 use crate::{Store, NOW};
 use rusqlite::{named_params, params, OptionalExtension, Transaction};
@@ -117,12 +117,23 @@ impl Store {
             let protected = protected_fields(tx, pull.read_since.as_deref())?;
             // One time for the whole pull, read once: SQLite's clock function costs more
             // than the rest of a row's update, and one sync is one moment anyway.
-            let now: String = tx.query_row(&format!("SELECT {NOW}"), [], |row| row.get(0))?;
+            let mut rows = Rows {
+                now: tx.query_row(&format!("SELECT {NOW}"), [], |row| row.get(0))?,
+                json: Encoder::default(),
+            };
             let mut outcome = PullOutcome::default();
             let mut touched = Touched::default();
             for account in pull.accounts {
-                apply_account(tx, account, &protected, &now, &mut touched, &mut outcome)?;
+                apply_account(
+                    tx,
+                    account,
+                    &protected,
+                    &mut rows,
+                    &mut touched,
+                    &mut outcome,
+                )?;
             }
+            let now = rows.now;
             touched.write(tx, &now)?;
             for &id in &pull.missing_accounts {
                 let updated = tx
@@ -138,6 +149,13 @@ impl Store {
             Ok(outcome)
         })
     }
+}
+
+/// What every row write of one pull shares: the pull's one timestamp, and the buffer its
+/// JSON columns are written through.
+struct Rows {
+    now: String,
+    json: Encoder,
 }
 
 /// Records the pull confirmed without a single value to write (on a warm sync, nearly all
@@ -213,7 +231,7 @@ fn apply_account(
     tx: &Transaction<'_>,
     pull: AccountPull,
     protected: &ProtectedFields,
-    now: &str,
+    rows: &mut Rows,
     touched: &mut Touched,
     outcome: &mut PullOutcome,
 ) -> Result<()> {
@@ -247,16 +265,16 @@ fn apply_account(
         .execute(named_params! {
             ":id": id.0,
             ":name": name,
-            ":fields": encode(&after)?,
+            ":fields": rows.json.encode(&after)?,
             ":links": pull.quick_links.as_ref().map(encode).transpose()?,
-            ":now": now,
+            ":now": rows.now,
             ":keep": stamp.keep,
             ":check": stamp.check,
         })?;
     }
     outcome.accounts_updated += 1;
     if let Some(opportunities) = pull.opportunities {
-        apply_opportunities(tx, id, opportunities, protected, now, touched, outcome)?;
+        apply_opportunities(tx, id, opportunities, protected, rows, touched, outcome)?;
     }
     Ok(())
 }
@@ -315,7 +333,7 @@ fn apply_opportunities(
     account: AccountId,
     pulled: Vec<OpportunityPull>,
     protected: &ProtectedFields,
-    now: &str,
+    rows: &mut Rows,
     touched: &mut Touched,
     outcome: &mut PullOutcome,
 ) -> Result<()> {
@@ -349,7 +367,7 @@ fn apply_opportunities(
                 touched.opportunities.push((id, stamp));
                 outcome.opportunities_upserted += 1;
             }
-            _ => upsert_opportunity(tx, account, opportunity, protected, now, outcome)?,
+            _ => upsert_opportunity(tx, account, opportunity, protected, rows, outcome)?,
         }
     }
 
@@ -373,7 +391,7 @@ fn upsert_opportunity(
     account: AccountId,
     pull: OpportunityPull,
     protected: &ProtectedFields,
-    now: &str,
+    rows: &mut Rows,
     outcome: &mut PullOutcome,
 ) -> Result<()> {
     let existing: Option<(i64, i64, String, String)> = tx
@@ -395,8 +413,8 @@ fn upsert_opportunity(
                 pull.sf_id.as_str(),
                 account.0,
                 pull.name,
-                encode(&pull.fields)?,
-                now,
+                rows.json.encode(&pull.fields)?,
+                rows.now,
                 stamp.keep
             ])?;
         }
@@ -419,8 +437,8 @@ fn upsert_opportunity(
                 ":id": id,
                 ":account": account.0,
                 ":name": name,
-                ":fields": encode(&after)?,
-                ":now": now,
+                ":fields": rows.json.encode(&after)?,
+                ":now": rows.now,
                 ":keep": stamp.keep,
                 ":check": stamp.check,
             })?;
