@@ -72,7 +72,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 println!(
                     "usage: upsight-bench [--upsight PATH] [--runs N (>= 5)] [--out DIR] [--only GROUP]...\n\
                      GROUP: sf (syncs and pushes against the bare sf), serve (pages, edits,\n\
-                     memory), apply (CPU of applying a sync).\n\
+                     memory), apply (CPU of applying a sync), sim (the simulator's share of a sync).\n\
                      Run it through ./scripts/bench, which builds the release binary first."
                 );
                 std::process::exit(0);

@@ -26,12 +26,16 @@ impl Record {
         self.fields.get("Id").and_then(Value::as_str).unwrap_or("")
     }
 
-    /// Case-insensitive field read.
+    /// Case-insensitive field read. The records are keyed by the schema's spelling, which
+    /// is how the planner and the dataset name fields, so the exact key is tried first
+    /// and the scan is left for another casing.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.fields.get(name).or_else(|| {
+            self.fields
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
     }
 
     /// The record as a JSON object with Salesforce's `attributes` first.

@@ -102,6 +102,16 @@ impl Pager<'_> {
     ) -> Value {
         let mut used = 0;
         let budget = self.page_size.max(1);
+        let rows = if offset == 0 && cursor.is_none() && rendered_rows(&rows) <= budget {
+            // One page holds it all, so no cursor keeps the rows: they are moved into the
+            // answer rather than copied (a sync's chunk is thousands of rows).
+            match Arc::try_unwrap(rows) {
+                Ok(rows) => return whole(rows),
+                Err(shared) => shared,
+            }
+        } else {
+            rows
+        };
         let (records, next) = self.render(&rows, offset, &mut used, budget);
         let mut out = Map::new();
         out.insert("totalSize".into(), json!(rows.len()));
@@ -166,6 +176,44 @@ impl Pager<'_> {
         out.insert("records".into(), Value::Array(records));
         Value::Object(out)
     }
+}
+
+/// How many rows a page of `rows` renders: each row and, inside it, its children.
+fn rendered_rows(rows: &[ResultRow]) -> usize {
+    rows.iter()
+        .map(|row| {
+            1 + row
+                .children
+                .iter()
+                .map(|(_, children)| rendered_rows(children))
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+/// The one page of a result that fits in one (what [`Pager::render`] gives for it, with
+/// `done` everywhere), made of the rows themselves.
+fn whole(rows: Vec<ResultRow>) -> Value {
+    let mut out = Map::new();
+    out.insert("totalSize".into(), json!(rows.len()));
+    out.insert("done".into(), json!(true));
+    let records = rows
+        .into_iter()
+        .map(|row| {
+            let mut json = row.json;
+            for (relationship, children) in row.children {
+                let value = if children.is_empty() {
+                    Value::Null
+                } else {
+                    whole(children)
+                };
+                json.insert(relationship, value);
+            }
+            Value::Object(json)
+        })
+        .collect();
+    out.insert("records".into(), Value::Array(records));
+    Value::Object(out)
 }
 
 #[cfg(test)]
@@ -264,6 +312,28 @@ mod tests {
                 assert_eq!(k, &want, "page size {page_size}");
             }
         }
+    }
+
+    #[test]
+    fn a_result_moved_into_one_page_reads_as_the_rendered_page() {
+        let rows: Vec<ResultRow> = (0..9).map(|n| row(n, n % 4)).collect();
+        let mut cursors = Cursors::default();
+        let mut pager = Pager {
+            cursors: &mut cursors,
+            version: "v62.0",
+            page_size: 2000,
+        };
+        // A second holder of the rows makes the pager render a copy; alone, it moves them.
+        let shared = Arc::new(rows.clone());
+        let held = shared.clone();
+        let rendered = pager.page(shared, None, 0);
+        drop(held);
+        let moved = pager.page(Arc::new(rows), None, 0);
+        assert_eq!(moved, rendered);
+        assert_eq!(moved["totalSize"], 9);
+        assert_eq!(moved["records"][3]["Opportunities"]["totalSize"], 3);
+        assert!(moved["records"][0]["Opportunities"].is_null());
+        assert_eq!(pager.cursors.open.len(), 0);
     }
 
     #[test]

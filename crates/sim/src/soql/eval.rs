@@ -91,6 +91,9 @@ enum Filter<'a> {
         path: ResolvedPath<'a>,
         values: Vec<Typed>,
         negated: bool,
+        /// The values as a set, when they are all Ids (a sync's `Id IN (…)` of hundreds):
+        /// each record is then one look-up instead of a comparison with every value.
+        ids: Option<Box<IdSet>>,
     },
     Like {
         path: ResolvedPath<'a>,
@@ -544,14 +547,16 @@ impl<'a> Planner<'a> {
                 negated,
             } => {
                 let path = self.filter_path(object, field)?;
-                let values = values
+                let values: Vec<Typed> = values
                     .iter()
                     .map(|v| self.typed(&path, field, v))
                     .collect::<Result<_, _>>()?;
+                let ids = IdSet::of(&values).map(Box::new);
                 Filter::In {
                     path,
                     values,
                     negated: *negated,
+                    ids,
                 }
             }
             Condition::Like { field, pattern } => {
@@ -858,8 +863,25 @@ impl<'o> Runner<'o> {
             }
             Filter::In {
                 path,
+                ids: Some(ids),
+                negated,
+                ..
+            } if is_id(path.field.kind) => {
+                let id = self
+                    .value(record, path)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+                match id {
+                    // No value is in the list, and NOT IN leaves out nulls (as below).
+                    None => false,
+                    Some(id) => ids.contains(id) != *negated,
+                }
+            }
+            Filter::In {
+                path,
                 values,
                 negated,
+                ..
             } => {
                 let key = Self::key(path.field.kind, self.value(record, path));
                 if *negated && key.is_none() {
@@ -1133,6 +1155,47 @@ impl<'o> Runner<'o> {
             .cloned()
             .unwrap_or(Value::Null);
         map.insert(path.field.name.clone(), value);
+    }
+}
+
+/// A list of Id literals as sets, matching as [`Runner::compare`] matches one stored Id
+/// with one literal: Ids of equal length compare exactly, and a 15-character Id equals
+/// the 18-character Id it abbreviates.
+struct IdSet {
+    exact: HashSet<String>,
+    /// The first 15 characters of each literal of 15 or more, with the literals' lengths.
+    by_prefix: HashMap<String, Vec<usize>>,
+}
+
+impl IdSet {
+    /// The set of `values`, when every one is an Id literal.
+    fn of(values: &[Typed]) -> Option<IdSet> {
+        let mut set = IdSet {
+            exact: HashSet::new(),
+            by_prefix: HashMap::new(),
+        };
+        for value in values {
+            let Typed::Id(id) = value else { return None };
+            set.exact.insert(id.clone());
+            if let Some(prefix) = id.get(..15) {
+                set.by_prefix
+                    .entry(prefix.to_owned())
+                    .or_default()
+                    .push(id.len());
+            }
+        }
+        Some(set)
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.exact.contains(id)
+            || id.get(..15).is_some_and(|prefix| {
+                self.by_prefix.get(prefix).is_some_and(|lengths| {
+                    lengths
+                        .iter()
+                        .any(|&len| len != id.len() && len.min(id.len()) == 15)
+                })
+            })
     }
 }
 

@@ -682,6 +682,18 @@ fn where_table() {
             vec![1, 3],
         ),
         ("Id NOT IN ('001000000000001AAA')", vec![2, 3, 4, 5]),
+        // An IN list of Ids matches as a set, with the 15-character form too.
+        (
+            "Id IN ('001000000000002', '001000000000004AAA')",
+            vec![2, 4],
+        ),
+        (
+            "Id NOT IN ('001000000000002', '001000000000004AAA')",
+            vec![1, 3, 5],
+        ),
+        ("OwnerId IN ('005000000000002')", vec![1]),
+        // NOT IN leaves out the null lookups (account 3 has no owner).
+        ("OwnerId NOT IN ('005000000000002AAA')", vec![2, 4, 5]),
         ("OwnerId = null", vec![3]),
         ("OwnerId = '005000000000002AAA'", vec![1]),
         // parent paths (a dangling lookup reads as null)
