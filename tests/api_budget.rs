@@ -13,13 +13,7 @@
 //!
 //! Every test starts its own org: each sets the org's usage.
 
-mod pull_support;
-
-// The fault matrix's plain HTTP client, with the cookie of a signed-in browser.
-#[allow(dead_code)]
-#[path = "fault_matrix/rig.rs"]
-mod rig;
-
+use crate::{pull_support, rig};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};

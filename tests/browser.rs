@@ -3,8 +3,7 @@
 //! tests, because each starts a browser and the machines have 2 cores. Each main screen is
 //! saved under `target/screenshots/`.
 
-mod browser_support;
-
+use crate::browser_support;
 use browser_support::{composite_count, eventually, sim_admin, sim_record, App, Browser, SERIAL};
 use serde_json::{json, Value};
 use std::ffi::OsString;

@@ -5,8 +5,7 @@
 //! (the field map says picklist and date), and makes `Platform_Play__c` depend on
 //! `CXM_Sentiment_Picklist__c`.
 
-mod pull_support;
-
+use crate::pull_support;
 use pull_support::{Db, Org};
 use serde_json::{json, Value};
 

@@ -3,8 +3,7 @@
 //! `queryAll` for `IsDeleted` and `MasterRecordId`, says which is which, and a merged account
 //! can be followed onto the record that was kept, keeping its local data and change log.
 
-mod pull_support;
-
+use crate::pull_support;
 use pull_support::{Db, Org};
 use serde_json::json;
 

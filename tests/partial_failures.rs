@@ -7,8 +7,7 @@
 //! and the twenty other edits in the same push (one of them on the culprit's own record)
 //! must still reach Salesforce.
 
-mod pull_support;
-
+use crate::pull_support;
 use pull_support::{Db, Org};
 use serde_json::{json, Value};
 use upsight_core::RecordRef;

@@ -4,8 +4,7 @@
 //! `sf` processes as the Composite resource allows), never the time; the timing comparison
 //! is `examples/sync_bench.rs`.
 
-mod pull_support;
-
+use crate::pull_support;
 use pull_support::{Db, Org};
 
 #[test]

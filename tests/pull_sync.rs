@@ -6,8 +6,7 @@
 //! Tests that count requests or change the org get their own simulator (logged in to the
 //! shared `sf` home under their own alias); the others share one.
 
-mod pull_support;
-
+use crate::pull_support;
 use std::collections::BTreeSet;
 
 use pull_support::{Db, Org};

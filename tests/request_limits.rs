@@ -4,8 +4,7 @@
 //! touches. The simulator enforces the limit the way Salesforce does, so a request sized
 //! to the URI alone fails here as it did against a real org.
 
-mod pull_support;
-
+use crate::pull_support;
 use pull_support::{Db, Org};
 use serde_json::{json, Value};
 use upsight_core::RecordRef;

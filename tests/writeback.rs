@@ -7,8 +7,7 @@
 //! the write-back logic; `push_of_500_edits_on_100_accounts_is_one_request_on_the_cli`
 //! covers the CLI transport and its `sf` process count.
 
-mod writeback_support;
-
+use crate::writeback_support;
 use serde_json::{json, Value};
 use upsight_core::{FieldMap, RecordRef, SObject};
 use upsight_store::Edit;

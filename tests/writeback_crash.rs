@@ -18,8 +18,7 @@
 //! random kills in `sf`'s start-up instead of the push. Every other write-back test runs
 //! the real `sf`.
 
-mod writeback_support;
-
+use crate::writeback_support;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

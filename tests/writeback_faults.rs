@@ -4,8 +4,7 @@
 //! the next matching requests of the whole simulator, so this file has its own simulator
 //! and runs its tests one at a time.
 
-mod writeback_support;
-
+use crate::writeback_support;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

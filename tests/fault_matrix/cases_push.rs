@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cases::Lcg;
+use crate::fault_matrix::cases::Lcg;
 use crate::rig::{Ledger, Rig};
 
 const NOTES: &str = "CS_Account_Notes__c";
