@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::fieldmap::{Category, FieldMap, SObject};
-use crate::value::FieldValues;
+use crate::value::{field_value, FieldValues};
 use serde_json::Value;
 
 /// The longest link value kept; longer text is not a URL anyone pasted on purpose.
@@ -268,7 +268,7 @@ impl OrgLinks {
         fields: &FieldValues,
         field_map: &FieldMap,
     ) -> BTreeMap<String, String> {
-        self.account_links_from(sf_id, |name| local_field(fields, name), field_map)
+        self.account_links_from(sf_id, |name| field_value(fields, name), field_map)
     }
 
     /// [`OrgLinks::account_links`] reading each link field through `value_of` (by API name,
@@ -304,16 +304,6 @@ impl OrgLinks {
         }
         links
     }
-}
-
-/// A stored field by API name, case-insensitively.
-fn local_field<'f>(fields: &'f FieldValues, name: &str) -> Option<&'f Value> {
-    fields.get(name).or_else(|| {
-        fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::fieldmap::{FieldMap, SObject};
 use crate::id::SfId;
 use crate::links::OrgLinks;
 use crate::record::{AccountId, OpportunityId, RecordRef};
-use crate::value::{same_value, FieldValues};
+use crate::value::{field_value, same_value, FieldValues};
 
 /// The child relationship the sync's subquery reads opportunities from.
 pub const OPPORTUNITIES_RELATIONSHIP: &str = "Opportunities";
@@ -241,15 +241,6 @@ fn get_ci<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
     })
 }
 
-fn local_value<'f>(fields: &'f FieldValues, name: &str) -> Option<&'f Value> {
-    fields.get(name).or_else(|| {
-        fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
 /// The child records of a parent's subquery (`{"records": [...]}`, or null for none),
 /// taken out of the parent.
 fn take_children(record: &mut Map<String, Value>, relationship: &str) -> Vec<Map<String, Value>> {
@@ -368,7 +359,7 @@ fn plan_account(
         let Some((key, value)) = take_field(&mut remote, name) else {
             continue;
         };
-        let current = local_value(&local.fields, name);
+        let current = field_value(&local.fields, name);
         // A value never stored counts as different, even a null: storing it marks the
         // field as pulled.
         if current.is_some_and(|c| same_value(c, &value)) {
@@ -387,7 +378,7 @@ fn plan_account(
     let quick_links = input.links.and_then(|org| {
         // The link fields as they will be after the plan: pulled over stored.
         let after =
-            |name: &str| local_value(&fields, name).or_else(|| local_value(&local.fields, name));
+            |name: &str| field_value(&fields, name).or_else(|| field_value(&local.fields, name));
         let links = org.account_links_from(&local.sf_id, after, input.field_map);
         (links != local.quick_links).then_some(links)
     });
@@ -439,7 +430,7 @@ fn plan_opportunities(
                 let name_changed =
                     existing.name != name && !input.protected.contains(record, "Name");
                 let field_changed = fields.iter().any(|(f, v)| {
-                    let current = local_value(&existing.fields, f);
+                    let current = field_value(&existing.fields, f);
                     let differs = !current.is_some_and(|c| same_value(c, v));
                     if differs && input.protected.contains(record, f) {
                         plan.preserved.push(PreservedValue {

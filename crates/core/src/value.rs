@@ -11,6 +11,17 @@ use std::collections::BTreeMap;
 /// The mapped field values of one record, keyed by API name.
 pub type FieldValues = BTreeMap<String, Value>;
 
+/// The value of the field `name` in `fields`, matched case-insensitively as Salesforce API
+/// names are (the exact spelling first, so the usual case is one look-up).
+pub fn field_value<'f>(fields: &'f FieldValues, name: &str) -> Option<&'f Value> {
+    fields.get(name).or_else(|| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
 /// Whether Salesforce would consider `a` and `b` the same field value.
 ///
 /// - `null` and `""` are the same: Salesforce stores an empty text field as null, so a value
