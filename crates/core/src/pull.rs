@@ -215,22 +215,16 @@ pub fn is_kept_opportunity(record: &Map<String, Value>) -> bool {
 /// A field of a query record by API name, case-insensitively; a dotted path reads the
 /// parent record (`Owner.Name` → `record.Owner.Name`, null when the parent is null).
 pub fn record_value(record: &Map<String, Value>, path: &str) -> Option<Value> {
-    record_value_ref(record, path).cloned()
-}
-
-/// [`record_value`] without the copy.
-fn record_value_ref<'r>(record: &'r Map<String, Value>, path: &str) -> Option<&'r Value> {
     let mut segments = path.split('.');
-    let first = segments.next()?;
-    let mut current = get_ci(record, first)?;
+    let mut current = get_ci(record, segments.next()?)?;
     for segment in segments {
         current = match current {
-            Value::Null => return Some(current),
-            Value::Object(map) => get_ci(map, segment)?,
+            Value::Null => break,
+            Value::Object(parent) => get_ci(parent, segment)?,
             _ => return None,
         };
     }
-    Some(current)
+    Some(current.clone())
 }
 
 fn get_ci<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
