@@ -1160,7 +1160,9 @@ impl<'o> Runner<'o> {
 
 /// A list of Id literals as sets, matching as [`Runner::compare`] matches one stored Id
 /// with one literal: Ids of equal length compare exactly, and a 15-character Id equals
-/// the 18-character Id it abbreviates.
+/// the 18-character Id it abbreviates (the SOAP API Developer Guide, Field Types, "ID":
+/// the API returns the 18-character form and accepts either as input; the project's
+/// `fields.md`, Ids). A set answers exactly what the list would, only in one look-up.
 struct IdSet {
     exact: HashSet<String>,
     /// The first 15 characters of each literal of 15 or more, with the literals' lengths.
