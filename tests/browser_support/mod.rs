@@ -139,11 +139,12 @@ impl Browser {
             if let Ok(el) = self.client.find(Locator::Css(selector)).await {
                 return el;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no element {selector} on {}",
-                self.client.current_url().await.unwrap()
-            );
+            if Instant::now() >= deadline {
+                // What the user would have seen: a CI failure is read from this alone.
+                let url = self.client.current_url().await.unwrap();
+                let shown = self.text("body").await;
+                panic!("no element {selector} on {url}; the page says {shown:?}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
