@@ -15,6 +15,7 @@ mod writeback_support;
 mod api_budget;
 mod browser;
 mod cli_output;
+mod daily_use;
 mod fault_matrix;
 mod field_types;
 mod merged_accounts;

@@ -150,7 +150,11 @@ struct PageSql {
     filter: String,
     key: String,
     order: String,
+    /// The filter's parameters first (`?1…`), then the sort key's and the page's.
     params: Vec<SqlValue>,
+    /// How many of `params` the filter uses: the count query has no sort key, and SQLite
+    /// refuses a statement given more parameters than it names.
+    filter_params: usize,
 }
 
 impl PageSql {
@@ -165,6 +169,7 @@ impl PageSql {
             key: "NULL".to_owned(),
             order: String::new(),
             params: Vec::new(),
+            filter_params: 0,
         };
         let needle = query.search.trim();
         if !needle.is_empty() {
@@ -186,6 +191,7 @@ impl PageSql {
                 format!(" AND {within}")
             });
         }
+        sql.filter_params = sql.params.len();
         let dir = if query.descending { "DESC" } else { "ASC" };
         // Blank values become NULL so that one `k IS NULL` term puts them last.
         let blank_to_null = |sql: &mut PageSql, field: &str| -> Result<String> {
@@ -401,7 +407,7 @@ impl Store {
             } else {
                 conn.query_row(
                     &format!("SELECT count(*) FROM account WHERE {}", sql.filter),
-                    rusqlite::params_from_iter(&sql.params),
+                    rusqlite::params_from_iter(&sql.params[..sql.filter_params]),
                     |r| r.get(0),
                 )?
             };

@@ -393,6 +393,90 @@ fn every_sort_puts_empty_values_last_and_breaks_ties_by_name_then_id() {
     }
 }
 
+/// Issue 13: a filter or a search with any sort but the name's failed ("Wrong number of
+/// parameters passed to query"). Every filter with every sort, both ways, a page at a
+/// time: the page is the sorted whole list with the filter applied, in the same order.
+#[test]
+fn every_filter_with_every_sort_in_both_directions_is_the_sorted_list_filtered() {
+    let store = book();
+    let f = |s: &str| s.to_owned();
+    let red = || vec![f("red"), f("critical")];
+    let health = |values: Vec<String>, negate: bool| AccountFilter {
+        field: f("Customer_Health__c"),
+        values,
+        negate,
+    };
+    // (what the user did, search, filter, which accounts it keeps)
+    type Keep = fn(&str) -> bool;
+    let filters: Vec<(&str, &str, Option<AccountFilter>, Keep)> = vec![
+        ("nothing", "", None, |_| true),
+        ("a search", "acme", None, |n| {
+            n.to_lowercase().contains("acme")
+        }),
+        ("the Red filter", "", Some(health(red(), false)), |n| {
+            ["acme two", "beta_works"].contains(&n)
+        }),
+        ("everything but Red", "", Some(health(red(), true)), |n| {
+            !["acme two", "beta_works"].contains(&n)
+        }),
+        (
+            "a search and a filter",
+            "acme",
+            Some(health(red(), false)),
+            |n| n == "acme two",
+        ),
+    ];
+    let sorts = [
+        AccountSort::Name,
+        AccountSort::Text(f("Account_Segment__c")),
+        AccountSort::Number(f("ACV__c")),
+        AccountSort::Date(f("Renewal_Date__c")),
+        AccountSort::Ranked {
+            field: f("Customer_Health__c"),
+            groups: vec![red(), vec![f("yellow")], vec![f("green")]],
+        },
+    ];
+    for sort in &sorts {
+        for descending in [false, true] {
+            let whole = store
+                .account_page(&AccountQuery {
+                    sort: sort.clone(),
+                    descending,
+                    ..query()
+                })
+                .unwrap();
+            for (what, search, filter, keep) in &filters {
+                let expected: Vec<&str> = names(&whole).into_iter().filter(|n| keep(n)).collect();
+                for page_size in [2, 50] {
+                    let mut seen = Vec::new();
+                    for page in 1..=expected.len().div_ceil(page_size).max(1) {
+                        let got = store
+                            .account_page(&AccountQuery {
+                                search: (*search).to_owned(),
+                                filter: filter.clone(),
+                                sort: sort.clone(),
+                                descending,
+                                page,
+                                page_size,
+                                ..query()
+                            })
+                            .unwrap_or_else(|e| {
+                                panic!("{what}, sorted by {sort:?} descending {descending}: {e}")
+                            });
+                        assert_eq!(got.matching, expected.len(), "{what}, {sort:?}");
+                        assert_eq!(got.total, 7);
+                        seen.extend(names(&got).into_iter().map(str::to_owned));
+                    }
+                    assert_eq!(
+                        seen, expected,
+                        "{what}, sorted by {sort:?} descending {descending}, {page_size} a page"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn pages_are_clamped_and_slice_the_order_without_gaps() {
     let store = book();
