@@ -144,3 +144,107 @@ async fn every_filter_sorts_by_every_column_both_ways() {
     // The crash needed a filtered list sorted by a column other than Account.
     assert!(sorted_a_filtered_list > 0, "no filtered list was sorted");
 }
+
+fn field(api_name: &str) -> String {
+    format!("[data-edit$=':{api_name}']")
+}
+
+/// Records the body of every `/api/edit` request the page sends from now on.
+async fn spy_on_edits(b: &Browser) {
+    b.js(
+        "window.__edits = [];
+         const real = window.fetch;
+         window.fetch = (url, options) => {
+           if (String(url).includes('/api/edit')) window.__edits.push(JSON.parse(options.body).value);
+           return real(url, options);
+         };",
+        vec![],
+    )
+    .await;
+}
+
+async fn edits_sent(b: &Browser) -> Vec<serde_json::Value> {
+    b.js("return window.__edits", vec![])
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Opens the first account of the demo's list.
+async fn first_account(b: &Browser, app: &App) {
+    b.goto(&app.at("/accounts")).await;
+    follow(b, "#accounts-table tbody tr td.name a").await;
+    b.wait_for("#account-name").await;
+}
+
+/// Issue 13, 6: typing 01152027 into a date briefly showed "`0002-01-15` is not a date"
+/// and sent each intermediate year. A date is checked and saved once the user leaves the
+/// field, never per keystroke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_date_is_saved_once_when_the_user_leaves_it() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    first_account(&b, &app).await;
+    let date = field("Last_CX_Update__c");
+    spy_on_edits(&b).await;
+    let input = b.css(&date).await;
+    input.click().await.unwrap();
+    // Month, day, year, as a user types a US date.
+    input.send_keys("01152027").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        edits_sent(&b).await,
+        Vec::<serde_json::Value>::new(),
+        "nothing is sent while the date is typed"
+    );
+    let state = ".field-state[data-for$=':Last_CX_Update__c']";
+    let said = b.text(state).await;
+    assert!(!said.contains("not a date"), "{said}");
+    // Leaving the field saves it, once.
+    b.css("#account-name").await.click().await.unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while edits_sent(&b).await.is_empty() {
+        assert!(Instant::now() < deadline, "leaving the date never saved it");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_text(state, "Saved").await;
+    assert_eq!(edits_sent(&b).await, vec![serde_json::json!("2027-01-15")]);
+    b.screenshot("date-saved-on-blur").await;
+}
+
+/// Issue 13, 5: a reload within ~600 ms of typing lost the text. What was typed reaches
+/// upsight even when the page goes away at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_typed_just_before_a_reload_is_kept() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    first_account(&b, &app).await;
+    let notes = field("CS_Account_Notes__c");
+    let typed = "Call the CFO before the QBR";
+    let el = b.css(&notes).await;
+    el.clear().await.unwrap();
+    el.send_keys(typed).await.unwrap();
+    // At once: well inside the typing pause after which a save starts.
+    b.client.refresh().await.unwrap();
+    b.wait_for("#account-name").await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        // Reloaded until the page shows what upsight holds.
+        let shown = b.css(&notes).await.prop("value").await.unwrap();
+        if shown.as_deref() == Some(typed) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the text typed before the reload is lost: the field says {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.client.refresh().await.unwrap();
+        b.wait_for("#account-name").await;
+    }
+}

@@ -12,12 +12,18 @@
 
   // ------------------------------------------------------------------ helpers
 
+  // Browsers let a page that is going away finish `keepalive` requests of up to 64 KiB in
+  // all (the Fetch Standard's keepalive quota); an edit under this size is sent that way,
+  // so a reload or a closed tab does not cancel it.
+  const KEEPALIVE_BYTES = 60000;
+  const byteLength = (text) => new TextEncoder().encode(text).length;
   async function api(method, url, body) {
     const options = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
     if (method !== "GET") {
       options.headers["X-CSRF-Token"] = csrf;
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body || {});
+      options.keepalive = byteLength(options.body) < KEEPALIVE_BYTES;
     }
     let response;
     try {
@@ -75,7 +81,12 @@
     });
   }
 
+  // Set while the page is on its way to another one (an account being added opens its
+  // page when the add answers): the list must not reload itself under that navigation,
+  // which would cancel it and leave the user on the list.
+  let navigating = 0;
   function isEditing() {
+    if (navigating > 0) return true;
     const a = document.activeElement;
     return a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT" || a.tagName === "SELECT") &&
       a.closest("[data-edit], dialog");
@@ -224,8 +235,10 @@
     from.disabled = true;
     const label = from.textContent;
     from.textContent = "Adding…";
+    navigating++;
     const r = await api("POST", "/api/accounts/add", { sf_id: sfId });
     if (r.ok) { location.href = r.data.url; return; }
+    navigating--;
     from.disabled = false;
     from.textContent = label;
     showFormError(from, r.data.error);
@@ -364,17 +377,19 @@
   }
 
   let fieldsWatched = false;
+  // Saves that a page going away could cancel: too large for a keepalive request.
+  let unsafeSaves = 0;
   async function save(el) {
     const key = el.dataset.edit;
     const value = valueOf(el);
     if (el.dataset.sent === value) return;
     el.dataset.sent = value;
     setFieldState(key, { status: "saving" });
-    const r = await api("POST", "/api/edit", {
-      record: el.dataset.record,
-      field: el.dataset.field,
-      value: value,
-    });
+    const body = { record: el.dataset.record, field: el.dataset.field, value: value };
+    const unsafe = byteLength(JSON.stringify(body)) >= KEEPALIVE_BYTES;
+    if (unsafe) unsafeSaves++;
+    const r = await api("POST", "/api/edit", body);
+    if (unsafe) unsafeSaves--;
     if (r.ok) {
       setFieldState(key, r.data.state || null);
       watchFields();
@@ -384,12 +399,24 @@
     }
   }
 
-  document.querySelectorAll("[data-edit]").forEach((el) => {
+  // A date is typed a segment at a time, and Chrome fires `change` whenever the segments
+  // make any date ("0002-01-15" on the way to 2027): a date is saved when the user leaves
+  // it or presses Enter, never while it is being typed.
+  const typedDate = (el) => el.type === "date" || el.type === "datetime-local";
+  const editors = [...document.querySelectorAll("[data-edit]")];
+  editors.forEach((el) => {
     el.dataset.sent = valueOf(el);
     const later = debounce(() => save(el), 600);
     if (el.dataset.controller) filterDependent(el);
-    if (el.tagName === "SELECT" || el.tagName === "FIELDSET" || el.type === "date" ||
-        el.type === "datetime-local") {
+    if (typedDate(el)) {
+      // Focus as its own events say: Chrome's `document.activeElement` leaves the field
+      // for a moment as a segment fills.
+      let typing = false;
+      el.addEventListener("focus", () => { typing = true; });
+      el.addEventListener("change", () => { if (!typing) save(el); });
+      el.addEventListener("blur", () => { typing = false; save(el); });
+      el.addEventListener("keydown", (event) => { if (event.key === "Enter") save(el); });
+    } else if (el.tagName === "SELECT" || el.tagName === "FIELDSET") {
       el.addEventListener("change", () => {
         if (el.dataset.controller) filterDependent(el);
         colour(el);
@@ -400,6 +427,19 @@
       el.addEventListener("input", later);
       el.addEventListener("blur", () => later.flush());
     }
+  });
+  // What was typed is sent when the page goes away (a reload, a closed tab, another app in
+  // front), not only after the typing pause; keepalive requests outlive the page.
+  const unsaved = () => editors.filter((el) => el.dataset.sent !== valueOf(el));
+  const flushEdits = () => unsaved().forEach((el) => save(el));
+  window.addEventListener("pagehide", flushEdits);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") flushEdits();
+  });
+  // A save too large for keepalive could still be cut off: the browser asks before leaving.
+  window.addEventListener("beforeunload", (event) => {
+    flushEdits();
+    if (unsafeSaves > 0) event.preventDefault();
   });
 
   const detail = document.querySelector("[data-states-url]");
