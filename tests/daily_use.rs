@@ -248,3 +248,69 @@ async fn text_typed_just_before_a_reload_is_kept() {
         b.wait_for("#account-name").await;
     }
 }
+
+/// Issue 13, 7: after CXM Sentiment was changed, the summary strip at the top still showed
+/// the old value until a reload. The strip follows the edit at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_strip_follows_an_edit_without_a_reload() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    first_account(&b, &app).await;
+    let sentiment = field("CXM_Sentiment_Picklist__c");
+    let strip_value = "return [...document.querySelectorAll('#account-summary .item')]
+        .find(i => i.querySelector('.k').textContent.trim().toLowerCase() === 'cxm sentiment')
+        ?.querySelector('.v').textContent.trim()";
+    let before = b.js(strip_value, vec![]).await;
+    let current = b
+        .css(&sentiment)
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let other = ["Green", "Yellow", "Red"]
+        .into_iter()
+        .find(|v| *v != current)
+        .unwrap();
+    assert_eq!(
+        before,
+        serde_json::json!(current),
+        "the strip shows the field"
+    );
+    // Marked, so that a reload (which would hide the bug) is seen.
+    b.js("window.__same_page = true", vec![]).await;
+    b.pick(&sentiment, other).await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let shown = b.js(strip_value, vec![]).await;
+        if shown == serde_json::json!(other) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the strip still says {shown:?} after the field became {other}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tone = b
+        .js(
+            "return [...document.querySelectorAll('#account-summary .item .pill')]
+                .map(p => p.className).join(' ')",
+            vec![],
+        )
+        .await;
+    assert!(
+        tone.as_str().unwrap().contains(&other.to_lowercase()),
+        "the pill takes the new colour: {tone}"
+    );
+    assert_eq!(
+        b.js("return window.__same_page === true", vec![]).await,
+        serde_json::json!(true),
+        "no reload"
+    );
+    b.screenshot("account-summary-after-edit-1440").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("account-summary-after-edit-390").await;
+}

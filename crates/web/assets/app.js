@@ -376,6 +376,16 @@
         CSS.escape(controller.dataset.record) + '"]').forEach(filterDependent);
   }
 
+  // The summary strip shows some of the fields the page edits: when one of them is saved,
+  // the strip is fetched again (server-rendered, escaped), so it never shows the old value.
+  async function refreshSummary(field) {
+    const strip = document.getElementById("account-summary");
+    if (!strip || !strip.dataset.fields.split(" ").includes(field)) return;
+    const html = await fragment(strip.dataset.summaryUrl);
+    const current = document.getElementById("account-summary");
+    if (html !== null && current) current.outerHTML = html;
+  }
+
   let fieldsWatched = false;
   // Saves that a page going away could cancel: too large for a keepalive request.
   let unsafeSaves = 0;
@@ -392,6 +402,7 @@
     if (unsafe) unsafeSaves--;
     if (r.ok) {
       setFieldState(key, r.data.state || null);
+      refreshSummary(el.dataset.field);
       watchFields();
     } else {
       delete el.dataset.sent;

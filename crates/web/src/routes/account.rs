@@ -37,6 +37,7 @@ use upsight_store::ChangeFilter;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/accounts/{id}", get(page))
+        .route("/accounts/{id}/summary", get(summary))
         .route("/api/accounts/{id}/states", get(states))
         .route("/api/accounts/{id}/link", post(link))
         .route("/api/accounts/{id}/sync", post(sync_one))
@@ -272,39 +273,75 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn render(d: &Detail) -> Markup {
+/// The strip's fields, by role: a relabelled field keeps its place, under its new label.
+const SUMMARY_ROLES: [Role; 6] = [
+    Role::Health,
+    Role::Sentiment,
+    Role::RenewalRisk,
+    Role::Acv,
+    Role::RenewalDate,
+    Role::Segment,
+];
+
+/// The summary strip at the top of the account. It names the fields it shows, so that the
+/// page fetches it again (`/accounts/{id}/summary`) when an edit changes one of them.
+fn summary_strip(d: &Detail, ctx: &Ctx) -> Markup {
     let a = &d.account;
-    let ctx = Ctx {
-        record: RecordRef::Account(a.id),
-        linked: a.sf_id.is_some(),
-        states: &d.states,
-        meta: d.meta.as_deref(),
-        zone: &d.zone,
-    };
-    // The strip's fields by role: a relabelled field keeps its place, under its new label.
-    let summary_item = |role: Role| {
-        let Some(def) = d.map.by_role(SObject::Account, role) else {
-            return html! {};
-        };
-        let label = &def.label;
-        let value = a.fields.get(&def.api_name);
-        let text = ctx.show(def, value);
-        let tone = (ctx.look(def).kind == ValueKind::Picklist)
-            .then(|| format::tone(value))
-            .flatten();
-        html! {
-            div.item {
-                div.k { (label) }
-                div.v {
-                    @match (text, tone) {
-                        (Some(t), Some(tone)) => span class={ "pill " (tone) } { (t) },
-                        (Some(t), None) => (t),
-                        (None, _) => span.muted { "—" },
+    let defs: Vec<_> = SUMMARY_ROLES
+        .iter()
+        .filter_map(|&role| d.map.by_role(SObject::Account, role))
+        .collect();
+    let shown: Vec<&str> = defs.iter().map(|def| def.api_name.as_str()).collect();
+    html! {
+        div.summary #account-summary data-summary-url={ "/accounts/" (a.id) "/summary" }
+            data-fields=(shown.join(" ")) {
+            @for def in &defs {
+                @let value = a.fields.get(&def.api_name);
+                @let text = ctx.show(def, value);
+                @let tone = (ctx.look(def).kind == ValueKind::Picklist)
+                    .then(|| format::tone(value))
+                    .flatten();
+                div.item {
+                    div.k { (def.label) }
+                    div.v {
+                        @match (text, tone) {
+                            (Some(t), Some(tone)) => span class={ "pill " (tone) } { (t) },
+                            (Some(t), None) => (t),
+                            (None, _) => span.muted { "—" },
+                        }
                     }
                 }
             }
         }
-    };
+    }
+}
+
+/// The summary strip alone, as the account page shows it.
+async fn summary(
+    _: SameOrigin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult<Markup> {
+    let id = parse_account_id(&id)?;
+    let st = state.clone();
+    let detail = state.run(move |engine| load(&st, engine, id)).await?;
+    Ok(summary_strip(&detail, &ctx_of(&detail)))
+}
+
+/// The editors' context of an account's page.
+fn ctx_of(d: &Detail) -> Ctx<'_> {
+    Ctx {
+        record: RecordRef::Account(d.account.id),
+        linked: d.account.sf_id.is_some(),
+        states: &d.states,
+        meta: d.meta.as_deref(),
+        zone: &d.zone,
+    }
+}
+
+fn render(d: &Detail) -> Markup {
+    let a = &d.account;
+    let ctx = ctx_of(d);
     let groups = d.map.by_category(SObject::Account);
     let group = |category: Category| {
         groups
@@ -373,16 +410,7 @@ fn render(d: &Detail) -> Markup {
                 strong { "Account Setup" } " to sync it and to write its CX fields back."
             }
         }
-        div.panel {
-            div.summary {
-                (summary_item(Role::Health))
-                (summary_item(Role::Sentiment))
-                (summary_item(Role::RenewalRisk))
-                (summary_item(Role::Acv))
-                (summary_item(Role::RenewalDate))
-                (summary_item(Role::Segment))
-            }
-        }
+        div.panel { (summary_strip(d, &ctx)) }
         div.grid.two {
             div {
                 (category_panel(Category::CxData, group(Category::CxData), a, &ctx))
