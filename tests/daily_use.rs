@@ -314,3 +314,78 @@ async fn the_summary_strip_follows_an_edit_without_a_reload() {
     b.client.set_window_size(390, 900).await.unwrap();
     b.screenshot("account-summary-after-edit-390").await;
 }
+
+/// How far the page scrolls sideways: the document's width past the viewport's, in CSS px.
+async fn sideways(b: &Browser) -> serde_json::Value {
+    b.js(
+        "const d = document.documentElement;
+         const wide = [...document.querySelectorAll('body *')]
+           .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1)
+           .slice(0, 3).map(e => e.tagName + '.' + e.className + '#' + e.id);
+         return { over: d.scrollWidth - d.clientWidth, wide };",
+        vec![],
+    )
+    .await
+}
+
+/// Issue 13, 2: at 390 px the sidebar kept 232 px and pages scrolled sideways (1,032 to
+/// 1,661 px wide). Every screen, at a phone's, a tablet's and a desktop's width, fits
+/// its viewport: nothing makes the page itself scroll sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_fits_a_phone_a_tablet_and_a_desktop() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    first_account(&b, &app).await;
+    let account = b.client.current_url().await.unwrap().path().to_owned();
+    // Something on the Pending Changes screen.
+    let notes = field("CS_Account_Notes__c");
+    b.type_into(&notes, "Renewal call booked with the new VP")
+        .await;
+    b.css("#account-name").await.click().await.unwrap();
+    b.wait_text(".field-state[data-for$=':CS_Account_Notes__c']", "")
+        .await;
+    let screens = [
+        ("accounts", "/accounts".to_owned(), None),
+        (
+            "accounts-red",
+            "/accounts?health=red&sort=acv".to_owned(),
+            None,
+        ),
+        (
+            "new-account",
+            "/accounts".to_owned(),
+            Some("#new-account-button"),
+        ),
+        ("account", account.clone(), None),
+        ("account-setup", account, Some("#account-setup-button")),
+        ("changes", "/changes".to_owned(), None),
+        ("settings", "/settings".to_owned(), None),
+        ("not-found", "/accounts/987654".to_owned(), None),
+    ];
+    let mut misfits = Vec::new();
+    for width in [390, 768, 1400] {
+        b.client.set_window_size(width, 900).await.unwrap();
+        for (name, path, open) in &screens {
+            b.goto(&app.at(path)).await;
+            b.wait_for("body").await;
+            if let Some(button) = open {
+                b.css(button).await.click().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let measured = sideways(&b).await;
+            if measured["over"].as_i64().unwrap_or(0) > 0 {
+                misfits.push(format!("{name} at {width} px: {measured}"));
+            }
+            if width != 768 {
+                b.screenshot(&format!("fit-{name}-{width}")).await;
+            }
+        }
+    }
+    assert!(
+        misfits.is_empty(),
+        "pages that scroll sideways:\n{}",
+        misfits.join("\n")
+    );
+}
