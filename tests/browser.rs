@@ -159,20 +159,20 @@ async fn demo_has_a_full_book_and_writes_back_in_one_batch() {
         json!("New exec sponsor; QBR booked")
     );
 
-    // An opportunity's CX Notes, edited in its row.
+    // An opportunity's CX Notes, edited on its card.
     let opportunity = b
-        .css("#opportunities tr[data-opportunity]")
+        .css("#opportunities [data-opportunity]")
         .await
         .attr("data-opportunity")
         .await
         .unwrap()
         .unwrap();
     let notes =
-        format!("#opportunities tr[data-opportunity='{opportunity}'] [data-field=CX_Notes__c]");
+        format!("#opportunities [data-opportunity='{opportunity}'] [data-field=CX_Notes__c]");
     b.type_into(&notes, "Champion moved to procurement").await;
     b.css("#account-name").await.click().await.unwrap();
     b.wait_text(
-        &format!("#opportunities tr[data-opportunity='{opportunity}'] .field-state[data-for$=':CX_Notes__c']"),
+        &format!("#opportunities [data-opportunity='{opportunity}'] .field-state[data-for$=':CX_Notes__c']"),
         "Pushed to Salesforce",
     )
     .await;

@@ -410,6 +410,21 @@
     }
   }
 
+  // A text area is as tall as its text, so a long note is read without an inner scrollbar
+  // and nothing is cut off; it grows as the user types and when the width changes.
+  const fit = (area) => {
+    area.style.height = "auto";
+    area.style.height = area.scrollHeight + (area.offsetHeight - area.clientHeight) + "px";
+  };
+  const areas = [...document.querySelectorAll("textarea")];
+  areas.forEach((area) => { fit(area); area.addEventListener("input", () => fit(area)); });
+  let lastWidth = window.innerWidth;
+  window.addEventListener("resize", debounce(() => {
+    if (window.innerWidth === lastWidth) return;
+    lastWidth = window.innerWidth;
+    areas.forEach(fit);
+  }, 100));
+
   // A date is typed a segment at a time, and Chrome fires `change` whenever the segments
   // make any date ("0002-01-15" on the way to 2027): a date is saved when the user leaves
   // it or presses Enter, never while it is being typed.

@@ -728,12 +728,14 @@ fn host_of(url: &str) -> String {
     crate::links::parse(url).map_or_else(String::new, |p| p.host)
 }
 
+/// Each opportunity as a card: its name, every field of the map as a label and a value
+/// (a grid that wraps to the width it has), and its write-back fields as editors. A table
+/// row had no room for thirteen fields and two long notes.
 fn opportunities_panel(d: &Detail) -> Markup {
     let opp_fields: Vec<&FieldDef> = d.map.fields_of(SObject::Opportunity).collect();
     let shown: Vec<&&FieldDef> = opp_fields
         .iter()
         .filter(|f| !f.write_back && f.api_name != "Name")
-        .take(7)
         .collect();
     let editable: Vec<&&FieldDef> = opp_fields.iter().filter(|f| f.write_back).collect();
     html! {
@@ -745,33 +747,36 @@ fn opportunities_panel(d: &Detail) -> Markup {
             @if d.opportunities.is_empty() {
                 div.empty { "No open or Closed Won opportunities." }
             } @else {
-                table {
-                    thead { tr {
-                        th { "Name" }
-                        @for f in &shown { th class=[f.field_type.is_numeric().then_some("num")] { (f.label) } }
-                        @for f in &editable { th { (f.label) } }
-                    } }
-                    tbody {
-                        @for o in &d.opportunities {
-                            @let ctx = Ctx {
-                                record: RecordRef::Opportunity(o.id),
-                                linked: true,
-                                states: &d.states,
-                                meta: d.meta.as_deref(),
-                                zone: &d.zone,
-                            };
-                            tr data-opportunity=(o.sf_id) {
-                                td.name { (o.name) }
+                div.opps {
+                    @for o in &d.opportunities {
+                        @let ctx = Ctx {
+                            record: RecordRef::Opportunity(o.id),
+                            linked: true,
+                            states: &d.states,
+                            meta: d.meta.as_deref(),
+                            zone: &d.zone,
+                        };
+                        article.opp data-opportunity=(o.sf_id) {
+                            h3.opp-name { (o.name) }
+                            dl.opp-facts {
                                 @for f in &shown {
-                                    td class=[f.field_type.is_numeric().then_some("num")] {
-                                        @match format::display_as(o.fields.get(&f.api_name), &format::Look::of(f.field_type, d.meta.as_deref().and_then(|m| m.rules(f.sobject, &f.api_name)), &d.zone)) {
-                                            Some(t) => (t),
-                                            None => span.muted { "—" },
+                                    div {
+                                        dt { (f.label) }
+                                        dd class=[f.field_type.is_numeric().then_some("num")] {
+                                            @match format::display_as(o.fields.get(&f.api_name), &format::Look::of(f.field_type, d.meta.as_deref().and_then(|m| m.rules(f.sobject, &f.api_name)), &d.zone)) {
+                                                Some(t) => (t),
+                                                None => span.muted { "—" },
+                                            }
                                         }
                                     }
                                 }
+                            }
+                            div.opp-notes {
                                 @for f in &editable {
-                                    td.opp-note { (editor(f, o.fields.get(&f.api_name), &ctx)) }
+                                    div.editable {
+                                        label for=(dom_id(ctx.record, &f.api_name)) { (f.label) }
+                                        (editor(f, o.fields.get(&f.api_name), &ctx))
+                                    }
                                 }
                             }
                         }
