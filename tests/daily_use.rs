@@ -481,3 +481,79 @@ async fn an_opportunity_shows_every_field_inside_its_panel() {
         b.screenshot(&format!("opportunities-{width}")).await;
     }
 }
+
+/// The demo's simulator, as `upsight demo` names it on stderr.
+fn demo_sim_url(app: &App) -> String {
+    let stderr = app.stderr();
+    stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("the demo names its simulator: {stderr}"))
+        .to_owned()
+}
+
+/// Issue 13, 11: renewals already past looked like any other date, and no row showed which
+/// accounts had edits waiting, failed or in conflict. The list flags both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_flags_past_due_renewals_and_edits_that_need_the_user() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let sim = demo_sim_url(&app);
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    b.goto(&app.at("/accounts")).await;
+    // Every row's renewal against today: past ones flagged, the others not.
+    let renewals = b
+        .js(
+            "const today = new Date(); today.setHours(0, 0, 0, 0);
+             const col = [...document.querySelectorAll('#accounts-table thead th')]
+               .findIndex(th => th.textContent.trim().toLowerCase().startsWith('renewal'));
+             return [...document.querySelectorAll('#accounts-table tbody tr')].map(tr => {
+               const cell = tr.cells[col];
+               const text = cell.childNodes[0] ? cell.childNodes[0].textContent.trim() : '';
+               const when = Date.parse(text);
+               return { text, past: !isNaN(when) && when < today.getTime(),
+                        flagged: !!cell.querySelector('[data-flag=past-due]') };
+             });",
+            vec![],
+        )
+        .await;
+    let renewals = renewals.as_array().unwrap();
+    assert!(
+        renewals.iter().any(|r| r["past"] == true),
+        "the demo's book has a renewal already past: {renewals:?}"
+    );
+    for r in renewals {
+        assert_eq!(r["past"], r["flagged"], "{r}");
+    }
+
+    // A colleague changes a field in Salesforce; the CSM edits it too: a conflict.
+    first_account(&b, &app).await;
+    let sf_id = b.text("#account-sf-id").await;
+    let local = b.client.current_url().await.unwrap().path().to_owned();
+    let local_id = local.rsplit('/').next().unwrap().to_owned();
+    let (status, body) = crate::browser_support::sim_admin(
+        &sim,
+        "PATCH",
+        &format!("/records/Account/{sf_id}"),
+        Some(serde_json::json!({"CS_Account_Notes__c": "Written by a colleague"})),
+    );
+    assert_eq!(status, 204, "{body}");
+    let notes = field("CS_Account_Notes__c");
+    b.type_into(&notes, "Written in upsight").await;
+    b.css("#account-name").await.click().await.unwrap();
+    b.wait_text(".field-state[data-for$=':CS_Account_Notes__c']", "Conflict")
+        .await;
+    b.goto(&app.at("/accounts")).await;
+    let flag =
+        format!("#accounts-table a[href='/accounts/{local_id}'] ~ .flags [data-flag=conflict]");
+    let text = b.wait_text(&flag, "conflict").await;
+    assert_eq!(text, "1 conflict");
+    let href = b.css(&flag).await.attr("href").await.unwrap().unwrap();
+    assert_eq!(href, format!("/changes?status=conflict&account={local_id}"));
+    // Only that account is flagged.
+    assert_eq!(b.count("#accounts-table .flags").await, 1);
+    b.screenshot("list-flags-1400").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("list-flags-390").await;
+}

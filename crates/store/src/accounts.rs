@@ -50,6 +50,16 @@ pub struct AccountRow {
     pub synced_at: Option<String>,
     pub sf_missing_since: Option<String>,
     pub fields: FieldValues,
+    /// The account's edits (its opportunities' too) that still need the user or a push.
+    pub open: OpenEdits,
+}
+
+/// How many of an account's change-log entries are in each open status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct OpenEdits {
+    pub pending: usize,
+    pub failed: usize,
+    pub conflicts: usize,
 }
 
 /// How the accounts list is ordered. Every order puts empty values (missing, JSON null or
@@ -531,15 +541,25 @@ fn account_rows(
     let extracts: String = (0..fields.len())
         .map(|i| format!(", a.fields -> ?{}", i + 1))
         .collect();
+    // Each count is one range of the `change_log_by_account` index.
+    let open: String = ["pending", "failed", "conflict"]
+        .iter()
+        .map(|status| {
+            format!(
+                ", (SELECT count(*) FROM change_log c WHERE c.account_id = a.id \
+                 AND c.status = '{status}')"
+            )
+        })
+        .collect();
     let sql = match only {
         None => format!(
-            "SELECT a.id, a.sf_id, a.name, a.synced_at, a.sf_missing_since{extracts}
+            "SELECT a.id, a.sf_id, a.name, a.synced_at, a.sf_missing_since{open}{extracts}
              FROM account a ORDER BY a.name COLLATE NOCASE, a.id"
         ),
         Some(ids) => {
             params.push(encode(ids)?.into());
             format!(
-                "SELECT a.id, a.sf_id, a.name, a.synced_at, a.sf_missing_since{extracts}
+                "SELECT a.id, a.sf_id, a.name, a.synced_at, a.sf_missing_since{open}{extracts}
                  FROM json_each(?{n}) AS j JOIN account a ON a.id = j.value ORDER BY j.key",
                 n = params.len()
             )
@@ -549,8 +569,9 @@ fn account_rows(
     let rows = stmt.query_map(rusqlite::params_from_iter(&params), |row| {
         let mut values = Vec::with_capacity(fields.len());
         for i in 0..fields.len() {
-            values.push(row.get::<_, Option<String>>(5 + i)?);
+            values.push(row.get::<_, Option<String>>(8 + i)?);
         }
+        let count = |i: usize| row.get::<_, i64>(i).map(|n| n as usize);
         Ok((
             AccountRow {
                 id: AccountId(row.get(0)?),
@@ -559,6 +580,11 @@ fn account_rows(
                 synced_at: row.get(3)?,
                 sf_missing_since: row.get(4)?,
                 fields: FieldValues::new(),
+                open: OpenEdits {
+                    pending: count(5)?,
+                    failed: count(6)?,
+                    conflicts: count(7)?,
+                },
             },
             optional_sf_id_at(row, 1),
             values,

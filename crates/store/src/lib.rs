@@ -21,6 +21,7 @@ mod sync_runs;
 
 pub use accounts::{
     AccountFilter, AccountPage, AccountQuery, AccountRow, AccountSort, Created, NewAccount,
+    OpenEdits,
 };
 pub use changes::{
     ChangeFilter, ChangePage, ChangeRow, Edit, EditOutcome, ProtectedFields, PushResult,

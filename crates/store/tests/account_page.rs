@@ -558,3 +558,65 @@ fn field_names_are_validated_before_they_reach_sql() {
         ));
     }
 }
+
+/// Issue 13, 11: the list hid which accounts have edits that need a push or the user. Each
+/// row counts its open entries by status; pushed and reverted ones are not open.
+#[test]
+fn each_row_counts_its_pending_failed_and_conflicting_edits() {
+    use upsight_core::RecordRef;
+    use upsight_store::{Edit, EditOutcome, OpenEdits};
+    let mut store = book();
+    let ids: Vec<_> = store
+        .account_page(&query())
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| (r.name.clone(), r.id))
+        .collect();
+    let id_of = |name: &str| ids.iter().find(|(n, _)| n == name).unwrap().1;
+    let mut edit = |name: &str, field: &str| {
+        let outcome = store
+            .record_edit(&Edit {
+                record: RecordRef::Account(id_of(name)),
+                field: field.into(),
+                value: json!(format!("{name} {field}")),
+            })
+            .unwrap();
+        match outcome {
+            EditOutcome::Opened(entry) => entry,
+            other => panic!("{other:?}"),
+        }
+    };
+    edit("Acme 100% Corp", "CS_Account_Notes__c");
+    edit("Acme 100% Corp", "Customer_Health__c");
+    let beta_notes = edit("beta_works", "CS_Account_Notes__c");
+    let beta_health = edit("beta_works", "Customer_Health__c");
+    let zeta_notes = edit("Zeta", "CS_Account_Notes__c");
+    store
+        .record_push_failure(&beta_notes, "STRING_TOO_LONG", "too long")
+        .unwrap();
+    store
+        .record_conflict(beta_health.id, &json!("Green"))
+        .unwrap();
+    store.record_push_success(&zeta_notes).unwrap();
+    let page = store.account_page(&query()).unwrap();
+    let open = |name: &str| page.rows.iter().find(|r| r.name == name).unwrap().open;
+    assert_eq!(
+        open("Acme 100% Corp"),
+        OpenEdits {
+            pending: 2,
+            failed: 0,
+            conflicts: 0
+        }
+    );
+    assert_eq!(
+        open("beta_works"),
+        OpenEdits {
+            pending: 0,
+            failed: 1,
+            conflicts: 1
+        }
+    );
+    assert_eq!(open("Zeta"), OpenEdits::default(), "pushed is not open");
+    assert_eq!(open("acme two"), OpenEdits::default());
+}

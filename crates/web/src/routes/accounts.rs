@@ -125,11 +125,16 @@ pub struct ListPage {
     pub columns: Vec<(Column, Option<(String, FieldType)>)>,
     /// Each column's header, from the field map.
     pub headers: Vec<(Column, String)>,
+    /// Today in the user's time zone: a renewal before it is past due.
+    pub today: jiff::civil::Date,
 }
 
 /// Searches, filters, sorts and slices the accounts for `query`, in SQL.
 pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineError> {
     let map = engine.field_map();
+    let today = jiff::Timestamp::now()
+        .to_zoned(engine.edits().time_zone())
+        .date();
     let columns: Vec<_> = Column::ALL.iter().map(|&c| (c, c.field(&map))).collect();
     let headers: Vec<_> = Column::ALL.iter().map(|&c| (c, c.header(&map))).collect();
     let field_of = |column: Column| {
@@ -165,6 +170,7 @@ pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineE
             pages: 1,
             columns,
             headers,
+            today,
         });
     }
     let sort = match Column::from_key(&query.sort).and_then(|c| Some((c, field_of(c)?))) {
@@ -211,6 +217,7 @@ pub fn load_page(engine: &Engine, query: &ListQuery) -> Result<ListPage, EngineE
         pages,
         columns,
         headers,
+        today,
     })
 }
 
@@ -335,7 +342,7 @@ pub fn render_list(page: &ListPage, query: &ListQuery) -> Markup {
                         }
                     } }
                     tbody {
-                        @for row in &page.rows { (render_row(row, &page.columns)) }
+                        @for row in &page.rows { (render_row(row, &page.columns, page.today)) }
                     }
                 }
                 div.pager {
@@ -359,7 +366,16 @@ pub fn render_list(page: &ListPage, query: &ListQuery) -> Markup {
     }
 }
 
-fn render_row(row: &AccountRow, columns: &[(Column, Option<(String, FieldType)>)]) -> Markup {
+/// "1 edit", "2 edits": the count and the noun, singular or plural.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn render_row(
+    row: &AccountRow,
+    columns: &[(Column, Option<(String, FieldType)>)],
+    today: jiff::civil::Date,
+) -> Markup {
     let cell = |column: Column| {
         let (api, ty) = match columns.iter().find(|(c, _)| *c == column) {
             Some((_, Some((api, ty)))) => (api.as_str(), *ty),
@@ -375,6 +391,24 @@ fn render_row(row: &AccountRow, columns: &[(Column, Option<(String, FieldType)>)
                 } }
             },
             Column::Acv => html! { td.num { (text.unwrap_or_else(|| "—".into())) } },
+            // A renewal date already gone by is what a CSM must see first.
+            Column::Renewal if ty == FieldType::Date => {
+                let past = value
+                    .and_then(|v| v.as_str())
+                    .and_then(|d| d.get(..10)?.parse::<jiff::civil::Date>().ok())
+                    .is_some_and(|d| d < today);
+                html! {
+                    td {
+                        @match text {
+                            Some(t) => {
+                                (t)
+                                @if past { " " span.flag.bad data-flag="past-due" { "Past due" } }
+                            },
+                            None => span.muted { "—" },
+                        }
+                    }
+                }
+            }
             _ => html! { td { @match text { Some(t) => (t), None => span.muted { "—" } } } },
         }
     };
@@ -384,6 +418,29 @@ fn render_row(row: &AccountRow, columns: &[(Column, Option<(String, FieldType)>)
                 a href={ "/accounts/" (row.id) } { (row.name) }
                 @if row.sf_id.is_none() { div.sub { "Local only" } }
                 @else if row.sf_missing_since.is_some() { div.sub.error-text { "Not returned by Salesforce" } }
+                @let open = row.open;
+                @if open.conflicts + open.failed + open.pending > 0 {
+                    div.flags {
+                        @if open.conflicts > 0 {
+                            a.flag.conflict data-flag="conflict"
+                                href={ "/changes?status=conflict&account=" (row.id) } {
+                                (counted(open.conflicts, "conflict", "conflicts"))
+                            }
+                        }
+                        @if open.failed > 0 {
+                            a.flag.bad data-flag="failed"
+                                href={ "/changes?status=failed&account=" (row.id) } {
+                                (counted(open.failed, "failed push", "failed pushes"))
+                            }
+                        }
+                        @if open.pending > 0 {
+                            a.flag.pending data-flag="pending"
+                                href={ "/changes?status=pending&account=" (row.id) } {
+                                (counted(open.pending, "edit to push", "edits to push"))
+                            }
+                        }
+                    }
+                }
             }
             (cell(Column::Segment))
             (cell(Column::Health))
