@@ -557,3 +557,48 @@ async fn the_list_flags_past_due_renewals_and_edits_that_need_the_user() {
     b.client.set_window_size(390, 900).await.unwrap();
     b.screenshot("list-flags-390").await;
 }
+
+/// Issue 13, 10: Settings showed the transport and millisecond fields to a CSM. They are
+/// under "Advanced", folded, and open when the user asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_keeps_the_engineers_settings_under_advanced() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    b.goto(&app.at("/settings")).await;
+    let visible = |selector: &'static str| {
+        let b = &b;
+        async move {
+            b.js(
+                "return document.querySelector(arguments[0]).checkVisibility()",
+                vec![serde_json::json!(selector)],
+            )
+            .await
+                == serde_json::json!(true)
+        }
+    };
+    assert!(
+        visible("#time_zone").await,
+        "the CSM's settings are in view"
+    );
+    for engineer in ["#transport", "#push_delay_ms", "#push_max_delay_ms"] {
+        assert!(!visible(engineer).await, "{engineer} is folded away");
+    }
+    let shown = b.text("#settings-form").await;
+    assert!(!shown.contains("Milliseconds"), "{shown}");
+    b.css("#advanced-settings summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    for engineer in ["#transport", "#push_delay_ms", "#push_max_delay_ms"] {
+        assert!(visible(engineer).await, "{engineer} shows under Advanced");
+    }
+    let show = "document.querySelector('#advanced-settings').scrollIntoView()";
+    b.js(show, vec![]).await;
+    b.screenshot("settings-advanced-1400").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.js(show, vec![]).await;
+    b.screenshot("settings-advanced-390").await;
+}

@@ -176,10 +176,62 @@ pub fn last_sync_line(run: Option<&SyncRun>) -> Markup {
                 @match run.status {
                     SyncRunStatus::Succeeded => div.ok { "✓ " (updated) " account" (plural) " updated" },
                     SyncRunStatus::Partial => div.bad { "⚠ " (updated) " updated, with warnings" },
-                    SyncRunStatus::Failed => div.bad { "✕ Sync failed" },
+                    // Why, in the engine's words behind a toggle, and what to do.
+                    SyncRunStatus::Failed => {
+                        div.bad { "✕ The sync did not finish. Press Sync to try again." }
+                        @if let Some(reason) = run.errors.first().and_then(|e| e["message"].as_str()) {
+                            details.sync-reason {
+                                summary { "Details" }
+                                div { (reason) }
+                            }
+                        }
+                    },
                     SyncRunStatus::Running => div { "Running…" },
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use upsight_core::SyncRunId;
+    use upsight_store::SyncKind;
+
+    fn run(status: SyncRunStatus, errors: Vec<serde_json::Value>) -> SyncRun {
+        SyncRun {
+            id: SyncRunId(1),
+            kind: SyncKind::Full,
+            status,
+            started_at: "2026-12-01T10:00:00Z".into(),
+            finished_at: Some("2026-12-01T10:00:05Z".into()),
+            counts: BTreeMap::from([("accounts_updated".to_owned(), 1)]),
+            warnings: Vec::new(),
+            errors,
+        }
+    }
+
+    /// Issue 13, 3: a failed sync left "✕ Sync failed" with no reason and no way on. The
+    /// line says what to do, and keeps the reason behind a toggle.
+    #[test]
+    fn a_failed_sync_says_why_behind_a_toggle_and_what_to_do() {
+        let reason = "Salesforce did not answer within 120 s";
+        let html = last_sync_line(Some(&run(
+            SyncRunStatus::Failed,
+            vec![serde_json::json!({"kind": "timeout", "message": reason})],
+        )))
+        .into_string();
+        assert!(html.contains("Press Sync to try again"), "{html}");
+        let details = html.split("<details").nth(1).expect("a details toggle");
+        assert!(details.contains(reason), "{html}");
+        // Without a recorded reason there is nothing to toggle, but the way on stays.
+        let html = last_sync_line(Some(&run(SyncRunStatus::Failed, vec![]))).into_string();
+        assert!(html.contains("Press Sync to try again"), "{html}");
+        assert!(!html.contains("<details"), "{html}");
+        // One account is "1 account".
+        let html = last_sync_line(Some(&run(SyncRunStatus::Succeeded, vec![]))).into_string();
+        assert!(html.contains("1 account updated"), "{html}");
     }
 }

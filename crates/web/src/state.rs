@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use upsight_core::ChangeStatus;
 use upsight_engine::pusher::{Pusher, PusherStatus};
 use upsight_engine::{ApiUsageView, Engine, EngineError, OrgMeta};
+use upsight_store::{SyncKind, SyncRun, SyncRunStatus};
 
 /// How the app is run.
 #[derive(Debug, Clone)]
@@ -175,16 +176,29 @@ impl AppState {
     }
 }
 
+/// The run the sidebar's "Last sync" line is about: the last full sync, which is what the
+/// Sync button runs. Adding an account or syncing one from its page is not the book's
+/// sync; it stands in only until a full sync has run.
+fn last_sync_to_show(store: &upsight_store::Store) -> Result<Option<SyncRun>, AppError> {
+    let full = store
+        .last_finished_sync_run(SyncKind::Full)
+        .map_err(EngineError::from)?;
+    if full.is_some() {
+        return Ok(full);
+    }
+    Ok(store
+        .recent_sync_runs(10)
+        .map_err(EngineError::from)?
+        .into_iter()
+        .find(|run| run.status != SyncRunStatus::Running))
+}
+
 /// The counts and last run the sidebar shows.
 pub fn sidebar(engine: &Engine, demo: Option<String>) -> Result<Sidebar, AppError> {
     let store = engine.reader();
     let counts = store.change_counts().map_err(EngineError::from)?;
     let count = |s| counts.get(&s).copied().unwrap_or(0);
-    let last_sync = store
-        .recent_sync_runs(1)
-        .map_err(EngineError::from)?
-        .into_iter()
-        .next();
+    let last_sync = last_sync_to_show(&store)?;
     drop(store);
     Ok(Sidebar {
         pending: count(ChangeStatus::Pending),
@@ -195,4 +209,53 @@ pub fn sidebar(engine: &Engine, demo: Option<String>) -> Result<Sidebar, AppErro
         push_paused: None,
         demo,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use upsight_engine::EngineOptions;
+    use upsight_store::{SyncRunEnd, SyncRunReport};
+
+    fn finish(engine: &Engine, kind: SyncKind, end: SyncRunEnd, updated: i64) {
+        let mut store = engine.store();
+        let id = store.start_sync_run(kind).unwrap();
+        store
+            .finish_sync_run(
+                id,
+                &SyncRunReport {
+                    end,
+                    counts: BTreeMap::from([("accounts_updated".to_owned(), updated)]),
+                    warnings: Vec::new(),
+                    errors: Vec::new(),
+                },
+            )
+            .unwrap();
+    }
+
+    /// Issue 13, 10: adding one account replaced the sidebar's full-sync line with
+    /// "✓ 1 account updated". The line is the book's last full sync; an add or one
+    /// account's sync stands in only until there has been one.
+    #[test]
+    fn the_sidebar_shows_the_last_full_sync_not_an_add() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = EngineOptions::new(dir.path().join("upsight.db"));
+        options.config_path = Some(dir.path().join("no-config.toml"));
+        let engine = Engine::open(options).unwrap();
+        finish(&engine, SyncKind::Add, SyncRunEnd::Succeeded, 3);
+        let shown = sidebar(&engine, None).unwrap().last_sync.unwrap();
+        assert_eq!(
+            (shown.kind, shown.counts["accounts_updated"]),
+            (SyncKind::Add, 3)
+        );
+        finish(&engine, SyncKind::Full, SyncRunEnd::Succeeded, 30);
+        finish(&engine, SyncKind::Add, SyncRunEnd::Succeeded, 1);
+        finish(&engine, SyncKind::Account, SyncRunEnd::Failed, 0);
+        let shown = sidebar(&engine, None).unwrap().last_sync.unwrap();
+        assert_eq!(
+            (shown.kind, shown.counts["accounts_updated"]),
+            (SyncKind::Full, 30)
+        );
+    }
 }

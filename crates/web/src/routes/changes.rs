@@ -276,11 +276,25 @@ fn value_text(value: &Value, look: &format::Look) -> String {
     format::display_as(Some(value), look).unwrap_or_else(|| "—".to_owned())
 }
 
-/// What an action did, for the page's toast.
-fn outcome(entry: &ChangeEntry, report: Option<&PushReport>) -> Json<Value> {
-    let (message, bad) = match entry.status {
+/// What an action did, for the page's toast, in the words of the button pressed.
+fn outcome(action: &str, entry: &ChangeEntry, report: Option<&PushReport>) -> Json<Value> {
+    let (message, bad) = outcome_message(action, entry, report);
+    Json(json!({ "status": entry.status.as_str(), "message": message, "bad": bad }))
+}
+
+fn outcome_message(
+    action: &str,
+    entry: &ChangeEntry,
+    report: Option<&PushReport>,
+) -> (String, bool) {
+    match entry.status {
         ChangeStatus::Pushed => ("Pushed to Salesforce.".to_owned(), false),
-        ChangeStatus::Reverted => ("Reverted.".to_owned(), false),
+        // Taking theirs is not undoing an edit: the user chose Salesforce's value.
+        ChangeStatus::Reverted if action == "take-theirs" => (
+            "Kept Salesforce's value; your edit is set aside.".to_owned(),
+            false,
+        ),
+        ChangeStatus::Reverted => ("Your edit is undone.".to_owned(), false),
         ChangeStatus::Failed => (
             format!(
                 "Salesforce refused it again: {}",
@@ -296,8 +310,7 @@ fn outcome(entry: &ChangeEntry, report: Option<&PushReport>) -> Json<Value> {
             Some(e) => (format!("Not pushed yet: {}", e.message), true),
             None => ("Queued for the next push.".to_owned(), false),
         },
-    };
-    Json(json!({ "status": entry.status.as_str(), "message": message, "bad": bad }))
+    }
 }
 
 async fn act(
@@ -308,6 +321,7 @@ async fn act(
         id.parse()
             .map_err(|_| AppError::NotFound(format!("There is no change {id:?}.")))?,
     );
+    let pressed = action.clone();
     let result = state
         .run(move |engine| {
             Ok(match action.as_str() {
@@ -319,7 +333,7 @@ async fn act(
             }?)
         })
         .await?;
-    Ok(outcome(&result.0, result.1.as_ref()))
+    Ok(outcome(&pressed, &result.0, result.1.as_ref()))
 }
 
 async fn retry_all(State(state): State<AppState>) -> ApiResult<Json<Value>> {
@@ -344,4 +358,42 @@ async fn retry_all(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({ "message": message, "bad": failed > 0 || report.error.is_some() }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use upsight_core::RecordRef;
+    use upsight_store::{Edit, EditOutcome, NewAccount, Store};
+
+    /// Issue 13, 10: "Take theirs" toasted "Reverted.", as if the user had undone an edit.
+    /// Each button's toast names what it did.
+    #[test]
+    fn taking_theirs_does_not_say_reverted() {
+        let mut store = Store::open_in_memory().unwrap();
+        let account = store
+            .create_account(&NewAccount {
+                name: "Acme".into(),
+                ..NewAccount::default()
+            })
+            .unwrap();
+        let EditOutcome::Opened(mut entry) = store
+            .record_edit(&Edit {
+                record: RecordRef::Account(account.id),
+                field: "CS_Account_Notes__c".into(),
+                value: json!("mine"),
+            })
+            .unwrap()
+        else {
+            panic!("an entry")
+        };
+        entry.status = ChangeStatus::Reverted;
+        let (theirs, bad) = outcome_message("take-theirs", &entry, None);
+        assert!(!bad);
+        assert!(!theirs.to_lowercase().contains("revert"), "{theirs}");
+        assert!(theirs.contains("Salesforce's value"), "{theirs}");
+        let (undone, _) = outcome_message("revert", &entry, None);
+        assert!(undone.contains("undone"), "{undone}");
+    }
 }

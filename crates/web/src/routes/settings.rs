@@ -233,6 +233,8 @@ fn render(
             .filter(|e| e.field == field)
             .map(|e| e.message.clone())
     };
+    let advanced_error = error
+        .is_some_and(|e| ["transport", "push_delay_ms", "push_max_delay_ms"].contains(&e.field));
     let current_path = settings.sf_path.as_ref().map(|p| p.display().to_string());
     let usable: Vec<_> = view
         .discovery
@@ -348,29 +350,6 @@ fn render(
                     @if let Some(m) = err("target_org") { div.form-error { (m) } }
                     @if let Some(note) = source_note(SettingKey::TargetOrg) { div.hint { (note) } }
                 }
-                label for="transport" { "Transport" }
-                div {
-                    select #transport name="transport" {
-                        @for kind in TransportKind::ALL {
-                            @let value = kind.to_string();
-                            option value=(value) selected[transport == value] { (kind.label()) }
-                        }
-                    }
-                    @if let Some(m) = err("transport") { div.form-error { (m) } }
-                    @if let Some(note) = source_note(SettingKey::Transport) { div.hint { (note) } }
-                }
-                label for="push_delay_ms" { "Push after quiet time" }
-                div {
-                    input #push_delay_ms type="number" name="push_delay_ms" min="0" step="100" value=(delay);
-                    div.hint { "Milliseconds without a new edit before edits are pushed (batched)." }
-                    @if let Some(m) = err("push_delay_ms") { div.form-error { (m) } }
-                }
-                label for="push_max_delay_ms" { "Push at the latest after" }
-                div {
-                    input #push_max_delay_ms type="number" name="push_max_delay_ms" min="0" step="100" value=(max_delay);
-                    div.hint { "Milliseconds after the first pending edit, even while you keep typing." }
-                    @if let Some(m) = err("push_max_delay_ms") { div.form-error { (m) } }
-                }
                 label for="time_zone" { "Time zone" }
                 div {
                     input #time_zone type="text" name="time_zone" value=(zone) list="time-zones"
@@ -383,6 +362,36 @@ fn render(
                     }
                     @if let Some(m) = err("time_zone") { div.form-error { (m) } }
                     @if let Some(note) = source_note(SettingKey::TimeZone) { div.hint { (note) } }
+                }
+                // How upsight talks to Salesforce and when it pushes: an engineer's
+                // settings, folded away (open when one of them needs fixing).
+                details.advanced #advanced-settings open[advanced_error] {
+                    summary { "Advanced" }
+                    div.settings-grid {
+                    label for="transport" { "Transport" }
+                    div {
+                        select #transport name="transport" {
+                            @for kind in TransportKind::ALL {
+                                @let value = kind.to_string();
+                                option value=(value) selected[transport == value] { (kind.label()) }
+                            }
+                        }
+                        @if let Some(m) = err("transport") { div.form-error { (m) } }
+                        @if let Some(note) = source_note(SettingKey::Transport) { div.hint { (note) } }
+                    }
+                    label for="push_delay_ms" { "Push after quiet time" }
+                    div {
+                        input #push_delay_ms type="number" name="push_delay_ms" min="0" step="100" value=(delay);
+                        div.hint { "Milliseconds without a new edit before edits are pushed (batched)." }
+                        @if let Some(m) = err("push_delay_ms") { div.form-error { (m) } }
+                    }
+                    label for="push_max_delay_ms" { "Push at the latest after" }
+                    div {
+                        input #push_max_delay_ms type="number" name="push_max_delay_ms" min="0" step="100" value=(max_delay);
+                        div.hint { "Milliseconds after the first pending edit, even while you keep typing." }
+                        @if let Some(m) = err("push_max_delay_ms") { div.form-error { (m) } }
+                    }
+                    }
                 }
                 span {}
                 div { button.primary #save-settings type="submit" { "Save settings" } }
