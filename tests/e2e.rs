@@ -14,6 +14,7 @@ mod writeback_support;
 
 mod api_budget;
 mod browser;
+mod cli_daily_use;
 mod cli_output;
 mod daily_use;
 mod fault_matrix;

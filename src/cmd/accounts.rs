@@ -51,6 +51,9 @@ pub enum AccountsCommand {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).multiple(true))]
 pub struct AddArgs {
+    /// Account Ids or record URLs (`upsight accounts add 001… https://…/view`).
+    #[arg(value_name = "ID_OR_URL", group = "source")]
+    pub ids: Vec<String>,
     /// An Account Id or record URL; repeat for several.
     #[arg(long = "sf-id", value_name = "ID_OR_URL", group = "source")]
     pub sf_ids: Vec<String>,
@@ -58,7 +61,7 @@ pub struct AddArgs {
     #[arg(long = "sf-id-file", value_name = "PATH", group = "source")]
     pub sf_id_file: Option<PathBuf>,
     /// Create a local account with this name and no Salesforce Id.
-    #[arg(long, group = "source", conflicts_with_all = ["sf_ids", "sf_id_file"])]
+    #[arg(long, group = "source", conflicts_with_all = ["ids", "sf_ids", "sf_id_file"])]
     pub name: Option<String>,
 }
 
@@ -119,6 +122,13 @@ fn list(engine: &Engine, json: bool) -> Result<u8, EngineError> {
             .collect();
         print_json(&out);
     } else {
+        if rows.is_empty() {
+            outln!(
+                "No accounts yet. Add the accounts in your book from Salesforce with \
+                 `upsight accounts add ID_OR_URL` (an Account Id or its Salesforce page's address), \
+                 or create one by hand with `upsight accounts add --name NAME`."
+            );
+        }
         for r in &rows {
             outln!(
                 "{:>5}  {:<18}  {}{}",
@@ -282,7 +292,8 @@ fn add(engine: &Engine, json: bool, args: AddArgs) -> Result<u8, EngineError> {
     if let Some(name) = args.name {
         return new(engine, json, &name);
     }
-    let mut inputs = args.sf_ids;
+    let mut inputs = args.ids;
+    inputs.extend(args.sf_ids);
     if let Some(path) = &args.sf_id_file {
         inputs.extend(read_id_file(path)?);
     }

@@ -48,6 +48,11 @@ pub fn print_json(value: &impl Serialize) {
     }
 }
 
+/// "1 account", "2 accounts": `n` and the noun in the number it takes.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Writes one line of human text on stdout (what [`outln!`] expands to).
 pub fn write_line(args: fmt::Arguments<'_>) {
     if stdout_failed() {

@@ -54,16 +54,16 @@ pub fn report_line(report: &PushReport) -> String {
     );
     if report.rechecks > 0 {
         line.push_str(&format!(
-            "\n{} record(s) changed in Salesforce during the push and were checked again \
-             before writing",
-            report.rechecks
+            "\n{} changed in Salesforce during the push and {} checked again before writing",
+            super::output::counted(report.rechecks as u64, "record", "records"),
+            if report.rechecks == 1 { "was" } else { "were" }
         ));
     }
     if report.split_requests > 0 {
         line.push_str(&format!(
             "\nSalesforce refused a whole request for one value, so it was sent again in \
-             parts ({} more request(s)): only the record(s) with that value failed",
-            report.split_requests
+             parts ({} more): only the records with that value failed",
+            super::output::counted(report.split_requests as u64, "request", "requests")
         ));
     }
     if let Some(error) = &report.error {

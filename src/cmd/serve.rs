@@ -114,8 +114,12 @@ pub fn serve(
     let since = *stop_at.get().unwrap_or(&Instant::now());
     if stopped.dropped_connections > 0 {
         eprintln!(
-            "upsight: dropped {} connection(s) that had not finished within {} s",
-            stopped.dropped_connections,
+            "upsight: dropped {} that had not finished within {} s",
+            super::output::counted(
+                stopped.dropped_connections as u64,
+                "connection",
+                "connections"
+            ),
             DRAIN.as_secs()
         );
     }
@@ -237,7 +241,8 @@ fn watch_signals(
         eprintln!("upsight: stopping at once");
         if let Some(n) = report_pending(&db, Duration::from_millis(800)).filter(|n| *n > 0) {
             eprintln!(
-                "upsight: {n} edit(s) still pending, not pushed because you stopped upsight; {}",
+                "upsight: {} still pending, not pushed because you stopped upsight; {}",
+                super::output::counted(n as u64, "edit", "edits"),
                 kept.after_second_signal()
             );
         }
@@ -281,7 +286,10 @@ fn report_pending(db: &Path, within: Duration) -> Option<usize> {
         let detail = match (&entry.error_message, entry.attempts) {
             (Some(message), _) => format!(": {message}"),
             (None, 0) => ": not sent yet".to_owned(),
-            (None, n) => format!(": {n} attempt(s), no answer recorded"),
+            (None, n) => format!(
+                ": {}, no answer recorded",
+                super::output::counted(n as u64, "attempt", "attempts")
+            ),
         };
         eprintln!("  pending: {kind} {id} {}{detail}", entry.field);
     }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use clap::Args;
 use upsight_engine::{Engine, EngineError, Phase, Progress, SyncSummary};
 
-use super::output::print_json;
+use super::output::{counted, print_json};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -25,7 +25,16 @@ pub fn run(engine: &Engine, json: bool, args: SyncArgs) -> Result<u8, EngineErro
             let account = engine.accounts().resolve_account(reference)?;
             engine.sync().sync_account(account.id, &report)
         }
-        None => engine.sync().sync_all(&report),
+        None => {
+            if !json && engine.accounts().linked_count()? == 0 {
+                outln!(
+                    "No accounts to sync: none of upsight's accounts is linked to Salesforce yet.\n\
+                     Add the accounts in your book with `upsight accounts add ID_OR_URL` (an Account Id or its Salesforce page's address)."
+                );
+                return Ok(0);
+            }
+            engine.sync().sync_all(&report)
+        }
     };
     bar.clear();
     let summary = summary?;
@@ -65,15 +74,30 @@ fn missing_lines(missing: &[upsight_engine::sync::MissingAccount]) -> Vec<String
 
 pub fn print_human(s: &SyncSummary) {
     outln!(
-        "{} {} account(s) ({} changed), {} opportunit(y/ies) upserted, {} removed, {} sf call(s){}, {} API call(s), {} ms",
-        if s.joined { "Joined a running sync:" } else { "Synced" },
-        s.accounts_updated,
+        "{} {} ({} changed), {} upserted, {} removed, {}{}, {}, {} ms",
+        if s.joined {
+            "Joined a running sync:"
+        } else {
+            "Synced"
+        },
+        counted(s.accounts_updated as u64, "account", "accounts"),
         s.accounts_changed,
-        s.opportunities_upserted,
+        counted(
+            s.opportunities_upserted as u64,
+            "opportunity",
+            "opportunities"
+        ),
         s.opportunities_removed,
-        s.sf_calls,
-        if s.http_requests > 0 { format!(", {} HTTP request(s)", s.http_requests) } else { String::new() },
-        s.api_calls,
+        counted(s.sf_calls, "sf call", "sf calls"),
+        if s.http_requests > 0 {
+            format!(
+                ", {}",
+                counted(s.http_requests, "HTTP request", "HTTP requests")
+            )
+        } else {
+            String::new()
+        },
+        counted(s.api_calls, "API call", "API calls"),
         s.duration_ms,
     );
     if let Some(warning) = s.api_usage.as_ref().and_then(|u| u.warning.as_deref()) {

@@ -172,6 +172,13 @@ impl Db {
 
     /// The binary with this database, org and transport; `--json` is added.
     pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.plain_command(args);
+        cmd.arg("--json");
+        cmd
+    }
+
+    /// The binary as a person types it, without `--json`.
+    fn plain_command(&self, args: &[&str]) -> Command {
         let mut cmd = upsight_command(
             env!("CARGO_BIN_EXE_upsight"),
             &self.envs,
@@ -182,11 +189,13 @@ impl Db {
         if let Some(sf) = &self.sf_path {
             cmd.env("UPSIGHT_SF_PATH", sf);
         }
-        cmd.args(args)
-            .arg("--json")
-            .arg("--target-org")
-            .arg(&self.alias);
+        cmd.args(args).arg("--target-org").arg(&self.alias);
         cmd
+    }
+
+    /// Runs as a person types it: the text they read, not JSON.
+    pub fn run_text(&self, args: &[&str]) -> Run {
+        run_command(self.plain_command(args))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

@@ -99,6 +99,11 @@ impl<'a> Accounts<'a> {
             .ok_or_else(|| EngineError::AccountNotFound(reference.to_owned()))
     }
 
+    /// How many local accounts are linked to Salesforce: what a full sync would query.
+    pub fn linked_count(&self) -> Result<usize> {
+        Ok(self.shared.store().linked_accounts()?.len())
+    }
+
     /// Every local account with the list's key fields, by name.
     pub fn list_accounts(&self) -> Result<Vec<AccountRow>> {
         let map = self.shared.field_map();

@@ -233,7 +233,7 @@ fn at_95_percent_the_sidebar_says_background_pushes_wait_and_offers_push_now() {
     let (code, page) = server.get("/settings");
     assert_eq!(code, 200, "{page}");
     let panel = page.split("id=\"api-usage-panel\"").nth(1).unwrap();
-    assert!(panel.contains("2 edit(s) wait for Push now"), "{page}");
+    assert!(panel.contains("2 edits wait for Push now"), "{page}");
     assert!(!panel.contains("Not seen yet"), "{page}");
     // The pusher never tried (with no sf, a push would have failed and said so).
     let pusher = server.pusher.as_ref().unwrap().status();

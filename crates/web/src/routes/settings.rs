@@ -108,7 +108,7 @@ fn usage_panel(view: &View) -> Markup {
                         }
                         @if sidebar.push_paused.is_some() && sidebar.pending > 0 {
                             p #api-usage-held {
-                                (sidebar.pending) " edit(s) wait for Push now (in the sidebar) or "
+                                (sidebar.pending) @if sidebar.pending == 1 { " edit waits" } @else { " edits wait" } " for Push now (in the sidebar) or "
                                 code { "upsight push" } "."
                             }
                         }

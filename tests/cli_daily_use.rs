@@ -1,0 +1,74 @@
+//! Issue 13, the CLI as a new CSM meets it: Ids as plain arguments, empty states that say
+//! what to do next, and counts in proper English.
+
+use crate::pull_support::{Db, Org};
+
+/// A small org of 10 accounts with 2 opportunities each; the tests use disjoint accounts.
+fn main_org() -> &'static Org {
+    static ORG: std::sync::OnceLock<Org> = std::sync::OnceLock::new();
+    ORG.get_or_init(|| Org::start("cli-daily", 10, 2))
+}
+
+/// `accounts add 0015…` failed with "unexpected argument": Ids and record URLs are taken
+/// as arguments, as well as with `--sf-id`.
+#[test]
+fn accounts_add_takes_ids_and_record_urls_as_arguments() {
+    let org = main_org();
+    let ids = org.account_ids();
+    let db = Db::fast(org);
+    let url = format!(
+        "https://acme.lightning.force.com/lightning/r/Account/{}/view",
+        &ids[0]
+    );
+    let added = db.ok(&["accounts", "add", &ids[1], &url, "--sf-id", &ids[2]]);
+    let mut created: Vec<String> = added["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sf_id"].as_str().unwrap().to_owned())
+        .collect();
+    created.sort();
+    let mut expected = vec![ids[0].clone(), ids[1].clone(), ids[2].clone()];
+    expected.sort();
+    assert_eq!(created, expected);
+    // Without any Id or name, the error says what to give.
+    let run = db.run_text(&["accounts", "add"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("ID_OR_URL"), "{run:?}");
+}
+
+/// `accounts list` printed nothing on an empty book, and `sync` said "Synced 0
+/// account(s)" with no hint. Both say what to do first.
+#[test]
+fn an_empty_book_says_how_to_add_accounts() {
+    let org = main_org();
+    let db = Db::fast(org);
+    let list = db.run_text(&["accounts", "list"]);
+    assert_eq!(list.code, 0, "{list:?}");
+    assert!(list.stdout.contains("No accounts yet"), "{list:?}");
+    assert!(list.stdout.contains("upsight accounts add"), "{list:?}");
+    let sync = db.run_text(&["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert!(sync.stdout.contains("No accounts to sync"), "{sync:?}");
+    assert!(sync.stdout.contains("upsight accounts add"), "{sync:?}");
+    // JSON stays what scripts read: an empty list.
+    assert_eq!(db.ok(&["accounts", "list"]), serde_json::json!([]));
+}
+
+/// "account(s)", "opportunit(y/ies)": a sync's line counts in words.
+#[test]
+fn a_sync_counts_in_proper_plurals() {
+    let org = main_org();
+    let ids = org.account_ids();
+    let db = Db::fast(org);
+    db.ok(&["accounts", "add", &ids[3]]);
+    let one = db.run_text(&["sync"]);
+    assert_eq!(one.code, 0, "{one:?}");
+    assert!(!one.stdout.contains("(s)"), "{}", one.stdout);
+    assert!(!one.stdout.contains("(y/ies)"), "{}", one.stdout);
+    assert!(one.stdout.contains("Synced 1 account "), "{}", one.stdout);
+    db.ok(&["accounts", "add", &ids[4]]);
+    let two = db.run_text(&["sync"]);
+    assert!(two.stdout.contains("Synced 2 accounts "), "{}", two.stdout);
+    assert!(!two.stdout.contains("(s)"), "{}", two.stdout);
+}
