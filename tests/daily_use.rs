@@ -602,3 +602,68 @@ async fn settings_keeps_the_engineers_settings_under_advanced() {
     b.js(show, vec![]).await;
     b.screenshot("settings-advanced-390").await;
 }
+
+/// Issue 13, 9: multi-value fields read "Kong Konnect;Kong Mesh;…", and long old and new
+/// values in the change log broke mid-word with no diff. Values are chips, and a long
+/// edit shows the words that changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_values_are_chips_and_long_edits_show_a_word_diff() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    first_account(&b, &app).await;
+    let chips = b
+        .js(
+            "return [...document.querySelectorAll('.values')].map(v =>
+               [...v.querySelectorAll('.value-chip')].map(c => c.textContent))",
+            vec![],
+        )
+        .await;
+    let chips = chips.as_array().unwrap();
+    assert!(
+        !chips.is_empty(),
+        "the demo's products are multi-select fields"
+    );
+    for set in chips {
+        for chip in set.as_array().unwrap() {
+            let chip = chip.as_str().unwrap();
+            assert!(!chip.contains(';') && !chip.is_empty(), "{chips:?}");
+        }
+    }
+    let body = b.text("body").await;
+    assert!(!body.contains("Kong Konnect;"), "no raw list: {body}");
+
+    // A long note edited by a few words.
+    let notes = field("CS_Account_Notes__c");
+    let before = b.css(&notes).await.prop("value").await.unwrap().unwrap();
+    assert!(before.len() > 80, "a long note: {before}");
+    let after = format!("Renewal moved to Q3. {before}");
+    b.type_into(&notes, &after).await;
+    b.css("#account-name").await.click().await.unwrap();
+    b.wait_text(".field-state[data-for$=':CS_Account_Notes__c']", "Pushed")
+        .await;
+    b.goto(&app.at("/changes")).await;
+    let row = "#changes-table tbody tr[data-change]";
+    b.wait_for(row).await;
+    let inserted = b
+        .js(
+            "return [...document.querySelector(arguments[0]).querySelectorAll('.new-value ins')]
+               .map(i => i.textContent).join('')",
+            vec![serde_json::json!(row)],
+        )
+        .await;
+    assert_eq!(
+        inserted.as_str().unwrap().trim(),
+        "Renewal moved to Q3.",
+        "only the words added are marked"
+    );
+    assert_eq!(
+        b.count(&format!("{row} .old-value del")).await,
+        0,
+        "nothing was removed"
+    );
+    b.screenshot("changes-word-diff-1400").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("changes-word-diff-390").await;
+}

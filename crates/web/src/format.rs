@@ -78,6 +78,39 @@ pub fn multi_values(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Old and new text differ by words rather than as wholes once either is this long: a
+/// note edited by a sentence is read as that sentence.
+pub const WORD_DIFF_FROM: usize = 80;
+
+/// The old and the new text with the words that changed marked (`del` in the old, `ins`
+/// in the new), for long text; `None` when a word diff would not help (short values).
+/// The diff is `similar`'s word diff (Myers' algorithm over words and the spaces between).
+pub fn word_diff(old: &str, new: &str) -> Option<(maud::Markup, maud::Markup)> {
+    use similar::{ChangeTag, TextDiff};
+    if old.chars().count().max(new.chars().count()) < WORD_DIFF_FROM
+        || old.is_empty()
+        || new.is_empty()
+    {
+        return None;
+    }
+    let diff = TextDiff::from_words(old, new);
+    let changes: Vec<_> = diff.iter_all_changes().collect();
+    let side = |keep: ChangeTag, mark: &'static str| {
+        maud::html! {
+            @for c in &changes {
+                @if c.tag() == ChangeTag::Equal { (c.value()) }
+                @else if c.tag() == keep {
+                    @if mark == "del" { del { (c.value()) } } @else { ins { (c.value()) } }
+                }
+            }
+        }
+    };
+    Some((
+        side(ChangeTag::Delete, "del"),
+        side(ChangeTag::Insert, "ins"),
+    ))
+}
+
 /// A Salesforce datetime in `zone`: `Nov 27, 2026 11:00 CET`. Text that is not a datetime
 /// is shown as it is.
 pub fn datetime(text: &str, zone: &TimeZone) -> String {
@@ -316,6 +349,35 @@ pub fn tone(value: Option<&Value>) -> Option<&'static str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Issue 13, 9: long old and new values had no diff. The words that changed are
+    /// marked, each on its side, and the rest is the text as it was (escaped).
+    #[test]
+    fn long_text_is_compared_by_words() {
+        let old = "Exec sponsor engaged; QBR scheduled for next month. Usage grew 20% in payments <team>.";
+        let new = "Exec sponsor engaged; QBR moved to January. Usage grew 20% in payments <team>.";
+        let (before, after) = word_diff(old, new).expect("long text");
+        let (before, after) = (before.into_string(), after.into_string());
+        assert!(before.contains("<del>scheduled</del>"), "{before}");
+        assert!(after.contains("<ins>moved</ins>"), "{after}");
+        assert!(after.contains("<ins>January.</ins>"), "{after}");
+        assert!(!after.contains("<del>"), "{after}");
+        assert!(!before.contains("<ins>"), "{before}");
+        assert!(after.contains("&lt;team&gt;"), "escaped: {after}");
+        // The unmarked text of each side is that side's text.
+        let strip = |html: &str| {
+            html.replace("<del>", "")
+                .replace("</del>", "")
+                .replace("<ins>", "")
+                .replace("</ins>", "")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+        };
+        assert_eq!(strip(&before), old);
+        assert_eq!(strip(&after), new);
+        // Short values are read whole.
+        assert!(word_diff("Green", "Red").is_none());
+    }
 
     #[test]
     fn numbers() {

@@ -265,6 +265,16 @@ impl<'a> Ctx<'a> {
                 // allow-list only (`format::rich_text`).
                 html! { div.rich { (PreEscaped(format::rich_text(html))) } }
             }
+            // A multi-select's values, one chip each, as Salesforce lists them.
+            (ValueKind::MultiPicklist, Some(Value::String(text)))
+                if !format::multi_values(text).is_empty() =>
+            {
+                html! {
+                    span.values data-values=(format::multi_values(text).len()) {
+                        @for v in format::multi_values(text) { span.value-chip { (v) } }
+                    }
+                }
+            }
             _ => match self.show(f, value) {
                 Some(t) => html! { (t) },
                 None => html! { span.muted { "—" } },

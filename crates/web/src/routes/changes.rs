@@ -226,9 +226,14 @@ fn render_rows(rows: &[Row]) -> Markup {
                     @if let Some(name) = &row.record_name { div.sub { "Opportunity: " (name) } }
                 }
                 td { (row.label) }
-                td.wrap { (value_text(&e.old_value, &row.look)) }
-                td.wrap {
-                    (value_text(&e.new_value, &row.look))
+                @let old = value_text(&e.old_value, &row.look);
+                @let new = value_text(&e.new_value, &row.look);
+                @let diff = format::word_diff(&old, &new);
+                td.wrap.old-value {
+                    @match &diff { Some((before, _)) => (before), None => (old) }
+                }
+                td.wrap.new-value {
+                    @match &diff { Some((_, after)) => (after), None => (new) }
                     @if e.status == ChangeStatus::Conflict {
                         div.sub.conflict-theirs {
                             "Salesforce now: " strong { (e.remote_value.as_ref().map(|v| value_text(v, &row.look)).unwrap_or_else(|| "—".into())) }
