@@ -667,3 +667,35 @@ async fn multi_values_are_chips_and_long_edits_show_a_word_diff() {
     b.client.set_window_size(390, 900).await.unwrap();
     b.screenshot("changes-word-diff-390").await;
 }
+
+/// Issue 13, 13: the demo's quick links opened raw JSON (`401 INVALID_SESSION_ID` from the
+/// simulator). In the demo a link into Salesforce opens a page of upsight's that says where
+/// it would go in a real org.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_quick_links_say_where_they_would_go() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    first_account(&b, &app).await;
+    let account = b.client.current_url().await.unwrap().path().to_owned();
+    let sf_id = b.text("#account-sf-id").await;
+    for key in ["salesforce", "cases", "files", "contracts"] {
+        let link = format!("#quick-links [data-link={key}]");
+        follow(&b, &link).await;
+        let body = b.text("body").await;
+        assert!(!body.contains("INVALID_SESSION_ID"), "{key}: {body}");
+        let said = b.text("#demo-link").await;
+        assert!(said.contains("demo"), "{key}: {said}");
+        assert!(said.contains(&sf_id), "{key} names the record: {said}");
+        if key == "salesforce" {
+            assert!(
+                said.contains(&format!("/lightning/r/Account/{sf_id}/view")),
+                "{said}"
+            );
+            b.screenshot("demo-link-1400").await;
+        }
+        follow(&b, "#demo-link a.button").await;
+        assert_eq!(b.client.current_url().await.unwrap().path(), account);
+    }
+}

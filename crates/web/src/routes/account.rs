@@ -15,7 +15,7 @@ use crate::links::OrgHosts;
 use crate::routes::accounts::as_field_error;
 use crate::security::SameOrigin;
 use crate::state::AppState;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::tz::TimeZone;
@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/accounts/{id}", get(page))
         .route("/accounts/{id}/summary", get(summary))
+        .route("/demo/salesforce-link", get(demo_link))
         .route("/api/accounts/{id}/states", get(states))
         .route("/api/accounts/{id}/link", post(link))
         .route("/api/accounts/{id}/sync", post(sync_one))
@@ -171,6 +172,8 @@ struct Detail {
     /// For a merged account: the local account that already stands for the record that
     /// was kept, if the book has one (then there is nothing to follow; that one is open).
     kept_in_book: Option<Account>,
+    /// `upsight demo`: the org is the simulator, which has no Salesforce pages to open.
+    demo: bool,
 }
 
 fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppError> {
@@ -195,6 +198,7 @@ fn load(state: &AppState, engine: &Engine, id: AccountId) -> Result<Detail, AppE
     };
     Ok(Detail {
         kept_in_book,
+        demo: state.is_demo(),
         states: field_states(engine, id)?,
         map: engine.field_map(),
         meta: state.org_meta(engine),
@@ -326,6 +330,45 @@ fn summary_strip(d: &Detail, ctx: &Ctx) -> Markup {
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct DemoLink {
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    what: String,
+    /// The local account the link is on, to go back to.
+    account: Option<i64>,
+}
+
+/// Where a quick link of the demo would go in a real org: the demo's org is the simulator,
+/// which answers API calls only (a browser opening it got `401 INVALID_SESSION_ID`).
+async fn demo_link(
+    State(state): State<AppState>,
+    Query(link): Query<DemoLink>,
+) -> PageResult<Markup> {
+    let st = state.clone();
+    let chrome = state.run(move |engine| st.chrome(engine)).await?;
+    let content = html! {
+        div.page-head { div { h1 { "A link into Salesforce" } } }
+        div.panel.panel-pad #demo-link {
+            p {
+                "This is upsight's demo: its org is simulated, so there is no Salesforce page to open. "
+                "With your own org, " strong { (link.what) } " opens in Salesforce, at:"
+            }
+            p { code { (link.to) } }
+            @if let Some(id) = link.account {
+                p { a.button href={ "/accounts/" (id) } { "← Back to the account" } }
+            }
+        }
+    };
+    Ok(layout::page(
+        &chrome,
+        Nav::Accounts,
+        "A link into Salesforce",
+        content,
+    ))
+}
+
 /// The summary strip alone, as the account page shows it.
 async fn summary(
     _: SameOrigin,
@@ -426,7 +469,7 @@ fn render(d: &Detail) -> Markup {
                 (category_panel(Category::CxData, group(Category::CxData), a, &ctx))
             }
             div {
-                (links_panel(a, group(Category::Links), &hosts))
+                (links_panel(a, group(Category::Links), &hosts, d.demo))
             }
         }
         (indicators_panel(d, &ctx))
@@ -691,7 +734,7 @@ fn indicators_panel(d: &Detail, ctx: &Ctx<'_>) -> Markup {
     }
 }
 
-fn links_panel(a: &Account, link_fields: &[&FieldDef], hosts: &OrgHosts) -> Markup {
+fn links_panel(a: &Account, link_fields: &[&FieldDef], hosts: &OrgHosts, demo: bool) -> Markup {
     const ORG_LINKS: [(&str, &str); 4] = [
         ("salesforce", "Account in Salesforce"),
         ("cases", "Cases"),
@@ -704,6 +747,12 @@ fn links_panel(a: &Account, link_fields: &[&FieldDef], hosts: &OrgHosts) -> Mark
             div.links-list {
                 @for (key, label) in ORG_LINKS {
                     @match a.quick_links.get(key).filter(|u| hosts.allows_org_link(u)) {
+                        // The demo's org is the simulator, which serves the API and no
+                        // Salesforce pages: the link says where it would go instead.
+                        Some(url) if demo => a href={ "/demo/salesforce-link?" (serde_urlencoded::to_string([("to", url.as_str()), ("what", label), ("account", &a.id.to_string())]).unwrap_or_default()) }
+                            data-link=(key) {
+                            span { (label) } span.where { "Salesforce (demo)" }
+                        },
                         Some(url) => a href=(url) target="_blank" rel="noopener noreferrer" data-link=(key) {
                             span { (label) } span.where { "Salesforce ↗" }
                         },
