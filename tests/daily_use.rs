@@ -699,3 +699,47 @@ async fn the_demos_quick_links_say_where_they_would_go() {
         assert_eq!(b.client.current_url().await.unwrap().path(), account);
     }
 }
+
+/// Issue 13, 3: Salesforce's HTML 503 page reached the toast as "Salesforce rejected the
+/// request: ERROR_HTTP_503: <!DOCTYPE html>…". A failed sync says what happened and what
+/// to do, in plain words; the code and the page's text are behind "Details".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_outage_is_said_in_plain_words_with_the_raw_answer_behind_details() {
+    let _serial = SERIAL.lock().await;
+    let app = App::demo();
+    let sim = demo_sim_url(&app);
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    b.goto(&app.at("/accounts")).await;
+    let (status, body) = crate::browser_support::sim_admin(
+        &sim,
+        "POST",
+        "/faults",
+        Some(
+            serde_json::json!({"match": {"method": "GET", "path_contains": "/query"},
+                                "count": 100, "action": {"html": 503}}),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    b.css("#sync-button").await.click().await.unwrap();
+    let said = b.wait_text("#toast", "Try again").await;
+    assert!(!said.contains('<'), "{said}");
+    assert!(!said.contains("DOCTYPE"), "{said}");
+    let first_line = said.lines().next().unwrap_or_default();
+    assert!(!first_line.contains("ERROR_HTTP_503"), "{said}");
+    assert_eq!(b.count("#toast details.error-details").await, 1, "{said}");
+    let details = b
+        .js(
+            "return document.querySelector('#toast details.error-details pre').textContent",
+            vec![],
+        )
+        .await;
+    assert!(
+        details.as_str().unwrap().contains("503"),
+        "the code is kept: {details}"
+    );
+    b.screenshot("sync-outage-toast-1400").await;
+    // The sidebar says it too, and how to go on.
+    let line = b.wait_text("#sync-state", "Press Sync to try again").await;
+    assert!(!line.contains('<'), "{line}");
+}

@@ -52,14 +52,33 @@
     return wrapped;
   }
 
+  // A "Details" toggle under a message: Salesforce's code and raw text, kept out of the
+  // sentence the user reads first. Built from text nodes only.
+  function detailsToggle(details) {
+    const box = document.createElement("details");
+    box.className = "error-details";
+    const summary = document.createElement("summary");
+    summary.textContent = "Details";
+    const pre = document.createElement("pre");
+    pre.textContent = details;
+    box.append(summary, pre);
+    return box;
+  }
+
   let toastTimer = null;
-  function toast(message, bad) {
+  function toast(message, bad, details) {
     const el = document.getElementById("toast");
     if (!el) return;
     el.textContent = message;
+    if (details) el.appendChild(detailsToggle(details));
     el.className = "toast show" + (bad ? " bad" : "");
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { el.className = "toast"; }, bad ? 8000 : 3500);
+    // Longer when there is more to read; kept while the pointer is on it.
+    const hide = () => { el.className = "toast"; };
+    const wait = details ? 15000 : bad ? 8000 : 3500;
+    toastTimer = setTimeout(hide, wait);
+    el.onmouseenter = () => clearTimeout(toastTimer);
+    el.onmouseleave = () => { toastTimer = setTimeout(hide, 3000); };
   }
 
   function localTime(iso) {
@@ -159,7 +178,7 @@
       }
       if (syncWasRunning) {
         syncWasRunning = false;
-        if (sync.error) toast(sync.error, true);
+        if (sync.error) toast(sync.error, true, sync.error_details);
         else if (document.querySelector("[data-refresh-on-sync]") && !isEditing()) location.reload();
       }
     }
@@ -181,7 +200,7 @@
     if (!button) return;
     button.disabled = true;
     const r = await api("POST", "/api/push", {});
-    if (!r.ok) { toast(r.data.error || "The push could not start.", true); button.disabled = false; return; }
+    if (!r.ok) { toast(r.data.error || "The push could not start.", true, r.data.details); button.disabled = false; return; }
     const report = r.data.report || {};
     toast("Pushed " + (report.pushed || 0) + ", still pending " + (report.pending || 0) + ".", !!report.error);
     if (r.data.status) applyStatus(r.data.status);
@@ -191,7 +210,7 @@
     syncButton.addEventListener("click", async () => {
       syncButton.disabled = true;
       const r = await api("POST", "/api/sync", {});
-      if (!r.ok) { toast(r.data.error || "Sync could not start.", true); syncButton.disabled = false; return; }
+      if (!r.ok) { toast(r.data.error || "Sync could not start.", true, r.data.details); syncButton.disabled = false; return; }
       syncWasRunning = true;
       applyStatus(r.data);
       pollStatus();
@@ -289,6 +308,7 @@
       a.href = "/changes?status=failed";
       a.textContent = "Retry or revert";
       el.appendChild(a);
+      if (st.details) el.appendChild(detailsToggle(st.details));
     } else if (st.status === "conflict") {
       el.textContent = "Conflict: Salesforce now has “" + (st.theirs || "") + "”, yours is “" + (st.mine || "") + "”. ";
       const a = document.createElement("a");
@@ -513,7 +533,7 @@
       follow.textContent = "Following…";
       const r = await api("POST", follow.dataset.followUrl, {});
       if (r.ok) { toast(r.data.message || "Following the merge."); setTimeout(() => location.reload(), 400); }
-      else { follow.disabled = false; follow.textContent = "Follow the merge"; toast(r.data.error, true); }
+      else { follow.disabled = false; follow.textContent = "Follow the merge"; toast(r.data.error, true, r.data.details); }
     });
   }
   document.querySelectorAll("[data-sync-account]").forEach((button) => {
@@ -525,7 +545,7 @@
       button.disabled = false;
       button.textContent = label;
       if (r.ok) { toast(r.data.message || "Synced."); setTimeout(() => location.reload(), 400); }
-      else { showFormError(button, r.data.error); toast(r.data.error, true); }
+      else { showFormError(button, r.data.error); toast(r.data.error, true, r.data.details); }
     });
   });
 
@@ -549,7 +569,7 @@
       if (!button) return;
       button.disabled = true;
       const r = await api("POST", button.dataset.action, {});
-      if (!r.ok) toast(r.data.error || "That did not work.", true);
+      if (!r.ok) toast(r.data.error || "That did not work.", true, r.data.details);
       else if (r.data.message) toast(r.data.message, r.data.bad);
       await refresh();
       pollStatus();

@@ -62,6 +62,15 @@ impl AppError {
         }
     }
 
+    /// Salesforce's code and raw text behind what [`AppError::public`] says, for the
+    /// page's "Details" toggle.
+    fn details(&self) -> Option<String> {
+        match self {
+            AppError::Engine(EngineError::Salesforce(sf)) => crate::explain::salesforce(sf).details,
+            _ => None,
+        }
+    }
+
     fn field(&self) -> Option<&str> {
         match self {
             AppError::Invalid { field, .. } => field.as_deref(),
@@ -75,6 +84,13 @@ impl AppError {
         if status.is_server_error() {
             eprintln!("upsight web: {self}");
         }
+    }
+
+    /// What the user is told, and the details behind the toggle, for a failure that is
+    /// reported later (a background sync's), logged now as a handler's would be.
+    pub fn shown(&self) -> (String, Option<String>) {
+        self.log();
+        (self.public().1, self.details())
     }
 
     /// As a JSON error, for the fetch endpoints.
@@ -93,10 +109,14 @@ fn engine_public(e: &EngineError) -> (StatusCode, String) {
             (StatusCode::CONFLICT, e.to_string())
         }
         // Salesforce's own answer (or sf's state): the user can act on it, so it is shown.
-        EngineError::Salesforce(sf) if sf.needs_user_action() => {
-            (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        // In the page's words (`explain`), with the raw answer as details.
+        EngineError::Salesforce(sf) if sf.needs_user_action() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::explain::salesforce(sf).said,
+        ),
+        EngineError::Salesforce(sf) => {
+            (StatusCode::BAD_GATEWAY, crate::explain::salesforce(sf).said)
         }
-        EngineError::Salesforce(_) => (StatusCode::BAD_GATEWAY, e.to_string()),
         // The database file failed (disk full, locked, ...): the message says what to do
         // on this machine, so it is shown rather than hidden behind the opaque one.
         EngineError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -135,6 +155,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let (status, message) = self.public();
+        let details = self.details();
         let title = match status {
             StatusCode::NOT_FOUND => "Not found",
             s if s.is_client_error() => "That did not work",
@@ -147,6 +168,9 @@ impl IntoResponse for AppError {
                 div.error-card {
                     h1 { (title) }
                     p.error-message { (message) }
+                    @if let Some(details) = &details {
+                        details.error-details { summary { "Details" } pre { (details) } }
+                    }
                     p { a.button href="/accounts" { "Back to accounts" } }
                 }
             },
@@ -175,7 +199,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.0.log();
         let (status, message) = self.0.public();
-        let body = serde_json::json!({"error": message, "field": self.0.field()});
+        let body = serde_json::json!({
+            "error": message,
+            "details": self.0.details(),
+            "field": self.0.field(),
+        });
         (status, Json(body)).into_response()
     }
 }

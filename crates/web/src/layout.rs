@@ -182,7 +182,7 @@ pub fn last_sync_line(run: Option<&SyncRun>) -> Markup {
                         @if let Some(reason) = run.errors.first().and_then(|e| e["message"].as_str()) {
                             details.sync-reason {
                                 summary { "Details" }
-                                div { (reason) }
+                                div { (crate::explain::readable(reason)) }
                             }
                         }
                     },

@@ -19,6 +19,7 @@
 
 pub mod assets;
 pub mod error;
+pub mod explain;
 pub mod format;
 pub mod layout;
 pub mod links;

@@ -22,8 +22,10 @@ pub struct SyncView {
     pub phase: Option<String>,
     pub done: u64,
     pub total: u64,
-    /// How the last run failed, in the engine's words.
+    /// How the last run failed, in the page's words (`AppError::shown`).
     pub error: Option<String>,
+    /// Salesforce's code and raw text behind `error`, for the toast's toggle.
+    pub error_details: Option<String>,
 }
 
 /// Shared by every handler through the app state.
@@ -56,11 +58,14 @@ impl SyncJob {
         true
     }
 
-    /// The run ended; `error` is the engine's message if it failed.
-    pub fn finish(&self, error: Option<String>) {
+    /// The run ended; `error` is what the user is told if it failed, with its details.
+    pub fn finish(&self, error: Option<(String, Option<String>)>) {
         let mut view = self.lock();
         view.running = false;
-        view.error = error;
+        (view.error, view.error_details) = match error {
+            Some((said, details)) => (Some(said), details),
+            None => (None, None),
+        };
     }
 }
 
@@ -73,10 +78,11 @@ mod tests {
         let job = SyncJob::default();
         assert!(job.begin("full"));
         assert!(!job.begin("full"));
-        job.finish(Some("boom".into()));
+        job.finish(Some(("boom".into(), Some("CODE".into()))));
         let view = job.snapshot();
         assert!(!view.running);
         assert_eq!(view.error.as_deref(), Some("boom"));
+        assert_eq!(view.error_details.as_deref(), Some("CODE"));
         assert!(job.begin("account"));
         assert_eq!(job.snapshot().error, None);
     }

@@ -67,6 +67,9 @@ pub struct FieldState {
     /// The local value, in a conflict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mine: Option<String>,
+    /// Salesforce's error code, for the "Details" toggle of a failed push.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
 }
 
 impl FieldState {
@@ -80,6 +83,7 @@ impl FieldState {
             message: None,
             theirs: None,
             mine: None,
+            details: None,
         };
         Some(match entry.status {
             ChangeStatus::Pending if entry.attempts == 0 => plain("saved"),
@@ -102,13 +106,17 @@ impl FieldState {
                     ..plain("held")
                 }
             }
+            // Salesforce's message once, its code as a detail (it was said twice:
+            // "CODE: message (CODE)").
             ChangeStatus::Failed => FieldState {
                 message: Some(match (&entry.error_code, &entry.error_message) {
-                    (Some(code), Some(message)) => format!("{message} ({code})"),
+                    (Some(code), Some(message)) => {
+                        crate::explain::without_code(message, code).to_owned()
+                    }
                     (None, Some(message)) => message.clone(),
-                    (Some(code), None) => code.clone(),
-                    (None, None) => "Salesforce refused the value".to_owned(),
+                    (_, None) => "Salesforce refused the value".to_owned(),
                 }),
+                details: entry.error_code.clone(),
                 ..plain("failed")
             },
             ChangeStatus::Conflict => FieldState {
@@ -954,7 +962,7 @@ async fn sync_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
         .run(move |engine| Ok(engine.sync().sync_account(id, &no_progress)?))
         .await;
     if started {
-        job.finish(result.as_ref().err().map(|e| e.to_string()));
+        job.finish(result.as_ref().err().map(AppError::shown));
     }
     let summary = result?;
     Ok(Json(json!({
@@ -1045,14 +1053,33 @@ mod tests {
             ("ENTITY_IS_DELETED", merged, "held", "Follow the merge"),
             ("ENTITY_IS_DELETED", deleted, "held", "admin restores it"),
             ("SF_NOT_FOUND", Some(None), "held", "no longer returns"),
-            ("ENTITY_IS_DELETED", None, "failed", "(ENTITY_IS_DELETED)"),
-            ("STRING_TOO_LONG", merged, "failed", "(STRING_TOO_LONG)"),
+            ("ENTITY_IS_DELETED", None, "failed", "entity is deleted"),
+            ("STRING_TOO_LONG", merged, "failed", "entity is deleted"),
         ];
         for (code, missing, status, says) in cases {
             let state = FieldState::of(&failed(code), *missing).expect("a state");
             assert_eq!(state.status, *status, "{code} {missing:?}");
-            let message = state.message.unwrap_or_default();
+            let message = state.message.clone().unwrap_or_default();
             assert!(message.contains(says), "{code} {missing:?}: {message}");
+            // A failure says Salesforce's message once, and keeps its code for the
+            // "Details" toggle (issue 13, 3: it was "message (CODE)" after "CODE: message").
+            if *status == "failed" {
+                assert!(!message.contains(code), "{code}: {message}");
+                assert_eq!(state.details.as_deref(), Some(*code));
+            }
         }
+        // Salesforce's message with its own code in front says the code once, as a detail.
+        let mut doubled = failed("FIELD_CUSTOM_VALIDATION_EXCEPTION");
+        doubled.error_message =
+            Some("FIELD_CUSTOM_VALIDATION_EXCEPTION: Comments need a ticket number".into());
+        let state = FieldState::of(&doubled, None).unwrap();
+        assert_eq!(
+            state.message.as_deref(),
+            Some("Comments need a ticket number")
+        );
+        assert_eq!(
+            state.details.as_deref(),
+            Some("FIELD_CUSTOM_VALIDATION_EXCEPTION")
+        );
     }
 }

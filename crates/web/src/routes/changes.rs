@@ -243,9 +243,16 @@ fn render_rows(rows: &[Row]) -> Markup {
                 td {
                     span class={ "status " (e.status.as_str()) } { (e.status.as_str()) }
                     @if e.status == ChangeStatus::Failed {
+                        // Salesforce's message once; its code behind the toggle.
                         div.error-text.change-error {
-                            (e.error_message.as_deref().unwrap_or("Salesforce refused the value"))
-                            @if let Some(code) = &e.error_code { " (" (code) ")" }
+                            @match (&e.error_message, &e.error_code) {
+                                (Some(m), Some(code)) => (crate::explain::without_code(m, code)),
+                                (Some(m), None) => (m),
+                                (None, _) => "Salesforce refused the value",
+                            }
+                        }
+                        @if let Some(code) = &e.error_code {
+                            details.error-details { summary { "Details" } code { (code) } }
                         }
                     }
                     @if let Some(note) = e.note.as_ref().filter(|_| e.status == ChangeStatus::Reverted) {

@@ -122,7 +122,7 @@ async fn start_sync(State(state): State<AppState>) -> ApiResult<Json<StatusBody>
                     crate::routes::account::full_sync(engine).map_err(AppError::from)
                 })
                 .await;
-            job.finish(result.err().map(|e| e.to_string()));
+            job.finish(result.err().map(|e| e.shown()));
         });
     }
     Ok(Json(read_status(&state).await?))
