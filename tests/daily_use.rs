@@ -743,3 +743,146 @@ async fn a_salesforce_outage_is_said_in_plain_words_with_the_raw_answer_behind_d
     let line = b.wait_text("#sync-state", "Press Sync to try again").await;
     assert!(!line.contains('<'), "{line}");
 }
+
+/// Issue 13, 4: with `sf` logged out, a field said "Saved locally" for over 50 s and
+/// nothing said that pushes were blocked. The push state is always in view: edits waiting
+/// with a Push now button, and a banner naming the fix while pushes cannot get through;
+/// once the user logs in again the edit goes out by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_that_cannot_be_pushed_say_why_and_go_out_after_the_fix() {
+    let _serial = SERIAL.lock().await;
+    let sim = upsight_sim::spawn(upsight_sim::SimConfig {
+        dataset: upsight_sim::DatasetSpec {
+            accounts: 5,
+            opportunities_per_account: 1,
+            seed: 13,
+        },
+        ..upsight_sim::SimConfig::default()
+    })
+    .unwrap();
+    let info = sim.info();
+    let account_id = sim
+        .state()
+        .instance()
+        .org
+        .all("Account")
+        .next()
+        .unwrap()
+        .id()
+        .to_owned();
+    let scratch = tempfile::tempdir().unwrap();
+    // The fast, token-only sf: what the real one hands upsight, without its start-up cost.
+    let sf = upsight_testkit::TokenSf::write(
+        scratch.path(),
+        &upsight_testkit::TokenOrg {
+            url: sim.url(),
+            token: &info.token,
+            org_id: &info.org_id,
+            username: &info.username,
+            alias: "sim",
+        },
+    );
+    let env: Vec<(String, std::ffi::OsString)> = vec![
+        ("HOME".into(), scratch.path().into()),
+        ("PATH".into(), "/usr/bin:/bin".into()),
+        ("UPSIGHT_SF_PATH".into(), sf.path().into()),
+        // Long enough for the countdown to be seen before the push.
+        ("UPSIGHT_PUSH_DELAY_MS".into(), "5000".into()),
+    ];
+    let app = App::serve_prepared(&env, |db| {
+        upsight_store::Store::open(db)
+            .unwrap()
+            .create_account(&upsight_store::NewAccount {
+                name: "Acme Logistics".into(),
+                sf_id: Some(upsight_core::SfId::parse(&account_id).unwrap()),
+                ..upsight_store::NewAccount::default()
+            })
+            .unwrap();
+    });
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    b.goto(&app.at("/accounts")).await;
+    // Synced first, so that the edit starts from Salesforce's value.
+    b.css("#sync-button").await.click().await.unwrap();
+    b.wait_text("#sync-state", "1 account updated").await;
+    b.goto(&app.at("/accounts")).await;
+    follow(&b, "#accounts-table tbody tr td.name a").await;
+    b.wait_for("#account-name").await;
+    assert_eq!(
+        b.css("#push-banner")
+            .await
+            .prop("hidden")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true"),
+        "nothing waits yet, so no banner"
+    );
+    // The session ends (logged out elsewhere); sf still hands out the old token.
+    let (status, body) =
+        crate::browser_support::sim_admin(sim.url(), "POST", "/session/expire", None);
+    assert_eq!(status, 200, "{body}");
+    let new_token = body["token"].as_str().unwrap().to_owned();
+    let notes = field("CS_Account_Notes__c");
+    b.type_into(&notes, "QBR booked for January").await;
+    b.css("#account-name").await.click().await.unwrap();
+    b.wait_text("#pending-count", "1").await;
+    let line = b.wait_text("#push-line", "Next push in").await;
+    assert!(line.contains("Push now"), "{line}");
+    let said = b.wait_text("#push-banner", "not logged in").await;
+    assert!(said.contains("sf org login web"), "names the fix: {said}");
+    assert!(said.contains("saved here"), "says the edit is kept: {said}");
+    assert_eq!(
+        b.css("#push-banner")
+            .await
+            .attr("data-reason")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("not_logged_in")
+    );
+    b.screenshot("push-blocked-1400").await;
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.screenshot("push-blocked-390").await;
+    b.client.set_window_size(1400, 900).await.unwrap();
+    // Push now tries at once, and says why it could not in the page's words.
+    b.css("#push-banner button[data-push-now]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let toast = b.wait_text("#toast", "not logged in").await;
+    assert!(
+        !toast.contains("run `sf org login web` again"),
+        "the page's words: {toast}"
+    );
+    assert_eq!(b.text("#pending-count").await, "1", "nothing was lost");
+    // The user logs in again: the edit goes out by itself, and the banner goes.
+    sf.set_token(&new_token);
+    b.wait_text(
+        ".field-state[data-for$=':CS_Account_Notes__c']",
+        "Pushed to Salesforce",
+    )
+    .await;
+    let deadline = Instant::now() + PATIENCE;
+    while b
+        .css("#push-banner")
+        .await
+        .prop("hidden")
+        .await
+        .unwrap()
+        .as_deref()
+        != Some("true")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the banner stayed after the push"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let record = crate::browser_support::sim_record(sim.url(), "Account", &account_id);
+    assert_eq!(
+        record["CS_Account_Notes__c"],
+        serde_json::json!("QBR booked for January")
+    );
+}

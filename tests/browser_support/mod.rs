@@ -246,6 +246,24 @@ impl App {
         App::start(cmd, dir)
     }
 
+    /// [`App::serve`] on a database `prepare` fills first (as an earlier run left it).
+    pub fn serve_prepared(
+        env: &[(String, std::ffi::OsString)],
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("upsight.db");
+        prepare(&db);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
+        cmd.args(["serve", "--port", "0", "--no-open", "--db"])
+            .arg(&db)
+            .env("UPSIGHT_CONFIG", dir.path().join("no-config.toml"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        App::start(cmd, dir)
+    }
+
     /// `upsight demo --port 0 --no-open`.
     pub fn demo() -> App {
         let dir = tempfile::tempdir().unwrap();

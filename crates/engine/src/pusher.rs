@@ -34,6 +34,7 @@ use upsight_core::budget::{self, BudgetLevel};
 
 use crate::engine::Engine;
 use crate::push::PushReport;
+use crate::EngineError;
 
 /// The first wait after a push that could not reach Salesforce.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
@@ -162,6 +163,52 @@ pub struct PusherStatus {
     pub last_report: Option<PushReport>,
     /// The last push's error, when it failed before reaching Salesforce at all.
     pub last_error: Option<String>,
+    /// Why pushes cannot go out now, while the last one said so: what the user is shown,
+    /// with the fix, until a push gets through.
+    pub blocked: Option<PushBlocked>,
+}
+
+/// Why the last push could not reach Salesforce, in the terms of its fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
+pub enum PushBlocked {
+    /// No usable `sf`: install it, or set its path.
+    SfNotFound,
+    /// `sf` has no usable login, or the session expired: log in again.
+    NotLoggedIn,
+    /// The network or Salesforce did not answer: upsight retries by itself.
+    Unreachable,
+}
+
+impl PushBlocked {
+    /// What stopped `error` from reaching Salesforce, when it is one of the blocks a user
+    /// is told about (a refused value is not: it fails alone, on its field).
+    pub fn of_error(error: &EngineError) -> Option<PushBlocked> {
+        use upsight_salesforce::Error as Sf;
+        match error {
+            EngineError::Salesforce(sf) => match sf {
+                Sf::NotFound { .. } => Some(PushBlocked::SfNotFound),
+                Sf::NotAuthenticated { .. } | Sf::SessionExpired { .. } => {
+                    Some(PushBlocked::NotLoggedIn)
+                }
+                other if other.is_retryable() => Some(PushBlocked::Unreachable),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// What a push that reached the pusher's report said, while edits still wait.
+    pub fn of_report(report: &PushReport) -> Option<PushBlocked> {
+        let error = report.error.as_ref().filter(|_| report.pending > 0)?;
+        if error.needs_user_action {
+            Some(PushBlocked::NotLoggedIn)
+        } else if error.retryable {
+            Some(PushBlocked::Unreachable)
+        } else {
+            None
+        }
+    }
 }
 
 enum Message {
@@ -366,12 +413,14 @@ fn push_once(
             schedule.on_push(Instant::now(), report.error.is_some() && report.pending > 0);
             s.last_report = Some(report.clone());
             s.last_error = None;
+            s.blocked = PushBlocked::of_report(report);
         }
         Err(e) => {
             // Could not even start (sf missing, database busy): the entries are still
             // pending in the database, so try again after the back-off.
             schedule.on_push(Instant::now(), true);
             s.last_error = Some(e.to_string());
+            s.blocked = PushBlocked::of_error(e);
         }
     }
     result.map_err(|e| e.to_string())

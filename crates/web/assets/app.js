@@ -140,6 +140,36 @@
     if (el) el.textContent = String(n);
   }
 
+  // Edits waiting are always in view: when the next push goes (or that one is going), a
+  // Push now button, and a banner naming the fix while pushes cannot get through.
+  function showPushState(s) {
+    const blocked = s.pending > 0 ? (s.push_blocked ? s.push_blocked.said : s.push_paused) : null;
+    const banner = document.getElementById("push-banner");
+    if (banner) {
+      banner.hidden = !blocked;
+      banner.dataset.reason = blocked ? (s.push_blocked ? s.push_blocked.reason : "budget") : "";
+      if (blocked && banner.dataset.said !== blocked) {
+        banner.dataset.said = blocked;
+        banner.textContent = blocked + " ";
+        const now = document.createElement("button");
+        now.type = "button";
+        now.className = "small";
+        now.dataset.pushNow = "";
+        now.textContent = "Push now";
+        banner.appendChild(now);
+      }
+    }
+    const line = document.getElementById("push-line");
+    const when = document.getElementById("push-when");
+    if (line && when) {
+      line.hidden = s.pending === 0;
+      when.textContent = s.pushing ? "Pushing…"
+        : blocked ? "Waiting to push"
+        : s.push_due_in_ms != null ? "Next push in " + Math.max(1, Math.ceil(s.push_due_in_ms / 1000)) + " s"
+        : "Waiting to push";
+    }
+  }
+
   function applyStatus(s) {
     const usage = document.getElementById("api-usage");
     if (usage && s.budget_html !== undefined && usage.innerHTML !== s.budget_html) {
@@ -182,6 +212,7 @@
         else if (document.querySelector("[data-refresh-on-sync]") && !isEditing()) location.reload();
       }
     }
+    showPushState(s);
     document.dispatchEvent(new CustomEvent("upsight:status", { detail: s }));
   }
 
@@ -201,8 +232,8 @@
     button.disabled = true;
     const r = await api("POST", "/api/push", {});
     if (!r.ok) { toast(r.data.error || "The push could not start.", true, r.data.details); button.disabled = false; return; }
-    const report = r.data.report || {};
-    toast("Pushed " + (report.pushed || 0) + ", still pending " + (report.pending || 0) + ".", !!report.error);
+    button.disabled = false;
+    toast(r.data.message, r.data.bad, r.data.details);
     if (r.data.status) applyStatus(r.data.status);
   });
 

@@ -51,7 +51,11 @@ pub fn page(chrome: &Chrome, nav: Nav, title: &str, content: Markup) -> Markup {
             body {
                 div.shell {
                     (sidebar(&chrome.sidebar, nav))
-                    main.main { (content) }
+                    main.main {
+                        // Filled from /api/status while edits wait and cannot be pushed.
+                        div #push-banner .banner.bad role="alert" hidden {}
+                        (content)
+                    }
                 }
                 div #toast .toast role="status" aria-live="polite" {}
             }
@@ -131,6 +135,11 @@ fn sidebar(s: &Sidebar, nav: Nav) -> Markup {
                             span { "Conflicts" } span #conflict-count { (s.conflicts) }
                         }
                     }
+                }
+                // While edits wait: when the next push goes, and a way to send them now.
+                div.push-line #push-line hidden[s.pending == 0] {
+                    span #push-when { "Waiting to push" }
+                    button.small #push-now-button type="button" data-push-now { "Push now" }
                 }
             }
         }

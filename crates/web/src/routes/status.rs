@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use upsight_engine::push::PushReport;
+use upsight_engine::pusher::PushBlocked;
 use upsight_engine::{ApiUsageView, SyncScope};
 
 pub fn router() -> Router<AppState> {
@@ -40,8 +41,54 @@ pub struct StatusBody {
     pub api_usage: Option<ApiUsageView>,
     /// Why background pushes are held, while they are.
     pub push_paused: Option<String>,
+    /// Why the edits waiting cannot reach Salesforce now, and the fix: the page's banner.
+    pub push_blocked: Option<BlockedView>,
     /// The sidebar's API usage line, rendered (and escaped) by the server.
     pub budget_html: String,
+}
+
+/// A block on pushing, as the banner says it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockedView {
+    /// `sf_not_found`, `not_logged_in` or `unreachable`.
+    pub reason: &'static str,
+    /// What is wrong and what fixes it, in plain words.
+    pub said: String,
+}
+
+impl BlockedView {
+    pub fn of(blocked: &PushBlocked, pending: usize) -> BlockedView {
+        let waiting = if pending == 1 {
+            "Your edit is saved here".to_owned()
+        } else {
+            format!("Your {pending} edits are saved here")
+        };
+        let (reason, said) = match blocked {
+            PushBlocked::SfNotFound => (
+                "sf_not_found",
+                format!(
+                    "{waiting} but cannot go to Salesforce: upsight cannot find the Salesforce \
+                     CLI (sf). Install it, or choose where it is in Settings; they go out as \
+                     soon as it is found."
+                ),
+            ),
+            PushBlocked::NotLoggedIn => (
+                "not_logged_in",
+                format!(
+                    "{waiting} but cannot go to Salesforce: you are not logged in. Run \
+                     `sf org login web` in a terminal; they go out by themselves once you are."
+                ),
+            ),
+            PushBlocked::Unreachable => (
+                "unreachable",
+                format!(
+                    "{waiting}; Salesforce cannot be reached right now (offline, or Salesforce \
+                     is not answering). upsight keeps trying by itself."
+                ),
+            ),
+        };
+        BlockedView { reason, said }
+    }
 }
 
 async fn status(State(state): State<AppState>) -> ApiResult<Json<StatusBody>> {
@@ -86,6 +133,11 @@ async fn read_status(state: &AppState) -> Result<StatusBody, AppError> {
         failed: sidebar.failed,
         conflicts: sidebar.conflicts,
         sync,
+        push_blocked: pusher
+            .as_ref()
+            .and_then(|p| p.blocked.as_ref())
+            .filter(|_| sidebar.pending > 0)
+            .map(|b| BlockedView::of(b, sidebar.pending)),
         pushing: pusher.as_ref().is_some_and(|p| p.pushing),
         push_due_in_ms: pusher.and_then(|p| p.due_in_ms),
         last_sync_html: layout::last_sync_line(sidebar.last_sync.as_ref()).into_string(),
@@ -98,15 +150,48 @@ async fn read_status(state: &AppState) -> Result<StatusBody, AppError> {
 #[derive(Debug, Serialize)]
 pub struct PushBody {
     pub report: PushReport,
+    /// What the push did, in the page's words, for the toast.
+    pub message: String,
+    /// Whether that is bad news.
+    pub bad: bool,
+    /// Salesforce's code and text when the push could not get through.
+    pub details: Option<String>,
     pub status: StatusBody,
+}
+
+/// Push now's toast: what went, what still waits, and when the push could not get
+/// through, why and what fixes it (the engine's error as details).
+fn push_message(report: &PushReport) -> (String, bool, Option<String>) {
+    let done = format!(
+        "Pushed {}, still pending {}.",
+        report.pushed, report.pending
+    );
+    match &report.error {
+        None => (done, report.failed + report.conflicts > 0, None),
+        Some(error) => {
+            let why = match PushBlocked::of_report(report) {
+                Some(blocked) => BlockedView::of(&blocked, report.pending).said,
+                None => format!("{done} Salesforce refused the push; see Pending Changes."),
+            };
+            (
+                why,
+                true,
+                Some(format!("{}: {}", error.code, error.message)),
+            )
+        }
+    }
 }
 
 /// Push now: what is pending goes at once. The push lock makes it take turns with the
 /// background pusher.
 async fn push_now(State(state): State<AppState>) -> ApiResult<Json<PushBody>> {
     let report = state.run(|engine| Ok(engine.write_back().push()?)).await?;
+    let (message, bad, details) = push_message(&report);
     Ok(Json(PushBody {
         report,
+        message,
+        bad,
+        details,
         status: read_status(&state).await?,
     }))
 }
