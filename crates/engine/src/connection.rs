@@ -285,6 +285,16 @@ impl Connection {
             slot.latest = Some(checked.clone());
             slot.loaded = true;
         }
+        // `sf` says nobody is logged in (the user ran `sf org logout`): upsight stops acting
+        // for them. The client goes with the token it holds, so the next sync or push asks
+        // `sf` again and is blocked until they log in; their edits stay pending.
+        if matches!(
+            checked.report.status,
+            upsight_salesforce::Status::NotAuthenticated { .. }
+                | upsight_salesforce::Status::NotFound { .. }
+        ) {
+            self.reset();
+        }
         if !self.is_fixed() {
             ctx.keep_cached(&format!("{CACHE_PREFIX}{REPORT_KEY}"), &checked);
         }
@@ -399,6 +409,53 @@ mod tests {
         let other = next.client().unwrap();
         assert!(!std::sync::Arc::ptr_eq(&other, &clients[0]));
         assert_eq!(calls(&log), vec!["--version"]);
+    }
+
+    /// Issue 13, 12: after `sf org logout`, Settings said "Not authenticated" while syncs
+    /// and pushes went on with the client (and token) upsight had. A check that finds no
+    /// login drops the client, so the next call asks `sf` again.
+    #[test]
+    fn a_check_that_finds_no_login_drops_the_connected_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sf, _log) = fake_sf(dir.path(), "0");
+        let engine = engine(dir.path(), &sf);
+        let first = engine.client().unwrap();
+        assert!(engine.connected_client().is_some());
+        let status = engine
+            .sf_report(std::time::Duration::ZERO)
+            .unwrap()
+            .report
+            .status;
+        assert!(matches!(status, Status::Authenticated { .. }), "{status:?}");
+        assert!(
+            engine.connected_client().is_some(),
+            "a check that finds the login keeps the client"
+        );
+        // The user logs out: sf lists no org.
+        std::fs::write(
+            &sf,
+            "#!/bin/sh
+if [ \"$1\" = \"--version\" ]; then echo '@salesforce/cli/2.146.3 linux-x64 node-v20'; exit 0; fi
+\
+             echo '{\"status\":0,\"result\":{\"nonScratchOrgs\":[]}}'
+",
+        )
+        .unwrap();
+        let status = engine
+            .sf_report(std::time::Duration::ZERO)
+            .unwrap()
+            .report
+            .status;
+        assert!(
+            matches!(status, Status::NotAuthenticated { .. }),
+            "{status:?}"
+        );
+        assert!(
+            engine.connected_client().is_none(),
+            "the client and its token are gone"
+        );
+        let next = engine.client().unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&first, &next));
     }
 
     /// Callers that ask for the report while a check runs share its one `sf org list`;
