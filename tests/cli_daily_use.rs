@@ -72,3 +72,32 @@ fn a_sync_counts_in_proper_plurals() {
     assert!(two.stdout.contains("Synced 2 accounts "), "{}", two.stdout);
     assert!(!two.stdout.contains("(s)"), "{}", two.stdout);
 }
+
+/// `set` takes a field's API name or its label, but `accounts show` listed labels only,
+/// and a typo got "no mapped field" with no hint. `show` lists both names, and a typo is
+/// answered with the closest field.
+#[test]
+fn fields_are_shown_by_both_names_and_a_typo_suggests_the_closest() {
+    let org = main_org();
+    let ids = org.account_ids();
+    let db = Db::fast(org);
+    let added = db.ok(&["accounts", "add", &ids[5]]);
+    let local = added["created"][0]["id"].to_string();
+    let shown = db.run_text(&["accounts", "show", &local]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let line = shown
+        .stdout
+        .lines()
+        .find(|l| l.contains("CXM Sentiment"))
+        .unwrap_or_else(|| panic!("{}", shown.stdout));
+    assert!(line.contains("CXM_Sentiment_Picklist__c"), "{line}");
+    let typo = db.run_text(&["set", &local, "CXM Sentimnet", "Red"]);
+    assert_eq!(typo.code, 2, "{typo:?}");
+    assert!(
+        typo.stderr
+            .contains("did you mean \"CXM Sentiment\" (CXM_Sentiment_Picklist__c)?"),
+        "{typo:?}"
+    );
+    // Nothing was saved.
+    assert_eq!(db.ok(&["changes"]), serde_json::json!([]));
+}

@@ -209,9 +209,11 @@ fn show(engine: &Engine, json: bool, reference: &str) -> Result<u8, EngineError>
                 matches!(e.record, upsight_core::RecordRef::Account(_))
                     && e.field.eq_ignore_ascii_case(&f.api_name)
             });
+            // Both names: `upsight set` takes either.
             outln!(
-                "  {:<36} {}{}",
+                "  {:<34} {:<40} {}{}",
                 f.label,
+                f.api_name,
                 value,
                 if pending { "  (unpushed)" } else { "" }
             );

@@ -101,8 +101,13 @@ pub enum FieldMapError {
 /// Why a name did not resolve to exactly one field.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum LookupError {
-    #[error("{sobject} has no mapped field called \"{name}\"")]
-    NotFound { sobject: SObject, name: String },
+    #[error("{sobject} has no mapped field called \"{name}\"{}", closest_suffix(.closest))]
+    NotFound {
+        sobject: SObject,
+        name: String,
+        /// The field whose label or API name is closest to `name`, when one is close.
+        closest: Option<Closest>,
+    },
 
     #[error("\"{name}\" is ambiguous on {sobject}: it could be {candidates:?}; use the API name")]
     Ambiguous {
@@ -110,4 +115,17 @@ pub enum LookupError {
         name: String,
         candidates: Vec<String>,
     },
+}
+
+/// A field a mistyped name was probably meant to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closest {
+    pub label: String,
+    pub api_name: String,
+}
+
+fn closest_suffix(closest: &Option<Closest>) -> String {
+    closest.as_ref().map_or_else(String::new, |c| {
+        format!("; did you mean \"{}\" ({})?", c.label, c.api_name)
+    })
 }

@@ -12,7 +12,7 @@ mod file;
 mod types;
 mod validate;
 
-pub use error::{FieldMapError, LookupError};
+pub use error::{Closest, FieldMapError, LookupError};
 pub use types::{
     Category, FieldDef, FieldType, Indicator, IndicatorMembership, IndicatorRole, Role, SObject,
 };
@@ -137,8 +137,33 @@ impl FieldMap {
             (None, None) => Err(LookupError::NotFound {
                 sobject,
                 name: name.to_owned(),
+                closest: self.closest(sobject, name),
             }),
         }
+    }
+
+    /// The field of `sobject` whose label or API name (without `__c`) is most like `name`
+    /// (Jaro-Winkler similarity, case-insensitive), when it is close enough to be a typo.
+    fn closest(&self, sobject: SObject, name: &str) -> Option<error::Closest> {
+        /// Below this, names are different words rather than a slip of the keyboard.
+        const CLOSE: f64 = 0.88;
+        let typed = name.trim().to_lowercase();
+        let typed = typed.strip_suffix("__c").unwrap_or(&typed);
+        self.fields_of(sobject)
+            .map(|f| {
+                let api = f.api_name.to_lowercase();
+                let api = api.strip_suffix("__c").unwrap_or(&api).to_owned();
+                let label = f.label.to_lowercase();
+                let score =
+                    strsim::jaro_winkler(typed, &label).max(strsim::jaro_winkler(typed, &api));
+                (score, f)
+            })
+            .filter(|(score, _)| *score >= CLOSE)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, f)| error::Closest {
+                label: f.label.clone(),
+                api_name: f.api_name.clone(),
+            })
     }
 
     /// The object's fields grouped by category, in the spec's order; empty categories are

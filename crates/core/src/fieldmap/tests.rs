@@ -343,6 +343,42 @@ fn lookups_are_case_insensitive() {
     ));
 }
 
+/// Issue 13 (CLI): a typo in a field's name got "no mapped field" and nothing more. The
+/// closest field, by label or API name, is suggested; nothing is suggested for a name
+/// like no field at all.
+#[test]
+fn a_mistyped_field_name_suggests_the_closest_field() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("CXM Sentimnet", Some("CXM_Sentiment_Picklist__c")),
+        ("cx paly", Some("CX_Play__c")),
+        ("CS_Acount_Notes__c", Some("CS_Account_Notes__c")),
+        ("Relationship Helth", Some("Relationship_Health__c")),
+        ("zzzz", None),
+    ];
+    for (typed, closest) in cases {
+        match map().resolve(SObject::Account, typed) {
+            Err(LookupError::NotFound { closest: got, .. }) => {
+                assert_eq!(
+                    got.as_ref().map(|c| c.api_name.as_str()),
+                    *closest,
+                    "{typed}"
+                );
+                if let Some(c) = &got {
+                    let said = map()
+                        .resolve(SObject::Account, typed)
+                        .unwrap_err()
+                        .to_string();
+                    assert!(
+                        said.contains(&c.label) && said.contains(&c.api_name),
+                        "{said}"
+                    );
+                }
+            }
+            other => panic!("{typed}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn soql_fields_are_valid_and_complete() {
     let account = map().soql_fields(SObject::Account);
