@@ -101,3 +101,52 @@ fn fields_are_shown_by_both_names_and_a_typo_suggests_the_closest() {
     // Nothing was saved.
     assert_eq!(db.ok(&["changes"]), serde_json::json!([]));
 }
+
+/// When the browser opener fails (no display, no default browser), serve said nothing and
+/// the user waited for a window that never came. It says so, with the link.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_browser_that_cannot_be_opened_is_said_with_the_link() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let opener = bin.join("xdg-open");
+    std::fs::write(&opener, "#!/bin/sh\necho 'no display' >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_upsight"))
+        .args(["serve", "--port", "0", "--db"])
+        .arg(dir.path().join("upsight.db"))
+        .env("UPSIGHT_CONFIG", dir.path().join("no-config.toml"))
+        .env("HOME", dir.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let said = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("could not open a browser") => break line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("serve never said the browser did not open: {seen:?}"),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(said.contains("xdg-open"), "{said}");
+    assert!(
+        said.contains("http://127.0.0.1:") && said.contains("token="),
+        "{said}"
+    );
+}

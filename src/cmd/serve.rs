@@ -339,10 +339,20 @@ fn open_browser(url: &str) {
         .stderr(std::process::Stdio::null())
         .spawn()
     {
-        // Reap it in the background so it does not linger as a zombie.
+        // Reaped in the background so it does not linger as a zombie; an opener that ran
+        // but could not open a browser (no display, no default browser) is said, with the
+        // link, rather than left for the user to wonder why nothing opened.
         Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
+            let url = url.to_owned();
+            std::thread::spawn(move || match child.wait() {
+                Ok(status) if !status.success() => eprintln!(
+                    "upsight: {opener} could not open a browser ({status}); open this link yourself: {url}"
+                ),
+                _ => {}
+            });
         }
-        Err(_) => eprintln!("upsight: open the link above in your browser"),
+        Err(e) => eprintln!(
+            "upsight: could not run {opener} to open a browser ({e}); open this link yourself: {url}"
+        ),
     }
 }
