@@ -52,6 +52,10 @@ enum Command {
     Sync(cmd::sync::SyncArgs),
     /// Run the Salesforce org simulator until killed; prints one JSON line with its URL and
     /// an access token as soon as it listens.
+    #[command(
+        after_help = "The simulator keeps its org in memory and always prints JSON: \
+        --db, --json and --target-org, listed above for every command, do nothing here."
+    )]
     Sim(cmd::sim::SimArgs),
     /// Edit a write-back field (validated against the org, saved with a change-log entry).
     Set(cmd::set::SetArgs),

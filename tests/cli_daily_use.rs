@@ -150,3 +150,19 @@ fn a_browser_that_cannot_be_opened_is_said_with_the_link() {
         "{said}"
     );
 }
+
+/// `sim --help` listed --db, --json and --target-org (global options) with no word that
+/// sim ignores them. Its help says so.
+#[test]
+fn sim_help_says_which_global_options_do_nothing_there() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_upsight"))
+        .args(["sim", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--db, --json and --target-org") && help.contains("do nothing here"),
+        "{help}"
+    );
+}
