@@ -166,3 +166,37 @@ fn sim_help_says_which_global_options_do_nothing_there() {
         "{help}"
     );
 }
+
+/// A push with Salesforce down took 62 s (3 `sf` calls) to say it could not reach
+/// Salesforce. On the REST transport it fails fast (41 ms here), says so, and keeps the
+/// edit pending. (The CLI transport cannot: `sf` itself retries a failing GET for about
+/// 15.5 s, `shared/sf-protocol.md`.)
+#[test]
+fn a_push_with_salesforce_down_fails_fast_and_keeps_the_edit() {
+    let org = main_org();
+    let ids = org.account_ids();
+    let db = Db::fast(org);
+    let added = db.ok(&["accounts", "add", &ids[6]]);
+    let local = added["created"][0]["id"].to_string();
+    db.ok(&["set", &local, "CS_Account_Notes__c", "Renewal call booked"]);
+    // Salesforce answers every API call with 503 from now on.
+    let (status, body) = org.admin(
+        "POST",
+        "/faults",
+        Some(serde_json::json!({"match": {"path_contains": "/services/data"}, "count": 1000,
+            "action": {"status": 503, "errorCode": "SERVER_UNAVAILABLE", "message": "down for maintenance"}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let started = std::time::Instant::now();
+    let push = db.run_text(&["push"]);
+    let took = started.elapsed();
+    org.admin("DELETE", "/faults", None);
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "took {took:?}: {push:?}"
+    );
+    let said = format!("{}{}", push.stdout, push.stderr);
+    assert!(said.contains("still pending 1"), "{said}");
+    let changes = db.ok(&["changes"]);
+    assert_eq!(changes[0]["status"], "pending", "{changes}");
+}
