@@ -619,7 +619,11 @@ fn error_from_stderr(out: &Output, context: &str) -> Error {
     if line.contains("fetch failed") {
         return Error::Network { message: line };
     }
-    let raw = if out.stderr.trim().is_empty() {
+    let raw = if !line.is_empty() {
+        // sf's own error line, without the warnings around it ("This command is currently
+        // in beta" on every `sf api request rest`), which say nothing about the failure.
+        line
+    } else if out.stderr.trim().is_empty() {
         match out.code {
             Some(code) => format!("sf ended with exit code {code} and printed nothing"),
             None => "sf was ended by a signal and printed nothing".to_owned(),
@@ -963,6 +967,17 @@ mod tests {
             parse_api_request_output(&preflight, "c").unwrap_err(),
             Error::SessionExpired { .. }
         ));
+        // A pre-flight that failed for a reason of the org's (sf retried its GET, then gave
+        // up): sf's error line is the text, without its beta warning.
+        let down = out(
+            1,
+            "",
+            "Warning: This command is currently in beta. Any aspect of this command can change without advanced notice. Don't use beta commands in your scripts.\nError (1): down for maintenance\n",
+        );
+        match parse_api_request_output(&down, "sf api request rest") {
+            Err(Error::Protocol { raw, .. }) => assert_eq!(raw, "down for maintenance"),
+            other => panic!("{other:?}"),
+        }
         let patch_401 = out(
             1,
             "HTTP/1.1 401\ncontent-type: application/json\n[\n  {\n    \"message\": \"Session expired or invalid\",\n    \"errorCode\": \"INVALID_SESSION_ID\"\n  }\n]\n",
