@@ -57,6 +57,19 @@ async fn assert_lists(b: &Browser, what: &str, expected: &BTreeSet<String>) {
     assert_eq!(&shown, expected, "{what} at {url}");
 }
 
+/// Whether `selector` is rendered and lies within the viewport's width (a phone's too).
+async fn shown_within_width(b: &Browser, selector: &str) -> bool {
+    b.js(
+        "const el = document.querySelector(arguments[0]);
+         if (!el || !el.checkVisibility()) return false;
+         const r = el.getBoundingClientRect();
+         return r.width > 0 && r.left >= 0 && r.right <= document.documentElement.clientWidth + 1;",
+        vec![serde_json::json!(selector)],
+    )
+    .await
+        == serde_json::json!(true)
+}
+
 /// Issue 13, 1: clicking "Red" (or searching) and then any column header but Account
 /// crashed the page ("Wrong number of parameters passed to query"). Every filter chip,
 /// with and without a search, then every column header, ascending and descending.
@@ -557,7 +570,17 @@ async fn the_list_flags_past_due_renewals_and_edits_that_need_the_user() {
     // Only that account is flagged.
     assert_eq!(b.count("#accounts-table .flags").await, 1);
     b.screenshot("list-flags-1400").await;
-    b.client.set_window_size(390, 900).await.unwrap();
+    // At every width the flag is there (the table may scroll inside its panel on a phone,
+    // but the account's name cell, and its flag, is the first column).
+    for width in [768, 390] {
+        b.client.set_window_size(width, 900).await.unwrap();
+        b.client.refresh().await.unwrap();
+        b.wait_for(&flag).await;
+        assert!(
+            shown_within_width(&b, &flag).await,
+            "the flag at {width} px"
+        );
+    }
     b.screenshot("list-flags-390").await;
 }
 
@@ -742,6 +765,15 @@ async fn a_salesforce_outage_is_said_in_plain_words_with_the_raw_answer_behind_d
         "the code is kept: {details}"
     );
     b.screenshot("sync-outage-toast-1400").await;
+    for width in [768, 390] {
+        b.client.set_window_size(width, 900).await.unwrap();
+        assert!(
+            shown_within_width(&b, "#toast").await,
+            "the toast at {width} px"
+        );
+    }
+    b.screenshot("sync-outage-toast-390").await;
+    b.client.set_window_size(1400, 900).await.unwrap();
     // The sidebar says it too, and how to go on.
     let line = b.wait_text("#sync-state", "Press Sync to try again").await;
     assert!(!line.contains('<'), "{line}");
@@ -845,9 +877,21 @@ async fn edits_that_cannot_be_pushed_say_why_and_go_out_after_the_fix() {
         Some("not_logged_in")
     );
     b.screenshot("push-blocked-1400").await;
-    b.client.set_window_size(390, 900).await.unwrap();
-    b.screenshot("push-blocked-390").await;
-    b.client.set_window_size(1400, 900).await.unwrap();
+    // The banner and Push now fit every width.
+    for width in [768, 390, 1400] {
+        b.client.set_window_size(width, 900).await.unwrap();
+        assert!(
+            shown_within_width(&b, "#push-banner").await,
+            "banner at {width} px"
+        );
+        assert!(
+            shown_within_width(&b, "#push-banner button[data-push-now]").await,
+            "Push now at {width} px"
+        );
+        if width == 390 {
+            b.screenshot("push-blocked-390").await;
+        }
+    }
     // Push now tries at once, and says why it could not in the page's words.
     b.css("#push-banner button[data-push-now]")
         .await
