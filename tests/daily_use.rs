@@ -6,6 +6,16 @@ use std::time::{Duration, Instant};
 
 use crate::browser_support::{App, Browser, PATIENCE, SERIAL};
 
+/// The demo, signed in, in a browser: what every test here starts from. The guard keeps
+/// the tests of one process from sharing the screen.
+async fn demo_in_a_browser() -> (tokio::sync::MutexGuard<'static, ()>, App, Browser) {
+    let serial = SERIAL.lock().await;
+    let app = App::demo();
+    let b = Browser::start("rebind.test").await;
+    app.sign_in(&b).await;
+    (serial, app, b)
+}
+
 /// The names the list shows, in order.
 async fn listed(b: &Browser) -> Vec<String> {
     let names = b
@@ -75,10 +85,7 @@ async fn shown_within_width(b: &Browser, selector: &str) -> bool {
 /// with and without a search, then every column header, ascending and descending.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_filter_sorts_by_every_column_both_ways() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     b.goto(&app.at("/accounts")).await;
     let everyone = listed(&b).await;
     assert!(everyone.len() >= 10, "the demo's book: {everyone:?}");
@@ -196,10 +203,7 @@ async fn first_account(b: &Browser, app: &App) {
 /// field, never per keystroke.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_date_is_saved_once_when_the_user_leaves_it() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     first_account(&b, &app).await;
     let date = field("Last_CX_Update__c");
     spy_on_edits(&b).await;
@@ -232,10 +236,7 @@ async fn a_date_is_saved_once_when_the_user_leaves_it() {
 /// upsight even when the page goes away at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_typed_just_before_a_reload_is_kept() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     first_account(&b, &app).await;
     let notes = field("CS_Account_Notes__c");
     let typed = "Call the CFO before the QBR";
@@ -266,10 +267,7 @@ async fn text_typed_just_before_a_reload_is_kept() {
 /// the old value until a reload. The strip follows the edit at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summary_strip_follows_an_edit_without_a_reload() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     first_account(&b, &app).await;
     let sentiment = field("CXM_Sentiment_Picklist__c");
     let strip_value = "return [...document.querySelectorAll('#account-summary .item')]
@@ -346,10 +344,7 @@ async fn sideways(b: &Browser) -> serde_json::Value {
 /// its viewport: nothing makes the page itself scroll sideways.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_screen_fits_a_phone_a_tablet_and_a_desktop() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     first_account(&b, &app).await;
     let account = b.client.current_url().await.unwrap().path().to_owned();
     // Something on the Pending Changes screen.
@@ -410,10 +405,7 @@ async fn every_screen_fits_a_phone_a_tablet_and_a_desktop() {
 /// a phone's width.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opportunity_shows_every_field_inside_its_panel() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     first_account(&b, &app).await;
     let labels = [
         "Name",
@@ -512,11 +504,8 @@ fn demo_sim_url(app: &App) -> String {
 /// accounts had edits waiting, failed or in conflict. The list flags both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_flags_past_due_renewals_and_edits_that_need_the_user() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
+    let (_serial, app, b) = demo_in_a_browser().await;
     let sim = demo_sim_url(&app);
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
     b.goto(&app.at("/accounts")).await;
     // Every row's renewal against today: past ones flagged, the others not.
     let renewals = b
@@ -588,10 +577,7 @@ async fn the_list_flags_past_due_renewals_and_edits_that_need_the_user() {
 /// under "Advanced", folded, and open when the user asks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_keeps_the_engineers_settings_under_advanced() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     b.goto(&app.at("/settings")).await;
     let visible = |selector: &'static str| {
         let b = &b;
@@ -634,10 +620,7 @@ async fn settings_keeps_the_engineers_settings_under_advanced() {
 /// edit shows the words that changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_values_are_chips_and_long_edits_show_a_word_diff() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     first_account(&b, &app).await;
     let chips = b
         .js(
@@ -699,10 +682,7 @@ async fn multi_values_are_chips_and_long_edits_show_a_word_diff() {
 /// it would go in a real org.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demos_quick_links_say_where_they_would_go() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
+    let (_serial, app, b) = demo_in_a_browser().await;
     first_account(&b, &app).await;
     let account = b.client.current_url().await.unwrap().path().to_owned();
     let sf_id = b.text("#account-sf-id").await;
@@ -731,11 +711,8 @@ async fn the_demos_quick_links_say_where_they_would_go() {
 /// to do, in plain words; the code and the page's text are behind "Details".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_salesforce_outage_is_said_in_plain_words_with_the_raw_answer_behind_details() {
-    let _serial = SERIAL.lock().await;
-    let app = App::demo();
+    let (_serial, app, b) = demo_in_a_browser().await;
     let sim = demo_sim_url(&app);
-    let b = Browser::start("rebind.test").await;
-    app.sign_in(&b).await;
     b.goto(&app.at("/accounts")).await;
     let (status, body) = crate::browser_support::sim_admin(
         &sim,

@@ -234,16 +234,7 @@ pub struct App {
 impl App {
     /// `upsight serve --port 0 --no-open` on a temp database, with exactly `env` added.
     pub fn serve(env: &[(String, std::ffi::OsString)]) -> App {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("upsight.db");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upsight"));
-        cmd.args(["serve", "--port", "0", "--no-open", "--db"])
-            .arg(&db)
-            .env("UPSIGHT_CONFIG", dir.path().join("no-config.toml"));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        App::start(cmd, dir)
+        App::serve_prepared(env, |_| {})
     }
 
     /// [`App::serve`] on a database `prepare` fills first (as an earlier run left it).
